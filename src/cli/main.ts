@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/** The `sdlite` command: parses arguments (commander) and hands over to one command module each. */
+import { Command } from "commander";
+import { registerTokenizeCommand } from "./commands/tokenize.js";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("sdlite")
+    .description("Stable Diffusion 1.x, fast, private and offline")
+    .version("0.1.0")
+    .showHelpAfterError();
+  registerTokenizeCommand(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`sdlite: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,44 @@
+/**
+ * The seam between the denoising loop and a sampler. A Scheduler is created fresh for one run
+ * (`steps` fixed), so multistep history lives in that short-lived object and nowhere else.
+ * Loop, diffusers-style:
+ *   x = noise * initNoiseSigma
+ *   for i in 0..timesteps.length-1:
+ *     eps = unet(scaleModelInput(x, i), timesteps[i])
+ *     x = step(eps, i, x, rng)
+ */
+import type { RandomSource } from "../rng/random-source.js";
+
+export type PredictionType = "epsilon" | "v_prediction";
+export type TimestepSpacing = "leading" | "trailing" | "linspace";
+
+/** The training constants and options, named as in diffusers' scheduler_config.json. */
+export interface SchedulerConfig {
+  numTrainTimesteps: number; // 1000
+  betaStart: number; // 0.00085
+  betaEnd: number; // 0.012
+  betaSchedule: "scaled_linear" | "linear";
+  predictionType: PredictionType;
+  /** undefined: the sampler family's own diffusers default. */
+  timestepSpacing?: TimestepSpacing;
+  stepsOffset: number; // 1
+  setAlphaToOne: boolean; // false for SD1.5
+  clipSample: boolean;
+  useKarrasSigmas: boolean;
+  /** DDIM/TCD eta, DPM++ algorithm, LCM origin steps, ...: family-specific extras. */
+  extra: Record<string, unknown>;
+}
+
+export interface Scheduler {
+  /** Timestep fed to the UNet at each model evaluation (fractional for the Euler family). */
+  readonly timesteps: Float64Array;
+  /** Sigma schedule for sigma-based samplers (length timesteps+1 where diffusers has that), else undefined. */
+  readonly sigmas?: Float64Array;
+  readonly initNoiseSigma: number;
+  /** Model evaluations per "step" (2 for Heun): img2img truncation skips t_start * order entries. */
+  readonly order: number;
+  scaleModelInput(sample: Float32Array, index: number): Float32Array;
+  step(modelOutput: Float32Array, index: number, sample: Float32Array, rng: RandomSource): Float32Array;
+  /** Noises a clean sample to the level of timesteps[index] (img2img / inpainting start). */
+  addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array;
+}

@@ -1,0 +1,263 @@
+/**
+ * safetensors reader: the header is parsed and validated up front, tensors are read on demand
+ * with positioned file reads, so a multi-GB checkpoint is never held in one buffer.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { bytesToF32, DTYPE_SIZES, type Dtype, isDtype } from "./dtype.js";
+
+/** Headers above this are refused: real ones are a few hundred KB, even for SDXL. */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export interface TensorInfo {
+  readonly name: string;
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  /** Byte offsets relative to the start of the data section. */
+  readonly begin: number;
+  readonly end: number;
+}
+
+export interface SafetensorsHeader {
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export class SafetensorsError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly tensor?: string,
+  ) {
+    super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${message}`);
+    this.name = "SafetensorsError";
+  }
+}
+
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * Validates a header JSON text against the size of the data section that follows it.
+ * Pure, so it can be fuzzed without touching the disk.
+ */
+export function parseSafetensorsHeader(
+  json: string,
+  dataBytes: number,
+  file = "<memory>",
+): SafetensorsHeader {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (err) {
+    throw new SafetensorsError(file, `header is not valid JSON (${(err as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new SafetensorsError(file, "header must be a JSON object");
+  }
+  const tensors = new Map<string, TensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(parsed as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      metadata = parseMetadata(entry, file);
+      continue;
+    }
+    tensors.set(name, parseEntry(name, entry, file));
+  }
+  checkLayout([...tensors.values()], dataBytes, file);
+  return { tensors, metadata };
+}
+
+function parseMetadata(entry: unknown, file: string): Record<string, string> {
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw new SafetensorsError(file, "__metadata__ must be an object of strings");
+  }
+  for (const [k, v] of Object.entries(entry)) {
+    if (typeof v !== "string")
+      throw new SafetensorsError(file, `__metadata__ value for "${k}" is not a string`);
+  }
+  return entry as Record<string, string>;
+}
+
+function parseEntry(name: string, entry: unknown, file: string): TensorInfo {
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw new SafetensorsError(file, "entry must be an object", name);
+  }
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (!isDtype(dtype)) {
+    throw new SafetensorsError(
+      file,
+      `unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZES).join(", ")})`,
+      name,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new SafetensorsError(
+      file,
+      `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`,
+      name,
+    );
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw new SafetensorsError(
+      file,
+      `data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+      name,
+    );
+  }
+  const expected = numel(shape) * DTYPE_SIZES[dtype];
+  if (offsets[1] - offsets[0] !== expected) {
+    throw new SafetensorsError(
+      file,
+      `byte length ${offsets[1] - offsets[0]} does not match shape [${shape.join(", ")}] x ${dtype} (${expected} bytes)`,
+      name,
+    );
+  }
+  return { name, dtype, shape: shape as number[], begin: offsets[0], end: offsets[1] };
+}
+
+/** Tensors must tile the data section exactly: in bounds, no overlaps, no holes. */
+function checkLayout(infos: TensorInfo[], dataBytes: number, file: string): void {
+  const sorted = [...infos].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  for (const t of sorted) {
+    if (t.end > dataBytes) {
+      throw new SafetensorsError(
+        file,
+        `data_offsets [${t.begin}, ${t.end}] run past the end of the data (${dataBytes} bytes); is the file truncated?`,
+        t.name,
+      );
+    }
+    if (t.begin < cursor) throw new SafetensorsError(file, `data overlaps the previous tensor`, t.name);
+    if (t.begin > cursor)
+      throw new SafetensorsError(
+        file,
+        `hole in the data before this tensor (bytes ${cursor}..${t.begin})`,
+        t.name,
+      );
+    cursor = t.end;
+  }
+  if (cursor !== dataBytes) {
+    throw new SafetensorsError(file, `tensors cover ${cursor} bytes but the data section holds ${dataBytes}`);
+  }
+}
+
+export interface RawTensor {
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  readonly bytes: Uint8Array;
+}
+
+export class SafetensorsFile implements SafetensorsHeader {
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Readonly<Record<string, string>>;
+  private fd: number | undefined;
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+    readonly dataStart: number,
+    header: SafetensorsHeader,
+  ) {
+    this.fd = fd;
+    this.tensors = header.tensors;
+    this.metadata = header.metadata;
+  }
+
+  static open(path: string): SafetensorsFile {
+    const fd = openSync(path, "r");
+    try {
+      const size = fstatSync(fd).size;
+      if (size < 8)
+        throw new SafetensorsError(path, `file is ${size} bytes, too short for a safetensors header`);
+      const lenBuf = new Uint8Array(8);
+      readSync(fd, lenBuf, 0, 8, 0);
+      const headerLen = Number(new DataView(lenBuf.buffer).getBigUint64(0, true));
+      if (headerLen > MAX_HEADER_BYTES) {
+        throw new SafetensorsError(
+          path,
+          `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte cap; not a safetensors file?`,
+        );
+      }
+      if (8 + headerLen > size) {
+        throw new SafetensorsError(
+          path,
+          `header length ${headerLen} runs past the end of the ${size}-byte file`,
+        );
+      }
+      const headerBuf = new Uint8Array(headerLen);
+      readFully(fd, headerBuf, 8);
+      const text = new TextDecoder("utf-8", { fatal: false }).decode(headerBuf);
+      const header = parseSafetensorsHeader(text, size - 8 - headerLen, path);
+      return new SafetensorsFile(path, fd, 8 + headerLen, header);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new SafetensorsError(this.path, "no such tensor in the file", name);
+    return t;
+  }
+
+  readRaw(name: string): RawTensor {
+    const t = this.info(name);
+    if (this.fd === undefined) throw new SafetensorsError(this.path, "file is closed", name);
+    const bytes = new Uint8Array(t.end - t.begin);
+    readFully(this.fd, bytes, this.dataStart + t.begin);
+    return { dtype: t.dtype, shape: t.shape, bytes };
+  }
+
+  /** Any numeric dtype, widened or narrowed to float32. */
+  readF32(name: string): Float32Array {
+    const raw = this.readRaw(name);
+    return bytesToF32(raw.dtype, raw.bytes);
+  }
+
+  /** F64 tensors (e.g. golden timesteps) without the float32 round trip. */
+  readF64(name: string): Float64Array {
+    const raw = this.readRaw(name);
+    if (raw.dtype === "F64")
+      return new Float64Array(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.byteLength / 8);
+    return Float64Array.from(bytesToF32(raw.dtype, raw.bytes));
+  }
+
+  /** Integer tensors (e.g. token ids) as plain numbers. */
+  readInts(name: string): number[] {
+    const raw = this.readRaw(name);
+    if (raw.dtype === "I64") return Array.from(new BigInt64Array(raw.bytes.buffer), (v) => Number(v));
+    return Array.from(bytesToF32(raw.dtype, raw.bytes));
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+function readFully(fd: number, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.byteLength) {
+    // readSync caps a single read at ~2 GB; loop for large tensors and short reads
+    const n = readSync(fd, buf, done, Math.min(buf.byteLength - done, 1 << 30), position + done);
+    if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+}
