@@ -16,9 +16,26 @@ export function fixturePath(...parts: string[]): string {
 
 let manifestCache: Record<string, unknown> | undefined;
 
+/**
+ * Python's json writes bare Infinity / -Infinity / NaN (the manifest has `-Infinity`), which
+ * JSON.parse rejects: rewrite them outside string literals (1e999 parses as Infinity).
+ */
+function parsePythonJson(text: string): unknown {
+  const nan = "\u0000NaN\u0000";
+  const strict = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (token) => {
+    if (token.startsWith('"')) return token;
+    if (token === "NaN") return JSON.stringify(nan);
+    return token.startsWith("-") ? "-1e999" : "1e999";
+  });
+  return JSON.parse(strict, (_key, value) => (value === nan ? Number.NaN : value));
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the manifest is free-form JSON read by tests
 export function manifest(): any {
-  manifestCache ??= JSON.parse(readFileSync(fixturePath("manifest.json"), "utf-8"));
+  manifestCache ??= parsePythonJson(readFileSync(fixturePath("manifest.json"), "utf-8")) as Record<
+    string,
+    unknown
+  >;
   return manifestCache;
 }
 
