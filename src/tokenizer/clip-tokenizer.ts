@@ -1,0 +1,181 @@
+/**
+ * CLIP's byte-level BPE tokenizer, token for token the same as transformers' slow `CLIPTokenizer`
+ * (without `ftfy`), which is what diffusers' StableDiffusionPipeline uses for SD1.x.
+ * Pure: it takes the parsed vocabulary and merges; `loadClipTokenizer` does the file reading.
+ */
+import { bytesToBpeChars } from "./byte-encoder.js";
+import { cleanupText } from "./text-cleanup.js";
+
+export const BOS_TOKEN = "<|startoftext|>";
+export const EOS_TOKEN = "<|endoftext|>";
+const END_OF_WORD = "</w>";
+
+/** Content tokens per 77-token window: BOS and EOS take the other two. */
+export const CHUNK_CONTENT_LENGTH = 75;
+export const MODEL_MAX_LENGTH = 77;
+
+/** transformers reads only this many merges (`[1 : 49152 - 256 - 2 + 1]`), whatever merges.txt holds. */
+export const MAX_MERGES = 49152 - 256 - 2;
+
+// Special tokens are cut out of the raw prompt first, case-sensitively (transformers' added-tokens trie).
+const SPECIAL_TOKEN_SPLIT = /(<\|startoftext\|>|<\|endoftext\|>)/;
+
+// CLIP's pre-tokenizer: letters group, each digit alone, punctuation runs group, a few contractions.
+const PRE_TOKENIZER =
+  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
+
+/** Words seen by a long-running process are bounded; past this the BPE cache starts over. */
+const MAX_CACHED_WORDS = 50_000;
+
+export interface ClipTokenizerOptions {
+  /** Padding id: 49407 (`<|endoftext|>`) for SD1.x; SD2 pads with 0 ("!"). Defaults to the EOS id. */
+  readonly padId?: number;
+}
+
+export class ClipTokenizer {
+  readonly bosId: number;
+  readonly eosId: number;
+  readonly padId: number;
+  /** Id of `,</w>`, where A1111 prefers to break long prompts; undefined if the vocabulary lacks it. */
+  readonly commaId: number | undefined;
+  private readonly vocab: ReadonlyMap<string, number>;
+  /** Merge rank keyed by `"left right"`. */
+  private readonly ranks: ReadonlyMap<string, number>;
+  private readonly cache = new Map<string, readonly string[]>();
+
+  /**
+   * @param vocab token → id (vocab.json)
+   * @param merges merge pairs in rank order, e.g. `["i", "n"]` (merges.txt without its `#version` line)
+   */
+  constructor(
+    vocab: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+    merges: readonly (readonly [string, string])[],
+    options: ClipTokenizerOptions = {},
+  ) {
+    this.vocab = vocab instanceof Map ? vocab : new Map(Object.entries(vocab));
+    const ranks = new Map<string, number>();
+    const count = Math.min(merges.length, MAX_MERGES);
+    for (let rank = 0; rank < count; rank++) {
+      const key = `${merges[rank][0]} ${merges[rank][1]}`;
+      // Python's dict(zip(...)) keeps the last rank of a duplicated pair.
+      ranks.set(key, rank);
+    }
+    this.ranks = ranks;
+    this.bosId = this.requireId(BOS_TOKEN);
+    this.eosId = this.requireId(EOS_TOKEN);
+    this.padId = options.padId ?? this.eosId;
+    this.commaId = this.vocab.get(`,${END_OF_WORD}`);
+  }
+
+  get vocabSize(): number {
+    return this.vocab.size;
+  }
+
+  /** The id of a vocabulary token (e.g. `"cat</w>"`), or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
+
+  /** BPE token strings of `text`, without BOS/EOS (transformers' `tokenize`). */
+  tokenize(text: string): string[] {
+    const out: string[] = [];
+    for (const segment of text.split(SPECIAL_TOKEN_SPLIT)) {
+      if (segment === BOS_TOKEN || segment === EOS_TOKEN) {
+        out.push(segment);
+      } else if (segment.length > 0) {
+        for (const piece of cleanupText(segment).match(PRE_TOKENIZER) ?? []) {
+          out.push(...this.bpe(bytesToBpeChars(piece)));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Content token ids of `text`: no BOS/EOS, no truncation. */
+  encode(text: string): number[] {
+    // Unknown symbols cannot occur with a complete byte-level vocabulary; transformers maps them to unk (= EOS).
+    return this.tokenize(text).map((token) => this.vocab.get(token) ?? this.eosId);
+  }
+
+  /**
+   * What StableDiffusionPipeline feeds the text encoder: BOS, the first `length - 2` content ids, EOS,
+   * then padding up to `length`.
+   */
+  encodePadded(text: string, length: number = MODEL_MAX_LENGTH): number[] {
+    return this.wrapChunk(this.encode(text).slice(0, length - 2), length);
+  }
+
+  /** BOS + ids + EOS, no padding and no truncation (diffusers' `untruncated_ids`). */
+  encodeUntruncated(text: string): number[] {
+    return [this.bosId, ...this.encode(text), this.eosId];
+  }
+
+  /**
+   * Splits content ids into windows of `contentLength` tokens, each wrapped in BOS/EOS and padded to
+   * `contentLength + 2`. An empty input gives one (empty, padded) window.
+   */
+  chunkIds(ids: readonly number[], contentLength: number = CHUNK_CONTENT_LENGTH): number[][] {
+    const chunks: number[][] = [];
+    for (let start = 0; start < ids.length || chunks.length === 0; start += contentLength) {
+      chunks.push(this.wrapChunk(ids.slice(start, start + contentLength), contentLength + 2));
+    }
+    return chunks;
+  }
+
+  /** `encode` followed by `chunkIds`: every token of a long prompt, in 77-token windows. */
+  encodeChunks(text: string, contentLength: number = CHUNK_CONTENT_LENGTH): number[][] {
+    return this.chunkIds(this.encode(text), contentLength);
+  }
+
+  private wrapChunk(content: readonly number[], length: number): number[] {
+    const ids = [this.bosId, ...content, this.eosId];
+    while (ids.length < length) ids.push(this.padId);
+    return ids;
+  }
+
+  private requireId(token: string): number {
+    const id = this.vocab.get(token);
+    if (id === undefined) throw new Error(`CLIP vocabulary has no ${token} token`);
+    return id;
+  }
+
+  /** Byte-pair merges of one pre-token (already spelled in BPE characters), lowest rank first. */
+  private bpe(word: string): readonly string[] {
+    if (word === BOS_TOKEN || word === EOS_TOKEN) return [word];
+    const cached = this.cache.get(word);
+    if (cached) return cached;
+
+    const chars = Array.from(word);
+    let symbols = [...chars.slice(0, -1), chars[chars.length - 1] + END_OF_WORD];
+    while (symbols.length > 1) {
+      let bestRank = Number.POSITIVE_INFINITY;
+      let bestIndex = -1;
+      for (let i = 0; i + 1 < symbols.length; i++) {
+        const rank = this.ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
+        if (rank !== undefined && rank < bestRank) {
+          bestRank = rank;
+          bestIndex = i;
+        }
+      }
+      if (bestIndex < 0) break;
+      // Merge every occurrence of the best pair, scanning left to right.
+      const first = symbols[bestIndex];
+      const second = symbols[bestIndex + 1];
+      const merged: string[] = [];
+      for (let i = 0; i < symbols.length; ) {
+        if (symbols[i] === first && i + 1 < symbols.length && symbols[i + 1] === second) {
+          merged.push(first + second);
+          i += 2;
+        } else {
+          merged.push(symbols[i]);
+          i += 1;
+        }
+      }
+      symbols = merged;
+    }
+
+    if (this.cache.size >= MAX_CACHED_WORDS) this.cache.clear();
+    this.cache.set(word, symbols);
+    return symbols;
+  }
+}
