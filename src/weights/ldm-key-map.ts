@@ -1,0 +1,52 @@
+/**
+ * The original LDM single-file layout (`model.diffusion_model.*`, `first_stage_model.*`,
+ * `cond_stage_model.transformer.*`) mapped onto the canonical diffusers/transformers names, per
+ * component, generated from the architecture configs.
+ */
+import { textEncoderTensorMap } from "./clip-key-map.js";
+import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
+import type { TensorMapping } from "./tensor-mapping.js";
+import { unetTensorMap } from "./unet-key-map.js";
+import { vaeTensorMap } from "./vae-key-map.js";
+
+export type { TensorMapping } from "./tensor-mapping.js";
+export { textEncoderTensorMap, unetTensorMap, vaeTensorMap };
+
+export type ComponentName = "unet" | "vae" | "textEncoder";
+
+/** Where each component lives inside an SD1.x single-file checkpoint. */
+export const LDM_PREFIXES: Readonly<Record<ComponentName, string>> = {
+  unet: "model.diffusion_model.",
+  vae: "first_stage_model.",
+  textEncoder: "cond_stage_model.transformer.",
+};
+
+export interface Sd1Configs {
+  unet: UNetConfig;
+  vae: VaeConfig;
+  textEncoder: TextEncoderConfig;
+}
+
+export function componentTensorMap(component: ComponentName, configs: Sd1Configs): TensorMapping[] {
+  switch (component) {
+    case "unet":
+      return unetTensorMap(configs.unet);
+    case "vae":
+      return vaeTensorMap(configs.vae);
+    case "textEncoder":
+      return textEncoderTensorMap(configs.textEncoder);
+  }
+}
+
+/** Every tensor of a full SD1.x single file, with its full LDM key (prefix included). */
+export function ldmCheckpointKeys(
+  configs: Sd1Configs,
+): { key: string; component: ComponentName; mapping: TensorMapping }[] {
+  const out: { key: string; component: ComponentName; mapping: TensorMapping }[] = [];
+  for (const component of ["unet", "vae", "textEncoder"] as const) {
+    for (const mapping of componentTensorMap(component, configs)) {
+      out.push({ key: LDM_PREFIXES[component] + mapping.ldm, component, mapping });
+    }
+  }
+  return out;
+}
