@@ -1,0 +1,168 @@
+/**
+ * The building blocks of the SD networks as small ONNX subgraphs, each numerically the same as the
+ * torch module it mirrors. Every helper takes the checkpoint key prefix of its module, so the
+ * initializer names are the checkpoint's (`<key>.weight`, `<key>.bias`).
+ *
+ * Only standard opset-17 ops unless `attention: "mha"` asks for com.microsoft MultiHeadAttention
+ * (f32 on CPU, and on WebGPU); GroupNorm is Reshape→InstanceNormalization→Reshape→Mul→Add, which every
+ * execution provider runs (ECOSYSTEM.md §2.5).
+ */
+import type { WeightSource } from "../weights/weight-source.js";
+import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
+
+/** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
+export type AttentionKind = "matmul" | "mha";
+
+export interface LayerContext {
+  readonly b: GraphBuilder;
+  readonly weights: WeightSource;
+  readonly attention: AttentionKind;
+}
+
+/** torch.finfo(float32).min: what transformers adds at masked attention positions. */
+export const MASKED_SCORE = -3.4028234663852886e38;
+
+function weightOf(ctx: LayerContext, key: string): string {
+  return ctx.b.weight(ctx.weights, key);
+}
+
+/** nn.Linear on the last axis: x @ W^T + b. W stays as stored ([out, in]); ORT folds the Transpose. */
+export function linear(ctx: LayerContext, key: string, x: string, options: { bias?: boolean } = {}): string {
+  const { b } = ctx;
+  const wT = b.node("Transpose", [weightOf(ctx, `${key}.weight`)], { perm: [1, 0] });
+  const y = b.node("MatMul", [x, wT]);
+  return options.bias === false ? y : b.node("Add", [y, weightOf(ctx, `${key}.bias`)]);
+}
+
+/** nn.Conv2d (NCHW); kernel size from the weight's shape, "same"-style symmetric padding. */
+export function conv2d(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  options: { stride?: number; padding?: number } = {},
+): string {
+  const w = weightOf(ctx, `${key}.weight`);
+  const [, , kh, kw] = ctx.weights.shape(`${key}.weight`);
+  const pad = options.padding ?? Math.floor(kh / 2);
+  const stride = options.stride ?? 1;
+  const inputs = [x, w];
+  if (ctx.weights.has(`${key}.bias`)) inputs.push(weightOf(ctx, `${key}.bias`));
+  return ctx.b.node("Conv", inputs, {
+    kernel_shape: [kh, kw],
+    pads: [pad, pad, pad, pad],
+    strides: [stride, stride],
+  });
+}
+
+/** Per-channel affine [C] applied to NCHW: gamma/beta unsqueezed to [C,1,1] (folded by ORT). */
+function channelAffine(ctx: LayerContext, key: string, x: string): string {
+  const { b } = ctx;
+  const axes = b.constInt64([1, 2]);
+  const gamma = b.node("Unsqueeze", [weightOf(ctx, `${key}.weight`), axes]);
+  const beta = b.node("Unsqueeze", [weightOf(ctx, `${key}.bias`), axes]);
+  return b.node("Add", [b.node("Mul", [x, gamma]), beta]);
+}
+
+/** nn.GroupNorm on NCHW as Reshape(N, G, -1) → InstanceNormalization → Reshape back → affine. */
+export function groupNorm(ctx: LayerContext, key: string, x: string, groups: number, eps: number): string {
+  const { b } = ctx;
+  const grouped = b.node("Reshape", [x, b.constInt64([0, groups, -1])]);
+  const normed = b.node(
+    "InstanceNormalization",
+    [grouped, b.constFloat(ones(groups)), b.constFloat(zeros(groups))],
+    {
+      epsilon: float(eps),
+    },
+  );
+  const back = b.node("Reshape", [normed, b.node("Shape", [x])]);
+  return channelAffine(ctx, key, back);
+}
+
+/** nn.LayerNorm over the last axis (ONNX LayerNormalization, opset 17). */
+export function layerNorm(ctx: LayerContext, key: string, x: string, eps: number): string {
+  return ctx.b.node("LayerNormalization", [x, weightOf(ctx, `${key}.weight`), weightOf(ctx, `${key}.bias`)], {
+    axis: -1,
+    epsilon: float(eps),
+  });
+}
+
+export function silu(b: GraphBuilder, x: string): string {
+  return b.node("Mul", [x, b.node("Sigmoid", [x])]);
+}
+
+/** CLIP's quick_gelu: x * sigmoid(1.702 x). */
+export function quickGelu(b: GraphBuilder, x: string): string {
+  return b.node("Mul", [x, b.node("Sigmoid", [b.node("Mul", [x, b.constScalar(1.702)])])]);
+}
+
+/** Exact (erf) GELU as torch computes it: x * 0.5 * (1 + erf(x / sqrt(2))). ORT fuses it to Gelu. */
+export function gelu(b: GraphBuilder, x: string): string {
+  const erf = b.node("Erf", [b.node("Mul", [x, b.constScalar(Math.SQRT1_2)])]);
+  return b.node("Mul", [b.node("Mul", [x, b.constScalar(0.5)]), b.node("Add", [erf, b.constScalar(1)])]);
+}
+
+/** diffusers GEGLU: proj to 2×inner, split in half, hidden * gelu(gate). */
+export function geglu(ctx: LayerContext, key: string, x: string): string {
+  const { b } = ctx;
+  const projected = linear(ctx, `${key}.proj`, x);
+  const inner = ctx.weights.shape(`${key}.proj.weight`)[0] / 2;
+  const [hidden, gate] = b.nodeOutputs(
+    "Split",
+    [projected, b.constInt64([inner, inner])],
+    { axis: -1 },
+    { outputCount: 2 },
+  );
+  return b.node("Mul", [hidden, gelu(b, gate)]);
+}
+
+export interface AttentionOptions {
+  readonly heads: number;
+  /** Channels of q (= k = v after projection). */
+  readonly channels: number;
+  /** An additive mask broadcastable to [B, heads, Sq, Sk] (e.g. a causal mask [1, 1, S, S]). */
+  readonly bias?: string;
+}
+
+/**
+ * softmax(q k^T · head_dim^-0.5 + bias) v over `heads` heads; q, k, v are [B, S, C]; returns [B, Sq, C].
+ * The scale is applied to the product, as diffusers' baddbmm(alpha=scale) and transformers do.
+ */
+export function attention(
+  ctx: LayerContext,
+  q: string,
+  k: string,
+  v: string,
+  options: AttentionOptions,
+): string {
+  const { b } = ctx;
+  const headDim = options.channels / options.heads;
+  const scale = headDim ** -0.5;
+  if (ctx.attention === "mha") {
+    // inputs: query, key, value, bias, key_padding_mask, attention_bias
+    const inputs = [q, k, v];
+    if (options.bias) inputs.push("", "", options.bias);
+    return b.node(
+      "MultiHeadAttention",
+      inputs,
+      { num_heads: options.heads, scale: float(scale) },
+      { domain: MS_DOMAIN },
+    );
+  }
+  const splitHeads = b.constInt64([0, -1, options.heads, headDim]);
+  const qh = b.node("Transpose", [b.node("Reshape", [q, splitHeads])], { perm: [0, 2, 1, 3] });
+  const kh = b.node("Transpose", [b.node("Reshape", [k, splitHeads])], { perm: [0, 2, 3, 1] });
+  const vh = b.node("Transpose", [b.node("Reshape", [v, splitHeads])], { perm: [0, 2, 1, 3] });
+  let scores = b.node("Mul", [b.node("MatMul", [qh, kh]), b.constScalar(scale)]);
+  if (options.bias) scores = b.node("Add", [scores, options.bias]);
+  const probs = b.node("Softmax", [scores], { axis: -1 });
+  const out = b.node("Transpose", [b.node("MatMul", [probs, vh])], { perm: [0, 2, 1, 3] });
+  return b.node("Reshape", [out, b.constInt64([0, -1, options.channels])]);
+}
+
+function ones(n: number): number[] {
+  return new Array(n).fill(1);
+}
+
+function zeros(n: number): number[] {
+  return new Array(n).fill(0);
+}

@@ -1,0 +1,136 @@
+/**
+ * The Runtime over onnxruntime-node: the only file in sdlite that imports it. Maps provider names
+ * to ORT execution providers, turns ORT tensors into plain typed arrays and back.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import * as ort from "onnxruntime-node";
+import {
+  ExecutionProviderError,
+  type ModelSource,
+  type Runtime,
+  type Session,
+  type SessionOptions,
+  type TensorData,
+  type TensorValues,
+} from "./runtime.js";
+
+/** Physical cores: hyper-threads share one core's SIMD units, so more threads than cores only adds contention. */
+export function physicalCoreCount(): number {
+  try {
+    const cpuinfo = readFileSync("/proc/cpuinfo", "utf-8");
+    const cores = new Set<string>();
+    let physicalId = "0";
+    for (const line of cpuinfo.split("\n")) {
+      const [key, value] = line.split(":").map((s) => s?.trim());
+      if (key === "physical id") physicalId = value;
+      else if (key === "core id") cores.add(`${physicalId}/${value}`);
+    }
+    if (cores.size > 0) return Math.min(cores.size, availableParallelism());
+  } catch {
+    // not Linux: fall back to the logical count
+  }
+  return availableParallelism();
+}
+
+function toOrtTensor(name: string, t: TensorData): ort.Tensor {
+  const expected = t.dims.reduce((a, b) => a * b, 1);
+  if (t.data.length !== expected) {
+    throw new Error(
+      `input "${name}": ${t.data.length} values for dims [${t.dims.join(", ")}] (expected ${expected})`,
+    );
+  }
+  if (t.data instanceof Float32Array) return new ort.Tensor("float32", t.data, t.dims);
+  if (t.data instanceof Int32Array) return new ort.Tensor("int32", t.data, t.dims);
+  return new ort.Tensor("int64", t.data, t.dims);
+}
+
+function fromOrtTensor(name: string, t: ort.Tensor): TensorData {
+  const data = t.data;
+  if (data instanceof Float32Array || data instanceof Int32Array || data instanceof BigInt64Array) {
+    return { dims: [...t.dims], data: data as TensorValues };
+  }
+  throw new Error(`output "${name}" has type ${t.type}, which sdlite does not handle`);
+}
+
+class OrtSession implements Session {
+  constructor(private readonly session: ort.InferenceSession) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  async run(
+    feeds: Readonly<Record<string, TensorData>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, TensorData>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(name, t);
+    const results = outputNames
+      ? await this.session.run(ortFeeds, outputNames)
+      : await this.session.run(ortFeeds);
+    const out: Record<string, TensorData> = {};
+    for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(name, t);
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export class OnnxruntimeNode implements Runtime {
+  readonly name = "onnxruntime-node";
+
+  availableProviders(): string[] {
+    return ort.listSupportedBackends().map((b) => b.name);
+  }
+
+  async createSession(model: ModelSource, options: SessionOptions = {}): Promise<Session> {
+    const providers = options.executionProviders ?? ["cpu"];
+    const available = this.availableProviders();
+    for (const p of providers) {
+      if (!available.includes(p)) throw new ExecutionProviderError(p, available);
+    }
+    const ortOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [...providers],
+      intraOpNumThreads: options.intraOpNumThreads ?? physicalCoreCount(),
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      logSeverityLevel: options.logSeverityLevel ?? 3,
+      ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+      ...(options.enableProfiling ? { enableProfiling: true } : {}),
+    };
+    try {
+      const session =
+        "path" in model
+          ? await ort.InferenceSession.create(model.path, ortOptions)
+          : await ort.InferenceSession.create(model.bytes, {
+              ...ortOptions,
+              externalData: model.externalData?.map((f) => ({ path: f.path, data: f.data })),
+            });
+      return new OrtSession(session);
+    } catch (err) {
+      const gpu = providers.filter((p) => p !== "cpu");
+      const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      // A provider that is listed but cannot start (missing driver/library/adapter) fails here.
+      if (gpu.length > 0) throw new ExecutionProviderError(gpu.join("+"), available, message);
+      throw err;
+    }
+  }
+}
+
+let defaultRuntime: OnnxruntimeNode | undefined;
+
+/** The process-wide runtime (ORT's environment is global anyway). */
+export function onnxruntimeNode(): Runtime {
+  defaultRuntime ??= new OnnxruntimeNode();
+  return defaultRuntime;
+}

@@ -1,0 +1,72 @@
+/**
+ * The one seam between sdlite and an inference engine: sessions over ONNX models that take and
+ * return plain typed arrays. Nothing outside src/runtime/ knows which engine runs the graphs.
+ */
+
+export type TensorValues = Float32Array | Int32Array | BigInt64Array;
+
+export interface TensorData {
+  readonly dims: readonly number[];
+  readonly data: TensorValues;
+}
+
+export interface ExternalDataFile {
+  /** The name the model's tensors refer to (their external_data "location"). */
+  readonly path: string;
+  readonly data: Uint8Array;
+}
+
+/** A model file on disk (external data resolved next to it), or bytes plus in-memory external data. */
+export type ModelSource =
+  | { readonly path: string }
+  | { readonly bytes: Uint8Array; readonly externalData?: readonly ExternalDataFile[] };
+
+export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
+
+export interface SessionOptions {
+  /**
+   * Execution providers by name, in order of preference: "cpu" (default), "webgpu", "cuda", "dml",
+   * "coreml". A provider the runtime cannot use fails session creation with an error naming it.
+   */
+  readonly executionProviders?: readonly string[];
+  /** Threads for one operator; default: the number of physical cores. */
+  readonly intraOpNumThreads?: number;
+  /** Default "all" (includes the NCHWc conv layout on x86). */
+  readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Writes the optimised graph here (for inspection or caching). */
+  readonly optimizedModelFilePath?: string;
+  readonly enableProfiling?: boolean;
+  /** 0 verbose … 4 fatal; default 3 (errors only). */
+  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Runs the graph; returns the requested outputs (default all) as CPU typed arrays. */
+  run(
+    feeds: Readonly<Record<string, TensorData>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, TensorData>>;
+  release(): Promise<void>;
+}
+
+export interface Runtime {
+  readonly name: string;
+  /** Provider names this runtime was built with (some may still fail at session creation). */
+  availableProviders(): string[];
+  createSession(model: ModelSource, options?: SessionOptions): Promise<Session>;
+}
+
+export class ExecutionProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly available: readonly string[],
+    detail?: string,
+  ) {
+    super(
+      `execution provider "${provider}" is not available in this runtime (available: ${available.join(", ")})${detail ? `: ${detail}` : ""}`,
+    );
+    this.name = "ExecutionProviderError";
+  }
+}
