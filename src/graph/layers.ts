@@ -121,11 +121,13 @@ export interface AttentionOptions {
   readonly channels: number;
   /** An additive mask broadcastable to [B, heads, Sq, Sk] (e.g. a causal mask [1, 1, S, S]). */
   readonly bias?: string;
+  /** Scale q before the product (transformers' CLIP does `q_proj(x) * scale`); default: scale the scores. */
+  readonly scaleQuery?: boolean;
 }
 
 /**
  * softmax(q k^T · head_dim^-0.5 + bias) v over `heads` heads; q, k, v are [B, S, C]; returns [B, Sq, C].
- * The scale is applied to the product, as diffusers' baddbmm(alpha=scale) and transformers do.
+ * The scale is applied to the product, as diffusers' baddbmm(alpha=scale) does, unless `scaleQuery`.
  */
 export function attention(
   ctx: LayerContext,
@@ -149,10 +151,12 @@ export function attention(
     );
   }
   const splitHeads = b.constInt64([0, -1, options.heads, headDim]);
-  const qh = b.node("Transpose", [b.node("Reshape", [q, splitHeads])], { perm: [0, 2, 1, 3] });
+  const qScaled = options.scaleQuery ? b.node("Mul", [q, b.constScalar(scale)]) : q;
+  const qh = b.node("Transpose", [b.node("Reshape", [qScaled, splitHeads])], { perm: [0, 2, 1, 3] });
   const kh = b.node("Transpose", [b.node("Reshape", [k, splitHeads])], { perm: [0, 2, 3, 1] });
   const vh = b.node("Transpose", [b.node("Reshape", [v, splitHeads])], { perm: [0, 2, 1, 3] });
-  let scores = b.node("Mul", [b.node("MatMul", [qh, kh]), b.constScalar(scale)]);
+  const product = b.node("MatMul", [qh, kh]);
+  let scores = options.scaleQuery ? product : b.node("Mul", [product, b.constScalar(scale)]);
   if (options.bias) scores = b.node("Add", [scores, options.bias]);
   const probs = b.node("Softmax", [scores], { axis: -1 });
   const out = b.node("Transpose", [b.node("MatMul", [probs, vh])], { perm: [0, 2, 1, 3] });

@@ -1,0 +1,114 @@
+/**
+ * transformers' CLIPTextModel as an ONNX graph: token + learned position embeddings, pre-LayerNorm
+ * transformer blocks with causal self-attention, quick_gelu MLP, final LayerNorm.
+ *
+ * Input `input_ids`: int32 [batch, sequence] (int32 like the hub's ONNX SD pipelines: ids < 49408
+ * fit, and JS gets them without BigInt). Batch and sequence (≤ max_position_embeddings) are dynamic.
+ * Outputs: `last_hidden_state` [batch, sequence, hidden], and for each k in `clipSkips`
+ * `clip_skip_<k>` = final_layer_norm(hidden state after layer N−k) — diffusers' `clip_skip=k`,
+ * AUTOMATIC1111's "Clip skip: k+1".
+ */
+import type { TextEncoderConfig } from "../weights/model-config.js";
+import type { WeightSource } from "../weights/weight-source.js";
+import { GraphBuilder } from "./graph-builder.js";
+import {
+  type AttentionKind,
+  attention,
+  gelu,
+  type LayerContext,
+  layerNorm,
+  linear,
+  MASKED_SCORE,
+  quickGelu,
+} from "./layers.js";
+
+export interface TextEncoderGraphOptions {
+  readonly attention?: AttentionKind;
+  /** Extra outputs `clip_skip_<k>`, 1 ≤ k < numHiddenLayers. */
+  readonly clipSkips?: readonly number[];
+}
+
+export const TEXT_ENCODER_INPUT = "input_ids";
+export const TEXT_ENCODER_OUTPUT = "last_hidden_state";
+export const clipSkipOutput = (k: number): string => `clip_skip_${k}`;
+
+const PREFIX = "text_model";
+
+export function buildTextEncoderGraph(
+  weights: WeightSource,
+  config: TextEncoderConfig,
+  options: TextEncoderGraphOptions = {},
+): GraphBuilder {
+  const clipSkips = options.clipSkips ?? [];
+  for (const k of clipSkips) {
+    if (!Number.isInteger(k) || k < 1 || k >= config.numHiddenLayers) {
+      throw new Error(
+        `clip skip ${k} is out of range: the text encoder has ${config.numHiddenLayers} layers`,
+      );
+    }
+  }
+  const b = new GraphBuilder("text_encoder");
+  const ctx: LayerContext = { b, weights, attention: options.attention ?? "matmul" };
+  const c = config.hiddenSize;
+  const ids = b.input(TEXT_ENCODER_INPUT, "int32", ["batch", "sequence"]);
+
+  // embeddings: token rows + the first `sequence` position rows
+  const seqLen = b.node("Slice", [b.node("Shape", [ids]), b.constInt64([1]), b.constInt64([2])]);
+  const zero = b.constInt64([0]);
+  let h = b.scope(`${PREFIX}.embeddings`, () => {
+    const tokens = b.node("Gather", [b.weight(weights, `${PREFIX}.embeddings.token_embedding.weight`), ids], {
+      axis: 0,
+    });
+    const positions = b.node("Slice", [
+      b.weight(weights, `${PREFIX}.embeddings.position_embedding.weight`),
+      zero,
+      seqLen,
+      zero,
+    ]);
+    return b.node("Add", [tokens, positions]);
+  });
+
+  // causal mask: torch.finfo(float32).min above the diagonal, cut to the sequence length
+  const maxLen = config.maxPositionEmbeddings;
+  const mask = new Float32Array(maxLen * maxLen);
+  for (let i = 0; i < maxLen; i++) for (let j = i + 1; j < maxLen; j++) mask[i * maxLen + j] = MASKED_SCORE;
+  const causal = b.node("Slice", [
+    b.constFloat(mask, [1, 1, maxLen, maxLen]),
+    b.constInt64([0, 0]),
+    b.node("Concat", [seqLen, seqLen], { axis: 0 }),
+    b.constInt64([2, 3]),
+  ]);
+
+  const finalNorm = (x: string) =>
+    b.scope(`${PREFIX}.final_layer_norm`, () =>
+      layerNorm(ctx, `${PREFIX}.final_layer_norm`, x, config.layerNormEps),
+    );
+  const activation = config.hiddenAct === "quick_gelu" ? quickGelu : gelu;
+  const skipped = new Map<number, string>();
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const key = `${PREFIX}.encoder.layers.${i}`;
+    h = b.scope(key, () => {
+      const normed = layerNorm(ctx, `${key}.layer_norm1`, h, config.layerNormEps);
+      const q = linear(ctx, `${key}.self_attn.q_proj`, normed);
+      const k = linear(ctx, `${key}.self_attn.k_proj`, normed);
+      const v = linear(ctx, `${key}.self_attn.v_proj`, normed);
+      const attended = attention(ctx, q, k, v, {
+        heads: config.numAttentionHeads,
+        channels: c,
+        bias: causal,
+        scaleQuery: true,
+      });
+      const afterAttn = b.node("Add", [h, linear(ctx, `${key}.self_attn.out_proj`, attended)]);
+      const mlpIn = layerNorm(ctx, `${key}.layer_norm2`, afterAttn, config.layerNormEps);
+      const mlp = linear(ctx, `${key}.mlp.fc2`, activation(b, linear(ctx, `${key}.mlp.fc1`, mlpIn)));
+      return b.node("Add", [afterAttn, mlp]);
+    });
+    const skip = config.numHiddenLayers - 1 - i;
+    if (clipSkips.includes(skip)) skipped.set(skip, h);
+  }
+  b.output(finalNorm(h), TEXT_ENCODER_OUTPUT, "float32", ["batch", "sequence", c]);
+  for (const [k, hidden] of skipped) {
+    b.output(finalNorm(hidden), clipSkipOutput(k), "float32", ["batch", "sequence", c]);
+  }
+  return b;
+}
