@@ -1,0 +1,84 @@
+/**
+ * PNG files in and out. Pixels go through fast-png; text chunks (the A1111 `parameters` infotext)
+ * through ./png-chunks.ts. Every decoded PNG is normalised to 8-bit interleaved Pixels:
+ * palettes are expanded, 16-bit samples keep their high byte (what PIL does for 16-bit RGB),
+ * 1/2/4-bit gray is scaled to 0..255 (as PIL's "L;1/2/4" unpackers do). A tRNS colour key on a
+ * gray/RGB image is ignored, as PIL's convert("RGB") ignores it.
+ */
+import { convertIndexedToRgb, decode, encode } from "fast-png";
+import { hasPngSignature, insertTextChunks, PngFormatError, readPngText } from "./png-chunks.js";
+import { checkPixelCount, type Pixels } from "./types.js";
+
+export { hasPngSignature, PngFormatError, readPngText } from "./png-chunks.js";
+
+export interface DecodedPng extends Pixels {
+  /** Text chunks (tEXt, zTXt, iTXt), keyword → text. */
+  readonly text: Record<string, string>;
+}
+
+function asChannels(n: number): Pixels["channels"] {
+  if (n === 1 || n === 2 || n === 3 || n === 4) return n;
+  throw new PngFormatError(`unsupported channel count ${n}`);
+}
+
+/** Unpacks 1/2/4-bit samples (rows padded to whole bytes) and scales them to 0..255. */
+function unpackLowDepthGray(packed: ArrayLike<number>, width: number, height: number, depth: number) {
+  const out = new Uint8Array(width * height);
+  const rowBytes = Math.ceil((width * depth) / 8);
+  const max = (1 << depth) - 1;
+  const scale = 255 / max; // 255, 85, 17: exact integers
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      const byte = packed[y * rowBytes + (bit >> 3)];
+      const sample = (byte >> (8 - depth - (bit & 7))) & max;
+      out[y * width + x] = sample * scale;
+    }
+  }
+  return out;
+}
+
+export function decodePng(bytes: Uint8Array): DecodedPng {
+  if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
+  const text = readPngText(bytes);
+  let png: ReturnType<typeof decode>;
+  try {
+    png = decode(bytes);
+  } catch (err) {
+    throw new PngFormatError(`cannot decode PNG: ${(err as Error).message}`);
+  }
+  const { width, height, depth } = png;
+  let data: Uint8Array;
+  let channels = png.channels;
+  if (png.palette) {
+    data = convertIndexedToRgb(png);
+    channels = png.palette[0].length;
+  } else if (depth === 16) {
+    const wide = png.data;
+    data = new Uint8Array(wide.length);
+    for (let i = 0; i < wide.length; i++) data[i] = wide[i] >> 8;
+  } else if (depth < 8) {
+    data = unpackLowDepthGray(png.data, width, height, depth);
+  } else {
+    data = png.data instanceof Uint8Array ? png.data : Uint8Array.from(png.data);
+  }
+  const result = { width, height, channels: asChannels(channels), data, text };
+  checkPixelCount(width, height, channels, data.length);
+  return result;
+}
+
+/**
+ * Encodes 8-bit pixels; text chunks go right after IHDR, Latin-1 values as tEXt and anything else
+ * as UTF-8 iTXt (PIL's PngInfo.add_text rule, so A1111 and other readers see what they expect).
+ */
+export function encodePng(pixels: Pixels, text: Readonly<Record<string, string>> = {}): Uint8Array {
+  checkPixelCount(pixels.width, pixels.height, pixels.channels, pixels.data.length);
+  const png = encode({
+    width: pixels.width,
+    height: pixels.height,
+    data: pixels.data,
+    depth: 8,
+    channels: pixels.channels,
+  });
+  return Object.keys(text).length > 0 ? insertTextChunks(png, text) : png;
+}
