@@ -1,0 +1,217 @@
+/**
+ * diffusers' UNet2DConditionModel (SD1.x: CrossAttnDownBlock2D/DownBlock2D, UNetMidBlock2DCrossAttn,
+ * UpBlock2D/CrossAttnUpBlock2D) as an ONNX graph, module for module, with the checkpoint's names.
+ *
+ * Inputs: `sample` f32 [batch, in_channels, height, width], `timestep` f32 [batch] (or [1], broadcast
+ * like diffusers; fractional values are used as they are), `encoder_hidden_states` f32
+ * [batch, sequence, cross_attention_dim]. Output: `out_sample` f32 [batch, out_channels, height, width].
+ * Batch, height, width and sequence are dynamic.
+ *
+ * Every upsampler resizes (nearest) to the exact spatial size of the skip tensor it is concatenated
+ * with. When height and width are multiples of 8 that is exactly ×2; otherwise (e.g. 5×7 → 3×4 → 2×2
+ * → 1×1 on the way down) it is what diffusers does with `forward_upsample_size`. So one graph serves
+ * every latent size.
+ */
+import type { UNetConfig } from "../weights/model-config.js";
+import type { WeightSource } from "../weights/weight-source.js";
+import { GraphBuilder } from "./graph-builder.js";
+import {
+  type AttentionKind,
+  attention,
+  conv2d,
+  geglu,
+  groupNorm,
+  type LayerContext,
+  layerNorm,
+  linear,
+  silu,
+} from "./layers.js";
+
+export interface UNetGraphOptions {
+  readonly attention?: AttentionKind;
+}
+
+export const UNET_INPUTS = {
+  sample: "sample",
+  timestep: "timestep",
+  encoderHiddenStates: "encoder_hidden_states",
+} as const;
+export const UNET_OUTPUT = "out_sample";
+
+/** Transformer2DModel's GroupNorm and BasicTransformerBlock's LayerNorms use fixed epsilons. */
+const TRANSFORMER_GROUP_NORM_EPS = 1e-6;
+const TRANSFORMER_LAYER_NORM_EPS = 1e-5;
+const MAX_PERIOD = 10000;
+
+/**
+ * The sinusoid frequencies exactly as diffusers' get_timestep_embedding computes them in float32:
+ * exp(float32(-ln(max_period) · k) / (half − shift)).
+ */
+export function timestepFrequencies(dim: number, freqShift: number): Float32Array {
+  const half = Math.floor(dim / 2);
+  const f = Math.fround;
+  const negLog = f(-Math.log(MAX_PERIOD));
+  return Float32Array.from({ length: half }, (_, k) => f(Math.exp(f(f(negLog * k) / (half - freqShift)))));
+}
+
+interface UNetContext extends LayerContext {
+  readonly config: UNetConfig;
+  readonly temb: string;
+  readonly context: string;
+}
+
+function resnet(ctx: UNetContext, key: string, x: string): string {
+  const { b, config } = ctx;
+  return b.scope(key, () => {
+    let h = silu(b, groupNorm(ctx, `${key}.norm1`, x, config.normNumGroups, config.normEps));
+    h = conv2d(ctx, `${key}.conv1`, h);
+    const t = linear(ctx, `${key}.time_emb_proj`, silu(b, ctx.temb));
+    h = b.node("Add", [h, b.node("Unsqueeze", [t, b.constInt64([2, 3])])]);
+    h = silu(b, groupNorm(ctx, `${key}.norm2`, h, config.normNumGroups, config.normEps));
+    h = conv2d(ctx, `${key}.conv2`, h);
+    const shortcut = ctx.weights.has(`${key}.conv_shortcut.weight`)
+      ? conv2d(ctx, `${key}.conv_shortcut`, x)
+      : x;
+    return b.node("Add", [shortcut, h]);
+  });
+}
+
+/** BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-LayerNorm + residual. */
+function transformerBlock(ctx: UNetContext, key: string, x: string, channels: number): string {
+  const { b, config } = ctx;
+  const heads = config.attentionHeads;
+  const attn = (name: string, h: string, kv: string) => {
+    const q = linear(ctx, `${key}.${name}.to_q`, h, { bias: false });
+    const k = linear(ctx, `${key}.${name}.to_k`, kv, { bias: false });
+    const v = linear(ctx, `${key}.${name}.to_v`, kv, { bias: false });
+    return linear(ctx, `${key}.${name}.to_out.0`, attention(ctx, q, k, v, { heads, channels }));
+  };
+  const n1 = layerNorm(ctx, `${key}.norm1`, x, TRANSFORMER_LAYER_NORM_EPS);
+  let h = b.node("Add", [attn("attn1", n1, n1), x]);
+  const n2 = layerNorm(ctx, `${key}.norm2`, h, TRANSFORMER_LAYER_NORM_EPS);
+  h = b.node("Add", [attn("attn2", n2, ctx.context), h]);
+  const n3 = layerNorm(ctx, `${key}.norm3`, h, TRANSFORMER_LAYER_NORM_EPS);
+  const ff = linear(ctx, `${key}.ff.net.2`, geglu(ctx, `${key}.ff.net.0`, n3));
+  return b.node("Add", [ff, h]);
+}
+
+/** Transformer2DModel (one transformer block, as in SD1.x): GroupNorm, proj_in, tokens, proj_out, residual. */
+function spatialTransformer(ctx: UNetContext, key: string, x: string, channels: number): string {
+  const { b, config } = ctx;
+  return b.scope(key, () => {
+    const shape = b.node("Shape", [x]);
+    let h = groupNorm(ctx, `${key}.norm`, x, config.normNumGroups, TRANSFORMER_GROUP_NORM_EPS);
+    const toTokens = (v: string) =>
+      b.node("Reshape", [b.node("Transpose", [v], { perm: [0, 2, 3, 1] }), b.constInt64([0, -1, channels])]);
+    // [B, H*W, C] → [B, H, W, C] → [B, C, H, W]
+    const sizes = b.node("Gather", [shape, b.constInt64([0, 2, 3, 1])]);
+    const toImage = (v: string) =>
+      b.node("Transpose", [b.node("Reshape", [v, sizes])], { perm: [0, 3, 1, 2] });
+    if (config.useLinearProjection) {
+      h = linear(ctx, `${key}.proj_in`, toTokens(h));
+    } else {
+      h = toTokens(conv2d(ctx, `${key}.proj_in`, h));
+    }
+    for (let i = 0; ctx.weights.has(`${key}.transformer_blocks.${i}.norm1.weight`); i++) {
+      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels);
+    }
+    h = config.useLinearProjection
+      ? toImage(linear(ctx, `${key}.proj_out`, h))
+      : conv2d(ctx, `${key}.proj_out`, toImage(h));
+    return b.node("Add", [h, x]);
+  });
+}
+
+/** Nearest resize to the spatial size of `like` (torch interpolate(size=…, mode="nearest")), then conv. */
+function upsample(ctx: UNetContext, key: string, x: string, like: string): string {
+  const { b } = ctx;
+  return b.scope(key, () => {
+    const batchChannels = b.node("Slice", [b.node("Shape", [x]), b.constInt64([0]), b.constInt64([2])]);
+    const spatial = b.node("Slice", [b.node("Shape", [like]), b.constInt64([2]), b.constInt64([4])]);
+    const sizes = b.node("Concat", [batchChannels, spatial], { axis: 0 });
+    const resized = b.node("Resize", [x, "", "", sizes], {
+      mode: "nearest",
+      coordinate_transformation_mode: "asymmetric",
+      nearest_mode: "floor",
+    });
+    return conv2d(ctx, `${key}.conv`, resized);
+  });
+}
+
+function timeEmbedding(ctx: LayerContext, config: UNetConfig, timestep: string, sample: string): string {
+  const { b } = ctx;
+  return b.scope("time_embedding", () => {
+    const dim = config.blockOutChannels[0];
+    const freqs = timestepFrequencies(dim, config.freqShift);
+    // diffusers broadcasts a single timestep over the batch
+    const batch = b.node("Slice", [b.node("Shape", [sample]), b.constInt64([0]), b.constInt64([1])]);
+    const t = b.node("Expand", [timestep, batch]);
+    const args = b.node("Mul", [
+      b.node("Unsqueeze", [t, b.constInt64([1])]),
+      b.constFloat(freqs, [1, freqs.length]),
+    ]);
+    const sin = b.node("Sin", [args]);
+    const cos = b.node("Cos", [args]);
+    const emb = b.node("Concat", config.flipSinToCos ? [cos, sin] : [sin, cos], { axis: 1 });
+    return linear(ctx, "time_embedding.linear_2", silu(b, linear(ctx, "time_embedding.linear_1", emb)));
+  });
+}
+
+export function buildUNetGraph(
+  weights: WeightSource,
+  config: UNetConfig,
+  options: UNetGraphOptions = {},
+): GraphBuilder {
+  const b = new GraphBuilder("unet");
+  const base: LayerContext = { b, weights, attention: options.attention ?? "matmul" };
+  const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
+  const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);
+  const context = b.input(UNET_INPUTS.encoderHiddenStates, "float32", [
+    "batch",
+    "sequence",
+    config.crossAttentionDim,
+  ]);
+  const temb = timeEmbedding(base, config, timestep, sample);
+  const ctx: UNetContext = { ...base, config, temb, context };
+  const blocks = config.blockOutChannels;
+  const hasAttention = (type: string) => type.startsWith("CrossAttn");
+
+  let h = conv2d(ctx, "conv_in", sample);
+  const skips: string[] = [h];
+  config.downBlockTypes.forEach((type, i) => {
+    for (let j = 0; j < config.layersPerBlock; j++) {
+      h = resnet(ctx, `down_blocks.${i}.resnets.${j}`, h);
+      if (hasAttention(type)) h = spatialTransformer(ctx, `down_blocks.${i}.attentions.${j}`, h, blocks[i]);
+      skips.push(h);
+    }
+    if (i < blocks.length - 1) {
+      h = b.scope(`down_blocks.${i}.downsamplers.0`, () =>
+        conv2d(ctx, `down_blocks.${i}.downsamplers.0.conv`, h, { stride: 2, padding: 1 }),
+      );
+      skips.push(h);
+    }
+  });
+
+  h = resnet(ctx, "mid_block.resnets.0", h);
+  h = spatialTransformer(ctx, "mid_block.attentions.0", h, blocks[blocks.length - 1]);
+  h = resnet(ctx, "mid_block.resnets.1", h);
+
+  const reversed = [...blocks].reverse();
+  config.upBlockTypes.forEach((type, i) => {
+    for (let j = 0; j <= config.layersPerBlock; j++) {
+      const skip = skips.pop();
+      if (!skip) throw new Error("UNet: more up-block resnets than skip connections; check layers_per_block");
+      h = b.node("Concat", [h, skip], { axis: 1 });
+      h = resnet(ctx, `up_blocks.${i}.resnets.${j}`, h);
+      if (hasAttention(type)) h = spatialTransformer(ctx, `up_blocks.${i}.attentions.${j}`, h, reversed[i]);
+    }
+    if (i < blocks.length - 1) h = upsample(ctx, `up_blocks.${i}.upsamplers.0`, h, skips[skips.length - 1]);
+  });
+
+  h = b.scope("conv_out", () => {
+    const normed = silu(b, groupNorm(ctx, "conv_norm_out", h, config.normNumGroups, config.normEps));
+    return conv2d(ctx, "conv_out", normed);
+  });
+  b.output(h, UNET_OUTPUT, "float32", ["batch", config.outChannels, "height", "width"]);
+  return b;
+}

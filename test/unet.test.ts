@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { serializeModel } from "../src/graph/onnx-model.js";
+import { buildUNetGraph, timestepFrequencies, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import type { Session } from "../src/runtime/runtime.js";
+import { parseUNetConfig } from "../src/weights/diffusers-config.js";
+import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
+import { assertClose } from "./helpers/assert-close.js";
+import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+
+interface UNetCase {
+  id: string;
+  model: string;
+  sample: string;
+  timestep: string;
+  encoder_hidden_states: string;
+  out: string;
+  shape: number[];
+}
+
+const cases: UNetCase[] = manifest().unet.cases;
+const tolerance: number = manifest().unet.tolerance.max_abs;
+
+async function unetSession(modelDir: string, attentionKind: "matmul" | "mha"): Promise<Session> {
+  const dir = fixturePath(modelDir);
+  const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
+  const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
+  try {
+    const graph = buildUNetGraph(weights, config, { attention: attentionKind });
+    return await onnxruntimeNode().createSession(serializeModel(graph), { intraOpNumThreads: 1 });
+  } finally {
+    weights.close();
+  }
+}
+
+it("timestep frequencies are exp(-ln(10000)·k/half) in float32, within an ulp (half = 4: 1, 0.1, 0.01, 0.001)", () => {
+  const freqs = timestepFrequencies(8, 0);
+  assertClose(freqs, Float32Array.of(1, 0.1, 0.01, 0.001), 1e-8, "frequencies");
+  // freq_shift 1 divides by half − 1 instead: k = 3 → exp(−ln(10000))
+  assertClose(timestepFrequencies(8, 1).subarray(3), [1e-4], 1e-11, "frequency with freq_shift 1");
+});
+
+for (const attentionKind of ["matmul", "mha"] as const) {
+  describe(`UNet graph (${attentionKind} attention) vs diffusers goldens`, () => {
+    const sessions = new Map<string, Session>();
+
+    before(async () => {
+      for (const model of new Set(cases.map((c) => c.model))) {
+        sessions.set(model, await unetSession(model, attentionKind));
+      }
+    });
+    after(async () => {
+      for (const s of sessions.values()) await s.release();
+    });
+
+    for (const c of cases) {
+      it(`${c.id} [${c.shape.join("x")}] within ${tolerance}`, async (t) => {
+        const g = golden("unet");
+        const session = sessions.get(c.model)!;
+        const [batch] = c.shape;
+        const context = g.readF32(c.encoder_hidden_states);
+        const out = await session.run({
+          [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
+          [UNET_INPUTS.timestep]: { dims: [batch], data: g.readF32(c.timestep) },
+          [UNET_INPUTS.encoderHiddenStates]: {
+            dims: [batch, 77, context.length / batch / 77],
+            data: context,
+          },
+        });
+        assert.deepEqual(out[UNET_OUTPUT].dims, [batch, 4, c.shape[2], c.shape[3]]);
+        const diff = assertClose(
+          out[UNET_OUTPUT].data as Float32Array,
+          g.readF32(c.out),
+          tolerance,
+          `${c.id} out`,
+        );
+        t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
+      });
+    }
+  });
+}
+
+it("broadcasts a single timestep over the batch, as diffusers does", async () => {
+  const c = cases.find((x) => x.id === "b2_t500_cfg")!;
+  const g = golden("unet");
+  const session = await unetSession(c.model, "matmul");
+  try {
+    const out = await session.run({
+      [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
+      [UNET_INPUTS.timestep]: { dims: [1], data: Float32Array.of(500) },
+      [UNET_INPUTS.encoderHiddenStates]: { dims: [2, 77, 32], data: g.readF32(c.encoder_hidden_states) },
+    });
+    assertClose(
+      out[UNET_OUTPUT].data as Float32Array,
+      g.readF32(c.out),
+      tolerance,
+      "b2_t500_cfg with timestep [1]",
+    );
+  } finally {
+    await session.release();
+  }
+});
