@@ -1,0 +1,172 @@
+/**
+ * A disk cache of built graphs (`model.onnx` + weight files), so a checkpoint is converted once and
+ * later sessions load by path. Entries live under `<cache root>/graphs/<key>/`, where the key hashes
+ * the weights' identity (file paths, sizes, mtimes — or any caller-given content hash), the network
+ * kind, its config and the build options, plus GRAPH_FORMAT_VERSION.
+ *
+ * Crash safety: an entry is built in a sibling temporary folder and renamed into place only when
+ * complete, and it carries `entry.json` listing every file with its size. A folder without a valid
+ * `entry.json`, or whose files do not match it, is never trusted; temporary folders are ignored.
+ */
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { GraphBuilder } from "./graph-builder.js";
+import { type SerializeOptions, writeModel } from "./onnx-model.js";
+
+/** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
+export const GRAPH_FORMAT_VERSION = 1;
+
+const ENTRY_FILE = "entry.json";
+const TEMP_MARKER = ".tmp-";
+/** Temporary folders older than this are assumed dead (a build takes minutes, not a day). */
+const STALE_TEMP_MS = 24 * 3600 * 1000;
+
+/** `$SDLITE_CACHE`, else `$XDG_CACHE_HOME/sdlite`, else `~/.cache/sdlite`. */
+export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SDLITE_CACHE) return resolve(env.SDLITE_CACHE);
+  if (env.XDG_CACHE_HOME) return join(resolve(env.XDG_CACHE_HOME), "sdlite");
+  return join(homedir(), ".cache", "sdlite");
+}
+
+export interface FileIdentity {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** Cheap identity of weight files: replacing or touching a file changes it. */
+export function fileIdentity(path: string): FileIdentity {
+  const st = statSync(path);
+  return { path: resolve(path), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+}
+
+/** Canonical JSON (sorted object keys) so equal descriptions hash equally. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface GraphKeyParts {
+  /** "unet", "text_encoder", "vae_decoder", … */
+  readonly kind: string;
+  /** fileIdentity() of every weight file, or a content hash string. */
+  readonly weights: readonly FileIdentity[] | string;
+  /** The network config and any transform of the weights (LoRA list, dtype, …). */
+  readonly config?: unknown;
+  /** Build options (attention kind, …). */
+  readonly options?: unknown;
+}
+
+export function graphCacheKey(parts: GraphKeyParts): string {
+  const text = canonical({ formatVersion: GRAPH_FORMAT_VERSION, ...parts });
+  return `${parts.kind.replace(/[^a-z0-9_-]/gi, "_")}-${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+}
+
+interface EntryManifest {
+  readonly formatVersion: number;
+  readonly key: string;
+  readonly modelFile: string;
+  readonly files: Record<string, number>;
+  readonly createdAt: string;
+}
+
+export interface CachedGraph {
+  readonly modelPath: string;
+  /** True when the entry was already there. */
+  readonly hit: boolean;
+}
+
+export class GraphCache {
+  readonly dir: string;
+
+  constructor(root: string = defaultCacheRoot()) {
+    this.dir = join(root, "graphs");
+  }
+
+  /** The model path of a complete, verified entry, or undefined. */
+  lookup(key: string): string | undefined {
+    const entryDir = join(this.dir, key);
+    let manifest: EntryManifest;
+    try {
+      manifest = JSON.parse(readFileSync(join(entryDir, ENTRY_FILE), "utf-8"));
+    } catch {
+      return undefined;
+    }
+    if (manifest.key !== key || manifest.formatVersion !== GRAPH_FORMAT_VERSION) return undefined;
+    for (const [file, size] of Object.entries(manifest.files)) {
+      try {
+        if (statSync(join(entryDir, file)).size !== size) return undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    return join(entryDir, manifest.modelFile);
+  }
+
+  /** Returns the cached model for `key`, building and storing it first when absent or damaged. */
+  getOrBuild(key: string, build: () => GraphBuilder, options: SerializeOptions = {}): CachedGraph {
+    const found = this.lookup(key);
+    if (found) return { modelPath: found, hit: true };
+    mkdirSync(this.dir, { recursive: true });
+    this.removeStaleTemporaries();
+    const tmp = join(this.dir, `${key}${TEMP_MARKER}${process.pid}-${Math.random().toString(36).slice(2)}`);
+    try {
+      const { modelPath, files } = writeModel(build(), tmp, options);
+      const sizes: Record<string, number> = {};
+      for (const f of files) sizes[f] = statSync(join(tmp, f)).size;
+      const manifest: EntryManifest = {
+        formatVersion: GRAPH_FORMAT_VERSION,
+        key,
+        modelFile: modelPath.slice(tmp.length + 1),
+        files: sizes,
+        createdAt: new Date().toISOString(),
+      };
+      writeFileSync(join(tmp, ENTRY_FILE), JSON.stringify(manifest, null, 2));
+      const target = join(this.dir, key);
+      // a damaged entry (no valid entry.json) is replaced; a valid one from a concurrent build wins
+      if (existsSync(target) && !this.lookup(key)) rmSync(target, { recursive: true, force: true });
+      try {
+        renameSync(tmp, target);
+      } catch (err) {
+        const winner = this.lookup(key);
+        if (!winner) throw err;
+        rmSync(tmp, { recursive: true, force: true });
+        return { modelPath: winner, hit: true };
+      }
+      return { modelPath: join(target, manifest.modelFile), hit: false };
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private removeStaleTemporaries(): void {
+    const now = Date.now();
+    for (const name of readdirSync(this.dir)) {
+      if (!name.includes(TEMP_MARKER)) continue;
+      const path = join(this.dir, name);
+      try {
+        if (now - statSync(path).mtimeMs > STALE_TEMP_MS) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // removed by someone else meanwhile
+      }
+    }
+  }
+}
