@@ -1,4 +1,11 @@
 /**
+ * Changes since the scaffold (all additive, for the part-2 samplers):
+ *  - SchedulerConfig.unsetKeys: snake_case keys the scheduler_config.json lacked, so a family can
+ *    apply its own diffusers default (see scheduler-config.ts `familyDefault`).
+ *  - SchedulerFactory: what a registry entry builds a Scheduler with (registry.ts).
+ *  - `index` in scaleModelInput/step/addNoise is always the absolute position in `timesteps`, also
+ *    for img2img (which starts the loop at img2img.ts' startIndex = diffusers' begin_index).
+ *
  * The seam between the denoising loop and a sampler. A Scheduler is created fresh for one run
  * (`steps` fixed), so multistep history lives in that short-lived object and nowhere else.
  * Loop, diffusers-style:
@@ -27,7 +34,16 @@ export interface SchedulerConfig {
   useKarrasSigmas: boolean;
   /** DDIM/TCD eta, DPM++ algorithm, LCM origin steps, ...: family-specific extras. */
   extra: Record<string, unknown>;
+  /**
+   * snake_case keys the source scheduler_config.json lacked (e.g. "timestep_spacing",
+   * "set_alpha_to_one"): diffusers' `Class.from_config` gives those the new class's default, so a
+   * family reads them through scheduler-config.ts `familyDefault`. undefined: all were set.
+   */
+  unsetKeys?: readonly string[];
 }
+
+/** Builds one family's Scheduler for a run of `steps` (config already holds the sampler's overrides). */
+export type SchedulerFactory = (config: SchedulerConfig, steps: number) => Scheduler;
 
 export interface Scheduler {
   /** Timestep fed to the UNet at each model evaluation (fractional for the Euler family). */
