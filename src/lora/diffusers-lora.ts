@@ -147,17 +147,17 @@ export function parseDiffusersLora(file: string, reader: LoraTensorReader, targe
     const report = (reason: string) => {
       for (const key of group.keys) unmatched.push({ file, key, reason });
     };
+    const target = targets.module(group.component, group.module);
+    if (!target) {
+      report(`the ${group.component} has no weight "${group.module}.weight"`);
+      continue;
+    }
     const downKey = group.parts.get("down");
     const upKey = group.parts.get("up");
     if (downKey === undefined || upKey === undefined) {
       report(
         `module "${group.module}" has no ${downKey === undefined ? "down (lora_A)" : "up (lora_B)"} weight`,
       );
-      continue;
-    }
-    const target = targets.module(group.component, group.module);
-    if (!target) {
-      report(`the ${group.component} has no weight "${group.module}.weight"`);
       continue;
     }
     const config = configs[group.component];

@@ -70,15 +70,15 @@ export function parseKohyaLora(file: string, reader: LoraTensorReader, targets: 
       report(`module "${name}": ${[...new Set(group.unsupported)].join("; ")}`);
       continue;
     }
+    const lookup = targets.kohya(name);
+    if ("error" in lookup) {
+      report(`${lookup.error}${hint(name)}`);
+      continue;
+    }
     const downKey = group.parts.get("lora_down.weight");
     const upKey = group.parts.get("lora_up.weight");
     if (downKey === undefined || upKey === undefined) {
       report(`module "${name}" has no ${downKey === undefined ? "lora_down" : "lora_up"} weight`);
-      continue;
-    }
-    const lookup = targets.kohya(name);
-    if ("error" in lookup) {
-      report(`${lookup.error}${hint(name)}`);
       continue;
     }
     const alphaKey = group.parts.get("alpha");
