@@ -33,6 +33,20 @@ export class SafetensorsError extends Error {
   }
 }
 
+/**
+ * A short rendering of a header value for error messages. Never throws: junk can be megabytes
+ * long or nested deeper than JSON.stringify can recurse.
+ */
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? "[...nested too deeply to show]" : "{...nested too deeply to show}";
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -89,14 +103,14 @@ function parseEntry(name: string, entry: unknown, file: string): TensorInfo {
   if (!isDtype(dtype)) {
     throw new SafetensorsError(
       file,
-      `unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZES).join(", ")})`,
+      `unknown dtype ${preview(dtype)} (supported: ${Object.keys(DTYPE_SIZES).join(", ")})`,
       name,
     );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new SafetensorsError(
       file,
-      `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`,
+      `shape must be an array of non-negative integers, got ${preview(shape)}`,
       name,
     );
   }
@@ -108,7 +122,7 @@ function parseEntry(name: string, entry: unknown, file: string): TensorInfo {
   ) {
     throw new SafetensorsError(
       file,
-      `data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+      `data_offsets must be [begin, end] with 0 <= begin <= end, got ${preview(offsets)}`,
       name,
     );
   }
@@ -194,7 +208,12 @@ export class SafetensorsFile implements SafetensorsHeader {
       }
       const headerBuf = new Uint8Array(headerLen);
       readFully(fd, headerBuf, 8);
-      const text = new TextDecoder("utf-8", { fatal: false }).decode(headerBuf);
+      let text: string;
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(headerBuf);
+      } catch {
+        throw new SafetensorsError(path, "header is not valid UTF-8; not a safetensors file?");
+      }
       const header = parseSafetensorsHeader(text, size - 8 - headerLen, path);
       return new SafetensorsFile(path, fd, 8 + headerLen, header);
     } catch (err) {
