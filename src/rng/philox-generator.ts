@@ -1,8 +1,8 @@
 /**
  * The GPU-compatible randn AUTOMATIC1111 calls RNG source "NV" (and stable-diffusion.cpp's
  * default): element i of call n is Philox4x32-10 of counter (n, 0, i, 0) under the 64-bit seed,
- * turned into a normal by Box-Muller keeping only the sine branch. Seed 0 reproduces
- * torch.randn on a CUDA device, so the same seed gives the same image as on an NVIDIA GPU.
+ * turned into a normal by Box-Muller keeping only the sine branch. This is how torch.randn draws
+ * on a CUDA device, so a seed gives (to float32 rounding) the noise an NVIDIA GPU would.
  * Box-Muller runs in float32 like the CUDA kernel and stable-diffusion.cpp, with numpy's float32
  * log/sin (the reference values were made that way); A1111's numpy code promotes to float64 and
  * differs from these by up to ~1.5e-6.
