@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `sdlite` command: parses arguments (commander) and hands over to one command module each. */
 import { Command } from "commander";
+import { registerInfoCommand } from "./commands/info.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
 
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError();
   registerTokenizeCommand(program);
+  registerInfoCommand(program);
   return program;
 }
 
