@@ -2,6 +2,7 @@
 /** The `sdlite` command: parses arguments (commander) and hands over to one command module each. */
 import { Command } from "commander";
 import { registerInfoCommand } from "./commands/info.js";
+import { registerModelsCommand } from "./commands/models.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
 
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError();
   registerTokenizeCommand(program);
+  registerModelsCommand(program);
   registerInfoCommand(program);
   return program;
 }
