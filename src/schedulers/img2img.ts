@@ -46,3 +46,12 @@ export function img2imgStart(
     latentTimestep: scheduler.timesteps[startIndex],
   };
 }
+
+/** Just the loop's first index for an img2img run (see img2imgStart). */
+export function img2imgStartIndex(
+  scheduler: Pick<Scheduler, "timesteps" | "order">,
+  steps: number,
+  strength: number,
+): number {
+  return img2imgStart(scheduler, steps, strength).startIndex;
+}
