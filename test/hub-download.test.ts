@@ -21,6 +21,7 @@ import { repoFolderName } from "../src/hub/cache-layout.js";
 import { type DownloadProgress, downloadFile } from "../src/hub/download-file.js";
 import { HubError } from "../src/hub/hub-error.js";
 import type { HubSettings } from "../src/hub/hub-settings.js";
+import { downloadSd15Pipeline } from "../src/hub/sd15-download.js";
 import { snapshotDownload } from "../src/hub/snapshot-download.js";
 import { FakeHub } from "./helpers/fake-hub.js";
 
@@ -412,5 +413,30 @@ describe("hub downloads", { timeout: 30_000 }, () => {
     assert.equal(fresh.commit, second);
     assert.equal(readFileSync(fresh.path, "utf-8"), "v2");
     assert.equal(readFileSync(join(cacheDir, repoFolderName(repo), "refs", "main"), "utf-8"), second);
+  });
+
+  test("downloadSd15Pipeline fetches only what the SD1.5 selection picks (fp16 variant here)", async () => {
+    const repo = "sdlite-test/variants";
+    hub.addRepo(repo, {
+      "model_index.json": "{}",
+      "unet/config.json": "{}",
+      "unet/diffusion_pytorch_model.safetensors": bytes(1000, 3),
+      "unet/diffusion_pytorch_model.fp16.safetensors": bytes(500, 4),
+      "unet/diffusion_pytorch_model.bin": bytes(1000, 5),
+      "safety_checker/model.safetensors": bytes(800, 6),
+      "v1-5-pruned.ckpt": bytes(2000, 7),
+    });
+    hub.resetLog();
+    const snap = await downloadSd15Pipeline(repo, { settings: settings(freshCache()), fp16: true });
+    assert.deepEqual([...snap.files].sort(), [
+      "model_index.json",
+      "unet/config.json",
+      "unet/diffusion_pytorch_model.fp16.safetensors",
+    ]);
+    assert.deepEqual(snap.componentsWithoutWeights, []);
+    const fetched = hub.requests
+      .filter((r) => r.method === "HEAD")
+      .map((r) => decodeURIComponent(r.url.split("/resolve/")[1].split("/").slice(1).join("/")));
+    assert.deepEqual(fetched.sort(), [...snap.files].sort(), "no request for files that were not selected");
   });
 });
