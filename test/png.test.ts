@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { deflateSync, crc32 as zlibCrc32 } from "node:zlib";
 import { alphaChannel, maskToGray, toGray, toRgb } from "../src/image/color.js";
-import { decodePng, encodePng, PngFormatError, readPngText } from "../src/image/png.js";
+import { decodePng, decodePngRgb, encodePng, PngFormatError, readPngText } from "../src/image/png.js";
 import { crc32, pngChunks } from "../src/image/png-chunks.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -107,6 +107,7 @@ test("palette PNG (with tRNS) expands to RGBA; alpha flattens over white like A1
   const blend = (v: number) => Math.round((v * 128 + 255 * 127) / 255);
   assert.deepEqual([...rgb.data], [255, 0, 0, 255, 255, 255, blend(10), blend(20), blend(30)]);
   assert.deepEqual([...toRgb(decoded, [0, 0, 0]).data.subarray(3, 6)], [0, 0, 0]);
+  assert.deepEqual(decodePngRgb(png).image, rgb);
 });
 
 test("16-bit RGB keeps the high byte; 1-, 2- and 4-bit gray scale to 0..255", () => {

@@ -6,8 +6,9 @@
  * gray/RGB image is ignored, as PIL's convert("RGB") ignores it.
  */
 import { convertIndexedToRgb, decode, encode } from "fast-png";
+import { type Rgb, toRgb, WHITE } from "./color.js";
 import { hasPngSignature, insertTextChunks, PngFormatError, readPngText } from "./png-chunks.js";
-import { checkPixelCount, type Pixels } from "./types.js";
+import { checkPixelCount, type Pixels, type RgbImage } from "./types.js";
 
 export { hasPngSignature, PngFormatError, readPngText } from "./png-chunks.js";
 
@@ -81,4 +82,16 @@ export function encodePng(pixels: Pixels, text: Readonly<Record<string, string>>
     channels: pixels.channels,
   });
   return Object.keys(text).length > 0 ? insertTextChunks(png, text) : png;
+}
+
+/**
+ * A PNG as an RGB image plus its text: alpha is flattened over `background`, white by default
+ * like A1111's img2img (see color.ts toRgb); gray is expanded to RGB.
+ */
+export function decodePngRgb(
+  bytes: Uint8Array,
+  background: Rgb = WHITE,
+): { image: RgbImage; text: Record<string, string> } {
+  const png = decodePng(bytes);
+  return { image: toRgb(png, background), text: png.text };
 }
