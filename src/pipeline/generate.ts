@@ -1,0 +1,216 @@
+/**
+ * txt2img, img2img and inpainting in one place, composed from the stages: prompt → embeddings →
+ * denoising loop → VAE → images. Random draws happen in exactly diffusers' order, one generator
+ * per image (seed + i), so each image is reproducible from its seed alone.
+ */
+
+import {
+  binariseMask,
+  decodedToImages,
+  imageToTensor,
+  maskedImage,
+  maskToLatentSize,
+} from "../image/convert.js";
+import type { RgbImage } from "../image/types.js";
+import { createRandomSource } from "../rng/index.js";
+import type { RandomSource } from "../rng/random-source.js";
+import { img2imgStart } from "../schedulers/img2img.js";
+import { createScheduler } from "../schedulers/registry.js";
+import type { SchedulerConfig } from "../schedulers/types.js";
+import type { SpanTokenizer } from "../tokenizer/prompt-chunks.js";
+import { BatchRandomSource } from "./batch-random-source.js";
+import { type BlendInputs, concat, denoise, type InpaintInputs, usesGuidance } from "./denoise.js";
+import type { LatentDistribution, Shape4, TextEncoderNetwork, UNetNetwork, VaeNetwork } from "./networks.js";
+import { encodePrompt, padToSameLength, repeatBatch } from "./prompt-encoder.js";
+import { type GenerationRequest, type ValidRequest, validateRequest } from "./request.js";
+
+export interface PipelineModels {
+  tokenizer: SpanTokenizer;
+  textEncoder: TextEncoderNetwork;
+  unet: UNetNetwork;
+  vae: VaeNetwork;
+  schedulerConfig: SchedulerConfig;
+}
+
+export type Stage = "encode-prompt" | "encode-image" | "denoise" | "decode";
+
+export interface GenerationProgress {
+  stage: Stage;
+  /** Denoising step within the current batch (1-based), 0 outside the denoise stage. */
+  step: number;
+  totalSteps: number;
+  /** Which batch (0-based) of request.batchCount is running. */
+  batchIndex: number;
+  batchCount: number;
+  /** Current latents during denoising, for previews. */
+  latents?: Float32Array;
+  latentShape?: Shape4;
+}
+
+export interface GeneratedImage {
+  image: RgbImage;
+  seed: number;
+}
+
+export interface GenerateOptions {
+  onProgress?: (progress: GenerationProgress) => void;
+  signal?: AbortSignal;
+}
+
+export async function generate(
+  models: PipelineModels,
+  request: GenerationRequest,
+  options: GenerateOptions = {},
+): Promise<GeneratedImage[]> {
+  const req = validateRequest(request);
+  const { onProgress, signal } = options;
+  const cfg = usesGuidance(req.guidance);
+  const latentShape: Shape4 = [req.batchSize, 4, req.height / 8, req.width / 8];
+  const report = (stage: Stage, batchIndex: number, step = 0, totalSteps = 0, latents?: Float32Array) =>
+    onProgress?.({ stage, step, totalSteps, batchIndex, batchCount: req.batchCount, latents, latentShape });
+
+  report("encode-prompt", 0);
+  const cond = await encodePrompt(req.prompt, models.tokenizer, models.textEncoder, req.clipSkip);
+  let uncond = cond;
+  let condPadded = cond;
+  if (cfg) {
+    const negative = await encodePrompt(
+      req.negativePrompt,
+      models.tokenizer,
+      models.textEncoder,
+      req.clipSkip,
+    );
+    const needsPadding = negative.tokens !== cond.tokens;
+    const empty = needsPadding
+      ? await encodePrompt("", models.tokenizer, models.textEncoder, req.clipSkip)
+      : negative;
+    [condPadded, uncond] = padToSameLength(cond, negative, empty);
+  }
+  const conditioning = {
+    cond: repeatBatch(condPadded, req.batchSize),
+    uncond: repeatBatch(uncond, req.batchSize),
+    tokens: condPadded.tokens,
+  };
+
+  const images: GeneratedImage[] = [];
+  for (let k = 0; k < req.batchCount; k++) {
+    if (signal?.aborted) break;
+    const seeds = Array.from({ length: req.batchSize }, (_, j) => req.seed + k * req.batchSize + j);
+    const rng = new BatchRandomSource(seeds.map((s) => createRandomSource(req.rng, s)));
+    const scheduler = createScheduler(req.sampler, models.schedulerConfig, req.steps);
+    const start = req.initImage ? img2imgStart(scheduler, req.steps, req.strength).startIndex : 0;
+    const init = await prepareLatents(models, req, rng, scheduler, start, latentShape, () =>
+      report("encode-image", k),
+    );
+
+    const latents = await denoise({
+      unet: models.unet,
+      scheduler,
+      startIndex: start,
+      latents: init.latents,
+      shape: latentShape,
+      conditioning,
+      guidance: req.guidance,
+      rng,
+      inpaint: init.inpaint,
+      signal,
+      onStep: (p) => report("denoise", k, p.step, p.total, p.latents),
+    });
+
+    report("decode", k);
+    const decoded = await decodeLatents(models.vae, latents, latentShape);
+    decoded.forEach((image, j) => {
+      images.push({ image, seed: seeds[j] });
+    });
+  }
+  return images;
+}
+
+/** One image at a time: the VAE decoder's activations dominate peak memory. */
+export async function decodeLatents(
+  vae: VaeNetwork,
+  latents: Float32Array,
+  shape: Shape4,
+): Promise<RgbImage[]> {
+  const [n, c, h, w] = shape;
+  const size = c * h * w;
+  const out: RgbImage[] = [];
+  for (let b = 0; b < n; b++) {
+    const item = latents.slice(b * size, (b + 1) * size);
+    for (let i = 0; i < item.length; i++) item[i] /= vae.scalingFactor;
+    const image = await vae.decode(item, [1, c, h, w]);
+    out.push(...decodedToImages(image, [1, 3, h * 8, w * 8]));
+  }
+  return out;
+}
+
+interface InitialLatents {
+  latents: Float32Array;
+  inpaint?: InpaintInputs | BlendInputs;
+}
+
+async function prepareLatents(
+  models: PipelineModels,
+  req: ValidRequest,
+  rng: RandomSource,
+  scheduler: ReturnType<typeof createScheduler>,
+  start: number,
+  shape: Shape4,
+  onEncodeImage: () => void,
+): Promise<InitialLatents> {
+  const batch = shape[0];
+  const sigmaScale = (x: Float32Array) => scale(x, scheduler.initNoiseSigma);
+  if (!req.initImage) return { latents: sigmaScale(rng.randn(shape)) };
+
+  onEncodeImage();
+  const image = imageToTensor(req.initImage);
+  const imageShape: Shape4 = [1, 3, req.height, req.width];
+  const fullStrength = req.strength >= 1;
+  const mask = req.mask ? binariseMask(req.mask) : undefined;
+  const inpaint9 = mask !== undefined && models.unet.inChannels === 9;
+
+  // diffusers samples the init image's posterior unless a 9-channel model starts from pure noise
+  const needsImageLatents = !mask || !inpaint9 || !fullStrength;
+  const imageLatents = needsImageLatents
+    ? samplePosterior(await models.vae.encode(image, imageShape), rng, batch, models.vae)
+    : undefined;
+  const noise = rng.randn(shape);
+  const latents = mask && fullStrength ? sigmaScale(noise) : scheduler.addNoise(imageLatents!, noise, start);
+  if (!mask) return { latents };
+
+  const maskLatent = repeatItems(maskToLatentSize(mask, req.height, req.width), batch);
+  const masked = maskedImage(image, mask);
+  const maskedLatents = samplePosterior(await models.vae.encode(masked, imageShape), rng, batch, models.vae);
+  if (inpaint9)
+    return { latents, inpaint: { kind: "concat", mask: maskLatent, maskedImageLatents: maskedLatents } };
+  return { latents, inpaint: { kind: "blend", mask: maskLatent, imageLatents: imageLatents!, noise } };
+}
+
+/** (mean + std·randn)·scaling_factor per image, one draw per image's generator. */
+function samplePosterior(
+  dist: LatentDistribution,
+  rng: RandomSource,
+  batch: number,
+  vae: VaeNetwork,
+): Float32Array {
+  const [, c, h, w] = dist.shape;
+  const size = c * h * w;
+  const eps = rng.randn([batch, c, h, w]);
+  const out = new Float32Array(batch * size);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < size; i++) {
+      out[b * size + i] =
+        Math.fround(dist.mean[i] + Math.fround(dist.std[i] * eps[b * size + i])) * vae.scalingFactor;
+    }
+  }
+  return out;
+}
+
+function scale(x: Float32Array, factor: number): Float32Array {
+  if (factor === 1) return x;
+  return x.map((v) => v * factor);
+}
+
+function repeatItems(item: Float32Array, batch: number): Float32Array {
+  return concat(Array.from({ length: batch }, () => item));
+}

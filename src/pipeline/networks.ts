@@ -1,0 +1,46 @@
+/**
+ * The seam between the pipeline and the engine: the three networks as plain async functions over
+ * Float32Arrays with explicit shapes. How they run (graphs built from weights, an ONNX folder,
+ * CPU or WebGPU) is the engine's business.
+ */
+
+export type Shape4 = readonly [number, number, number, number];
+
+export interface TextEncoderNetwork {
+  /** Width of the hidden states (768 for SD1.x). */
+  readonly hiddenSize: number;
+  /**
+   * ids: [batch, 77] token ids. Returns [batch, 77, hiddenSize]: the last hidden state after the
+   * final layer norm, or with clipSkip = k > 1 the hidden state k-1 layers earlier, then the
+   * final layer norm (AUTOMATIC1111's "Clip skip").
+   */
+  encode(ids: Int32Array, batch: number, clipSkip: number): Promise<Float32Array>;
+}
+
+export interface UNetNetwork {
+  /** 4, or 9 for inpainting models. */
+  readonly inChannels: number;
+  /** sample [b, inChannels, h, w], timestep [b], context [b, tokens, hidden] → noise prediction [b, 4, h, w]. */
+  predict(
+    sample: Float32Array,
+    shape: Shape4,
+    timestep: Float32Array,
+    context: Float32Array,
+    tokens: number,
+  ): Promise<Float32Array>;
+}
+
+export interface LatentDistribution {
+  mean: Float32Array;
+  std: Float32Array;
+  /** [b, 4, h, w] */
+  shape: Shape4;
+}
+
+export interface VaeNetwork {
+  readonly scalingFactor: number;
+  /** latents [b, 4, h, w] already divided by the scaling factor → image [b, 3, 8h, 8w] in model units (≈[-1, 1]). */
+  decode(latents: Float32Array, shape: Shape4): Promise<Float32Array>;
+  /** image [b, 3, H, W] in [-1, 1] → the posterior's mean and std (unscaled). */
+  encode(image: Float32Array, shape: Shape4): Promise<LatentDistribution>;
+}

@@ -1,0 +1,85 @@
+/**
+ * prompt → text embeddings, the AUTOMATIC1111 way: emphasis syntax parsed into weighted tokens,
+ * 75-token windows each encoded with BOS/EOS and concatenated along the sequence axis, each
+ * token's hidden state multiplied by its weight and the window rescaled to its original mean.
+ * A plain prompt of up to 75 tokens gives exactly diffusers' embedding.
+ */
+import { type SpanTokenizer, tokenizeWeightedPrompt } from "../tokenizer/prompt-chunks.js";
+import type { TextEncoderNetwork } from "./networks.js";
+
+export interface PromptEmbedding {
+  /** [1, tokens, hidden] */
+  data: Float32Array;
+  tokens: number;
+  hidden: number;
+}
+
+export const WINDOW = 77;
+
+export async function encodePrompt(
+  prompt: string,
+  tokenizer: SpanTokenizer,
+  encoder: TextEncoderNetwork,
+  clipSkip = 1,
+): Promise<PromptEmbedding> {
+  const { chunks } = tokenizeWeightedPrompt(prompt, tokenizer);
+  const ids = new Int32Array(chunks.length * WINDOW);
+  chunks.forEach((chunk, i) => {
+    ids.set(chunk.ids, i * WINDOW);
+  });
+  const hidden = encoder.hiddenSize;
+  const z = await encoder.encode(ids, chunks.length, clipSkip);
+  chunks.forEach((chunk, i) => {
+    applyEmphasis(z.subarray(i * WINDOW * hidden, (i + 1) * WINDOW * hidden), chunk.weights, hidden);
+  });
+  // windows are consecutive in the batch axis; [n, 77, h] laid out flat is [1, 77n, h]
+  return { data: z, tokens: chunks.length * WINDOW, hidden };
+}
+
+/** A1111's "Original" emphasis: z·w per token, then z·(mean before / mean after). In place. */
+export function applyEmphasis(z: Float32Array, weights: readonly number[], hidden: number): void {
+  if (weights.every((w) => w === 1)) return;
+  const before = mean(z);
+  for (let t = 0; t < weights.length; t++) {
+    const w = weights[t];
+    if (w === 1) continue;
+    for (let k = t * hidden; k < (t + 1) * hidden; k++) z[k] *= w;
+  }
+  const ratio = Math.fround(before / mean(z));
+  for (let k = 0; k < z.length; k++) z[k] *= ratio;
+}
+
+function mean(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return sum / values.length;
+}
+
+/**
+ * Cond and uncond must have the same length for one UNet batch: like A1111, the shorter one is
+ * extended with copies of the empty prompt's embedding window.
+ */
+export function padToSameLength(
+  a: PromptEmbedding,
+  b: PromptEmbedding,
+  empty: PromptEmbedding,
+): [PromptEmbedding, PromptEmbedding] {
+  const tokens = Math.max(a.tokens, b.tokens);
+  return [extend(a, tokens, empty), extend(b, tokens, empty)];
+}
+
+function extend(e: PromptEmbedding, tokens: number, empty: PromptEmbedding): PromptEmbedding {
+  if (e.tokens === tokens) return e;
+  const data = new Float32Array(tokens * e.hidden);
+  data.set(e.data);
+  for (let t = e.tokens; t < tokens; t += WINDOW)
+    data.set(empty.data.subarray(0, WINDOW * e.hidden), t * e.hidden);
+  return { data, tokens, hidden: e.hidden };
+}
+
+/** [1, tokens, hidden] repeated for a batch of images with the same prompt. */
+export function repeatBatch(e: PromptEmbedding, batch: number): Float32Array {
+  const out = new Float32Array(e.data.length * batch);
+  for (let b = 0; b < batch; b++) out.set(e.data, b * e.data.length);
+  return out;
+}

@@ -1,0 +1,115 @@
+/** What a caller asks for, and the checks that turn absurd input into a clear error up front. */
+import type { GrayImage, RgbImage } from "../image/types.js";
+
+export interface GenerationRequest {
+  prompt: string;
+  negativePrompt?: string;
+  /** AUTOMATIC1111 label ("Euler a", "DPM++ 2M Karras", …), diffusers class name or alias. */
+  sampler: string;
+  steps: number;
+  /** Classifier-free guidance scale; ≤ 1 turns guidance off (UNet at batch 1). */
+  guidance: number;
+  seed: number;
+  width: number;
+  height: number;
+  batchSize?: number;
+  batchCount?: number;
+  /** "cpu": torch CPU generator (diffusers' default); "nv": Philox, as CUDA / A1111's "NV". */
+  rng?: "cpu" | "nv";
+  /** AUTOMATIC1111 "Clip skip": 1 = last layer. */
+  clipSkip?: number;
+  /** img2img / inpainting source, already at width × height. */
+  initImage?: RgbImage;
+  /** img2img strength in (0, 1]. */
+  strength?: number;
+  /** Inpainting mask at width × height, white = repaint. */
+  mask?: GrayImage;
+}
+
+export type ValidRequest = Required<Omit<GenerationRequest, "initImage" | "mask">> &
+  Pick<GenerationRequest, "initImage" | "mask">;
+
+/** Sides above this are refused: memory grows with the square of the side. */
+export const MAX_SIDE = 4096;
+export const MAX_STEPS = 1000;
+export const MAX_BATCH = 64;
+
+export class InvalidRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidRequestError";
+  }
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new InvalidRequestError(message);
+}
+
+function isInt(v: unknown, min: number, max: number): boolean {
+  return typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+}
+
+export function validateRequest(r: GenerationRequest): ValidRequest {
+  check(typeof r.prompt === "string", "prompt must be a string");
+  for (const [name, side] of [
+    ["width", r.width],
+    ["height", r.height],
+  ] as const) {
+    check(isInt(side, 8, MAX_SIDE), `${name} must be an integer between 8 and ${MAX_SIDE}, got ${side}`);
+    check(
+      side % 8 === 0,
+      `${name} must be a multiple of 8, got ${side} (try ${Math.max(8, Math.round(side / 8) * 8)})`,
+    );
+  }
+  check(isInt(r.steps, 1, MAX_STEPS), `steps must be an integer from 1 to ${MAX_STEPS}, got ${r.steps}`);
+  check(
+    Number.isFinite(r.guidance) && r.guidance >= 0,
+    `guidance (CFG scale) must be a number >= 0, got ${r.guidance}`,
+  );
+  check(Number.isSafeInteger(r.seed) && r.seed >= 0, `seed must be a non-negative integer, got ${r.seed}`);
+  const batchSize = r.batchSize ?? 1;
+  const batchCount = r.batchCount ?? 1;
+  check(
+    isInt(batchSize, 1, MAX_BATCH),
+    `batch size must be an integer from 1 to ${MAX_BATCH}, got ${batchSize}`,
+  );
+  check(isInt(batchCount, 1, 10_000), `batch count must be an integer from 1 to 10000, got ${batchCount}`);
+  const rng = r.rng ?? "cpu";
+  check(rng === "cpu" || rng === "nv", `rng must be "cpu" or "nv", got ${JSON.stringify(rng)}`);
+  const clipSkip = r.clipSkip ?? 1;
+  check(isInt(clipSkip, 1, 12), `clip skip must be an integer from 1 to 12, got ${clipSkip}`);
+  const strength = r.strength ?? (r.initImage ? 0.75 : 1);
+  check(
+    Number.isFinite(strength) && strength > 0 && strength <= 1,
+    `strength must be in (0, 1], got ${strength}`,
+  );
+  if (r.mask) check(r.initImage !== undefined, "a mask needs an init image to inpaint");
+  for (const [name, img] of [
+    ["init image", r.initImage],
+    ["mask", r.mask],
+  ] as const) {
+    if (img) {
+      check(
+        img.width === r.width && img.height === r.height,
+        `${name} is ${img.width}x${img.height} but the requested size is ${r.width}x${r.height}`,
+      );
+    }
+  }
+  return {
+    prompt: r.prompt,
+    negativePrompt: r.negativePrompt ?? "",
+    sampler: r.sampler,
+    steps: r.steps,
+    guidance: r.guidance,
+    seed: r.seed,
+    width: r.width,
+    height: r.height,
+    batchSize,
+    batchCount,
+    rng,
+    clipSkip,
+    strength,
+    initImage: r.initImage,
+    mask: r.mask,
+  };
+}
