@@ -17,6 +17,7 @@ import {
 } from "./noise-schedule.js";
 import { spacingFor } from "./scheduler-config.js";
 import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
+import { vpAddNoise, vpAlphaSigma, vpDataPrediction, vpLambda } from "./vp-from-sigma.js";
 
 const f32 = Math.fround;
 
@@ -45,16 +46,7 @@ function extraFlag(config: SchedulerConfig, key: string, fallback: boolean): boo
 }
 
 /** VP-form α_t = 1/√(σ²+1), σ_t = σ·α_t, in float32 like diffusers' _sigma_to_alpha_sigma_t. */
-function alphaSigma(sigma: number): [alpha: number, sigmaT: number] {
-  const alpha = f32(1 / f32(Math.sqrt(f32(f32(sigma * sigma) + 1))));
-  return [alpha, f32(sigma * alpha)];
-}
-
 /** λ = log α − log σ (log-SNR/2); +∞ at σ = 0. */
-function lambdaOf(alpha: number, sigmaT: number): number {
-  return f32(f32(Math.log(alpha)) - f32(Math.log(sigmaT)));
-}
-
 export class DpmSolverMultistepScheduler implements Scheduler {
   readonly timesteps: Float64Array;
   /** float32 values; length timesteps + 1 (the final sigma). */
@@ -121,7 +113,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const lastStepFirstOrder =
       index === n - 1 &&
       (this.eulerAtFinal || (this.lowerOrderFinal && n < 15) || this.finalSigmas === "zero");
-    const x0 = this.convertModelOutput(modelOutput, index, sample);
+    const x0 = vpDataPrediction(modelOutput, sample, this.sigmas[index], this.prediction);
     const previous = this.previousX0;
     this.previousX0 = x0;
     // diffusers draws the SDE noise before choosing the update, at every step including the last
@@ -135,22 +127,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
-    const [alpha, sigmaT] = alphaSigma(this.sigmas[index]);
-    const out = new Float32Array(original.length);
-    for (let i = 0; i < out.length; i++) out[i] = f32(alpha * original[i]) + f32(sigmaT * noise[i]);
-    return out;
-  }
-
-  /** The data prediction x0 the solver integrates. */
-  private convertModelOutput(modelOutput: Float32Array, index: number, sample: Float32Array): Float32Array {
-    const [alpha, sigmaT] = alphaSigma(this.sigmas[index]);
-    const x0 = new Float32Array(sample.length);
-    if (this.prediction === "epsilon") {
-      for (let i = 0; i < x0.length; i++) x0[i] = f32(sample[i] - f32(sigmaT * modelOutput[i])) / alpha;
-    } else {
-      for (let i = 0; i < x0.length; i++) x0[i] = f32(alpha * sample[i]) - f32(sigmaT * modelOutput[i]);
-    }
-    return x0;
+    return vpAddNoise(original, noise, this.sigmas[index]);
   }
 
   /** DPM-Solver++(1) = DDIM in λ time; the SDE variant adds fresh noise. */
@@ -160,9 +137,9 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     sample: Float32Array,
     noise: Float32Array | undefined,
   ): Float32Array {
-    const [alphaT, sigmaT] = alphaSigma(this.sigmas[index + 1]);
-    const [alphaS, sigmaS] = alphaSigma(this.sigmas[index]);
-    const h = f32(lambdaOf(alphaT, sigmaT) - lambdaOf(alphaS, sigmaS));
+    const [alphaT, sigmaT] = vpAlphaSigma(this.sigmas[index + 1]);
+    const [alphaS, sigmaS] = vpAlphaSigma(this.sigmas[index]);
+    const h = f32(vpLambda(alphaT, sigmaT) - vpLambda(alphaS, sigmaS));
     const out = new Float32Array(sample.length);
     if (noise === undefined) {
       const cSample = f32(sigmaT / sigmaS);
@@ -188,12 +165,12 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     sample: Float32Array,
     noise: Float32Array | undefined,
   ): Float32Array {
-    const [alphaT, sigmaT] = alphaSigma(this.sigmas[index + 1]);
-    const [alphaS0, sigmaS0] = alphaSigma(this.sigmas[index]);
-    const [alphaS1, sigmaS1] = alphaSigma(this.sigmas[index - 1]);
-    const lambdaT = lambdaOf(alphaT, sigmaT);
-    const lambdaS0 = lambdaOf(alphaS0, sigmaS0);
-    const lambdaS1 = lambdaOf(alphaS1, sigmaS1);
+    const [alphaT, sigmaT] = vpAlphaSigma(this.sigmas[index + 1]);
+    const [alphaS0, sigmaS0] = vpAlphaSigma(this.sigmas[index]);
+    const [alphaS1, sigmaS1] = vpAlphaSigma(this.sigmas[index - 1]);
+    const lambdaT = vpLambda(alphaT, sigmaT);
+    const lambdaS0 = vpLambda(alphaS0, sigmaS0);
+    const lambdaS1 = vpLambda(alphaS1, sigmaS1);
     const h = f32(lambdaT - lambdaS0);
     const r0 = f32(f32(lambdaS0 - lambdaS1) / h);
     const invR0 = f32(1 / r0);

@@ -10,18 +10,10 @@ import type { RandomSource } from "../rng/random-source.js";
 import { multistepSpacedTimesteps, sigmaTableFloat32, trainingAlphasCumprod } from "./noise-schedule.js";
 import { spacingFor } from "./scheduler-config.js";
 import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
+import { vpAddNoise, vpAlphaSigma, vpDataPrediction, vpLambda } from "./vp-from-sigma.js";
 
 const f32 = Math.fround;
 const SOLVER_ORDER = 2;
-
-function alphaSigma(sigma: number): [alpha: number, sigmaT: number] {
-  const alpha = f32(1 / f32(Math.sqrt(f32(f32(sigma * sigma) + 1))));
-  return [alpha, f32(sigma * alpha)];
-}
-
-function lambdaOf(alpha: number, sigmaT: number): number {
-  return f32(f32(Math.log(alpha)) - f32(Math.log(sigmaT)));
-}
 
 /** Coefficients shared by UniP and UniC for a step from σ_s0 to σ_t (B(h) = e^{-h} − 1, "bh2"). */
 interface StepCoefficients {
@@ -37,9 +29,9 @@ interface StepCoefficients {
 }
 
 function stepCoefficients(sigmaTo: number, sigmaFrom: number): StepCoefficients {
-  const [alphaT, sigmaT] = alphaSigma(sigmaTo);
-  const [alphaS0, sigmaS0] = alphaSigma(sigmaFrom);
-  const h = f32(lambdaOf(alphaT, sigmaT) - lambdaOf(alphaS0, sigmaS0));
+  const [alphaT, sigmaT] = vpAlphaSigma(sigmaTo);
+  const [alphaS0, sigmaS0] = vpAlphaSigma(sigmaFrom);
+  const h = f32(vpLambda(alphaT, sigmaT) - vpLambda(alphaS0, sigmaS0));
   const hh = -h; // predict_x0
   const hPhi1 = f32(Math.expm1(hh));
   const bH = hPhi1; // bh2: B(h) = expm1(hh)
@@ -105,7 +97,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, index: number, sample: Float32Array, _rng: RandomSource): Float32Array {
-    const x0 = this.convertModelOutput(modelOutput, index, sample);
+    const x0 = vpDataPrediction(modelOutput, sample, this.sigmas[index], this.prediction);
     if (index > 0 && !this.disabledCorrector.has(index - 1) && this.lastSample !== undefined) {
       sample = this.correct(x0, index, this.lastSample, sample, this.lastOrder);
     }
@@ -124,21 +116,7 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   /** diffusers copies DPM-Solver's add_noise: α_t·x0 + σ_t·noise with this step's σ. */
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
-    const [alpha, sigmaT] = alphaSigma(this.sigmas[index]);
-    const out = new Float32Array(original.length);
-    for (let i = 0; i < out.length; i++) out[i] = f32(alpha * original[i]) + f32(sigmaT * noise[i]);
-    return out;
-  }
-
-  private convertModelOutput(modelOutput: Float32Array, index: number, sample: Float32Array): Float32Array {
-    const [alpha, sigmaT] = alphaSigma(this.sigmas[index]);
-    const x0 = new Float32Array(sample.length);
-    if (this.prediction === "epsilon") {
-      for (let i = 0; i < x0.length; i++) x0[i] = f32(sample[i] - f32(sigmaT * modelOutput[i])) / alpha;
-    } else {
-      for (let i = 0; i < x0.length; i++) x0[i] = f32(alpha * sample[i]) - f32(sigmaT * modelOutput[i]);
-    }
-    return x0;
+    return vpAddNoise(original, noise, this.sigmas[index]);
   }
 
   /** UniP-bh2 from sigmas[index] to sigmas[index+1]; order 2 uses ρ = 0.5 on D1. */
@@ -195,9 +173,9 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   /** r_k = (λ_si − λ_s0)/h: the older point's log-SNR offset in units of this step. */
   private rk(olderIndex: number, fromIndex: number, h: number): number {
-    const [alphaSi, sigmaSi] = alphaSigma(this.sigmas[olderIndex]);
-    const [alphaS0, sigmaS0] = alphaSigma(this.sigmas[fromIndex]);
-    return f32(f32(lambdaOf(alphaSi, sigmaSi) - lambdaOf(alphaS0, sigmaS0)) / h);
+    const [alphaSi, sigmaSi] = vpAlphaSigma(this.sigmas[olderIndex]);
+    const [alphaS0, sigmaS0] = vpAlphaSigma(this.sigmas[fromIndex]);
+    return f32(f32(vpLambda(alphaSi, sigmaSi) - vpLambda(alphaS0, sigmaS0)) / h);
   }
 }
 
