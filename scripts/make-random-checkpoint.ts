@@ -1,0 +1,44 @@
+/**
+ * Writes a random SD1.x single-file checkpoint (LDM key names, all three components) for
+ * benchmarks and loader tests:
+ *
+ *   npx tsx scripts/make-random-checkpoint.ts <out.safetensors> [--config sd15|tiny] [--dtype F16|BF16|F32] [--seed N]
+ *
+ * `sd15` (default) is full size, about 2.1 GB in F16. `tiny` is the fixtures' tiny-sd15 shape and
+ * also writes `<out>.sdlite.json` with the group/head counts its shapes cannot tell.
+ * Keep the output out of git (e.g. under /tmp or .bench/).
+ */
+import { parseArgs } from "node:util";
+import {
+  CHECKPOINT_PRESETS,
+  type RandomCheckpointDtype,
+  writeRandomCheckpoint,
+} from "../src/weights/random-checkpoint.js";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    config: { type: "string", default: "sd15" },
+    dtype: { type: "string", default: "F16" },
+    seed: { type: "string", default: "0" },
+  },
+});
+
+const [out] = positionals;
+const preset = CHECKPOINT_PRESETS[values.config as keyof typeof CHECKPOINT_PRESETS];
+const dtype = values.dtype as RandomCheckpointDtype;
+const seed = Number(values.seed);
+if (!out || !preset || !["F16", "BF16", "F32"].includes(dtype) || !Number.isSafeInteger(seed)) {
+  console.error(
+    "usage: make-random-checkpoint.ts <out.safetensors> [--config sd15|tiny] [--dtype F16|BF16|F32] [--seed N]",
+  );
+  process.exit(2);
+}
+
+const started = performance.now();
+const result = writeRandomCheckpoint(out, { preset, dtype, seed });
+const seconds = (performance.now() - started) / 1000;
+console.log(
+  `${out}: ${result.tensors} tensors, ${(result.bytes / 1e9).toFixed(3)} GB of ${dtype} data in ${seconds.toFixed(1)} s` +
+    (result.sidecar ? `; overrides in ${result.sidecar}` : ""),
+);

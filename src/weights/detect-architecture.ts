@@ -1,0 +1,416 @@
+/**
+ * What a weights file is, judged from tensor names and shapes alone (pure: no I/O). SD1.x
+ * components get a full config (what the shapes cannot tell comes from SD1.5's values or from
+ * overrides); everything else is refused with an error that says what was found.
+ */
+import type { ArchitectureOverrides } from "./architecture-overrides.js";
+import {
+  SD15_TEXT_ENCODER,
+  SD15_UNET,
+  SD15_VAE,
+  type TextEncoderConfig,
+  type UNetConfig,
+  type VaeConfig,
+} from "./model-config.js";
+import { listSome, ModelLoadError } from "./model-load-error.js";
+import { shapeText } from "./tensor-mapping.js";
+
+export type TensorShapes = ReadonlyMap<string, readonly number[]>;
+
+export type WeightFileKind =
+  /** `model.diffusion_model.*` (+ usually `first_stage_model.*`, `cond_stage_model.transformer.*`). */
+  | "ldm-checkpoint"
+  /** A VAE in LDM naming (`encoder.down.N.block.M`), bare or under `first_stage_model.`. */
+  | "ldm-vae"
+  /** A VAE in diffusers naming (`encoder.down_blocks.N.resnets.M`). */
+  | "diffusers-vae"
+  /** diffusers AutoencoderTiny (`encoder.layers.N`, `decoder.layers.N`). */
+  | "diffusers-taesd"
+  | "diffusers-unet"
+  | "transformers-clip-text";
+
+const LORA_KEY =
+  /^lora_(unet|te\d?)_|(^|\.)lora_(A|B|down|up)\.|\.lora\.(down|up)\.|\.(hada_w[12]_[ab]|lokr_w[12](_[ab])?|oft_blocks)$|\.alpha$/;
+const EMBEDDING_KEYS = /^(emb_params|string_to_param(\..*)?|string_to_token|clip_[lg]|name|step)$/;
+
+function examplesMatching(names: readonly string[], re: RegExp): string[] {
+  return names.filter((n) => re.test(n));
+}
+
+function topLevelPrefixes(names: readonly string[]): string[] {
+  return [...new Set(names.map((n) => n.split(".")[0]))].sort();
+}
+
+/** Classifies a file by its tensor names; refuses LoRAs, embeddings and other architectures. */
+export function classifyWeightFile(names: readonly string[], path: string): WeightFileKind {
+  const refuse = (reason: "unsupported-architecture" | "not-a-model", what: string, re: RegExp): never => {
+    throw new ModelLoadError(
+      reason,
+      path,
+      `${what} (found ${listSome(examplesMatching(names, re), 3)}); sdlite loads Stable Diffusion 1.x models only`,
+    );
+  };
+  if (names.length === 0) {
+    throw new ModelLoadError("unreadable", path, "the file contains no tensors");
+  }
+  const lora = examplesMatching(names, LORA_KEY);
+  if (lora.length > 0 && lora.length >= names.length / 3) {
+    throw new ModelLoadError(
+      "not-a-model",
+      path,
+      `this is a LoRA, not a model (${lora.length} of ${names.length} tensors are LoRA weights, e.g. ${listSome(lora, 2)}); load an SD1.x checkpoint as the model and apply this file as a LoRA`,
+    );
+  }
+  if (names.every((n) => EMBEDDING_KEYS.test(n))) {
+    throw new ModelLoadError(
+      "not-a-model",
+      path,
+      `this is a textual-inversion embedding (${listSome(names, 3)}), not a model; use it as an embedding with an SD1.x checkpoint`,
+    );
+  }
+  const has = (re: RegExp) => names.some((n) => re.test(n));
+  if (has(/^conditioner\.embedders\./) || has(/^model\.diffusion_model\.label_emb\./)) {
+    refuse("unsupported-architecture", "this is an SDXL model", /^conditioner\.embedders\.|label_emb\./);
+  }
+  if (has(/(^|\.)joint_blocks\./)) {
+    refuse("unsupported-architecture", "this is a Stable Diffusion 3 model (MMDiT)", /joint_blocks\./);
+  }
+  if (has(/(^|\.)double_blocks\./))
+    refuse("unsupported-architecture", "this is a Flux model", /double_blocks\./);
+  if (has(/^cond_stage_model\.model\./)) {
+    refuse(
+      "unsupported-architecture",
+      "this is a Stable Diffusion 2.x model (OpenCLIP text encoder)",
+      /^cond_stage_model\.model\./,
+    );
+  }
+  if (has(/^model\.diffusion_model\./)) {
+    if (has(/^model\.diffusion_model\.input_blocks\.0\.0\.weight$/)) return "ldm-checkpoint";
+    throw new ModelLoadError(
+      "unsupported-architecture",
+      path,
+      `model.diffusion_model.* holds no SD UNet (no input_blocks.0.0.weight; found ${listSome(
+        names.filter((n) => n.startsWith("model.diffusion_model.")),
+        3,
+      )}); sdlite loads Stable Diffusion 1.x models only`,
+    );
+  }
+  if (has(/^(first_stage_model\.)?encoder\.down\.0\.block\.0\./)) return "ldm-vae";
+  if (has(/^encoder\.down_blocks\.0\.resnets\.0\./)) return "diffusers-vae";
+  if (has(/^(encoder|decoder)\.layers\.0\.weight$/)) return "diffusers-taesd";
+  if (has(/^down_blocks\.0\.resnets\.0\./) && has(/^time_embedding\./)) {
+    if (has(/^add_embedding\./))
+      refuse("unsupported-architecture", "this is an SDXL UNet", /^add_embedding\./);
+    return "diffusers-unet";
+  }
+  if (has(/^text_model\.embeddings\.token_embedding\.weight$/)) return "transformers-clip-text";
+  throw new ModelLoadError(
+    "unknown-format",
+    path,
+    `unrecognised weights: ${names.length} tensors with top-level names ${listSome(topLevelPrefixes(names), 8)}; expected an SD1.x checkpoint (model.diffusion_model.*, first_stage_model.*, cond_stage_model.transformer.*), a diffusers folder, an ONNX pipeline folder, or a VAE/TAESD file`,
+  );
+}
+
+/** The tensors of one component, names relative to its prefix. */
+export function stripPrefix(shapes: TensorShapes, prefix: string): Map<string, readonly number[]> {
+  const out = new Map<string, readonly number[]>();
+  for (const [name, shape] of shapes) if (name.startsWith(prefix)) out.set(name.slice(prefix.length), shape);
+  return out;
+}
+
+export interface Detected<C> {
+  config: C;
+  /** Config fields the tensors cannot tell, with where the value came from. */
+  assumed: Record<string, "default" | "override">;
+}
+
+class ShapeReader {
+  constructor(
+    readonly shapes: TensorShapes,
+    readonly path: string,
+    readonly component: string,
+    readonly prefix: string,
+  ) {}
+
+  has(name: string): boolean {
+    return this.shapes.has(name);
+  }
+
+  get(name: string, rank?: number): readonly number[] {
+    const shape = this.shapes.get(name);
+    if (!shape) {
+      throw new ModelLoadError(
+        "missing-tensor",
+        this.path,
+        `${this.component}: tensor "${this.prefix}${name}" is missing, so the architecture cannot be read`,
+      );
+    }
+    if (rank !== undefined && shape.length !== rank) {
+      throw new ModelLoadError(
+        "wrong-shape",
+        this.path,
+        `${this.component}: tensor "${this.prefix}${name}" has shape ${shapeText(shape)}, expected ${rank} dimensions`,
+      );
+    }
+    return shape;
+  }
+
+  /** Distinct integers N of names matching `<before>N.` . */
+  indices(re: RegExp): number[] {
+    const found = new Set<number>();
+    for (const name of this.shapes.keys()) {
+      const m = re.exec(name);
+      if (m) found.add(Number(m[1]));
+    }
+    return [...found].sort((a, b) => a - b);
+  }
+
+  fail(
+    message: string,
+    reason: "unsupported-config" | "unsupported-architecture" = "unsupported-config",
+  ): never {
+    throw new ModelLoadError(reason, this.path, `${this.component}: ${message}`);
+  }
+}
+
+function resolve<C extends object, O extends object>(
+  detected: C,
+  defaults: O,
+  overrides: Partial<O> | undefined,
+): Detected<C & O> {
+  const assumed: Record<string, "default" | "override"> = {};
+  const config = { ...detected } as C & O;
+  for (const key of Object.keys(defaults) as (keyof O)[]) {
+    const given = overrides?.[key];
+    (config as O)[key] = given !== undefined ? (given as O[keyof O]) : defaults[key];
+    assumed[key as string] = given !== undefined ? "override" : "default";
+  }
+  return { config, assumed };
+}
+
+/** Group and head counts must divide the widths; a wrong default shows up here, not in the graph. */
+function checkDivides(
+  r: ShapeReader,
+  field: string,
+  detected: Detected<object>,
+  channels: readonly number[],
+): void {
+  const divisor = (detected.config as Record<string, number>)[field];
+  const bad = channels.filter((c) => c % divisor !== 0);
+  if (bad.length === 0) return;
+  const source =
+    detected.assumed[field] === "default"
+      ? " (SD1.5's value: the file cannot tell)"
+      : " (from the overrides)";
+  const key = `${r.component === "text encoder" ? "textEncoder" : r.component === "VAE" ? "vae" : "unet"}.${field}`;
+  r.fail(
+    `${field} ${divisor}${source} does not divide width ${bad[0]} (widths ${shapeText(channels)}); give the right ${key} in the load options or in a <checkpoint>.sdlite.json file beside the checkpoint`,
+  );
+}
+
+/** UNet from LDM names (`input_blocks.N.M…`, prefix already stripped). */
+export function detectUnetFromLdm(
+  shapes: TensorShapes,
+  path: string,
+  overrides?: ArchitectureOverrides["unet"],
+  prefix = "model.diffusion_model.",
+): Detected<UNetConfig> {
+  const r: ShapeReader = new ShapeReader(shapes, path, "UNet", prefix);
+  const [c0, inChannels] = r.get("input_blocks.0.0.weight", 4);
+  const inputIdx = r.indices(/^input_blocks\.(\d+)\./);
+  const downsampleIdx = inputIdx.filter((i) => r.has(`input_blocks.${i}.0.op.weight`));
+  const last = inputIdx[inputIdx.length - 1];
+  const perBlock = downsampleIdx.length > 0 ? downsampleIdx[0] - 1 : last;
+  const levels = downsampleIdx.length + 1;
+  if (perBlock < 1 || last !== levels * (perBlock + 1) - 1) {
+    r.fail(
+      `input_blocks ${shapeText(inputIdx)} with downsamplers at ${shapeText(downsampleIdx)} do not form levels of equal depth`,
+    );
+  }
+  const blockOutChannels: number[] = [];
+  const downBlockTypes: string[] = [];
+  const upBlockTypes: string[] = [];
+  for (let i = 0; i < levels; i++) {
+    const first = `input_blocks.${1 + i * (perBlock + 1)}`;
+    blockOutChannels.push(r.get(`${first}.0.in_layers.2.weight`, 4)[0]);
+    downBlockTypes.push(r.has(`${first}.1.proj_in.weight`) ? "CrossAttnDownBlock2D" : "DownBlock2D");
+    upBlockTypes.push(
+      r.has(`output_blocks.${i * (perBlock + 1)}.1.proj_in.weight`) ? "CrossAttnUpBlock2D" : "UpBlock2D",
+    );
+  }
+  if (!r.has("middle_block.1.proj_in.weight")) r.fail("the middle block has no attention (middle_block.1)");
+  const toK = [...shapes.keys()].find((n) => n.endsWith(".attn2.to_k.weight"));
+  if (!toK) r.fail("no cross-attention layers (attn2.to_k) found");
+  const crossAttentionDim = r.get(toK, 2)[1];
+  const deeper = [...shapes.keys()].find((n) => /\.transformer_blocks\.[1-9]\d*\./.test(n));
+  if (deeper) r.fail(`more than one transformer block per attention ("${prefix}${deeper}"); SD1.x has one`);
+  if (crossAttentionDim === 1024) {
+    r.fail("cross-attention dim 1024: this is a Stable Diffusion 2.x UNet", "unsupported-architecture");
+  }
+  if (crossAttentionDim === 2048)
+    r.fail("cross-attention dim 2048: this is an SDXL UNet", "unsupported-architecture");
+  if (inChannels !== 4 && inChannels !== 9) {
+    const known: Record<number, string> = { 8: " (InstructPix2Pix?)", 5: " (SD2 depth model?)" };
+    r.fail(
+      `in_channels ${inChannels}${known[inChannels] ?? ""}; sdlite supports 4 (txt2img) and 9 (inpainting)`,
+    );
+  }
+  const projIn = [...shapes.keys()].find((n) => n.endsWith(".proj_in.weight"));
+  const useLinearProjection = projIn !== undefined && r.get(projIn).length === 2;
+  const temb = r.get("time_embed.0.weight", 2);
+  if (temb[0] !== 4 * c0 || temb[1] !== c0) {
+    r.fail(
+      `time_embed.0.weight is ${shapeText(temb)}, expected ${shapeText([4 * c0, c0])} for ${c0} base channels`,
+    );
+  }
+  const outChannels = r.get("out.2.weight", 4)[0];
+  const detected = resolve(
+    {
+      inChannels,
+      outChannels,
+      blockOutChannels,
+      layersPerBlock: perBlock,
+      crossAttentionDim,
+      downBlockTypes,
+      upBlockTypes,
+      useLinearProjection,
+    },
+    {
+      attentionHeads: SD15_UNET.attentionHeads,
+      normNumGroups: SD15_UNET.normNumGroups,
+      normEps: SD15_UNET.normEps,
+      flipSinToCos: SD15_UNET.flipSinToCos,
+      freqShift: SD15_UNET.freqShift,
+    },
+    overrides,
+  );
+  checkDivides(r, "normNumGroups", detected, blockOutChannels);
+  checkDivides(r, "attentionHeads", detected, blockOutChannels);
+  return detected;
+}
+
+/** Names of the VAE's building blocks in either layout. */
+const VAE_LAYOUTS = {
+  ldm: {
+    downBlock: /^encoder\.down\.(\d+)\./,
+    resnet: (i: number, j: number) => `encoder.down.${i}.block.${j}`,
+    resnetIndex: /^encoder\.down\.0\.block\.(\d+)\./,
+  },
+  diffusers: {
+    downBlock: /^encoder\.down_blocks\.(\d+)\./,
+    resnet: (i: number, j: number) => `encoder.down_blocks.${i}.resnets.${j}`,
+    resnetIndex: /^encoder\.down_blocks\.0\.resnets\.(\d+)\./,
+  },
+};
+
+/** AutoencoderKL from LDM or diffusers names (prefix already stripped). */
+export function detectVae(
+  shapes: TensorShapes,
+  layout: "ldm" | "diffusers",
+  path: string,
+  overrides?: ArchitectureOverrides["vae"],
+  prefix = "",
+): Detected<VaeConfig> {
+  const names = VAE_LAYOUTS[layout];
+  const r: ShapeReader = new ShapeReader(shapes, path, "VAE", prefix);
+  const inChannels = r.get("encoder.conv_in.weight", 4)[1];
+  const levels = r.indices(names.downBlock).length;
+  const layersPerBlock = r.indices(names.resnetIndex).length;
+  if (levels === 0 || layersPerBlock === 0) r.fail("no encoder down blocks found");
+  const blockOutChannels: number[] = [];
+  for (let i = 0; i < levels; i++) blockOutChannels.push(r.get(`${names.resnet(i, 0)}.conv1.weight`, 4)[0]);
+  const latentChannels = r.get("decoder.conv_in.weight", 4)[1];
+  const outChannels = r.get("decoder.conv_out.weight", 4)[0];
+  const detected = resolve(
+    { inChannels, outChannels, latentChannels, blockOutChannels, layersPerBlock },
+    { normNumGroups: SD15_VAE.normNumGroups, scalingFactor: SD15_VAE.scalingFactor },
+    overrides,
+  );
+  checkDivides(r, "normNumGroups", detected, blockOutChannels);
+  return detected;
+}
+
+/** CLIPTextModel from transformers names (`text_model.…`, prefix already stripped). */
+export function detectTextEncoder(
+  shapes: TensorShapes,
+  path: string,
+  overrides?: ArchitectureOverrides["textEncoder"],
+  prefix = "",
+): Detected<TextEncoderConfig> {
+  const r: ShapeReader = new ShapeReader(shapes, path, "text encoder", prefix);
+  const [vocabSize, hiddenSize] = r.get("text_model.embeddings.token_embedding.weight", 2);
+  const maxPositionEmbeddings = r.get("text_model.embeddings.position_embedding.weight", 2)[0];
+  const layers = r.indices(/^text_model\.encoder\.layers\.(\d+)\./);
+  if (layers.length === 0) r.fail("no text_model.encoder.layers found");
+  const intermediateSize = r.get("text_model.encoder.layers.0.mlp.fc1.weight", 2)[0];
+  if (hiddenSize === 1024 || hiddenSize === 1280) {
+    r.fail(`hidden size ${hiddenSize} is an OpenCLIP (SD2.x/SDXL) text encoder`, "unsupported-architecture");
+  }
+  // CLIP uses 64-wide heads throughout: CLIP-L is 768 = 12 x 64
+  const defaultHeads = hiddenSize % 64 === 0 ? hiddenSize / 64 : SD15_TEXT_ENCODER.numAttentionHeads;
+  const detected = resolve(
+    { hiddenSize, intermediateSize, numHiddenLayers: layers.length, maxPositionEmbeddings, vocabSize },
+    {
+      numAttentionHeads: defaultHeads,
+      hiddenAct: SD15_TEXT_ENCODER.hiddenAct,
+      layerNormEps: SD15_TEXT_ENCODER.layerNormEps,
+    },
+    overrides,
+  );
+  checkDivides(r, "numAttentionHeads", detected, [hiddenSize]);
+  return detected;
+}
+
+/** Text-encoder keys of older single files lack transformers' `text_model.` level. */
+const LEGACY_CLIP_KEY = /^cond_stage_model\.transformer\.(embeddings|encoder|final_layer_norm)\./;
+
+/**
+ * File key -> the key sdlite's LDM map expects, for the naming variants real single files use.
+ * Returns normalised name -> original file key.
+ */
+export function normaliseLdmKeys(names: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of names) {
+    const normalised = LEGACY_CLIP_KEY.test(name)
+      ? name.replace("cond_stage_model.transformer.", "cond_stage_model.transformer.text_model.")
+      : name;
+    out.set(normalised, name);
+  }
+  return out;
+}
+
+export interface DetectedCheckpoint {
+  unet: Detected<UNetConfig>;
+  /** Absent when the single file carries no VAE (`first_stage_model.*`): one must be given separately. */
+  vae?: Detected<VaeConfig>;
+  /** Absent when the file carries no text encoder (`cond_stage_model.transformer.*`). */
+  textEncoder?: Detected<TextEncoderConfig>;
+  /** 9-channel UNet (latents + mask + masked-image latents). */
+  inpainting: boolean;
+}
+
+/** SD1.x single file: shapes under normalised LDM keys (see normaliseLdmKeys). */
+export function detectLdmCheckpoint(
+  shapes: TensorShapes,
+  path: string,
+  overrides: ArchitectureOverrides = {},
+): DetectedCheckpoint {
+  const unet = detectUnetFromLdm(stripPrefix(shapes, "model.diffusion_model."), path, overrides.unet);
+  const vaeShapes = stripPrefix(shapes, "first_stage_model.");
+  const vae = vaeShapes.has("encoder.conv_in.weight")
+    ? detectVae(vaeShapes, "ldm", path, overrides.vae, "first_stage_model.")
+    : undefined;
+  const clipPrefix = "cond_stage_model.transformer.";
+  const clipShapes = stripPrefix(shapes, clipPrefix);
+  const textEncoder = clipShapes.has("text_model.embeddings.token_embedding.weight")
+    ? detectTextEncoder(clipShapes, path, overrides.textEncoder, clipPrefix)
+    : undefined;
+  if (textEncoder && textEncoder.config.hiddenSize !== unet.config.crossAttentionDim) {
+    throw new ModelLoadError(
+      "unsupported-config",
+      path,
+      `text encoder width ${textEncoder.config.hiddenSize} does not match the UNet's cross-attention dim ${unet.config.crossAttentionDim}`,
+    );
+  }
+  return { unet, vae, textEncoder, inpainting: unet.config.inChannels === 9 };
+}

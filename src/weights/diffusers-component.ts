@@ -1,0 +1,229 @@
+/**
+ * One component folder of a diffusers pipeline (`unet/`, `vae/`, `text_encoder/`, or a TAESD
+ * folder): config.json parsed, the weight file(s) picked (fp32 or `.fp16` variant, single or
+ * sharded), every tensor checked against the list the config implies.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { refusePickle } from "./ckpt.js";
+import { textEncoderTensorMap } from "./clip-key-map.js";
+import { ComponentWeightSource } from "./component-weight-source.js";
+import {
+  ConfigError,
+  parseTaesdConfig,
+  parseTextEncoderConfig,
+  parseUNetConfig,
+  parseVaeConfig,
+} from "./diffusers-config.js";
+import type { WeightsComponent } from "./loaded-model.js";
+import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
+import { ModelLoadError } from "./model-load-error.js";
+import { openWeightsFile, tensorShapes } from "./open-weights-file.js";
+import type { SafetensorsFile } from "./safetensors.js";
+import { SafetensorsWeightSource } from "./safetensors-weight-source.js";
+import { taesdTensorNames } from "./taesd-key-map.js";
+import { unetTensorMap } from "./unet-key-map.js";
+import { vaeTensorMap } from "./vae-key-map.js";
+import { validateTensors } from "./validate-tensors.js";
+
+export type DiffusersComponentKind = "unet" | "vae" | "text_encoder" | "taesd";
+
+interface ConfigOf {
+  unet: UNetConfig;
+  vae: VaeConfig;
+  text_encoder: TextEncoderConfig;
+  taesd: TaesdConfig;
+}
+
+/** diffusers writes `diffusion_pytorch_model.*`, transformers `model.*`. */
+const WEIGHT_BASENAME: Record<DiffusersComponentKind, string> = {
+  unet: "diffusion_pytorch_model",
+  vae: "diffusion_pytorch_model",
+  taesd: "diffusion_pytorch_model",
+  text_encoder: "model",
+};
+
+const LABEL: Record<DiffusersComponentKind, string> = {
+  unet: "UNet",
+  vae: "VAE",
+  text_encoder: "text encoder",
+  taesd: "TAESD",
+};
+
+/** Older diffusers (< 0.14) named the VAE attention projections differently. */
+const LEGACY_VAE_ATTENTION: Record<string, string> = {
+  query: "to_q",
+  key: "to_k",
+  value: "to_v",
+  proj_attn: "to_out.0",
+};
+
+function renameLegacy(kind: DiffusersComponentKind, key: string): string {
+  if (kind !== "vae") return key;
+  const m =
+    /^((?:encoder|decoder)\.mid_block\.attentions\.0)\.(query|key|value|proj_attn)\.(weight|bias)$/.exec(key);
+  return m ? `${m[1]}.${LEGACY_VAE_ATTENTION[m[2]]}.${m[3]}` : key;
+}
+
+export function readJsonFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new ModelLoadError("missing-file", path, "no such file");
+  try {
+    const value = JSON.parse(readFileSync(path, "utf-8"));
+    if (value === null || typeof value !== "object" || Array.isArray(value))
+      throw new Error("not a JSON object");
+    return value;
+  } catch (err) {
+    throw new ModelLoadError(
+      "unsupported-config",
+      path,
+      `not a valid JSON object (${(err as Error).message})`,
+    );
+  }
+}
+
+/**
+ * The weight files of a component folder: `variant` ("fp16") first when asked for, otherwise the
+ * full-precision files first and the variant as fallback (a folder may ship only one of them).
+ */
+export function findWeightFiles(dir: string, baseName: string, variant?: string): string[] {
+  const variants = variant ? [variant, undefined] : [undefined, "fp16"];
+  for (const v of variants) {
+    const single = join(dir, v ? `${baseName}.${v}.safetensors` : `${baseName}.safetensors`);
+    if (existsSync(single)) return [single];
+    const index = join(
+      dir,
+      v ? `${baseName}.safetensors.index.${v}.json` : `${baseName}.safetensors.index.json`,
+    );
+    if (existsSync(index)) return shardsOf(index);
+  }
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  const pickled = entries.find((e) => /\.(bin|ckpt|pt|pth)$/.test(e));
+  if (pickled) refusePickle(join(dir, pickled));
+  throw new ModelLoadError(
+    "missing-file",
+    dir,
+    `no ${baseName}.safetensors (or .fp16.safetensors, or a sharded .safetensors.index.json) here; found ${entries.join(", ") || "nothing"}`,
+  );
+}
+
+function shardsOf(indexPath: string): string[] {
+  const index = readJsonFile(indexPath);
+  const map = index.weight_map;
+  if (map === null || typeof map !== "object") {
+    throw new ModelLoadError("unsupported-config", indexPath, 'no "weight_map" object');
+  }
+  const files = [...new Set(Object.values(map as Record<string, unknown>).map(String))];
+  return files.map((f) => join(dirname(indexPath), f));
+}
+
+function parseConfig<K extends DiffusersComponentKind>(kind: K, path: string): ConfigOf[K] {
+  const json = readJsonFile(path);
+  try {
+    switch (kind) {
+      case "unet": {
+        refuseOtherUnets(json, path);
+        return parseUNetConfig(json) as ConfigOf[K];
+      }
+      case "vae":
+        return parseVaeConfig(json) as ConfigOf[K];
+      case "text_encoder":
+        return parseTextEncoderConfig(json) as ConfigOf[K];
+      default:
+        return parseTaesdConfig(json) as ConfigOf[K];
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ModelLoadError("unsupported-config", path, err.message);
+    throw err;
+  }
+}
+
+/** SD2.x / SDXL UNets parse as UNet2DConditionModel too: name them before a detail trips. */
+function refuseOtherUnets(json: Record<string, unknown>, path: string): void {
+  const ctx = json.cross_attention_dim;
+  const what =
+    json.addition_embed_type === "text_time" || ctx === 2048
+      ? "an SDXL UNet"
+      : ctx === 1024
+        ? "a Stable Diffusion 2.x UNet"
+        : undefined;
+  if (what) {
+    throw new ModelLoadError(
+      "unsupported-architecture",
+      path,
+      `this is ${what} (cross_attention_dim ${JSON.stringify(ctx)}); sdlite loads Stable Diffusion 1.x models only`,
+    );
+  }
+}
+
+function expectedTensors(kind: DiffusersComponentKind, config: ConfigOf[DiffusersComponentKind]) {
+  switch (kind) {
+    case "unet":
+      return unetTensorMap(config as UNetConfig);
+    case "vae":
+      return vaeTensorMap(config as VaeConfig);
+    case "text_encoder":
+      return textEncoderTensorMap(config as TextEncoderConfig);
+    case "taesd":
+      return taesdTensorNames(config as TaesdConfig);
+  }
+}
+
+export interface OpenedComponent<C> extends WeightsComponent<C> {
+  close(): void;
+}
+
+/** Checks an open set of files against a config and wraps them as a component. */
+export function componentFromFiles<K extends DiffusersComponentKind>(
+  kind: K,
+  config: ConfigOf[K],
+  files: SafetensorsFile[],
+  where: string,
+): OpenedComponent<ConfigOf[K]> {
+  const expected = expectedTensors(kind, config);
+  const found = new Map<string, readonly number[]>();
+  for (const f of files)
+    for (const [name, shape] of tensorShapes(f)) found.set(renameLegacy(kind, name), shape);
+  validateTensors(
+    found,
+    expected.map((t) => ({ name: t.canonical, shape: t.shape })),
+    {
+      component: LABEL[kind],
+      path: where,
+      ignore: kind === "text_encoder" ? /^text_model\.embeddings\.position_ids$/ : undefined,
+    },
+  );
+  const inner = SafetensorsWeightSource.fromFiles(files, { rename: (key) => renameLegacy(kind, key) });
+  const weights = new ComponentWeightSource(inner, expected);
+  return {
+    kind: "weights",
+    config,
+    weights,
+    files: files.map((f) => f.path),
+    storedDtypes: weights.storedDtypes(),
+    assumed: {},
+    close: () => {
+      for (const f of files) f.close();
+    },
+  };
+}
+
+/** Opens `<dir>/config.json` + its weights. */
+export function openDiffusersComponent<K extends DiffusersComponentKind>(
+  dir: string,
+  kind: K,
+  variant?: string,
+): OpenedComponent<ConfigOf[K]> {
+  if (!existsSync(dir)) {
+    throw new ModelLoadError("missing-file", dir, `the ${LABEL[kind]} folder is missing`);
+  }
+  const config = parseConfig(kind, join(dir, "config.json"));
+  const paths = findWeightFiles(dir, WEIGHT_BASENAME[kind], variant);
+  const files: SafetensorsFile[] = [];
+  try {
+    for (const p of paths) files.push(openWeightsFile(p));
+    return componentFromFiles(kind, config, files, paths.length === 1 ? paths[0] : dir);
+  } catch (err) {
+    for (const f of files) f.close();
+    throw err;
+  }
+}

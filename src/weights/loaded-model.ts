@@ -1,0 +1,105 @@
+/**
+ * What the model loader hands the pipeline: per component either a config plus a WeightSource in
+ * the canonical name space, or an ONNX model to run as it is; plus where the tokenizer and the
+ * scheduler config are, or a clear statement that the format does not carry them.
+ */
+import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
+import type { OnnxModelInfo } from "./onnx-model-info.js";
+import type { WeightSource } from "./weight-source.js";
+
+export interface WeightsComponent<C> {
+  readonly kind: "weights";
+  readonly config: C;
+  /** Canonical diffusers/transformers names, float32 on demand. */
+  readonly weights: WeightSource;
+  /** The file(s) the tensors come from. */
+  readonly files: readonly string[];
+  /** Stored dtypes, e.g. ["F16"]. */
+  readonly storedDtypes: readonly string[];
+  /**
+   * Config fields the files could not tell (single files): which came from SD1.5's defaults and
+   * which from overrides. Empty when a config.json gave everything.
+   */
+  readonly assumed: Readonly<Record<string, "default" | "override">>;
+}
+
+export interface OnnxComponent extends OnnxModelInfo {
+  readonly kind: "onnx";
+  /** The model.onnx file; external data files (e.g. weights.pb) sit beside it. */
+  readonly modelPath: string;
+}
+
+/** The default repository diffusers takes a single file's missing parts from (SD1.x). */
+export const SD1_DEFAULT_PIPELINE_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5";
+export const SD1_DEFAULT_TOKENIZER_REPO = "openai/clip-vit-large-patch14";
+
+export type TokenizerLocation =
+  | { readonly kind: "folder"; readonly path: string }
+  | {
+      readonly kind: "not-in-format";
+      /** Why there is none, for messages. */
+      readonly reason: string;
+      /** Where diffusers fetches it from for this architecture: `tokenizer/` of this repo... */
+      readonly repo: string;
+      readonly subfolder: string;
+    };
+
+export type SchedulerConfigLocation =
+  | { readonly kind: "file"; readonly path: string; readonly config: Readonly<Record<string, unknown>> }
+  | {
+      readonly kind: "not-in-format";
+      readonly reason: string;
+      readonly repo: string;
+      readonly subfolder: string;
+      /** SD1.5's scheduler_config.json, which is what that repo holds, for offline use. */
+      readonly fallback: Readonly<Record<string, unknown>>;
+    };
+
+/** SD1.5's scheduler/scheduler_config.json verbatim (fixtures README section 3). */
+export const SD15_SCHEDULER_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({
+  _class_name: "PNDMScheduler",
+  _diffusers_version: "0.6.0",
+  beta_end: 0.012,
+  beta_schedule: "scaled_linear",
+  beta_start: 0.00085,
+  clip_sample: false,
+  num_train_timesteps: 1000,
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+  steps_offset: 1,
+  trained_betas: null,
+});
+
+interface LoadedModelBase {
+  readonly path: string;
+  /** 9-channel UNet input (latents, mask, masked-image latents). */
+  readonly inpainting: boolean;
+  readonly tokenizer: TokenizerLocation;
+  readonly scheduler: SchedulerConfigLocation;
+  /** TAESD, when one was given (options.taesd). */
+  readonly taesd?: WeightsComponent<TaesdConfig>;
+  /** Where the VAE came from when a standalone one replaced the model's own. */
+  readonly vaeReplacedBy?: string;
+  /** Releases open files; WeightSources must not be read afterwards. */
+  close(): void;
+}
+
+export interface LoadedWeightsModel extends LoadedModelBase {
+  readonly format: "single-file" | "diffusers";
+  readonly unet: WeightsComponent<UNetConfig>;
+  readonly textEncoder: WeightsComponent<TextEncoderConfig>;
+  readonly vae: WeightsComponent<VaeConfig>;
+}
+
+export interface LoadedOnnxModel extends LoadedModelBase {
+  readonly format: "onnx";
+  readonly unet: OnnxComponent;
+  readonly textEncoder: OnnxComponent;
+  readonly vaeDecoder: OnnxComponent;
+  /** Absent in decoder-only exports (txt2img only). */
+  readonly vaeEncoder?: OnnxComponent;
+  /** A standalone VAE given with an ONNX pipeline replaces vae_decoder/vae_encoder. */
+  readonly vae?: WeightsComponent<VaeConfig>;
+}
+
+export type LoadedModel = LoadedWeightsModel | LoadedOnnxModel;

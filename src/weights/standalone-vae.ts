@@ -1,0 +1,99 @@
+/**
+ * A VAE given on its own to replace a model's (e.g. vae-ft-mse-840000): an LDM-named file with or
+ * without the `first_stage_model.` prefix, a diffusers-named file, or a diffusers `vae/` folder.
+ * Also TAESD: a diffusers AutoencoderTiny folder or its weights file.
+ */
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type ArchitectureOverrides,
+  mergeOverrides,
+  readOverridesSidecar,
+} from "./architecture-overrides.js";
+import { classifyWeightFile, detectVae, stripPrefix } from "./detect-architecture.js";
+import { componentFromFiles, type OpenedComponent, openDiffusersComponent } from "./diffusers-component.js";
+import { ldmComponent } from "./ldm-component.js";
+import type { TaesdConfig, VaeConfig } from "./model-config.js";
+import { ModelLoadError } from "./model-load-error.js";
+import { openWeightsFile, tensorShapes } from "./open-weights-file.js";
+import { notAModelAdvice } from "./single-file-checkpoint.js";
+import { detectTaesd } from "./taesd-key-map.js";
+import { vaeTensorMap } from "./vae-key-map.js";
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+/** A folder given for a component may be the component folder itself or a pipeline folder holding it. */
+function componentFolder(path: string, subfolder: string): string {
+  return !existsSync(join(path, "config.json")) && isDirectory(join(path, subfolder))
+    ? join(path, subfolder)
+    : path;
+}
+
+export function openStandaloneVae(
+  path: string,
+  overrides?: ArchitectureOverrides["vae"],
+  variant?: string,
+): OpenedComponent<VaeConfig> {
+  if (isDirectory(path)) return openDiffusersComponent(componentFolder(path, "vae"), "vae", variant);
+  const file = openWeightsFile(path);
+  try {
+    const kind = classifyWeightFile(file.names(), path);
+    const merged = mergeOverrides(readOverridesSidecar(path), { vae: overrides }).vae;
+    const shapes = tensorShapes(file);
+    if (kind === "ldm-vae") {
+      const prefix = file.names().some((n) => n.startsWith("first_stage_model.encoder."))
+        ? "first_stage_model."
+        : "";
+      const detected = detectVae(stripPrefix(shapes, prefix), "ldm", path, merged, prefix);
+      const component = ldmComponent({
+        file,
+        prefix,
+        label: "VAE",
+        config: detected.config,
+        mappings: vaeTensorMap(detected.config),
+        assumed: detected.assumed,
+        // VAE releases carry training leftovers (discriminator loss, EMA copies) beside the weights
+        ignore: prefix === "" ? /^(?!encoder\.|decoder\.|quant_conv\.|post_quant_conv\.)/ : /^loss\./,
+      });
+      return { ...component, close: () => file.close() };
+    }
+    if (kind === "diffusers-vae") {
+      const detected = detectVae(shapes, "diffusers", path, merged);
+      return { ...componentFromFiles("vae", detected.config, [file], path), assumed: detected.assumed };
+    }
+    if (kind === "ldm-checkpoint") {
+      throw new ModelLoadError(
+        "not-a-model",
+        path,
+        "this is a full SD1.x checkpoint, not a VAE; load it as the model, or give a VAE file (e.g. vae-ft-mse-840000-ema-pruned.safetensors)",
+      );
+    }
+    throw new ModelLoadError("not-a-model", path, `expected a VAE, but ${notAModelAdvice(kind)}`);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+export function openTaesd(path: string): OpenedComponent<TaesdConfig> {
+  if (isDirectory(path)) return openDiffusersComponent(componentFolder(path, "taesd"), "taesd");
+  const file = openWeightsFile(path);
+  try {
+    const kind = classifyWeightFile(file.names(), path);
+    if (kind !== "diffusers-taesd") {
+      const what = kind === "ldm-checkpoint" ? "a full SD1.x checkpoint" : kind;
+      throw new ModelLoadError(
+        "not-a-model",
+        path,
+        `expected TAESD weights in diffusers AutoencoderTiny naming (encoder.layers.N…, decoder.layers.N…), found ${what}`,
+      );
+    }
+    const config = detectTaesd(tensorShapes(file), path);
+    return componentFromFiles("taesd", config, [file], path);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
