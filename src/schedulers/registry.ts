@@ -17,11 +17,10 @@ import { LmsDiscreteScheduler } from "./lms-discrete.js";
 import { PndmScheduler } from "./pndm.js";
 import { TCDScheduler } from "./tcd.js";
 import type { Scheduler, SchedulerConfig, SchedulerFactory } from "./types.js";
+import { UniPCMultistepScheduler } from "./unipc-multistep.js";
 
 // the img2img start point belongs with the scheduler a pipeline gets from here
 export { checkStrength, type Img2ImgStart, img2imgStart, img2imgStartIndex } from "./img2img.js";
-
-import { UniPCMultistepScheduler } from "./unipc-multistep.js";
 
 export interface SamplerEntry {
   /** The AUTOMATIC1111 label, without a schedule suffix ("Euler a", "DPM++ 2M"). */
