@@ -6,7 +6,7 @@
  * Numerics follow torch: scalars are 0-d float32 tensors, element-wise ops round to float32.
  */
 import type { RandomSource } from "../rng/random-source.js";
-import { ddpmAddNoise, trainingAlphasCumprod } from "./noise-schedule.js";
+import { ddpmAddNoise, numpyLinspace, trainingAlphasCumprod } from "./noise-schedule.js";
 import { extraNumber, familyDefault } from "./scheduler-config.js";
 import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
 
@@ -28,13 +28,8 @@ export function consistencyTimesteps(config: SchedulerConfig, steps: number): Fl
     );
   }
   const k = Math.floor(config.numTrainTimesteps / grid);
-  const stride = grid / steps; // numpy linspace(endpoint=False): i·(N/steps)
-  const timesteps = new Float64Array(steps);
-  for (let i = 0; i < steps; i++) {
-    const position = Math.floor(i * stride); // index into the reversed grid
-    timesteps[i] = (grid - position) * k - 1;
-  }
-  return timesteps;
+  // positions in the reversed grid; grid entry p (from the top) is (N − p)·k − 1
+  return numpyLinspace(0, grid, steps, false).map((p) => (grid - Math.floor(p)) * k - 1);
 }
 
 export class LCMScheduler implements Scheduler {

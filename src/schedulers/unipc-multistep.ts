@@ -24,7 +24,7 @@ interface StepCoefficients {
   /** α_t·B(h), multiplying the higher-order correction. */
   cCorrection: number;
   h: number;
-  /** hh = −h and the φ-terms b_k of the order conditions (only b_1, b_2 are ever used). */
+  /** b_1, b_2 of the order conditions R·ρ = b: φ-terms of hh = −h divided by B(h). */
   b: [number, number];
 }
 
