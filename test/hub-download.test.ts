@@ -439,4 +439,23 @@ describe("hub downloads", { timeout: 30_000 }, () => {
       .map((r) => decodeURIComponent(r.url.split("/resolve/")[1].split("/").slice(1).join("/")));
     assert.deepEqual(fetched.sort(), [...snap.files].sort(), "no request for files that were not selected");
   });
+
+  test("progress reaches the total when two paths share one blob", async () => {
+    const repo = "sdlite-test/shared-blob";
+    const same = bytes(5000, 8);
+    hub.addRepo(repo, {
+      "tokenizer/vocab.json": same,
+      "tokenizer_2/vocab.json": same,
+      "model_index.json": "{}",
+    });
+    const events: DownloadProgress[] = [];
+    const snap = await snapshotDownload(repo, {
+      settings: settings(freshCache()),
+      maxConcurrency: 1,
+      onProgress: (p) => events.push({ ...p }),
+    });
+    assert.equal(snap.files.length, 3);
+    assert.equal(events.at(-1)?.bytes, 10_002, "5000 + 5000 + 2 bytes");
+    assert.equal(events.at(-1)?.total, 10_002);
+  });
 });

@@ -4,7 +4,7 @@
  * locally (a commit hash, or a branch/tag recorded in refs/) is returned without any request;
  * `refresh: true` asks the hub whether a branch moved.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { downloadBlob } from "./blob-download.js";
 import { assertSafeRepoPath, assertValidRepoId, isCommitHash, RepoCache } from "./cache-layout.js";
 import { fetchFileMetadata } from "./file-metadata.js";
@@ -130,11 +130,14 @@ export async function downloadFile(
   const settings = hubSettings(options.settings);
   const revision = options.revision ?? DEFAULT_REVISION;
   const report = options.onProgress;
-  const result = await downloadFileWith(settings, repo, path, revision, {
-    ...options,
-    onProgress: report
-      ? monotonic((bytes, total) => report({ file: path, fileBytes: bytes, fileTotal: total, bytes, total }))
-      : undefined,
-  });
+  const progress = report
+    ? monotonic((bytes, total) => report({ file: path, fileBytes: bytes, fileTotal: total, bytes, total }))
+    : undefined;
+  const result = await downloadFileWith(settings, repo, path, revision, { ...options, onProgress: progress });
+  if (progress) {
+    // Files served from the cache (or fetched by a concurrent call) still end with a "done" event.
+    const size = statSync(result.path).size;
+    progress(size, size);
+  }
   return result;
 }

@@ -4,7 +4,7 @@
  * allow/ignore patterns (and an optional selector) pick, fetch the missing ones a few at a time.
  * A repeated call whose files are all cached makes no request at all.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { assertValidRepoId, RepoCache } from "./cache-layout.js";
 import {
@@ -138,11 +138,15 @@ async function fetchMissing(
   const queue = [...missing];
   const worker = async () => {
     for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      const progress = monotonic((bytes, total) => report(path, bytes, total));
       const result = await downloadFileWith(settings, cache.repo, path, commit, {
         signal,
         maxRetries: options.maxRetries,
-        onProgress: monotonic((bytes, total) => report(path, bytes, total)),
+        onProgress: progress,
       });
+      // A blob shared with another path (or fetched by a concurrent call) reports no bytes: close it here.
+      const size = statSync(result.path).size;
+      progress(size, size);
       if (!result.fromCache) fetchedAny = true;
     }
   };
