@@ -12,6 +12,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { defaultCacheRoot, fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
+import { createGraphSession } from "../src/graph/graph-session.js";
 import { buildTextEncoderGraph, TEXT_ENCODER_INPUT, TEXT_ENCODER_OUTPUT } from "../src/graph/text-encoder.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { parseTextEncoderConfig } from "../src/weights/diffusers-config.js";
@@ -114,5 +115,28 @@ describe("graph cache", () => {
     assert.equal(cache.lookup(key), undefined);
     assert.equal(cache.getOrBuild(key, build).hit, false);
     assert.equal(builds, 2);
+  });
+
+  it("createGraphSession runs the same graph from the cache and from memory", async () => {
+    const cache = new GraphCache(join(root, "third"));
+    const runtime = onnxruntimeNode();
+    const c = manifest().text_encoder.cases[1];
+    const ids = Int32Array.from(golden("text_encoder").readInts(c.input_ids));
+    const expected = golden("text_encoder").readF32(c.last_hidden_state);
+    for (const options of [{ cache: { cache, key } }, {}]) {
+      const session = await createGraphSession(runtime, build, {
+        ...options,
+        session: { intraOpNumThreads: 1 },
+      });
+      const out = await session.run({ [TEXT_ENCODER_INPUT]: { dims: [1, 77], data: ids } });
+      await session.release();
+      assertClose(
+        out[TEXT_ENCODER_OUTPUT].data as Float32Array,
+        expected,
+        1e-4,
+        `session ${JSON.stringify(Object.keys(options))}`,
+      );
+    }
+    assert.ok(cache.lookup(key), "the cached variant stored its graph");
   });
 });
