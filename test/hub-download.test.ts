@@ -458,4 +458,20 @@ describe("hub downloads", { timeout: 30_000 }, () => {
     assert.equal(events.at(-1)?.bytes, 10_002, "5000 + 5000 + 2 bytes");
     assert.equal(events.at(-1)?.total, 10_002);
   });
+
+  test("a connection that goes silent is given up after the stall timeout and resumed", async () => {
+    const cacheDir = freshCache();
+    hub.stallNext(UNET, 20_000);
+    hub.resetLog();
+    const started = Date.now();
+    const done = await downloadFile(REPO, UNET, {
+      settings: settings(cacheDir, { downloadStallTimeoutMs: 300 }),
+    });
+    const elapsed = Date.now() - started;
+    assert.ok(readFileSync(done.path).equals(FILES[UNET]));
+    const ranges = hub.requests.filter((r) => r.method === "GET").map((r) => r.range);
+    assert.equal(ranges.length, 2, `a GET and one resume: ${ranges}`);
+    assert.match(ranges[1] ?? "", /^bytes=\d+-$/);
+    assert.ok(elapsed < 5000, `took ${elapsed} ms`);
+  });
 });

@@ -107,6 +107,7 @@ export async function downloadBlob(
       options.onProgress?.(have, meta.size);
       try {
         if (have < meta.size) await fetchRange(meta, incomplete, have, hashed, { ...options, signal });
+        if ((await fileSize(incomplete)) < meta.size) throw new Interrupted("the response ended early");
       } catch (err) {
         if (signal.aborted) throw networkError(err, meta.location, signal);
         if (!(err instanceof Interrupted)) throw err;
@@ -114,7 +115,7 @@ export async function downloadBlob(
           const got = await fileSize(incomplete);
           throw new HubError(
             "network",
-            `download of "${options.subject.path}" from ${options.subject.repo} was interrupted at ${got} of ${meta.size} bytes (${(err.cause as Error)?.message ?? err.message}); run the same command again to resume`,
+            `download of "${options.subject.path}" from ${options.subject.repo} was interrupted at ${got} of ${meta.size} bytes (${(err.cause as Error | undefined)?.message ?? err.message}); run the same command again to resume`,
             undefined,
             { cause: err.cause },
           );
@@ -122,9 +123,7 @@ export async function downloadBlob(
         await sleep(Math.min(2000, 100 * 2 ** attempt), signal);
         continue;
       }
-      const got = await fileSize(incomplete);
-      if (got < meta.size) continue; // the server ended the body early without an error: resume
-      await verify(incomplete, got, meta, hashed?.hash, options);
+      await verify(incomplete, await fileSize(incomplete), meta, hashed?.hash, options);
       await rename(incomplete, blob);
       return blob;
     }

@@ -5,7 +5,7 @@
  *   GET /api/models/{org}/{name}/revision/{revision}[?blobs=true]  (sha + siblings)
  * The CDN is a second server on another port (another origin, so it must not receive the token),
  * serving LFS objects by sha256 with Range support. Errors carry X-Error-Code like the real hub.
- * Knobs: cut a response after N bytes, serve corrupted bytes, ignore Range, require a token, gate a repo.
+ * Knobs: cut a response after N bytes (or stall it), serve corrupted bytes, ignore Range, require a token, gate a repo.
  * Every request is logged so tests can assert on what went over the wire.
  */
 import { createHash } from "node:crypto";
@@ -50,7 +50,7 @@ function gitBlobSha1(content: Buffer): string {
 export class FakeHub {
   readonly requests: LoggedRequest[] = [];
   private readonly repos = new Map<string, FakeRepo>();
-  private readonly cuts: Array<{ path: string; afterBytes: number }> = [];
+  private readonly cuts: Array<{ path: string; afterBytes: number; stall: boolean }> = [];
   private readonly corrupted = new Set<string>();
   private token: string | undefined;
   /** When set, GETs answer 200 with the whole file even if a Range was asked for. */
@@ -106,7 +106,12 @@ export class FakeHub {
 
   /** The next GET of `path` (any repo) sends `afterBytes` bytes of its body, then the connection drops. */
   cutNext(path: string, afterBytes: number): void {
-    this.cuts.push({ path, afterBytes });
+    this.cuts.push({ path, afterBytes, stall: false });
+  }
+
+  /** The next GET of `path` sends `afterBytes` bytes, then goes silent with the connection open. */
+  stallNext(path: string, afterBytes: number): void {
+    this.cuts.push({ path, afterBytes, stall: true });
   }
 
   /** GETs of `path` serve the right length with one byte flipped (HEAD still announces the true sha256). */
@@ -294,8 +299,10 @@ export class FakeHub {
     }
     const cut = this.cuts.findIndex((c) => c.path === path);
     if (cut >= 0) {
-      const { afterBytes } = this.cuts.splice(cut, 1)[0];
-      res.write(body.subarray(0, afterBytes), () => res.socket?.destroy());
+      const { afterBytes, stall } = this.cuts.splice(cut, 1)[0];
+      res.write(body.subarray(0, afterBytes), () => {
+        if (!stall) res.socket?.destroy();
+      });
       return;
     }
     res.end(body);
