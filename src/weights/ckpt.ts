@@ -43,6 +43,7 @@ export function refusePickle(path: string): never {
     path,
     "this is a pickled PyTorch checkpoint; sdlite never unpickles (loading a pickle can run arbitrary code). " +
       `Convert it once to safetensors, e.g. with torch >= 1.13 and the safetensors package: ${conversionCommand(path)} ` +
-      "(weights_only=True keeps torch from running code in the file), or download the .safetensors version of the model.",
+      "(weights_only=True keeps torch from running code in the file; if it refuses a class such as a training callback, " +
+      "use weights_only=False only for a file you trust), or download the .safetensors version of the model.",
   );
 }
