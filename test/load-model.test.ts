@@ -13,12 +13,17 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { detectLdmCheckpoint } from "../src/weights/detect-architecture.js";
 import { f32ToF16 } from "../src/weights/dtype.js";
 import { ldmCheckpointKeys, type Sd1Configs } from "../src/weights/ldm-key-map.js";
 import { type LoadModelOptions, loadModel } from "../src/weights/load-model.js";
 import type { LoadedModel, LoadedWeightsModel, WeightsComponent } from "../src/weights/loaded-model.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
-import { CHECKPOINT_PRESETS, writeRandomCheckpoint } from "../src/weights/random-checkpoint.js";
+import {
+  CHECKPOINT_PRESETS,
+  randomCheckpointTensors,
+  writeRandomCheckpoint,
+} from "../src/weights/random-checkpoint.js";
 import { SafetensorsFile } from "../src/weights/safetensors.js";
 import { type TensorToWrite, writeSafetensors } from "../src/weights/safetensors-writer.js";
 import { numelOf } from "../src/weights/tensor-mapping.js";
@@ -230,14 +235,12 @@ function makeVariantFolder(): string {
   const unet = SafetensorsFile.open(join(FOLDER, "unet", "diffusion_pytorch_model.safetensors"));
   writeSafetensors(
     join(root, "unet", "diffusion_pytorch_model.fp16.safetensors"),
-    unet
-      .names()
-      .map((name) => ({
-        name,
-        dtype: "F16",
-        shape: unet.info(name).shape,
-        data: () => f32ToF16(unet.readF32(name)),
-      })),
+    unet.names().map((name) => ({
+      name,
+      dtype: "F16",
+      shape: unet.info(name).shape,
+      data: () => f32ToF16(unet.readF32(name)),
+    })),
   );
   unet.close();
   const vae = SafetensorsFile.open(join(FOLDER, "vae", "diffusion_pytorch_model.safetensors"));
@@ -634,4 +637,19 @@ test("random checkpoint (tiny preset) is written with its sidecar and detected w
   const read = (p: string) => SafetensorsFile.open(p).readF32("model.diffusion_model.out.2.weight");
   assert.deepEqual(read(again), read(path));
   assert.notDeepEqual(read(other), read(path));
+});
+
+test("random checkpoint (SD1.5 preset) lists SD1.5's LDM tensors, which detect as SD1.5 (no data generated)", () => {
+  const tensors = randomCheckpointTensors({ preset: CHECKPOINT_PRESETS.sd15 });
+  assert.equal(tensors.length, 686 + 248 + 196);
+  const bytes = tensors.reduce((n, t) => n + numelOf(t.shape) * 2, 0);
+  assert.equal(bytes, 2 * (859_520_964 + 83_653_863 + 123_060_480));
+  const detected = detectLdmCheckpoint(new Map(tensors.map((t) => [t.name, t.shape])), "sd15-random");
+  assert.deepEqual(detected.unet.config, CHECKPOINT_PRESETS.sd15.configs.unet);
+  assert.deepEqual(detected.vae?.config, CHECKPOINT_PRESETS.sd15.configs.vae);
+  assert.deepEqual(detected.textEncoder?.config, CHECKPOINT_PRESETS.sd15.configs.textEncoder);
+  assert.ok(
+    tensors.every((t) => t.dtype === "F16" && typeof t.data === "function"),
+    "lazy F16 tensors",
+  );
 });
