@@ -12,7 +12,11 @@ import {
   layerNorm,
   linear,
   MASKED_SCORE,
+  resizeNearestLike,
+  upsampleNearest,
+  resizeNearestLike,
   silu,
+  upsampleNearest,
 } from "../src/graph/layers.js";
 import { serializeModel, writeModel } from "../src/graph/onnx-model.js";
 import { ProtoWriter } from "../src/graph/protobuf-writer.js";
@@ -298,6 +302,32 @@ describe("graph builder", () => {
       assertClose(y.data as Float32Array, expected, 1e-5, `layernorm+linear+${kind} attention`);
     });
   }
+
+  it("nearest resizes follow torch: ×2, and to a skip tensor's odd size (2×3 → 3×5)", async () => {
+    const b = new GraphBuilder("resize");
+    const x = b.input("x", "float32", [1, 1, "h", "w"]);
+    const like = b.input("like", "float32", [1, 1, "H", "W"]);
+    b.output(upsampleNearest(b, x, 2), "up2", "float32");
+    b.output(resizeNearestLike(b, x, like), "sized", "float32");
+    const session = await runtime.createSession(serializeModel(b));
+    const xv = Float32Array.of(1, 2, 3, 4, 5, 6); // [2, 3]
+    const out = await session.run({
+      x: { dims: [1, 1, 2, 3], data: xv },
+      like: { dims: [1, 1, 3, 5], data: new Float32Array(15) },
+    });
+    await session.release();
+    // torch: src = floor(dst · in/out)
+    const nearest = (h: number, w: number, H: number, W: number) =>
+      Array.from({ length: H * W }, (_, i) => {
+        const sy = Math.floor((Math.floor(i / W) * h) / H);
+        const sx = Math.floor(((i % W) * w) / W);
+        return xv[sy * w + sx];
+      });
+    assert.deepEqual(out.up2.dims, [1, 1, 4, 6]);
+    assert.deepEqual([...out.up2.data], nearest(2, 3, 4, 6));
+    assert.deepEqual(out.sized.dims, [1, 1, 3, 5]);
+    assert.deepEqual([...out.sized.data], nearest(2, 3, 3, 5));
+  });
 
   it("refuses duplicate value names, unmarked float attributes and missing weights, naming them", () => {
     const b = new GraphBuilder("bad");

@@ -163,6 +163,26 @@ export function attention(
   return b.node("Reshape", [out, b.constInt64([0, -1, options.channels])]);
 }
 
+const NEAREST_LIKE_TORCH = {
+  mode: "nearest",
+  // torch's legacy "nearest": source index = floor(dst · in/out)
+  coordinate_transformation_mode: "asymmetric",
+  nearest_mode: "floor",
+} as const;
+
+/** torch interpolate(x, scale_factor=factor, mode="nearest") on NCHW. */
+export function upsampleNearest(b: GraphBuilder, x: string, factor: number): string {
+  return b.node("Resize", [x, "", b.constFloat([1, 1, factor, factor])], NEAREST_LIKE_TORCH);
+}
+
+/** torch interpolate(x, size=like.shape[2:], mode="nearest") on NCHW: resize to another tensor's H, W. */
+export function resizeNearestLike(b: GraphBuilder, x: string, like: string): string {
+  const batchChannels = b.node("Slice", [b.node("Shape", [x]), b.constInt64([0]), b.constInt64([2])]);
+  const spatial = b.node("Slice", [b.node("Shape", [like]), b.constInt64([2]), b.constInt64([4])]);
+  const sizes = b.node("Concat", [batchChannels, spatial], { axis: 0 });
+  return b.node("Resize", [x, "", "", sizes], NEAREST_LIKE_TORCH);
+}
+
 function ones(n: number): number[] {
   return new Array(n).fill(1);
 }

@@ -24,6 +24,7 @@ import {
   type LayerContext,
   layerNorm,
   linear,
+  resizeNearestLike,
   silu,
 } from "./layers.js";
 
@@ -125,17 +126,7 @@ function spatialTransformer(ctx: UNetContext, key: string, x: string, channels: 
 /** Nearest resize to the spatial size of `like` (torch interpolate(size=…, mode="nearest")), then conv. */
 function upsample(ctx: UNetContext, key: string, x: string, like: string): string {
   const { b } = ctx;
-  return b.scope(key, () => {
-    const batchChannels = b.node("Slice", [b.node("Shape", [x]), b.constInt64([0]), b.constInt64([2])]);
-    const spatial = b.node("Slice", [b.node("Shape", [like]), b.constInt64([2]), b.constInt64([4])]);
-    const sizes = b.node("Concat", [batchChannels, spatial], { axis: 0 });
-    const resized = b.node("Resize", [x, "", "", sizes], {
-      mode: "nearest",
-      coordinate_transformation_mode: "asymmetric",
-      nearest_mode: "floor",
-    });
-    return conv2d(ctx, `${key}.conv`, resized);
-  });
+  return b.scope(key, () => conv2d(ctx, `${key}.conv`, resizeNearestLike(b, x, like)));
 }
 
 function timeEmbedding(ctx: LayerContext, config: UNetConfig, timestep: string, sample: string): string {
