@@ -132,7 +132,8 @@ export function serializeModel(builder: GraphBuilder, options: SerializeOptions 
 /**
  * Streams the model into `dir` as `modelFile` + external chunks, one weight in memory at a time.
  * Files are written under temporary names and renamed, the model file last, so an interrupted
- * write never leaves a model file whose weights are incomplete.
+ * write never leaves a model file whose weights are incomplete. Use a fresh folder (GraphCache
+ * does): overwriting another model's files in place is not atomic as a whole.
  */
 export function writeModel(
   builder: GraphBuilder,
