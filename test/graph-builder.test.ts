@@ -13,8 +13,6 @@ import {
   linear,
   MASKED_SCORE,
   resizeNearestLike,
-  upsampleNearest,
-  resizeNearestLike,
   silu,
   upsampleNearest,
 } from "../src/graph/layers.js";
