@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { latentDistributionFromMoments, sampleScaledLatents } from "../src/graph/latent-distribution.js";
+import { serializeModel } from "../src/graph/onnx-model.js";
+import {
+  buildVaeDecoderGraph,
+  buildVaeEncoderGraph,
+  VAE_DECODER_INPUT,
+  VAE_DECODER_OUTPUT,
+  VAE_ENCODER_INPUT,
+  VAE_ENCODER_OUTPUTS,
+} from "../src/graph/vae.js";
+import { createRandomSource } from "../src/rng/index.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import type { Session } from "../src/runtime/runtime.js";
+import { parseVaeConfig } from "../src/weights/diffusers-config.js";
+import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
+import { assertClose } from "./helpers/assert-close.js";
+import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+
+interface VaeCase {
+  id: string;
+  kind: "decode" | "encode";
+  latents: string;
+  vae_decode: string;
+  image: string;
+  mean: string;
+  logvar: string;
+  std: string;
+  sample_times_scaling: string;
+  sample_seed: number;
+}
+
+const vae = manifest().vae;
+const cases: VaeCase[] = vae.cases;
+const tolerance: number = vae.tolerance.max_abs;
+const modelDir = fixturePath(vae.model);
+const config = parseVaeConfig(JSON.parse(readFileSync(`${modelDir}/config.json`, "utf-8")));
+
+function dimsOf(key: string): number[] {
+  return [...golden("vae").info(key).shape];
+}
+
+for (const attentionKind of ["matmul", "mha"] as const) {
+  describe(`VAE graphs (${attentionKind} attention) vs diffusers goldens`, () => {
+    let decoder: Session;
+    let encoder: Session;
+
+    before(async () => {
+      const weights = SafetensorsWeightSource.open(`${modelDir}/diffusion_pytorch_model.safetensors`);
+      try {
+        const runtime = onnxruntimeNode();
+        const options = { attention: attentionKind };
+        decoder = await runtime.createSession(
+          serializeModel(buildVaeDecoderGraph(weights, config, options)),
+          {
+            intraOpNumThreads: 1,
+          },
+        );
+        encoder = await runtime.createSession(
+          serializeModel(buildVaeEncoderGraph(weights, config, options)),
+          {
+            intraOpNumThreads: 1,
+          },
+        );
+      } finally {
+        weights.close();
+      }
+    });
+    after(async () => {
+      await decoder?.release();
+      await encoder?.release();
+    });
+
+    for (const c of cases.filter((c) => c.kind === "decode")) {
+      it(`${c.id}: decode(latents / ${config.scalingFactor}) within ${tolerance}`, async (t) => {
+        const g = golden("vae");
+        const dims = dimsOf(c.latents);
+        const scale = Math.fround(config.scalingFactor);
+        const latents = g.readF32(c.latents).map((v) => v / scale);
+        const out = await decoder.run({ [VAE_DECODER_INPUT]: { dims, data: latents } });
+        assert.deepEqual(out[VAE_DECODER_OUTPUT].dims, dimsOf(c.vae_decode));
+        const diff = assertClose(
+          out[VAE_DECODER_OUTPUT].data as Float32Array,
+          g.readF32(c.vae_decode),
+          tolerance,
+          `${c.id} vae_decode`,
+        );
+        t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
+      });
+    }
+
+    for (const c of cases.filter((c) => c.kind === "encode")) {
+      it(`${c.id}: mean, logvar, std and the seeded sample × scaling within ${tolerance}`, async (t) => {
+        const g = golden("vae");
+        const out = await encoder.run({
+          [VAE_ENCODER_INPUT]: { dims: dimsOf(c.image), data: g.readF32(c.image) },
+        });
+        const diffs: string[] = [];
+        for (const name of ["mean", "logvar", "std"] as const) {
+          assert.deepEqual(out[VAE_ENCODER_OUTPUTS[name]].dims, dimsOf(c[name]), `${c.id} ${name} shape`);
+          const d = assertClose(
+            out[VAE_ENCODER_OUTPUTS[name]].data as Float32Array,
+            g.readF32(c[name]),
+            tolerance,
+            `${c.id} ${name}`,
+          );
+          diffs.push(`${name} ${d.maxAbs.toExponential(2)}`);
+        }
+        // the moments output carries the same distribution before the clamp
+        const moments = out[VAE_ENCODER_OUTPUTS.moments];
+        const fromMoments = latentDistributionFromMoments(moments.data as Float32Array, moments.dims);
+        assertClose(fromMoments.mean, g.readF32(c.mean), tolerance, `${c.id} mean from moments`);
+        assertClose(fromMoments.std, g.readF32(c.std), tolerance, `${c.id} std from moments`);
+
+        const sample = sampleScaledLatents(
+          {
+            mean: out[VAE_ENCODER_OUTPUTS.mean].data as Float32Array,
+            std: out[VAE_ENCODER_OUTPUTS.std].data as Float32Array,
+            dims: out[VAE_ENCODER_OUTPUTS.mean].dims,
+          },
+          createRandomSource("cpu", c.sample_seed),
+          config.scalingFactor,
+        );
+        const d = assertClose(
+          sample,
+          g.readF32(c.sample_times_scaling),
+          tolerance,
+          `${c.id} sample_times_scaling`,
+        );
+        diffs.push(`sample×scaling ${d.maxAbs.toExponential(2)}`);
+        t.diagnostic(`max |diff| ${diffs.join(", ")}`);
+      });
+    }
+  });
+}
+
+it("sampleScaledLatents from the golden mean/std reproduces diffusers' float32 sample exactly up to randn ulps", () => {
+  const g = golden("vae");
+  for (const c of cases.filter((c) => c.kind === "encode")) {
+    const sample = sampleScaledLatents(
+      { mean: g.readF32(c.mean), std: g.readF32(c.std), dims: dimsOf(c.mean) },
+      createRandomSource("cpu", c.sample_seed),
+      config.scalingFactor,
+    );
+    // randn itself may differ by an ulp (README 4.2); nothing else is approximate here
+    assertClose(
+      sample,
+      g.readF32(c.sample_times_scaling),
+      1e-6,
+      `${c.id} sample_times_scaling from golden moments`,
+    );
+  }
+});
+
+it("latentDistributionFromMoments clamps logvar to [−30, 20] and splits per batch item", () => {
+  // batch 2, L = 1, 1x2: item 0 mean [1, 2] logvar [−40, 25]; item 1 mean [3, 4] logvar [0, 2]
+  const d = latentDistributionFromMoments(Float32Array.of(1, 2, -40, 25, 3, 4, 0, 2), [2, 2, 1, 2]);
+  assert.deepEqual(d.dims, [2, 1, 1, 2]);
+  assert.deepEqual([...d.mean], [1, 2, 3, 4]);
+  assert.deepEqual([...d.logvar], [-30, 20, 0, 2]);
+  assertClose(d.std, [Math.exp(-15), Math.exp(10), 1, Math.E], 1e-6 * Math.exp(10), "std");
+});
