@@ -30,6 +30,7 @@ import { numelOf } from "../src/weights/tensor-mapping.js";
 import { maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, manifest } from "./helpers/fixtures.js";
 import { TINY_OVERRIDES, TINY_SD15 } from "./helpers/tiny-configs.js";
+import { writeTorchCheckpoint } from "./helpers/torch-checkpoint-writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-load-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -557,17 +558,21 @@ test("crafted files: a missing, wrong-shaped or unexpected tensor is named", () 
   model.close();
 });
 
-test("pickled checkpoints are refused with a conversion command, never parsed", () => {
+test("pickles the restricted reader cannot take are refused with a conversion command", () => {
   const ckpt = join(dir, "model.ckpt");
-  writeFileSync(ckpt, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0])); // a torch.save zip
+  writeFileSync(ckpt, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0])); // a zip header and nothing else
   refusal(
     () => loadModel(ckpt),
     "pickle",
-    /pickled PyTorch checkpoint; sdlite never unpickles.*python -c .*torch\.load\('model\.ckpt', map_location='cpu', weights_only=True\).*'model\.safetensors'/,
+    /cannot be read safely \(no zip end-of-central-directory record\).*python -c .*torch\.load\('model\.ckpt', map_location='cpu', weights_only=True\).*'model\.safetensors'/,
   );
   const disguised = join(dir, "disguised.safetensors");
-  writeFileSync(disguised, Buffer.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e])); // protocol-2 pickle of {}
-  refusal(() => loadModel(disguised), "pickle", /pickled PyTorch checkpoint/);
+  writeFileSync(disguised, Buffer.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e])); // a bare protocol-2 pickle of {}
+  refusal(
+    () => loadModel(disguised),
+    "pickle",
+    /in a form sdlite does not read \(only torch\.save zip archives are\)/,
+  );
   const binFolder = join(dir, "bin-folder");
   for (const sub of ["unet", "text_encoder", "vae"]) mkdirSync(join(binFolder, sub), { recursive: true });
   copyFileSync(join(FOLDER, "model_index.json"), join(binFolder, "model_index.json"));
@@ -576,8 +581,33 @@ test("pickled checkpoints are refused with a conversion command, never parsed", 
   refusal(
     () => loadModel(binFolder),
     "pickle",
-    /diffusion_pytorch_model\.bin: this is a pickled PyTorch checkpoint/,
+    /diffusion_pytorch_model\.bin: this is a pickled PyTorch checkpoint in a form/,
   );
+});
+
+test("the fp16 checkpoint as a torch.save .ckpt loads through the restricted reader, bit for bit", () => {
+  const src = SafetensorsFile.open(SINGLE);
+  const ckpt = join(dir, "tiny-sd15-fp16.ckpt");
+  writeTorchCheckpoint(
+    ckpt,
+    src
+      .names()
+      .map((name) => ({ name, dtype: "F16", shape: src.info(name).shape, data: src.readRaw(name).bytes })),
+  );
+  src.close();
+  const fromCkpt = load(ckpt, { overrides: TINY_OVERRIDES });
+  const folder = load(FOLDER);
+  try {
+    assert.equal(fromCkpt.format, "single-file");
+    assert.deepEqual(fromCkpt.unet.storedDtypes, ["F16"]);
+    for (const c of ["unet", "vae", "textEncoder"] as const) {
+      assert.deepEqual(fromCkpt[c].config, folder[c].config, c);
+      assert.equal(assertSameWeights(c, fromCkpt[c], folder[c]), 0);
+    }
+  } finally {
+    fromCkpt.close();
+    folder.close();
+  }
 });
 
 test("diffusers folders of other pipelines are refused from model_index.json", () => {

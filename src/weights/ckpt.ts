@@ -1,6 +1,8 @@
 /**
- * Pickled PyTorch checkpoints (.ckpt/.pt/.pth/.bin) are recognised and refused: unpickling runs
- * code chosen by whoever made the file. The message says how to convert one to safetensors.
+ * Pickled PyTorch checkpoints (.ckpt/.pt/.pth/.bin) are never unpickled by Python's rules, which
+ * would run code chosen by whoever made the file. torch.save zip archives are read by the
+ * restricted reader (torch-checkpoint.ts); anything it cannot read, and every other pickle, is
+ * refused with a message on how to convert the file to safetensors.
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
@@ -8,23 +10,31 @@ import { ModelLoadError } from "./model-load-error.js";
 
 const PICKLE_EXTENSIONS = /\.(ckpt|pt|pth|bin|pkl|pickle)$/i;
 
-/** torch.save writes a zip (PK\x03\x04); older torch and plain pickles start with PROTO 0x80. */
-export function looksLikePickle(path: string): boolean {
-  if (PICKLE_EXTENSIONS.test(path)) return true;
-  const head = new Uint8Array(4);
+function head(path: string): Uint8Array {
+  const bytes = new Uint8Array(4);
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");
-    const n = readSync(fd, head, 0, 4, 0);
-    if (n < 2) return false;
+    readSync(fd, bytes, 0, 4, 0);
   } catch {
-    return false;
+    // unreadable: not our call here
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  const zip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
-  const pickle = head[0] === 0x80 && head[1] >= 2 && head[1] <= 5;
-  return zip || pickle;
+  return bytes;
+}
+
+/** torch.save writes a zip (PK\x03\x04). */
+export function looksLikeTorchZip(path: string): boolean {
+  const h = head(path);
+  return h[0] === 0x50 && h[1] === 0x4b && h[2] === 0x03 && h[3] === 0x04;
+}
+
+/** A pickle by name or by content (zip archive, or a raw pickle starting with PROTO 0x80). */
+export function looksLikePickle(path: string): boolean {
+  if (PICKLE_EXTENSIONS.test(path) || looksLikeTorchZip(path)) return true;
+  const h = head(path);
+  return h[0] === 0x80 && h[1] >= 2 && h[1] <= 5;
 }
 
 export function conversionCommand(path: string): string {
@@ -37,13 +47,18 @@ export function conversionCommand(path: string): string {
   );
 }
 
-export function refusePickle(path: string): never {
-  throw new ModelLoadError(
+/** Refuses a pickle; `why` says what the restricted reader found, when it tried. */
+export function refusePickle(path: string, why?: string, cause?: unknown): never {
+  const what = why
+    ? `this pickled PyTorch checkpoint cannot be read safely (${why}); sdlite never unpickles with Python's rules (that can run arbitrary code).`
+    : "this is a pickled PyTorch checkpoint in a form sdlite does not read (only torch.save zip archives are); sdlite never unpickles with Python's rules (that can run arbitrary code).";
+  const error = new ModelLoadError(
     "pickle",
     path,
-    "this is a pickled PyTorch checkpoint; sdlite never unpickles (loading a pickle can run arbitrary code). " +
-      `Convert it once to safetensors, e.g. with torch >= 1.13 and the safetensors package: ${conversionCommand(path)} ` +
+    `${what} Convert it once to safetensors, e.g. with torch >= 1.13 and the safetensors package: ${conversionCommand(path)} ` +
       "(weights_only=True keeps torch from running code in the file; if it refuses a class such as a training callback, " +
       "use weights_only=False only for a file you trust), or download the .safetensors version of the model.",
   );
+  if (cause !== undefined) error.cause = cause;
+  throw error;
 }

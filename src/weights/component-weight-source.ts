@@ -3,7 +3,6 @@
  * implies, under canonical names and canonical shapes (the LDM VAE's 1x1 attention kernels are
  * served as the linear weights they are). Reads stay on demand, in float32.
  */
-import type { SafetensorsWeightSource } from "./safetensors-weight-source.js";
 import { numelOf } from "./tensor-mapping.js";
 import type { WeightSource } from "./weight-source.js";
 
@@ -12,11 +11,16 @@ export interface CanonicalTensor {
   readonly shape: readonly number[];
 }
 
+/** Stored tensors already under canonical names, in their stored shapes and dtypes. */
+export interface StoredWeights extends WeightSource {
+  dtype(name: string): string;
+}
+
 export class ComponentWeightSource implements WeightSource {
   private readonly shapes: ReadonlyMap<string, readonly number[]>;
 
   constructor(
-    private readonly inner: SafetensorsWeightSource,
+    private readonly inner: StoredWeights,
     tensors: readonly CanonicalTensor[],
   ) {
     const shapes = new Map<string, readonly number[]>();

@@ -5,7 +5,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { refusePickle } from "./ckpt.js";
 import { textEncoderTensorMap } from "./clip-key-map.js";
 import { ComponentWeightSource } from "./component-weight-source.js";
 import {
@@ -18,10 +17,9 @@ import {
 import type { WeightsComponent } from "./loaded-model.js";
 import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { openWeightsFile, tensorShapes } from "./open-weights-file.js";
-import type { SafetensorsFile } from "./safetensors.js";
-import { SafetensorsWeightSource } from "./safetensors-weight-source.js";
+import { openWeightsFile } from "./open-weights-file.js";
 import { taesdTensorNames } from "./taesd-key-map.js";
+import { RenamedTensors, type TensorFile, tensorShapes } from "./tensor-file.js";
 import { unetTensorMap } from "./unet-key-map.js";
 import { vaeTensorMap } from "./vae-key-map.js";
 import { validateTensors } from "./validate-tensors.js";
@@ -84,6 +82,7 @@ export function readJsonFile(path: string): Record<string, unknown> {
 /**
  * The weight files of a component folder: `variant` ("fp16") first when asked for, otherwise the
  * full-precision files first and the variant as fallback (a folder may ship only one of them).
+ * safetensors are preferred; a torch.save `.bin` is read by the restricted reader.
  */
 export function findWeightFiles(dir: string, baseName: string, variant?: string): string[] {
   const variants = variant ? [variant, undefined] : [undefined, "fp16"];
@@ -96,13 +95,17 @@ export function findWeightFiles(dir: string, baseName: string, variant?: string)
     );
     if (existsSync(index)) return shardsOf(index);
   }
+  // transformers names its pickles pytorch_model.bin, diffusers diffusion_pytorch_model.bin
+  const binBase = baseName === "model" ? "pytorch_model" : baseName;
+  for (const v of variants) {
+    const bin = join(dir, v ? `${binBase}.${v}.bin` : `${binBase}.bin`);
+    if (existsSync(bin)) return [bin];
+  }
   const entries = existsSync(dir) ? readdirSync(dir) : [];
-  const pickled = entries.find((e) => /\.(bin|ckpt|pt|pth)$/.test(e));
-  if (pickled) refusePickle(join(dir, pickled));
   throw new ModelLoadError(
     "missing-file",
     dir,
-    `no ${baseName}.safetensors (or .fp16.safetensors, or a sharded .safetensors.index.json) here; found ${entries.join(", ") || "nothing"}`,
+    `no ${baseName}.safetensors (or .fp16.safetensors, a sharded .safetensors.index.json, or ${binBase}.bin) here; found ${entries.join(", ") || "nothing"}`,
   );
 }
 
@@ -176,7 +179,7 @@ export interface OpenedComponent<C> extends WeightsComponent<C> {
 export function componentFromFiles<K extends DiffusersComponentKind>(
   kind: K,
   config: ConfigOf[K],
-  files: SafetensorsFile[],
+  files: TensorFile[],
   where: string,
 ): OpenedComponent<ConfigOf[K]> {
   const expected = expectedTensors(kind, config);
@@ -192,7 +195,7 @@ export function componentFromFiles<K extends DiffusersComponentKind>(
       ignore: kind === "text_encoder" ? /^text_model\.embeddings\.position_ids$/ : undefined,
     },
   );
-  const inner = SafetensorsWeightSource.fromFiles(files, { rename: (key) => renameLegacy(kind, key) });
+  const inner = new RenamedTensors(files, (key) => renameLegacy(kind, key));
   const weights = new ComponentWeightSource(inner, expected);
   return {
     kind: "weights",
@@ -218,7 +221,7 @@ export function openDiffusersComponent<K extends DiffusersComponentKind>(
   }
   const config = parseConfig(kind, join(dir, "config.json"));
   const paths = findWeightFiles(dir, WEIGHT_BASENAME[kind], variant);
-  const files: SafetensorsFile[] = [];
+  const files: TensorFile[] = [];
   try {
     for (const p of paths) files.push(openWeightsFile(p));
     return componentFromFiles(kind, config, files, paths.length === 1 ? paths[0] : dir);

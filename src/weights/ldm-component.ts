@@ -5,13 +5,12 @@
  */
 import { ComponentWeightSource } from "./component-weight-source.js";
 import type { WeightsComponent } from "./loaded-model.js";
-import type { SafetensorsFile } from "./safetensors.js";
-import { SafetensorsWeightSource } from "./safetensors-weight-source.js";
+import { RenamedTensors, type TensorFile } from "./tensor-file.js";
 import type { TensorMapping } from "./tensor-mapping.js";
 import { validateTensors } from "./validate-tensors.js";
 
 export interface LdmComponentSpec<C> {
-  file: SafetensorsFile;
+  file: TensorFile;
   /** e.g. "model.diffusion_model."; "" for a bare standalone VAE. */
   prefix: string;
   label: string;
@@ -42,7 +41,7 @@ export function ldmComponent<C>(spec: LdmComponentSpec<C>): WeightsComponent<C> 
     const canonical = norm.startsWith(prefix) ? byLdm.get(norm.slice(prefix.length)) : undefined;
     if (canonical) canonicalByFileKey.set(key, canonical);
   }
-  const inner = SafetensorsWeightSource.fromFiles([file], { rename: (key) => canonicalByFileKey.get(key) });
+  const inner = new RenamedTensors([file], (key) => canonicalByFileKey.get(key));
   const weights = new ComponentWeightSource(inner, mappings);
   return {
     kind: "weights",

@@ -1,7 +1,8 @@
 /**
  * The model loader's entry point: any supported SD1.x format in, one LoadedModel out.
  *
- *   - single-file `.safetensors` in the original LDM layout (F32/F16/BF16)
+ *   - single-file `.safetensors` in the original LDM layout (F32/F16/BF16), or the same as a
+ *     torch.save `.ckpt`, read by the restricted reader (never Python unpickling)
  *   - diffusers folder (`model_index.json`, `unet/`, `text_encoder/`, `vae/`, `tokenizer/`,
  *     `scheduler/`; fp32 or `.fp16` weight variants, single or sharded)
  *   - ONNX pipeline folder (`unet/model.onnx`, `text_encoder/`, `vae_decoder/`, `vae_encoder/`)
@@ -13,7 +14,6 @@
 import { existsSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { ArchitectureOverrides } from "./architecture-overrides.js";
-import { looksLikePickle, refusePickle } from "./ckpt.js";
 import { type OpenedComponent, openDiffusersComponent, readJsonFile } from "./diffusers-component.js";
 import type { LoadedModel, LoadedOnnxModel, LoadedWeightsModel, WeightsComponent } from "./loaded-model.js";
 import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
@@ -55,7 +55,6 @@ const OTHER_PIPELINES: [RegExp, string][] = [
 export function loadModel(path: string, options: LoadModelOptions = {}): LoadedModel {
   if (!existsSync(path)) throw new ModelLoadError("missing-file", path, "no such file or folder");
   if (statSync(path).isDirectory()) return loadFolder(path, options);
-  if (looksLikePickle(path)) refusePickle(path);
   if (extname(path).toLowerCase() === ".onnx") {
     throw new ModelLoadError(
       "unknown-format",

@@ -1,18 +1,21 @@
 /**
- * Opens a weights file for the model loader: pickles are refused before a byte is parsed, and
- * the safetensors reader's own diagnosis (truncated, bad header, …) is kept in the error.
+ * Opens a weights file for the model loader: safetensors, or a torch.save zip archive through the
+ * restricted reader (never Python unpickling). Other pickles are refused before a byte is
+ * interpreted, and the readers' own diagnoses (truncated, bad header, …) are kept in the error.
  */
 import { existsSync, statSync } from "node:fs";
-import { looksLikePickle, refusePickle } from "./ckpt.js";
+import { looksLikePickle, looksLikeTorchZip, refusePickle } from "./ckpt.js";
 import { ModelLoadError } from "./model-load-error.js";
 import { SafetensorsError, SafetensorsFile } from "./safetensors.js";
+import type { TensorFile } from "./tensor-file.js";
+import { TorchCheckpointFile } from "./torch-checkpoint.js";
 
-export function openWeightsFile(path: string): SafetensorsFile {
+export function openWeightsFile(path: string): TensorFile {
   if (!existsSync(path)) throw new ModelLoadError("missing-file", path, "no such file");
   if (statSync(path).isDirectory()) {
     throw new ModelLoadError("unknown-format", path, "expected a weights file here, found a folder");
   }
-  if (looksLikePickle(path)) refusePickle(path);
+  if (looksLikePickle(path)) return openTorchCheckpoint(path);
   try {
     return SafetensorsFile.open(path);
   } catch (err) {
@@ -26,9 +29,13 @@ export function openWeightsFile(path: string): SafetensorsFile {
   }
 }
 
-/** name -> shape for every tensor of an open file. */
-export function tensorShapes(file: SafetensorsFile): Map<string, readonly number[]> {
-  const out = new Map<string, readonly number[]>();
-  for (const [name, info] of file.tensors) out.set(name, info.shape);
-  return out;
+function openTorchCheckpoint(path: string): TensorFile {
+  if (!looksLikeTorchZip(path)) refusePickle(path);
+  try {
+    return TorchCheckpointFile.open(path);
+  } catch (err) {
+    // any failure of the restricted reader (unknown opcode, odd layout, truncation) ends in a refusal
+    const message = err instanceof Error ? err.message : String(err);
+    return refusePickle(path, message.replace(`${path}: `, ""), err);
+  }
 }

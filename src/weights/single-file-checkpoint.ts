@@ -21,7 +21,7 @@ import type { WeightsComponent } from "./loaded-model.js";
 import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
 import { openWeightsFile } from "./open-weights-file.js";
-import type { SafetensorsFile } from "./safetensors.js";
+import type { TensorFile } from "./tensor-file.js";
 
 const FILE_KIND_ADVICE: Record<Exclude<WeightFileKind, "ldm-checkpoint">, string> = {
   "ldm-vae": "a standalone VAE; give it as the VAE (options.vae) together with an SD1.x checkpoint",
@@ -36,7 +36,7 @@ export function notAModelAdvice(kind: Exclude<WeightFileKind, "ldm-checkpoint">)
 }
 
 export interface SingleFileCheckpoint {
-  readonly file: SafetensorsFile;
+  readonly file: TensorFile;
   readonly detected: DetectedCheckpoint;
   readonly unet: WeightsComponent<UNetConfig>;
   /** Absent when the file has no `first_stage_model.*`. */

@@ -15,9 +15,10 @@ import { componentFromFiles, type OpenedComponent, openDiffusersComponent } from
 import { ldmComponent } from "./ldm-component.js";
 import type { TaesdConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { openWeightsFile, tensorShapes } from "./open-weights-file.js";
+import { openWeightsFile } from "./open-weights-file.js";
 import { notAModelAdvice } from "./single-file-checkpoint.js";
 import { detectTaesd } from "./taesd-key-map.js";
+import { tensorShapes } from "./tensor-file.js";
 import { vaeTensorMap } from "./vae-key-map.js";
 
 function isDirectory(path: string): boolean {

@@ -1,0 +1,114 @@
+/**
+ * The central directory of a zip file (with zip64), read with positioned reads: enough to find
+ * the stored (uncompressed) entries of a torch.save archive without reading the multi-GB payload.
+ */
+import { readSync } from "node:fs";
+
+export interface ZipEntry {
+  readonly name: string;
+  /** 0 = stored; torch.save never compresses. */
+  readonly method: number;
+  readonly compressedSize: number;
+  readonly uncompressedSize: number;
+  readonly localHeaderOffset: number;
+}
+
+const EOCD = 0x06054b50;
+const EOCD64_LOCATOR = 0x07064b50;
+const EOCD64 = 0x06064b50;
+const CENTRAL_HEADER = 0x02014b50;
+const LOCAL_HEADER = 0x04034b50;
+
+function readAt(fd: number, position: number, length: number): DataView {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+  return new DataView(buf.buffer);
+}
+
+function u64(view: DataView, offset: number): number {
+  const value = view.getBigUint64(offset, true);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error("zip64 size beyond 2^53");
+  return Number(value);
+}
+
+export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipEntry> {
+  // the end-of-central-directory record sits in the last 22 + (up to 65535 comment) bytes
+  const tailLength = Math.min(fileSize, 22 + 65535);
+  const tail = readAt(fd, fileSize - tailLength, tailLength);
+  let eocd = -1;
+  for (let i = tailLength - 22; i >= 0; i--) {
+    if (tail.getUint32(i, true) === EOCD) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error("no zip end-of-central-directory record");
+  let entries = tail.getUint16(eocd + 10, true);
+  let cdSize = tail.getUint32(eocd + 12, true);
+  let cdOffset = tail.getUint32(eocd + 16, true);
+  const locator = eocd - 20;
+  if (locator >= 0 && tail.getUint32(locator, true) === EOCD64_LOCATOR) {
+    const record = readAt(fd, u64(tail, locator + 8), 56);
+    if (record.getUint32(0, true) !== EOCD64) throw new Error("bad zip64 end-of-central-directory record");
+    entries = u64(record, 32);
+    cdSize = u64(record, 40);
+    cdOffset = u64(record, 48);
+  }
+  if (cdOffset + cdSize > fileSize)
+    throw new Error("zip central directory runs past the end of the file; truncated?");
+  const cd = readAt(fd, cdOffset, cdSize);
+  const out = new Map<string, ZipEntry>();
+  let p = 0;
+  for (let e = 0; e < entries; e++) {
+    if (cd.getUint32(p, true) !== CENTRAL_HEADER) throw new Error(`bad zip central directory entry ${e}`);
+    const method = cd.getUint16(p + 10, true);
+    let compressedSize = cd.getUint32(p + 20, true);
+    let uncompressedSize = cd.getUint32(p + 24, true);
+    const nameLength = cd.getUint16(p + 28, true);
+    const extraLength = cd.getUint16(p + 30, true);
+    const commentLength = cd.getUint16(p + 32, true);
+    let localHeaderOffset = cd.getUint32(p + 42, true);
+    const name = new TextDecoder().decode(new Uint8Array(cd.buffer, p + 46, nameLength));
+    // zip64 extra field (id 1): 8-byte values for the fields saturated at 0xFFFFFFFF, in this order
+    let x = p + 46 + nameLength;
+    const extraEnd = x + extraLength;
+    while (x + 4 <= extraEnd) {
+      const id = cd.getUint16(x, true);
+      const size = cd.getUint16(x + 2, true);
+      if (id === 1) {
+        let q = x + 4;
+        if (uncompressedSize === 0xffffffff) {
+          uncompressedSize = u64(cd, q);
+          q += 8;
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = u64(cd, q);
+          q += 8;
+        }
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(cd, q);
+      }
+      x += 4 + size;
+    }
+    out.set(name, { name, method, compressedSize, uncompressedSize, localHeaderOffset });
+    p = extraEnd + commentLength;
+  }
+  return out;
+}
+
+/** Where an entry's bytes start (after its local header, whose extra field may differ from the directory's). */
+export function entryDataOffset(fd: number, entry: ZipEntry): number {
+  const header = readAt(fd, entry.localHeaderOffset, 30);
+  if (header.getUint32(0, true) !== LOCAL_HEADER) throw new Error(`bad zip local header for "${entry.name}"`);
+  return entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
+}
+
+export function readEntry(fd: number, entry: ZipEntry): Uint8Array {
+  if (entry.method !== 0) throw new Error(`zip entry "${entry.name}" is compressed (method ${entry.method})`);
+  const view = readAt(fd, entryDataOffset(fd, entry), entry.uncompressedSize);
+  return new Uint8Array(view.buffer);
+}
