@@ -1,0 +1,83 @@
+/**
+ * diffusers' AutoencoderTiny (TAESD) as two ONNX graphs with the diffusers names
+ * (`encoder.layers.N…`, `decoder.layers.N…`; madebyollin's own files map onto them, see
+ * weights/taesd-key-map.ts).
+ *
+ * Encoder — input `sample` f32 [batch, 3, H, W] in [−1, 1] (scaled to [0, 1] inside, as EncoderTiny
+ * does); output `latent_sample` f32 [batch, latent_channels, H/8, W/8]: the latents themselves
+ * (scaling factor 1, nothing to sample).
+ * Decoder — input `latent_sample` f32 [batch, latent_channels, h, w] (UNet latents as they are);
+ * output `sample` f32 [batch, 3, 8h, 8w] in [−1, 1] units, not clamped. DecoderTiny first soft-clamps
+ * the latents with tanh(z/3)·3 and returns 2·y − 1.
+ *
+ * Batch and spatial sizes are dynamic.
+ */
+import type { TaesdConfig } from "../weights/model-config.js";
+import type { WeightSource } from "../weights/weight-source.js";
+import { GraphBuilder } from "./graph-builder.js";
+import { conv2d, type LayerContext, upsampleNearest } from "./layers.js";
+
+export const TAESD_ENCODER_INPUT = "sample";
+export const TAESD_ENCODER_OUTPUT = "latent_sample";
+export const TAESD_DECODER_INPUT = "latent_sample";
+export const TAESD_DECODER_OUTPUT = "sample";
+
+/** AutoencoderTinyBlock: relu(conv(relu(conv(relu(conv(x))))) + skip(x)); skip is a 1x1 conv when widths differ. */
+function block(ctx: LayerContext, key: string, x: string): string {
+  const { b } = ctx;
+  return b.scope(key, () => {
+    let h = b.node("Relu", [conv2d(ctx, `${key}.conv.0`, x)]);
+    h = b.node("Relu", [conv2d(ctx, `${key}.conv.2`, h)]);
+    h = conv2d(ctx, `${key}.conv.4`, h);
+    const skip = ctx.weights.has(`${key}.skip.weight`) ? conv2d(ctx, `${key}.skip`, x) : x;
+    return b.node("Relu", [b.node("Add", [h, skip])]);
+  });
+}
+
+export function buildTaesdEncoderGraph(weights: WeightSource, config: TaesdConfig): GraphBuilder {
+  const b = new GraphBuilder("taesd_encoder");
+  const ctx: LayerContext = { b, weights, attention: "matmul" };
+  const x = b.input(TAESD_ENCODER_INPUT, "float32", ["batch", 3, "height", "width"]);
+
+  // [−1, 1] → [0, 1], as x.add(1).div(2)
+  let h = b.node("Div", [b.node("Add", [x, b.constScalar(1)]), b.constScalar(2)]);
+  let layer = 0;
+  config.numEncoderBlocks.forEach((blocks, level) => {
+    // the first conv reads the image; each later level starts with a stride-2 conv
+    h = conv2d(ctx, `encoder.layers.${layer++}`, h, { stride: level === 0 ? 1 : 2 });
+    for (let k = 0; k < blocks; k++) h = block(ctx, `encoder.layers.${layer++}`, h);
+  });
+  h = conv2d(ctx, `encoder.layers.${layer}`, h);
+  b.output(h, TAESD_ENCODER_OUTPUT, "float32", [
+    "batch",
+    config.latentChannels,
+    "latent_height",
+    "latent_width",
+  ]);
+  return b;
+}
+
+export function buildTaesdDecoderGraph(weights: WeightSource, config: TaesdConfig): GraphBuilder {
+  const b = new GraphBuilder("taesd_decoder");
+  const ctx: LayerContext = { b, weights, attention: "matmul" };
+  const z = b.input(TAESD_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
+
+  // soft clamp to (−3, 3): torch.tanh(x / 3) * 3
+  let h = b.node("Mul", [b.node("Tanh", [b.node("Div", [z, b.constScalar(3)])]), b.constScalar(3)]);
+  h = b.node("Relu", [conv2d(ctx, "decoder.layers.0", h)]);
+  let layer = 2; // layers.1 is the ReLU
+  const levels = config.numDecoderBlocks.length;
+  config.numDecoderBlocks.forEach((blocks, level) => {
+    for (let k = 0; k < blocks; k++) h = block(ctx, `decoder.layers.${layer++}`, h);
+    if (level < levels - 1) {
+      h = upsampleNearest(b, h, 2);
+      layer++; // nn.Upsample
+    }
+    h = conv2d(ctx, `decoder.layers.${layer++}`, h);
+  });
+  // [0, 1] → [−1, 1], as x.mul(2).sub(1)
+  h = b.node("Sub", [b.node("Mul", [h, b.constScalar(2)]), b.constScalar(1)]);
+  const factor = 2 ** (levels - 1);
+  b.output(h, TAESD_DECODER_OUTPUT, "float32", ["batch", 3, `${factor}*height`, `${factor}*width`]);
+  return b;
+}
