@@ -27,26 +27,19 @@ export interface Sd1Configs {
   textEncoder: TextEncoderConfig;
 }
 
-export function componentTensorMap(component: ComponentName, configs: Sd1Configs): TensorMapping[] {
-  switch (component) {
-    case "unet":
-      return unetTensorMap(configs.unet);
-    case "vae":
-      return vaeTensorMap(configs.vae);
-    case "textEncoder":
-      return textEncoderTensorMap(configs.textEncoder);
-  }
-}
-
 /** Every tensor of a full SD1.x single file, with its full LDM key (prefix included). */
 export function ldmCheckpointKeys(
   configs: Sd1Configs,
 ): { key: string; component: ComponentName; mapping: TensorMapping }[] {
   const out: { key: string; component: ComponentName; mapping: TensorMapping }[] = [];
+  const maps: Record<ComponentName, TensorMapping[]> = {
+    unet: unetTensorMap(configs.unet),
+    vae: vaeTensorMap(configs.vae),
+    textEncoder: textEncoderTensorMap(configs.textEncoder),
+  };
   for (const component of ["unet", "vae", "textEncoder"] as const) {
-    for (const mapping of componentTensorMap(component, configs)) {
+    for (const mapping of maps[component])
       out.push({ key: LDM_PREFIXES[component] + mapping.ldm, component, mapping });
-    }
   }
   return out;
 }
