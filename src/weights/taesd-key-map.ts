@@ -100,3 +100,43 @@ export function detectTaesd(shapes: ReadonlyMap<string, readonly number[]>, path
     scalingFactor: 1.0,
   };
 }
+
+export type TaesdHalf = "encoder" | "decoder";
+
+/**
+ * madebyollin/taesd's own files hold nn.Sequential indices: `taesd_encoder.*` the Encoder (`0.weight`,
+ * `1.conv.0.weight`, … = diffusers' `encoder.layers.N`), `taesd_decoder.*` the Decoder, whose layer 0
+ * is the parameterless Clamp, so its N is diffusers' `decoder.layers.N-1` (as diffusers'
+ * convert_tiny_autoencoder_to_diffusers.py maps them). A whole TAESD module's state dict prefixes the
+ * same keys with `encoder.` / `decoder.`. Returns the renamer for a file's keys, or undefined when
+ * its names are not in that layout.
+ */
+export function madebyollinTaesdRename(
+  names: readonly string[],
+): ((key: string) => string | undefined) | undefined {
+  if (names.length === 0) return undefined;
+  const layer = (half: TaesdHalf, index: number, rest: string) => {
+    const i = half === "decoder" ? index - 1 : index;
+    return i < 0 ? undefined : `${half}.layers.${i}.${rest}`;
+  };
+  if (names.every((n) => /^(encoder|decoder)\.\d+\./.test(n))) {
+    return (key) => {
+      const m = /^(encoder|decoder)\.(\d+)\.(.+)$/.exec(key);
+      return m ? layer(m[1] as TaesdHalf, Number(m[2]), m[3]) : undefined;
+    };
+  }
+  if (names.every((n) => /^\d+\./.test(n))) {
+    // the encoder starts with a conv at 0; the decoder's first conv is at 1, after the Clamp
+    const half: TaesdHalf | undefined = names.includes("0.weight")
+      ? "encoder"
+      : names.includes("1.weight")
+        ? "decoder"
+        : undefined;
+    if (!half) return undefined;
+    return (key) => {
+      const m = /^(\d+)\.(.+)$/.exec(key);
+      return m ? layer(half, Number(m[1]), m[2]) : undefined;
+    };
+  }
+  return undefined;
+}
