@@ -19,6 +19,7 @@ import { madebyollinTaesdFiles, openMadebyollinTaesd } from "../src/weights/made
 import { ModelLoadError } from "../src/weights/model-load-error.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { writeSafetensors } from "../src/weights/safetensors-writer.js";
+import { openTaesd } from "../src/weights/standalone-vae.js";
 import { madebyollinTaesdRename } from "../src/weights/taesd-key-map.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
@@ -244,6 +245,24 @@ describe("TAESD from madebyollin's own files", () => {
       );
     } finally {
       taesd.close();
+    }
+  });
+
+  it("the model loader's openTaesd takes madebyollin's folder and files too", () => {
+    const folder = openTaesd(dir);
+    const decoderOnly = openTaesd(decoderFile);
+    try {
+      assert.deepEqual(folder.files, [encoderFile, decoderFile]);
+      assert.deepEqual(folder.config, config);
+      assertSameWeights(folder.weights, diffusers.names(), "openTaesd(folder)");
+      assert.deepEqual(decoderOnly.files, [decoderFile]);
+      assert.deepEqual(decoderOnly.assumed, {
+        encoderBlockOutChannels: "default",
+        numEncoderBlocks: "default",
+      });
+    } finally {
+      folder.close();
+      decoderOnly.close();
     }
   });
 

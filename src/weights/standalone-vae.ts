@@ -1,7 +1,7 @@
 /**
  * A VAE given on its own to replace a model's (e.g. vae-ft-mse-840000): an LDM-named file with or
  * without the `first_stage_model.` prefix, a diffusers-named file, or a diffusers `vae/` folder.
- * Also TAESD: a diffusers AutoencoderTiny folder or its weights file.
+ * Also TAESD: a diffusers AutoencoderTiny folder or its weights file, or madebyollin's own files.
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -13,11 +13,12 @@ import {
 import { classifyWeightFile, detectVae, stripPrefix } from "./detect-architecture.js";
 import { componentFromFiles, type OpenedComponent, openDiffusersComponent } from "./diffusers-component.js";
 import { ldmComponent } from "./ldm-component.js";
+import { madebyollinTaesdFiles, openMadebyollinTaesd } from "./madebyollin-taesd.js";
 import type { TaesdConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
 import { openWeightsFile } from "./open-weights-file.js";
 import { notAModelAdvice } from "./single-file-checkpoint.js";
-import { detectTaesd } from "./taesd-key-map.js";
+import { detectTaesd, madebyollinTaesdRename } from "./taesd-key-map.js";
 import { tensorShapes } from "./tensor-file.js";
 import { vaeTensorMap } from "./vae-key-map.js";
 
@@ -79,8 +80,17 @@ export function openStandaloneVae(
 }
 
 export function openTaesd(path: string): OpenedComponent<TaesdConfig> {
-  if (isDirectory(path)) return openDiffusersComponent(componentFolder(path, "taesd"), "taesd");
+  if (isDirectory(path)) {
+    // madebyollin/taesd's own layout: taesd_encoder/taesd_decoder.safetensors and no config.json
+    const madebyollin = existsSync(join(path, "config.json")) ? undefined : madebyollinTaesdFiles(path);
+    if (madebyollin) return openMadebyollinTaesd(madebyollin);
+    return openDiffusersComponent(componentFolder(path, "taesd"), "taesd");
+  }
   const file = openWeightsFile(path);
+  if (madebyollinTaesdRename(file.names())) {
+    file.close();
+    return openMadebyollinTaesd(path);
+  }
   try {
     const kind = classifyWeightFile(file.names(), path);
     if (kind !== "diffusers-taesd") {
