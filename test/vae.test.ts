@@ -91,6 +91,34 @@ for (const attentionKind of ["matmul", "mha"] as const) {
       });
     }
 
+    it("decode with batch 2 (two different latents) gives each item's own golden", async () => {
+      const g = golden("vae");
+      const c = cases.find((c) => c.kind === "decode") as VaeCase;
+      const dims = dimsOf(c.latents);
+      const scale = Math.fround(config.scalingFactor);
+      const latents = g.readF32(c.latents).map((v) => v / scale);
+      const flipped = latents.slice().reverse();
+      const single = await decoder.run({ [VAE_DECODER_INPUT]: { dims, data: flipped } });
+      const batch = new Float32Array(2 * latents.length);
+      batch.set(flipped);
+      batch.set(latents, latents.length);
+      const out = await decoder.run({ [VAE_DECODER_INPUT]: { dims: [2, ...dims.slice(1)], data: batch } });
+      const image = out[VAE_DECODER_OUTPUT].data as Float32Array;
+      const half = image.length / 2;
+      assertClose(
+        image.subarray(0, half),
+        single[VAE_DECODER_OUTPUT].data as Float32Array,
+        1e-6,
+        "batch item 0 vs alone",
+      );
+      assertClose(
+        image.subarray(half),
+        g.readF32(c.vae_decode),
+        tolerance,
+        `batch item 1: ${c.id} vae_decode`,
+      );
+    });
+
     for (const c of cases.filter((c) => c.kind === "encode")) {
       it(`${c.id}: mean, logvar, std and the seeded sample × scaling within ${tolerance}`, async (t) => {
         const g = golden("vae");

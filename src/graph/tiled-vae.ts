@@ -8,6 +8,7 @@
  * Runtime-agnostic: the network is a `TileTransform` (e.g. a session run). Tiles are processed row
  * by row and only the previous row is kept, which gives the same numbers as diffusers' in-place
  * blending of the full grid (a tile only ever blends with neighbours that are already final).
+ * The same scheme serves a TAESD session (diffusers' AutoencoderTiny has its own, different tiling).
  */
 
 /** A float32 NCHW tensor. */

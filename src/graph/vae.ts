@@ -7,7 +7,7 @@
  * 8·width] in model units (about [−1, 1], not clamped). post_quant_conv is included.
  *
  * Encoder — input `sample` f32 [batch, 3, H, W] in [−1, 1]; outputs of the latent distribution
- * (quant_conv included), each [batch, latent_channels, ⌈H/8⌉, ⌈W/8⌉]:
+ * (quant_conv included), each [batch, latent_channels, ⌊H/8⌋, ⌊W/8⌋]:
  *   `mean`, `logvar` (clamped to [−30, 20]), `std` = exp(logvar / 2), and `moments` = the raw
  *   quant_conv output [mean ‖ unclamped logvar] on channels, which tiled encoding blends before the
  *   clamp as diffusers does. Sampling (mean + std·randn) is left to the caller's generator.
