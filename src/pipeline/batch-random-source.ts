@@ -1,6 +1,7 @@
 /**
  * One generator per image (seed, seed+1, …) as AUTOMATIC1111 does, so image i of a batch equals
- * a single-image run with seed+i. A draw of shape [n, …] takes [1, …] from each image's generator.
+ * a single-image run with seed+i. A draw for the whole batch takes an equal share of the elements
+ * from each image's generator, in batch order (the generators depend on the element count only).
  */
 import type { RandomSource } from "../rng/random-source.js";
 
@@ -9,12 +10,13 @@ export class BatchRandomSource implements RandomSource {
 
   randn(shape: readonly number[]): Float32Array {
     const n = this.sources.length;
-    if (shape[0] !== n) throw new RangeError(`batch draw of shape [${shape}] for ${n} generators`);
-    const item = [1, ...shape.slice(1)];
-    const size = item.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(n * size);
+    const total = shape.reduce((a, b) => a * b, 1);
+    if (n === 1) return this.sources[0].randn(shape);
+    if (total % n !== 0) throw new RangeError(`a draw of ${total} values cannot be split over ${n} images`);
+    const size = total / n;
+    const out = new Float32Array(total);
     this.sources.forEach((source, i) => {
-      out.set(source.randn(item), i * size);
+      out.set(source.randn([size]), i * size);
     });
     return out;
   }

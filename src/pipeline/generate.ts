@@ -4,6 +4,7 @@
  * per image (seed + i), so each image is reproducible from its seed alone.
  */
 
+import { sampleScaledLatents } from "../graph/latent-distribution.js";
 import {
   binariseMask,
   decodedToImages,
@@ -30,6 +31,8 @@ export interface PipelineModels {
   unet: UNetNetwork;
   vae: VaeNetwork;
   schedulerConfig: SchedulerConfig;
+  /** Called when a network is not needed until the next run of its stage (low-memory mode frees it). */
+  stageDone?: (stage: "text-encoder" | "unet" | "vae") => Promise<void>;
 }
 
 export type Stage = "encode-prompt" | "encode-image" | "denoise" | "decode";
@@ -86,6 +89,7 @@ export async function generate(
       : negative;
     [condPadded, uncond] = padToSameLength(cond, negative, empty);
   }
+  await models.stageDone?.("text-encoder");
   const conditioning = {
     cond: repeatBatch(condPadded, req.batchSize),
     uncond: repeatBatch(uncond, req.batchSize),
@@ -103,6 +107,7 @@ export async function generate(
       report("encode-image", k),
     );
 
+    if (req.initImage) await models.stageDone?.("vae");
     const latents = await denoise({
       unet: models.unet,
       scheduler,
@@ -117,8 +122,10 @@ export async function generate(
       onStep: (p) => report("denoise", k, p.step, p.total, p.latents),
     });
 
+    await models.stageDone?.("unet");
     report("decode", k);
     const decoded = await decodeLatents(models.vae, latents, latentShape);
+    await models.stageDone?.("vae");
     decoded.forEach((image, j) => {
       images.push({ image, seed: seeds[j] });
     });
@@ -137,7 +144,6 @@ export async function decodeLatents(
   const out: RgbImage[] = [];
   for (let b = 0; b < n; b++) {
     const item = latents.slice(b * size, (b + 1) * size);
-    for (let i = 0; i < item.length; i++) item[i] /= vae.scalingFactor;
     const image = await vae.decode(item, [1, c, h, w]);
     out.push(...decodedToImages(image, [1, 3, h * 8, w * 8]));
   }
@@ -186,24 +192,20 @@ async function prepareLatents(
   return { latents, inpaint: { kind: "blend", mask: maskLatent, imageLatents: imageLatents!, noise } };
 }
 
-/** (mean + std·randn)·scaling_factor per image, one draw per image's generator. */
+/** (mean + std·randn)·scaling_factor, one draw per image's generator (diffusers' latent_dist.sample). */
 function samplePosterior(
   dist: LatentDistribution,
   rng: RandomSource,
   batch: number,
   vae: VaeNetwork,
 ): Float32Array {
-  const [, c, h, w] = dist.shape;
-  const size = c * h * w;
-  const eps = rng.randn([batch, c, h, w]);
-  const out = new Float32Array(batch * size);
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < size; i++) {
-      out[b * size + i] =
-        Math.fround(dist.mean[i] + Math.fround(dist.std[i] * eps[b * size + i])) * vae.scalingFactor;
-    }
-  }
-  return out;
+  const [, c, h, w] = dist.dims;
+  const dims = [batch, c, h, w];
+  return sampleScaledLatents(
+    { mean: repeatItems(dist.mean, batch), std: repeatItems(dist.std, batch), dims },
+    rng,
+    vae.scalingFactor,
+  );
 }
 
 function scale(x: Float32Array, factor: number): Float32Array {

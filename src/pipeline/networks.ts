@@ -31,15 +31,19 @@ export interface UNetNetwork {
 }
 
 export interface LatentDistribution {
-  mean: Float32Array;
-  std: Float32Array;
+  readonly mean: Float32Array;
+  readonly std: Float32Array;
   /** [b, 4, h, w] */
-  shape: Shape4;
+  readonly dims: readonly number[];
 }
 
 export interface VaeNetwork {
+  /** Multiplies a posterior sample into the UNet's latent space (0.18215 for SD1.x). */
   readonly scalingFactor: number;
-  /** latents [b, 4, h, w] already divided by the scaling factor → image [b, 3, 8h, 8w] in model units (≈[-1, 1]). */
+  /**
+   * latents [b, 4, h, w] in the UNet's latent space → image [b, 3, 8h, 8w] in model units (≈[-1, 1]).
+   * The decoder applies its own scaling (the full VAE divides by 0.18215, TAESD takes them as they are).
+   */
   decode(latents: Float32Array, shape: Shape4): Promise<Float32Array>;
   /** image [b, 3, H, W] in [-1, 1] → the posterior's mean and std (unscaled). */
   encode(image: Float32Array, shape: Shape4): Promise<LatentDistribution>;

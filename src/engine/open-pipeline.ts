@@ -1,0 +1,274 @@
+/**
+ * From a model path to runnable networks: load the weights (any supported format), fuse LoRAs,
+ * build each network's ONNX graph (through the on-disk graph cache) or take an ONNX folder's model
+ * as it is, and wrap the sessions in the pipeline's network seams.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fileIdentity, GraphCache, graphCacheKey } from "../graph/graph-cache.js";
+import { createGraphSession } from "../graph/graph-session.js";
+import type { AttentionKind } from "../graph/layers.js";
+import {
+  buildTextEncoderGraph,
+  clipSkipOutput,
+  TEXT_ENCODER_INPUT,
+  TEXT_ENCODER_OUTPUT,
+} from "../graph/text-encoder.js";
+import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../graph/unet.js";
+import { readLoraFile } from "../lora/lora-file.js";
+import { loraFingerprint } from "../lora/lora-fingerprint.js";
+import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
+import { mergeLoras } from "../lora/merge-lora.js";
+import type { PipelineModels } from "../pipeline/generate.js";
+import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
+import type { Runtime, SessionOptions } from "../runtime/runtime.js";
+import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
+import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
+import type { ArchitectureOverrides } from "../weights/architecture-overrides.js";
+import { type LoadModelOptions, loadModel } from "../weights/load-model.js";
+import type { LoadedModel, OnnxComponent, WeightsComponent } from "../weights/loaded-model.js";
+import type { WeightSource } from "../weights/weight-source.js";
+import { LazySession } from "./lazy-session.js";
+import { type DecoderKind, openVae } from "./open-vae.js";
+import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
+
+/** onnxruntime's fused MultiHeadAttention: ~5x faster than MatMul-Softmax-MatMul on CPU, half the memory. */
+export const DEFAULT_ATTENTION: AttentionKind = "mha";
+/** 96 latents = 768 px: larger images decode in overlapping tiles to bound memory. */
+export const DEFAULT_TILE_LATENT_SIZE = 96;
+
+export interface LoraRequest {
+  path: string;
+  weight: number;
+}
+
+export interface EngineOptions {
+  runtime?: Runtime;
+  /** Execution providers by name ("cpu" default, "webgpu", "cuda", …). */
+  executionProviders?: string[];
+  /** Threads per operator; default: physical cores. */
+  threads?: number;
+  /** Built-graph cache; false builds in memory every time. */
+  cache?: GraphCache | false;
+  /** Load each network only while its stage runs. */
+  lowMemory?: boolean;
+  attention?: AttentionKind;
+  loras?: readonly LoraRequest[];
+  overrides?: ArchitectureOverrides;
+  /** Standalone VAE replacing the model's own. */
+  vae?: string;
+  /** TAESD weights (folder or file); needed for decoder "taesd". */
+  taesd?: string;
+  /** "vae" (quality default) or "taesd" (fast). */
+  decoder?: DecoderKind;
+  /** Tile the VAE decode above this latent size per side (64 = 512 px); 0 never tiles. */
+  tileLatentSize?: number;
+  variant?: string;
+}
+
+export interface OpenedPipeline {
+  readonly models: PipelineModels;
+  readonly model: LoadedModel;
+  readonly loras: readonly { file: LoraFile; weight: number }[];
+  /** LoRA keys that matched nothing in this model: reported, never silently dropped. */
+  readonly unmatchedLoraKeys: readonly UnmatchedLoraKey[];
+  close(): Promise<void>;
+}
+
+/** CLIP ViT-L/14's vocabulary, bundled: single-file checkpoints carry no tokenizer. */
+export function bundledTokenizerDir(): string {
+  // src/engine (tsx) and dist/src/engine (compiled) sit at different depths below the package root
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, "assets", "clip-tokenizer");
+    if (existsSync(join(candidate, "vocab.json"))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error("the bundled CLIP tokenizer (assets/clip-tokenizer) is missing from this installation");
+}
+
+export async function openPipeline(path: string, options: EngineOptions = {}): Promise<OpenedPipeline> {
+  const loadOptions: LoadModelOptions = {
+    overrides: options.overrides,
+    vae: options.vae,
+    taesd: options.taesd,
+    variant: options.variant,
+  };
+  const model = loadModel(path, loadOptions);
+  try {
+    return await assemble(model, options);
+  } catch (err) {
+    model.close();
+    throw err;
+  }
+}
+
+async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
+  const runtime = options.runtime ?? onnxruntimeNode();
+  const session: SessionOptions = {
+    executionProviders: options.executionProviders,
+    intraOpNumThreads: options.threads,
+  };
+  const attention = options.attention ?? DEFAULT_ATTENTION;
+  const tokenizer = loadClipTokenizer(
+    model.tokenizer.kind === "folder" ? model.tokenizer.path : bundledTokenizerDir(),
+  );
+  const schedulerConfig = parseSchedulerConfig(
+    model.scheduler.kind === "file" ? model.scheduler.config : model.scheduler.fallback,
+  );
+
+  const loras: { file: LoraFile; weight: number }[] = [];
+  let unetWeights: WeightSource | undefined;
+  let textWeights: WeightSource | undefined;
+  if (model.format !== "onnx") {
+    for (const l of options.loras ?? []) {
+      loras.push({
+        file: readLoraFile(l.path, { unet: model.unet.weights, textEncoder: model.textEncoder.weights }),
+        weight: l.weight,
+      });
+    }
+    const merged = mergeLoras(
+      { unet: model.unet.weights, textEncoder: model.textEncoder.weights },
+      loras.map((l) => ({ lora: l.file, weight: l.weight })),
+    );
+    unetWeights = merged.unet;
+    textWeights = merged.textEncoder;
+  } else if ((options.loras ?? []).length > 0) {
+    throw new Error(
+      `${model.path}: LoRAs cannot be applied to an ONNX pipeline folder (its weights are baked into the graphs); use the checkpoint or diffusers folder instead`,
+    );
+  }
+  const fingerprint = loraFingerprint(loras.map((l) => ({ lora: l.file, weight: l.weight })));
+
+  const cacheFor = (component: WeightsComponent<unknown>, kind: string, extra: unknown) =>
+    options.cache === false
+      ? undefined
+      : {
+          cache: options.cache ?? defaultGraphCache(),
+          key: graphCacheKey({
+            kind,
+            weights: component.files.map((f) => fileIdentity(f)),
+            config: { config: component.config, loras: fingerprint },
+            options: extra,
+          }),
+        };
+
+  let textEncoder: SessionTextEncoder;
+  let unet: SessionUNet;
+  const sessions: LazySession[] = [];
+  if (model.format === "onnx") {
+    textEncoder = onnxTextEncoder(runtime, model.textEncoder, session, sessions);
+    unet = onnxUNet(runtime, model.unet, model.inpainting ? 9 : 4, session, sessions);
+  } else {
+    const te = model.textEncoder;
+    const clipSkips = Array.from({ length: Math.min(te.config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
+    const teSession = new LazySession(() =>
+      createGraphSession(
+        runtime,
+        () => buildTextEncoderGraph(textWeights!, te.config, { attention, clipSkips }),
+        {
+          cache: cacheFor(te, "text_encoder", { attention, clipSkips }),
+          session,
+        },
+      ),
+    );
+    sessions.push(teSession);
+    textEncoder = new SessionTextEncoder(teSession, te.config.hiddenSize, {
+      input: TEXT_ENCODER_INPUT,
+      outputFor: (k) =>
+        k === 1 ? TEXT_ENCODER_OUTPUT : clipSkips.includes(k - 1) ? clipSkipOutput(k - 1) : undefined,
+    });
+    const u = model.unet;
+    const unetSession = new LazySession(() =>
+      createGraphSession(runtime, () => buildUNetGraph(unetWeights!, u.config, { attention }), {
+        cache: cacheFor(u, "unet", { attention }),
+        session,
+      }),
+    );
+    sessions.push(unetSession);
+    unet = new SessionUNet(unetSession, u.config.inChannels, {
+      sample: UNET_INPUTS.sample,
+      timestep: UNET_INPUTS.timestep,
+      timestepType: "float32",
+      context: UNET_INPUTS.encoderHiddenStates,
+      output: UNET_OUTPUT,
+    });
+  }
+  const vae = openVae(model, {
+    runtime,
+    session,
+    cache: options.cache === false ? false : (options.cache ?? defaultGraphCache()),
+    attention,
+    decoder: options.decoder ?? "vae",
+    tileLatentSize: options.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
+  });
+
+  const release = async (s: LazySession) => {
+    if (options.lowMemory) await s.release();
+  };
+  const models: PipelineModels = {
+    tokenizer,
+    textEncoder,
+    unet,
+    vae: vae.network,
+    schedulerConfig,
+    stageDone: async (stage) => {
+      const byStage = { "text-encoder": sessions[0], unet: sessions[1] };
+      if (stage === "vae") for (const s of vae.sessions) await release(s);
+      else await release(byStage[stage]);
+    },
+  };
+  return {
+    models,
+    model,
+    loras,
+    unmatchedLoraKeys: loras.flatMap((l) => l.file.unmatched),
+    close: async () => {
+      for (const s of sessions) await s.release();
+      model.close();
+    },
+  };
+}
+
+let sharedCache: GraphCache | undefined;
+function defaultGraphCache(): GraphCache {
+  sharedCache ??= new GraphCache();
+  return sharedCache;
+}
+
+function onnxTextEncoder(
+  runtime: Runtime,
+  c: OnnxComponent,
+  session: SessionOptions,
+  sessions: LazySession[],
+) {
+  const s = new LazySession(() => runtime.createSession({ path: c.modelPath }, session));
+  sessions.push(s);
+  const out = c.outputs.find((o) => o.name === "last_hidden_state") ?? c.outputs[0];
+  const hidden = Number(out.shape[2]) || 768;
+  return new SessionTextEncoder(s, hidden, {
+    input: c.inputs[0].name,
+    outputFor: (k) => (k === 1 ? out.name : undefined),
+  });
+}
+
+function onnxUNet(
+  runtime: Runtime,
+  c: OnnxComponent,
+  inChannels: number,
+  session: SessionOptions,
+  sessions: LazySession[],
+) {
+  const s = new LazySession(() => runtime.createSession({ path: c.modelPath }, session));
+  sessions.push(s);
+  const byName = (n: string) => c.inputs.find((i) => i.name === n);
+  const timestep = byName("timestep");
+  return new SessionUNet(s, inChannels, {
+    sample: "sample",
+    timestep: "timestep",
+    timestepType: timestep?.elementType === "int64" ? "int64" : "float32",
+    context: "encoder_hidden_states",
+    output: c.outputs[0].name,
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * The VAE side of a pipeline: the full AutoencoderKL (built from weights or an ONNX folder's
+ * vae_decoder/vae_encoder) or TAESD as the decoder, with tiled decoding for large images.
+ */
+import { fileIdentity, type GraphCache, graphCacheKey } from "../graph/graph-cache.js";
+import { createGraphSession } from "../graph/graph-session.js";
+import type { AttentionKind } from "../graph/layers.js";
+import { buildTaesdDecoderGraph, TAESD_DECODER_INPUT, TAESD_DECODER_OUTPUT } from "../graph/taesd.js";
+import {
+  buildVaeDecoderGraph,
+  buildVaeEncoderGraph,
+  VAE_DECODER_INPUT,
+  VAE_DECODER_OUTPUT,
+  VAE_ENCODER_INPUT,
+  VAE_ENCODER_OUTPUTS,
+} from "../graph/vae.js";
+import type { Runtime, SessionOptions } from "../runtime/runtime.js";
+import type { LoadedModel, WeightsComponent } from "../weights/loaded-model.js";
+import { LazySession } from "./lazy-session.js";
+import { SessionVae } from "./session-networks.js";
+
+export type DecoderKind = "vae" | "taesd";
+
+export interface VaeSetup {
+  runtime: Runtime;
+  session: SessionOptions;
+  cache: GraphCache | false;
+  attention: AttentionKind;
+  decoder: DecoderKind;
+  /** Decode latents larger than this per side in overlapping tiles; 0 = never tile. */
+  tileLatentSize: number;
+}
+
+export interface OpenedVae {
+  network: SessionVae;
+  sessions: LazySession[];
+}
+
+/** SD1.x's VAE scaling factor, for ONNX folders (their graphs carry no config). */
+const SD1_SCALING_FACTOR = 0.18215;
+
+export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
+  const { runtime, session } = setup;
+  const built = (
+    component: WeightsComponent<unknown>,
+    kind: string,
+    build: Parameters<typeof createGraphSession>[1],
+  ) =>
+    new LazySession(() =>
+      createGraphSession(runtime, build, {
+        session,
+        cache:
+          setup.cache === false
+            ? undefined
+            : {
+                cache: setup.cache,
+                key: graphCacheKey({
+                  kind,
+                  weights: component.files.map((f) => fileIdentity(f)),
+                  config: component.config,
+                  options: { attention: setup.attention },
+                }),
+              },
+      }),
+    );
+
+  let decoder: LazySession;
+  let decoderIo = { input: VAE_DECODER_INPUT, output: VAE_DECODER_OUTPUT };
+  let encoder: LazySession | undefined;
+  let encoderIo: { input: string; mean: string; std?: string } | undefined;
+  let scalingFactor = SD1_SCALING_FACTOR;
+  const vae = model.vae;
+  if (vae) {
+    scalingFactor = vae.config.scalingFactor;
+    const options = { attention: setup.attention };
+    decoder = built(vae, "vae_decoder", () => buildVaeDecoderGraph(vae.weights, vae.config, options));
+    encoder = built(vae, "vae_encoder", () => buildVaeEncoderGraph(vae.weights, vae.config, options));
+    encoderIo = { input: VAE_ENCODER_INPUT, mean: VAE_ENCODER_OUTPUTS.mean, std: VAE_ENCODER_OUTPUTS.std };
+  } else if (model.format === "onnx") {
+    const dec = model.vaeDecoder;
+    decoder = new LazySession(() => runtime.createSession({ path: dec.modelPath }, session));
+    decoderIo = { input: dec.inputs[0].name, output: dec.outputs[0].name };
+    const enc = model.vaeEncoder;
+    if (enc) {
+      encoder = new LazySession(() => runtime.createSession({ path: enc.modelPath }, session));
+      // hub exports sample the posterior inside the graph: that sample stands in for the mean
+      encoderIo = { input: enc.inputs[0].name, mean: enc.outputs[0].name };
+    }
+  } else {
+    throw new Error(`${model.path}: the model has no VAE`);
+  }
+
+  let latentScale = scalingFactor;
+  if (setup.decoder === "taesd") {
+    const taesd = model.taesd;
+    if (!taesd)
+      throw new Error("the TAESD decoder was chosen but no TAESD weights were given (--taesd PATH)");
+    decoder = built(taesd, "taesd_decoder", () => buildTaesdDecoderGraph(taesd.weights, taesd.config));
+    decoderIo = { input: TAESD_DECODER_INPUT, output: TAESD_DECODER_OUTPUT };
+    latentScale = taesd.config.scalingFactor;
+  }
+  const network = new SessionVae(
+    decoder,
+    decoderIo,
+    { latentScale, tileLatentSize: setup.tileLatentSize },
+    encoder,
+    encoderIo,
+    scalingFactor,
+  );
+  return { network, sessions: encoder ? [decoder, encoder] : [decoder] };
+}

@@ -1,0 +1,140 @@
+/**
+ * The pipeline's network seams implemented over runtime sessions. The same classes serve graphs
+ * sdlite built from weights and ONNX pipeline folders run as they are: only names differ.
+ */
+
+import { type FloatTensor, tiledDecode } from "../graph/tiled-vae.js";
+import type {
+  LatentDistribution,
+  Shape4,
+  TextEncoderNetwork,
+  UNetNetwork,
+  VaeNetwork,
+} from "../pipeline/networks.js";
+import type { Session, TensorData } from "../runtime/runtime.js";
+import type { LazySession } from "./lazy-session.js";
+
+function output(result: Record<string, TensorData>, name: string): Float32Array {
+  const t = result[name];
+  if (!t || !(t.data instanceof Float32Array))
+    throw new Error(`the model produced no float output "${name}"`);
+  return t.data;
+}
+
+export interface TextEncoderIo {
+  input: string;
+  /** Output for A1111 clip skip k (1 = last layer); undefined when this model can't skip. */
+  outputFor(clipSkip: number): string | undefined;
+}
+
+export class SessionTextEncoder implements TextEncoderNetwork {
+  constructor(
+    private readonly session: LazySession,
+    readonly hiddenSize: number,
+    private readonly io: TextEncoderIo,
+  ) {}
+
+  async encode(ids: Int32Array, batch: number, clipSkip: number): Promise<Float32Array> {
+    const name = this.io.outputFor(clipSkip);
+    if (!name) throw new Error(`clip skip ${clipSkip} is not available for this text encoder`);
+    const s = await this.session.get();
+    const result = await s.run({ [this.io.input]: { dims: [batch, ids.length / batch], data: ids } }, [name]);
+    return output(result, name);
+  }
+}
+
+export interface UNetIo {
+  sample: string;
+  timestep: string;
+  /** ONNX exports differ: float32 (diffusers' exporter) or int64 timesteps. */
+  timestepType: "float32" | "int64";
+  context: string;
+  output: string;
+}
+
+export class SessionUNet implements UNetNetwork {
+  constructor(
+    private readonly session: LazySession,
+    readonly inChannels: number,
+    private readonly io: UNetIo,
+  ) {}
+
+  async predict(
+    sample: Float32Array,
+    shape: Shape4,
+    timestep: Float32Array,
+    context: Float32Array,
+    tokens: number,
+  ): Promise<Float32Array> {
+    const s: Session = await this.session.get();
+    const t: TensorData =
+      this.io.timestepType === "int64"
+        ? { dims: [timestep.length], data: BigInt64Array.from(timestep, (v) => BigInt(Math.round(v))) }
+        : { dims: [timestep.length], data: timestep };
+    const result = await s.run(
+      {
+        [this.io.sample]: { dims: shape, data: sample },
+        [this.io.timestep]: t,
+        [this.io.context]: { dims: [shape[0], tokens, context.length / (shape[0] * tokens)], data: context },
+      },
+      [this.io.output],
+    );
+    return output(result, this.io.output);
+  }
+}
+
+export interface VaeDecoderIo {
+  input: string;
+  output: string;
+}
+
+export interface VaeEncoderIo {
+  input: string;
+  mean: string;
+  /** Absent for ONNX exports that only return a sample: the sample then stands in for the mean. */
+  std?: string;
+}
+
+export interface VaeDecoderOptions {
+  /** The decoder takes latents / this (1 for TAESD). */
+  latentScale: number;
+  /** Tile latents larger than this many latent pixels per side (diffusers' tiled_decode); 0 = never. */
+  tileLatentSize: number;
+}
+
+export class SessionVae implements VaeNetwork {
+  constructor(
+    private readonly decoder: LazySession,
+    private readonly decoderIo: VaeDecoderIo,
+    private readonly decoderOptions: VaeDecoderOptions,
+    private readonly encoder: LazySession | undefined,
+    private readonly encoderIo: VaeEncoderIo | undefined,
+    readonly scalingFactor: number,
+  ) {}
+
+  async decode(latents: Float32Array, shape: Shape4): Promise<Float32Array> {
+    const { latentScale, tileLatentSize } = this.decoderOptions;
+    const scaled = latentScale === 1 ? latents : latents.map((v) => v / latentScale);
+    const s = await this.decoder.get();
+    const decodeTile = async (tile: FloatTensor): Promise<FloatTensor> => {
+      const result = await s.run({ [this.decoderIo.input]: tile }, [this.decoderIo.output]);
+      return { data: output(result, this.decoderIo.output), dims: result[this.decoderIo.output].dims };
+    };
+    const input = { data: scaled, dims: shape };
+    if (tileLatentSize <= 0) return (await decodeTile(input)).data;
+    return (await tiledDecode(input, decodeTile, { tileSampleSize: tileLatentSize * 8 })).data;
+  }
+
+  async encode(image: Float32Array, shape: Shape4): Promise<LatentDistribution> {
+    if (!this.encoder || !this.encoderIo) {
+      throw new Error("this model has no VAE encoder, so it cannot do img2img or inpainting");
+    }
+    const io = this.encoderIo;
+    const s = await this.encoder.get();
+    const names = io.std ? [io.mean, io.std] : [io.mean];
+    const result = await s.run({ [io.input]: { dims: shape, data: image } }, names);
+    const mean = output(result, io.mean);
+    const dims = [shape[0], 4, shape[2] / 8, shape[3] / 8];
+    return { mean, std: io.std ? output(result, io.std) : new Float32Array(mean.length), dims };
+  }
+}
