@@ -270,5 +270,6 @@ function onnxUNet(
     timestepType: timestep?.elementType === "int64" ? "int64" : "float32",
     context: "encoder_hidden_states",
     output: c.outputs[0].name,
+    latentSides: { multipleOf: 8, model: c.modelPath },
   });
 }

@@ -50,6 +50,11 @@ export interface UNetIo {
   timestepType: "float32" | "int64";
   context: string;
   output: string;
+  /**
+   * Hub ONNX exports bake in "upsample ×2" (traced at one size), so their latent sides must be
+   * multiples of 8: checked up front, because onnxruntime only fails deep inside with a Concat error.
+   */
+  latentSides?: { multipleOf: number; model: string };
 }
 
 export class SessionUNet implements UNetNetwork {
@@ -66,6 +71,14 @@ export class SessionUNet implements UNetNetwork {
     context: Float32Array,
     tokens: number,
   ): Promise<Float32Array> {
+    const limit = this.io.latentSides;
+    const [, , h, w] = shape;
+    if (limit && (h % limit.multipleOf !== 0 || w % limit.multipleOf !== 0)) {
+      const m = limit.multipleOf;
+      throw new Error(
+        `${limit.model}: this ONNX UNet was exported with fixed ×2 upsampling and only runs latents whose sides are multiples of ${m} (images whose sides are multiples of ${8 * m} px); got ${h}×${w} latents (${8 * h}×${8 * w} px)`,
+      );
+    }
     const s: Session = await this.session.get();
     const t: TensorData =
       this.io.timestepType === "int64"
