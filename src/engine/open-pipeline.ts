@@ -22,7 +22,7 @@ import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
 import { mergeLoras } from "../lora/merge-lora.js";
 import type { PipelineModels } from "../pipeline/generate.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
-import type { Runtime, SessionOptions } from "../runtime/runtime.js";
+import { ExecutionProviderError, type Runtime, type SessionOptions } from "../runtime/runtime.js";
 import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
 import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
 import type { ArchitectureOverrides } from "../weights/architecture-overrides.js";
@@ -30,6 +30,7 @@ import { type LoadModelOptions, loadModel } from "../weights/load-model.js";
 import type { LoadedModel, OnnxComponent, WeightsComponent } from "../weights/loaded-model.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { LazySession } from "./lazy-session.js";
+import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { type DecoderKind, openVae } from "./open-vae.js";
 import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
 
@@ -106,6 +107,11 @@ export async function openPipeline(path: string, options: EngineOptions = {}): P
 
 async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
   const runtime = options.runtime ?? onnxruntimeNode();
+  // sessions are created lazily: an unknown provider would otherwise surface only mid-generation
+  const available = runtime.availableProviders();
+  for (const p of options.executionProviders ?? []) {
+    if (!available.includes(p)) throw new ExecutionProviderError(p, available);
+  }
   const session: SessionOptions = {
     executionProviders: options.executionProviders,
     intraOpNumThreads: options.threads,
@@ -243,7 +249,7 @@ function onnxTextEncoder(
   session: SessionOptions,
   sessions: LazySession[],
 ) {
-  const s = new LazySession(() => runtime.createSession({ path: c.modelPath }, session));
+  const s = new LazySession(() => createOnnxFolderSession(runtime, c, session));
   sessions.push(s);
   const out = c.outputs.find((o) => o.name === "last_hidden_state") ?? c.outputs[0];
   const hidden = Number(out.shape[2]) || 768;
@@ -260,7 +266,7 @@ function onnxUNet(
   session: SessionOptions,
   sessions: LazySession[],
 ) {
-  const s = new LazySession(() => runtime.createSession({ path: c.modelPath }, session));
+  const s = new LazySession(() => createOnnxFolderSession(runtime, c, session));
   sessions.push(s);
   const byName = (n: string) => c.inputs.find((i) => i.name === n);
   const timestep = byName("timestep");

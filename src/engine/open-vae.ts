@@ -17,6 +17,7 @@ import {
 import type { Runtime, SessionOptions } from "../runtime/runtime.js";
 import type { LoadedModel, WeightsComponent } from "../weights/loaded-model.js";
 import { LazySession } from "./lazy-session.js";
+import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { SessionVae } from "./session-networks.js";
 
 export type DecoderKind = "vae" | "taesd";
@@ -78,11 +79,11 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
     encoderIo = { input: VAE_ENCODER_INPUT, mean: VAE_ENCODER_OUTPUTS.mean, std: VAE_ENCODER_OUTPUTS.std };
   } else if (model.format === "onnx") {
     const dec = model.vaeDecoder;
-    decoder = new LazySession(() => runtime.createSession({ path: dec.modelPath }, session));
+    decoder = new LazySession(() => createOnnxFolderSession(runtime, dec, session));
     decoderIo = { input: dec.inputs[0].name, output: dec.outputs[0].name };
     const enc = model.vaeEncoder;
     if (enc) {
-      encoder = new LazySession(() => runtime.createSession({ path: enc.modelPath }, session));
+      encoder = new LazySession(() => createOnnxFolderSession(runtime, enc, session));
       // hub exports sample the posterior inside the graph: that sample stands in for the mean
       encoderIo = { input: enc.inputs[0].name, mean: enc.outputs[0].name };
     }
