@@ -231,7 +231,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     loras,
     unmatchedLoraKeys: loras.flatMap((l) => l.file.unmatched),
     close: async () => {
-      for (const s of sessions) await s.release();
+      for (const s of [...sessions, ...vae.sessions]) await s.release();
       model.close();
     },
   };
