@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `sdlite` command: parses arguments (commander) and hands over to one command module each. */
 import { Command } from "commander";
+import { registerGenerateCommand } from "./commands/generate.js";
 import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description("Stable Diffusion 1.x, fast, private and offline")
     .version("0.1.0")
     .showHelpAfterError();
+  registerGenerateCommand(program);
   registerTokenizeCommand(program);
   registerModelsCommand(program);
   registerInfoCommand(program);

@@ -1,0 +1,94 @@
+/** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
+import { type Command, Option } from "commander";
+import { collect, parseInteger, parseNumber } from "../option-parsers.js";
+
+export interface GenerateOptions {
+  model?: string;
+  negative?: string;
+  lora: string[];
+  sampler?: string;
+  steps?: number;
+  cfg?: number;
+  seed?: number;
+  width?: number;
+  height?: number;
+  initImage?: string;
+  strength?: number;
+  mask?: string;
+  batchSize?: number;
+  batchCount?: number;
+  rng?: "cpu" | "nv";
+  clipSkip?: number;
+  output: string;
+  json?: boolean;
+  threads?: number;
+  provider?: string;
+  lowMemory?: boolean;
+  taesd?: string;
+  decoder?: "vae" | "taesd";
+  vae?: string;
+  config?: string;
+  variant?: string;
+}
+
+const HELP = `
+Models (-m):
+  a .safetensors/.ckpt checkpoint, a diffusers folder or an ONNX pipeline folder; or a Hugging Face
+  repo id (org/name, org/name@revision), downloaded once into the Hugging Face cache ($HF_HUB_CACHE).
+  Without -m: Lykon/dreamshaper-8-lcm (LCM distilled; run with LCM, 4 steps, CFG 1 unless told).
+  With -m: Euler a, 20 steps, CFG 7.5, 512x512 unless told.
+
+Examples:
+  sdlite generate "a photo of a cat" -m ./v1-5-pruned-emaonly.safetensors --seed 42
+  sdlite generate "a watercolor landscape" -m model.safetensors --init-image in.png --strength 0.6
+  sdlite generate "a red ball" -m sd-inpainting/ --init-image in.png --mask mask.png
+  sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M Karras"`;
+
+export function registerGenerateCommand(program: Command): void {
+  program
+    .command("generate")
+    .description("generate images from a prompt into PNG files that carry their parameters")
+    .argument("<prompt>", "what to draw (A1111 prompt syntax: (word:1.2), [word], BREAK)")
+    .option("-m, --model <model>", "checkpoint file, model folder or Hugging Face repo id")
+    .option("--negative <text>", "negative prompt")
+    .option("--lora <file[:weight]>", "apply a LoRA (weight default 1.0); repeatable", collect, [])
+    .option("--sampler <name>", 'sampler, e.g. "Euler a", "DPM++ 2M Karras", "LCM", dpmpp_2m')
+    .option("--steps <n>", "denoising steps", parseInteger)
+    .option("--cfg <scale>", "classifier-free guidance scale (1 turns guidance off)", parseNumber)
+    .option("--seed <seed>", "seed; -1 or omitted: random", parseInteger)
+    .option("-W, --width <px>", "image width, a multiple of 8", parseInteger)
+    .option("-H, --height <px>", "image height, a multiple of 8", parseInteger)
+    .option("--init-image <png>", "img2img / inpainting source image")
+    .option("--strength <x>", "img2img denoising strength in (0, 1] (default 0.75)", parseNumber)
+    .option("--mask <png>", "inpainting mask, white = repaint")
+    .option("--batch-size <n>", "images per batch (run together)", parseInteger)
+    .option("--batch-count <n>", "batches, one after the other", parseInteger)
+    .addOption(
+      new Option("--rng <source>", "random numbers: cpu (torch CPU) or nv (Philox, as A1111 NV)").choices([
+        "cpu",
+        "nv",
+      ]),
+    )
+    .option("--clip-skip <n>", "A1111 Clip skip (1 = last layer)", parseInteger)
+    .option("-o, --output <dir>", "output folder (files are never overwritten)", "outputs")
+    .option("--json", "print one JSON object (files, seeds, infotexts, timings) on stdout")
+    .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
+    .option("--provider <name>", 'onnxruntime execution provider(s), e.g. "cpu" or "webgpu,cpu"')
+    .option("--low-memory", "load each network only while it runs")
+    .option("--taesd <path>", "TAESD weights (folder or file) for the fast decoder")
+    .addOption(
+      new Option(
+        "--decoder <kind>",
+        "VAE decoder: vae (quality) or taesd (fast; default when --taesd is given)",
+      ).choices(["vae", "taesd"]),
+    )
+    .option("--vae <file>", "standalone VAE replacing the model's own")
+    .option("--config <file>", "architecture overrides JSON for a single-file checkpoint")
+    .option("--variant <name>", 'weights variant to download and prefer, e.g. "fp16"')
+    .showHelpAfterError(false)
+    .addHelpText("after", HELP)
+    .action(async (prompt: string, options: GenerateOptions) => {
+      const { runGenerate } = await import("../run-generate.js"); // loads onnxruntime only for this command
+      await runGenerate(prompt, options);
+    });
+}

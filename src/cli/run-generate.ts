@@ -1,0 +1,253 @@
+/**
+ * What `sdlite generate` does, in order: check every setting the user gave (before any download),
+ * resolve the model (path or hub), open it, generate, and write one PNG per image with its A1111
+ * infotext. Progress goes to stderr; stdout gets the files written (or one JSON object).
+ */
+import { randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
+import { formatInfotext } from "../image/infotext.js";
+import { writeNumberedFile } from "../image/output-path.js";
+import { encodePng } from "../image/png.js";
+import { rgbPixels } from "../image/types.js";
+import { generate, type PipelineModels } from "../pipeline/generate.js";
+import {
+  buildGenerationRecord,
+  checkpointShortHash,
+  type RecordContext,
+} from "../pipeline/generation-record.js";
+import { type GenerationRequest, InvalidRequestError, validateRequest } from "../pipeline/request.js";
+import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
+import { resolveSampler } from "../schedulers/registry.js";
+import { type ArchitectureOverrides, parseArchitectureOverrides } from "../weights/architecture-overrides.js";
+import { ModelLoadError } from "../weights/model-load-error.js";
+import type { GenerateOptions } from "./commands/generate.js";
+import { formatDuration, formatRate } from "./format.js";
+import { loadInputImages } from "./input-images.js";
+import { parseLoraArg } from "./parse-lora-arg.js";
+import { createProgressReporter } from "./progress-reporter.js";
+import { GENERIC_DEFAULTS, type ModelDefaults, resolveModel } from "./resolve-model.js";
+import { StageTimings } from "./stage-timings.js";
+
+/** A1111 draws random seeds below 2^32 - 1. */
+const MAX_RANDOM_SEED = 4294967294;
+/** How many unmatched LoRA keys a warning names. */
+const UNMATCHED_SHOWN = 3;
+
+function readOverrides(file: string): ArchitectureOverrides {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf-8"));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : `not valid JSON (${(err as Error).message})`;
+    throw new ModelLoadError("unsupported-config", file, why);
+  }
+  return parseArchitectureOverrides(json, file);
+}
+
+function checkProviders(names: string[]): void {
+  const available = onnxruntimeNode().availableProviders();
+  for (const name of names) {
+    if (!available.includes(name)) {
+      throw new InvalidRequestError(
+        `execution provider "${name}" is not available in this onnxruntime build (available: ${available.join(", ")})`,
+      );
+    }
+  }
+}
+
+/** The request from the options, with the model's recommended settings for what was not given. */
+function buildRequest(
+  prompt: string,
+  o: GenerateOptions,
+  defaults: ModelDefaults,
+  images: ReturnType<typeof loadInputImages>,
+  seed: number,
+): GenerationRequest {
+  return {
+    prompt,
+    negativePrompt: o.negative,
+    sampler: o.sampler ?? defaults.sampler,
+    steps: o.steps ?? defaults.steps,
+    guidance: o.cfg ?? defaults.cfg,
+    seed,
+    width: images.width,
+    height: images.height,
+    batchSize: o.batchSize,
+    batchCount: o.batchCount,
+    rng: o.rng,
+    clipSkip: o.clipSkip,
+    initImage: images.initImage,
+    mask: images.mask,
+    strength: o.strength,
+  };
+}
+
+/** Everything that can be refused without a model, so a bad setting never costs a download. */
+function checkOptions(o: GenerateOptions): void {
+  if (o.sampler !== undefined) resolveSampler(o.sampler);
+  if (o.strength !== undefined && !o.initImage) {
+    throw new InvalidRequestError("--strength needs --init-image (it is the img2img denoising strength)");
+  }
+  if (o.decoder === "taesd" && !o.taesd) {
+    throw new InvalidRequestError("--decoder taesd needs TAESD weights: --taesd PATH");
+  }
+  if (o.seed !== undefined && o.seed < -1) {
+    throw new InvalidRequestError(`seed must be -1 (random) or a non-negative integer, got ${o.seed}`);
+  }
+  if (o.threads !== undefined && o.threads < 1) {
+    throw new InvalidRequestError(`--threads must be at least 1, got ${o.threads}`);
+  }
+}
+
+export async function runGenerate(prompt: string, o: GenerateOptions): Promise<void> {
+  const started = performance.now();
+  checkOptions(o);
+  const providers = o.provider
+    ?.split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  if (providers?.length) checkProviders(providers);
+  const loras = o.lora.map(parseLoraArg);
+  const overrides = o.config ? readOverrides(o.config) : undefined;
+  const seed = o.seed === undefined || o.seed === -1 ? randomInt(0, MAX_RANDOM_SEED + 1) : o.seed;
+  const fallbackSize = { width: GENERIC_DEFAULTS.width, height: GENERIC_DEFAULTS.height };
+  const images = loadInputImages(o, fallbackSize);
+  validateRequest(buildRequest(prompt, o, GENERIC_DEFAULTS, images, seed));
+
+  const timings = new StageTimings();
+  const reporter = createProgressReporter(process.stderr, () => timings.stepsPerSecond());
+  const abort = new AbortController();
+  const onSigint = () => {
+    reporter.note("interrupted: stopping after the current step (Ctrl-C again to quit at once)");
+    abort.abort();
+    process.once("SIGINT", () => process.exit(130));
+  };
+  process.once("SIGINT", onSigint);
+  let opened: Awaited<ReturnType<typeof openPipeline>> | undefined;
+  try {
+    if (o.seed === undefined || o.seed === -1) reporter.note(`seed ${seed} (random)`);
+    const resolved = await resolveModel(o.model, {
+      variant: o.variant,
+      signal: abort.signal,
+      onHubLookup: (repo, revision) =>
+        reporter.phase(
+          `model ${repo}${revision ? `@${revision}` : ""} from the Hugging Face hub (cache first)`,
+        ),
+      onDownloadProgress: (p) => reporter.download(p),
+    });
+    const resolvedAt = performance.now();
+    const request = buildRequest(prompt, o, resolved.defaults, images, seed);
+    validateRequest(request);
+
+    reporter.phase(`loading ${resolved.name}`);
+    const engine: EngineOptions = {
+      threads: o.threads,
+      executionProviders: providers?.length ? providers : undefined,
+      lowMemory: o.lowMemory,
+      loras,
+      overrides,
+      vae: o.vae,
+      taesd: o.taesd,
+      decoder: o.decoder ?? (o.taesd ? "taesd" : "vae"),
+      variant: resolved.variant,
+    };
+    opened = await openPipeline(resolved.path, engine);
+    const loadedAt = performance.now();
+    if (opened.model.inpainting && !request.mask) {
+      throw new InvalidRequestError(
+        `${resolved.name} is an inpainting model (9-channel UNet): give --init-image and --mask`,
+      );
+    }
+    warnUnmatched(opened.unmatchedLoraKeys, reporter.note.bind(reporter));
+    const modelHash =
+      opened.model.format === "single-file"
+        ? checkpointShortHash(opened.model.path).catch(() => undefined) // hashed while generating
+        : Promise.resolve(undefined);
+
+    const networks = opened.models;
+    const models: PipelineModels = {
+      ...networks,
+      stageDone: async (stage) => {
+        timings.stageDone(stage);
+        await networks.stageDone?.(stage);
+      },
+    };
+    const results = await generate(models, request, {
+      signal: abort.signal,
+      onProgress: (p) => {
+        timings.record(p);
+        reporter.generation(p);
+      },
+    });
+    const generatedAt = performance.now();
+    reporter.finish();
+
+    const context: RecordContext = {
+      modelName: resolved.name,
+      modelHash: await modelHash,
+      vae: o.vae,
+      loras: opened.loras.map((l) => ({
+        path: l.file.path,
+        weight: l.weight,
+        addnetHash: l.file.addnetHash,
+      })),
+    };
+    const written: { file: string; seed: number; infotext: string }[] = [];
+    for (const { image, seed: imageSeed } of results) {
+      const infotext = formatInfotext(buildGenerationRecord(request, imageSeed, context));
+      const png = encodePng(rgbPixels(image), { parameters: infotext });
+      const file = await writeNumberedFile(o.output, String(imageSeed), png);
+      written.push({ file, seed: imageSeed, infotext });
+      if (!o.json) process.stdout.write(`saved ${file} (seed ${imageSeed})\n`);
+    }
+    const summary = timings.summary();
+    const ms = (t: number) => Math.round(t * 10) / 10;
+    if (o.json) {
+      const doc = {
+        files: written.map((w) => w.file),
+        seeds: written.map((w) => w.seed),
+        infotexts: written.map((w) => w.infotext),
+        model: {
+          name: resolved.name,
+          path: resolved.path,
+          ...(resolved.repo ? { repo: resolved.repo } : {}),
+        },
+        timings: {
+          resolveModelMs: ms(resolvedAt - started),
+          loadMs: ms(loadedAt - resolvedAt),
+          generateMs: ms(generatedAt - loadedAt),
+          totalMs: ms(performance.now() - started),
+          stagesMs: Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, ms(v)])),
+          denoiseSteps: summary.denoiseSteps,
+          stepsPerSecond: Math.round(summary.stepsPerSecond * 1000) / 1000,
+        },
+      };
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    } else {
+      reporter.note(
+        `${written.length} image(s) in ${formatDuration(generatedAt - loadedAt)} (${formatRate(summary.stepsPerSecond)}; model loaded in ${formatDuration(loadedAt - resolvedAt)})`,
+      );
+    }
+  } finally {
+    reporter.finish();
+    process.removeListener("SIGINT", onSigint);
+    await opened?.close();
+  }
+}
+
+function warnUnmatched(
+  keys: readonly { file: string; key: string; reason: string }[],
+  note: (line: string) => void,
+): void {
+  const byFile = new Map<string, string[]>();
+  for (const k of keys) byFile.set(k.file, [...(byFile.get(k.file) ?? []), k.key]);
+  for (const [file, names] of byFile) {
+    const shown = names.slice(0, UNMATCHED_SHOWN).join(", ");
+    const more = names.length > UNMATCHED_SHOWN ? `, … (${names.length - UNMATCHED_SHOWN} more)` : "";
+    note(
+      `warning: ${names.length} key(s) of LoRA ${file} match nothing in this model and were ignored: ${shown}${more}`,
+    );
+  }
+}
