@@ -30,7 +30,7 @@ export function symmetricScale(maxAbs: number): number {
 function code(value: number, scale: number): number {
   const r = value / scale;
   const q = r < 0 ? -Math.round(-r) : Math.round(r);
-  return q > INT8_MAX ? INT8_MAX : q < -INT8_MAX ? -INT8_MAX : q;
+  return Math.min(INT8_MAX, Math.max(-INT8_MAX, q));
 }
 
 function rowMaxAbs(w: Float32Array, start: number, end: number): number {
