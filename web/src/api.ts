@@ -1,0 +1,187 @@
+/**
+ * The AUTOMATIC1111 HTTP API as the UI uses it. Only these endpoints, with A1111's own shapes, so
+ * the page works against `sdlite serve` and against a real AUTOMATIC1111 (`--api`) alike.
+ */
+
+export interface Txt2ImgRequest {
+  prompt: string;
+  negative_prompt: string;
+  /** -1 = random. */
+  seed: number;
+  sampler_name: string;
+  steps: number;
+  cfg_scale: number;
+  width: number;
+  height: number;
+  batch_size: number;
+  n_iter: number;
+}
+
+export interface Img2ImgRequest extends Txt2ImgRequest {
+  /** Base64 PNGs (no data: prefix). */
+  init_images: string[];
+  /** Base64 PNG, white = repaint. */
+  mask?: string;
+  denoising_strength: number;
+}
+
+export interface GenerationResponse {
+  /** Base64 PNGs. */
+  images: string[];
+  parameters: Record<string, unknown>;
+  /** JSON text; see GenerationInfo. */
+  info: string;
+}
+
+/** The parts of the `info` JSON the UI reads. */
+export interface GenerationInfo {
+  seed?: number;
+  all_seeds?: number[];
+  infotexts?: string[];
+  /** 1 when A1111 put a grid image first. */
+  index_of_first_image?: number;
+}
+
+export interface ProgressResponse {
+  /** 0..1 */
+  progress: number;
+  eta_relative: number;
+  state: {
+    interrupted?: boolean;
+    job?: string;
+    job_count?: number;
+    job_no?: number;
+    sampling_step?: number;
+    sampling_steps?: number;
+  };
+  /** Base64 PNG preview, or null when there is none yet. */
+  current_image: string | null;
+  textinfo: string | null;
+}
+
+export interface SamplerItem {
+  name: string;
+  aliases: string[];
+}
+
+export interface SdModelItem {
+  title: string;
+  model_name: string;
+  hash?: string | null;
+  filename?: string;
+}
+
+export interface LoraItem {
+  name: string;
+  alias?: string;
+  path?: string;
+}
+
+export interface PngInfoResponse {
+  /** The raw `parameters` text (A1111 infotext), "" when the image has none. */
+  info: string;
+  items?: Record<string, unknown>;
+  parameters?: Record<string, unknown>;
+}
+
+/** A non-2xx answer, with the server's own explanation when it gave one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** A1111 errors are `{error, detail, body, errors}`; FastAPI validation puts a list in `detail`. */
+function errorMessage(status: number, body: unknown, fallback: string): string {
+  if (body && typeof body === "object") {
+    const b = body as Record<string, unknown>;
+    for (const key of ["detail", "errors", "error", "message"]) {
+      const v = b[key];
+      if (typeof v === "string" && v) return v;
+      if (Array.isArray(v) && v.length > 0) {
+        return v
+          .map((e) => (typeof e === "object" && e && "msg" in e ? String(e.msg) : String(e)))
+          .join("; ");
+      }
+    }
+  }
+  return `HTTP ${status}${fallback ? `: ${fallback}` : ""}`;
+}
+
+export class A1111Client {
+  constructor(private readonly baseUrl = "") {}
+
+  private async request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.baseUrl}/sdapi/v1/${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok)
+      throw new ApiError(response.status, errorMessage(response.status, parsed, text.slice(0, 200)));
+    return parsed as T;
+  }
+
+  txt2img(body: Txt2ImgRequest): Promise<GenerationResponse> {
+    return this.request("POST", "txt2img", body);
+  }
+
+  img2img(body: Img2ImgRequest): Promise<GenerationResponse> {
+    return this.request("POST", "img2img", body);
+  }
+
+  progress(): Promise<ProgressResponse> {
+    return this.request("GET", "progress");
+  }
+
+  interrupt(): Promise<unknown> {
+    return this.request("POST", "interrupt");
+  }
+
+  samplers(): Promise<SamplerItem[]> {
+    return this.request("GET", "samplers");
+  }
+
+  sdModels(): Promise<SdModelItem[]> {
+    return this.request("GET", "sd-models");
+  }
+
+  loras(): Promise<LoraItem[]> {
+    return this.request("GET", "loras");
+  }
+
+  options(): Promise<Record<string, unknown>> {
+    return this.request("GET", "options");
+  }
+
+  setOptions(options: Record<string, unknown>): Promise<unknown> {
+    return this.request("POST", "options", options);
+  }
+
+  pngInfo(imageBase64: string): Promise<PngInfoResponse> {
+    return this.request("POST", "png-info", { image: imageBase64 });
+  }
+}
+
+/** Parses a response's `info` JSON text; a server that sent none gives an empty object. */
+export function parseGenerationInfo(info: unknown): GenerationInfo {
+  if (typeof info === "object" && info !== null) return info as GenerationInfo;
+  if (typeof info !== "string" || !info) return {};
+  try {
+    const parsed: unknown = JSON.parse(info);
+    return typeof parsed === "object" && parsed !== null ? (parsed as GenerationInfo) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,151 @@
+/** Entry point: builds the page's parts and wires them to each other and to the A1111 API. */
+import { A1111Client, type Img2ImgRequest } from "./api.js";
+import { byId } from "./dom.js";
+import { GenerationForm } from "./form.js";
+import { Gallery, resultsFromResponse } from "./gallery.js";
+import { InitImagePanel } from "./init-image.js";
+import { LoraPicker } from "./lora-picker.js";
+import { ModelPicker } from "./model-picker.js";
+import { installPngDrop } from "./png-drop.js";
+import { ProgressMonitor } from "./progress.js";
+import { StatusLine } from "./status.js";
+
+const api = new A1111Client();
+const status = new StatusLine();
+const form = new GenerationForm();
+const loraPicker = new LoraPicker(form.prompt);
+const progress = new ProgressMonitor(api);
+const generateButton = byId("generate", HTMLButtonElement);
+const cancelButton = byId("cancel", HTMLButtonElement);
+const reuseSeedButton = byId("seed-reuse", HTMLButtonElement);
+const showError = (err: unknown) => status.error(err);
+
+const initImage = new InitImagePanel({
+  onImage: (width, height) => form.setSize(width, height),
+  onError: showError,
+});
+
+const models = new ModelPicker(api, {
+  onSwitching: (title) => {
+    generateButton.disabled = true;
+    status.info(`Loading ${title}…`);
+  },
+  onSwitched: (title) => {
+    generateButton.disabled = false;
+    status.info(`Loaded ${title}`);
+  },
+  onError: (err) => {
+    generateButton.disabled = false;
+    showError(err);
+  },
+});
+
+function applyParameters(infotext: string, source: string): void {
+  const problems = form.applyInfotext(infotext);
+  status.info(`Parameters from ${source}${problems.length ? ` (${problems.join("; ")})` : ""}`);
+}
+
+const gallery = new Gallery({
+  onSendToImg2Img: (dataUrl) => {
+    void initImage.setImage(dataUrl).then(() => status.info("Image sent to img2img"), showError);
+  },
+  onUseParameters: (infotext) => applyParameters(infotext, "the result"),
+  onMessage: (text) => status.info(text),
+  onError: showError,
+});
+
+installPngDrop(api, {
+  onParameters: (infotext, fileName) => applyParameters(infotext, fileName),
+  onMessage: (text) => status.info(text),
+  onError: showError,
+});
+
+let lastSeed: number | undefined;
+let cancelled = false;
+
+function setBusy(busy: boolean): void {
+  document.body.dataset.busy = String(busy);
+  generateButton.disabled = busy;
+  cancelButton.hidden = !busy;
+  cancelButton.disabled = false;
+  models.disabled = busy;
+}
+
+async function generate(): Promise<void> {
+  const settings = form.settings();
+  const img2img = initImage.fields(settings.width, settings.height);
+  cancelled = false;
+  setBusy(true);
+  status.info(img2img ? (img2img.mask ? "Inpainting…" : "Generating from the image…") : "Generating…");
+  progress.start();
+  const started = performance.now();
+  try {
+    const response = img2img
+      ? await api.img2img({
+          ...settings,
+          ...img2img,
+          denoising_strength: form.denoisingStrength(),
+        } satisfies Img2ImgRequest)
+      : await api.txt2img(settings);
+    const items = resultsFromResponse(response);
+    gallery.add(items);
+    if (items[0]?.seed !== undefined) lastSeed = items[0].seed;
+    reuseSeedButton.disabled = lastSeed === undefined;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const count = `${items.length} image${items.length === 1 ? "" : "s"}`;
+    status.info(cancelled ? `Cancelled (${count} returned)` : `Done: ${count} in ${seconds} s`);
+  } catch (err) {
+    if (cancelled) status.info("Cancelled");
+    else showError(err);
+  } finally {
+    progress.stop();
+    setBusy(false);
+  }
+}
+
+form.form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!generateButton.disabled) void generate();
+});
+for (const area of [form.prompt, form.negativePrompt]) {
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      form.form.requestSubmit();
+    }
+  });
+}
+cancelButton.addEventListener("click", () => {
+  cancelled = true;
+  cancelButton.disabled = true;
+  status.info("Cancelling…");
+  api.interrupt().catch(showError);
+});
+reuseSeedButton.addEventListener("click", () => {
+  if (lastSeed !== undefined) form.setSeed(lastSeed);
+});
+
+/** Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker. */
+async function loadServerLists(): Promise<void> {
+  const [samplers, sdModels, options, loras] = await Promise.allSettled([
+    api.samplers(),
+    api.sdModels(),
+    api.options(),
+    api.loras(),
+  ]);
+  if (samplers.status === "fulfilled") form.setSamplers(samplers.value);
+  else showError(samplers.reason);
+  if (sdModels.status === "fulfilled") {
+    const loaded = options.status === "fulfilled" ? options.value.sd_model_checkpoint : undefined;
+    models.setModels(sdModels.value, typeof loaded === "string" ? loaded : undefined);
+  } else {
+    showError(sdModels.reason);
+  }
+  loraPicker.setLoras(loras.status === "fulfilled" && Array.isArray(loras.value) ? loras.value : []);
+}
+
+setBusy(false);
+reuseSeedButton.disabled = true;
+void loadServerLists().finally(() => {
+  document.body.dataset.ready = "true";
+});

@@ -1,0 +1,61 @@
+/**
+ * Drop a PNG anywhere on the page: its `parameters` text is read through POST /sdapi/v1/png-info
+ * and handed on to fill the form (A1111's "PNG Info" → "Send to txt2img" in one gesture).
+ */
+import type { A1111Client } from "./api.js";
+import { byId } from "./dom.js";
+import { readFileAsDataUrl, stripDataUrl } from "./image-data.js";
+
+function carriesFiles(e: DragEvent): boolean {
+  return Array.from(e.dataTransfer?.types ?? []).includes("Files");
+}
+
+export function installPngDrop(
+  api: A1111Client,
+  events: {
+    onParameters(infotext: string, fileName: string): void;
+    onMessage(text: string): void;
+    onError(err: unknown): void;
+  },
+): void {
+  const overlay = byId("drop-overlay", HTMLDivElement);
+  // dragenter/dragleave fire for every child element crossed; count them to know when we really left
+  let depth = 0;
+  const hide = () => {
+    depth = 0;
+    overlay.hidden = true;
+  };
+  window.addEventListener("dragenter", (e) => {
+    if (!carriesFiles(e)) return;
+    depth++;
+    overlay.hidden = false;
+  });
+  window.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) overlay.hidden = true;
+  });
+  window.addEventListener("dragover", (e) => {
+    if (carriesFiles(e)) e.preventDefault(); // allow the drop
+  });
+  window.addEventListener("drop", (e) => {
+    hide();
+    const file = e.dataTransfer?.files[0];
+    if (!file) return;
+    e.preventDefault(); // never navigate away to the dropped file
+    void readParameters(file);
+  });
+  // drops on the init-image zone stop propagation, so clear the overlay on the capture phase too
+  window.addEventListener("drop", hide, { capture: true });
+
+  async function readParameters(file: File): Promise<void> {
+    try {
+      if (file.type && !file.type.startsWith("image/")) throw new Error(`${file.name} is not an image`);
+      const answer = await api.pngInfo(stripDataUrl(await readFileAsDataUrl(file)));
+      const infotext = typeof answer.info === "string" ? answer.info : "";
+      if (!infotext.trim()) events.onMessage(`${file.name} has no generation parameters`);
+      else events.onParameters(infotext, file.name);
+    } catch (err) {
+      events.onError(err);
+    }
+  }
+}
