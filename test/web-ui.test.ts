@@ -75,6 +75,19 @@ function decodeBase64Png(b64: string) {
   return decodePng(new Uint8Array(Buffer.from(b64, "base64")));
 }
 
+/** Drags a file over the page and drops it on `selector`, as a user dropping it from a file manager. */
+async function dropFile(page: Page, selector: string, name: string, base64: string) {
+  await page.evaluate(`(() => {
+    const bytes = Uint8Array.from(atob(${JSON.stringify(base64)}), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], ${JSON.stringify(name)}, { type: "image/png" }));
+    const target = document.querySelector(${JSON.stringify(selector)});
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  })()`);
+}
+
 describe("web UI in headless Chromium", () => {
   it("fills the sampler, model and LoRA pickers from the API; switching the model posts options", async () => {
     const { page, done } = await openUi();
@@ -295,7 +308,7 @@ describe("web UI in headless Chromium", () => {
 
   it("dropping a PNG anywhere reads its parameters through png-info and fills the form", async () => {
     const { page, done } = await openUi();
-    const infotext = formatInfotext({
+    const record = {
       prompt: "a lighthouse at dusk, (dramatic sky:1.2)",
       negativePrompt: "fog, lowres",
       steps: 33,
@@ -306,18 +319,11 @@ describe("web UI in headless Chromium", () => {
       width: 512,
       height: 768,
       denoisingStrength: 0.45,
-    });
+    };
+    const infotext = formatInfotext(record);
     const png = pngBase64(16, 16, [200, 100, 50], { parameters: infotext });
     const pngInfo = waitForApi(page, "png-info");
-    await page.evaluate(`(() => {
-      const bytes = Uint8Array.from(atob(${JSON.stringify(png)}), (c) => c.charCodeAt(0));
-      const dt = new DataTransfer();
-      dt.items.add(new File([bytes], "lighthouse.png", { type: "image/png" }));
-      const target = document.querySelector(".gallery-head");
-      for (const type of ["dragenter", "dragover", "drop"]) {
-        target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
-      }
-    })()`);
+    await dropFile(page, ".gallery-head", "lighthouse.png", png);
     assert.equal(jsonBody(await pngInfo).image, png, "png-info gets the file as base64");
     await page.waitForSelector("#status:has-text('Parameters from lighthouse.png')");
     assert.equal(await page.inputValue("#prompt"), "a lighthouse at dusk, (dramatic sky:1.2)");
@@ -330,6 +336,13 @@ describe("web UI in headless Chromium", () => {
     assert.equal(await page.inputValue("#size-preset"), "512x768");
     assert.equal(await page.inputValue("#strength"), "0.45");
     assert.equal(await page.isHidden("#drop-overlay"), true);
+
+    // a schedule the sampler list lacks (A1111 >= 1.9 lists samplers alone): the old combined name
+    const euler = formatInfotext({ ...record, sampler: "Euler", scheduleType: "Karras", seed: 5 });
+    await dropFile(page, "#prompt", "euler.png", pngBase64(8, 8, [0, 0, 0], { parameters: euler }));
+    await page.waitForSelector("#status:has-text('Parameters from euler.png')");
+    assert.equal(await page.inputValue("#sampler"), "Euler Karras");
+    assert.equal(await page.inputValue("#seed"), "5");
     await done();
   });
 

@@ -152,8 +152,19 @@ export class GenerationForm {
     if (p.Sampler !== undefined) {
       const schedule = p["Schedule type"] === undefined ? undefined : String(p["Schedule type"]);
       const name = matchSampler(this.samplers, String(p.Sampler), schedule);
-      if (name) this.sampler.value = name;
-      else problems.push(`sampler "${p.Sampler}${schedule ? ` ${schedule}` : ""}" is not available here`);
+      if (name && schedule && !/^(automatic|default)$/i.test(schedule) && !name.endsWith(schedule)) {
+        // the server lists samplers without schedules (A1111 ≥ 1.9); the old combined name
+        // ("DPM++ 2M Karras") is still accepted as sampler_name, so offer it rather than lose the schedule
+        const combined = `${name} ${schedule}`;
+        if (![...this.sampler.options].some((o) => o.value === combined)) {
+          this.sampler.append(el("option", { value: combined }, [combined]));
+        }
+        this.sampler.value = combined;
+      } else if (name) {
+        this.sampler.value = name;
+      } else {
+        problems.push(`sampler "${p.Sampler}${schedule ? ` ${schedule}` : ""}" is not available here`);
+      }
     }
     return problems;
   }
