@@ -6,7 +6,13 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
-import { type DownloadProgress, downloadSd15Pipeline, HubError, snapshotDownload } from "../hub/index.js";
+import {
+  type DownloadProgress,
+  downloadSd15Pipeline,
+  HubError,
+  type HubSettings,
+  snapshotDownload,
+} from "../hub/index.js";
 import { ConfigError, parseUNetConfig } from "../weights/diffusers-config.js";
 import { loadModel } from "../weights/load-model.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
@@ -66,6 +72,8 @@ export interface ResolveModelOptions {
   onHubLookup?: (repo: string, revision: string | undefined) => void;
   onDownloadProgress?: (progress: DownloadProgress) => void;
   signal?: AbortSignal;
+  /** Overrides of what the environment says about the hub (HF_ENDPOINT, HF_HUB_CACHE, …). */
+  hubSettings?: Partial<HubSettings>;
 }
 
 /** `org/name` or `org/name@revision`: what the hub calls a model id. */
@@ -85,7 +93,7 @@ export function parseRepoSpec(spec: string): { repo: string; revision?: string }
   if (looksLikePath(spec)) return undefined;
   const m = REPO_ID.exec(spec);
   if (!m || m[1].includes("--") || m[1].includes("..")) return undefined;
-  return { repo: m[1], revision: m[2] };
+  return m[2] === undefined ? { repo: m[1] } : { repo: m[1], revision: m[2] };
 }
 
 export async function resolveModel(
@@ -131,7 +139,12 @@ async function fromHub(
   options: ResolveModelOptions,
 ): Promise<ResolvedModel> {
   options.onHubLookup?.(repo, revision);
-  const common = { revision, signal: options.signal, onProgress: options.onDownloadProgress };
+  const common = {
+    revision,
+    signal: options.signal,
+    onProgress: options.onDownloadProgress,
+    settings: options.hubSettings,
+  };
   // The configs first (a few KB): a model sdlite cannot run is refused before gigabytes are fetched.
   const head = await snapshotDownload(repo, {
     ...common,

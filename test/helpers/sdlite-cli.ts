@@ -1,0 +1,49 @@
+/**
+ * Runs the `sdlite` CLI as a child process (through tsx, from the sources), with pipes for
+ * stdout/stderr (so it sees no terminal) and an environment that keeps it off the real hub and
+ * away from the user's caches unless a test says otherwise.
+ */
+import { spawn } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Asynchronous, so an in-process server (the fake hub) keeps answering while the CLI runs. */
+export function runSdlite(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), ...args],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf-8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf-8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
+  });
+}
+
+/** "exit 1, stderr: …" for assertion messages. */
+export function describeRun(run: CliRun): string {
+  return `exit ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
+}
