@@ -12,7 +12,8 @@
  * (`--cold` empties it first). Writes `.bench/full-size-<label>.json`. Needs several GB of RAM and
  * minutes of CPU: never run two at once.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -26,7 +27,11 @@ import { encodePrompt } from "../src/pipeline/prompt-encoder.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
 import type { ModelSource, Runtime, Session, SessionOptions } from "../src/runtime/runtime.js";
-import { CHECKPOINT_PRESETS, writeRandomCheckpoint } from "../src/weights/random-checkpoint.js";
+import {
+  CHECKPOINT_PRESETS,
+  randomCheckpointTensors,
+  writeRandomCheckpoint,
+} from "../src/weights/random-checkpoint.js";
 import { SafetensorsFile } from "../src/weights/safetensors.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -181,19 +186,22 @@ function finiteStats(what: string, values: Float32Array) {
 function reusableCheckpoint(path: string): boolean {
   if (!existsSync(path)) return false;
   try {
-    const file = SafetensorsFile.open(path); // validates every tensor's offsets against the file size
+    const file = SafetensorsFile.open(path);
     const meta = file.metadata?.sdlite_random_checkpoint;
     const names = file.names().length;
     file.close();
     const parsed = meta ? JSON.parse(meta) : undefined;
-    const expected = preset === CHECKPOINT_PRESETS.sd15 ? 2 * 1024 ** 3 : 0;
-    return parsed?.seed === 0 && parsed?.dtype === "F16" && names > 1000 && statSync(path).size > expected;
+    // open() has checked every tensor's offsets against the file size: a complete file
+    const expected = randomCheckpointTensors({ preset, dtype: "F16", seed: 0 }).length;
+    return parsed?.seed === 0 && parsed?.dtype === "F16" && names === expected;
   } catch {
     return false;
   }
 }
 
 // ---- the check
+// other processes share the CPU: the load average at start and end says how much
+const loadAtStart = loadavg();
 const outputs: ReturnType<typeof finiteStats>[] = [];
 let checkpointWritten = false;
 await phase("checkpoint", () => {
@@ -257,6 +265,7 @@ const report = {
   label,
   date: new Date().toISOString(),
   machine: { cores: physicalCoreCount(), threads: threads ?? physicalCoreCount(), node: process.version },
+  loadAverage: { start: loadAtStart, end: loadavg() },
   checkpoint: { path: checkpoint, config: values.config, written: checkpointWritten },
   cacheRoot,
   lowMemory,
