@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `sdlite` command: parses arguments (commander) and hands over to one command module each. */
 import { Command } from "commander";
+import { registerBenchCommand } from "./commands/bench.js";
 import { registerGenerateCommand } from "./commands/generate.js";
 import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerTokenizeCommand(program);
   registerModelsCommand(program);
   registerInfoCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 

@@ -1,0 +1,222 @@
+/** A bench result as Markdown: the stage table, start-up, where a whole image's time goes, quality, targets. */
+import { markdownTable } from "./markdown-table.js";
+import type { BenchResult, StageReport } from "./run-bench.js";
+import { type RunTiming, STAGE_TITLES } from "./stage-job.js";
+import { summarize } from "./stats.js";
+import { QUOTED_UNET_STEP_SECONDS, type TargetCheck } from "./targets.js";
+import { formatBytes, formatRange, formatSeconds } from "./units.js";
+
+const dash = "–";
+
+function optional(value: number | undefined, format: (v: number) => string): string {
+  return value === undefined ? dash : format(value);
+}
+
+function firstRun(s: StageReport): string {
+  const built = s.outcome.builtGraphs;
+  return `${formatSeconds(s.outcome.first.ms)}${built > 0 ? ` (built ${built} graph${built > 1 ? "s" : ""})` : ""}`;
+}
+
+function load(s: StageReport): string {
+  return `${s.loadAverage.before.toFixed(2)} → ${s.loadAverage.after.toFixed(2)}`;
+}
+
+function stageTable(stages: readonly StageReport[]): string {
+  const rows = stages
+    .filter((s) => s.variant === "timed")
+    .map((s) => [
+      s.set,
+      STAGE_TITLES[s.stage],
+      optional(s.summary?.median, formatSeconds),
+      s.summary ? formatRange(s.summary) : dash,
+      String(s.summary?.n ?? 0),
+      firstRun(s),
+      optional(s.peakRssBytes, formatBytes),
+      String(s.threads),
+      load(s),
+    ]);
+  return markdownTable(
+    [
+      { header: "Options" },
+      { header: "Stage" },
+      { header: "Median", align: "right" },
+      { header: "Min–max", align: "right" },
+      { header: "Runs", align: "right" },
+      { header: "First run", align: "right" },
+      { header: "Peak RSS", align: "right" },
+      { header: "Threads", align: "right" },
+      { header: "Load avg (1 min)", align: "right" },
+    ],
+    rows,
+  );
+}
+
+function startupTable(stages: readonly StageReport[]): string | undefined {
+  const cold = stages.filter((s) => s.stage === "startup" && s.variant === "cold");
+  if (cold.length === 0) return undefined;
+  const rows: string[][] = [];
+  for (const c of cold) {
+    const w = stages.find((s) => s.stage === "startup" && s.variant === "warm" && s.set === c.set);
+    rows.push([
+      c.set,
+      "open model",
+      formatSeconds(c.outcome.openMs),
+      optional(w?.outcome.openMs, formatSeconds),
+      dash,
+      dash,
+    ]);
+    for (const t of c.outcome.startup ?? []) {
+      const warm = w?.outcome.startup?.find((x) => x.network === t.network);
+      rows.push([
+        c.set,
+        t.network,
+        formatSeconds(t.firstMs),
+        optional(warm?.firstMs, formatSeconds),
+        formatSeconds(warm?.secondMs ?? t.secondMs),
+        optional(warm ? warm.firstMs - warm.secondMs : undefined, formatSeconds),
+      ]);
+    }
+    rows.push([
+      c.set,
+      "peak RSS",
+      optional(c.peakRssBytes, formatBytes),
+      optional(w?.peakRssBytes, formatBytes),
+      dash,
+      dash,
+    ]);
+  }
+  return markdownTable(
+    [
+      { header: "Options" },
+      { header: "Network" },
+      { header: "Cold cache: first call", align: "right" },
+      { header: "Warm cache: first call", align: "right" },
+      { header: "Second call", align: "right" },
+      { header: "Load (warm first − second)", align: "right" },
+    ],
+    rows,
+  );
+}
+
+function networkMedian(runs: readonly RunTiming[], network: string, perCall = false): number | undefined {
+  const values = runs.flatMap((r) => {
+    const t = r.networks[network];
+    return t ? [perCall ? t.ms / t.calls : t.ms] : [];
+  });
+  return summarize(values)?.median;
+}
+
+function imageTable(stages: readonly StageReport[]): string | undefined {
+  const images = stages.filter((s) => s.stage === "image" && s.variant === "timed");
+  if (images.length === 0) return undefined;
+  const rows = images.map((s) => {
+    const runs = s.outcome.runs.length > 0 ? s.outcome.runs : [s.outcome.first];
+    const total = summarize(runs.map((r) => r.ms))?.median;
+    const parts = ["text-encoder", "unet", "decoder"].map((n) => networkMedian(runs, n) ?? 0);
+    return [
+      s.set,
+      optional(total, formatSeconds),
+      formatSeconds(parts[0]),
+      formatSeconds(parts[1]),
+      optional(networkMedian(runs, "unet", true), formatSeconds),
+      formatSeconds(parts[2]),
+      optional(total === undefined ? undefined : total - parts[0] - parts[1] - parts[2], formatSeconds),
+      formatSeconds(s.outcome.openMs + s.outcome.first.ms),
+    ];
+  });
+  return markdownTable(
+    [
+      { header: "Options" },
+      { header: "Image", align: "right" },
+      { header: "Text encoder", align: "right" },
+      { header: "UNet", align: "right" },
+      { header: "UNet per step", align: "right" },
+      { header: "Decoder", align: "right" },
+      { header: "Other", align: "right" },
+      { header: "Fresh process: open + first image", align: "right" },
+    ],
+    rows,
+  );
+}
+
+function qualityTable(result: BenchResult): string | undefined {
+  if (result.quality.length === 0) return undefined;
+  return markdownTable(
+    [
+      { header: "Options" },
+      { header: "PSNR vs default", align: "right" },
+      { header: "Max abs diff (levels)", align: "right" },
+      { header: "Mean abs diff", align: "right" },
+    ],
+    result.quality.map((q) => [
+      q.set,
+      Number.isFinite(q.difference.psnrDb) ? `${q.difference.psnrDb.toFixed(2)} dB` : "identical",
+      String(q.difference.maxAbs),
+      q.difference.meanAbs.toFixed(3),
+    ]),
+  );
+}
+
+function formatTarget(value: number, unit: TargetCheck["unit"]): string {
+  if (unit === "s") return formatSeconds(value * 1000);
+  if (unit === "bytes") return formatBytes(value);
+  return `${value.toFixed(2)}x`;
+}
+
+function targetTable(result: BenchResult): string | undefined {
+  const rows = result.targets.flatMap((t) =>
+    t.checks.map((c) => [
+      t.set,
+      c.target,
+      `${c.unit === "x" ? "≥ " : "< "}${formatTarget(c.goal, c.unit)}`,
+      formatTarget(c.measured, c.unit),
+      c.met ? "yes" : "no",
+    ]),
+  );
+  if (rows.length === 0) return undefined;
+  return markdownTable(
+    [
+      { header: "Options" },
+      { header: "Target" },
+      { header: "Goal", align: "right" },
+      { header: "Measured", align: "right" },
+      { header: "Met" },
+    ],
+    rows,
+  );
+}
+
+function baselineTable(): string {
+  return markdownTable(
+    [
+      { header: "Quoted baseline (from the issue, not measured here)" },
+      { header: "Batch 1", align: "right" },
+      { header: "Batch 2", align: "right" },
+    ],
+    Object.entries(QUOTED_UNET_STEP_SECONDS).map(([name, s]) => [
+      `${name}, UNet step`,
+      formatSeconds(s.batch1 * 1000),
+      formatSeconds(s.batch2 * 1000),
+    ]),
+  );
+}
+
+export function benchMarkdown(result: BenchResult): string {
+  const { machine: m, plan: p } = result;
+  const header = [
+    `Machine: ${m.cpuModel}, ${m.logicalCpus} logical CPUs, ${formatBytes(m.totalMemoryBytes)} RAM; Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
+    `Model: ${p.modelPath}${p.taesdPath ? ` (TAESD: ${p.taesdPath})` : ""}; ${p.size}x${p.size}; timed runs per stage: ${p.runs} (whole image: ${p.imageRuns}), each stage after one warm-up run in its own process; image: ${p.image.sampler}, ${p.image.steps} steps, guidance ${p.image.guidance}, seed ${p.image.seed}`,
+  ].join("\n");
+  const sections: [string, string | undefined][] = [
+    ["Stages", stageTable(result.stages)],
+    ["Start-up", startupTable(result.stages)],
+    ["Whole image: where the time goes (medians)", imageTable(result.stages)],
+    ["Quality vs the default options' image (same seed)", qualityTable(result)],
+    ["Targets", targetTable(result)],
+  ];
+  const body = sections
+    .filter((s): s is [string, string] => s[1] !== undefined)
+    .map(([title, table]) => `### ${title}\n\n${table}`);
+  if (p.size === 512) body.push(`### Baselines\n\n${baselineTable()}`);
+  return `${header}\n\n${body.join("\n\n")}\n`;
+}

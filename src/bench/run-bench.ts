@@ -1,0 +1,289 @@
+/**
+ * The bench itself: for each option set, each chosen stage runs in its own process (forked
+ * stage-process) while this process samples its resident memory; then the quality comparison of
+ * each option set's image against the default options' image, and the issue's targets.
+ */
+import { fork } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodePngRgb } from "../image/png.js";
+import { compareImages, type ImageDifference } from "./image-difference.js";
+import { type MachineInfo, machineInfo } from "./machine-info.js";
+import { type OptionSet, optionSetLabel } from "./option-set.js";
+import { RssSampler } from "./rss-sampler.js";
+import type {
+  ImageSettings,
+  StageJob,
+  StageMessage,
+  StageName,
+  StageOutcome,
+  StageProgress,
+} from "./stage-job.js";
+import { type Summary, summarize } from "./stats.js";
+import { checkTargets, type TargetCheck } from "./targets.js";
+
+export interface BenchPlan {
+  readonly benchDir: string;
+  readonly modelPath: string;
+  readonly taesdPath?: string;
+  /** Each is benchmarked through every stage; "default" ({}) is the quality reference. */
+  readonly sets: readonly OptionSet[];
+  readonly stages: readonly StageName[];
+  readonly size: number;
+  /** Timed runs per stage after the warm-up run. */
+  readonly runs: number;
+  /** Timed runs of the whole-image stage (slow at full size). */
+  readonly imageRuns: number;
+  readonly threads?: number;
+  readonly image: ImageSettings;
+  readonly compareQuality: boolean;
+}
+
+/** Why a stage process ran: a stage as asked, start-up with an empty or a filled cache, or an image for the quality comparison. */
+export type StageVariant = "timed" | "cold" | "warm" | "quality";
+
+export interface StageReport {
+  readonly set: string;
+  readonly options: OptionSet;
+  readonly stage: StageName;
+  readonly variant: StageVariant;
+  readonly threads: number | "default";
+  readonly outcome: StageOutcome;
+  /** Over the timed runs (ms); undefined when only the warm-up ran. */
+  readonly summary?: Summary;
+  /** The larger of the sampled VmRSS peak and the process's VmHWM. */
+  readonly peakRssBytes?: number;
+  readonly sampledPeakRssBytes?: number;
+  readonly rssSamples: number;
+  /** 1-minute load average before and after the stage (other work on a shared machine shows here). */
+  readonly loadAverage: { readonly before: number; readonly after: number };
+  /** The stage process's life, start to exit. */
+  readonly processMs: number;
+}
+
+export interface QualityReport {
+  readonly set: string;
+  readonly options: OptionSet;
+  readonly image: string;
+  readonly reference: string;
+  readonly difference: ImageDifference;
+}
+
+export interface BenchResult {
+  readonly startedAt: string;
+  readonly machine: MachineInfo;
+  readonly plan: BenchPlan;
+  readonly stages: readonly StageReport[];
+  readonly quality: readonly QualityReport[];
+  readonly targets: readonly { readonly set: string; readonly checks: readonly TargetCheck[] }[];
+}
+
+export type BenchEvent =
+  | {
+      readonly type: "stage";
+      readonly set: string;
+      readonly stage: StageName;
+      readonly variant: StageVariant;
+    }
+  | {
+      readonly type: "progress";
+      readonly set: string;
+      readonly stage: StageName;
+      readonly progress: StageProgress;
+    }
+  | { readonly type: "skipped"; readonly set: string; readonly stage: StageName; readonly reason: string };
+
+/** stage-process next to this module, as .ts under tsx and .js when compiled. */
+function stageProcessPath(): string {
+  const self = fileURLToPath(import.meta.url);
+  return join(self, "..", `stage-process${extname(self)}`);
+}
+
+async function runStageProcess(
+  job: StageJob,
+  onProgress: (p: StageProgress) => void,
+): Promise<{ outcome: StageOutcome; sampledPeak?: number; samples: number; processMs: number }> {
+  const started = performance.now();
+  const child = fork(stageProcessPath(), [], {
+    env: { ...process.env, SDLITE_CACHE: job.cacheDir },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const sampler = child.pid === undefined ? undefined : new RssSampler(child.pid).start();
+  try {
+    const outcome = await new Promise<StageOutcome>((resolve, reject) => {
+      let settled: StageOutcome | Error | undefined;
+      child.on("message", (m: StageMessage) => {
+        if (m.type === "progress") onProgress(m.progress);
+        else if (m.type === "done") settled = m.outcome;
+        else settled = new Error(`stage ${job.stage} failed: ${m.message}`);
+      });
+      child.on("error", reject);
+      child.on("exit", (code, signal) => {
+        if (settled instanceof Error) reject(settled);
+        else if (settled) resolve(settled);
+        else
+          reject(
+            new Error(
+              `stage ${job.stage} process ended without a result (${signal ? `signal ${signal}` : `exit code ${code}`})`,
+            ),
+          );
+      });
+      child.send(job);
+    });
+    const rss = sampler?.stop();
+    return {
+      outcome,
+      sampledPeak: rss?.peakBytes,
+      samples: rss?.samples ?? 0,
+      processMs: performance.now() - started,
+    };
+  } finally {
+    sampler?.stop();
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
+}
+
+function fileSlug(label: string): string {
+  return label.replace(/[^A-Za-z0-9.-]+/g, "_");
+}
+
+export async function runBench(
+  plan: BenchPlan,
+  onEvent: (e: BenchEvent) => void = () => {},
+): Promise<BenchResult> {
+  const startedAt = new Date().toISOString();
+  const cacheDir = join(plan.benchDir, "cache");
+  const imageDir = join(plan.benchDir, "images");
+  mkdirSync(imageDir, { recursive: true });
+  const stages: StageReport[] = [];
+  const imageOf = new Map<string, string>();
+
+  const run = async (options: OptionSet, stage: StageName, variant: StageVariant): Promise<StageReport> => {
+    const set = optionSetLabel(options);
+    onEvent({ type: "stage", set, stage, variant });
+    const image = stage === "image";
+    const job: StageJob = {
+      stage,
+      modelPath: plan.modelPath,
+      taesdPath: plan.taesdPath,
+      cacheDir,
+      options,
+      threads: plan.threads,
+      size: plan.size,
+      runs: variant === "timed" ? (image ? plan.imageRuns : plan.runs) : 0,
+      image: plan.image,
+      imageOut: image
+        ? join(imageDir, `${fileSlug(set)}-${plan.size}px-seed${plan.image.seed}.png`)
+        : undefined,
+    };
+    const before = os.loadavg()[0];
+    const done = await runStageProcess(job, (progress) =>
+      onEvent({ type: "progress", set, stage, progress }),
+    );
+    const { outcome } = done;
+    const peaks = [done.sampledPeak, outcome.hwmBytes].filter((v): v is number => v !== undefined);
+    const report: StageReport = {
+      set,
+      options,
+      stage,
+      variant,
+      threads: plan.threads ?? "default",
+      outcome,
+      summary: summarize(outcome.runs.map((r) => r.ms)),
+      peakRssBytes: peaks.length > 0 ? Math.max(...peaks) : undefined,
+      sampledPeakRssBytes: done.sampledPeak,
+      rssSamples: done.samples,
+      loadAverage: { before, after: os.loadavg()[0] },
+      processMs: done.processMs,
+    };
+    stages.push(report);
+    if (outcome.imagePath) imageOf.set(set, outcome.imagePath);
+    return report;
+  };
+
+  for (const options of plan.sets) {
+    const set = optionSetLabel(options);
+    for (const stage of plan.stages) {
+      if (stage === "startup") {
+        // cold = an empty graph cache: every graph is built from the weights
+        rmSync(cacheDir, { recursive: true, force: true });
+        await run(options, stage, "cold");
+        await run(options, stage, "warm");
+      } else if (stage === "taesd" && !plan.taesdPath) {
+        onEvent({ type: "skipped", set, stage, reason: "no TAESD weights (--taesd PATH)" });
+      } else {
+        await run(options, stage, "timed");
+      }
+    }
+  }
+
+  const quality: QualityReport[] = [];
+  const others = plan.sets.filter((s) => optionSetLabel(s) !== "default");
+  if (plan.compareQuality && others.length > 0) {
+    for (const options of [{}, ...others]) {
+      if (!imageOf.has(optionSetLabel(options))) await run(options, "image", "quality");
+    }
+    const reference = imageOf.get("default")!;
+    const referenceImage = decodePngRgb(new Uint8Array(readFileSync(reference))).image;
+    for (const options of others) {
+      const set = optionSetLabel(options);
+      const image = imageOf.get(set)!;
+      quality.push({
+        set,
+        options,
+        image,
+        reference,
+        difference: compareImages(decodePngRgb(new Uint8Array(readFileSync(image))).image, referenceImage),
+      });
+    }
+  }
+
+  return {
+    startedAt,
+    machine: machineInfo(),
+    plan,
+    stages,
+    quality,
+    targets: plan.sets.map((options) => {
+      const set = optionSetLabel(options);
+      return { set, checks: plan.size === 512 ? checkTargets(targetInputs(stages, set, plan.image)) : [] };
+    }),
+  };
+}
+
+/**
+ * The effective UNet time per step: from the whole-image stage (UNet time over its calls, so feature
+ * reuse across steps counts) where it ran at that batch, else the single-step stage.
+ */
+export function targetInputs(
+  stages: readonly StageReport[],
+  set: string,
+  image: ImageSettings,
+): Parameters<typeof checkTargets>[0] {
+  const timed = (stage: StageName) =>
+    stages.find((s) => s.set === set && s.stage === stage && s.variant === "timed");
+  const wholeImage = timed("image");
+  const perStep = wholeImage?.outcome.runs.length
+    ? summarize(
+        wholeImage.outcome.runs
+          .map((r) => {
+            const unet = r.networks.unet;
+            return unet ? unet.ms / unet.calls : Number.NaN;
+          })
+          .filter(Number.isFinite),
+      )?.median
+    : undefined;
+  const cfg = image.guidance > 1;
+  return {
+    imageMs: cfg ? undefined : wholeImage?.summary?.median,
+    imageFreshProcessMs:
+      cfg || !wholeImage ? undefined : wholeImage.outcome.openMs + wholeImage.outcome.first.ms,
+    imagePeakBytes: wholeImage?.peakRssBytes,
+    unetStepMs: {
+      batch1: (!cfg ? perStep : undefined) ?? timed("unet1")?.summary?.median,
+      batch2: (cfg ? perStep : undefined) ?? timed("unet2")?.summary?.median,
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * The entry point of one stage process, forked by the bench: one stage per process, so each
+ * stage's peak memory is its own and no stage inherits another's loaded graphs. Receives a
+ * StageJob, answers with StageMessages over the IPC channel.
+ */
+import { readProcMemory } from "./proc-status.js";
+import type { StageJob, StageMessage } from "./stage-job.js";
+import { runStage } from "./stage-runners.js";
+
+function send(message: StageMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+if (!process.send) {
+  process.stderr.write("stage-process: run by `sdlite bench`, not directly\n");
+  process.exit(2);
+}
+
+process.once("message", (job: StageJob) => {
+  runStage(job, (progress) => void send({ type: "progress", progress })).then(
+    async (outcome) => {
+      await send({ type: "done", outcome: { ...outcome, hwmBytes: readProcMemory("self")?.hwmBytes } });
+      process.exit(0);
+    },
+    async (err: unknown) => {
+      await send({
+        type: "failed",
+        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
+      process.exit(1);
+    },
+  );
+});

@@ -1,0 +1,193 @@
+/**
+ * What one stage process does: open the pipeline with the job's engine options, run the stage's
+ * workload once to warm up (loading or building its graphs), then the timed runs. Inputs are made
+ * from the job's seed before any timing starts.
+ */
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { type EngineOptions, type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
+import { GraphCache } from "../graph/graph-cache.js";
+import { encodePng } from "../image/png.js";
+import { type RgbImage, rgbPixels } from "../image/types.js";
+import { generate, type PipelineModels } from "../pipeline/generate.js";
+import { encodePrompt, WINDOW } from "../pipeline/prompt-encoder.js";
+import { TorchCpuGenerator } from "../rng/index.js";
+import { NetworkClock } from "./network-clock.js";
+import type { RunTiming, StageJob, StageOutcome, StageProgress, StartupTiming } from "./stage-job.js";
+
+/** Complete graph cache entries (temporary build folders excluded). */
+export function countCacheEntries(cacheDir: string): number {
+  const dir = `${cacheDir}/graphs`;
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).filter((name) => !name.includes(".tmp-")).length;
+}
+
+function engineOptions(job: StageJob): EngineOptions {
+  const options = {
+    ...job.options,
+    cache: new GraphCache(job.cacheDir),
+    taesd: job.taesdPath,
+  } as EngineOptions;
+  if (job.threads !== undefined) options.threads = job.threads;
+  // the decoder stages time one decoder each, whatever the option set's decoder
+  if (job.stage === "vae") options.decoder = "vae";
+  if (job.stage === "taesd") options.decoder = "taesd";
+  return options;
+}
+
+function timedModels(models: PipelineModels, clock: NetworkClock): PipelineModels {
+  return {
+    ...models,
+    textEncoder: clock.wrap("text-encoder", models.textEncoder, "encode"),
+    unet: clock.wrap("unet", models.unet, "predict"),
+    vae: clock.wrap("decoder", models.vae, "decode"),
+  };
+}
+
+interface Workload {
+  run(): Promise<void>;
+  /** The image the last run produced, for the image stage. */
+  lastImage?(): RgbImage | undefined;
+}
+
+function workload(job: StageJob, models: PipelineModels): Workload {
+  const rng = new TorchCpuGenerator(job.image.seed);
+  const latent = job.size / 8;
+  const { prompt } = job.image;
+  switch (job.stage) {
+    case "text":
+      return { run: async () => void (await encodePrompt(prompt, models.tokenizer, models.textEncoder, 1)) };
+    case "unet1":
+    case "unet2": {
+      const batch = job.stage === "unet1" ? 1 : 2;
+      const sample = rng.randn([batch, models.unet.inChannels, latent, latent]);
+      const context = rng.randn([batch, WINDOW, models.textEncoder.hiddenSize]);
+      const timestep = new Float32Array(batch).fill(999);
+      const shape = [batch, models.unet.inChannels, latent, latent] as const;
+      return { run: async () => void (await models.unet.predict(sample, shape, timestep, context, WINDOW)) };
+    }
+    case "vae":
+    case "taesd": {
+      const latents = rng.randn([1, 4, latent, latent]);
+      return { run: async () => void (await models.vae.decode(latents, [1, 4, latent, latent])) };
+    }
+    case "image": {
+      let last: RgbImage | undefined;
+      const request = { ...job.image, width: job.size, height: job.size };
+      return {
+        run: async () => {
+          [{ image: last }] = await generate(models, request);
+        },
+        lastImage: () => last,
+      };
+    }
+    case "startup":
+      throw new Error("start-up is not a repeated workload");
+  }
+}
+
+async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+/**
+ * Each network's first call (graph load or build) and second call, in a fresh process; TAESD too
+ * when its weights are given and the option set decodes with the VAE.
+ */
+async function runStartup(
+  models: PipelineModels,
+  job: StageJob,
+  taesd: PipelineModels | undefined,
+): Promise<StartupTiming[]> {
+  const rng = new TorchCpuGenerator(job.image.seed);
+  const latent = job.size / 8;
+  const sample = rng.randn([1, models.unet.inChannels, latent, latent]);
+  const context = rng.randn([1, WINDOW, models.textEncoder.hiddenSize]);
+  const latents = rng.randn([1, 4, latent, latent]);
+  const calls: [string, () => Promise<unknown>][] = [
+    ["text-encoder", () => encodePrompt(job.image.prompt, models.tokenizer, models.textEncoder, 1)],
+    [
+      "unet",
+      () =>
+        models.unet.predict(
+          sample,
+          [1, models.unet.inChannels, latent, latent],
+          new Float32Array([999]),
+          context,
+          WINDOW,
+        ),
+    ],
+    [`decoder (${job.options.decoder ?? "vae"})`, () => models.vae.decode(latents, [1, 4, latent, latent])],
+  ];
+  if (taesd) calls.push(["decoder (taesd)", () => taesd.vae.decode(latents, [1, 4, latent, latent])]);
+  const out: StartupTiming[] = [];
+  for (const [network, call] of calls) {
+    const firstMs = await timeIt(call);
+    const secondMs = await timeIt(call);
+    out.push({ network, firstMs, secondMs });
+  }
+  return out;
+}
+
+export async function runStage(
+  job: StageJob,
+  onProgress: (progress: StageProgress) => void = () => {},
+): Promise<StageOutcome> {
+  const entriesBefore = countCacheEntries(job.cacheDir);
+  const opened = performance.now();
+  const pipeline: OpenedPipeline = await openPipeline(job.modelPath, engineOptions(job));
+  const openMs = performance.now() - opened;
+  try {
+    if (job.stage === "startup") {
+      // a second pipeline only for its decoder: graphs load on first use, so nothing else loads twice
+      const taesd =
+        job.taesdPath && job.options.decoder !== "taesd"
+          ? await openPipeline(job.modelPath, { ...engineOptions(job), decoder: "taesd" })
+          : undefined;
+      let startup: StartupTiming[];
+      try {
+        startup = await runStartup(pipeline.models, job, taesd?.models);
+      } finally {
+        await taesd?.close();
+      }
+      const total = (pick: (s: StartupTiming) => number): RunTiming => ({
+        ms: startup.reduce((sum, s) => sum + pick(s), 0),
+        networks: Object.fromEntries(startup.map((s) => [s.network, { ms: pick(s), calls: 1 }])),
+      });
+      onProgress({ run: 0, runs: 0, ms: total((s) => s.firstMs).ms });
+      return {
+        openMs,
+        first: total((s) => s.firstMs),
+        runs: [total((s) => s.secondMs)],
+        builtGraphs: countCacheEntries(job.cacheDir) - entriesBefore,
+        startup,
+      };
+    }
+    const clock = new NetworkClock();
+    const work = workload(job, timedModels(pipeline.models, clock));
+    const timed = async (): Promise<RunTiming> => {
+      const ms = await timeIt(() => work.run());
+      return { ms, networks: clock.take() };
+    };
+    const first = await timed();
+    onProgress({ run: 0, runs: job.runs, ms: first.ms });
+    const runs: RunTiming[] = [];
+    for (let i = 1; i <= job.runs; i++) {
+      const run = await timed();
+      runs.push(run);
+      onProgress({ run: i, runs: job.runs, ms: run.ms });
+    }
+    const image = work.lastImage?.();
+    if (image && job.imageOut) writeFileSync(job.imageOut, encodePng(rgbPixels(image)));
+    return {
+      openMs,
+      first,
+      runs,
+      builtGraphs: countCacheEntries(job.cacheDir) - entriesBefore,
+      imagePath: image && job.imageOut ? job.imageOut : undefined,
+    };
+  } finally {
+    await pipeline.close();
+  }
+}

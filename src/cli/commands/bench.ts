@@ -1,0 +1,218 @@
+/**
+ * `sdlite bench`: times each stage (text encoder, UNet step at batch 1 and 2, VAE and TAESD decode,
+ * a whole image, start-up with a cold and a warm graph cache) in its own process, prints a Markdown
+ * table and optionally writes every number as JSON. Without --model it generates a full-size
+ * random-weight SD1.5 checkpoint and TAESD under the bench folder.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Command, InvalidArgumentError } from "commander";
+import { ensureRandomModels } from "../../bench/bench-models.js";
+import { benchMarkdown } from "../../bench/bench-report.js";
+import {
+  type OptionSet,
+  type OptionValue,
+  optionSetLabel,
+  parseOption,
+  parseOptionList,
+  unknownOptions,
+} from "../../bench/option-set.js";
+import { type BenchEvent, type BenchPlan, runBench } from "../../bench/run-bench.js";
+import { STAGE_TITLES, STAGES, type StageName } from "../../bench/stage-job.js";
+import { formatSeconds } from "../../bench/units.js";
+
+interface BenchFlags {
+  model?: string;
+  taesd?: string;
+  size: number;
+  runs: number;
+  imageRuns?: number;
+  steps: number;
+  guidance: number;
+  sampler: string;
+  seed: number;
+  prompt: string;
+  threads?: number;
+  json?: string;
+  stages: StageName[];
+  lowMemory?: boolean;
+  decoder?: string;
+  attention?: string;
+  option: [string, OptionValue][];
+  set: Record<string, OptionValue>[];
+  compareQuality?: boolean;
+  benchDir: string;
+}
+
+function integer(min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+function nonNegative(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number >= 0");
+  return n;
+}
+
+function stageList(text: string): StageName[] {
+  const names = text.split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(STAGES as readonly string[]).includes(n))
+      throw new InvalidArgumentError(`unknown stage "${n}" (stages: ${STAGES.join(", ")})`);
+  }
+  return STAGES.filter((s) => names.includes(s));
+}
+
+function wrapped<T>(parse: (text: string) => T) {
+  return (text: string): T => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+function optionSets(flags: BenchFlags): OptionSet[] {
+  const base: Record<string, OptionValue> = {};
+  if (flags.lowMemory) base.lowMemory = true;
+  if (flags.decoder) base.decoder = flags.decoder;
+  if (flags.attention) base.attention = flags.attention;
+  for (const [k, v] of flags.option) base[k] = v;
+  const sets = [base, ...flags.set.map((extra) => ({ ...base, ...extra }))];
+  const seen = new Set<string>();
+  return sets.filter((s) => {
+    const label = optionSetLabel(s);
+    if (seen.has(label)) return false;
+    seen.add(label);
+    return true;
+  });
+}
+
+/** JSON has no Infinity: an identical image's PSNR is written as the string "Infinity". */
+function finiteJson(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+}
+
+function describe(event: BenchEvent): string {
+  const where = `[${event.set}] ${STAGE_TITLES[event.stage]}`;
+  switch (event.type) {
+    case "stage": {
+      const variant = {
+        timed: "",
+        cold: " (cold cache)",
+        warm: " (warm cache)",
+        quality: " (image for the quality comparison)",
+      };
+      return `${where}${variant[event.variant]}…`;
+    }
+    case "skipped":
+      return `${where}: skipped, ${event.reason}`;
+    case "progress": {
+      const p = event.progress;
+      return `${where}: ${p.run === 0 ? "first run" : `run ${p.run}/${p.runs}`} ${formatSeconds(p.ms)}`;
+    }
+  }
+}
+
+export function registerBenchCommand(program: Command): void {
+  const collect =
+    <T>(parse: (text: string) => T) =>
+    (text: string, previous: T[]) => [...previous, wrapped(parse)(text)];
+  program
+    .command("bench")
+    .description("time each stage and a whole image; print a Markdown table (and JSON with --json)")
+    .option("--model <path>", "model to benchmark (default: a generated full-size random-weight SD1.5)")
+    .option("--taesd <path>", "TAESD weights for the TAESD stage (generated with the random model)")
+    .option("--size <px>", "image side in pixels", integer(8), 512)
+    .option("--runs <n>", "timed runs per stage, after one warm-up run", integer(1), 3)
+    .option("--image-runs <n>", "timed runs of the whole-image stage (default: --runs)", integer(0))
+    .option("--steps <n>", "denoising steps of the whole image", integer(1), 4)
+    .option(
+      "--guidance <scale>",
+      "CFG scale of the whole image (<= 1: no CFG, UNet at batch 1)",
+      nonNegative,
+      1,
+    )
+    .option("--sampler <name>", "sampler of the whole image", "LCM")
+    .option("--seed <n>", "seed of every random input and of the image", integer(0), 42)
+    .option(
+      "--prompt <text>",
+      "prompt of the text encoder and image stages",
+      "a photograph of an astronaut riding a horse",
+    )
+    .option("--threads <n>", "threads per operator (default: onnxruntime's, the physical cores)", integer(1))
+    .option("--json <file>", "also write every number as JSON")
+    .option("--stages <list>", `comma-separated, from: ${STAGES.join(",")}`, wrapped(stageList), [...STAGES])
+    .option("--low-memory", "engine option lowMemory=true")
+    .option("--decoder <kind>", "engine option decoder: vae or taesd")
+    .option("--attention <kind>", "engine option attention: mha or matmul")
+    .option(
+      "--option <key=value>",
+      "any engine option (repeatable), e.g. --option tileLatentSize=0",
+      collect(parseOption),
+      [],
+    )
+    .option(
+      "--set <key=value,...>",
+      "another option set to benchmark after the first (repeatable), e.g. --set attention=matmul",
+      collect(parseOptionList),
+      [],
+    )
+    .option(
+      "--compare-quality",
+      "PSNR and max difference of each option set's image vs the default options' image",
+    )
+    .option("--bench-dir <dir>", "generated models, graph cache and images", ".bench")
+    .action(async (flags: BenchFlags) => {
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const benchDir = resolve(flags.benchDir);
+      mkdirSync(benchDir, { recursive: true });
+      let modelPath = flags.model;
+      let taesdPath = flags.taesd;
+      if (!modelPath) {
+        log(`random-weight SD1.5 model and TAESD under ${benchDir} (generated on first use)`);
+        const models = ensureRandomModels(benchDir);
+        for (const g of models.generated) log(`generated ${g}`);
+        modelPath = models.modelPath;
+        taesdPath ??= models.taesdPath;
+      }
+      const sets = optionSets(flags);
+      for (const s of sets) {
+        for (const key of unknownOptions(s))
+          log(`warning: "${key}" is not an engine option this bench knows; passed to the engine as it is`);
+      }
+      const plan: BenchPlan = {
+        benchDir,
+        modelPath: resolve(modelPath),
+        taesdPath: taesdPath && resolve(taesdPath),
+        sets,
+        stages: flags.stages,
+        size: flags.size,
+        runs: flags.runs,
+        imageRuns: flags.imageRuns ?? flags.runs,
+        threads: flags.threads,
+        image: {
+          prompt: flags.prompt,
+          sampler: flags.sampler,
+          steps: flags.steps,
+          guidance: flags.guidance,
+          seed: flags.seed,
+        },
+        compareQuality: flags.compareQuality ?? false,
+      };
+      const result = await runBench(plan, (e) => log(describe(e)));
+      process.stdout.write(benchMarkdown(result));
+      if (flags.json) {
+        writeFileSync(
+          flags.json,
+          `${JSON.stringify({ command: process.argv.slice(2), ...result }, finiteJson, 2)}\n`,
+        );
+        log(`wrote ${flags.json}`);
+      }
+    });
+}

@@ -1,0 +1,354 @@
+/**
+ * `sdlite bench`: the pure pieces (statistics, Markdown table, option parsing, image difference,
+ * targets, /proc parsing), the RSS sampler and network clock on live data, the random TAESD read
+ * back by the loader, and one tiny end-to-end run whose table and JSON shapes are checked.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { compareImages } from "../src/bench/image-difference.js";
+import { markdownTable } from "../src/bench/markdown-table.js";
+import { NetworkClock } from "../src/bench/network-clock.js";
+import { optionSetLabel, parseOption, parseOptionList, unknownOptions } from "../src/bench/option-set.js";
+import { parseProcStatus, readProcMemory } from "../src/bench/proc-status.js";
+import { writeRandomTaesd } from "../src/bench/random-taesd.js";
+import { RssSampler } from "../src/bench/rss-sampler.js";
+import { STAGES } from "../src/bench/stage-job.js";
+import { median, summarize } from "../src/bench/stats.js";
+import { checkTargets } from "../src/bench/targets.js";
+import { SD15_TAESD } from "../src/weights/model-config.js";
+import { openTaesd } from "../src/weights/standalone-vae.js";
+import { fixturePath } from "./helpers/fixtures.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const dir = mkdtempSync(join(tmpdir(), "sdlite-bench-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("statistics", () => {
+  it("median of odd and even counts, whatever the order", () => {
+    assert.equal(median([5, 1, 3]), 3);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(median([7]), 7);
+    assert.throws(() => median([]), /no values/);
+  });
+
+  it("summarize gives n, median, min and max; nothing for no runs; refuses NaN", () => {
+    assert.deepEqual(summarize([3, 9, 1, 4]), { n: 4, median: 3.5, min: 1, max: 9 });
+    assert.equal(summarize([]), undefined);
+    assert.throws(() => summarize([1, Number.NaN]), /non-finite/);
+  });
+});
+
+describe("markdown table", () => {
+  it("pads columns, right-aligns numbers and escapes pipes", () => {
+    const table = markdownTable(
+      [{ header: "Stage" }, { header: "Median", align: "right" }],
+      [
+        ["unet", "2.90 s"],
+        ["a|b", "12.1 s"],
+      ],
+    );
+    assert.equal(
+      table,
+      ["| Stage | Median |", "| ----- | -----: |", "| unet  | 2.90 s |", "| a\\|b  | 12.1 s |"].join("\n"),
+    );
+  });
+
+  it("refuses a row with the wrong number of cells", () => {
+    assert.throws(
+      () => markdownTable([{ header: "a" }, { header: "b" }], [["only one"]]),
+      /row 0 has 1 cells/,
+    );
+  });
+});
+
+describe("engine options as key=value", () => {
+  it("reads booleans, numbers and strings", () => {
+    assert.deepEqual(parseOption("attention=matmul"), ["attention", "matmul"]);
+    assert.deepEqual(parseOption("tileLatentSize=0"), ["tileLatentSize", 0]);
+    assert.deepEqual(parseOption("lowMemory=true"), ["lowMemory", true]);
+    assert.deepEqual(parseOption("ratio=0.5"), ["ratio", 0.5]);
+    assert.deepEqual(parseOptionList("decoder=taesd, lowMemory=false"), {
+      decoder: "taesd",
+      lowMemory: false,
+    });
+    assert.deepEqual(parseOptionList("default"), {});
+  });
+
+  it("refuses malformed pairs and keys the bench sets itself", () => {
+    assert.throws(() => parseOption("matmul"), /not key=value/);
+    assert.throws(() => parseOption("=1"), /not key=value/);
+    assert.throws(() => parseOption("cache=false"), /set by the bench itself/);
+  });
+
+  it("labels a set by its sorted options and flags keys it does not know", () => {
+    assert.equal(optionSetLabel({}), "default");
+    assert.equal(optionSetLabel({ decoder: "taesd", attention: "matmul" }), "attention=matmul,decoder=taesd");
+    assert.deepEqual(unknownOptions({ attention: "mha", deepCacheInterval: 3 }), ["deepCacheInterval"]);
+  });
+});
+
+describe("image difference", () => {
+  const image = (fill: number) => ({ width: 4, height: 2, data: new Uint8Array(24).fill(fill) });
+
+  it("is identical (PSNR Infinity) for the same pixels", () => {
+    assert.deepEqual(compareImages(image(7), image(7)), {
+      psnrDb: Number.POSITIVE_INFINITY,
+      maxAbs: 0,
+      meanAbs: 0,
+    });
+  });
+
+  it("PSNR from the mean squared error over every channel, max and mean in levels", () => {
+    const a = image(100);
+    a.data[5] = 110;
+    a.data[6] = 97;
+    const d = compareImages(a, image(100));
+    const mse = (100 + 9) / 24;
+    assert.ok(Math.abs(d.psnrDb - 10 * Math.log10((255 * 255) / mse)) < 1e-12, `PSNR ${d.psnrDb}`);
+    assert.equal(d.maxAbs, 10);
+    assert.equal(d.meanAbs, 13 / 24);
+  });
+
+  it("refuses images of different sizes", () => {
+    assert.throws(
+      () => compareImages(image(1), { width: 2, height: 4, data: new Uint8Array(24) }),
+      /4x2 image with a 2x4 reference/,
+    );
+  });
+});
+
+describe("targets", () => {
+  it("speed-ups against the quoted baselines, image time and peak memory", () => {
+    const checks = checkTargets({
+      imageMs: 11_000,
+      imageFreshProcessMs: 30_000,
+      imagePeakBytes: 4e9,
+      unetStepMs: { batch1: 2900, batch2: 6000 },
+    });
+    const byName = (part: string) => checks.filter((c) => c.target.includes(part));
+    assert.deepEqual(
+      byName("512x512").map((c) => [c.measured, c.met]),
+      [
+        [11, true],
+        [30, false],
+      ],
+    );
+    assert.deepEqual(
+      byName("peak").map((c) => c.met),
+      [false],
+    );
+    const ort = byName("vs onnxruntime fp32");
+    assert.equal(ort.length, 2);
+    assert.ok(Math.abs(ort[0].measured - 6.0 / 2.9) < 1e-12 && ort[0].met, "batch 1: 6.0 s / 2.9 s ≥ 2x");
+    assert.ok(Math.abs(ort[1].measured - 11.5 / 6) < 1e-12 && !ort[1].met, "batch 2: 11.5 s / 6 s < 2x");
+    const sdcpp = byName("vs stable-diffusion.cpp");
+    assert.deepEqual(
+      sdcpp.map((c) => c.met),
+      [true, true],
+    );
+    assert.equal(checkTargets({ unetStepMs: {} }).length, 0);
+  });
+});
+
+describe("memory sampling", () => {
+  it("parses VmRSS and VmHWM from /proc/<pid>/status", () => {
+    const text = "Name:\tnode\nVmPeak:\t  999 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t7\n";
+    assert.deepEqual(parseProcStatus(text), { rssBytes: 102400 * 1024, hwmBytes: 204800 * 1024 });
+    assert.deepEqual(parseProcStatus("Name:\tx\n"), { rssBytes: undefined, hwmBytes: undefined });
+  });
+
+  it("keeps the largest sample of an injected reader", async () => {
+    const values = [10, 50, 30];
+    let i = 0;
+    const sampler = new RssSampler(1, 5, () => ({ rssBytes: values[Math.min(i++, values.length - 1)] }));
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 40));
+    const result = sampler.stop();
+    assert.equal(result.peakBytes, 50);
+    assert.ok(result.samples >= 3, `${result.samples} samples`);
+    assert.deepEqual(new RssSampler(1, 5, () => undefined).start().stop(), {
+      peakBytes: undefined,
+      samples: 0,
+    });
+  });
+
+  it("sees a 200 MB allocation in this process's resident memory", async () => {
+    const before = readProcMemory("self")?.rssBytes;
+    assert.ok(before !== undefined, "/proc/self/status has VmRSS");
+    const sampler = new RssSampler("self", 10).start();
+    const block = Buffer.alloc(200e6, 1);
+    await new Promise((r) => setTimeout(r, 60));
+    const { peakBytes } = sampler.stop();
+    assert.ok(block[block.length - 1] === 1);
+    assert.ok(
+      peakBytes !== undefined && peakBytes - before >= 190e6,
+      `peak ${peakBytes} vs ${before} before: grew by less than 190 MB`,
+    );
+  });
+});
+
+describe("network clock", () => {
+  it("times one method, leaves the others bound to the original object, and resets on take", async () => {
+    class Net {
+      readonly hiddenSize = 768;
+      private count = 0;
+      async encode(x: number): Promise<number> {
+        this.count++;
+        await new Promise((r) => setTimeout(r, 15));
+        return x * 2;
+      }
+      calls(): number {
+        return this.count;
+      }
+    }
+    const net = new Net();
+    const clock = new NetworkClock();
+    const timed = clock.wrap("text-encoder", net, "encode");
+    assert.equal(await timed.encode(2), 4);
+    assert.equal(await timed.encode(3), 6);
+    assert.equal(timed.hiddenSize, 768);
+    assert.equal(timed.calls(), 2);
+    const totals = clock.take();
+    assert.equal(totals["text-encoder"].calls, 2);
+    assert.ok(totals["text-encoder"].ms >= 25, `${totals["text-encoder"].ms} ms for two 15 ms calls`);
+    assert.deepEqual(clock.take(), {});
+  });
+});
+
+describe("random TAESD", () => {
+  it("writes a full-size diffusers AutoencoderTiny folder the loader reads back as SD1.5's TAESD", () => {
+    const out = join(dir, "taesd");
+    writeRandomTaesd(out);
+    const taesd = openTaesd(out);
+    try {
+      assert.deepEqual(taesd.config, SD15_TAESD);
+      assert.deepEqual(taesd.weights.shape("decoder.layers.0.weight"), [64, 4, 3, 3]);
+      const values = taesd.weights.get("decoder.layers.0.weight");
+      const bound = 1 / Math.sqrt(4 * 9);
+      const maxAbs = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assert.ok(maxAbs <= bound * 1.001 && maxAbs > bound * 0.9, `max |w| ${maxAbs}, init bound ${bound}`);
+    } finally {
+      taesd.close();
+    }
+  });
+});
+
+function sdliteBench(json: string, ...args: string[]) {
+  const run = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(repoRoot, "src", "cli", "main.ts"),
+      "bench",
+      "--model",
+      fixturePath("models", "tiny-sd15"),
+      "--taesd",
+      fixturePath("models", "tiny-taesd"),
+      "--size",
+      "64",
+      "--runs",
+      "1",
+      "--threads",
+      "1",
+      "--bench-dir",
+      join(dir, "bench"),
+      "--json",
+      json,
+      ...args,
+    ],
+    { cwd: repoRoot, encoding: "utf-8" },
+  );
+  assert.equal(run.status, 0, `exit code ${run.status}, stderr: ${run.stderr}`);
+  return { stdout: run.stdout, result: JSON.parse(readFileSync(json, "utf-8")) };
+}
+
+interface StageRow {
+  set: string;
+  stage: string;
+  variant: string;
+  // biome-ignore lint/suspicious/noExplicitAny: bench JSON
+  outcome: any;
+  // biome-ignore lint/suspicious/noExplicitAny: bench JSON
+  summary: any;
+  peakRssBytes: number;
+  rssSamples: number;
+  threads: number | string;
+}
+
+describe("sdlite bench on the tiny fixture model", () => {
+  it("every stage: the tables, and JSON with summaries, peak RSS, network times and start-up cold and warm", () => {
+    const { stdout, result } = sdliteBench(join(dir, "stages.json"));
+    for (const title of ["### Stages", "### Start-up", "### Whole image"]) {
+      assert.ok(stdout.includes(title), `table "${title}" missing from:\n${stdout}`);
+    }
+    assert.match(stdout, /\| default \| UNet step, batch 2 \(CFG\) \| +\d+\.\d\d s \|/);
+    assert.equal(result.plan.size, 64);
+    assert.equal(result.machine.node, process.version);
+    const stages: StageRow[] = result.stages;
+    const timed = stages.filter((s) => s.variant === "timed");
+    assert.deepEqual(
+      timed.map((s) => s.stage),
+      STAGES.filter((s) => s !== "startup"),
+    );
+    for (const s of timed) {
+      assert.equal(s.outcome.runs.length, 1, `${s.stage}: timed runs`);
+      assert.ok(s.summary.median > 0 && s.summary.min <= s.summary.max, `${s.stage}: summary`);
+      assert.ok(s.outcome.first.ms > 0, `${s.stage}: first run`);
+      assert.ok(s.peakRssBytes > 50e6 && s.rssSamples > 0, `${s.stage}: peak RSS ${s.peakRssBytes}`);
+      assert.equal(s.threads, 1);
+    }
+    const image = timed.find((s) => s.stage === "image")!;
+    assert.equal(image.outcome.runs[0].networks.unet.calls, 4, "4 LCM steps without CFG: 4 UNet calls");
+    assert.ok(existsSync(image.outcome.imagePath), "the image stage wrote its PNG");
+
+    const cold = stages.find((s) => s.variant === "cold")!;
+    const warm = stages.find((s) => s.variant === "warm")!;
+    assert.ok(cold.outcome.builtGraphs >= 4, `cold start-up built ${cold.outcome.builtGraphs} graphs`);
+    assert.equal(warm.outcome.builtGraphs, 0, "warm start-up builds nothing");
+    assert.deepEqual(
+      warm.outcome.startup.map((t: { network: string }) => t.network),
+      ["text-encoder", "unet", "decoder (vae)", "decoder (taesd)"],
+    );
+    assert.equal(
+      timed.reduce((n, s) => n + s.outcome.builtGraphs, 0),
+      0,
+      "after start-up, no stage builds a graph",
+    );
+    assert.deepEqual(result.quality, []);
+    assert.deepEqual(result.targets, [{ set: "default", checks: [] }]);
+  });
+
+  it("--compare-quality: an option set's image against the default options' image", () => {
+    const { stdout, result } = sdliteBench(
+      join(dir, "quality.json"),
+      "--stages",
+      "image",
+      "--set",
+      "decoder=taesd",
+      "--compare-quality",
+    );
+    assert.ok(stdout.includes("### Quality"), stdout);
+    assert.match(stdout, /\| decoder=taesd \| +\d+\.\d\d dB \|/);
+    assert.deepEqual(
+      result.stages.map((s: StageRow) => [s.set, s.stage]),
+      [
+        ["default", "image"],
+        ["decoder=taesd", "image"],
+      ],
+    );
+    assert.equal(result.quality.length, 1);
+    const q = result.quality[0];
+    assert.equal(q.set, "decoder=taesd");
+    assert.ok(q.reference.includes("default-64px"), q.reference);
+    assert.ok(
+      q.difference.maxAbs > 0 && q.difference.psnrDb > 0,
+      `TAESD vs VAE: ${JSON.stringify(q.difference)}`,
+    );
+  });
+});
