@@ -15,12 +15,16 @@ import {
   TEXT_ENCODER_INPUT,
   TEXT_ENCODER_OUTPUT,
 } from "../graph/text-encoder.js";
-import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../graph/unet.js";
+import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../graph/unet.js";
+import { buildShallowUNetGraph } from "../graph/unet-deepcache.js";
+import { UNET_QUANTIZATIONS, type UNetQuantization } from "../graph/unet-quantization.js";
 import { readLoraFile } from "../lora/lora-file.js";
 import { loraFingerprint } from "../lora/lora-fingerprint.js";
 import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
 import { mergeLoras } from "../lora/merge-lora.js";
+import { DeepCacheUNet, validateDeepCacheInterval } from "../pipeline/deep-cache.js";
 import type { PipelineModels } from "../pipeline/generate.js";
+import type { UNetNetwork } from "../pipeline/networks.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { ExecutionProviderError, type Runtime, type SessionOptions } from "../runtime/runtime.js";
 import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
@@ -32,6 +36,7 @@ import type { WeightSource } from "../weights/weight-source.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { type DecoderKind, openVae } from "./open-vae.js";
+import { SessionDeepCacheUNet } from "./session-deep-cache.js";
 import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
 
 /** onnxruntime's fused MultiHeadAttention: ~5x faster than MatMul-Softmax-MatMul on CPU, half the memory. */
@@ -66,6 +71,13 @@ export interface EngineOptions {
   /** Tile the VAE decode above this latent size per side (64 = 512 px); 0 never tiles. */
   tileLatentSize?: number;
   variant?: string;
+  /**
+   * DeepCache: the whole UNet runs on every N-th call of a denoising run, only its shallowest
+   * branch (on the cached deep feature) in between. 1 = off (default); 2–3 is typical.
+   */
+  deepCacheInterval?: number;
+  /** int8 UNet layers: "none" (default), "int8-linear" (transformer linears) or "int8" (also convs). */
+  unetQuantization?: UNetQuantization;
 }
 
 export interface OpenedPipeline {
@@ -117,6 +129,18 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     intraOpNumThreads: options.threads,
   };
   const attention = options.attention ?? DEFAULT_ATTENTION;
+  const deepCacheInterval = validateDeepCacheInterval(options.deepCacheInterval ?? 1);
+  const quantization = options.unetQuantization ?? "none";
+  if (!UNET_QUANTIZATIONS.includes(quantization)) {
+    throw new Error(
+      `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
+    );
+  }
+  if (model.format === "onnx" && (deepCacheInterval > 1 || quantization !== "none")) {
+    throw new Error(
+      `${model.path}: DeepCache and UNet quantization rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
+    );
+  }
   const tokenizer = loadClipTokenizer(
     model.tokenizer.kind === "folder" ? model.tokenizer.path : bundledTokenizerDir(),
   );
@@ -161,7 +185,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
         };
 
   let textEncoder: SessionTextEncoder;
-  let unet: SessionUNet;
+  let unet: UNetNetwork;
   const sessions: LazySession[] = [];
   if (model.format === "onnx") {
     textEncoder = onnxTextEncoder(runtime, model.textEncoder, session, sessions);
@@ -186,20 +210,42 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
         k === 1 ? TEXT_ENCODER_OUTPUT : clipSkips.includes(k - 1) ? clipSkipOutput(k - 1) : undefined,
     });
     const u = model.unet;
+    // "none" stays out of the key, so the float graph keeps its cache entry
+    const unetOptions = { attention, quantization: quantization === "none" ? undefined : quantization };
+    const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const unetSession = new LazySession(() =>
-      createGraphSession(runtime, () => buildUNetGraph(unetWeights!, u.config, { attention }), {
-        cache: cacheFor(u, "unet", { attention }),
-        session,
-      }),
+      createGraphSession(
+        runtime,
+        () => buildUNetGraph(unetWeights!, u.config, { ...unetOptions, deepFeature }),
+        {
+          cache: cacheFor(u, "unet", { ...unetOptions, deepFeature }),
+          session,
+        },
+      ),
     );
     sessions.push(unetSession);
-    unet = new SessionUNet(unetSession, u.config.inChannels, {
+    const io = {
       sample: UNET_INPUTS.sample,
       timestep: UNET_INPUTS.timestep,
-      timestepType: "float32",
       context: UNET_INPUTS.encoderHiddenStates,
       output: UNET_OUTPUT,
-    });
+    };
+    if (deepFeature) {
+      const shallowSession = new LazySession(() =>
+        createGraphSession(runtime, () => buildShallowUNetGraph(unetWeights!, u.config, unetOptions), {
+          cache: cacheFor(u, "unet_shallow", unetOptions),
+          session,
+        }),
+      );
+      sessions.push(shallowSession);
+      const halves = new SessionDeepCacheUNet(unetSession, shallowSession, u.config.inChannels, {
+        ...io,
+        feature: UNET_DEEP_FEATURE,
+      });
+      unet = new DeepCacheUNet(halves, deepCacheInterval);
+    } else {
+      unet = new SessionUNet(unetSession, u.config.inChannels, { ...io, timestepType: "float32" });
+    }
   }
   const vae = openVae(model, {
     runtime,
@@ -220,9 +266,10 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     vae: vae.network,
     schedulerConfig,
     stageDone: async (stage) => {
-      const byStage = { "text-encoder": sessions[0], unet: sessions[1] };
+      // the UNet stage owns every session after the text encoder's (two with DeepCache)
+      const byStage = { "text-encoder": [sessions[0]], unet: sessions.slice(1) };
       if (stage === "vae") for (const s of vae.sessions) await release(s);
-      else await release(byStage[stage]);
+      else for (const s of byStage[stage]) await release(s);
     },
   };
   return {

@@ -9,6 +9,7 @@
  */
 import type { WeightSource } from "../weights/weight-source.js";
 import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
+import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
 
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
 export type AttentionKind = "matmul" | "mha";
@@ -17,6 +18,8 @@ export interface LayerContext {
   readonly b: GraphBuilder;
   readonly weights: WeightSource;
   readonly attention: AttentionKind;
+  /** Layers built in int8 (dynamic activation quantization, see int8-layers.ts); none when absent. */
+  readonly int8?: Int8Policy;
 }
 
 /** torch.finfo(float32).min: what transformers adds at masked attention positions. */
@@ -28,6 +31,7 @@ function weightOf(ctx: LayerContext, key: string): string {
 
 /** nn.Linear on the last axis: x @ W^T + b. W stays as stored ([out, in]); ORT folds the Transpose. */
 export function linear(ctx: LayerContext, key: string, x: string, options: { bias?: boolean } = {}): string {
+  if (ctx.int8?.linear(key)) return int8Linear(ctx, key, x, options);
   const { b } = ctx;
   const wT = b.node("Transpose", [weightOf(ctx, `${key}.weight`)], { perm: [1, 0] });
   const y = b.node("MatMul", [x, wT]);
@@ -41,6 +45,7 @@ export function conv2d(
   x: string,
   options: { stride?: number; padding?: number } = {},
 ): string {
+  if (ctx.int8?.conv(key)) return int8Conv2d(ctx, key, x, options);
   const w = weightOf(ctx, `${key}.weight`);
   const [, , kh, kw] = ctx.weights.shape(`${key}.weight`);
   const pad = options.padding ?? Math.floor(kh / 2);

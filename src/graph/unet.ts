@@ -27,9 +27,14 @@ import {
   resizeNearestLike,
   silu,
 } from "./layers.js";
+import { type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
 
 export interface UNetGraphOptions {
   readonly attention?: AttentionKind;
+  /** int8 layers (unet-quantization.ts); default "none". */
+  readonly quantization?: UNetQuantization;
+  /** Also output DEEP_FEATURE, the input of the last up block (DeepCache, see unet-deepcache.ts). */
+  readonly deepFeature?: boolean;
 }
 
 export const UNET_INPUTS = {
@@ -38,6 +43,8 @@ export const UNET_INPUTS = {
   encoderHiddenStates: "encoder_hidden_states",
 } as const;
 export const UNET_OUTPUT = "out_sample";
+/** With `deepFeature`: the hidden state entering the last (shallowest) up block. */
+export const UNET_DEEP_FEATURE = "deep_feature";
 
 /** Transformer2DModel's GroupNorm and BasicTransformerBlock's LayerNorms use fixed epsilons. */
 const TRANSFORMER_GROUP_NORM_EPS = 1e-6;
@@ -55,13 +62,13 @@ export function timestepFrequencies(dim: number, freqShift: number): Float32Arra
   return Float32Array.from({ length: half }, (_, k) => f(Math.exp(f(f(negLog * k) / (half - freqShift)))));
 }
 
-interface UNetContext extends LayerContext {
+export interface UNetContext extends LayerContext {
   readonly config: UNetConfig;
   readonly temb: string;
   readonly context: string;
 }
 
-function resnet(ctx: UNetContext, key: string, x: string): string {
+export function resnet(ctx: UNetContext, key: string, x: string): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
     let h = silu(b, groupNorm(ctx, `${key}.norm1`, x, config.normNumGroups, config.normEps));
@@ -97,7 +104,7 @@ function transformerBlock(ctx: UNetContext, key: string, x: string, channels: nu
 }
 
 /** Transformer2DModel (one transformer block, as in SD1.x): GroupNorm, proj_in, tokens, proj_out, residual. */
-function spatialTransformer(ctx: UNetContext, key: string, x: string, channels: number): string {
+export function spatialTransformer(ctx: UNetContext, key: string, x: string, channels: number): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
     const shape = b.node("Shape", [x]);
@@ -129,7 +136,12 @@ function upsample(ctx: UNetContext, key: string, x: string, like: string): strin
   return b.scope(key, () => conv2d(ctx, `${key}.conv`, resizeNearestLike(b, x, like)));
 }
 
-function timeEmbedding(ctx: LayerContext, config: UNetConfig, timestep: string, sample: string): string {
+export function timeEmbedding(
+  ctx: LayerContext,
+  config: UNetConfig,
+  timestep: string,
+  sample: string,
+): string {
   const { b } = ctx;
   return b.scope("time_embedding", () => {
     const dim = config.blockOutChannels[0];
@@ -154,7 +166,12 @@ export function buildUNetGraph(
   options: UNetGraphOptions = {},
 ): GraphBuilder {
   const b = new GraphBuilder("unet");
-  const base: LayerContext = { b, weights, attention: options.attention ?? "matmul" };
+  const base: LayerContext = {
+    b,
+    weights,
+    attention: options.attention ?? "matmul",
+    int8: unetInt8Policy(options.quantization),
+  };
   const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
   const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);
   const context = b.input(UNET_INPUTS.encoderHiddenStates, "float32", [
@@ -189,6 +206,9 @@ export function buildUNetGraph(
 
   const reversed = [...blocks].reverse();
   config.upBlockTypes.forEach((type, i) => {
+    if (options.deepFeature && i === config.upBlockTypes.length - 1) {
+      b.output(h, UNET_DEEP_FEATURE, "float32", ["batch", blocks[1], "height", "width"]);
+    }
     for (let j = 0; j <= config.layersPerBlock; j++) {
       const skip = skips.pop();
       if (!skip) throw new Error("UNet: more up-block resnets than skip connections; check layers_per_block");

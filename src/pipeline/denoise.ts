@@ -69,7 +69,8 @@ export function usesGuidance(guidance: number): boolean {
 }
 
 export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
-  const { unet, scheduler, shape, conditioning, guidance, rng, inpaint } = opts;
+  const { scheduler, shape, conditioning, guidance, rng, inpaint } = opts;
+  const unet = opts.unet.startRun?.() ?? opts.unet;
   const [batch, channels, h, w] = shape;
   const cfg = usesGuidance(guidance);
   const unetBatch = cfg ? 2 * batch : batch;

@@ -28,6 +28,11 @@ export interface UNetNetwork {
     context: Float32Array,
     tokens: number,
   ): Promise<Float32Array>;
+  /**
+   * A predictor for one denoising run. Networks that carry state from step to step (DeepCache
+   * reuses deep features, pipeline/deep-cache.ts) return a fresh one; stateless ones need not.
+   */
+  startRun?(): UNetNetwork;
 }
 
 export interface LatentDistribution {

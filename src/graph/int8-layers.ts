@@ -1,0 +1,132 @@
+/**
+ * int8 variants of nn.Linear and nn.Conv2d with dynamic activation quantization: the activation is
+ * quantized per tensor to uint8 when the graph runs (DynamicQuantizeLinear), the weight per output
+ * channel to int8 when the graph is built, and onnxruntime multiplies them with its u8s8 integer
+ * GEMM (vpmaddubsw on AVX2, VNNI/AMX where present), scaling the int32 sums back to float32.
+ *
+ * Why these ops (measured on onnxruntime-node 1.30 CPU, see scripts/int8-op-bench.ts):
+ * - DynamicQuantizeMatMul beat fp32 MatMul on every SD linear shape; weight-only MatMulNBits (8 bits)
+ *   was no faster than fp32 at any block size (it dequantizes or requantizes per block).
+ * - ConvInteger is slower than the fp32 NCHWc conv (int8 weights even 5x slower); QLinearConv is fast
+ *   but needs a static output scale (calibration). So a conv is an NHWC im2col of the uint8
+ *   activation (Pad with the zero point, kh·kw shifted Slices, Concat) into MatMulIntegerToFloat.
+ */
+import { MS_DOMAIN } from "./graph-builder.js";
+import type { LayerContext } from "./layers.js";
+import { convWeightToColumns, type Int8Rows, quantizeRowsInt8, transposeInt8 } from "./quantize.js";
+
+/** Which layers (by checkpoint key) a graph builds in int8. */
+export interface Int8Policy {
+  linear(key: string): boolean;
+  conv(key: string): boolean;
+}
+
+/** A Slice end past any axis: windows that reach the padded edge run to the end. */
+const TO_END = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Two initializers (codes and scales) from one quantization, computed when the first is written and
+ * dropped once both have been, so a multi-GB network is never held quantized and unquantized at once.
+ */
+function sharedQuantization(compute: () => { values: Int8Array; scales: Float32Array }) {
+  let result: { values: Int8Array; scales: Float32Array } | undefined;
+  let fetched = 0;
+  const take = () => {
+    result ??= compute();
+    const r = result;
+    if (++fetched % 2 === 0) result = undefined;
+    return r;
+  };
+  return {
+    values: () => {
+      const v = take().values;
+      return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    },
+    scales: () => take().scales,
+  };
+}
+
+function quantizedWeight(
+  ctx: LayerContext,
+  key: string,
+  dims: readonly number[],
+  layout: (q: Int8Rows) => Int8Array,
+): { values: string; scales: string } {
+  const { b, weights } = ctx;
+  const weightKey = `${key}.weight`;
+  if (!weights.has(weightKey))
+    throw new Error(`graph "${b.name}": weight "${weightKey}" is missing from the checkpoint`);
+  const [rows] = weights.shape(weightKey);
+  const cols = weights.shape(weightKey).reduce((n, d) => n * d, 1) / rows;
+  const q = sharedQuantization(() => {
+    const r = quantizeRowsInt8(weights.get(weightKey), rows, cols);
+    return { values: layout(r), scales: r.scales };
+  });
+  return {
+    values: b.initializer({ name: `${weightKey}.int8`, elementType: "int8", dims, data: q.values }),
+    scales: b.initializer({
+      name: `${weightKey}.scale`,
+      elementType: "float32",
+      dims: [rows],
+      data: q.scales,
+    }),
+  };
+}
+
+/** nn.Linear on the last axis in int8: DynamicQuantizeMatMul(x, W^T as int8 [in, out], per-out scales, bias). */
+export function int8Linear(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  options: { bias?: boolean } = {},
+): string {
+  const { b } = ctx;
+  const [out, inp] = ctx.weights.shape(`${key}.weight`);
+  const w = quantizedWeight(ctx, key, [inp, out], (q) => transposeInt8(q.values, out, inp));
+  const inputs = [x, w.values, w.scales];
+  if (options.bias !== false) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
+  return b.node("DynamicQuantizeMatMul", inputs, {}, { domain: MS_DOMAIN });
+}
+
+/** nn.Conv2d (NCHW in and out, symmetric padding) in int8 through an NHWC uint8 im2col. */
+export function int8Conv2d(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  options: { stride?: number; padding?: number } = {},
+): string {
+  const { b } = ctx;
+  const [m, c, kh, kw] = ctx.weights.shape(`${key}.weight`);
+  const pad = options.padding ?? Math.floor(kh / 2);
+  const stride = options.stride ?? 1;
+  const w = quantizedWeight(ctx, key, [kh * kw * c, m], (q) => convWeightToColumns(q.values, m, c, kh, kw));
+
+  const [xq, xScale, xZero] = b.nodeOutputs("DynamicQuantizeLinear", [x], {}, { outputCount: 3 });
+  let nhwc = b.node("Transpose", [xq], { perm: [0, 2, 3, 1] });
+  // padding with the zero point is padding the float activation with 0
+  if (pad > 0) nhwc = b.node("Pad", [nhwc, b.constInt64([0, pad, pad, 0, 0, pad, pad, 0]), xZero]);
+  let columns = nhwc;
+  if (kh * kw > 1 || stride > 1) {
+    const windows: string[] = [];
+    for (let y = 0; y < kh; y++) {
+      for (let z = 0; z < kw; z++) {
+        // [y, end − (kh−1−y)) with step s has exactly floor((Hp − kh)/s) + 1 rows, like the conv output
+        const ends = [y - (kh - 1) || TO_END, z - (kw - 1) || TO_END];
+        windows.push(
+          b.node("Slice", [
+            nhwc,
+            b.constInt64([y, z]),
+            b.constInt64(ends),
+            b.constInt64([1, 2]),
+            b.constInt64([stride, stride]),
+          ]),
+        );
+      }
+    }
+    columns = windows.length === 1 ? windows[0] : b.node("Concat", windows, { axis: 3 });
+  }
+  const inputs = [columns, w.values, xScale, w.scales, xZero];
+  if (ctx.weights.has(`${key}.bias`)) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
+  const y = b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
+  return b.node("Transpose", [y], { perm: [0, 3, 1, 2] });
+}

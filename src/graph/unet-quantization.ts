@@ -1,0 +1,34 @@
+/**
+ * Which UNet layers run in int8 (see int8-layers.ts for how):
+ * - "none": everything float32 (the reference numerics).
+ * - "int8-linear": the transformer linears (attention q/k/v/out, GEGLU feed-forward, and proj_in/out
+ *   where the model uses linear projections), about a third of SD1.5's UNet FLOPs.
+ * - "int8": those and every convolution except conv_in and conv_out, which see the 4-channel latents
+ *   directly and cost little.
+ * The time-embedding linears stay float32: they act on one row per image, so int8 saves nothing there.
+ */
+import type { Int8Policy } from "./int8-layers.js";
+
+export const UNET_QUANTIZATIONS = ["none", "int8-linear", "int8"] as const;
+export type UNetQuantization = (typeof UNET_QUANTIZATIONS)[number];
+
+function isTransformerLinear(key: string): boolean {
+  return key.includes(".transformer_blocks.") || /\.attentions\.\d+\.proj_(in|out)$/.test(key);
+}
+
+const FLOAT_CONVS = new Set(["conv_in", "conv_out"]);
+
+export function unetInt8Policy(quantization: UNetQuantization = "none"): Int8Policy | undefined {
+  switch (quantization) {
+    case "none":
+      return undefined;
+    case "int8-linear":
+      return { linear: isTransformerLinear, conv: () => false };
+    case "int8":
+      return { linear: isTransformerLinear, conv: (key) => !FLOAT_CONVS.has(key) };
+    default:
+      throw new Error(
+        `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
+      );
+  }
+}
