@@ -88,7 +88,9 @@ describe("engine options as key=value", () => {
   it("labels a set by its sorted options and flags keys it does not know", () => {
     assert.equal(optionSetLabel({}), "default");
     assert.equal(optionSetLabel({ decoder: "taesd", attention: "matmul" }), "attention=matmul,decoder=taesd");
-    assert.deepEqual(unknownOptions({ attention: "mha", deepCacheInterval: 3 }), ["deepCacheInterval"]);
+    assert.deepEqual(unknownOptions({ attention: "mha", deepCacheInterval: 3, fastMode: true }), [
+      "fastMode",
+    ]);
   });
 });
 
@@ -217,6 +219,18 @@ describe("network clock", () => {
     assert.equal(totals["text-encoder"].calls, 2);
     assert.ok(totals["text-encoder"].ms >= 25, `${totals["text-encoder"].ms} ms for two 15 ms calls`);
     assert.deepEqual(clock.take(), {});
+  });
+
+  it("times the networks a derived method returns (a UNet's per-run predictor) under the same name", async () => {
+    const run = { predict: async () => 1 };
+    const unet = { predict: async () => 0, startRun: () => run };
+    const clock = new NetworkClock();
+    const timed = clock.wrap("unet", unet, "predict", ["startRun"]);
+    const perRun = timed.startRun();
+    assert.equal(await perRun.predict(), 1);
+    assert.equal(await perRun.predict(), 1);
+    assert.equal(await timed.predict(), 0);
+    assert.equal(clock.take().unet.calls, 3);
   });
 });
 

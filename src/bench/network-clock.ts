@@ -12,30 +12,45 @@ export class NetworkClock {
 
   /**
    * The network with `method` timed under `name`; every other member reads from (and methods run
-   * on) the original object, so engine-specific state stays where the engine put it.
+   * on) the original object, so engine-specific state stays where the engine put it. Methods named
+   * in `derived` return another network (a UNet's per-run predictor, `startRun`), which is timed
+   * the same way.
    */
-  wrap<T extends object>(name: string, network: T, method: keyof T & string): T {
-    const add = (ms: number) => {
-      const t = this.totals.get(name) ?? { ms: 0, calls: 0 };
-      t.ms += ms;
-      t.calls++;
-      this.totals.set(name, t);
-    };
+  wrap<T extends object>(
+    name: string,
+    network: T,
+    method: keyof T & string,
+    derived: readonly string[] = [],
+  ): T {
+    const clock = this;
     return new Proxy(network, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
+        if (typeof prop === "string" && derived.includes(prop)) {
+          return (...args: unknown[]) => {
+            const result = value.apply(target, args);
+            return result && typeof result === "object" ? clock.wrap(name, result, method, derived) : result;
+          };
+        }
         if (prop !== method) return value.bind(target);
         return async (...args: never[]) => {
           const started = performance.now();
           try {
             return await (value as AsyncMethod).apply(target, args);
           } finally {
-            add(performance.now() - started);
+            clock.add(name, performance.now() - started);
           }
         };
       },
     });
+  }
+
+  private add(name: string, ms: number): void {
+    const t = this.totals.get(name) ?? { ms: 0, calls: 0 };
+    t.ms += ms;
+    t.calls++;
+    this.totals.set(name, t);
   }
 
   /** The totals since the last take, then starts counting afresh. */

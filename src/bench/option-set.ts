@@ -19,6 +19,8 @@ export const KNOWN_ENGINE_OPTIONS: readonly string[] = [
   "tileLatentSize",
   "vae",
   "variant",
+  "deepCacheInterval",
+  "unetQuantization",
 ];
 
 /** Keys the bench itself sets from its own inputs. */

@@ -38,7 +38,8 @@ function timedModels(models: PipelineModels, clock: NetworkClock): PipelineModel
   return {
     ...models,
     textEncoder: clock.wrap("text-encoder", models.textEncoder, "encode"),
-    unet: clock.wrap("unet", models.unet, "predict"),
+    // DeepCache predicts through a per-run network (startRun): its calls count as the UNet's
+    unet: clock.wrap("unet", models.unet, "predict", ["startRun"]),
     vae: clock.wrap("decoder", models.vae, "decode"),
   };
 }
