@@ -1,0 +1,195 @@
+/**
+ * `createServer(options)`: the whole HTTP server as a fastify instance, not yet listening, so tests
+ * call `app.inject()` and the CLI calls `app.listen()`. Composes the job queue, the model and
+ * LoRA catalogs, the pipeline pool and the routes; `app.sdlite.shutdown()` stops it gracefully.
+ */
+import { join } from "node:path";
+import fastifyCors from "@fastify/cors";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
+import { resolveHubSettings, sdliteModelsDir } from "../hub/hub-settings.js";
+import { createAuthenticator } from "./auth.js";
+import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
+import { a1111ErrorBody, HttpError } from "./http-error.js";
+import { type Job, JobQueue } from "./job-queue.js";
+import { LoraCatalog } from "./lora-catalog.js";
+import { ModelCatalog } from "./model-catalog.js";
+import { PipelinePool } from "./pipeline-pool.js";
+import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
+import { a1111GenerationRoutes } from "./routes/a1111-generation.js";
+import { sdliteJobRoutes } from "./routes/sdlite-jobs.js";
+import { defaultWebDir, HEALTH_PATH, webUiRoutes } from "./routes/web-ui.js";
+import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
+import { ServerOptions } from "./server-options.js";
+
+export interface CreateServerOptions {
+  /** `-m`: the model loaded first (a path, or a name the catalog knows). */
+  model?: string;
+  /** Checkpoints folder; default $SDLITE_MODELS / ~/.local/share/sdlite/models. */
+  modelsDir?: string;
+  /** Hugging Face hub cache to list models from; default from the environment; false: none. */
+  hubCacheDir?: string | false;
+  /** LoRA folder; default `<modelsDir>/Lora`. */
+  loraDir?: string;
+  apiKey?: string;
+  /** "user:pass[,user2:pass2]": HTTP basic authentication. */
+  apiAuth?: string;
+  /** Origins allowed by CORS; none: no CORS headers at all. */
+  corsOrigins?: readonly string[];
+  /** Most jobs waiting behind the running one (default 16). */
+  queueSize?: number;
+  /** Passed to openPipeline for every model (threads, lowMemory, taesd/decoder, cache, …). */
+  engine?: Omit<EngineOptions, "loras">;
+  /** Opened pipelines kept (default 2, 1 with engine.lowMemory). */
+  maxPipelines?: number;
+  limits?: Partial<GenerationLimits>;
+  /** Largest request body in bytes (default 50 MB). */
+  bodyLimit?: number;
+  /** A latent preview every this many steps (default 3). */
+  previewEvery?: number;
+  /** The built web UI; default dist/web of this package; false: placeholder only. */
+  webDir?: string | false;
+  clipSkip?: number;
+  randnSource?: "CPU" | "GPU" | "NV";
+  /** Notable events (jobs, errors), one line each; the server itself never prints. */
+  log?: ServerLog;
+}
+
+export interface SdliteServer {
+  readonly context: ServerContext;
+  /** Queues loading of the selected model, so the first request does not wait for it. */
+  preload(): Job<ServerJobResult> | undefined;
+  /**
+   * Stop accepting jobs, cancel the waiting ones, give the running one `graceMs` to finish (then
+   * cancel it), close the server and the pipelines.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    sdlite: SdliteServer;
+  }
+}
+
+export const DEFAULT_QUEUE_SIZE = 16;
+export const DEFAULT_BODY_LIMIT = 50 * 1024 * 1024;
+
+export async function createServer(options: CreateServerOptions = {}): Promise<FastifyInstance> {
+  const log = options.log ?? (() => {});
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({ bodyLimit, logger: false });
+
+  const modelsDir = options.modelsDir ?? sdliteModelsDir();
+  const hubCacheDir =
+    options.hubCacheDir === false ? undefined : (options.hubCacheDir ?? resolveHubSettings().cacheDir);
+  const models = new ModelCatalog({ defaultModel: options.model, modelsDir, hubCacheDir });
+  const loras = new LoraCatalog(options.loraDir ?? join(modelsDir, "Lora"));
+  const engine = options.engine ?? {};
+  const pool = new PipelinePool(
+    (path, loraList) => openPipeline(path, { ...engine, loras: loraList }),
+    options.maxPipelines ?? (engine.lowMemory ? 1 : 2),
+  );
+  const previewEvery = options.previewEvery ?? 3;
+  const queue = new JobQueue<ServerJobResult>({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE });
+  const context = new ServerContext(
+    queue,
+    models,
+    loras,
+    pool,
+    new ServerOptions({ clipSkip: options.clipSkip, randnSource: options.randnSource, previewEvery }),
+    { ...DEFAULT_LIMITS, ...options.limits },
+    previewEvery,
+    log,
+  );
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    let http: HttpError;
+    if (error.validation) http = new HttpError(422, error.message, "RequestValidationError");
+    else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      http = new HttpError(413, `the request body is larger than ${bodyLimit} bytes`, "PayloadTooLarge");
+    } else if (!(error instanceof HttpError) && error.statusCode && error.statusCode < 500) {
+      http = new HttpError(error.statusCode, error.message, error.code ?? error.name);
+    } else http = toHttpError(error);
+    if (http.statusCode >= 500) log(`error ${http.statusCode}: ${error.stack ?? error.message}`);
+    return reply.code(http.statusCode).headers(http.headers).send(a1111ErrorBody(http.kind, http.message));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(a1111ErrorBody("HTTPException", `Not Found: ${request.method} ${request.url.split("?")[0]}`)),
+  );
+
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: [...options.corsOrigins],
+      methods: ["GET", "POST", "DELETE", "OPTIONS"],
+      allowedHeaders: ["Content-Type", "Authorization", "X-API-Key"],
+      exposedHeaders: ["Retry-After"],
+      credentials: true,
+    });
+  }
+
+  const auth = createAuthenticator({ apiKey: options.apiKey, basic: options.apiAuth });
+  if (auth.required) {
+    app.addHook("onRequest", async (request, reply) => {
+      // CORS preflights carry no credentials; the health check is for load balancers
+      if (request.method === "OPTIONS" || request.url.split("?")[0] === HEALTH_PATH) return;
+      if (auth.check(request.headers)) return;
+      return reply
+        .code(401)
+        .header("www-authenticate", auth.challenge)
+        .send(
+          a1111ErrorBody(
+            "HTTPException",
+            "authentication required: send the API key or the --api-auth credentials",
+          ),
+        );
+    });
+  }
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: "sdlite",
+        description:
+          "AUTOMATIC1111-compatible Stable Diffusion 1.x API (/sdapi/v1) and sdlite's job API (/sdlite/v1)",
+        version: "0.1.0",
+      },
+      tags: [
+        { name: "A1111", description: "AUTOMATIC1111 web UI API, same fields and shapes" },
+        { name: "sdlite jobs", description: "Queue without waiting; poll or stream progress" },
+      ],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  a1111GenerationRoutes(app, context);
+  a1111DiscoveryRoutes(app, context);
+  sdliteJobRoutes(app, context);
+  await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));
+
+  // before in-flight requests are awaited: their jobs must end first
+  app.addHook("preClose", async () => {
+    await queue.shutdown(0);
+  });
+  app.addHook("onClose", async () => {
+    await pool.closeAll();
+  });
+
+  app.decorate("sdlite", {
+    context,
+    preload() {
+      const entry = context.selectedModel();
+      return entry ? context.submitModelLoad(entry) : undefined;
+    },
+    async shutdown(graceMs = 30_000) {
+      await queue.shutdown(graceMs);
+      await app.close();
+    },
+  } satisfies SdliteServer);
+  return app;
+}

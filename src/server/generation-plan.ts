@@ -1,0 +1,317 @@
+/**
+ * An A1111 txt2img/img2img body turned into a checked plan *before* it is queued, so a bad request
+ * is answered at once with a 4xx that says what is wrong, and a queued job only fails for reasons
+ * no check could foresee. What depends on the moment the job runs (the loaded model, the Clip skip
+ * option) is resolved by the job itself.
+ */
+import { randomInt } from "node:crypto";
+import { maskToGray, toRgb } from "../image/color.js";
+import { resizeGray, resizeRgb } from "../image/resize.js";
+import type { GrayImage, RgbImage } from "../image/types.js";
+import { type ResolvedSampler, resolveSampler } from "../schedulers/registry.js";
+import { ignoredFields } from "./a1111-fields.js";
+import { decodeBase64Image } from "./base64-image.js";
+import { HttpError, invalidRequest } from "./http-error.js";
+import type { LoraCatalog, LoraEntry } from "./lora-catalog.js";
+import { LoraTagError, parsePromptTags } from "./lora-tags.js";
+import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
+
+export type GenerationKind = "txt2img" | "img2img";
+
+export interface GenerationLimits {
+  /** Most pixels per image (width × height). */
+  maxPixels: number;
+  maxSteps: number;
+  /** Most images per request (batch_size × n_iter). */
+  maxImages: number;
+}
+
+export const DEFAULT_LIMITS: GenerationLimits = { maxPixels: 2048 * 2048, maxSteps: 150, maxImages: 16 };
+
+export interface PlannedLora {
+  /** The name as written in the prompt tag (what infotexts' Lora hashes list). */
+  readonly tagName: string;
+  readonly entry: LoraEntry;
+  readonly weight: number;
+}
+
+export interface GenerationPlan {
+  readonly kind: GenerationKind;
+  /** As sent, LoRA tags included (A1111 keeps them in the infotext). */
+  readonly prompt: string;
+  /** With the extra-network tags removed: what the text encoder sees. */
+  readonly promptForModel: string;
+  readonly negativePrompt: string;
+  readonly loras: readonly PlannedLora[];
+  readonly sampler: ResolvedSampler;
+  readonly steps: number;
+  readonly cfgScale: number;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly batchSize: number;
+  readonly nIter: number;
+  readonly rng: "cpu" | "nv";
+  /** From override_settings; otherwise the option at run time. */
+  readonly clipSkip?: number;
+  /** From override_settings; otherwise the loaded model at run time. */
+  readonly model?: CheckpointEntry;
+  readonly denoisingStrength?: number;
+  readonly initImage?: RgbImage;
+  readonly mask?: GrayImage;
+  readonly sendImages: boolean;
+  readonly styles: readonly string[];
+  readonly ignoredFields: readonly string[];
+  readonly warnings: readonly string[];
+  /** The request echoed back (A1111 `parameters`), images left out. */
+  readonly parameters: Readonly<Record<string, unknown>>;
+}
+
+export interface PlanContext {
+  readonly models: ModelCatalog;
+  readonly loras: LoraCatalog;
+  readonly limits: GenerationLimits;
+  /** The server-wide randn_source option, when override_settings does not set one. */
+  readonly randnSource: string;
+}
+
+type Body = Readonly<Record<string, unknown>>;
+
+/** A1111's randn_source: "GPU" and "NV" draw as CUDA's Philox does, "CPU" as torch on the CPU. */
+export function rngFromRandnSource(value: unknown): "cpu" | "nv" {
+  const v = String(value ?? "CPU").toUpperCase();
+  if (v === "CPU") return "cpu";
+  if (v === "GPU" || v === "NV") return "nv";
+  throw invalidRequest(`randn_source must be "CPU", "GPU" or "NV", got ${JSON.stringify(value)}`);
+}
+
+function intField(body: Body, key: string, fallback: number): number {
+  const v = body[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isInteger(v)) throw invalidRequest(`${key} must be an integer`);
+  return v;
+}
+
+function numberField(body: Body, key: string, fallback: number): number {
+  const v = body[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw invalidRequest(`${key} must be a number`);
+  return v;
+}
+
+function stringField(body: Body, key: string, fallback: string): string {
+  const v = body[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "string") throw invalidRequest(`${key} must be a string`);
+  return v;
+}
+
+/** A1111 makes sides multiples of 8 by rounding down; anything outside the limits is refused. */
+function checkedSize(body: Body, limits: GenerationLimits): { width: number; height: number } {
+  const raw = { width: intField(body, "width", 512), height: intField(body, "height", 512) };
+  for (const [name, side] of Object.entries(raw)) {
+    if (side < 8) throw invalidRequest(`${name} must be at least 8 pixels, got ${side}`);
+  }
+  const width = raw.width - (raw.width % 8);
+  const height = raw.height - (raw.height % 8);
+  if (width * height > limits.maxPixels) {
+    const side = Math.floor(Math.sqrt(limits.maxPixels));
+    throw invalidRequest(
+      `${width}x${height} is too large: this server allows at most ${limits.maxPixels} pixels per image (${side}x${side})`,
+    );
+  }
+  return { width, height };
+}
+
+/** The sampler and, if it fits, the A1111 schedule; a schedule sdlite lacks falls back to the sampler's own. */
+function resolveSamplerFields(body: Body, ignored: string[]): ResolvedSampler {
+  const name = stringField(body, "sampler_name", "") || stringField(body, "sampler_index", "") || "Euler";
+  let base: ResolvedSampler;
+  try {
+    base = resolveSampler(name);
+  } catch (err) {
+    // A1111 answers an unknown sampler with 404 "Sampler not found"
+    throw new HttpError(404, `Sampler not found: ${(err as Error).message}`);
+  }
+  const schedule = stringField(body, "scheduler", "");
+  if (schedule === "") return base;
+  try {
+    const withSchedule = resolveSampler(name, { scheduleType: schedule });
+    // "DPM++ 2M Karras" with scheduler "Automatic" keeps its Karras
+    return base.karras && !withSchedule.karras ? base : withSchedule;
+  } catch {
+    ignored.push("scheduler");
+    return base;
+  }
+}
+
+function resolveSeed(body: Body): number {
+  const seed = intField(body, "seed", -1);
+  if (seed < 0) return randomInt(0, 4294967294); // A1111: random.randrange(4294967294)
+  if (!Number.isSafeInteger(seed)) throw invalidRequest(`seed must be an integer below 2^53, got ${seed}`);
+  return seed;
+}
+
+function resolveLoras(prompt: string, catalog: LoraCatalog, warnings: string[]) {
+  let parsed: ReturnType<typeof parsePromptTags>;
+  try {
+    parsed = parsePromptTags(prompt);
+  } catch (err) {
+    if (err instanceof LoraTagError) throw invalidRequest(`prompt: ${err.message}`);
+    throw err;
+  }
+  const loras: PlannedLora[] = [];
+  for (const tag of parsed.loras) {
+    const entry = catalog.find(tag.name);
+    if (!entry) {
+      // A1111 goes on without it ("Couldn't find Lora with name …"); say so in the info
+      warnings.push(
+        `LoRA "${tag.name}" not found${catalog.dir ? ` in ${catalog.dir}` : " (no LoRA folder configured)"}; generated without it`,
+      );
+      continue;
+    }
+    if (tag.unetWeight !== tag.textEncoderWeight) {
+      warnings.push(
+        `LoRA "${tag.name}": separate text-encoder and UNet weights are not supported; ${tag.textEncoderWeight} used for both`,
+      );
+    }
+    loras.push({ tagName: tag.name, entry, weight: tag.textEncoderWeight });
+  }
+  for (const other of parsed.others) {
+    warnings.push(
+      `<${other.kind}:${other.args}> removed from the prompt: "${other.kind}" networks are not supported`,
+    );
+  }
+  return { promptForModel: parsed.prompt, loras };
+}
+
+interface Overrides {
+  model?: CheckpointEntry;
+  clipSkip?: number;
+  randnSource?: unknown;
+}
+
+function readOverrides(body: Body, models: ModelCatalog, ignored: string[]): Overrides {
+  const settings = body.override_settings;
+  if (settings === undefined || settings === null) return {};
+  if (typeof settings !== "object" || Array.isArray(settings)) {
+    throw invalidRequest("override_settings must be an object");
+  }
+  const out: Overrides = {};
+  for (const [key, value] of Object.entries(settings as Record<string, unknown>)) {
+    if (key === "sd_model_checkpoint") {
+      if (value === null || value === "") continue;
+      const model = models.find(String(value));
+      if (!model)
+        throw new HttpError(404, `model ${JSON.stringify(value)} not found (see /sdapi/v1/sd-models)`);
+      out.model = model;
+    } else if (key === "CLIP_stop_at_last_layers") {
+      out.clipSkip = checkedClipSkip(value);
+    } else if (key === "randn_source") {
+      out.randnSource = value;
+    } else ignored.push(`override_settings.${key}`);
+  }
+  return out;
+}
+
+export function checkedClipSkip(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 12) {
+    throw invalidRequest(
+      `CLIP_stop_at_last_layers must be an integer from 1 to 12, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function readInitImages(body: Body, width: number, height: number, ignored: string[]) {
+  const list = body.init_images;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw invalidRequest("img2img needs init_images: a list with one base64 image");
+  }
+  if (list.length > 1) ignored.push("init_images[1:]");
+  const init = decodeBase64Image(list[0], "init_images[0]");
+  let image = toRgb(init.pixels); // transparency over white, as A1111's img2img_background_color
+  // resize_mode 0, "Just resize": PIL resize with Lanczos (images.resize_image)
+  if (image.width !== width || image.height !== height) image = resizeRgb(image, width, height);
+  let mask: GrayImage | undefined;
+  if (body.mask !== undefined && body.mask !== null && body.mask !== "") {
+    const decoded = decodeBase64Image(body.mask, "mask");
+    mask = maskToGray(decoded.pixels);
+    if (mask.width !== width || mask.height !== height) mask = resizeGray(mask, width, height);
+    const invert = body.inpainting_mask_invert;
+    if (invert === 1 || invert === true) mask = { ...mask, data: mask.data.map((v) => 255 - v) };
+  }
+  return { image, mask };
+}
+
+export function planGeneration(kind: GenerationKind, body: Body, context: PlanContext): GenerationPlan {
+  const { limits } = context;
+  const ignored = ignoredFields(body);
+  const warnings: string[] = [];
+  const prompt = stringField(body, "prompt", "");
+  const negativePrompt = stringField(body, "negative_prompt", "");
+  const steps = intField(body, "steps", 50);
+  if (steps < 1 || steps > limits.maxSteps) {
+    throw invalidRequest(`steps must be from 1 to ${limits.maxSteps}, got ${steps}`);
+  }
+  const cfgScale = numberField(body, "cfg_scale", 7);
+  if (cfgScale < 0 || cfgScale > 100)
+    throw invalidRequest(`cfg_scale must be from 0 to 100, got ${cfgScale}`);
+  const batchSize = intField(body, "batch_size", 1);
+  const nIter = intField(body, "n_iter", 1);
+  if (batchSize < 1 || nIter < 1) throw invalidRequest("batch_size and n_iter must be at least 1");
+  if (batchSize * nIter > limits.maxImages) {
+    throw invalidRequest(
+      `batch_size × n_iter = ${batchSize * nIter}: this server makes at most ${limits.maxImages} images per request`,
+    );
+  }
+  const { width, height } = checkedSize(body, limits);
+  const sampler = resolveSamplerFields(body, ignored);
+  const overrides = readOverrides(body, context.models, ignored);
+  const rng = rngFromRandnSource(overrides.randnSource ?? context.randnSource);
+  const { promptForModel, loras } = resolveLoras(prompt, context.loras, warnings);
+  const sendImages = body.send_images !== false;
+  const styles = Array.isArray(body.styles) ? body.styles.map(String) : [];
+
+  let denoisingStrength: number | undefined;
+  let init: { image: RgbImage; mask?: GrayImage } | undefined;
+  if (kind === "img2img") {
+    denoisingStrength = numberField(body, "denoising_strength", 0.75);
+    if (!(denoisingStrength > 0 && denoisingStrength <= 1)) {
+      throw invalidRequest(`denoising_strength must be in (0, 1], got ${denoisingStrength}`);
+    }
+    init = readInitImages(body, width, height, ignored);
+  }
+  const parameters: Record<string, unknown> = { ...body };
+  if (kind === "img2img") {
+    // A1111 clears the images from the echo
+    parameters.init_images = null;
+    parameters.mask = null;
+  }
+  return {
+    kind,
+    prompt,
+    promptForModel,
+    negativePrompt,
+    loras,
+    sampler,
+    steps,
+    cfgScale,
+    seed: resolveSeed(body),
+    width,
+    height,
+    batchSize,
+    nIter,
+    rng,
+    clipSkip: overrides.clipSkip,
+    model: overrides.model,
+    denoisingStrength,
+    initImage: init?.image,
+    mask: init?.mask,
+    sendImages,
+    styles,
+    ignoredFields: [...new Set(ignored)].sort(),
+    warnings,
+    parameters,
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Opened pipelines kept between jobs, one per (model, LoRA set): opening one builds or loads graphs
+ * and fuses LoRA weights, which costs seconds on a real model. Each holds a model's worth of
+ * memory, so only the most recently used few stay open; the oldest is closed *before* another is
+ * opened. The queue runs one job at a time, so a pipeline is never closed while in use.
+ */
+import type { LoraRequest, OpenedPipeline } from "../engine/open-pipeline.js";
+
+export type PipelineOpener = (modelPath: string, loras: readonly LoraRequest[]) => Promise<OpenedPipeline>;
+
+/** One key per model and LoRA set; the order of LoRAs in a prompt does not matter to the merge. */
+export function pipelineKey(modelPath: string, loras: readonly LoraRequest[]): string {
+  const set = [...loras]
+    .map((l) => [l.path, l.weight])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return JSON.stringify([modelPath, set]);
+}
+
+export class PipelinePool {
+  /** Insertion order = least recently used first. */
+  private readonly open = new Map<string, OpenedPipeline>();
+
+  constructor(
+    private readonly opener: PipelineOpener,
+    private readonly maxOpen: number,
+  ) {
+    if (!Number.isInteger(maxOpen) || maxOpen < 1) {
+      throw new RangeError(`at least one pipeline must stay open, got ${maxOpen}`);
+    }
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  async acquire(modelPath: string, loras: readonly LoraRequest[] = []): Promise<OpenedPipeline> {
+    const key = pipelineKey(modelPath, loras);
+    const hit = this.open.get(key);
+    if (hit) {
+      this.open.delete(key);
+      this.open.set(key, hit);
+      return hit;
+    }
+    while (this.open.size >= this.maxOpen) {
+      const [oldestKey, oldest] = this.open.entries().next().value as [string, OpenedPipeline];
+      this.open.delete(oldestKey);
+      await oldest.close();
+    }
+    const pipeline = await this.opener(modelPath, loras);
+    this.open.set(key, pipeline);
+    return pipeline;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    for (const p of all) await p.close();
+  }
+}

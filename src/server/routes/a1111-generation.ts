@@ -1,0 +1,82 @@
+/**
+ * The A1111 generation endpoints: txt2img and img2img (queued, answered when done), and the
+ * controls around the running job: progress, interrupt, skip.
+ */
+import type { FastifyInstance } from "fastify";
+import type { GenerationResult } from "../generation-task.js";
+import { progressView } from "../progress-view.js";
+import {
+  errorSchema,
+  generationResponseSchema,
+  img2imgBodySchema,
+  progressResponseSchema,
+  txt2imgBodySchema,
+} from "../schemas.js";
+import { type ServerContext, toHttpError } from "../server-context.js";
+
+type Body = Record<string, unknown>;
+
+const errors = { 404: errorSchema, 422: errorSchema, 429: errorSchema, 500: errorSchema, 503: errorSchema };
+
+export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const generationRoute = (kind: "txt2img" | "img2img", bodySchema: object, summary: string) =>
+    app.post<{ Body: Body }>(
+      `/sdapi/v1/${kind}`,
+      {
+        schema: {
+          tags: ["A1111"],
+          summary,
+          body: bodySchema,
+          response: { 200: generationResponseSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const plan = ctx.plan(kind, request.body);
+        const job = ctx.submitGeneration(plan);
+        let result: GenerationResult;
+        try {
+          result = (await job.finished) as GenerationResult;
+        } catch (err) {
+          throw toHttpError(err);
+        }
+        return { images: result.images, parameters: result.parameters, info: result.info };
+      },
+    );
+  generationRoute("txt2img", txt2imgBodySchema, "Text to image (queued; answers when the image is done)");
+  generationRoute("img2img", img2imgBodySchema, "Image to image and inpainting (queued)");
+
+  app.get<{ Querystring: { skip_current_image?: boolean } }>(
+    "/sdapi/v1/progress",
+    {
+      schema: {
+        tags: ["A1111"],
+        summary: "Progress of the running job, with a cheap latent preview",
+        querystring: {
+          type: "object",
+          properties: { skip_current_image: { type: "boolean", default: false } },
+        },
+        response: { 200: progressResponseSchema },
+      },
+    },
+    async (request) =>
+      progressView(ctx.queue.current, Date.now(), { skipCurrentImage: request.query.skip_current_image }),
+  );
+
+  app.post(
+    "/sdapi/v1/interrupt",
+    { schema: { tags: ["A1111"], summary: "Stop the running job; it returns what it has" } },
+    async () => {
+      ctx.queue.interrupt();
+      return {};
+    },
+  );
+
+  app.post(
+    "/sdapi/v1/skip",
+    { schema: { tags: ["A1111"], summary: "Stop the running job's current batch iteration" } },
+    async () => {
+      ctx.queue.skip();
+      return {};
+    },
+  );
+}

@@ -1,0 +1,58 @@
+/**
+ * The browser UI (built into dist/web by the web package) served at `/`, a short placeholder
+ * page when it has not been built, and the unauthenticated health check.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance } from "fastify";
+
+export const HEALTH_PATH = "/sdlite/v1/health";
+
+/** dist/web below the package root; src/server/routes (tsx) and dist/src/server/routes sit at different depths. */
+export function defaultWebDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, "utf-8")) as { name?: string }).name === "sdlite") {
+          return join(dir, "dist", "web");
+        }
+      } catch {
+        // not ours: keep climbing
+      }
+    }
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+const PLACEHOLDER = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sdlite</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head>
+<body><h1>sdlite is running</h1>
+<p>The web UI has not been built (<code>dist/web</code> is missing). The API is here:</p>
+<ul><li><a href="docs">API documentation</a> (OpenAPI: <a href="openapi.json">openapi.json</a>)</li>
+<li>AUTOMATIC1111-compatible endpoints under <code>/sdapi/v1/</code></li>
+<li>sdlite's job API under <code>/sdlite/v1/jobs</code></li></ul></body></html>
+`;
+
+export async function webUiRoutes(app: FastifyInstance, webDir: string | undefined): Promise<void> {
+  app.get(
+    HEALTH_PATH,
+    { schema: { tags: ["sdlite"], summary: "Liveness check (no authentication)" } },
+    async () => ({
+      status: "ok",
+    }),
+  );
+
+  if (webDir && existsSync(join(webDir, "index.html"))) {
+    await app.register(fastifyStatic, { root: webDir, prefix: "/", index: "index.html" });
+  } else {
+    app.get("/", { schema: { hide: true } }, async (_request, reply) =>
+      reply.type("text/html").send(PLACEHOLDER),
+    );
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * JSON schemas for the request bodies and main responses: fastify validates bodies with them
+ * (types coerced as pydantic does: "20" → 20) and @fastify/swagger publishes them at /docs.
+ * Unknown fields are allowed, as A1111 allows them; the generation plan reports them as ignored.
+ * Null is accepted wherever A1111's Optional fields take it, and means "the default".
+ */
+
+const nullable = (type: string, extra: Record<string, unknown> = {}) => ({ type: [type, "null"], ...extra });
+const MAX_PROMPT = 100_000;
+
+const generationProperties = {
+  prompt: nullable("string", { default: "", maxLength: MAX_PROMPT }),
+  negative_prompt: nullable("string", { default: "", maxLength: MAX_PROMPT }),
+  styles: nullable("array", { items: { type: "string" } }),
+  seed: nullable("integer", { default: -1 }),
+  subseed: nullable("integer"),
+  subseed_strength: nullable("number"),
+  sampler_name: nullable("string", {
+    description: 'A1111 label ("Euler a", "DPM++ 2M"), see /sdapi/v1/samplers',
+  }),
+  sampler_index: nullable("string", { description: "legacy spelling of sampler_name" }),
+  scheduler: nullable("string", { description: '"Automatic" or "Karras", see /sdapi/v1/schedulers' }),
+  batch_size: nullable("integer", { default: 1, minimum: 1 }),
+  n_iter: nullable("integer", { default: 1, minimum: 1 }),
+  steps: nullable("integer", { default: 50 }),
+  cfg_scale: nullable("number", { default: 7 }),
+  width: nullable("integer", { default: 512 }),
+  height: nullable("integer", { default: 512 }),
+  restore_faces: nullable("boolean"),
+  tiling: nullable("boolean"),
+  denoising_strength: nullable("number"),
+  enable_hr: nullable("boolean"),
+  override_settings: nullable("object", {
+    description: "honoured: sd_model_checkpoint, CLIP_stop_at_last_layers, randn_source",
+  }),
+  override_settings_restore_afterwards: nullable("boolean"),
+  send_images: nullable("boolean", { default: true }),
+  save_images: nullable("boolean"),
+  alwayson_scripts: nullable("object"),
+  script_name: nullable("string"),
+  script_args: nullable("array"),
+} as const;
+
+export const txt2imgBodySchema = {
+  type: "object",
+  properties: generationProperties,
+  additionalProperties: true,
+} as const;
+
+const img2imgProperties = {
+  ...generationProperties,
+  init_images: nullable("array", {
+    items: { type: "string" },
+    description: "base64 images (data URLs allowed)",
+  }),
+  denoising_strength: nullable("number", { default: 0.75 }),
+  mask: nullable("string", { description: "base64 mask, white = repaint" }),
+  inpainting_mask_invert: nullable("integer", { description: "1: black = repaint" }),
+  mask_blur: nullable("integer"),
+  inpainting_fill: nullable("integer"),
+  inpaint_full_res: nullable("boolean"),
+  resize_mode: nullable("integer"),
+} as const;
+
+export const img2imgBodySchema = {
+  type: "object",
+  properties: img2imgProperties,
+  additionalProperties: true,
+} as const;
+
+export const jobBodySchema = {
+  type: "object",
+  properties: {
+    ...img2imgProperties,
+    denoising_strength: nullable("number"),
+    kind: {
+      type: "string",
+      enum: ["txt2img", "img2img"],
+      description: "default: img2img when init_images are given, else txt2img",
+    },
+  },
+  additionalProperties: true,
+} as const;
+
+export const generationResponseSchema = {
+  type: "object",
+  properties: {
+    images: { type: "array", items: { type: "string" }, description: "base64 PNGs with their infotext" },
+    parameters: { type: "object", additionalProperties: true },
+    info: {
+      type: "string",
+      description: "a JSON document: seed, all_seeds, infotexts, sdlite_ignored_fields, …",
+    },
+  },
+} as const;
+
+export const errorSchema = {
+  type: "object",
+  properties: {
+    error: { type: "string" },
+    detail: { type: "string" },
+    body: { type: "string" },
+    errors: { type: "string" },
+  },
+} as const;
+
+export const progressResponseSchema = {
+  type: "object",
+  properties: {
+    progress: { type: "number" },
+    eta_relative: { type: "number" },
+    state: {
+      type: "object",
+      properties: {
+        skipped: { type: "boolean" },
+        interrupted: { type: "boolean" },
+        stopping_generation: { type: "boolean" },
+        job: { type: "string" },
+        job_count: { type: "integer" },
+        job_timestamp: { type: "string" },
+        job_no: { type: "integer" },
+        sampling_step: { type: "integer" },
+        sampling_steps: { type: "integer" },
+      },
+    },
+    current_image: { type: ["string", "null"] },
+    textinfo: { type: ["string", "null"] },
+    current_task: { type: ["string", "null"] },
+  },
+} as const;
+
+export const pngInfoBodySchema = {
+  type: "object",
+  required: ["image"],
+  properties: { image: { type: "string", description: "base64 PNG (data URL allowed)" } },
+} as const;
+
+export const optionsBodySchema = {
+  type: "object",
+  additionalProperties: true,
+  properties: {
+    sd_model_checkpoint: { type: "string", description: "title, name or hash: switches the model (queued)" },
+    CLIP_stop_at_last_layers: { type: "integer", minimum: 1, maximum: 12 },
+    randn_source: { type: "string", enum: ["CPU", "GPU", "NV", "cpu", "gpu", "nv"] },
+  },
+} as const;
+
+export const jobIdParamsSchema = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string" } },
+} as const;

@@ -1,0 +1,122 @@
+/**
+ * What the routes share: the queue, the catalogs, the options, and the two kinds of jobs (a
+ * generation, a model switch). Queue refusals become HTTP errors here, in one place.
+ */
+
+import { LoraFileError } from "../lora/lora-module.js";
+import { InvalidRequestError } from "../pipeline/request.js";
+import type { GenerationKind, GenerationLimits, GenerationPlan } from "./generation-plan.js";
+import { planGeneration } from "./generation-plan.js";
+import { type GenerationEnvironment, type GenerationResult, generationTask } from "./generation-task.js";
+import { HttpError } from "./http-error.js";
+import {
+  type Job,
+  JobCancelledError,
+  type JobQueue,
+  QueueClosedError,
+  QueueFullError,
+  type Task,
+} from "./job-queue.js";
+import type { LoraCatalog } from "./lora-catalog.js";
+import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
+import type { PipelinePool } from "./pipeline-pool.js";
+import type { ServerOptions } from "./server-options.js";
+
+export interface ModelLoaded {
+  readonly kind: "load-model";
+  readonly title: string;
+}
+
+export type ServerJobResult = GenerationResult | ModelLoaded;
+
+export type ServerLog = (line: string) => void;
+
+export class ServerContext {
+  private selected?: CheckpointEntry;
+  readonly env: GenerationEnvironment;
+
+  constructor(
+    readonly queue: JobQueue<ServerJobResult>,
+    readonly models: ModelCatalog,
+    readonly loras: LoraCatalog,
+    readonly pool: PipelinePool,
+    readonly options: ServerOptions,
+    readonly limits: GenerationLimits,
+    readonly previewEvery: number,
+    readonly log: ServerLog,
+  ) {
+    this.env = {
+      pool,
+      catalog: models,
+      currentModel: () => this.selectedModel(),
+      clipSkip: () => this.options.clipSkip,
+      previewEvery,
+    };
+  }
+
+  /** The checkpoint generations use: the last one switched to, else `-m` / the first found. */
+  selectedModel(): CheckpointEntry | undefined {
+    return this.selected ?? this.models.defaultEntry();
+  }
+
+  plan(kind: GenerationKind, body: Readonly<Record<string, unknown>>): GenerationPlan {
+    return planGeneration(kind, body, {
+      models: this.models,
+      loras: this.loras,
+      limits: this.limits,
+      randnSource: this.options.randnSource,
+    });
+  }
+
+  submitGeneration(plan: GenerationPlan): Job<ServerJobResult> {
+    return this.submit(generationTask(plan, this.env));
+  }
+
+  /** Loading a model is a job like any other: never while a generation runs. */
+  submitModelLoad(entry: CheckpointEntry): Job<ServerJobResult> {
+    return this.submit({
+      kind: "load-model",
+      run: async (context) => {
+        context.progress.textinfo = `Loading ${entry.name}`;
+        await this.pool.acquire(entry.path, []);
+        await this.models.ensureHash(entry);
+        this.selected = entry;
+        return { kind: "load-model", title: this.models.title(entry) };
+      },
+    });
+  }
+
+  private submit(task: Task<ServerJobResult>): Job<ServerJobResult> {
+    let job: Job<ServerJobResult>;
+    try {
+      job = this.queue.submit(task);
+    } catch (err) {
+      throw toHttpError(err);
+    }
+    job.subscribe((event) => {
+      if (event.type === "started") this.log(`job ${job.id} (${job.kind}) started`);
+      else if (event.type === "done") this.log(`job ${job.id} (${job.kind}) done`);
+      else if (event.type === "error") this.log(`job ${job.id} (${job.kind}) failed: ${event.error.message}`);
+      else if (event.type === "cancelled") this.log(`job ${job.id} (${job.kind}) cancelled: ${event.reason}`);
+    });
+    return job;
+  }
+}
+
+/** Any error to the status and message a client should see. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof QueueFullError) {
+    return new HttpError(429, err.message, "QueueFull", { "retry-after": String(err.retryAfterSeconds) });
+  }
+  if (err instanceof QueueClosedError) return new HttpError(503, err.message, "ShuttingDown");
+  if (err instanceof JobCancelledError) {
+    return /shutting down/.test(err.reason)
+      ? new HttpError(503, err.message, "ShuttingDown")
+      : new HttpError(409, err.message, "Cancelled");
+  }
+  if (err instanceof InvalidRequestError) return new HttpError(422, err.message, "ValidationError");
+  if (err instanceof LoraFileError) return new HttpError(422, err.message, "LoraFileError");
+  const error = err instanceof Error ? err : new Error(String(err));
+  return new HttpError(500, error.message, error.name || "Error");
+}
