@@ -1,0 +1,167 @@
+/**
+ * Full-size timings of the UNet speed options (not part of `npm test`): on an SD1.5-shaped
+ * checkpoint, one UNet call at 64×64 per variant — the plain float32 UNet, DeepCache's full graph
+ * (with its deep-feature output) and shallow graph, and the int8 variants — each timed after a
+ * warm-up run, plus each output's error against the float32 UNet on the same inputs.
+ *
+ *   npx tsx scripts/unet-speed-options.ts [--checkpoint PATH] [--cache DIR] [--batch N]
+ *       [--size LATENTS] [--runs N] [--threads N] [--variants fp32,fp32-shallow,int8-linear,int8,int8-shallow]
+ *
+ * Defaults: `.bench/sd15-random-f16.safetensors` (scripts/make-random-checkpoint.ts writes one),
+ * graph cache `.bench/speed-options-cache` (several GB: each variant is its own graph), batch 1,
+ * 64 latents, 3 timed runs, physical cores. Sessions run one at a time. Needs ~8 GB of RAM and
+ * minutes of CPU: never run it next to another full-size job.
+ */
+import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { GraphBuilder } from "../src/graph/graph-builder.js";
+import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
+import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
+import { buildShallowUNetGraph } from "../src/graph/unet-deepcache.js";
+import type { UNetQuantization } from "../src/graph/unet-quantization.js";
+import { createRandomSource } from "../src/rng/index.js";
+import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
+import type { TensorData } from "../src/runtime/runtime.js";
+import { loadModel } from "../src/weights/load-model.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: {
+    checkpoint: { type: "string", default: join(root, ".bench", "sd15-random-f16.safetensors") },
+    cache: { type: "string", default: join(root, ".bench", "speed-options-cache") },
+    batch: { type: "string", default: "1" },
+    size: { type: "string", default: "64" },
+    runs: { type: "string", default: "3" },
+    threads: { type: "string" },
+    variants: { type: "string", default: "fp32,fp32-shallow,int8-linear,int8,int8-shallow" },
+  },
+});
+
+interface Variant {
+  readonly graph: "full" | "shallow";
+  readonly quantization: UNetQuantization;
+}
+const VARIANTS: Record<string, Variant> = {
+  fp32: { graph: "full", quantization: "none" },
+  "fp32-shallow": { graph: "shallow", quantization: "none" },
+  "int8-linear": { graph: "full", quantization: "int8-linear" },
+  "int8-linear-shallow": { graph: "shallow", quantization: "int8-linear" },
+  int8: { graph: "full", quantization: "int8" },
+  "int8-shallow": { graph: "shallow", quantization: "int8" },
+};
+
+const checkpoint = resolve(values.checkpoint as string);
+if (!existsSync(checkpoint)) {
+  throw new Error(`${checkpoint} is missing: npx tsx scripts/make-random-checkpoint.ts ${checkpoint}`);
+}
+const batch = Number(values.batch);
+const size = Number(values.size);
+const runs = Number(values.runs);
+const threads = values.threads ? Number(values.threads) : physicalCoreCount();
+const names = (values.variants as string).split(",");
+for (const n of names)
+  if (!VARIANTS[n]) throw new Error(`unknown variant ${n} (${Object.keys(VARIANTS).join(", ")})`);
+
+const model = loadModel(checkpoint);
+if (model.format === "onnx") throw new Error("needs a checkpoint or diffusers folder, not an ONNX folder");
+const unet = model.unet;
+const cache = new GraphCache(resolve(values.cache as string));
+const runtime = onnxruntimeNode();
+
+const rng = createRandomSource("cpu", 0);
+const sample = rng.randn([batch, unet.config.inChannels, size, size]);
+const context = rng.randn([batch, 77, unet.config.crossAttentionDim]);
+const feeds: Record<string, TensorData> = {
+  [UNET_INPUTS.sample]: { dims: [batch, unet.config.inChannels, size, size], data: sample },
+  [UNET_INPUTS.timestep]: { dims: [batch], data: new Float32Array(batch).fill(500) },
+  [UNET_INPUTS.encoderHiddenStates]: { dims: [batch, 77, unet.config.crossAttentionDim], data: context },
+};
+
+function build(v: Variant): { key: string; build: () => GraphBuilder } {
+  const options = {
+    attention: "mha" as const,
+    quantization: v.quantization === "none" ? undefined : v.quantization,
+  };
+  const kind = v.graph === "full" ? "unet" : "unet_shallow";
+  const key = graphCacheKey({
+    kind,
+    weights: unet.files.map((f) => fileIdentity(f)),
+    config: { config: unet.config, loras: "" },
+    options: v.graph === "full" ? { ...options, deepFeature: true } : options,
+  });
+  return {
+    key,
+    build: () =>
+      v.graph === "full"
+        ? buildUNetGraph(unet.weights, unet.config, { ...options, deepFeature: true })
+        : buildShallowUNetGraph(unet.weights, unet.config, options),
+  };
+}
+
+function relativeError(actual: Float32Array, expected: Float32Array) {
+  let err = 0;
+  let ref = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = actual[i] - expected[i];
+    err += d * d;
+    ref += expected[i] * expected[i];
+    maxAbs = Math.max(maxAbs, Math.abs(d));
+  }
+  return { relRms: Math.sqrt(err / ref), maxAbs, refRms: Math.sqrt(ref / expected.length) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const features = new Map<UNetQuantization, TensorData>();
+let reference: Float32Array | undefined;
+console.log(
+  `UNet ${size}x${size} batch ${batch}, ${threads} threads, ${runs} timed runs; load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
+for (const name of names) {
+  const v = VARIANTS[name];
+  const { key, build: builder } = build(v);
+  let t = performance.now();
+  const { modelPath, hit } = cache.getOrBuild(key, builder);
+  const buildS = (performance.now() - t) / 1000;
+  t = performance.now();
+  const session = await runtime.createSession({ path: modelPath }, { intraOpNumThreads: threads });
+  const sessionS = (performance.now() - t) / 1000;
+  try {
+    let input = feeds;
+    if (v.graph === "shallow") {
+      const feature = features.get(v.quantization);
+      if (!feature) throw new Error(`${name}: run its full graph first (for the deep feature)`);
+      input = { ...feeds, [UNET_DEEP_FEATURE]: feature };
+    }
+    const outputs = v.graph === "full" ? [UNET_OUTPUT, UNET_DEEP_FEATURE] : [UNET_OUTPUT];
+    t = performance.now();
+    let result = await session.run(input, outputs);
+    const firstS = (performance.now() - t) / 1000;
+    const times: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      t = performance.now();
+      result = await session.run(input, outputs);
+      times.push((performance.now() - t) / 1000);
+    }
+    if (v.graph === "full") features.set(v.quantization, result[UNET_DEEP_FEATURE]);
+    const out = result[UNET_OUTPUT].data as Float32Array;
+    if (name === "fp32") reference = out;
+    const err = reference ? relativeError(out, reference) : undefined;
+    console.log(
+      `${name.padEnd(20)} median ${median(times).toFixed(2)} s (min ${Math.min(...times).toFixed(2)}, first ${firstS.toFixed(2)})` +
+        ` | graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s` +
+        (err
+          ? ` | vs fp32: rel RMS ${err.relRms.toExponential(2)}, max |diff| ${err.maxAbs.toExponential(2)} (ref RMS ${err.refRms.toFixed(3)})`
+          : "") +
+        ` | load ${loadavg()[0].toFixed(2)}`,
+    );
+  } finally {
+    await session.release();
+  }
+}
+model.close();
