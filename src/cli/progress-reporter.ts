@@ -26,8 +26,11 @@ const STAGE_LABELS: Record<Stage, string> = {
   decode: "decoding",
 };
 
+/** Which batch a stage belongs to; the prompt is encoded once for all of them. */
 function batchSuffix(p: GenerationProgress): string {
-  return p.batchCount > 1 ? ` (batch ${p.batchIndex + 1}/${p.batchCount})` : "";
+  return p.batchCount > 1 && p.stage !== "encode-prompt"
+    ? ` (batch ${p.batchIndex + 1}/${p.batchCount})`
+    : "";
 }
 
 /** Seconds left in the denoising of all batches at the current rate. */
@@ -169,10 +172,20 @@ export class BarReporter implements ProgressReporter {
     }
     const rate = this.stepsPerSecond();
     const eta = etaMs(p, rate);
-    const payload = { stage, rate: formatRate(rate), eta: eta === undefined ? "--" : formatDuration(eta) };
+    // "eta" is a cli-progress placeholder of its own (whole seconds): ours is "remaining"
+    const payload = {
+      stage,
+      rate: formatRate(rate),
+      remaining: eta === undefined ? "--" : formatDuration(eta),
+    };
     const total = p.totalSteps * p.batchCount;
     if (this.barKind !== "steps") {
-      this.startBar("steps", "{stage} |{bar}| {value}/{total} steps | {rate} | ETA {eta}", total, payload);
+      this.startBar(
+        "steps",
+        "{stage} |{bar}| {value}/{total} steps | {rate} | ETA {remaining}",
+        total,
+        payload,
+      );
     }
     this.bar!.update(p.batchIndex * p.totalSteps + p.step, payload);
   }

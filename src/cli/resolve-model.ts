@@ -139,13 +139,9 @@ async function fromHub(
   options: ResolveModelOptions,
 ): Promise<ResolvedModel> {
   options.onHubLookup?.(repo, revision);
-  const common = {
-    revision,
-    signal: options.signal,
-    onProgress: options.onDownloadProgress,
-    settings: options.hubSettings,
-  };
-  // The configs first (a few KB): a model sdlite cannot run is refused before gigabytes are fetched.
+  const common = { revision, signal: options.signal, settings: options.hubSettings };
+  // The configs first (a few KB, no progress shown): a model sdlite cannot run is refused before
+  // gigabytes are fetched.
   const head = await snapshotDownload(repo, {
     ...common,
     allowPatterns: ["model_index.json", "unet/config.json"],
@@ -160,10 +156,11 @@ async function fromHub(
   refuseUnsupported(head.dir, repo);
 
   const fp16 = options.variant === "fp16";
-  let snapshot = await downloadSd15Pipeline(repo, { ...common, fp16 });
+  const withProgress = { ...common, fp16, onProgress: options.onDownloadProgress };
+  let snapshot = await downloadSd15Pipeline(repo, withProgress);
   if (snapshot.componentsWithoutWeights.length > 0) {
     // no PyTorch weights for some component: an ONNX pipeline repo
-    snapshot = await downloadSd15Pipeline(repo, { ...common, fp16, onnx: true });
+    snapshot = await downloadSd15Pipeline(repo, { ...withProgress, onnx: true });
   }
   if (snapshot.componentsWithoutWeights.length > 0) {
     throw new ModelLoadError(
