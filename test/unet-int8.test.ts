@@ -279,7 +279,7 @@ describe("int8 through the pipeline (tiny-sd15, fixture txt2img cases)", () => {
         height: c.height,
       };
       const runOf = async (p: OpenedPipeline) => {
-        let last = new Float32Array(0);
+        let last: Float32Array = new Float32Array(0);
         const [image] = await generate(p.models, request, {
           onProgress: (e) => {
             if (e.stage === "denoise" && e.latents) last = e.latents;
