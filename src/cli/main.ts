@@ -5,6 +5,7 @@ import { registerBenchCommand } from "./commands/bench.js";
 import { registerGenerateCommand } from "./commands/generate.js";
 import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
+import { registerServeCommand } from "./commands/serve.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerTokenizeCommand(program);
   registerModelsCommand(program);
   registerInfoCommand(program);
+  registerServeCommand(program);
   registerBenchCommand(program);
   return program;
 }

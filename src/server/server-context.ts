@@ -93,6 +93,8 @@ export class ServerContext {
     } catch (err) {
       throw toHttpError(err);
     }
+    // a job that found the queue empty has already started
+    if (job.status === "running") this.log(`job ${job.id} (${job.kind}) started`);
     job.subscribe((event) => {
       if (event.type === "started") this.log(`job ${job.id} (${job.kind}) started`);
       else if (event.type === "done") this.log(`job ${job.id} (${job.kind}) done`);

@@ -1,0 +1,157 @@
+/**
+ * `sdlite serve`: the AUTOMATIC1111-compatible HTTP API (/sdapi/v1), sdlite's job API
+ * (/sdlite/v1/jobs), the web UI at / and API docs at /docs. Loopback only unless told otherwise;
+ * SIGTERM/SIGINT stop it gracefully (queued jobs cancelled, the running one given a grace period).
+ */
+import { isIP } from "node:net";
+import type { Command } from "commander";
+import { collect, parseInteger } from "../option-parsers.js";
+
+export interface ServeOptions {
+  model?: string;
+  modelsDir?: string;
+  loraDir?: string;
+  host: string;
+  port: number;
+  apiKey?: string;
+  apiAuth?: string;
+  corsOrigin: string[];
+  queueSize: number;
+  threads?: number;
+  lowMemory?: boolean;
+  taesd?: string;
+  shutdownGrace: number;
+}
+
+const HELP = `
+Endpoints:
+  /sdapi/v1/txt2img, /img2img, /progress, /interrupt, /skip, /samplers, /schedulers, /sd-models,
+  /options, /loras, /png-info, /memory, …   AUTOMATIC1111's API (same fields and shapes)
+  /sdlite/v1/jobs                            queue without waiting; /jobs/:id/events streams progress
+  /docs                                      API documentation (OpenAPI at /openapi.json)
+  /sdlite/v1/health                          liveness check, never needs credentials
+
+Models: -m (a file, folder or Hugging Face repo id), the models folder ($SDLITE_MODELS) and the
+Hugging Face cache; switch with POST /sdapi/v1/options {"sd_model_checkpoint": "<title>"}.
+LoRAs: <lora:name:weight> in the prompt, looked up in --lora-dir (default <models-dir>/Lora).
+
+Examples:
+  sdlite serve -m ./v1-5-pruned-emaonly.safetensors
+  sdlite serve --host 0.0.0.0 --api-auth alice:secret --cors-origin https://app.example`;
+
+/** 127.0.0.0/8, ::1 and "localhost": reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "");
+  if (h === "localhost") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  return h === "::1";
+}
+
+function urlHost(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  const { createServer } = await import("../../server/create-server.js"); // loads onnxruntime only here
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  let model: string | undefined;
+  if (options.model !== undefined) {
+    const { resolveModel } = await import("../resolve-model.js");
+    const resolved = await resolveModel(options.model, {
+      onHubLookup: (repo) => say(`looking up ${repo} on the Hugging Face hub (cached files are used first)`),
+    });
+    model = resolved.path;
+  }
+  const credentials = options.apiKey !== undefined || options.apiAuth !== undefined;
+  if (!isLoopbackHost(options.host) && !credentials) {
+    say(
+      `warning: listening on ${options.host} without --api-key or --api-auth: anyone who can reach this port can use it`,
+    );
+  }
+  const app = await createServer({
+    model,
+    modelsDir: options.modelsDir,
+    loraDir: options.loraDir,
+    apiKey: options.apiKey,
+    apiAuth: options.apiAuth,
+    corsOrigins: options.corsOrigin,
+    queueSize: options.queueSize,
+    engine: {
+      threads: options.threads,
+      lowMemory: options.lowMemory,
+      ...(options.taesd ? { taesd: options.taesd, decoder: "taesd" as const } : {}),
+    },
+    log: (line) => say(`${new Date().toISOString()} ${line}`),
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      say(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    say(`${signal}: finishing the running job (up to ${options.shutdownGrace} s), then exiting`);
+    app.sdlite
+      .shutdown(options.shutdownGrace * 1000)
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        say(`sdlite: shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+        process.exit(1);
+      });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  say(`sdlite serving on http://${urlHost(options.host)}:${port} (API docs at /docs)`);
+
+  const entry = app.sdlite.context.selectedModel();
+  if (!entry) {
+    say(
+      "no model found: pass -m MODEL or put a checkpoint in the models folder; requests will fail until then",
+    );
+    return;
+  }
+  const started = Date.now();
+  app.sdlite.preload()?.finished.then(
+    () => say(`model ready: ${entry.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`),
+    (err: unknown) =>
+      say(`model ${entry.name} failed to load: ${err instanceof Error ? err.message : String(err)}`),
+  );
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("serve the AUTOMATIC1111-compatible HTTP API, a job API with live progress, and the web UI")
+    .option(
+      "-m, --model <model>",
+      "model loaded first: checkpoint file, model folder or Hugging Face repo id",
+    )
+    .option("--models-dir <dir>", "checkpoints to list and switch between (default: $SDLITE_MODELS)")
+    .option("--lora-dir <dir>", "LoRA folder for <lora:name:weight> (default: <models-dir>/Lora)")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port (0: any free port)", parseInteger, 7860)
+    .option(
+      "--api-key <key>",
+      "require this key (Authorization: Bearer KEY or X-API-Key); env SDLITE_API_KEY",
+    )
+    .option("--api-auth <user:pass>", "require HTTP basic credentials (several: u1:p1,u2:p2)")
+    .option("--cors-origin <origin>", "allow browser requests from this origin; repeatable", collect, [])
+    .option("--queue-size <n>", "most jobs waiting behind the running one", parseInteger, 16)
+    .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
+    .option("--low-memory", "load each network only while it runs; keep one model open")
+    .option("--taesd <path>", "decode with TAESD (folder or file): much faster, slightly softer images")
+    .option("--shutdown-grace <seconds>", "on SIGTERM, how long the running job may finish", parseInteger, 30)
+    .addHelpText("after", HELP)
+    .action(async (options: ServeOptions) => {
+      options.apiKey ??= process.env.SDLITE_API_KEY || undefined;
+      if (options.apiKey !== undefined && options.apiAuth !== undefined) {
+        throw new Error("choose one of --api-key and --api-auth");
+      }
+      await runServe(options);
+    });
+}
