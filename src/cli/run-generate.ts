@@ -4,7 +4,7 @@
  * infotext. Progress goes to stderr; stdout gets the files written (or one JSON object).
  */
 import { randomInt } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
 import { formatInfotext } from "../image/infotext.js";
 import { writeNumberedFile } from "../image/output-path.js";
@@ -99,6 +99,32 @@ function checkOptions(o: GenerateOptions): void {
   if (o.threads !== undefined && o.threads < 1) {
     throw new InvalidRequestError(`--threads must be at least 1, got ${o.threads}`);
   }
+  const files: [string, string | undefined][] = [
+    ...o.lora.map((l): [string, string] => ["--lora", parseLoraArg(l).path]),
+    ["--vae", o.vae],
+    ["--taesd", o.taesd],
+  ];
+  for (const [option, path] of files) {
+    if (path !== undefined && !existsSync(path))
+      throw new InvalidRequestError(`${option}: no such file: ${path}`);
+  }
+}
+
+/** The loader names its load option and the sidecar file; on the command line the option is --config. */
+function withConfigHint(err: unknown, o: GenerateOptions): unknown {
+  if (
+    err instanceof ModelLoadError &&
+    err.reason === "unsupported-config" &&
+    !o.config &&
+    /sdlite\.json/.test(err.message)
+  ) {
+    return new ModelLoadError(
+      err.reason,
+      err.path,
+      `${err.message.slice(err.path.length + 2)} (here: --config FILE.json)`,
+    );
+  }
+  return err;
 }
 
 export async function runGenerate(prompt: string, o: GenerateOptions): Promise<void> {
@@ -153,7 +179,9 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
       decoder: o.decoder ?? (o.taesd ? "taesd" : "vae"),
       variant: resolved.variant,
     };
-    opened = await openPipeline(resolved.path, engine);
+    opened = await openPipeline(resolved.path, engine).catch((err: unknown) => {
+      throw withConfigHint(err, o);
+    });
     const loadedAt = performance.now();
     if (opened.model.inpainting && !request.mask) {
       throw new InvalidRequestError(
