@@ -80,8 +80,13 @@ async function runGeneration(
   );
   await env.catalog.ensureHash(entry);
   const modelHash = env.catalog.shortHash(entry);
-  const clipSkip = plan.clipSkip ?? env.clipSkip();
+  let clipSkip = plan.clipSkip ?? env.clipSkip();
   const warnings = [...plan.warnings];
+  if (clipSkip > 1 && pipeline.model.format === "onnx") {
+    // an exported text encoder has only its last layer as output; a global Clip skip must not break it
+    warnings.push(`Clip skip ${clipSkip} is not available with an ONNX pipeline folder; used 1`);
+    clipSkip = 1;
+  }
   const unmatched = new Map<string, number>();
   for (const u of pipeline.unmatchedLoraKeys) unmatched.set(u.file, (unmatched.get(u.file) ?? 0) + 1);
   for (const [file, count] of unmatched)
@@ -145,7 +150,9 @@ async function runGeneration(
       );
       made.push(...images);
     } catch (err) {
-      if (err instanceof InvalidRequestError) throw invalidRequest(err.message);
+      if (err instanceof InvalidRequestError || /clip skip \d+ is not available/.test(String(err))) {
+        throw invalidRequest((err as Error).message);
+      }
       if (!(err instanceof GenerationCancelled) || context.signal.reason === "cancel") throw err;
       // interrupted or skipped: A1111 still decodes the latents it has
       if (latest) {
