@@ -4,7 +4,7 @@
  * files, --json, progress lines, and the one-line errors.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -308,6 +308,21 @@ describe("sdlite generate output", () => {
     assert.equal(record.seed, seed);
     assert.deepEqual([record.width, record.height, record.denoisingStrength], [64, 64, 0.75]);
   });
+});
+
+test("Ctrl-C stops a run at the next step: exit 130, no half-made files", async () => {
+  const ws = workspace();
+  const args = ["generate", "a cat", "-m", TINY, "-W", "64", "-H", "64", "--steps", "1000", "--seed", "1"];
+  const run = await runSdlite([...args, "-o", ws.out], ws.env, {
+    signalWhen: { pattern: /^step 2\/1000/m, signal: "SIGINT" },
+  });
+  assert.equal(run.status, 130, describeRun(run));
+  assert.equal(run.stdout, "");
+  assert.match(run.stderr, /^interrupted: stopping after the current step/m);
+  assert.match(run.stderr, /\nsdlite: interrupted\n$/);
+  const steps = run.stderr.split("\n").filter((l) => l.startsWith("step ")).length;
+  assert.ok(steps < 1000, `stopped early (${steps} steps)`);
+  assert.ok(!existsSync(ws.out), "no output files");
 });
 
 describe("sdlite generate errors: exit 1, one clear line", () => {

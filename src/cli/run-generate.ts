@@ -258,6 +258,12 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
         `${written.length} image(s) in ${formatDuration(generatedAt - loadedAt)} (${formatRate(summary.stepsPerSecond)}; model loaded in ${formatDuration(loadedAt - resolvedAt)})`,
       );
     }
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    // Ctrl-C: whatever was cut short (a download resumes next time) ends here, as shells expect
+    reporter.finish();
+    process.stderr.write("sdlite: interrupted\n");
+    process.exitCode = 130;
   } finally {
     reporter.finish();
     process.removeListener("SIGINT", onSigint);

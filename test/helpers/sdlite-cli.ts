@@ -15,10 +15,16 @@ export interface CliRun {
   stderr: string;
 }
 
+export interface RunOptions {
+  /** Sends `signal` to the CLI the first time its stderr matches `pattern` (e.g. Ctrl-C mid-run). */
+  signalWhen?: { pattern: RegExp; signal: NodeJS.Signals };
+}
+
 /** Asynchronous, so an in-process server (the fake hub) keeps answering while the CLI runs. */
 export function runSdlite(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
+  options: RunOptions = {},
 ): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(
@@ -35,8 +41,14 @@ export function runSdlite(
     child.stdout.setEncoding("utf-8").on("data", (d: string) => {
       stdout += d;
     });
+    let signalled = false;
     child.stderr.setEncoding("utf-8").on("data", (d: string) => {
       stderr += d;
+      const when = options.signalWhen;
+      if (when && !signalled && when.pattern.test(stderr)) {
+        signalled = true;
+        child.kill(when.signal);
+      }
     });
     child.on("error", reject);
     child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
