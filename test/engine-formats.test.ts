@@ -15,6 +15,7 @@ import type { RgbImage } from "../src/image/types.js";
 import { generate } from "../src/pipeline/generate.js";
 import type { LatentDistribution, Shape4, VaeNetwork } from "../src/pipeline/networks.js";
 import type { GenerationRequest } from "../src/pipeline/request.js";
+import { createRandomSource } from "../src/rng/index.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
 import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
@@ -168,7 +169,7 @@ describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
     );
   });
 
-  it("VAE decoder: the same image from 8x8 and 8x12 latents (the ONNX decoder takes any size)", async () => {
+  it("VAE decoder: the same image from 8x8, 8x12 and 5x7 latents (the ONNX decoder takes any size)", async () => {
     const formats = await tiny();
     const g = golden("vae");
     for (const c of manifest().vae.cases.filter((c: { kind: string }) => c.kind === "decode")) {
@@ -177,6 +178,19 @@ describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
       const outputs = await Promise.all(formats.map((f) => f.pipeline.models.vae.decode(latents, shape)));
       compareFormats(`VAE ${c.id}`, outputs, formats, g.readF32(c.vae_decode));
     }
+    // odd sizes too (no golden: the formats against each other)
+    const shape: Shape4 = [1, 4, 5, 7];
+    const latents = createRandomSource("cpu", 57).randn(shape);
+    const outputs = await Promise.all(formats.map((f) => f.pipeline.models.vae.decode(latents, shape)));
+    assert.equal(outputs[2].length, 3 * 40 * 56, "5x7 latents decode to 40x56 px");
+    assert.equal(maxDifference(outputs[0], outputs[1]).maxAbs, 0, "VAE 5x7: single file vs diffusers folder");
+    const d = assertClose(
+      outputs[2],
+      outputs[1],
+      MODULE_TOLERANCE,
+      "VAE 5x7: ONNX folder vs diffusers folder",
+    );
+    console.log(`# VAE 5x7 latents: ONNX vs built ${d.maxAbs.toExponential(2)}`);
   });
 
   it("txt2img (Euler a, 4 steps): the same PNG from all three formats", async () => {
