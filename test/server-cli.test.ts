@@ -1,0 +1,97 @@
+/** `sdlite serve` as a process: listens, serves, and exits 0 on SIGTERM. */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { isLoopbackHost } from "../src/cli/commands/serve.js";
+import { fixturePath } from "./helpers/fixtures.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const main = join(repoRoot, "src", "cli", "main.ts");
+const work = mkdtempSync(join(tmpdir(), "sdlite-server-cli-"));
+const env = {
+  ...process.env,
+  SDLITE_CACHE: join(work, "cache"),
+  SDLITE_MODELS: join(work, "models"),
+  HF_HUB_CACHE: join(work, "hub"),
+  HF_HUB_OFFLINE: "1",
+};
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe("sdlite serve", () => {
+  it("serves the API, then on SIGTERM finishes and exits 0", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        main,
+        "serve",
+        "-m",
+        fixturePath("models/tiny-sd15"),
+        "--port",
+        "0",
+        "--threads",
+        "1",
+      ],
+      { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+    try {
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "serving on" line; stderr:\n${stderr}`)), 20_000);
+        child.stderr.on("data", () => {
+          const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+          if (m) {
+            clearTimeout(timer);
+            resolveUrl(m[1]);
+          }
+        });
+        child.on("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${stderr}`)));
+      });
+      const health = await fetch(`${url}/sdlite/v1/health`);
+      assert.equal(health.status, 200);
+      const r = await fetch(`${url}/sdapi/v1/txt2img`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "a cat", steps: 2, width: 64, height: 64, seed: 3 }),
+      });
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse((await r.json()).info).seed, 3);
+      assert.doesNotMatch(stderr, /warning/, "no warning on loopback");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, `exit code; stderr:\n${stderr}`);
+    assert.match(stderr, /SIGTERM: finishing the running job/);
+  });
+
+  it("refuses --api-key together with --api-auth", () => {
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", main, "serve", "--api-key", "k", "--api-auth", "u:p"],
+      {
+        cwd: repoRoot,
+        env,
+        encoding: "utf-8",
+      },
+    );
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /choose one of --api-key and --api-auth/);
+  });
+
+  it("knows which hosts are loopback (others without credentials get a warning)", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
+      assert.equal(isLoopbackHost(host), true, host);
+    for (const host of ["0.0.0.0", "::", "192.168.1.5", "example.com"])
+      assert.equal(isLoopbackHost(host), false, host);
+  });
+});
