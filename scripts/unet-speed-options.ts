@@ -2,14 +2,15 @@
  * Full-size timings of the UNet speed options (not part of `npm test`): on an SD1.5-shaped
  * checkpoint, one UNet call at 64×64 per variant — the plain float32 UNet, DeepCache's full graph
  * (with its deep-feature output) and shallow graph, and the int8 variants — each timed after a
- * warm-up run, plus each output's error against the float32 UNet on the same inputs.
+ * warm-up run, plus each output's error against the float32 UNet on the same inputs. All sessions
+ * stay open and the timed runs interleave the variants, so a busy machine slows them alike.
  *
  *   npx tsx scripts/unet-speed-options.ts [--checkpoint PATH] [--cache DIR] [--batch N]
- *       [--size LATENTS] [--runs N] [--threads N] [--variants fp32,fp32-shallow,int8-linear,int8,int8-shallow]
+ *       [--size LATENTS] [--runs N] [--threads N] [--variants fp32,fp32-shallow,int8-linear,int8,int8-shallow,…]
  *
  * Defaults: `.bench/sd15-random-f16.safetensors` (scripts/make-random-checkpoint.ts writes one),
  * graph cache `.bench/speed-options-cache` (several GB: each variant is its own graph), batch 1,
- * 64 latents, 3 timed runs, physical cores. Sessions run one at a time. Needs ~8 GB of RAM and
+ * 64 latents, 3 timed rounds, physical cores. Holds every variant's session at once: ~8 GB of RAM and
  * minutes of CPU: never run it next to another full-size job.
  */
 import { existsSync } from "node:fs";
@@ -24,7 +25,7 @@ import { buildShallowUNetGraph } from "../src/graph/unet-deepcache.js";
 import type { UNetQuantization } from "../src/graph/unet-quantization.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
-import type { TensorData } from "../src/runtime/runtime.js";
+import type { Session, TensorData } from "../src/runtime/runtime.js";
 import { loadModel } from "../src/weights/load-model.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -36,7 +37,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "64" },
     runs: { type: "string", default: "3" },
     threads: { type: "string" },
-    variants: { type: "string", default: "fp32,fp32-shallow,int8-linear,int8,int8-shallow" },
+    variants: { type: "string", default: "fp32,fp32-shallow,int8-linear,int8-linear-shallow,int8,int8-shallow" },
   },
 });
 
@@ -115,53 +116,72 @@ function relativeError(actual: Float32Array, expected: Float32Array) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+console.log(
+  `UNet ${size}x${size} batch ${batch}, ${threads} threads, ${runs} interleaved rounds; load ${load()}`,
+);
+
+// every session stays open, so the timed rounds can interleave the variants: a machine shared with
+// other jobs then slows them alike, and their ratios stay meaningful
+interface Prepared {
+  readonly name: string;
+  readonly session: Session;
+  readonly input: Record<string, TensorData>;
+  readonly outputs: string[];
+  readonly times: number[];
+}
+const prepared: Prepared[] = [];
 const features = new Map<UNetQuantization, TensorData>();
 let reference: Float32Array | undefined;
-console.log(
-  `UNet ${size}x${size} batch ${batch}, ${threads} threads, ${runs} timed runs; load ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ")}`,
-);
-for (const name of names) {
-  const v = VARIANTS[name];
-  const { key, build: builder } = build(v);
-  let t = performance.now();
-  const { modelPath, hit } = cache.getOrBuild(key, builder);
-  const buildS = (performance.now() - t) / 1000;
-  t = performance.now();
-  const session = await runtime.createSession({ path: modelPath }, { intraOpNumThreads: threads });
-  const sessionS = (performance.now() - t) / 1000;
-  try {
+try {
+  for (const name of names) {
+    const v = VARIANTS[name];
+    const { key, build: builder } = build(v);
+    let t = performance.now();
+    const { modelPath, hit } = cache.getOrBuild(key, builder);
+    const buildS = (performance.now() - t) / 1000;
+    t = performance.now();
+    const session = await runtime.createSession({ path: modelPath }, { intraOpNumThreads: threads });
+    const sessionS = (performance.now() - t) / 1000;
     let input = feeds;
     if (v.graph === "shallow") {
       const feature = features.get(v.quantization);
-      if (!feature) throw new Error(`${name}: run its full graph first (for the deep feature)`);
+      if (!feature) throw new Error(`${name}: list its full graph first (for the deep feature)`);
       input = { ...feeds, [UNET_DEEP_FEATURE]: feature };
     }
     const outputs = v.graph === "full" ? [UNET_OUTPUT, UNET_DEEP_FEATURE] : [UNET_OUTPUT];
+    prepared.push({ name, session, input, outputs, times: [] });
     t = performance.now();
-    let result = await session.run(input, outputs);
+    const result = await session.run(input, outputs);
     const firstS = (performance.now() - t) / 1000;
-    const times: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      t = performance.now();
-      result = await session.run(input, outputs);
-      times.push((performance.now() - t) / 1000);
-    }
     if (v.graph === "full") features.set(v.quantization, result[UNET_DEEP_FEATURE]);
     const out = result[UNET_OUTPUT].data as Float32Array;
     if (name === "fp32") reference = out;
     const err = reference ? relativeError(out, reference) : undefined;
     console.log(
-      `${name.padEnd(20)} median ${median(times).toFixed(2)} s (min ${Math.min(...times).toFixed(2)}, first ${firstS.toFixed(2)})` +
-        ` | graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s` +
+      `${name.padEnd(20)} graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s, first run ${firstS.toFixed(2)} s` +
         (err
-          ? ` | vs fp32: rel RMS ${err.relRms.toExponential(2)}, max |diff| ${err.maxAbs.toExponential(2)} (ref RMS ${err.refRms.toFixed(3)})`
-          : "") +
-        ` | load ${loadavg()[0].toFixed(2)}`,
+          ? ` | vs fp32: rel RMS ${err.relRms.toExponential(2)}, max |diff| ${err.maxAbs.toExponential(2)} (fp32 RMS ${err.refRms.toFixed(3)})`
+          : ""),
     );
-  } finally {
-    await session.release();
   }
+  for (let r = 0; r < runs; r++) {
+    for (const p of prepared) {
+      const t = performance.now();
+      await p.session.run(p.input, p.outputs);
+      p.times.push((performance.now() - t) / 1000);
+    }
+  }
+  console.log(`timed rounds done; load ${load()}`);
+  for (const p of prepared) {
+    console.log(
+      `${p.name.padEnd(20)} median ${median(p.times).toFixed(2)} s  min ${Math.min(...p.times).toFixed(2)}  runs ${p.times.map((x) => x.toFixed(2)).join(" ")}`,
+    );
+  }
+} finally {
+  for (const p of prepared) await p.session.release();
 }
 model.close();
