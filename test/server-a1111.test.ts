@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
+import jpeg from "jpeg-js";
 import { toRgb } from "../src/image/color.js";
 import { decodePng } from "../src/image/png.js";
 import { createServer } from "../src/server/create-server.js";
@@ -128,7 +129,7 @@ describe("A1111 generation endpoints", () => {
   });
 
   it("img2img reproduces img2img_euler_8_s0.6 from a data-URL init image", async () => {
-    const c = manifest().pipelines.cases.find((x: { id: string }) => x.kind === "img2img");
+    const c = manifest().pipelines.cases.find((x: { kind: string }) => x.kind === "img2img");
     const r = await post("/sdapi/v1/img2img", {
       init_images: [`data:image/png;base64,${fixtureBase64(c.init_image_png)}`],
       denoising_strength: c.strength,
@@ -151,7 +152,7 @@ describe("A1111 generation endpoints", () => {
   });
 
   it("inpainting with the 9-channel model (override_settings) reproduces inpaint_ddim_8", async () => {
-    const c = manifest().pipelines.cases.find((x: { id: string }) => x.kind === "inpaint");
+    const c = manifest().pipelines.cases.find((x: { kind: string }) => x.kind === "inpaint");
     const r = await post("/sdapi/v1/img2img", {
       init_images: [fixtureBase64(c.init_image_png)],
       mask: fixtureBase64(c.mask_png),
@@ -176,6 +177,25 @@ describe("A1111 generation endpoints", () => {
     // the override applied to that request only
     const options = (await app.inject({ method: "GET", url: "/sdapi/v1/options" })).json();
     assert.equal(options.sd_model_checkpoint, "tiny-sd15");
+  });
+
+  it("img2img resizes an init image of another size (JPEG too) to width × height, mask inverted", async () => {
+    const rgba = Buffer.alloc(40 * 24 * 4);
+    for (let i = 0; i < 40 * 24; i++) rgba.set([(i * 7) % 256, (i * 3) % 256, 128, 255], i * 4);
+    const init = jpeg.encode({ width: 40, height: 24, data: rgba }, 90).data.toString("base64");
+    const r = await post("/sdapi/v1/img2img", {
+      init_images: [init],
+      mask: fixtureBase64("pipelines/inpaint_ddim_8_mask.png"),
+      inpainting_mask_invert: 1,
+      prompt: "a cat",
+      steps: 4,
+      denoising_strength: 0.5,
+      width: 64,
+      height: 64,
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const png = decodePng(new Uint8Array(Buffer.from(r.json().images[0], "base64")));
+    assert.deepEqual([png.width, png.height], [64, 64]);
   });
 
   it("a <lora:tiny-sd15-kohya:0.7> tag applies the LoRA and reproduces txt2img_lora_euler_a_4", async () => {

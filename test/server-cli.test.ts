@@ -65,7 +65,7 @@ describe("sdlite serve", () => {
         body: JSON.stringify({ prompt: "a cat", steps: 2, width: 64, height: 64, seed: 3 }),
       });
       assert.equal(r.status, 200);
-      assert.equal(JSON.parse((await r.json()).info).seed, 3);
+      assert.equal(JSON.parse(((await r.json()) as { info: string }).info).seed, 3);
       assert.doesNotMatch(stderr, /warning/, "no warning on loopback");
     } finally {
       child.kill("SIGTERM");
