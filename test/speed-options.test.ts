@@ -1,0 +1,115 @@
+/**
+ * The UNet speed options from EngineOptions to graphs: deepCacheInterval and unetQuantization
+ * choose the graphs built, each choice has its own graph-cache entry (and the defaults keep the
+ * float UNet's existing one), and values the engine cannot honour are refused up front.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { type EngineOptions, openPipeline } from "../src/engine/open-pipeline.js";
+import { SessionUNet } from "../src/engine/session-networks.js";
+import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
+import { DeepCacheUNet } from "../src/pipeline/deep-cache.js";
+import { generate } from "../src/pipeline/generate.js";
+import { loadModel } from "../src/weights/load-model.js";
+import { fixturePath } from "./helpers/fixtures.js";
+
+const TINY = fixturePath("models/tiny-sd15");
+const root = mkdtempSync(join(tmpdir(), "sdlite-speed-options-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** The UNet graph entries (kind-hash folder names) a txt2img with these options leaves in a fresh cache. */
+async function unetEntries(label: string, options: EngineOptions): Promise<string[]> {
+  const cache = new GraphCache(join(root, label));
+  const p = await openPipeline(TINY, { ...options, cache, threads: 1 });
+  try {
+    const request = {
+      prompt: "a cat",
+      sampler: "Euler",
+      steps: 3,
+      guidance: 7.5,
+      seed: 1,
+      width: 64,
+      height: 64,
+    };
+    await generate(p.models, request);
+  } finally {
+    await p.close();
+  }
+  return readdirSync(cache.dir)
+    .filter((n) => n.startsWith("unet"))
+    .sort();
+}
+
+describe("speed options → graphs and cache keys (tiny-sd15)", () => {
+  it("each option set builds its own UNet graphs; the defaults keep the float UNet's key", async () => {
+    const plain = await unetEntries("plain", {});
+    const none = await unetEntries("none", { unetQuantization: "none", deepCacheInterval: 1 });
+    const int8 = await unetEntries("int8", { unetQuantization: "int8" });
+    const linear = await unetEntries("int8-linear", { unetQuantization: "int8-linear" });
+    const cached = await unetEntries("deepcache", { deepCacheInterval: 2 });
+    const both = await unetEntries("both", { deepCacheInterval: 3, unetQuantization: "int8" });
+
+    assert.equal(plain.length, 1);
+    assert.deepEqual(none, plain, "explicit defaults are the defaults");
+    const model = loadModel(TINY);
+    try {
+      assert.ok(model.format !== "onnx");
+      const u = model.unet;
+      const floatKey = graphCacheKey({
+        kind: "unet",
+        weights: u.files.map((f) => fileIdentity(f)),
+        config: { config: u.config, loras: "" },
+        options: { attention: "mha" },
+      });
+      assert.deepEqual(plain, [floatKey], "the float UNet's key is the one it had before the speed options");
+    } finally {
+      model.close();
+    }
+    assert.equal(int8.length, 1);
+    assert.equal(linear.length, 1);
+    assert.deepEqual(
+      cached.map((n) => n.split("-")[0]),
+      ["unet", "unet_shallow"],
+    );
+    assert.deepEqual(
+      both.map((n) => n.split("-")[0]),
+      ["unet", "unet_shallow"],
+    );
+    const all = [...plain, ...int8, ...linear, ...cached, ...both];
+    assert.equal(new Set(all).size, all.length, `every option set has its own graphs: ${all.join(", ")}`);
+  });
+
+  it("the engine wraps the UNet in DeepCache only for an interval above 1", async () => {
+    for (const [interval, kind] of [
+      [undefined, SessionUNet],
+      [1, SessionUNet],
+      [3, DeepCacheUNet],
+    ] as const) {
+      const p = await openPipeline(TINY, { cache: false, threads: 1, deepCacheInterval: interval });
+      try {
+        assert.ok(p.models.unet instanceof kind, `interval ${interval}: ${p.models.unet.constructor.name}`);
+      } finally {
+        await p.close();
+      }
+    }
+  });
+
+  it("refuses intervals below 1 or fractional, unknown quantizations, and both options on ONNX folders", async () => {
+    await assert.rejects(openPipeline(TINY, { cache: false, deepCacheInterval: 0 }), /DeepCache interval/);
+    await assert.rejects(openPipeline(TINY, { cache: false, deepCacheInterval: 2.5 }), /DeepCache interval/);
+    await assert.rejects(
+      // biome-ignore lint/suspicious/noExplicitAny: a value from untyped input (CLI, JSON)
+      openPipeline(TINY, { cache: false, unetQuantization: "int4" as any }),
+      /unknown UNet quantization "int4"/,
+    );
+    const onnx = fixturePath("models/tiny-sd15-onnx");
+    await assert.rejects(openPipeline(onnx, { cache: false, deepCacheInterval: 2 }), /ONNX pipeline folder/);
+    await assert.rejects(
+      openPipeline(onnx, { cache: false, unetQuantization: "int8" }),
+      /ONNX pipeline folder/,
+    );
+  });
+});
