@@ -13,6 +13,8 @@ import { SessionUNet } from "../src/engine/session-networks.js";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
 import { DeepCacheUNet } from "../src/pipeline/deep-cache.js";
 import { generate } from "../src/pipeline/generate.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import type { ModelSource, Runtime, Session, SessionOptions } from "../src/runtime/runtime.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -111,5 +113,53 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
       openPipeline(onnx, { cache: false, unetQuantization: "int8" }),
       /ONNX pipeline folder/,
     );
+  });
+
+  it("low-memory mode releases both DeepCache sessions after the UNet stage", async () => {
+    const inner = onnxruntimeNode();
+    const live = new Set<string>();
+    let created = 0;
+    const runtime: Runtime = {
+      name: "counting",
+      availableProviders: () => inner.availableProviders(),
+      async createSession(model: ModelSource, options?: SessionOptions): Promise<Session> {
+        const session = await inner.createSession(model, options);
+        const id = `${created++}:${session.inputNames.join(",")}`;
+        live.add(id);
+        return {
+          inputNames: session.inputNames,
+          outputNames: session.outputNames,
+          run: (feeds, names) => session.run(feeds, names),
+          release: async () => {
+            live.delete(id);
+            await session.release();
+          },
+        };
+      },
+    };
+    const p = await openPipeline(TINY, {
+      cache: false,
+      threads: 1,
+      lowMemory: true,
+      deepCacheInterval: 2,
+      runtime,
+    });
+    try {
+      const request = {
+        prompt: "a cat",
+        sampler: "Euler",
+        steps: 3,
+        guidance: 7.5,
+        seed: 1,
+        width: 64,
+        height: 64,
+      };
+      await generate(p.models, request);
+      // text encoder, full UNet, shallow UNet (it takes deep_feature), VAE decoder
+      assert.equal(created, 4);
+      assert.deepEqual([...live], [], "sessions still loaded after the run");
+    } finally {
+      await p.close();
+    }
   });
 });
