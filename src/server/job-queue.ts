@@ -222,6 +222,11 @@ export class JobQueue<R> {
     return job;
   }
 
+  /** Drops a finished job whose result was delivered (A1111's synchronous calls): frees its images. */
+  forget(id: string): void {
+    if (this.jobs.get(id)?.isFinal) this.jobs.delete(id);
+  }
+
   /** Cancels a waiting or running job; false when it is unknown or already finished. */
   cancel(id: string, reason = "cancelled by request"): boolean {
     const job = this.jobs.get(id);
@@ -360,7 +365,7 @@ export class JobQueue<R> {
 
   private remember(job: Job<R>): void {
     this.finishedOrder.push(job.id);
-    const keep = this.options.retainFinished ?? 64;
-    while (this.finishedOrder.length > keep) this.jobs.delete(this.finishedOrder.shift()!);
+    const keep = this.options.retainFinished ?? 32;
+    while (this.finishedOrder.length > keep) this.forget(this.finishedOrder.shift()!);
   }
 }

@@ -38,6 +38,8 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
           result = (await job.finished) as GenerationResult;
         } catch (err) {
           throw toHttpError(err);
+        } finally {
+          ctx.queue.forget(job.id); // answered here: nobody will ask for it again
         }
         return { images: result.images, parameters: result.parameters, info: result.info };
       },
