@@ -19,7 +19,6 @@ export const HONOURED_FIELDS = new Set([
   "width",
   "height",
   "override_settings",
-  "override_settings_restore_afterwards",
   "send_images",
   "init_images",
   "denoising_strength",
@@ -65,6 +64,8 @@ export const IGNORED_FIELD_DEFAULTS: Readonly<Record<string, unknown>> = {
   hr_prompt: "",
   hr_negative_prompt: "",
   force_task_id: undefined,
+  // sdlite always restores: an override never outlives its request
+  override_settings_restore_afterwards: true,
   sampler_index_hr: undefined,
   script_name: undefined,
   script_args: undefined,
@@ -115,7 +116,9 @@ export function ignoredFields(body: Readonly<Record<string, unknown>>): string[]
   const masked = !isEmpty(body.mask);
   const out: string[] = [];
   for (const [key, value] of Object.entries(body)) {
-    if (HONOURED_FIELDS.has(key) || isEmpty(value)) continue;
+    if (HONOURED_FIELDS.has(key)) continue;
+    // false means something only where A1111's default is true
+    if (isEmpty(value) && !(value === false && IGNORED_FIELD_DEFAULTS[key] === true)) continue;
     if (key in IGNORED_FIELD_DEFAULTS) {
       if (value === IGNORED_FIELD_DEFAULTS[key]) continue;
       if (!hires && HIRES_ONLY.test(key)) continue;

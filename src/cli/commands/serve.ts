@@ -34,6 +34,8 @@ Endpoints:
 Models: -m (a file, folder or Hugging Face repo id), the models folder ($SDLITE_MODELS) and the
 Hugging Face cache; switch with POST /sdapi/v1/options {"sd_model_checkpoint": "<title>"}.
 LoRAs: <lora:name:weight> in the prompt, looked up in --lora-dir (default <models-dir>/Lora).
+Credentials: browsers (the web UI, /docs) can answer --api-auth's password prompt; --api-key
+suits programs, which send it as "Authorization: Bearer KEY" or "X-API-Key: KEY".
 
 Examples:
   sdlite serve -m ./v1-5-pruned-emaonly.safetensors

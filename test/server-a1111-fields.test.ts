@@ -1,0 +1,51 @@
+/** Which request fields are reported as accepted-but-ignored (info.sdlite_ignored_fields). */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ignoredFields } from "../src/server/a1111-fields.js";
+
+describe("ignoredFields", () => {
+  it("lists unsupported fields only when set to something that would change A1111's result", () => {
+    assert.deepEqual(
+      ignoredFields({
+        prompt: "cat",
+        steps: 20,
+        restore_faces: true,
+        tiling: false,
+        subseed: -1,
+        subseed_strength: 0.3,
+        styles: [],
+        alwayson_scripts: {},
+        script_name: null,
+        s_noise: 1,
+        eta: 0.5,
+        my_extension_field: "x",
+      }),
+      ["eta", "my_extension_field", "restore_faces", "subseed_strength"],
+    );
+  });
+
+  it("hires-fix and mask fields count only when hires fix is on / a mask is given", () => {
+    const hires = {
+      hr_scale: 1.5,
+      hr_upscaler: "Latent",
+      hr_second_pass_steps: 10,
+      mask_blur: 4,
+      inpainting_fill: 1,
+    };
+    assert.deepEqual(ignoredFields(hires), []);
+    assert.deepEqual(ignoredFields({ ...hires, enable_hr: true }), [
+      "enable_hr",
+      "hr_scale",
+      "hr_second_pass_steps",
+      "hr_upscaler",
+    ]);
+    assert.deepEqual(ignoredFields({ ...hires, mask: "iVBOR..." }), ["inpainting_fill", "mask_blur"]);
+  });
+
+  it("false is reported where A1111's default is true", () => {
+    assert.deepEqual(ignoredFields({ override_settings_restore_afterwards: true, mask_round: true }), []);
+    assert.deepEqual(ignoredFields({ override_settings_restore_afterwards: false }), [
+      "override_settings_restore_afterwards",
+    ]);
+  });
+});
