@@ -11,6 +11,11 @@ export interface Img2ImgFields {
   mask?: string;
 }
 
+/** Small images are shown larger (room to paint), big ones fit the column and 60% of the screen height. */
+export function displayWidth(width: number, height: number): string {
+  return `min(100%, ${Math.max(width, 320)}px, calc(60vh * ${width / height}))`;
+}
+
 export class InitImagePanel {
   private readonly details = byId("img2img", HTMLDetailsElement);
   private readonly fileInput = byId("init-file", HTMLInputElement);
@@ -77,6 +82,7 @@ export class InitImagePanel {
     this.loaded = img;
     this.image.src = src;
     this.painter.reset(img.naturalWidth, img.naturalHeight);
+    this.stage.style.width = displayWidth(img.naturalWidth, img.naturalHeight);
     this.details.open = true;
     this.show();
     this.events.onImage(img.naturalWidth, img.naturalHeight);
