@@ -401,6 +401,28 @@ describe("A1111 discovery and settings endpoints", () => {
     assert.equal((await post("/sdapi/v1/options", { CLIP_stop_at_last_layers: 1 })).statusCode, 200);
   });
 
+  it("the smaller endpoints clients probe answer in A1111's shapes; unload and reload are queued", async () => {
+    const expected: [string, unknown][] = [
+      ["/internal/ping", {}],
+      ["/sdapi/v1/latent-upscale-modes", []],
+      ["/sdapi/v1/face-restorers", []],
+      ["/sdapi/v1/hypernetworks", []],
+      ["/sdapi/v1/prompt-styles", []],
+      ["/sdapi/v1/embeddings", { loaded: {}, skipped: {} }],
+      ["/sdapi/v1/scripts", { txt2img: [], img2img: [] }],
+      ["/sdapi/v1/cmd-flags", {}],
+    ];
+    for (const [url, body] of expected) {
+      const r = await app.inject({ method: "GET", url });
+      assert.equal(r.statusCode, 200, url);
+      assert.deepEqual(r.json(), body, url);
+    }
+    assert.equal((await post("/sdapi/v1/unload-checkpoint", {})).statusCode, 200);
+    assert.equal((await post("/sdapi/v1/reload-checkpoint", {})).statusCode, 200);
+    const r = await post("/sdapi/v1/txt2img", { prompt: "a cat", steps: 1, width: 64, height: 64 });
+    assert.equal(r.statusCode, 200, "generation works after an unload and reload");
+  });
+
   it("png-info reads back a generated PNG's parameters", async () => {
     const gen = await post("/sdapi/v1/txt2img", {
       prompt: "a red ball",

@@ -18,6 +18,7 @@ import { LoraCatalog } from "./lora-catalog.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { PipelinePool } from "./pipeline-pool.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
+import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
 import { a1111GenerationRoutes } from "./routes/a1111-generation.js";
 import { sdliteJobRoutes } from "./routes/sdlite-jobs.js";
 import { defaultWebDir, HEALTH_PATH, webUiRoutes } from "./routes/web-ui.js";
@@ -169,6 +170,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
 
   a1111GenerationRoutes(app, context);
   a1111DiscoveryRoutes(app, context);
+  a1111ExtraRoutes(app, context);
   sdliteJobRoutes(app, context);
   await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));
 

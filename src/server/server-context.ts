@@ -23,7 +23,8 @@ import type { PipelinePool } from "./pipeline-pool.js";
 import type { ServerOptions } from "./server-options.js";
 
 export interface ModelLoaded {
-  readonly kind: "load-model";
+  readonly kind: "load-model" | "unload-model";
+  /** The checkpoint's title; empty after an unload. */
   readonly title: string;
 }
 
@@ -82,6 +83,17 @@ export class ServerContext {
         await this.models.ensureHash(entry);
         this.selected = entry;
         return { kind: "load-model", title: this.models.title(entry) };
+      },
+    });
+  }
+
+  /** Closes every open pipeline between jobs (A1111 unload-checkpoint); the next job reopens. */
+  submitUnload(): Job<ServerJobResult> {
+    return this.submit({
+      kind: "unload-model",
+      run: async () => {
+        await this.pool.closeAll();
+        return { kind: "unload-model", title: "" };
       },
     });
   }

@@ -23,7 +23,7 @@ const KEEPALIVE_MS = 15_000;
 type IdParams = { Params: { id: string } };
 
 function resultBody(result: ServerJobResult | undefined) {
-  if (!result || result.kind === "load-model") return result;
+  if (!result || (result.kind !== "txt2img" && result.kind !== "img2img")) return result;
   const r = result as GenerationResult;
   return { images: r.images, parameters: r.parameters, info: r.info };
 }
