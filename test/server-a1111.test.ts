@@ -461,6 +461,13 @@ describe("bad requests get a 4xx in A1111's error shape, and the server keeps se
       /cfg_scale/,
     ],
     ["huge size", "/sdapi/v1/txt2img", { ...base, width: 4096, height: 4096 }, 422, /too large/],
+    [
+      "a long thin size",
+      "/sdapi/v1/txt2img",
+      { ...base, width: 8192, height: 64 },
+      422,
+      /at most 4096 pixels/,
+    ],
     ["steps 10000", "/sdapi/v1/txt2img", { ...base, steps: 10000 }, 422, /steps must be from 1 to 150/],
     ["too many images", "/sdapi/v1/txt2img", { ...base, batch_size: 8, n_iter: 4 }, 422, /at most 16 images/],
     [

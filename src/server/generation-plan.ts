@@ -8,6 +8,7 @@ import { randomInt } from "node:crypto";
 import { maskToGray, toRgb } from "../image/color.js";
 import { resizeGray, resizeRgb } from "../image/resize.js";
 import type { GrayImage, RgbImage } from "../image/types.js";
+import { MAX_SIDE } from "../pipeline/request.js";
 import { type ResolvedSampler, resolveSampler } from "../schedulers/registry.js";
 import { ignoredFields } from "./a1111-fields.js";
 import { decodeBase64Image } from "./base64-image.js";
@@ -114,6 +115,9 @@ function checkedSize(body: Body, limits: GenerationLimits): { width: number; hei
   }
   const width = raw.width - (raw.width % 8);
   const height = raw.height - (raw.height % 8);
+  if (width > MAX_SIDE || height > MAX_SIDE) {
+    throw invalidRequest(`${width}x${height}: each side must be at most ${MAX_SIDE} pixels`);
+  }
   if (width * height > limits.maxPixels) {
     const side = Math.floor(Math.sqrt(limits.maxPixels));
     throw invalidRequest(
