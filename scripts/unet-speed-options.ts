@@ -18,6 +18,7 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type { GraphBuilder } from "../src/graph/graph-builder.js";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
 import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
@@ -37,13 +38,18 @@ const { values } = parseArgs({
     size: { type: "string", default: "64" },
     runs: { type: "string", default: "3" },
     threads: { type: "string" },
-    variants: { type: "string", default: "fp32,fp32-shallow,int8-linear,int8-linear-shallow,int8,int8-shallow" },
+    variants: {
+      type: "string",
+      default: "fp32,fp32-shallow,int8-linear,int8-linear-shallow,int8,int8-shallow",
+    },
   },
 });
 
 interface Variant {
   readonly graph: "full" | "shallow";
   readonly quantization: UNetQuantization;
+  /** Default: what the engine picks for this CPU (int8-weight-bits.ts). */
+  readonly weightBits?: 7 | 8;
 }
 const VARIANTS: Record<string, Variant> = {
   fp32: { graph: "full", quantization: "none" },
@@ -52,6 +58,9 @@ const VARIANTS: Record<string, Variant> = {
   "int8-linear-shallow": { graph: "shallow", quantization: "int8-linear" },
   int8: { graph: "full", quantization: "int8" },
   "int8-shallow": { graph: "shallow", quantization: "int8" },
+  "int8-linear-w7": { graph: "full", quantization: "int8-linear", weightBits: 7 },
+  "int8-w7": { graph: "full", quantization: "int8", weightBits: 7 },
+  "int8-w7-shallow": { graph: "shallow", quantization: "int8", weightBits: 7 },
 };
 
 const checkpoint = resolve(values.checkpoint as string);
@@ -82,10 +91,15 @@ const feeds: Record<string, TensorData> = {
 };
 
 function build(v: Variant): { key: string; build: () => GraphBuilder } {
-  const options = {
-    attention: "mha" as const,
-    quantization: v.quantization === "none" ? undefined : v.quantization,
-  };
+  // the engine's options, so the engine and this script share cached graphs
+  const options =
+    v.quantization === "none"
+      ? { attention: "mha" as const }
+      : {
+          attention: "mha" as const,
+          quantization: v.quantization,
+          int8WeightBits: v.weightBits ?? int8WeightBitsForThisCpu(),
+        };
   const kind = v.graph === "full" ? "unet" : "unet_shallow";
   const key = graphCacheKey({
     kind,
@@ -121,7 +135,7 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(" ");
 console.log(
-  `UNet ${size}x${size} batch ${batch}, ${threads} threads, ${runs} interleaved rounds; load ${load()}`,
+  `UNet ${size}x${size} batch ${batch}, ${threads} threads, ${runs} interleaved rounds; int8 weights ${int8WeightBitsForThisCpu()}-bit on this CPU unless -w7; load ${load()}`,
 );
 
 // every session stays open, so the timed rounds can interleave the variants: a machine shared with
@@ -134,7 +148,7 @@ interface Prepared {
   readonly times: number[];
 }
 const prepared: Prepared[] = [];
-const features = new Map<UNetQuantization, TensorData>();
+const features = new Map<string, TensorData>();
 let reference: Float32Array | undefined;
 try {
   for (const name of names) {
@@ -147,8 +161,9 @@ try {
     const session = await runtime.createSession({ path: modelPath }, { intraOpNumThreads: threads });
     const sessionS = (performance.now() - t) / 1000;
     let input = feeds;
+    const featureKey = `${v.quantization}/${v.weightBits ?? ""}`;
     if (v.graph === "shallow") {
-      const feature = features.get(v.quantization);
+      const feature = features.get(featureKey);
       if (!feature) throw new Error(`${name}: list its full graph first (for the deep feature)`);
       input = { ...feeds, [UNET_DEEP_FEATURE]: feature };
     }
@@ -157,7 +172,7 @@ try {
     t = performance.now();
     const result = await session.run(input, outputs);
     const firstS = (performance.now() - t) / 1000;
-    if (v.graph === "full") features.set(v.quantization, result[UNET_DEEP_FEATURE]);
+    if (v.graph === "full") features.set(featureKey, result[UNET_DEEP_FEATURE]);
     const out = result[UNET_OUTPUT].data as Float32Array;
     if (name === "fp32") reference = out;
     const err = reference ? relativeError(out, reference) : undefined;

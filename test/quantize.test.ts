@@ -7,6 +7,7 @@ import {
   convWeightToColumns,
   dequantizeBlockwiseUint8,
   dequantizeRowsInt8,
+  INT7_MAX,
   quantizeBlockwiseUint8,
   quantizeRowsInt8,
   transposeInt8,
@@ -49,6 +50,29 @@ describe("per-row symmetric int8", () => {
       const relative = worst / maxAbs;
       assert.ok(relative <= 0.5 / 127 + 1e-6, `row ${r}: relative error ${relative}`);
     }
+  });
+
+  it("7-bit (reduced range): codes within ±63, every weight within half of the coarser step", () => {
+    const rows = 9;
+    const cols = 200;
+    const w = matrix(rows, cols, 5);
+    const q = quantizeRowsInt8(w, rows, cols, INT7_MAX);
+    const back = dequantizeRowsInt8(q);
+    let maxCode = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        maxCode = Math.max(maxCode, Math.abs(q.values[i]));
+        const d = Math.abs(w[i] - back[i]);
+        assert.ok(
+          d <= q.scales[r] * 0.5 * (1 + 1e-5),
+          `row ${r} col ${c}: |w − dq| ${d} > ${q.scales[r] / 2}`,
+        );
+      }
+    }
+    assert.equal(maxCode, 63);
+    // the u8s8 pair sum of vpmaddubsw stays inside int16
+    assert.ok(255 * INT7_MAX * 2 <= 32767 && 255 * 127 * 2 > 32767);
   });
 
   it("an all-zero row quantizes to zeros with a finite scale; negation negates the codes", () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { cpuFlags, int8WeightBitsFor } from "../src/engine/int8-weight-bits.js";
 import { type EngineOptions, openPipeline } from "../src/engine/open-pipeline.js";
 import { SessionUNet } from "../src/engine/session-networks.js";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
@@ -161,5 +162,16 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
     } finally {
       await p.close();
     }
+  });
+
+  it("int8 weight width per CPU: 7 bits on x86 without VNNI/AMX (vpmaddubsw saturates), else 8", () => {
+    const cpuinfo = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\nbugs\t\t: none\n";
+    assert.deepEqual(cpuFlags(cpuinfo), ["fpu", "sse2", "avx", "avx2", "fma"]);
+    assert.equal(int8WeightBitsFor("x64", cpuFlags(cpuinfo)), 7);
+    assert.equal(int8WeightBitsFor("x64", ["avx2", "avx512f", "avx512bw"]), 7);
+    assert.equal(int8WeightBitsFor("x64", ["avx2", "avx_vnni"]), 8);
+    assert.equal(int8WeightBitsFor("x64", ["avx512f", "avx512_vnni"]), 8);
+    assert.equal(int8WeightBitsFor("x64", []), 7, "unknown x86: the safe width");
+    assert.equal(int8WeightBitsFor("arm64", []), 8);
   });
 });

@@ -33,6 +33,7 @@ import type { ArchitectureOverrides } from "../weights/architecture-overrides.js
 import { type LoadModelOptions, loadModel } from "../weights/load-model.js";
 import type { LoadedModel, OnnxComponent, WeightsComponent } from "../weights/loaded-model.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { type DecoderKind, openVae } from "./open-vae.js";
@@ -210,8 +211,12 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
         k === 1 ? TEXT_ENCODER_OUTPUT : clipSkips.includes(k - 1) ? clipSkipOutput(k - 1) : undefined,
     });
     const u = model.unet;
-    // "none" stays out of the key, so the float graph keeps its cache entry
-    const unetOptions = { attention, quantization: quantization === "none" ? undefined : quantization };
+    // "none" stays out of the key, so the float graph keeps its cache entry; the weight width
+    // depends on the CPU, so a cache shared between machines keeps one graph per width
+    const unetOptions =
+      quantization === "none"
+        ? { attention }
+        : { attention, quantization, int8WeightBits: int8WeightBitsForThisCpu() };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const unetSession = new LazySession(() =>
       createGraphSession(
@@ -229,6 +234,9 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
       timestep: UNET_INPUTS.timestep,
       context: UNET_INPUTS.encoderHiddenStates,
       output: UNET_OUTPUT,
+      timestepCond: u.config.timeCondProjDim
+        ? { name: UNET_INPUTS.timestepCond, dim: u.config.timeCondProjDim }
+        : undefined,
     };
     if (deepFeature) {
       const shallowSession = new LazySession(() =>

@@ -13,12 +13,21 @@
  */
 import { MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
-import { convWeightToColumns, type Int8Rows, quantizeRowsInt8, transposeInt8 } from "./quantize.js";
+import {
+  convWeightToColumns,
+  INT7_MAX,
+  INT8_MAX,
+  type Int8Rows,
+  quantizeRowsInt8,
+  transposeInt8,
+} from "./quantize.js";
 
-/** Which layers (by checkpoint key) a graph builds in int8. */
+/** Which layers (by checkpoint key) a graph builds in int8, and how wide their weight codes are. */
 export interface Int8Policy {
   linear(key: string): boolean;
   conv(key: string): boolean;
+  /** 7 ("reduce range") where the CPU's u8s8 GEMM could saturate (x86 without VNNI), else 8. */
+  readonly weightBits: 7 | 8;
 }
 
 /** A Slice end past any axis: windows that reach the padded edge run to the end. */
@@ -58,8 +67,9 @@ function quantizedWeight(
     throw new Error(`graph "${b.name}": weight "${weightKey}" is missing from the checkpoint`);
   const [rows] = weights.shape(weightKey);
   const cols = weights.shape(weightKey).reduce((n, d) => n * d, 1) / rows;
+  const maxCode = ctx.int8?.weightBits === 7 ? INT7_MAX : INT8_MAX;
   const q = sharedQuantization(() => {
-    const r = quantizeRowsInt8(weights.get(weightKey), rows, cols);
+    const r = quantizeRowsInt8(weights.get(weightKey), rows, cols, maxCode);
     return { values: layout(r), scales: r.scales };
   });
   return {

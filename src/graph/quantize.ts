@@ -8,9 +8,13 @@
  *   MatMulNBits measured slower than fp32 MatMul on CPU, so the UNet does not use it.
  *
  * -127 rather than -128 keeps the grid symmetric, so negating a weight negates its code.
+ * `maxCode` 63 ("reduce range", 7-bit weights) is for x86 CPUs without VNNI: their u8s8 kernels
+ * (vpmaddubsw) add two uint8·int8 products in a saturating int16, which 255·63·2 cannot overflow.
  */
 
-const INT8_MAX = 127;
+export const INT8_MAX = 127;
+/** The largest code of 7-bit ("reduced range") weights. */
+export const INT7_MAX = 63;
 
 /** Per-row (per output channel) symmetric int8 of a row-major [rows, cols] matrix. */
 export interface Int8Rows {
@@ -21,16 +25,16 @@ export interface Int8Rows {
   readonly cols: number;
 }
 
-/** The float32 scale that maps a row's largest magnitude to 127 (1 for an all-zero row). */
-export function symmetricScale(maxAbs: number): number {
-  return maxAbs > 0 ? Math.fround(maxAbs / INT8_MAX) : 1;
+/** The float32 scale that maps a row's largest magnitude to maxCode (1 for an all-zero row). */
+export function symmetricScale(maxAbs: number, maxCode = INT8_MAX): number {
+  return maxAbs > 0 ? Math.fround(maxAbs / maxCode) : 1;
 }
 
 /** Rounds half away from zero (Math.round alone rounds −63.5 up), so the grid stays symmetric. */
-function code(value: number, scale: number): number {
+function code(value: number, scale: number, maxCode = INT8_MAX): number {
   const r = value / scale;
   const q = r < 0 ? -Math.round(-r) : Math.round(r);
-  return Math.min(INT8_MAX, Math.max(-INT8_MAX, q));
+  return Math.min(maxCode, Math.max(-maxCode, q));
 }
 
 function rowMaxAbs(w: Float32Array, start: number, end: number): number {
@@ -42,16 +46,16 @@ function rowMaxAbs(w: Float32Array, start: number, end: number): number {
   return max;
 }
 
-export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number): Int8Rows {
+export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number, maxCode = INT8_MAX): Int8Rows {
   if (w.length !== rows * cols)
     throw new Error(`quantizeRowsInt8: ${w.length} values for [${rows}, ${cols}]`);
   const values = new Int8Array(w.length);
   const scales = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     const start = r * cols;
-    const scale = symmetricScale(rowMaxAbs(w, start, start + cols));
+    const scale = symmetricScale(rowMaxAbs(w, start, start + cols), maxCode);
     scales[r] = scale;
-    for (let i = start; i < start + cols; i++) values[i] = code(w[i], scale);
+    for (let i = start; i < start + cols; i++) values[i] = code(w[i], scale, maxCode);
   }
   return { values, scales, rows, cols };
 }

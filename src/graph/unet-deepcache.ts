@@ -18,6 +18,7 @@ import {
   resnet,
   spatialTransformer,
   timeEmbedding,
+  timestepCondInput,
   UNET_DEEP_FEATURE,
   UNET_INPUTS,
   UNET_OUTPUT,
@@ -28,6 +29,7 @@ import { type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
 export interface ShallowUNetGraphOptions {
   readonly attention?: AttentionKind;
   readonly quantization?: UNetQuantization;
+  readonly int8WeightBits?: 7 | 8;
 }
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
@@ -50,7 +52,7 @@ export function buildShallowUNetGraph(
     b,
     weights,
     attention: options.attention ?? "matmul",
-    int8: unetInt8Policy(options.quantization),
+    int8: unetInt8Policy(options.quantization, options.int8WeightBits),
   };
   const sample = b.input(SHALLOW_UNET_INPUTS.sample, "float32", [
     "batch",
@@ -70,7 +72,7 @@ export function buildShallowUNetGraph(
     "height",
     "width",
   ]);
-  const temb = timeEmbedding(base, config, timestep, sample);
+  const temb = timeEmbedding(base, config, timestep, sample, timestepCondInput(b, config));
   const ctx: UNetContext = { ...base, config, temb, context };
   const channels = config.blockOutChannels[0];
   const hasAttention = (type: string) => type.startsWith("CrossAttn");

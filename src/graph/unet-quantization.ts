@@ -18,14 +18,17 @@ function isTransformerLinear(key: string): boolean {
 
 const FLOAT_CONVS = new Set(["conv_in", "conv_out"]);
 
-export function unetInt8Policy(quantization: UNetQuantization = "none"): Int8Policy | undefined {
+export function unetInt8Policy(
+  quantization: UNetQuantization = "none",
+  weightBits: 7 | 8 = 8,
+): Int8Policy | undefined {
   switch (quantization) {
     case "none":
       return undefined;
     case "int8-linear":
-      return { linear: isTransformerLinear, conv: () => false };
+      return { linear: isTransformerLinear, conv: () => false, weightBits };
     case "int8":
-      return { linear: isTransformerLinear, conv: (key) => !FLOAT_CONVS.has(key) };
+      return { linear: isTransformerLinear, conv: (key) => !FLOAT_CONVS.has(key), weightBits };
     default:
       throw new Error(
         `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,

@@ -4,8 +4,9 @@
  *
  * Inputs: `sample` f32 [batch, in_channels, height, width], `timestep` f32 [batch] (or [1], broadcast
  * like diffusers; fractional values are used as they are), `encoder_hidden_states` f32
- * [batch, sequence, cross_attention_dim]. Output: `out_sample` f32 [batch, out_channels, height, width].
- * Batch, height, width and sequence are dynamic.
+ * [batch, sequence, cross_attention_dim]; LCM-distilled UNets (config `timeCondProjDim`) also
+ * `timestep_cond` f32 [batch or 1, time_cond_proj_dim], the guidance-scale embedding. Output:
+ * `out_sample` f32 [batch, out_channels, height, width]. Batch, height, width and sequence are dynamic.
  *
  * Every upsampler resizes (nearest) to the exact spatial size of the skip tensor it is concatenated
  * with. When height and width are multiples of 8 that is exactly ×2; otherwise (e.g. 5×7 → 3×4 → 2×2
@@ -33,6 +34,8 @@ export interface UNetGraphOptions {
   readonly attention?: AttentionKind;
   /** int8 layers (unet-quantization.ts); default "none". */
   readonly quantization?: UNetQuantization;
+  /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
+  readonly int8WeightBits?: 7 | 8;
   /** Also output DEEP_FEATURE, the input of the last up block (DeepCache, see unet-deepcache.ts). */
   readonly deepFeature?: boolean;
 }
@@ -41,6 +44,8 @@ export const UNET_INPUTS = {
   sample: "sample",
   timestep: "timestep",
   encoderHiddenStates: "encoder_hidden_states",
+  /** Only in graphs of UNets with `timeCondProjDim` (LCM's guidance embedding). */
+  timestepCond: "timestep_cond",
 } as const;
 export const UNET_OUTPUT = "out_sample";
 /** With `deepFeature`: the hidden state entering the last (shallowest) up block. */
@@ -136,11 +141,25 @@ function upsample(ctx: UNetContext, key: string, x: string, like: string): strin
   return b.scope(key, () => conv2d(ctx, `${key}.conv`, resizeNearestLike(b, x, like)));
 }
 
+/**
+ * `timestep_cond` [batch or 1, time_cond_proj_dim] for UNets with LCM's guidance embedding, else
+ * undefined. Graphs that call timeEmbedding declare it with this.
+ */
+export function timestepCondInput(b: GraphBuilder, config: UNetConfig): string | undefined {
+  if (config.timeCondProjDim === undefined) return undefined;
+  return b.input(UNET_INPUTS.timestepCond, "float32", ["timestep_cond_batch", config.timeCondProjDim]);
+}
+
+/**
+ * diffusers' Timesteps + TimestepEmbedding. With `timestepCond`, cond_proj(timestep_cond) is added
+ * to the sinusoid before linear_1, as TimestepEmbedding.forward does with its `condition`.
+ */
 export function timeEmbedding(
   ctx: LayerContext,
   config: UNetConfig,
   timestep: string,
   sample: string,
+  timestepCond?: string,
 ): string {
   const { b } = ctx;
   return b.scope("time_embedding", () => {
@@ -155,7 +174,10 @@ export function timeEmbedding(
     ]);
     const sin = b.node("Sin", [args]);
     const cos = b.node("Cos", [args]);
-    const emb = b.node("Concat", config.flipSinToCos ? [cos, sin] : [sin, cos], { axis: 1 });
+    let emb = b.node("Concat", config.flipSinToCos ? [cos, sin] : [sin, cos], { axis: 1 });
+    if (timestepCond !== undefined) {
+      emb = b.node("Add", [emb, linear(ctx, "time_embedding.cond_proj", timestepCond, { bias: false })]);
+    }
     return linear(ctx, "time_embedding.linear_2", silu(b, linear(ctx, "time_embedding.linear_1", emb)));
   });
 }
@@ -170,7 +192,7 @@ export function buildUNetGraph(
     b,
     weights,
     attention: options.attention ?? "matmul",
-    int8: unetInt8Policy(options.quantization),
+    int8: unetInt8Policy(options.quantization, options.int8WeightBits),
   };
   const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
   const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);
@@ -179,7 +201,7 @@ export function buildUNetGraph(
     "sequence",
     config.crossAttentionDim,
   ]);
-  const temb = timeEmbedding(base, config, timestep, sample);
+  const temb = timeEmbedding(base, config, timestep, sample, timestepCondInput(b, config));
   const ctx: UNetContext = { ...base, config, temb, context };
   const blocks = config.blockOutChannels;
   const hasAttention = (type: string) => type.startsWith("CrossAttn");
