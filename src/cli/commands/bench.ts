@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { ensureRandomModels } from "../../bench/bench-models.js";
 import { benchMarkdown } from "../../bench/bench-report.js";
 import {
@@ -147,21 +147,29 @@ export function registerBenchCommand(program: Command): void {
     )
     .option("--threads <n>", "threads per operator (default: onnxruntime's, the physical cores)", integer(1))
     .option("--json <file>", "also write every number as JSON")
-    .option("--stages <list>", `comma-separated, from: ${STAGES.join(",")}`, wrapped(stageList), [...STAGES])
+    .addOption(
+      new Option("--stages <list>", "comma-separated, any of them")
+        .argParser(wrapped(stageList))
+        .default([...STAGES], STAGES.join(",")),
+    )
     .option("--low-memory", "engine option lowMemory=true")
     .option("--decoder <kind>", "engine option decoder: vae or taesd")
     .option("--attention <kind>", "engine option attention: mha or matmul")
-    .option(
-      "--option <key=value>",
-      "any engine option (repeatable), e.g. --option tileLatentSize=0",
-      collect(parseOption),
-      [],
+    .addOption(
+      new Option(
+        "--option <key=value>",
+        "any EngineOptions key (repeatable), e.g. deepCacheInterval=3, unetQuantization=int8, tileLatentSize=0",
+      )
+        .argParser(collect(parseOption))
+        .default([], "none"),
     )
-    .option(
-      "--set <key=value,...>",
-      "another option set to benchmark after the first (repeatable), e.g. --set attention=matmul",
-      collect(parseOptionList),
-      [],
+    .addOption(
+      new Option(
+        "--set <key=value,...>",
+        "another option set to benchmark after the first (repeatable), e.g. --set attention=matmul",
+      )
+        .argParser(collect(parseOptionList))
+        .default([], "none"),
     )
     .option(
       "--compare-quality",
