@@ -6,7 +6,7 @@
  * shown, and the layout is one column on a phone.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -228,9 +228,18 @@ describe("web UI in headless Chromium against sdlite serve", () => {
       [64, 96],
       [64, 96],
     ]);
+    // download saves the server's PNG as it is (its parameters chunk included)
     const download = results.first().locator("a[data-action=download]");
-    assert.match((await download.getAttribute("download")) ?? "", /^sdlite-\d{5}-42\.png$/);
-    assert.match((await download.getAttribute("href")) ?? "", /^blob:/);
+    const [saved] = await Promise.all([page.waitForEvent("download"), download.click()]);
+    assert.match(saved.suggestedFilename(), /^sdlite-\d{5}-42\.png$/);
+    const savedBytes = readFileSync(await saved.path());
+    assert.ok(savedBytes.equals(Buffer.from(response.images[0], "base64")), "downloaded file = served PNG");
+
+    // copy parameters puts the infotext on the clipboard
+    await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
+    await results.nth(1).locator("button[data-action=copy]").click();
+    await page.waitForSelector("#status:text-is('Parameters copied')");
+    assert.equal(await page.evaluate("navigator.clipboard.readText()"), info.infotexts[1]);
 
     // reuse last seed, after switching to random
     await page.click("#seed-random");
