@@ -1,0 +1,26 @@
+/**
+ * sdlite's library API: open a model, generate images, write PNGs with their parameters.
+ * The CLI, the server and the web UI use nothing beyond what is exported here and below it.
+ */
+export {
+  type EngineOptions,
+  type LoraRequest,
+  type OpenedPipeline,
+  openPipeline,
+} from "./engine/open-pipeline.js";
+export type { GenerationRecord } from "./image/generation-record.js";
+export { formatInfotext, parseInfotext } from "./image/infotext.js";
+export { decodePng, decodePngRgb, encodePng, readPngText } from "./image/png.js";
+export type { GrayImage, RgbImage } from "./image/types.js";
+export { GenerationCancelled } from "./pipeline/denoise.js";
+export {
+  type GeneratedImage,
+  type GenerateOptions,
+  type GenerationProgress,
+  generate,
+  type PipelineModels,
+} from "./pipeline/generate.js";
+export { type GenerationRequest, InvalidRequestError } from "./pipeline/request.js";
+export { createRandomSource } from "./rng/index.js";
+export { listSamplers, resolveSampler } from "./schedulers/registry.js";
+export { loadModel } from "./weights/load-model.js";
