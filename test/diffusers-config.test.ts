@@ -52,8 +52,8 @@ describe("diffusers config parsing", () => {
 
   it("refuses UNet features it does not build, naming the key", () => {
     assert.throws(
-      () => parseUNetConfig({ time_cond_proj_dim: 256 }),
-      /"time_cond_proj_dim": 256 is not supported/,
+      () => parseUNetConfig({ class_embed_type: "timestep" }),
+      /"class_embed_type": "timestep" is not supported/,
     );
     assert.throws(() => parseUNetConfig({ attention_head_dim: [5, 10, 20, 20] }), /per-block head counts/);
     assert.throws(

@@ -50,6 +50,8 @@ export interface UNetIo {
   timestepType: "float32" | "int64";
   context: string;
   output: string;
+  /** UNets with LCM's guidance embedding: the `timestep_cond` input and its width. */
+  timestepCond?: { name: string; dim: number };
   /**
    * Hub ONNX exports bake in "upsample ×2" (traced at one size), so their latent sides must be
    * multiples of 8: checked up front, because onnxruntime only fails deep inside with a Concat error.
@@ -64,12 +66,17 @@ export class SessionUNet implements UNetNetwork {
     private readonly io: UNetIo,
   ) {}
 
+  get timeCondProjDim(): number | undefined {
+    return this.io.timestepCond?.dim;
+  }
+
   async predict(
     sample: Float32Array,
     shape: Shape4,
     timestep: Float32Array,
     context: Float32Array,
     tokens: number,
+    timestepCond?: Float32Array,
   ): Promise<Float32Array> {
     const limit = this.io.latentSides;
     const [, , h, w] = shape;
@@ -89,11 +96,32 @@ export class SessionUNet implements UNetNetwork {
         [this.io.sample]: { dims: shape, data: sample },
         [this.io.timestep]: t,
         [this.io.context]: { dims: [shape[0], tokens, context.length / (shape[0] * tokens)], data: context },
+        ...timestepCondFeed(this.io.timestepCond, timestepCond),
       },
       [this.io.output],
     );
     return output(result, this.io.output);
   }
+}
+
+/**
+ * The `timestep_cond` feed of a UNet with LCM's guidance embedding; none for other UNets. A
+ * mismatch either way is an error: dropping or inventing the embedding would change the images.
+ */
+export function timestepCondFeed(
+  io: UNetIo["timestepCond"],
+  timestepCond: Float32Array | undefined,
+): Record<string, TensorData> {
+  if (!io) {
+    if (timestepCond) throw new Error("this UNet has no guidance embedding input (timestep_cond)");
+    return {};
+  }
+  if (!timestepCond || timestepCond.length % io.dim !== 0 || timestepCond.length === 0) {
+    throw new Error(
+      `this LCM UNet needs its guidance embedding "${io.name}" [batch, ${io.dim}]; got ${timestepCond ? `${timestepCond.length} values` : "none"}`,
+    );
+  }
+  return { [io.name]: { dims: [timestepCond.length / io.dim, io.dim], data: timestepCond } };
 }
 
 export interface VaeDecoderIo {

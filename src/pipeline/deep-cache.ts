@@ -19,12 +19,15 @@ export interface DeepFeature {
 /** The two halves DeepCache alternates between (same argument conventions as UNetNetwork.predict). */
 export interface DeepCacheNetworks {
   readonly inChannels: number;
+  /** LCM's guidance embedding width (UNetNetwork.timeCondProjDim); both halves then take timestepCond. */
+  readonly timeCondProjDim?: number;
   full(
     sample: Float32Array,
     shape: Shape4,
     timestep: Float32Array,
     context: Float32Array,
     tokens: number,
+    timestepCond?: Float32Array,
   ): Promise<{ prediction: Float32Array; feature: DeepFeature }>;
   shallow(
     sample: Float32Array,
@@ -33,6 +36,7 @@ export interface DeepCacheNetworks {
     context: Float32Array,
     tokens: number,
     feature: DeepFeature,
+    timestepCond?: Float32Array,
   ): Promise<Float32Array>;
 }
 
@@ -60,6 +64,10 @@ export class DeepCacheUNet implements UNetNetwork {
     return this.networks.inChannels;
   }
 
+  get timeCondProjDim(): number | undefined {
+    return this.networks.timeCondProjDim;
+  }
+
   startRun(): UNetNetwork {
     return new DeepCacheRun(this.networks, this.interval);
   }
@@ -71,8 +79,9 @@ export class DeepCacheUNet implements UNetNetwork {
     timestep: Float32Array,
     context: Float32Array,
     tokens: number,
+    timestepCond?: Float32Array,
   ): Promise<Float32Array> {
-    return (await this.networks.full(sample, shape, timestep, context, tokens)).prediction;
+    return (await this.networks.full(sample, shape, timestep, context, tokens, timestepCond)).prediction;
   }
 }
 
@@ -89,19 +98,32 @@ class DeepCacheRun implements UNetNetwork {
     return this.networks.inChannels;
   }
 
+  get timeCondProjDim(): number | undefined {
+    return this.networks.timeCondProjDim;
+  }
+
   async predict(
     sample: Float32Array,
     shape: Shape4,
     timestep: Float32Array,
     context: Float32Array,
     tokens: number,
+    timestepCond?: Float32Array,
   ): Promise<Float32Array> {
     const key = shape.join("x");
     const call = this.calls++;
     if (this.cached?.shape === key && !runsFullUNet(call, this.interval)) {
-      return this.networks.shallow(sample, shape, timestep, context, tokens, this.cached.feature);
+      const feature = this.cached.feature;
+      return this.networks.shallow(sample, shape, timestep, context, tokens, feature, timestepCond);
     }
-    const { prediction, feature } = await this.networks.full(sample, shape, timestep, context, tokens);
+    const { prediction, feature } = await this.networks.full(
+      sample,
+      shape,
+      timestep,
+      context,
+      tokens,
+      timestepCond,
+    );
     this.cached = { feature, shape: key };
     return prediction;
   }

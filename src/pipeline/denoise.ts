@@ -2,15 +2,18 @@
  * The denoising loop: scheduler ⇄ UNet, with classifier-free guidance and the two inpainting
  * variants (9-channel UNet input, or latent blending for ordinary models). Mirrors the loop of
  * diffusers' StableDiffusion{,Img2Img,Inpaint}Pipeline so the same seed gives the same latents.
+ * A UNet with LCM's guidance embedding runs as LatentConsistencyModelPipeline does: prompt only,
+ * batch 1 per image, guidance passed in as `timestep_cond`.
  */
 import type { RandomSource } from "../rng/random-source.js";
 import type { Scheduler } from "../schedulers/types.js";
+import { lcmGuidanceCondition } from "./guidance-embedding.js";
 import type { Shape4, UNetNetwork } from "./networks.js";
 
 export interface Conditioning {
   /** [batch, tokens, hidden] prompt embeddings. */
   cond: Float32Array;
-  /** [batch, tokens, hidden] negative/empty-prompt embeddings; used only when guidance > 1. */
+  /** [batch, tokens, hidden] negative/empty-prompt embeddings; used only with classifier-free guidance. */
   uncond: Float32Array;
   tokens: number;
 }
@@ -68,13 +71,24 @@ export function usesGuidance(guidance: number): boolean {
   return guidance > 1;
 }
 
+/**
+ * Whether the loop runs the UNet twice per image ([uncond, cond]). Not for UNets with LCM's
+ * guidance embedding: they take the scale as an input and never see the negative prompt.
+ */
+export function usesClassifierFreeGuidance(unet: UNetNetwork, guidance: number): boolean {
+  return unet.timeCondProjDim === undefined && usesGuidance(guidance);
+}
+
 export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
   const { scheduler, shape, conditioning, guidance, rng, inpaint } = opts;
   const unet = opts.unet.startRun?.() ?? opts.unet;
   const [batch, channels, h, w] = shape;
-  const cfg = usesGuidance(guidance);
+  const cfg = usesClassifierFreeGuidance(opts.unet, guidance);
   const unetBatch = cfg ? 2 * batch : batch;
   const context = cfg ? concat([conditioning.uncond, conditioning.cond]) : conditioning.cond;
+  const embeddingWidth = opts.unet.timeCondProjDim;
+  const timestepCond =
+    embeddingWidth === undefined ? undefined : lcmGuidanceCondition(guidance, embeddingWidth, unetBatch);
   const timesteps = scheduler.timesteps;
   const total = timesteps.length - opts.startIndex;
   let latents = opts.latents;
@@ -104,6 +118,7 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
       t,
       context,
       conditioning.tokens,
+      timestepCond,
     );
     const eps = cfg ? guide(prediction, guidance) : prediction;
     latents = scheduler.step(eps, i, latents, rng);

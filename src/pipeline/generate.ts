@@ -20,7 +20,13 @@ import { createScheduler } from "../schedulers/registry.js";
 import type { SchedulerConfig } from "../schedulers/types.js";
 import type { SpanTokenizer } from "../tokenizer/prompt-chunks.js";
 import { BatchRandomSource } from "./batch-random-source.js";
-import { type BlendInputs, concat, denoise, type InpaintInputs, usesGuidance } from "./denoise.js";
+import {
+  type BlendInputs,
+  concat,
+  denoise,
+  type InpaintInputs,
+  usesClassifierFreeGuidance,
+} from "./denoise.js";
 import type { LatentDistribution, Shape4, TextEncoderNetwork, UNetNetwork, VaeNetwork } from "./networks.js";
 import { encodePrompt, padToSameLength, repeatBatch } from "./prompt-encoder.js";
 import { type GenerationRequest, type ValidRequest, validateRequest } from "./request.js";
@@ -67,7 +73,8 @@ export async function generate(
 ): Promise<GeneratedImage[]> {
   const req = validateRequest(request);
   const { onProgress, signal } = options;
-  const cfg = usesGuidance(req.guidance);
+  // LCM UNets with a guidance embedding take no negative prompt (diffusers' LCM pipeline has none)
+  const cfg = usesClassifierFreeGuidance(models.unet, req.guidance);
   const latentShape: Shape4 = [req.batchSize, 4, req.height / 8, req.width / 8];
   const report = (stage: Stage, batchIndex: number, step = 0, totalSteps = 0, latents?: Float32Array) =>
     onProgress?.({ stage, step, totalSteps, batchIndex, batchCount: req.batchCount, latents, latentShape });

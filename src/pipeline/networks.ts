@@ -20,13 +20,23 @@ export interface TextEncoderNetwork {
 export interface UNetNetwork {
   /** 4, or 9 for inpainting models. */
   readonly inChannels: number;
-  /** sample [b, inChannels, h, w], timestep [b], context [b, tokens, hidden] → noise prediction [b, 4, h, w]. */
+  /**
+   * LCM-distilled UNets with a guidance embedding (diffusers `time_cond_proj_dim`): its width. Such
+   * a UNet runs without classifier-free guidance and takes the guidance scale as `timestepCond`
+   * (pipeline/guidance-embedding.ts). Absent for ordinary UNets.
+   */
+  readonly timeCondProjDim?: number;
+  /**
+   * sample [b, inChannels, h, w], timestep [b], context [b, tokens, hidden] → noise prediction
+   * [b, 4, h, w]. `timestepCond` [b, timeCondProjDim] is required exactly when timeCondProjDim is set.
+   */
   predict(
     sample: Float32Array,
     shape: Shape4,
     timestep: Float32Array,
     context: Float32Array,
     tokens: number,
+    timestepCond?: Float32Array,
   ): Promise<Float32Array>;
   /**
    * A predictor for one denoising run. Networks that carry state from step to step (DeepCache

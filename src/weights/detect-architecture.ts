@@ -264,6 +264,7 @@ export function detectUnetFromLdm(
     );
   }
   const outChannels = r.get("out.2.weight", 4)[0];
+  const timeCondProjDim = lcmGuidanceProjection(r, c0);
   const detected = resolve(
     {
       inChannels,
@@ -274,6 +275,7 @@ export function detectUnetFromLdm(
       downBlockTypes,
       upBlockTypes,
       useLinearProjection,
+      ...(timeCondProjDim !== undefined && { timeCondProjDim }),
     },
     {
       attentionHeads: SD15_UNET.attentionHeads,
@@ -287,6 +289,21 @@ export function detectUnetFromLdm(
   checkDivides(r, "normNumGroups", detected, blockOutChannels);
   checkDivides(r, "attentionHeads", detected, blockOutChannels);
   return detected;
+}
+
+/**
+ * LCM-distilled UNets project a guidance-scale embedding into the timestep embedding
+ * (`time_embedding.cond_proj`, [base channels, time_cond_proj_dim], no bias). Single files converted
+ * from diffusers keep that name, as stable-diffusion.cpp's list of known keys shows.
+ */
+function lcmGuidanceProjection(r: ShapeReader, c0: number): number | undefined {
+  const name = "time_embedding.cond_proj.weight";
+  if (!r.has(name)) return undefined;
+  const shape = r.get(name, 2);
+  if (shape[0] !== c0) {
+    r.fail(`${name} is ${shapeText(shape)}, expected [${c0}, time_cond_proj_dim] for ${c0} base channels`);
+  }
+  return shape[1];
 }
 
 /** Names of the VAE's building blocks in either layout. */

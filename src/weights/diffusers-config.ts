@@ -66,7 +66,6 @@ export function parseUNetConfig(json: Json): UNetConfig {
   r.require("class_embed_type", []);
   r.require("addition_embed_type", []);
   r.require("encoder_hid_dim", []);
-  r.require("time_cond_proj_dim", []);
   r.require("only_cross_attention", [false]);
   r.require("dual_cross_attention", [false]);
   r.require("mid_block_type", ["UNetMidBlock2DCrossAttn"]);
@@ -93,6 +92,16 @@ export function parseUNetConfig(json: Json): UNetConfig {
     if (c % attentionHeads !== 0)
       throw new ConfigError("UNet", `block width ${c} is not divisible by ${attentionHeads} heads`);
   }
+  const timeCondProjDim = json.time_cond_proj_dim ?? undefined;
+  if (
+    timeCondProjDim !== undefined &&
+    !(Number.isInteger(timeCondProjDim) && (timeCondProjDim as number) > 0)
+  ) {
+    throw new ConfigError(
+      "UNet",
+      `"time_cond_proj_dim" must be a positive whole number or null, got ${JSON.stringify(timeCondProjDim)}`,
+    );
+  }
   return {
     inChannels: r.number("in_channels", 4),
     outChannels: r.number("out_channels", 4),
@@ -117,6 +126,8 @@ export function parseUNetConfig(json: Json): UNetConfig {
     useLinearProjection: r.boolean("use_linear_projection", false),
     flipSinToCos: r.boolean("flip_sin_to_cos", true),
     freqShift: r.number("freq_shift", 0),
+    // LCM's guidance embedding; the key stays absent for ordinary UNets (configs compare equal)
+    ...(timeCondProjDim !== undefined && { timeCondProjDim: timeCondProjDim as number }),
   };
 }
 

@@ -38,9 +38,12 @@ export interface LoadModelOptions {
   variant?: string;
 }
 
-/** Pipelines whose components sdlite builds (all SD1.x). */
+/**
+ * Pipelines whose components sdlite builds (all SD1.x). LatentConsistencyModelPipeline (e.g.
+ * SimianLuo/LCM_Dreamshaper_v7) is SD1.5's components with a guidance embedding in the UNet.
+ */
 const SD1_PIPELINES =
-  /^(StableDiffusion(Img2Img|Inpaint)?Pipeline|OnnxStableDiffusion(Img2Img|Inpaint)?Pipeline|ORTStableDiffusion(Img2Img|Inpaint)?Pipeline)$/;
+  /^(StableDiffusion(Img2Img|Inpaint)?Pipeline|OnnxStableDiffusion(Img2Img|Inpaint)?Pipeline|ORTStableDiffusion(Img2Img|Inpaint)?Pipeline|LatentConsistencyModel(Img2Img)?Pipeline)$/;
 
 const OTHER_PIPELINES: [RegExp, string][] = [
   [/XL/, "an SDXL pipeline"],

@@ -19,6 +19,11 @@ export interface UNetConfig {
   useLinearProjection: boolean;
   flipSinToCos: boolean;
   freqShift: number;
+  /**
+   * LCM-distilled UNets (diffusers `time_cond_proj_dim`, 256 for SimianLuo/LCM_Dreamshaper_v7):
+   * width of the guidance-scale embedding projected into the timestep embedding. Absent otherwise.
+   */
+  timeCondProjDim?: number;
 }
 
 export interface TextEncoderConfig {

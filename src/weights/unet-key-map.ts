@@ -73,6 +73,16 @@ export function unetTensorMap(config: UNetConfig): TensorMapping[] {
   b.layer("conv_in", "input_blocks.0.0", [channels[0], config.inChannels, 3, 3]);
   b.layer("time_embedding.linear_1", "time_embed.0", [temb, channels[0]]);
   b.layer("time_embedding.linear_2", "time_embed.2", [temb, temb]);
+  if (config.timeCondProjDim !== undefined) {
+    // LCM's guidance projection (no bias). The LDM layout has no name for it: single files converted
+    // from diffusers keep the diffusers name under model.diffusion_model.
+    b.layer(
+      "time_embedding.cond_proj",
+      "time_embedding.cond_proj",
+      [channels[0], config.timeCondProjDim],
+      false,
+    );
+  }
 
   let outChannels = channels[0];
   for (let i = 0; i < levels; i++) {
