@@ -4,14 +4,16 @@
  * fetching only its configs.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   DEFAULT_MODEL_DEFAULTS,
   DEFAULT_MODEL_REPO,
+  defaultsForFolder,
   GENERIC_DEFAULTS,
+  GUIDANCE_EMBEDDING_DEFAULTS,
   parseRepoSpec,
   resolveModel,
 } from "../src/cli/resolve-model.js";
@@ -186,14 +188,14 @@ describe("resolveModel", () => {
     assert.deepEqual(DEFAULT_MODEL_DEFAULTS, { sampler: "LCM", steps: 4, cfg: 1, width: 512, height: 512 });
   });
 
-  test("an LCM pipeline with a guidance embedding (LCM_Dreamshaper_v7's layout) is downloaded and used", async () => {
+  test("an LCM pipeline with a guidance embedding (LCM_Dreamshaper_v7's layout) is downloaded and gets LCM settings (4 steps, CFG 8)", async () => {
     for (const repo of [
       "sdlite-test/lcm-with-guidance-embedding",
       "sdlite-test/unet-with-guidance-embedding",
     ]) {
       const resolved = await resolveModel(repo, { hubSettings: hubSettings() });
       assert.equal(resolved.repo, repo);
-      assert.deepEqual(resolved.defaults, GENERIC_DEFAULTS);
+      assert.deepEqual(resolved.defaults, GUIDANCE_EMBEDDING_DEFAULTS);
     }
   });
 
@@ -208,5 +210,23 @@ describe("resolveModel", () => {
       },
     );
     assert.ok(!hub.requests.some((r) => r.server === "cdn"), "the checkpoint was not downloaded");
+  });
+});
+
+describe("model defaults follow the model", () => {
+  test("a folder whose UNet embeds the guidance scale gets LCM, 4 steps, CFG 8; a plain one A1111's settings", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sdlite-lcm-defaults-"));
+    try {
+      mkdirSync(join(dir, "unet"));
+      writeFileSync(join(dir, "unet", "config.json"), JSON.stringify({ time_cond_proj_dim: 256 }));
+      assert.deepEqual(defaultsForFolder(dir, GENERIC_DEFAULTS), GUIDANCE_EMBEDDING_DEFAULTS);
+      assert.deepEqual(
+        defaultsForFolder(fixturePath("models/tiny-sd15"), GENERIC_DEFAULTS),
+        GENERIC_DEFAULTS,
+      );
+      assert.deepEqual(defaultsForFolder(fixturePath("single_file"), GENERIC_DEFAULTS), GENERIC_DEFAULTS);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -36,9 +36,8 @@ export const GENERIC_DEFAULTS: ModelDefaults = {
 };
 
 /**
- * The model used without `-m`: DreamShaper 8 with LCM distilled into it, as a plain SD1.5 UNet
- * (SimianLuo/LCM_Dreamshaper_v7 adds a guidance embedding, `time_cond_proj_dim`, that sdlite's
- * UNet does not build). Four LCM steps without classifier-free guidance: one UNet call per step.
+ * The model used without `-m`: DreamShaper 8 with LCM distilled into it, as a plain SD1.5 UNet.
+ * Four LCM steps without classifier-free guidance: one UNet call per step.
  */
 export const DEFAULT_MODEL_REPO = "Lykon/dreamshaper-8-lcm";
 export const DEFAULT_MODEL_DEFAULTS: ModelDefaults = {
@@ -50,6 +49,29 @@ export const DEFAULT_MODEL_DEFAULTS: ModelDefaults = {
 };
 /** Its model card loads the fp16 weights: half the download, and sdlite computes in float32 anyway. */
 export const DEFAULT_MODEL_VARIANT = "fp16";
+
+/**
+ * LCM models with a guidance embedding (UNet `time_cond_proj_dim`, e.g. SimianLuo/LCM_Dreamshaper_v7):
+ * guidance goes into the embedding (no CFG batch), 4 LCM steps at guidance 8, as their model cards say.
+ */
+export const GUIDANCE_EMBEDDING_DEFAULTS: ModelDefaults = {
+  sampler: "LCM",
+  steps: 4,
+  cfg: 8,
+  width: 512,
+  height: 512,
+};
+
+/** A pipeline folder whose UNet embeds the guidance scale gets LCM settings; anything else `fallback`. */
+export function defaultsForFolder(dir: string, fallback: ModelDefaults): ModelDefaults {
+  try {
+    const unet = JSON.parse(readFileSync(join(dir, "unet", "config.json"), "utf-8"));
+    if (typeof unet.time_cond_proj_dim === "number") return GUIDANCE_EMBEDDING_DEFAULTS;
+  } catch {
+    // not a diffusers folder (single file, ONNX without configs): the fallback applies
+  }
+  return fallback;
+}
 
 export interface ResolvedModel {
   /** File or folder to open. */
@@ -112,7 +134,7 @@ export async function resolveModel(
       path: spec,
       name: folder ? basename(resolve(spec)) : basename(spec, extname(spec)),
       variant: options.variant,
-      defaults: GENERIC_DEFAULTS,
+      defaults: folder ? defaultsForFolder(spec, GENERIC_DEFAULTS) : GENERIC_DEFAULTS,
     };
   }
   const hub = parseRepoSpec(spec);
@@ -174,12 +196,12 @@ async function fromHub(
     name: repo,
     repo,
     variant: options.variant,
-    defaults,
+    defaults: defaultsForFolder(snapshot.dir, defaults),
     fromCache: head.fromCache && snapshot.fromCache,
   };
 }
 
-const LCM_HINT = `; LCM models with a guidance embedding (UNet "time_cond_proj_dim", LatentConsistencyModelPipeline, e.g. SimianLuo/LCM_Dreamshaper_v7) are not supported: use ${DEFAULT_MODEL_REPO} (the default model, LCM merged into a plain SD1.5 UNet) or any SD1.5 model with the LCM-LoRA (--lora FILE --sampler LCM --cfg 1)`;
+const LCM_HINT = `; ONNX exports of LCM models with a guidance embedding (a "timestep_cond" input) are not supported: use the model's diffusers weights, ${DEFAULT_MODEL_REPO} (the default model) or any SD1.5 model with the LCM-LoRA (--lora FILE --sampler LCM --cfg 1)`;
 
 /** The loader's own checks on what the configs say, run while only the configs are on disk. */
 function refuseUnsupported(dir: string, repo: string): void {
