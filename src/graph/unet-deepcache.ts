@@ -8,7 +8,8 @@
  * UNET_DEEP_FEATURE); this file builds the shallow graph that takes that feature as an input. Given
  * the feature computed from the same inputs, the shallow graph's output is the full UNet's.
  * For SD1.5 at 64×64 the shallow part is about a third of the FLOPs: down_blocks[0] and
- * up_blocks[3] both run at full resolution, where self-attention is most expensive.
+ * up_blocks[3] both run at full resolution, where self-attention is most expensive. Measured
+ * (scripts/unet-speed-options.ts, 2 cores, batch 1): full 2.78 s, shallow 1.26 s (0.45x).
  */
 import type { UNetConfig } from "../weights/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
