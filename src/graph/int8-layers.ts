@@ -37,24 +37,29 @@ export interface Int8Policy {
 const TO_END = Number.MAX_SAFE_INTEGER;
 
 /**
- * Two initializers (codes and scales) from one quantization, computed when the first is written and
- * dropped once both have been, so a multi-GB network is never held quantized and unquantized at once.
+ * Two initializers (codes and scales) from one quantization, computed when the first is written;
+ * each part is dropped once written, so a multi-GB network is never held quantized and unquantized
+ * at once (a second serialisation quantizes again).
  */
 function sharedQuantization(compute: () => { values: Int8Array; scales: Float32Array }) {
-  let result: { values: Int8Array; scales: Float32Array } | undefined;
-  let fetched = 0;
-  const take = () => {
-    result ??= compute();
-    const r = result;
-    if (++fetched % 2 === 0) result = undefined;
-    return r;
+  let values: Int8Array | undefined;
+  let scales: Float32Array | undefined;
+  const fill = () => {
+    ({ values, scales } = compute());
   };
   return {
     values: () => {
-      const v = take().values;
+      if (!values) fill();
+      const v = values as Int8Array;
+      values = undefined;
       return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     },
-    scales: () => take().scales,
+    scales: () => {
+      if (!scales) fill();
+      const s = scales as Float32Array;
+      scales = undefined;
+      return s;
+    },
   };
 }
 
