@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { machineBusyMs, otherCpuShare } from "../src/bench/cpu-share.js";
 import { compareImages } from "../src/bench/image-difference.js";
 import { markdownTable } from "../src/bench/markdown-table.js";
 import { NetworkClock } from "../src/bench/network-clock.js";
@@ -157,6 +158,20 @@ describe("targets", () => {
   });
 });
 
+describe("others' CPU share", () => {
+  it("machine busy time less our own, over the wall time of every CPU", () => {
+    assert.equal(otherCpuShare(3000, 2000, 1000, 2), 0.5);
+    assert.equal(otherCpuShare(1990, 2000, 1000, 2), 0, "counter granularity never gives a negative share");
+    assert.equal(otherCpuShare(9000, 0, 1000, 2), 1);
+    const cpu = (user: number, sys: number, idle: number) => ({
+      model: "x",
+      speed: 1,
+      times: { user, nice: 1, sys, idle, irq: 2 },
+    });
+    assert.equal(machineBusyMs([cpu(10, 5, 100), cpu(20, 6, 50)]), 10 + 5 + 3 + 20 + 6 + 3);
+  });
+});
+
 describe("memory sampling", () => {
   it("parses VmRSS and VmHWM from /proc/<pid>/status", () => {
     const text = "Name:\tnode\nVmPeak:\t  999 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t7\n";
@@ -293,6 +308,7 @@ interface StageRow {
   peakRssBytes: number;
   rssSamples: number;
   threads: number | string;
+  otherCpuShare: number;
 }
 
 describe("sdlite bench on the tiny fixture model", () => {
@@ -316,6 +332,8 @@ describe("sdlite bench on the tiny fixture model", () => {
       assert.ok(s.outcome.first.ms > 0, `${s.stage}: first run`);
       assert.ok(s.peakRssBytes > 50e6 && s.rssSamples > 0, `${s.stage}: peak RSS ${s.peakRssBytes}`);
       assert.equal(s.threads, 1);
+      assert.ok(s.otherCpuShare >= 0 && s.otherCpuShare <= 1, `${s.stage}: others' CPU ${s.otherCpuShare}`);
+      assert.ok(s.outcome.cpuMs > 0, `${s.stage}: the stage process's CPU time`);
     }
     const image = timed.find((s) => s.stage === "image")!;
     assert.equal(image.outcome.runs[0].networks.unet.calls, 4, "4 LCM steps without CFG: 4 UNet calls");

@@ -21,6 +21,10 @@ function load(s: StageReport): string {
   return `${s.loadAverage.before.toFixed(2)} → ${s.loadAverage.after.toFixed(2)}`;
 }
 
+function otherCpu(s: StageReport | undefined): string {
+  return s?.otherCpuShare === undefined ? dash : `${Math.round(s.otherCpuShare * 100)}%`;
+}
+
 function stageTable(stages: readonly StageReport[]): string {
   const rows = stages
     .filter((s) => s.variant === "timed")
@@ -33,6 +37,7 @@ function stageTable(stages: readonly StageReport[]): string {
       firstRun(s),
       optional(s.peakRssBytes, formatBytes),
       String(s.threads),
+      otherCpu(s),
       load(s),
     ]);
   return markdownTable(
@@ -45,6 +50,7 @@ function stageTable(stages: readonly StageReport[]): string {
       { header: "First run", align: "right" },
       { header: "Peak RSS", align: "right" },
       { header: "Threads", align: "right" },
+      { header: "Others' CPU", align: "right" },
       { header: "Load avg (1 min)", align: "right" },
     ],
     rows,
@@ -84,6 +90,7 @@ function startupTable(stages: readonly StageReport[]): string | undefined {
       dash,
       dash,
     ]);
+    rows.push([c.set, "others' CPU", otherCpu(c), otherCpu(w), dash, dash]);
   }
   return markdownTable(
     [
@@ -111,16 +118,16 @@ function imageTable(stages: readonly StageReport[]): string | undefined {
   if (images.length === 0) return undefined;
   const rows = images.map((s) => {
     const runs = s.outcome.runs.length > 0 ? s.outcome.runs : [s.outcome.first];
-    const total = summarize(runs.map((r) => r.ms))?.median;
-    const parts = ["text-encoder", "unet", "decoder"].map((n) => networkMedian(runs, n) ?? 0);
+    const networks = ["text-encoder", "unet", "decoder"];
+    // per run, then the median: medians of the parts need not add up to the median of the whole
+    const other = runs.map((r) => networks.reduce((left, n) => left - (r.networks[n]?.ms ?? 0), r.ms));
     return [
       s.set,
-      optional(total, formatSeconds),
-      formatSeconds(parts[0]),
-      formatSeconds(parts[1]),
+      optional(summarize(runs.map((r) => r.ms))?.median, formatSeconds),
+      ...networks.slice(0, 2).map((n) => optional(networkMedian(runs, n), formatSeconds)),
       optional(networkMedian(runs, "unet", true), formatSeconds),
-      formatSeconds(parts[2]),
-      optional(total === undefined ? undefined : total - parts[0] - parts[1] - parts[2], formatSeconds),
+      optional(networkMedian(runs, "decoder"), formatSeconds),
+      optional(summarize(other)?.median, formatSeconds),
       formatSeconds(s.outcome.openMs + s.outcome.first.ms),
     ];
   });

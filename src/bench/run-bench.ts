@@ -9,6 +9,7 @@ import os from "node:os";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodePngRgb } from "../image/png.js";
+import { machineBusyMs, otherCpuShare, processCpuMs } from "./cpu-share.js";
 import { compareImages, type ImageDifference } from "./image-difference.js";
 import { type MachineInfo, machineInfo } from "./machine-info.js";
 import { type OptionSet, optionSetLabel } from "./option-set.js";
@@ -57,8 +58,10 @@ export interface StageReport {
   readonly peakRssBytes?: number;
   readonly sampledPeakRssBytes?: number;
   readonly rssSamples: number;
-  /** 1-minute load average before and after the stage (other work on a shared machine shows here). */
+  /** 1-minute load average before and after the stage (it counts the stage's own threads too). */
   readonly loadAverage: { readonly before: number; readonly after: number };
+  /** Share of the machine's CPU time (0…1) other processes used while the stage ran. */
+  readonly otherCpuShare?: number;
   /** The stage process's life, start to exit. */
   readonly processMs: number;
 }
@@ -104,8 +107,16 @@ function stageProcessPath(): string {
 async function runStageProcess(
   job: StageJob,
   onProgress: (p: StageProgress) => void,
-): Promise<{ outcome: StageOutcome; sampledPeak?: number; samples: number; processMs: number }> {
+): Promise<{
+  outcome: StageOutcome;
+  sampledPeak?: number;
+  samples: number;
+  processMs: number;
+  otherCpuShare?: number;
+}> {
   const started = performance.now();
+  const busyBefore = machineBusyMs();
+  const ownBefore = processCpuMs();
   const child = fork(stageProcessPath(), [], {
     env: { ...process.env, SDLITE_CACHE: job.cacheDir },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -133,11 +144,17 @@ async function runStageProcess(
       child.send(job);
     });
     const rss = sampler?.stop();
+    const wallMs = performance.now() - started;
+    const ownMs = processCpuMs() - ownBefore + (outcome.cpuMs ?? 0);
     return {
+      otherCpuShare:
+        outcome.cpuMs === undefined
+          ? undefined
+          : otherCpuShare(machineBusyMs() - busyBefore, ownMs, wallMs, os.cpus().length),
       outcome,
       sampledPeak: rss?.peakBytes,
       samples: rss?.samples ?? 0,
-      processMs: performance.now() - started,
+      processMs: wallMs,
     };
   } finally {
     sampler?.stop();
@@ -196,6 +213,7 @@ export async function runBench(
       sampledPeakRssBytes: done.sampledPeak,
       rssSamples: done.samples,
       loadAverage: { before, after: os.loadavg()[0] },
+      otherCpuShare: done.otherCpuShare,
       processMs: done.processMs,
     };
     stages.push(report);

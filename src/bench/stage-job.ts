@@ -72,6 +72,8 @@ export interface StageOutcome {
   readonly imagePath?: string;
   /** The process's own VmHWM at the end. */
   readonly hwmBytes?: number;
+  /** CPU time (user + system, all threads) the process used, in ms. */
+  readonly cpuMs?: number;
 }
 
 export type StageProgress = { readonly run: number; readonly runs: number; readonly ms: number };

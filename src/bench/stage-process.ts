@@ -3,6 +3,7 @@
  * stage's peak memory is its own and no stage inherits another's loaded graphs. Receives a
  * StageJob, answers with StageMessages over the IPC channel.
  */
+import { processCpuMs } from "./cpu-share.js";
 import { readProcMemory } from "./proc-status.js";
 import type { StageJob, StageMessage } from "./stage-job.js";
 import { runStage } from "./stage-runners.js";
@@ -22,7 +23,10 @@ if (!process.send) {
 process.once("message", (job: StageJob) => {
   runStage(job, (progress) => void send({ type: "progress", progress })).then(
     async (outcome) => {
-      await send({ type: "done", outcome: { ...outcome, hwmBytes: readProcMemory("self")?.hwmBytes } });
+      await send({
+        type: "done",
+        outcome: { ...outcome, hwmBytes: readProcMemory("self")?.hwmBytes, cpuMs: processCpuMs() },
+      });
       process.exit(0);
     },
     async (err: unknown) => {
