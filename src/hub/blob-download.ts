@@ -10,6 +10,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { lock } from "proper-lockfile";
+import { abortableChunks, discardBody } from "./abortable-body.js";
 import type { RepoCache } from "./cache-layout.js";
 import type { FileMetadata } from "./file-metadata.js";
 import { HubError, hubErrorFromResponse } from "./hub-error.js";
@@ -167,6 +168,7 @@ async function fetchRange(
   hashed: { hash: Hash; bytes: number } | undefined,
   options: BlobDownloadOptions & { signal: AbortSignal },
 ): Promise<void> {
+  const file = await open(incomplete, "a");
   const stall = new AbortController();
   let stallTimer = setTimeout(() => stall.abort(), options.settings.downloadStallTimeoutMs);
   const resetStall = () => {
@@ -174,9 +176,8 @@ async function fetchRange(
     stallTimer = setTimeout(() => stall.abort(), options.settings.downloadStallTimeoutMs);
   };
   const signal = AbortSignal.any([options.signal, stall.signal]);
-  const file = await open(incomplete, "a");
+  let response: Response | undefined;
   try {
-    let response: Response;
     try {
       response = await fetch(meta.location, {
         headers: hubHeaders(options.settings, meta.location, from > 0 ? { Range: `bytes=${from}-` } : {}),
@@ -195,20 +196,18 @@ async function fetchRange(
         hashed.bytes = 0;
       }
     } else if (response.status === 416) {
-      await response.body?.cancel();
       await file.truncate(0);
       throw new Interrupted("range not satisfiable, restarting");
     } else if (!response.ok) {
-      await response.body?.cancel();
       throw hubErrorFromResponse(response.status, response.headers, options.subject, false);
     } else if (from > 0 && !response.headers.get("content-range")?.startsWith(`bytes ${from}-`)) {
-      await response.body?.cancel();
       await file.truncate(0);
       throw new Interrupted(`unexpected Content-Range ${response.headers.get("content-range")}`);
     }
     if (!response.body) return;
     try {
-      for await (const chunk of response.body) {
+      // Not `for await (… of response.body)`: an abort can leave undici's stream pending forever.
+      for await (const chunk of abortableChunks(response.body, signal)) {
         resetStall();
         await file.write(chunk);
         hashed?.hash.update(chunk);
@@ -222,6 +221,8 @@ async function fetchRange(
     }
   } finally {
     clearTimeout(stallTimer);
+    // A body not read to the end (an error status, a throw above) is dropped, not left to undici.
+    if (response) discardBody(response);
     await file.close();
   }
 }

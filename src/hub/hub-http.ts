@@ -2,7 +2,7 @@
  * The few HTTP requests the hub protocol needs, on Node's built-in fetch: auth only towards the
  * hub's own origin, time limits, and every failure turned into a HubError that names its subject.
  */
-
+import { abortableText, discardBody } from "./abortable-body.js";
 import { HubError, hubErrorFromResponse, type RequestSubject } from "./hub-error.js";
 import type { HubSettings } from "./hub-settings.js";
 
@@ -58,17 +58,18 @@ export interface HubRequest {
 
 /** GET a JSON document from the hub API. */
 export async function fetchJson(url: string, req: HubRequest): Promise<unknown> {
+  const signal = withTimeout(req.signal, req.settings.metadataTimeoutMs);
   let response: Response;
   try {
     response = await fetch(url, {
       headers: hubHeaders(req.settings, url, { Accept: "application/json" }),
-      signal: withTimeout(req.signal, req.settings.metadataTimeoutMs),
+      signal,
     });
   } catch (err) {
     throw networkError(err, url, req.signal);
   }
   if (!response.ok) {
-    await response.body?.cancel();
+    discardBody(response);
     throw hubErrorFromResponse(
       response.status,
       response.headers,
@@ -76,9 +77,20 @@ export async function fetchJson(url: string, req: HubRequest): Promise<unknown> 
       req.settings.token !== undefined,
     );
   }
+  let text: string;
   try {
-    return await response.json();
+    // Not response.json(): an abort can leave undici's body pending forever (see abortable-body.ts).
+    text = await abortableText(response, signal);
   } catch (err) {
     throw networkError(err, url, req.signal);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HubError(
+      "http",
+      `${url} answered with invalid JSON (${(err as Error).message})`,
+      response.status,
+    );
   }
 }

@@ -138,6 +138,7 @@ async function fetchMissing(
   const queue = [...missing];
   const worker = async () => {
     for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      signal.throwIfAborted(); // another file failed: start no new download
       const progress = monotonic((bytes, total) => report(path, bytes, total));
       const result = await downloadFileWith(settings, cache.repo, path, commit, {
         signal,
