@@ -17,6 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { abortableChunks } from "../src/hub/abortable-body.js";
 import { repoFolderName } from "../src/hub/cache-layout.js";
 import { type DownloadProgress, downloadFile } from "../src/hub/download-file.js";
 import { HubError } from "../src/hub/hub-error.js";
@@ -473,5 +474,125 @@ describe("hub downloads", { timeout: 30_000 }, () => {
     assert.equal(ranges.length, 2, `a GET and one resume: ${ranges}`);
     assert.match(ranges[1] ?? "", /^bytes=\d+-$/);
     assert.ok(elapsed < 5000, `took ${elapsed} ms`);
+  });
+
+  test("a corrupted file among parallel downloads rejects, stops the others and leaves no file open (20 runs)", async () => {
+    // Sizes that made the old code lose the sibling downloads (undici left their bodies pending)
+    // in about half of the runs: a small corrupted file that fails while 512 KiB siblings finish.
+    const repo = "sdlite-test/parallel";
+    const bad = "bad/model.safetensors";
+    const files: Record<string, Buffer> = { [bad]: bytes(16_384, 7) };
+    for (let i = 0; i < 7; i++) files[`part${i}/model.safetensors`] = bytes(524_288, 100 + i);
+    hub.addRepo(repo, files);
+    hub.corrupt(bad);
+    try {
+      for (let run = 0; run < 20; run++) {
+        const cacheDir = freshCache();
+        const download = snapshotDownload(repo, { settings: settings(cacheDir), maxConcurrency: 4 });
+        const err = await rejectsWith(settlesWithin(download, 5000, `run ${run}`), "integrity", bad);
+        assert.match(err.message, /sha256 [0-9a-f]{64} does not match/);
+        const requestsAtRejection = hub.requests.length;
+        assert.deepEqual(openFilesUnder(cacheDir), [], `run ${run}: file handles left open`);
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(hub.requests.length, requestsAtRejection, `run ${run}: requests after the rejection`);
+        // Nothing in the cache is corrupt: finished blobs are exact, unfinished ones a true prefix.
+        const blobs = join(cacheDir, repoFolderName(repo), "blobs");
+        for (const name of readdirSync(blobs).filter((n) => !n.endsWith(".lock"))) {
+          const sha = name.replace(/\.incomplete$/, "");
+          const content = Object.values(files).find((b) => sha256(b) === sha);
+          assert.ok(content && sha !== sha256(files[bad]), `run ${run}: unexpected blob ${name}`);
+          const kept = readFileSync(join(blobs, name));
+          const expected = name.endsWith(".incomplete") ? content.subarray(0, kept.length) : content;
+          assert.ok(kept.equals(expected), `run ${run}: ${name} holds other bytes`);
+        }
+      }
+    } finally {
+      hub.corrupt(bad, false);
+    }
+  });
+});
+
+/** Rejects with a clear message when `promise` has not settled after `ms` (a lost await would hang the test). */
+async function settlesWithin<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: the download had not settled after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Paths under `dir` this process holds open (Linux /proc; elsewhere there is nothing to list). */
+function openFilesUnder(dir: string): string[] {
+  const fds = "/proc/self/fd";
+  if (!existsSync(fds)) return [];
+  const open: string[] = [];
+  for (const fd of readdirSync(fds)) {
+    try {
+      const target = readlinkSync(join(fds, fd));
+      if (target.startsWith(dir)) open.push(target);
+    } catch {
+      // the fd of readdirSync itself is gone by now
+    }
+  }
+  return open;
+}
+
+describe("abortableChunks (a fetch body read that an abort always settles)", () => {
+  /** A body in the state undici can leave one in: some bytes queued, then neither close nor error. */
+  function pendingBody(onCancel: (reason: unknown) => void): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([1, 2, 3]));
+      },
+      cancel: onCancel,
+    });
+  }
+
+  test("an abort while waiting on a stream that never ends rejects with the reason and cancels it", async () => {
+    const controller = new AbortController();
+    let cancelled: unknown = "not cancelled";
+    const got: number[] = [];
+    const reason = new Error("another file failed");
+    const reading = (async () => {
+      for await (const chunk of abortableChunks(
+        pendingBody((r) => (cancelled = r)),
+        controller.signal,
+      )) {
+        got.push(...chunk);
+        setTimeout(() => controller.abort(reason), 10);
+      }
+    })();
+    await assert.rejects(settlesWithin(reading, 2000, "pending body"), (err) => err === reason);
+    assert.deepEqual(got, [1, 2, 3], "the queued bytes came through first");
+    assert.equal(cancelled, reason, "the stream was cancelled with the abort reason");
+  });
+
+  test("a signal aborted before the first read rejects at once", async () => {
+    const reason = new Error("aborted early");
+    const chunks = abortableChunks(
+      pendingBody(() => {}),
+      AbortSignal.abort(reason),
+    );
+    await assert.rejects(settlesWithin(chunks.next(), 2000, "aborted signal"), (err) => err === reason);
+  });
+
+  test("a body that ends normally yields every chunk and ends", async () => {
+    const body = new Response(new Uint8Array([4, 5, 6, 7])).body as ReadableStream<Uint8Array>;
+    const got: number[] = [];
+    for await (const chunk of abortableChunks(body, new AbortController().signal)) got.push(...chunk);
+    assert.deepEqual(got, [4, 5, 6, 7]);
+  });
+
+  test("leaving the loop early cancels the body", async () => {
+    let cancelled = false;
+    const body = pendingBody(() => {
+      cancelled = true;
+    });
+    for await (const _ of abortableChunks(body, new AbortController().signal)) break;
+    assert.ok(cancelled, "the stream was cancelled");
   });
 });

@@ -34,6 +34,7 @@ export async function* abortableChunks(
   const { aborted, dispose } = abortPromise(signal);
   try {
     for (;;) {
+      signal.throwIfAborted(); // queued bytes would otherwise win the race below
       const { done, value } = await Promise.race([reader.read(), aborted]);
       if (done) return;
       yield value;
