@@ -356,7 +356,7 @@ describe("sdlite bench on the tiny fixture model", () => {
     assert.deepEqual(result.targets, [{ set: "default", checks: [] }]);
   });
 
-  it("--compare-quality: an option set's image against the default options' image", () => {
+  it("--compare-quality: each option set's image against the default options' image, and another seed for scale", () => {
     const { stdout, result } = sdliteBench(
       join(dir, "quality.json"),
       "--stages",
@@ -366,21 +366,29 @@ describe("sdlite bench on the tiny fixture model", () => {
       "--compare-quality",
     );
     assert.ok(stdout.includes("### Quality"), stdout);
-    assert.match(stdout, /\| decoder=taesd \| +\d+\.\d\d dB \|/);
+    assert.match(stdout, /\| decoder=taesd +\| default \| +\d+\.\d\d dB \|/);
     assert.deepEqual(
-      result.stages.map((s: StageRow) => [s.set, s.stage]),
+      result.stages.map((s: StageRow) => [s.set, s.stage, s.variant]),
       [
-        ["default", "image"],
-        ["decoder=taesd", "image"],
+        ["default", "image", "timed"],
+        ["decoder=taesd", "image", "timed"],
+        ["default, seed 43", "image", "quality"],
       ],
     );
-    assert.equal(result.quality.length, 1);
-    const q = result.quality[0];
-    assert.equal(q.set, "decoder=taesd");
-    assert.ok(q.reference.includes("default-64px"), q.reference);
-    assert.ok(
-      q.difference.maxAbs > 0 && q.difference.psnrDb > 0,
-      `TAESD vs VAE: ${JSON.stringify(q.difference)}`,
+    assert.deepEqual(
+      result.quality.map((q: { set: string; versus: string }) => [q.set, q.versus]),
+      [
+        ["decoder=taesd", "default"],
+        ["default, seed 43", "default"],
+      ],
     );
+    for (const q of result.quality) {
+      assert.ok(q.reference.includes("default-64px-seed42"), q.reference);
+      assert.ok(
+        q.difference.maxAbs > 0 && q.difference.psnrDb > 0,
+        `${q.set}: ${JSON.stringify(q.difference)}`,
+      );
+    }
+    assert.ok(result.quality[1].image.includes("default-64px-seed43"), result.quality[1].image);
   });
 });

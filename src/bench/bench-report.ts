@@ -128,7 +128,7 @@ function imageTable(stages: readonly StageReport[]): string | undefined {
       optional(networkMedian(runs, "unet", true), formatSeconds),
       optional(networkMedian(runs, "decoder"), formatSeconds),
       optional(summarize(other)?.median, formatSeconds),
-      formatSeconds(s.outcome.openMs + s.outcome.first.ms),
+      `${formatSeconds(s.outcome.openMs + s.outcome.first.ms)}${s.outcome.builtGraphs > 0 ? " (built graphs)" : ""}`,
     ];
   });
   return markdownTable(
@@ -151,12 +151,14 @@ function qualityTable(result: BenchResult): string | undefined {
   return markdownTable(
     [
       { header: "Options" },
-      { header: "PSNR vs default", align: "right" },
+      { header: "Versus" },
+      { header: "PSNR", align: "right" },
       { header: "Max abs diff (levels)", align: "right" },
       { header: "Mean abs diff", align: "right" },
     ],
     result.quality.map((q) => [
       q.set,
+      q.versus,
       Number.isFinite(q.difference.psnrDb) ? `${q.difference.psnrDb.toFixed(2)} dB` : "identical",
       String(q.difference.maxAbs),
       q.difference.meanAbs.toFixed(3),
@@ -218,7 +220,7 @@ export function benchMarkdown(result: BenchResult): string {
     ["Stages", stageTable(result.stages)],
     ["Start-up", startupTable(result.stages)],
     ["Whole image: where the time goes (medians)", imageTable(result.stages)],
-    ["Quality vs the default options' image (same seed)", qualityTable(result)],
+    ["Quality: the final image against a reference image (same seed unless named)", qualityTable(result)],
     ["Targets", targetTable(result)],
   ];
   const body = sections

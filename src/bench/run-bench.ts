@@ -69,6 +69,8 @@ export interface StageReport {
 export interface QualityReport {
   readonly set: string;
   readonly options: OptionSet;
+  /** The set whose image is the reference: "default", or the first set when that is not the default. */
+  readonly versus: string;
   readonly image: string;
   readonly reference: string;
   readonly difference: ImageDifference;
@@ -162,6 +164,11 @@ async function runStageProcess(
   }
 }
 
+/** An option set's label, plus the seed where it is not the plan's. */
+function seedLabel(label: string, seed: number, planSeed: number): string {
+  return seed === planSeed ? label : `${label}, seed ${seed}`;
+}
+
 function fileSlug(label: string): string {
   return label.replace(/[^A-Za-z0-9.-]+/g, "_");
 }
@@ -177,8 +184,13 @@ export async function runBench(
   const stages: StageReport[] = [];
   const imageOf = new Map<string, string>();
 
-  const run = async (options: OptionSet, stage: StageName, variant: StageVariant): Promise<StageReport> => {
-    const set = optionSetLabel(options);
+  const run = async (
+    options: OptionSet,
+    stage: StageName,
+    variant: StageVariant,
+    seed = plan.image.seed,
+  ): Promise<StageReport> => {
+    const set = seedLabel(optionSetLabel(options), seed, plan.image.seed);
     onEvent({ type: "stage", set, stage, variant });
     const image = stage === "image";
     const job: StageJob = {
@@ -190,9 +202,9 @@ export async function runBench(
       threads: plan.threads,
       size: plan.size,
       runs: variant === "timed" ? (image ? plan.imageRuns : plan.runs) : 0,
-      image: plan.image,
+      image: { ...plan.image, seed },
       imageOut: image
-        ? join(imageDir, `${fileSlug(set)}-${plan.size}px-seed${plan.image.seed}.png`)
+        ? join(imageDir, `${fileSlug(optionSetLabel(options))}-${plan.size}px-seed${seed}.png`)
         : undefined,
     };
     const before = os.loadavg()[0];
@@ -238,24 +250,33 @@ export async function runBench(
   }
 
   const quality: QualityReport[] = [];
-  const others = plan.sets.filter((s) => optionSetLabel(s) !== "default");
-  if (plan.compareQuality && others.length > 0) {
-    for (const options of [{}, ...others]) {
+  if (plan.compareQuality) {
+    const labels = plan.sets.map(optionSetLabel);
+    for (const options of [{}, ...plan.sets]) {
       if (!imageOf.has(optionSetLabel(options))) await run(options, "image", "quality");
     }
-    const reference = imageOf.get("default")!;
-    const referenceImage = decodePngRgb(new Uint8Array(readFileSync(reference))).image;
-    for (const options of others) {
-      const set = optionSetLabel(options);
-      const image = imageOf.get(set)!;
+    // the same options on another seed: how far apart two unrelated images are, for scale
+    const otherSeed = plan.image.seed + 1;
+    await run({}, "image", "quality", otherSeed);
+    const readImage = (label: string) =>
+      decodePngRgb(new Uint8Array(readFileSync(imageOf.get(label)!))).image;
+    const compare = (set: string, options: OptionSet, versus: string) =>
       quality.push({
         set,
         options,
-        image,
-        reference,
-        difference: compareImages(decodePngRgb(new Uint8Array(readFileSync(image))).image, referenceImage),
+        versus,
+        image: imageOf.get(set)!,
+        reference: imageOf.get(versus)!,
+        difference: compareImages(readImage(set), readImage(versus)),
       });
+    for (const [i, options] of plan.sets.entries()) {
+      if (labels[i] !== "default") compare(labels[i], options, "default");
     }
+    // option sets on top of a non-default first set: also against that set, to isolate each addition
+    if (labels[0] !== "default") {
+      for (const [i, options] of plan.sets.entries()) if (i > 0) compare(labels[i], options, labels[0]);
+    }
+    compare(seedLabel("default", otherSeed, plan.image.seed), {}, "default");
   }
 
   return {
@@ -296,8 +317,11 @@ export function targetInputs(
   const cfg = image.guidance > 1;
   return {
     imageMs: cfg ? undefined : wholeImage?.summary?.median,
+    // with a graph built during the first run, the cache was not warm
     imageFreshProcessMs:
-      cfg || !wholeImage ? undefined : wholeImage.outcome.openMs + wholeImage.outcome.first.ms,
+      cfg || !wholeImage || wholeImage.outcome.builtGraphs > 0
+        ? undefined
+        : wholeImage.outcome.openMs + wholeImage.outcome.first.ms,
     imagePeakBytes: wholeImage?.peakRssBytes,
     unetStepMs: {
       batch1: (!cfg ? perStep : undefined) ?? timed("unet1")?.summary?.median,
