@@ -11,7 +11,7 @@ import { after, describe, test } from "node:test";
 import { toRgb } from "../src/image/color.js";
 import { parseInfotext, recordFromInfotext } from "../src/image/infotext.js";
 import { modelShortHash } from "../src/image/model-hash.js";
-import { decodePng, encodePng } from "../src/image/png.js";
+import { decodePng, decodePngRgb, encodePng } from "../src/image/png.js";
 import { safetensorsDataSha256, sha256File } from "../src/image/sha256-file.js";
 import type { RgbImage } from "../src/image/types.js";
 import { resolveSampler } from "../src/schedulers/registry.js";
@@ -203,6 +203,25 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
     const { doc } = await generateJson(["-m", TINY, ...caseArgs(c)], workspace());
     checkAgainstFixture(doc.files[0], c, {});
+  });
+
+  test("speed flags: --deep-cache 1 --quantize none is the plain run; --deep-cache 2 --quantize int8 runs and stays close", async () => {
+    const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
+    const plain = await generateJson(
+      ["-m", TINY, ...caseArgs(c), "--deep-cache", "1", "--quantize", "none"],
+      workspace(),
+    );
+    checkAgainstFixture(plain.doc.files[0], c, {});
+    const fast = await generateJson(
+      ["-m", TINY, ...caseArgs(c), "--deep-cache", "2", "--quantize", "int8"],
+      workspace(),
+    );
+    const a = decodePngRgb(new Uint8Array(readFileSync(plain.doc.files[0]))).image.data;
+    const b = decodePngRgb(new Uint8Array(readFileSync(fast.doc.files[0]))).image.data;
+    let sq = 0;
+    for (let i = 0; i < a.length; i++) sq += (a[i] - b[i]) ** 2;
+    const psnr = 10 * Math.log10((255 * 255) / Math.max(sq / a.length, 1e-12));
+    assert.ok(psnr > 30 && psnr < 200, `int8 + DeepCache PSNR vs fp32 ${psnr.toFixed(1)} dB`);
   });
 
   test("img2img Euler 8 steps, strength 0.6, size taken from the init image", async () => {

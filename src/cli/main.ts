@@ -7,6 +7,7 @@ import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
+import { failIfExitingUnsettled } from "./lost-await-guard.js";
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -23,9 +24,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-buildProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    process.stderr.write(`sdlite: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
+const command = buildProgram().parseAsync(process.argv);
+// A command whose await got lost must not end with status 0 as if it had succeeded.
+failIfExitingUnsettled(command);
+command.catch((err: unknown) => {
+  process.stderr.write(`sdlite: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -177,6 +177,8 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
       vae: o.vae,
       taesd: o.taesd,
       decoder: o.decoder ?? (o.taesd ? "taesd" : "vae"),
+      deepCacheInterval: o.deepCache,
+      unetQuantization: o.quantize,
       variant: resolved.variant,
     };
     opened = await openPipeline(resolved.path, engine).catch((err: unknown) => {

@@ -26,6 +26,8 @@ export interface GenerateOptions {
   lowMemory?: boolean;
   taesd?: string;
   decoder?: "vae" | "taesd";
+  deepCache?: number;
+  quantize?: "none" | "int8-linear" | "int8";
   vae?: string;
   config?: string;
   variant?: string;
@@ -81,6 +83,17 @@ export function registerGenerateCommand(program: Command): void {
         "--decoder <kind>",
         "VAE decoder: vae (quality) or taesd (fast; default when --taesd is given)",
       ).choices(["vae", "taesd"]),
+    )
+    .option(
+      "--deep-cache <n>",
+      "run the whole UNet every n-th call, its shallow part in between (1 = off)",
+      parseInteger,
+    )
+    .addOption(
+      new Option(
+        "--quantize <kind>",
+        "int8 UNet layers: none, int8-linear (transformer linears) or int8 (also convs)",
+      ).choices(["none", "int8-linear", "int8"]),
     )
     .option("--vae <file>", "standalone VAE replacing the model's own")
     .option("--config <file>", "architecture overrides JSON for a single-file checkpoint")
