@@ -6,7 +6,7 @@
  */
 
 export const LOST_AWAIT_MESSAGE =
-  "sdlite: internal error: the command stopped before finishing (an operation it was waiting on was lost); nothing was completed. Please report this.";
+  "sdlite: internal error: the command stopped before it finished (an operation it was waiting on will never complete); please report this";
 
 /** Marks the process failed (exit code 1) if it is about to exit while `command` is still pending. */
 export function failIfExitingUnsettled(
