@@ -485,16 +485,29 @@ describe("hub downloads", { timeout: 30_000 }, () => {
     for (let i = 0; i < 7; i++) files[`part${i}/model.safetensors`] = bytes(524_288, 100 + i);
     hub.addRepo(repo, files);
     hub.corrupt(bad);
+    // Counted where requests start (the server's log may still see one sent just before the abort).
+    const realFetch = globalThis.fetch;
+    let fetches = 0;
+    globalThis.fetch = (...args) => {
+      fetches++;
+      return realFetch(...args);
+    };
     try {
       for (let run = 0; run < 20; run++) {
         const cacheDir = freshCache();
         const download = snapshotDownload(repo, { settings: settings(cacheDir), maxConcurrency: 4 });
         const err = await rejectsWith(settlesWithin(download, 5000, `run ${run}`), "integrity", bad);
         assert.match(err.message, /sha256 [0-9a-f]{64} does not match/);
-        const requestsAtRejection = hub.requests.length;
+        const fetchesAtRejection = fetches;
         assert.deepEqual(openFilesUnder(cacheDir), [], `run ${run}: file handles left open`);
+        const locks = join(cacheDir, ".locks", repoFolderName(repo));
+        assert.deepEqual(
+          existsSync(locks) ? readdirSync(locks) : [],
+          [],
+          `run ${run}: download locks still held`,
+        );
         await new Promise((r) => setTimeout(r, 20));
-        assert.equal(hub.requests.length, requestsAtRejection, `run ${run}: requests after the rejection`);
+        assert.equal(fetches, fetchesAtRejection, `run ${run}: requests started after the rejection`);
         // Nothing in the cache is corrupt: finished blobs are exact, unfinished ones a true prefix.
         const blobs = join(cacheDir, repoFolderName(repo), "blobs");
         for (const name of readdirSync(blobs).filter((n) => !n.endsWith(".lock"))) {
@@ -507,6 +520,7 @@ describe("hub downloads", { timeout: 30_000 }, () => {
         }
       }
     } finally {
+      globalThis.fetch = realFetch;
       hub.corrupt(bad, false);
     }
   });
