@@ -40,7 +40,7 @@ import { type DecoderKind, openVae } from "./open-vae.js";
 import { SessionDeepCacheUNet } from "./session-deep-cache.js";
 import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
 
-/** onnxruntime's fused MultiHeadAttention: ~5x faster than MatMul-Softmax-MatMul on CPU, half the memory. */
+/** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
 export const DEFAULT_ATTENTION: AttentionKind = "mha";
 /** 96 latents = 768 px: larger images decode in overlapping tiles to bound memory. */
 export const DEFAULT_TILE_LATENT_SIZE = 96;
