@@ -1,10 +1,10 @@
 /**
- * A WeightSource over one or more safetensors files (a diffusers component folder may be sharded,
- * a single-file checkpoint holds every component under prefixes). Tensors are read on demand and
- * upcast to float32 (F16/BF16/F64 alike).
+ * A WeightSource over safetensors files opened by path (a diffusers component folder may be sharded,
+ * a single-file checkpoint holds every component under prefixes): RenamedTensors that owns its files
+ * and closes them. Tensors are read on demand and upcast to float32 (F16/BF16/F64 alike).
  */
 import { SafetensorsFile } from "./safetensors.js";
-import type { WeightSource } from "./weight-source.js";
+import { RenamedTensors } from "./tensor-file.js";
 
 export interface SafetensorsWeightSourceOptions {
   /**
@@ -16,15 +16,8 @@ export interface SafetensorsWeightSourceOptions {
   readonly stripPrefix?: string;
 }
 
-interface Entry {
-  readonly file: SafetensorsFile;
-  readonly key: string;
-}
-
-export class SafetensorsWeightSource implements WeightSource {
-  private readonly entries = new Map<string, Entry>();
-
-  /** Opens `paths` (closed again by close()); see also fromFiles for files opened elsewhere. */
+export class SafetensorsWeightSource extends RenamedTensors {
+  /** Opens `paths`; close() closes them again. */
   static open(
     paths: string | readonly string[],
     options: SafetensorsWeightSourceOptions = {},
@@ -32,74 +25,20 @@ export class SafetensorsWeightSource implements WeightSource {
     const files: SafetensorsFile[] = [];
     try {
       for (const p of typeof paths === "string" ? [paths] : paths) files.push(SafetensorsFile.open(p));
+      return new SafetensorsWeightSource(files, options);
     } catch (err) {
       for (const f of files) f.close();
       throw err;
     }
-    return new SafetensorsWeightSource(files, options, true);
   }
 
-  static fromFiles(
-    files: readonly SafetensorsFile[],
-    options: SafetensorsWeightSourceOptions = {},
-  ): SafetensorsWeightSource {
-    return new SafetensorsWeightSource(files, options, false);
-  }
-
-  private constructor(
-    readonly files: readonly SafetensorsFile[],
-    options: SafetensorsWeightSourceOptions,
-    private readonly ownsFiles: boolean,
-  ) {
+  private constructor(files: readonly SafetensorsFile[], options: SafetensorsWeightSourceOptions) {
     const prefix = options.stripPrefix ?? "";
-    for (const file of files) {
-      for (const key of file.names()) {
-        if (!key.startsWith(prefix)) continue;
-        const stripped = key.slice(prefix.length);
-        const name = options.rename ? options.rename(stripped) : stripped;
-        if (name === undefined) continue;
-        const clash = this.entries.get(name);
-        if (clash) {
-          throw new Error(
-            `weight "${name}" comes from both ${clash.file.path} ("${clash.key}") and ${file.path} ("${key}")`,
-          );
-        }
-        this.entries.set(name, { file, key });
-      }
-    }
-  }
-
-  names(): string[] {
-    return [...this.entries.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
-  shape(name: string): readonly number[] {
-    const e = this.entry(name);
-    return e.file.info(e.key).shape;
-  }
-
-  /** The file's own dtype, e.g. to report "fp16 checkpoint". */
-  dtype(name: string): string {
-    const e = this.entry(name);
-    return e.file.info(e.key).dtype;
-  }
-
-  get(name: string): Float32Array {
-    const e = this.entry(name);
-    return e.file.readF32(e.key);
+    const rename = options.rename ?? ((key: string) => key);
+    super(files, (key) => (key.startsWith(prefix) ? rename(key.slice(prefix.length)) : undefined));
   }
 
   close(): void {
-    if (this.ownsFiles) for (const f of this.files) f.close();
-  }
-
-  private entry(name: string): Entry {
-    const e = this.entries.get(name);
-    if (!e) throw new Error(`no weight named "${name}" in ${this.files.map((f) => f.path).join(", ")}`);
-    return e;
+    for (const f of this.files) f.close();
   }
 }

@@ -24,7 +24,10 @@ export function tensorShapes(file: TensorFile): Map<string, readonly number[]> {
 export class RenamedTensors implements WeightSource {
   private readonly entries = new Map<string, { file: TensorFile; key: string }>();
 
-  constructor(files: readonly TensorFile[], rename: (key: string) => string | undefined) {
+  constructor(
+    readonly files: readonly TensorFile[],
+    rename: (key: string) => string | undefined,
+  ) {
     for (const file of files) {
       for (const key of file.names()) {
         const name = rename(key);
@@ -65,7 +68,7 @@ export class RenamedTensors implements WeightSource {
 
   private entry(name: string) {
     const e = this.entries.get(name);
-    if (!e) throw new Error(`no weight named "${name}"`);
+    if (!e) throw new Error(`no weight named "${name}" in ${this.files.map((f) => f.path).join(", ")}`);
     return e;
   }
 }
