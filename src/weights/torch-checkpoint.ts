@@ -183,7 +183,10 @@ export class TorchCheckpointFile {
       const root = unpickle(readEntry(fd, pklEntry), { persistentLoad, reduce });
       const tensors = new Map<string, TensorRef>();
       let container = root instanceof Map ? root : undefined;
-      const stateDict = container?.get("state_dict");
+      // Lightning/SD keep the tensors under "state_dict", BasicSR (Real-ESRGAN) under "params_ema"
+      // (the EMA weights its inference uses) or "params"
+      const wrapped = ["state_dict", "params_ema", "params"].map((k) => container?.get(k));
+      const stateDict = wrapped.find((v) => v instanceof Map);
       if (stateDict instanceof Map) container = stateDict;
       for (const [key, value] of container ?? []) {
         if (typeof key === "string" && value instanceof TensorRef) tensors.set(key, value);

@@ -49,9 +49,13 @@ export interface TorchTensor {
   readonly data: Uint8Array;
 }
 
-/** `{"state_dict": OrderedDict(name -> tensor)}` as torch.save would write it. */
-export function writeTorchCheckpoint(path: string, tensors: readonly TorchTensor[]): void {
-  const p = new PickleBytes().op(0x80, 2, 0x7d).str("state_dict");
+/** `{"state_dict": OrderedDict(name -> tensor)}` as torch.save would write it (`wrapper` renames the key). */
+export function writeTorchCheckpoint(
+  path: string,
+  tensors: readonly TorchTensor[],
+  wrapper = "state_dict",
+): void {
+  const p = new PickleBytes().op(0x80, 2, 0x7d).str(wrapper);
   p.global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
   const files: Zippable = {};
   tensors.forEach((t, i) => {
