@@ -192,6 +192,8 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     const record = recordFromInfotext(parseInfotext(b.text.parameters));
     assert.equal(record.model, "tiny-sd15-fp16");
     assert.equal(record.modelHash, modelShortHash(await sha256File(single)), "AutoV2 hash of the file");
+    const hashes = JSON.parse(readFileSync(join(ws.env.SDLITE_CACHE, "hashes.json"), "utf-8"));
+    assert.equal(hashes.sha256[single].sha256, await sha256File(single), "kept for the next run");
     assert.equal(
       recordFromInfotext(parseInfotext(a.text.parameters)).modelHash,
       undefined,

@@ -7,15 +7,13 @@ import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
 import { formatInfotext } from "../image/infotext.js";
+import { modelShortHash } from "../image/model-hash.js";
 import { writeNumberedFile } from "../image/output-path.js";
 import { encodePng } from "../image/png.js";
+import { Sha256Cache } from "../image/sha256-cache.js";
 import { rgbPixels } from "../image/types.js";
 import { generate, type PipelineModels } from "../pipeline/generate.js";
-import {
-  buildGenerationRecord,
-  checkpointShortHash,
-  type RecordContext,
-} from "../pipeline/generation-record.js";
+import { buildGenerationRecord, type RecordContext } from "../pipeline/generation-record.js";
 import { type GenerationRequest, InvalidRequestError, validateRequest } from "../pipeline/request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { resolveSampler } from "../schedulers/registry.js";
@@ -193,7 +191,9 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     warnUnmatched(opened.unmatchedLoraKeys, reporter.note.bind(reporter));
     const modelHash =
       opened.model.format === "single-file"
-        ? checkpointShortHash(opened.model.path).catch(() => undefined) // hashed while generating
+        ? new Sha256Cache() // hashed while generating, once per file version (hashes.json in the cache)
+            .sha256(opened.model.path)
+            .then(modelShortHash, () => undefined)
         : Promise.resolve(undefined);
 
     const networks = opened.models;
