@@ -21,6 +21,7 @@ export const KNOWN_ENGINE_OPTIONS: readonly string[] = [
   "variant",
   "deepCacheInterval",
   "unetQuantization",
+  "weightStorage",
 ];
 
 /** Keys the bench itself sets from its own inputs. */
