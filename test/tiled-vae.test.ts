@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { latentDistributionFromMoments } from "../src/graph/latent-distribution.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import {
@@ -22,6 +23,9 @@ import {
   VAE_ENCODER_INPUT,
   VAE_ENCODER_OUTPUTS,
 } from "../src/graph/vae.js";
+import { decodedToImages } from "../src/image/convert.js";
+import { generate } from "../src/pipeline/generate.js";
+import type { Shape4 } from "../src/pipeline/networks.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
@@ -300,5 +304,100 @@ describe("tiled VAE on the tiny SD1.5 VAE", () => {
       vae.tolerance.max_abs,
       `${c.id} mean through tiledEncode (one tile)`,
     );
+  });
+
+  describe("tiled encode through the pipeline (EngineOptions.tileLatentSize)", () => {
+    const pipelines: OpenedPipeline[] = [];
+    const open = async (tileLatentSize: number) => {
+      // matmul attention: the graphs of the sessions above, so tiles agree bit for bit
+      const p = await openPipeline(fixturePath("models/tiny-sd15"), {
+        cache: false,
+        threads: 1,
+        attention: "matmul",
+        tileLatentSize,
+      });
+      pipelines.push(p);
+      return p;
+    };
+    after(async () => {
+      for (const p of pipelines) await p.close();
+    });
+    const c = () => vae.cases.find((c: { id: string }) => c.id === "encode_64x96");
+    const image = () => g().readF32(c().image);
+    const g = () => golden("vae");
+    const shape: Shape4 = [1, 3, 64, 96];
+
+    it("an image larger than 8 × the tile size encodes as tiledEncode applied directly, bit for bit", async () => {
+      const tiled = await (await open(8)).models.vae.encode(image(), shape);
+      const moments = await tiledEncode({ data: image(), dims: shape }, encodeTile, tiny);
+      const direct = latentDistributionFromMoments(moments.data, moments.dims);
+      assert.deepEqual(tiled.dims, [1, 4, 8, 12]);
+      assertIdentical(
+        { data: tiled.mean, dims: tiled.dims },
+        { data: direct.mean, dims: direct.dims },
+        "mean",
+      );
+      assertIdentical({ data: tiled.std, dims: tiled.dims }, { data: direct.std, dims: direct.dims }, "std");
+      // and tiling is visible: the untiled encode (tileLatentSize 0) gives other numbers
+      const plain = await (await open(0)).models.vae.encode(image(), shape);
+      assert.ok(maxDifference(tiled.mean, plain.mean).maxAbs > 1e-3, "tiled and untiled means coincide");
+      assertClose(plain.mean, g().readF32(c().mean), vae.tolerance.max_abs, "untiled mean vs golden");
+    });
+
+    it("an image within the tile size is encoded whole: the same numbers as never tiling", async () => {
+      const whole = await (await open(12)).models.vae.encode(image(), shape);
+      const plain = await (await open(0)).models.vae.encode(image(), shape);
+      assertIdentical({ data: whole.mean, dims: whole.dims }, { data: plain.mean, dims: plain.dims }, "mean");
+      assertIdentical({ data: whole.std, dims: whole.dims }, { data: plain.std, dims: plain.dims }, "std");
+    });
+
+    it("img2img encodes its init image tile by tile", async () => {
+      const p = await open(8);
+      const [initImage] = decodedToImages(image(), shape);
+      const request = {
+        prompt: "a tiled init image",
+        sampler: "Euler",
+        guidance: 7,
+        steps: 2,
+        seed: 5,
+        width: 96,
+        height: 64,
+        initImage,
+        strength: 0.5,
+      };
+      const encoded: Float32Array[] = [];
+      const viaPipeline = await generate(
+        {
+          ...p.models,
+          vae: {
+            scalingFactor: p.models.vae.scalingFactor,
+            decode: (latents, s) => p.models.vae.decode(latents, s),
+            encode: async (x, s) => {
+              const d = await p.models.vae.encode(x, s);
+              encoded.push(d.mean);
+              return d;
+            },
+          },
+        },
+        request,
+      );
+      // the same request with the init image encoded by tiledEncode directly
+      const direct = await generate(
+        {
+          ...p.models,
+          vae: {
+            scalingFactor: p.models.vae.scalingFactor,
+            decode: (latents, s) => p.models.vae.decode(latents, s),
+            encode: async (x, s) => {
+              const m = await tiledEncode({ data: x, dims: s }, encodeTile, tiny);
+              return latentDistributionFromMoments(m.data, m.dims);
+            },
+          },
+        },
+        request,
+      );
+      assert.equal(encoded.length, 1);
+      assert.deepEqual([...viaPipeline[0].image.data], [...direct[0].image.data]);
+    });
   });
 });

@@ -42,7 +42,7 @@ import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
 
 /** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
 export const DEFAULT_ATTENTION: AttentionKind = "mha";
-/** 96 latents = 768 px: larger images decode in overlapping tiles to bound memory. */
+/** 96 latents = 768 px: larger images decode (and encode) in overlapping tiles to bound memory. */
 export const DEFAULT_TILE_LATENT_SIZE = 96;
 
 export interface LoraRequest {
@@ -69,7 +69,7 @@ export interface EngineOptions {
   taesd?: string;
   /** "vae" (quality default) or "taesd" (fast). */
   decoder?: DecoderKind;
-  /** Tile the VAE decode above this latent size per side (64 = 512 px); 0 never tiles. */
+  /** Tile the VAE decode above this latent size per side (64 = 512 px), the encode above 8× it in pixels; 0 never tiles. */
   tileLatentSize?: number;
   variant?: string;
   /**

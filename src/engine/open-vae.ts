@@ -1,6 +1,6 @@
 /**
  * The VAE side of a pipeline: the full AutoencoderKL (built from weights or an ONNX folder's
- * vae_decoder/vae_encoder) or TAESD as the decoder, with tiled decoding for large images.
+ * vae_decoder/vae_encoder) or TAESD as the decoder, with tiled encoding and decoding for large images.
  */
 import { fileIdentity, type GraphCache, graphCacheKey } from "../graph/graph-cache.js";
 import { createGraphSession } from "../graph/graph-session.js";
@@ -18,7 +18,7 @@ import type { Runtime, SessionOptions } from "../runtime/runtime.js";
 import type { LoadedModel, WeightsComponent } from "../weights/loaded-model.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
-import { SessionVae } from "./session-networks.js";
+import { SessionVae, type VaeEncoderIo } from "./session-networks.js";
 
 export type DecoderKind = "vae" | "taesd";
 
@@ -28,7 +28,7 @@ export interface VaeSetup {
   cache: GraphCache | false;
   attention: AttentionKind;
   decoder: DecoderKind;
-  /** Decode latents larger than this per side in overlapping tiles; 0 = never tile. */
+  /** Decode latents larger than this per side (encode images larger than 8× it) in overlapping tiles; 0 = never tile. */
   tileLatentSize: number;
 }
 
@@ -68,7 +68,7 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
   let decoder: LazySession;
   let decoderIo = { input: VAE_DECODER_INPUT, output: VAE_DECODER_OUTPUT };
   let encoder: LazySession | undefined;
-  let encoderIo: { input: string; mean: string; std?: string } | undefined;
+  let encoderIo: VaeEncoderIo | undefined;
   let scalingFactor = SD1_SCALING_FACTOR;
   const vae = model.vae;
   if (vae) {
@@ -76,7 +76,12 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
     const options = { attention: setup.attention };
     decoder = built(vae, "vae_decoder", () => buildVaeDecoderGraph(vae.weights, vae.config, options));
     encoder = built(vae, "vae_encoder", () => buildVaeEncoderGraph(vae.weights, vae.config, options));
-    encoderIo = { input: VAE_ENCODER_INPUT, mean: VAE_ENCODER_OUTPUTS.mean, std: VAE_ENCODER_OUTPUTS.std };
+    encoderIo = {
+      input: VAE_ENCODER_INPUT,
+      mean: VAE_ENCODER_OUTPUTS.mean,
+      std: VAE_ENCODER_OUTPUTS.std,
+      moments: VAE_ENCODER_OUTPUTS.moments,
+    };
   } else if (model.format === "onnx") {
     const dec = model.vaeDecoder;
     decoder = new LazySession(() => createOnnxFolderSession(runtime, dec, session));

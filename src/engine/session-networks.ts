@@ -3,7 +3,8 @@
  * sdlite built from weights and ONNX pipeline folders run as they are: only names differ.
  */
 
-import { type FloatTensor, tiledDecode } from "../graph/tiled-vae.js";
+import { latentDistributionFromMoments } from "../graph/latent-distribution.js";
+import { type FloatTensor, tiledDecode, tiledEncode } from "../graph/tiled-vae.js";
 import type {
   LatentDistribution,
   Shape4,
@@ -134,12 +135,20 @@ export interface VaeEncoderIo {
   mean: string;
   /** Absent for ONNX exports that only return a sample: the sample then stands in for the mean. */
   std?: string;
+  /**
+   * [mean ‖ unclamped logvar], what tiled encoding blends (diffusers' tiled_encode) before the clamp;
+   * absent for ONNX exports, whose tiles blend the sample (the mean) alone.
+   */
+  moments?: string;
 }
 
 export interface VaeDecoderOptions {
   /** The decoder takes latents / this (1 for TAESD). */
   latentScale: number;
-  /** Tile latents larger than this many latent pixels per side (diffusers' tiled_decode); 0 = never. */
+  /**
+   * Tile latents larger than this many latent pixels per side (diffusers' tiled_decode), and images
+   * larger than 8× it (tiled_encode); 0 = never.
+   */
   tileLatentSize: number;
 }
 
@@ -172,10 +181,24 @@ export class SessionVae implements VaeNetwork {
     }
     const io = this.encoderIo;
     const s = await this.encoder.get();
-    const names = io.std ? [io.mean, io.std] : [io.mean];
-    const result = await s.run({ [io.input]: { dims: shape, data: image } }, names);
-    const mean = output(result, io.mean);
-    const dims = [shape[0], 4, shape[2] / 8, shape[3] / 8];
-    return { mean, std: io.std ? output(result, io.std) : new Float32Array(mean.length), dims };
+    const tileSampleSize = 8 * this.decoderOptions.tileLatentSize;
+    const [, , height, width] = shape;
+    if (tileSampleSize <= 0 || (height <= tileSampleSize && width <= tileSampleSize)) {
+      const names = io.std ? [io.mean, io.std] : [io.mean];
+      const result = await s.run({ [io.input]: { dims: shape, data: image } }, names);
+      const mean = output(result, io.mean);
+      const dims = [shape[0], 4, shape[2] / 8, shape[3] / 8];
+      return { mean, std: io.std ? output(result, io.std) : new Float32Array(mean.length), dims };
+    }
+    // one tile at a time, so the encoder's activations are bounded by the tile, not the image
+    const blended = io.moments ?? io.mean;
+    const encodeTile = async (tile: FloatTensor): Promise<FloatTensor> => {
+      const result = await s.run({ [io.input]: tile }, [blended]);
+      return { data: output(result, blended), dims: result[blended].dims };
+    };
+    const tiled = await tiledEncode({ data: image, dims: shape }, encodeTile, { tileSampleSize });
+    if (!io.moments) return { mean: tiled.data, std: new Float32Array(tiled.data.length), dims: tiled.dims };
+    const { mean, std, dims } = latentDistributionFromMoments(tiled.data, tiled.dims);
+    return { mean, std, dims };
   }
 }
