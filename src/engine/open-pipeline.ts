@@ -37,6 +37,7 @@ import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { type DecoderKind, openVae } from "./open-vae.js";
+import type { PreviewDecoder } from "./preview-decoder.js";
 import { SessionDeepCacheUNet } from "./session-deep-cache.js";
 import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
 
@@ -87,6 +88,11 @@ export interface OpenedPipeline {
   readonly loras: readonly { file: LoraFile; weight: number }[];
   /** LoRA keys that matched nothing in this model: reported, never silently dropped. */
   readonly unmatchedLoraKeys: readonly UnmatchedLoraKey[];
+  /**
+   * TAESD for live previews of the latents generate() reports; undefined without TAESD weights.
+   * Its session loads on the first preview and, in low-memory mode, is freed when denoising ends.
+   */
+  readonly previewDecoder?: PreviewDecoder;
   close(): Promise<void>;
 }
 
@@ -278,6 +284,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
       const byStage = { "text-encoder": [sessions[0]], unet: sessions.slice(1) };
       if (stage === "vae") for (const s of vae.sessions) await release(s);
       else for (const s of byStage[stage]) await release(s);
+      if (stage === "unet" && options.lowMemory) await vae.preview?.release();
     },
   };
   return {
@@ -285,7 +292,9 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     model,
     loras,
     unmatchedLoraKeys: loras.flatMap((l) => l.file.unmatched),
+    previewDecoder: vae.preview,
     close: async () => {
+      await vae.preview?.release(); // after a preview still decoding
       for (const s of [...sessions, ...vae.sessions]) await s.release();
       model.close();
     },

@@ -18,6 +18,7 @@ import type { Runtime, SessionOptions } from "../runtime/runtime.js";
 import type { LoadedModel, WeightsComponent } from "../weights/loaded-model.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
+import { type PreviewDecoder, SessionPreviewDecoder } from "./preview-decoder.js";
 import { SessionVae, type VaeEncoderIo } from "./session-networks.js";
 
 export type DecoderKind = "vae" | "taesd";
@@ -35,6 +36,8 @@ export interface VaeSetup {
 export interface OpenedVae {
   network: SessionVae;
   sessions: LazySession[];
+  /** TAESD for live previews, when TAESD weights were given; its session loads on the first preview. */
+  preview?: PreviewDecoder;
 }
 
 /** SD1.x's VAE scaling factor, for ONNX folders (their graphs carry no config). */
@@ -97,21 +100,37 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
   }
 
   let latentScale = scalingFactor;
+  const taesd = model.taesd;
+  const taesdDecoder = taesd && {
+    session: built(taesd, "taesd_decoder", () => buildTaesdDecoderGraph(taesd.weights, taesd.config)),
+    io: { input: TAESD_DECODER_INPUT, output: TAESD_DECODER_OUTPUT },
+    latentScale: taesd.config.scalingFactor,
+  };
   if (setup.decoder === "taesd") {
-    const taesd = model.taesd;
-    if (!taesd)
+    if (!taesdDecoder)
       throw new Error("the TAESD decoder was chosen but no TAESD weights were given (--taesd PATH)");
-    decoder = built(taesd, "taesd_decoder", () => buildTaesdDecoderGraph(taesd.weights, taesd.config));
-    decoderIo = { input: TAESD_DECODER_INPUT, output: TAESD_DECODER_OUTPUT };
-    latentScale = taesd.config.scalingFactor;
+    decoder = taesdDecoder.session;
+    decoderIo = taesdDecoder.io;
+    latentScale = taesdDecoder.latentScale;
   }
+  const tileLatentSize = setup.tileLatentSize;
   const network = new SessionVae(
     decoder,
     decoderIo,
-    { latentScale, tileLatentSize: setup.tileLatentSize },
+    { latentScale, tileLatentSize },
     encoder,
     encoderIo,
     scalingFactor,
   );
-  return { network, sessions: encoder ? [decoder, encoder] : [decoder] };
+  let preview: PreviewDecoder | undefined;
+  if (taesdDecoder) {
+    // with TAESD as the decoder, previews share its session; else TAESD gets one of its own
+    const { session: s, io, latentScale: scale } = taesdDecoder;
+    const previewNetwork =
+      setup.decoder === "taesd"
+        ? network
+        : new SessionVae(s, io, { latentScale: scale, tileLatentSize }, undefined, undefined, scalingFactor);
+    preview = new SessionPreviewDecoder(previewNetwork, s);
+  }
+  return { network, sessions: encoder ? [decoder, encoder] : [decoder], preview };
 }
