@@ -40,6 +40,13 @@ import { type DecoderKind, openVae } from "./open-vae.js";
 import type { PreviewDecoder } from "./preview-decoder.js";
 import { SessionDeepCacheUNet } from "./session-deep-cache.js";
 import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
+import {
+  DEFAULT_WEIGHT_STORAGE,
+  resolveWeightStorage,
+  storageOption,
+  validateWeightStorage,
+  type WeightStorageChoice,
+} from "./weight-storage-choice.js";
 
 /** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
 export const DEFAULT_ATTENTION: AttentionKind = "mha";
@@ -80,6 +87,11 @@ export interface EngineOptions {
   deepCacheInterval?: number;
   /** int8 UNet layers: "none" (default), "int8-linear" (transformer linears) or "int8" (also convs). */
   unetQuantization?: UNetQuantization;
+  /**
+   * How built graphs store the weights: "auto" (default) keeps an F16 checkpoint's fp16, exactly;
+   * "fp16" also rounds F32/BF16 weights (lossy); "fp32" always. See weight-storage-choice.ts.
+   */
+  weightStorage?: WeightStorageChoice;
 }
 
 export interface OpenedPipeline {
@@ -138,6 +150,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
   const attention = options.attention ?? DEFAULT_ATTENTION;
   const deepCacheInterval = validateDeepCacheInterval(options.deepCacheInterval ?? 1);
   const quantization = options.unetQuantization ?? "none";
+  const storageChoice = validateWeightStorage(options.weightStorage ?? DEFAULT_WEIGHT_STORAGE);
   if (!UNET_QUANTIZATIONS.includes(quantization)) {
     throw new Error(
       `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
@@ -158,6 +171,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
   const loras: { file: LoraFile; weight: number }[] = [];
   let unetWeights: WeightSource | undefined;
   let textWeights: WeightSource | undefined;
+  const loraChanged = { unet: false, textEncoder: false };
   if (model.format !== "onnx") {
     for (const l of options.loras ?? []) {
       loras.push({
@@ -171,6 +185,8 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     );
     unetWeights = merged.unet;
     textWeights = merged.textEncoder;
+    loraChanged.unet = merged.unet.changedNames().length > 0;
+    loraChanged.textEncoder = merged.textEncoder.changedNames().length > 0;
   } else if ((options.loras ?? []).length > 0) {
     throw new Error(
       `${model.path}: LoRAs cannot be applied to an ONNX pipeline folder (its weights are baked into the graphs); use the checkpoint or diffusers folder instead`,
@@ -200,12 +216,15 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
   } else {
     const te = model.textEncoder;
     const clipSkips = Array.from({ length: Math.min(te.config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
+    const teStorage = storageOption(
+      resolveWeightStorage(storageChoice, { ...te, loraChanged: loraChanged.textEncoder }),
+    );
     const teSession = new LazySession(() =>
       createGraphSession(
         runtime,
-        () => buildTextEncoderGraph(textWeights!, te.config, { attention, clipSkips }),
+        () => buildTextEncoderGraph(textWeights!, te.config, { attention, clipSkips, ...teStorage }),
         {
-          cache: cacheFor(te, "text_encoder", { attention, clipSkips }),
+          cache: cacheFor(te, "text_encoder", { attention, clipSkips, ...teStorage }),
           session,
         },
       ),
@@ -219,10 +238,13 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     const u = model.unet;
     // "none" stays out of the key, so the float graph keeps its cache entry; the weight width
     // depends on the CPU, so a cache shared between machines keeps one graph per width
+    const unetStorage = storageOption(
+      resolveWeightStorage(storageChoice, { ...u, loraChanged: loraChanged.unet }),
+    );
     const unetOptions =
       quantization === "none"
-        ? { attention }
-        : { attention, quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+        ? { attention, ...unetStorage }
+        : { attention, quantization, int8WeightBits: int8WeightBitsForThisCpu(), ...unetStorage };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const unetSession = new LazySession(() =>
       createGraphSession(
@@ -266,6 +288,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     session,
     cache: options.cache === false ? false : (options.cache ?? defaultGraphCache()),
     attention,
+    weightStorage: storageChoice,
     decoder: options.decoder ?? "vae",
     tileLatentSize: options.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
   });

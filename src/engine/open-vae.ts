@@ -2,6 +2,8 @@
  * The VAE side of a pipeline: the full AutoencoderKL (built from weights or an ONNX folder's
  * vae_decoder/vae_encoder) or TAESD as the decoder, with tiled encoding and decoding for large images.
  */
+
+import type { GraphBuilder } from "../graph/graph-builder.js";
 import { fileIdentity, type GraphCache, graphCacheKey } from "../graph/graph-cache.js";
 import { createGraphSession } from "../graph/graph-session.js";
 import type { AttentionKind } from "../graph/layers.js";
@@ -14,12 +16,19 @@ import {
   VAE_ENCODER_INPUT,
   VAE_ENCODER_OUTPUTS,
 } from "../graph/vae.js";
+import type { WeightStorage } from "../graph/weight-storage.js";
 import type { Runtime, SessionOptions } from "../runtime/runtime.js";
 import type { LoadedModel, WeightsComponent } from "../weights/loaded-model.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { type PreviewDecoder, SessionPreviewDecoder } from "./preview-decoder.js";
 import { SessionVae, type VaeEncoderIo } from "./session-networks.js";
+import {
+  DEFAULT_WEIGHT_STORAGE,
+  resolveWeightStorage,
+  storageOption,
+  type WeightStorageChoice,
+} from "./weight-storage-choice.js";
 
 export type DecoderKind = "vae" | "taesd";
 
@@ -28,6 +37,8 @@ export interface VaeSetup {
   session: SessionOptions;
   cache: GraphCache | false;
   attention: AttentionKind;
+  /** Default "auto" (weight-storage-choice.ts). */
+  weightStorage?: WeightStorageChoice;
   decoder: DecoderKind;
   /** Decode latents larger than this per side (encode images larger than 8× it) in overlapping tiles; 0 = never tile. */
   tileLatentSize: number;
@@ -48,10 +59,13 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
   const built = (
     component: WeightsComponent<unknown>,
     kind: string,
-    build: Parameters<typeof createGraphSession>[1],
-  ) =>
-    new LazySession(() =>
-      createGraphSession(runtime, build, {
+    build: (storage: { weightStorage?: WeightStorage }) => GraphBuilder,
+  ) => {
+    const storage = storageOption(
+      resolveWeightStorage(setup.weightStorage ?? DEFAULT_WEIGHT_STORAGE, component),
+    );
+    return new LazySession(() =>
+      createGraphSession(runtime, () => build(storage), {
         session,
         cache:
           setup.cache === false
@@ -62,11 +76,12 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
                   kind,
                   weights: component.files.map((f) => fileIdentity(f)),
                   config: component.config,
-                  options: { attention: setup.attention },
+                  options: { attention: setup.attention, ...storage },
                 }),
               },
       }),
     );
+  };
 
   let decoder: LazySession;
   let decoderIo = { input: VAE_DECODER_INPUT, output: VAE_DECODER_OUTPUT };
@@ -76,9 +91,13 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
   const vae = model.vae;
   if (vae) {
     scalingFactor = vae.config.scalingFactor;
-    const options = { attention: setup.attention };
-    decoder = built(vae, "vae_decoder", () => buildVaeDecoderGraph(vae.weights, vae.config, options));
-    encoder = built(vae, "vae_encoder", () => buildVaeEncoderGraph(vae.weights, vae.config, options));
+    const attention = setup.attention;
+    decoder = built(vae, "vae_decoder", (storage) =>
+      buildVaeDecoderGraph(vae.weights, vae.config, { attention, ...storage }),
+    );
+    encoder = built(vae, "vae_encoder", (storage) =>
+      buildVaeEncoderGraph(vae.weights, vae.config, { attention, ...storage }),
+    );
     encoderIo = {
       input: VAE_ENCODER_INPUT,
       mean: VAE_ENCODER_OUTPUTS.mean,
@@ -102,7 +121,9 @@ export function openVae(model: LoadedModel, setup: VaeSetup): OpenedVae {
   let latentScale = scalingFactor;
   const taesd = model.taesd;
   const taesdDecoder = taesd && {
-    session: built(taesd, "taesd_decoder", () => buildTaesdDecoderGraph(taesd.weights, taesd.config)),
+    session: built(taesd, "taesd_decoder", (storage) =>
+      buildTaesdDecoderGraph(taesd.weights, taesd.config, storage),
+    ),
     io: { input: TAESD_DECODER_INPUT, output: TAESD_DECODER_OUTPUT },
     latentScale: taesd.config.scalingFactor,
   };

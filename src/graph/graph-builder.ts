@@ -12,9 +12,11 @@ import {
   ELEMENT_SIZES,
   type ElementType,
   type NodeProto,
+  ONNX_DATA_TYPE,
   type TensorProto,
   type ValueInfoProto,
 } from "./onnx-proto.js";
+import { float32ToFloat16, type WeightStorage } from "./weight-storage.js";
 
 export const ONNX_OPSET = 17;
 export const MS_DOMAIN = "com.microsoft";
@@ -103,6 +105,11 @@ export function numel(dims: readonly number[]): number {
   return n;
 }
 
+export interface GraphBuilderOptions {
+  /** How checkpoint weights (`weight()`) are stored; default "fp32" (see weight-storage.ts). */
+  readonly weightStorage?: WeightStorage;
+}
+
 export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly inputs: ValueInfoProto[] = [];
@@ -111,10 +118,18 @@ export class GraphBuilder {
   private readonly usedNames = new Set<string>();
   private readonly scopes: string[] = [];
   private readonly constants = new Map<string, string>();
+  /** fp16 storage: checkpoint key → the float32 value its Cast produces. */
+  private readonly upcastWeights = new Map<string, string>();
   private counter = 0;
   readonly domainsUsed = new Set<string>();
+  readonly weightStorage: WeightStorage;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    options: GraphBuilderOptions = {},
+  ) {
+    this.weightStorage = options.weightStorage ?? "fp32";
+  }
 
   get initializers(): InitializerSpec[] {
     return [...this.initializerSpecs.values()];
@@ -156,17 +171,34 @@ export class GraphBuilder {
     return spec.name;
   }
 
-  /** A float32 weight under its checkpoint key, read from `source` only when the model is written. */
+  /**
+   * A float32 weight under its checkpoint key, read from `source` only when the model is written.
+   * With fp16 storage the initializer under the key is float16 and the returned value is its Cast
+   * to float, so every consumer still sees float32.
+   */
   weight(source: WeightSource, key: string): string {
+    const upcast = this.upcastWeights.get(key);
+    if (upcast) return upcast;
     if (this.initializerSpecs.has(key)) return key;
     if (!source.has(key))
       throw new Error(`graph "${this.name}": weight "${key}" is missing from the checkpoint`);
-    return this.initializer({
+    if (this.weightStorage === "fp32") {
+      return this.initializer({
+        name: key,
+        elementType: "float32",
+        dims: source.shape(key),
+        data: () => source.get(key),
+      });
+    }
+    const stored = this.initializer({
       name: key,
-      elementType: "float32",
+      elementType: "float16",
       dims: source.shape(key),
-      data: () => source.get(key),
+      data: () => float32ToFloat16(source.get(key), key),
     });
+    const value = this.node("Cast", [stored], { to: ONNX_DATA_TYPE.float32 }, { outputs: [`${key}:float`] });
+    this.upcastWeights.set(key, value);
+    return value;
   }
 
   /** Shared small constants (shapes, axes, scalars), deduplicated by value. */

@@ -16,6 +16,7 @@ import type { TaesdConfig } from "../weights/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { conv2d, type LayerContext, upsampleNearest } from "./layers.js";
+import type { WeightStorage } from "./weight-storage.js";
 
 export const TAESD_ENCODER_INPUT = "sample";
 export const TAESD_ENCODER_OUTPUT = "latent_sample";
@@ -34,8 +35,17 @@ function block(ctx: LayerContext, key: string, x: string): string {
   });
 }
 
-export function buildTaesdEncoderGraph(weights: WeightSource, config: TaesdConfig): GraphBuilder {
-  const b = new GraphBuilder("taesd_encoder");
+export interface TaesdGraphOptions {
+  /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
+  readonly weightStorage?: WeightStorage;
+}
+
+export function buildTaesdEncoderGraph(
+  weights: WeightSource,
+  config: TaesdConfig,
+  options: TaesdGraphOptions = {},
+): GraphBuilder {
+  const b = new GraphBuilder("taesd_encoder", { weightStorage: options.weightStorage });
   const ctx: LayerContext = { b, weights, attention: "matmul" };
   const x = b.input(TAESD_ENCODER_INPUT, "float32", ["batch", 3, "height", "width"]);
 
@@ -57,8 +67,12 @@ export function buildTaesdEncoderGraph(weights: WeightSource, config: TaesdConfi
   return b;
 }
 
-export function buildTaesdDecoderGraph(weights: WeightSource, config: TaesdConfig): GraphBuilder {
-  const b = new GraphBuilder("taesd_decoder");
+export function buildTaesdDecoderGraph(
+  weights: WeightSource,
+  config: TaesdConfig,
+  options: TaesdGraphOptions = {},
+): GraphBuilder {
+  const b = new GraphBuilder("taesd_decoder", { weightStorage: options.weightStorage });
   const ctx: LayerContext = { b, weights, attention: "matmul" };
   const z = b.input(TAESD_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
 

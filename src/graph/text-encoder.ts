@@ -21,11 +21,14 @@ import {
   MASKED_SCORE,
   quickGelu,
 } from "./layers.js";
+import type { WeightStorage } from "./weight-storage.js";
 
 export interface TextEncoderGraphOptions {
   readonly attention?: AttentionKind;
   /** Extra outputs `clip_skip_<k>`, 1 ≤ k < numHiddenLayers. */
   readonly clipSkips?: readonly number[];
+  /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
+  readonly weightStorage?: WeightStorage;
 }
 
 export const TEXT_ENCODER_INPUT = "input_ids";
@@ -47,7 +50,7 @@ export function buildTextEncoderGraph(
       );
     }
   }
-  const b = new GraphBuilder("text_encoder");
+  const b = new GraphBuilder("text_encoder", { weightStorage: options.weightStorage });
   const ctx: LayerContext = { b, weights, attention: options.attention ?? "matmul" };
   const c = config.hiddenSize;
   const ids = b.input(TEXT_ENCODER_INPUT, "int32", ["batch", "sequence"]);

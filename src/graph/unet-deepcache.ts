@@ -26,11 +26,14 @@ import {
   type UNetContext,
 } from "./unet.js";
 import { type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
+import type { WeightStorage } from "./weight-storage.js";
 
 export interface ShallowUNetGraphOptions {
   readonly attention?: AttentionKind;
   readonly quantization?: UNetQuantization;
   readonly int8WeightBits?: 7 | 8;
+  /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
+  readonly weightStorage?: WeightStorage;
 }
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
@@ -48,7 +51,7 @@ export function buildShallowUNetGraph(
   if (config.blockOutChannels.length < 2) {
     throw new Error("DeepCache needs a UNet with at least two levels");
   }
-  const b = new GraphBuilder("unet_shallow");
+  const b = new GraphBuilder("unet_shallow", { weightStorage: options.weightStorage });
   const base: LayerContext = {
     b,
     weights,

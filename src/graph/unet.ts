@@ -29,6 +29,7 @@ import {
   silu,
 } from "./layers.js";
 import { type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
+import type { WeightStorage } from "./weight-storage.js";
 
 export interface UNetGraphOptions {
   readonly attention?: AttentionKind;
@@ -38,6 +39,8 @@ export interface UNetGraphOptions {
   readonly int8WeightBits?: 7 | 8;
   /** Also output DEEP_FEATURE, the input of the last up block (DeepCache, see unet-deepcache.ts). */
   readonly deepFeature?: boolean;
+  /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
+  readonly weightStorage?: WeightStorage;
 }
 
 export const UNET_INPUTS = {
@@ -187,7 +190,7 @@ export function buildUNetGraph(
   config: UNetConfig,
   options: UNetGraphOptions = {},
 ): GraphBuilder {
-  const b = new GraphBuilder("unet");
+  const b = new GraphBuilder("unet", { weightStorage: options.weightStorage });
   const base: LayerContext = {
     b,
     weights,

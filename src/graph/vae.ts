@@ -27,9 +27,12 @@ import {
   silu,
   upsampleNearest,
 } from "./layers.js";
+import type { WeightStorage } from "./weight-storage.js";
 
 export interface VaeGraphOptions {
   readonly attention?: AttentionKind;
+  /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
+  readonly weightStorage?: WeightStorage;
 }
 
 export const VAE_DECODER_INPUT = "latent_sample";
@@ -122,7 +125,7 @@ export function buildVaeDecoderGraph(
   config: VaeConfig,
   options: VaeGraphOptions = {},
 ): GraphBuilder {
-  const b = new GraphBuilder("vae_decoder");
+  const b = new GraphBuilder("vae_decoder", { weightStorage: options.weightStorage });
   const ctx = context(b, weights, config, options);
   const blocks = config.blockOutChannels;
   const z = b.input(VAE_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
@@ -154,7 +157,7 @@ export function buildVaeEncoderGraph(
   config: VaeConfig,
   options: VaeGraphOptions = {},
 ): GraphBuilder {
-  const b = new GraphBuilder("vae_encoder");
+  const b = new GraphBuilder("vae_encoder", { weightStorage: options.weightStorage });
   const ctx = context(b, weights, config, options);
   const blocks = config.blockOutChannels;
   const latent = config.latentChannels;
