@@ -35,13 +35,28 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
 describe("authentication", () => {
-  it("--api-key: 401 without it, 200 with Bearer or X-API-Key; health, docs and web UI included", async () => {
+  it("--api-key: 401 without it, 200 with Bearer or X-API-Key; health and web UI files need none", async () => {
     const app = await server({ apiKey: "s3cret" });
-    for (const url of ["/sdapi/v1/samplers", "/docs", "/", "/openapi.json", "/sdlite/v1/jobs/x"]) {
+    for (const url of [
+      "/sdapi/v1/samplers",
+      "/docs",
+      "/openapi.json",
+      "/sdlite/v1/jobs/x",
+      "/sdapi/v1/main.js",
+      "/docs/static/index.js",
+    ]) {
       const r = await app.inject({ method: "GET", url });
       assert.equal(r.statusCode, 401, `${url} without a key`);
       assert.equal(r.json().detail.includes("authentication required"), true);
     }
+    for (const method of ["POST", "DELETE"] as const) {
+      const r = await app.inject({ method, url: "/" });
+      assert.equal(r.statusCode, 401, `${method} / without a key`);
+    }
+    // the page itself loads without the key (a browser cannot send one with a page load) and asks for it
+    const page = await app.inject({ method: "GET", url: "/?x=1" });
+    assert.equal(page.statusCode, 200, "the web UI page without a key");
+    assert.notEqual((await app.inject({ method: "GET", url: "/main.js" })).statusCode, 401);
     const wrong = await app.inject({
       method: "GET",
       url: "/sdapi/v1/samplers",
@@ -90,6 +105,19 @@ describe("authentication", () => {
       headers: { authorization: basic("bob", "pa:ss") },
     });
     assert.equal(wrong.statusCode, 401);
+  });
+
+  it("--api-key with --api-auth: the web UI page needs the basic credentials too (the browser asks)", async () => {
+    const app = await server({ apiKey: "k", apiAuth: "alice:pw" });
+    const page = await app.inject({ method: "GET", url: "/" });
+    assert.equal(page.statusCode, 401);
+    assert.match(String(page.headers["www-authenticate"]), /^Basic/);
+    const withBasic = await app.inject({
+      method: "GET",
+      url: "/",
+      headers: { authorization: basic("alice", "pw") },
+    });
+    assert.equal(withBasic.statusCode, 200);
   });
 
   it("without credentials configured, everything is open", async () => {

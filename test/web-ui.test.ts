@@ -2,8 +2,9 @@
  * The browser UI of `sdlite serve` in headless Chromium against the real server (createServer with
  * the tiny fixture models): the pickers fill from the API, txt2img lands in the gallery with its
  * parameters, progress and its live preview update while a request runs, Cancel interrupts it, a
- * painted mask goes to img2img as a mask PNG, a dropped PNG fills the form, server errors are
- * shown, and the layout is one column on a phone.
+ * painted mask goes to img2img as a mask PNG, a dropped PNG fills the form (schedule type
+ * included), server errors are shown, a server with --api-key gets its key from a dialog, and the
+ * layout is one column on a phone.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -23,12 +24,13 @@ const work = mkdtempSync(join(tmpdir(), "sdlite-web-ui-"));
 let browser: Browser;
 let app: FastifyInstance;
 let url: string;
+let webDir: string;
 
 before(async () => {
   const loraDir = join(work, "Lora");
   mkdirSync(loraDir);
   copyFileSync(fixturePath("lora/tiny-sd15-kohya.safetensors"), join(loraDir, "tiny-sd15-kohya.safetensors"));
-  const webDir = await buildWeb({ outDir: join(work, "web"), minify: false });
+  webDir = await buildWeb({ outDir: join(work, "web"), minify: false });
   app = await createServer({
     model: fixturePath("models/tiny-sd15"),
     modelsDir: fixturePath("models"),
@@ -58,8 +60,19 @@ async function apiGet<T>(path: string): Promise<T> {
   return (await response.json()) as T;
 }
 
+interface OpenOptions {
+  /** Default: the server of this file. */
+  baseUrl?: string;
+  /** Whether to wait until the lists are loaded (default true). */
+  ready?: boolean;
+}
+
 /** A page on the UI, ready (lists loaded); page errors and console errors fail the test at `done`. */
-async function openUi(viewport = { width: 1280, height: 800 }, expectedHttpError?: number) {
+async function openUi(
+  viewport = { width: 1280, height: 800 },
+  expectedHttpError?: number,
+  { baseUrl = url, ready = true }: OpenOptions = {},
+) {
   const page = await browser.context.newPage();
   await page.setViewportSize(viewport);
   const errors: string[] = [];
@@ -71,8 +84,8 @@ async function openUi(viewport = { width: 1280, height: 800 }, expectedHttpError
       errors.push(`console error: ${msg.text()}`);
     }
   });
-  await page.goto(url);
-  await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+  await page.goto(baseUrl);
+  if (ready) await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
   return {
     page,
     async done() {
@@ -134,6 +147,12 @@ describe("web UI in headless Chromium against sdlite serve", () => {
       samplers.map((s) => s.name),
     );
     assert.equal(await page.inputValue("#sampler"), "Euler a");
+    const schedulers = await apiGet<{ label: string }[]>("schedulers");
+    assert.deepEqual(
+      await page.locator("#scheduler option").allTextContents(),
+      schedulers.map((s) => s.label),
+    );
+    assert.equal(await page.inputValue("#scheduler"), "Automatic");
     const models = await apiGet<{ title: string; model_name: string }[]>("sd-models");
     assert.deepEqual(
       await page.locator("#model option").allTextContents(),
@@ -187,6 +206,7 @@ describe("web UI in headless Chromium against sdlite serve", () => {
       negative_prompt: "blurry",
       seed: 42,
       sampler_name: "DDIM",
+      scheduler: "Automatic",
       steps: 3,
       cfg_scale: 5.5,
       width: 64,
@@ -419,7 +439,8 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     assert.equal(await page.inputValue("#prompt"), "a lighthouse at dusk, (dramatic sky:1.2)");
     assert.equal(await page.inputValue("#negative-prompt"), "fog, lowres");
     assert.equal(await page.inputValue("#steps"), "33");
-    assert.equal(await page.inputValue("#sampler"), "DPM++ 2M Karras");
+    assert.equal(await page.inputValue("#sampler"), "DPM++ 2M");
+    assert.equal(await page.inputValue("#scheduler"), "Karras");
     assert.equal(await page.inputValue("#cfg"), "6.5");
     assert.equal(await page.inputValue("#seed"), "777");
     assert.deepEqual([await page.inputValue("#width"), await page.inputValue("#height")], ["512", "768"]);
@@ -427,13 +448,23 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     assert.equal(await page.inputValue("#strength"), "0.45");
     assert.equal(await page.isHidden("#drop-overlay"), true);
 
-    // a generated PNG round-trips: what sdlite wrote into it comes back into the form
+    // a generated PNG round-trips: what sdlite wrote into it comes back into the form; the
+    // schedule type goes to the server as A1111's "scheduler" field and comes back in the infotext
     await page.fill("#steps", "2");
     await page.fill("#seed", "99");
     await setSize(page, 64, 64);
+    const request = waitForApi(page, "txt2img");
     const answer = page.waitForResponse((r) => r.url().endsWith("/sdapi/v1/txt2img"));
     await page.click("#generate");
+    const sent = jsonBody(await request);
+    assert.deepEqual([sent.sampler_name, sent.scheduler], ["DPM++ 2M", "Karras"]);
     const generated = ((await (await answer).json()) as ApiResponse).images[0];
+    assert.match(
+      (await page.textContent("figure.result .infotext")) ?? "",
+      /Sampler: DPM\+\+ 2M, Schedule type: Karras,/,
+    );
+    await page.selectOption("#sampler", "Euler");
+    await page.selectOption("#scheduler", "Automatic");
     await page.waitForSelector("figure.result");
     await page.fill("#prompt", "");
     await page.fill("#seed", "-1");
@@ -441,7 +472,18 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     await page.waitForSelector("#status:has-text('Parameters from generated.png')");
     assert.equal(await page.inputValue("#prompt"), "a lighthouse at dusk, (dramatic sky:1.2)");
     assert.equal(await page.inputValue("#seed"), "99");
-    assert.equal(await page.inputValue("#sampler"), "DPM++ 2M Karras");
+    assert.equal(await page.inputValue("#sampler"), "DPM++ 2M");
+    assert.equal(await page.inputValue("#scheduler"), "Karras");
+
+    // an old infotext names the schedule in the sampler ("DPM++ 2M Karras", no Schedule type)
+    const old = pngBase64(8, 8, [1, 2, 3], {
+      parameters: "a tree\nSteps: 5, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 5, Size: 64x64",
+    });
+    await page.selectOption("#scheduler", "Automatic");
+    await dropFile(page, "main", "old.png", old);
+    await page.waitForSelector("#status:has-text('Parameters from old.png')");
+    assert.equal(await page.inputValue("#sampler"), "DPM++ 2M");
+    assert.equal(await page.inputValue("#scheduler"), "Karras");
 
     // a PNG without parameters says so
     await dropFile(page, "main", "plain.png", pngBase64(8, 8, [0, 0, 0]));
@@ -466,6 +508,83 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     assert.equal(await page.isEnabled("#generate"), true);
     assert.equal(await page.locator("figure.result").count(), 0);
     await done();
+  });
+
+  it("--api-key: the page asks for the key once, sends it as X-API-Key, and asks again for a wrong one", async () => {
+    const keyed = await createServer({
+      model: fixturePath("models/tiny-sd15"),
+      modelsDir: fixturePath("models"),
+      hubCacheDir: false,
+      engine: { threads: 1, cache: false },
+      webDir,
+      apiKey: "open sesame",
+    });
+    try {
+      await keyed.listen({ host: "127.0.0.1", port: 0 });
+      const address = keyed.server.address();
+      assert.ok(address && typeof address === "object");
+      const keyedUrl = `http://127.0.0.1:${address.port}`;
+      const denied = await fetch(`${keyedUrl}/sdapi/v1/samplers`);
+      assert.equal(denied.status, 401, "the API itself still needs the key");
+
+      const { page, done } = await openUi(undefined, 401, { baseUrl: keyedUrl, ready: false });
+      const keys: (string | null)[] = [];
+      page.on("request", (r) => {
+        if (r.url().includes("/sdapi/v1/")) keys.push(r.headers()["x-api-key"] ?? null);
+      });
+      // the lists' requests met 401 together: one dialog
+      await page.waitForSelector("#api-key-dialog[open]");
+      assert.match((await page.textContent("#api-key-message")) ?? "", /needs its API key/);
+      await page.fill("#api-key", "wrong");
+      await page.click("#api-key-dialog button[value=connect]");
+      await page.waitForSelector("#api-key-dialog[open] #api-key-message:has-text('refused')");
+      await page.fill("#api-key", "open sesame");
+      await page.press("#api-key", "Enter");
+      await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+      assert.equal(await page.isHidden("#api-key-dialog"), true);
+      assert.equal(await page.locator("#api-key-dialog[open]").count(), 0);
+      const samplers = (await (
+        await fetch(`${keyedUrl}/sdapi/v1/samplers`, { headers: { "x-api-key": "open sesame" } })
+      ).json()) as { name: string }[];
+      assert.deepEqual(
+        await page.locator("#sampler option").allTextContents(),
+        samplers.map((s) => s.name),
+      );
+      // each list request was retried once with the wrong key and once with the right one
+      const lists = ["samplers", "schedulers", "sd-models", "options", "loras"].length;
+      assert.deepEqual(
+        [...keys].sort(),
+        [...Array(lists).fill("open sesame"), ...Array(lists).fill("wrong")],
+        `keys sent: ${keys.join(", ")}`,
+      );
+
+      // a generation goes through with the key, and a reload does not ask again
+      await page.fill("#prompt", "a locked door");
+      await page.fill("#steps", "2");
+      await setSize(page, 64, 64);
+      const request = waitForApi(page, "txt2img");
+      await page.click("#generate");
+      assert.equal((await request).headers()["x-api-key"], "open sesame");
+      await page.waitForSelector("#status:has-text('Done: 1 image')", { timeout: 20_000 });
+      keys.length = 0;
+      await page.reload();
+      await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+      assert.ok(
+        keys.length > 0 && keys.every((k) => k === "open sesame"),
+        `after reload: ${keys.join(", ")}`,
+      );
+      await done();
+
+      // another tab (its own sessionStorage) asks again; cancelling shows the server's refusal
+      const other = await openUi(undefined, 401, { baseUrl: keyedUrl, ready: false });
+      await other.page.waitForSelector("#api-key-dialog[open]");
+      await other.page.click("#api-key-dialog button[value=cancel]");
+      await other.page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+      assert.match((await other.page.textContent("#status")) ?? "", /authentication required/);
+      await other.done();
+    } finally {
+      await keyed.close();
+    }
   });
 
   it("layout: two columns on a desktop, one column without sideways scrolling on a phone", async () => {

@@ -2,6 +2,10 @@
  * Request authentication: an API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`) or HTTP
  * basic credentials (A1111's --api-auth "user:pass[,user2:pass2]"). Secrets are compared through
  * their SHA-256 in constant time, so timing reveals neither content nor length.
+ *
+ * What needs none: CORS preflights, the health check, and, with an API key but no basic users,
+ * the web UI's own files (they hold no data; the page asks for the key and sends it with every API
+ * call, where a browser has no way to send a key with a page load).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
@@ -25,7 +29,14 @@ export interface Authenticator {
   /** The auth scheme to name in WWW-Authenticate. */
   readonly challenge: string;
   check(headers: Readonly<Record<string, string | string[] | undefined>>): boolean;
+  /** Whether a request goes through without credentials (see above). */
+  exempt(method: string, url: string): boolean;
 }
+
+export const HEALTH_PATH = "/sdlite/v1/health";
+
+/** The web UI's files: "/" and top-level static files (index.html, main.js, styles.css, …). */
+const WEB_UI_FILE = /^\/(?:[\w-]+(?:\.[\w-]+)*\.(?:html|js|css|svg|png|ico|woff2?))?$/;
 
 /** Parses "user:pass,user2:pass2"; a password may itself contain ':'. */
 export function parseBasicCredentials(spec: string): { user: string; password: string }[] {
@@ -52,6 +63,11 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     : [];
   return {
     required: key !== undefined || basic.length > 0,
+    exempt(method, url) {
+      const path = url.split("?")[0];
+      if (method === "OPTIONS" || path === HEALTH_PATH) return true;
+      return basic.length === 0 && (method === "GET" || method === "HEAD") && WEB_UI_FILE.test(path);
+    },
     challenge: basic.length > 0 ? 'Basic realm="sdlite", charset="UTF-8"' : 'Bearer realm="sdlite"',
     check(headers) {
       const authorization = header(headers, "authorization");

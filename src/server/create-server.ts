@@ -21,7 +21,7 @@ import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
 import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
 import { a1111GenerationRoutes } from "./routes/a1111-generation.js";
 import { sdliteJobRoutes } from "./routes/sdlite-jobs.js";
-import { defaultWebDir, HEALTH_PATH, webUiRoutes } from "./routes/web-ui.js";
+import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
 
@@ -136,9 +136,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const auth = createAuthenticator({ apiKey: options.apiKey, basic: options.apiAuth });
   if (auth.required) {
     app.addHook("onRequest", async (request, reply) => {
-      // CORS preflights carry no credentials; the health check is for load balancers
-      if (request.method === "OPTIONS" || request.url.split("?")[0] === HEALTH_PATH) return;
-      if (auth.check(request.headers)) return;
+      if (auth.exempt(request.method, request.url) || auth.check(request.headers)) return;
       return reply
         .code(401)
         .header("www-authenticate", auth.challenge)

@@ -2,6 +2,7 @@
  * The AUTOMATIC1111 HTTP API as the UI uses it. Only these endpoints, with A1111's own shapes, so
  * the page works against `sdlite serve` and against a real AUTOMATIC1111 (`--api`) alike.
  */
+import type { ApiKeyProvider } from "./api-key.js";
 
 export interface Txt2ImgRequest {
   prompt: string;
@@ -9,6 +10,8 @@ export interface Txt2ImgRequest {
   /** -1 = random. */
   seed: number;
   sampler_name: string;
+  /** A1111 ≥ 1.9 "Schedule type" label (e.g. "Karras"); absent for servers without /schedulers. */
+  scheduler?: string;
   steps: number;
   cfg_scale: number;
   width: number;
@@ -64,6 +67,13 @@ export interface SamplerItem {
   aliases: string[];
 }
 
+/** A1111 ≥ 1.9 /schedulers entry: `label` is what the UI shows and sends. */
+export interface SchedulerItem {
+  name: string;
+  label: string;
+  aliases?: string[] | null;
+}
+
 export interface SdModelItem {
   title: string;
   model_name: string;
@@ -113,14 +123,31 @@ function errorMessage(status: number, body: unknown, fallback: string): string {
 }
 
 export class A1111Client {
-  constructor(private readonly baseUrl = "") {}
+  /** `apiKey`: for a server that wants one (sdlite's --api-key); without it a 401 is final. */
+  constructor(
+    private readonly baseUrl = "",
+    private readonly apiKey?: ApiKeyProvider,
+  ) {}
 
   private async request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.baseUrl}/sdapi/v1/${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let key = this.apiKey?.key();
+    let response: Response;
+    for (;;) {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers["content-type"] = "application/json";
+      if (key !== undefined) headers["x-api-key"] = key;
+      response = await fetch(`${this.baseUrl}/sdapi/v1/${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const wantsKey = /^Bearer\b/i.test(response.headers.get("www-authenticate") ?? "");
+      if (response.status !== 401 || !wantsKey || !this.apiKey) break;
+      const next = await this.apiKey.ask(key);
+      if (next === undefined) break; // the user gave no key: report the 401
+      await response.body?.cancel();
+      key = next;
+    }
     const text = await response.text();
     let parsed: unknown;
     try {
@@ -151,6 +178,10 @@ export class A1111Client {
 
   samplers(): Promise<SamplerItem[]> {
     return this.request("GET", "samplers");
+  }
+
+  schedulers(): Promise<SchedulerItem[]> {
+    return this.request("GET", "schedulers");
   }
 
   sdModels(): Promise<SdModelItem[]> {

@@ -3,7 +3,7 @@
  * infotext (a dropped PNG, a gallery result).
  */
 import { parseInfotext } from "../../src/image/infotext.js";
-import type { SamplerItem, Txt2ImgRequest } from "./api.js";
+import type { SamplerItem, SchedulerItem, Txt2ImgRequest } from "./api.js";
 import { byId, el } from "./dom.js";
 import { CUSTOM_PRESET, parsePresetValue, presetValue, SIZE_PRESETS, snapSide } from "./size-presets.js";
 
@@ -12,6 +12,8 @@ function clampInt(value: number, min: number, max: number, fallback: number): nu
   return Math.min(max, Math.max(min, Math.round(value)));
 }
 
+const isAutomatic = (schedule: string) => /^(automatic|default)$/i.test(schedule);
+
 /** The sampler option for an infotext's Sampler (+ Schedule type), also old "DPM++ 2M Karras" names. */
 export function matchSampler(
   samplers: readonly SamplerItem[],
@@ -19,7 +21,7 @@ export function matchSampler(
   scheduleType?: string,
 ): string | undefined {
   const wanted = [
-    scheduleType && !/^(automatic|default)$/i.test(scheduleType) ? `${sampler} ${scheduleType}` : undefined,
+    scheduleType && !isAutomatic(scheduleType) ? `${sampler} ${scheduleType}` : undefined,
     sampler,
   ].filter((s): s is string => !!s);
   for (const name of wanted) {
@@ -32,11 +34,23 @@ export function matchSampler(
   return undefined;
 }
 
+/** The schedule entry for a name, label or alias, any case. */
+export function matchScheduler(
+  schedulers: readonly SchedulerItem[],
+  schedule: string,
+): SchedulerItem | undefined {
+  const lower = schedule.trim().toLowerCase();
+  return schedulers.find((s) =>
+    [s.label, s.name, ...(s.aliases ?? [])].some((n) => n.toLowerCase() === lower),
+  );
+}
+
 export class GenerationForm {
   readonly form = byId("gen-form", HTMLFormElement);
   readonly prompt = byId("prompt", HTMLTextAreaElement);
   readonly negativePrompt = byId("negative-prompt", HTMLTextAreaElement);
   private readonly sampler = byId("sampler", HTMLSelectElement);
+  private readonly scheduler = byId("scheduler", HTMLSelectElement);
   private readonly steps = byId("steps", HTMLInputElement);
   private readonly cfg = byId("cfg", HTMLInputElement);
   private readonly seed = byId("seed", HTMLInputElement);
@@ -48,6 +62,7 @@ export class GenerationForm {
   private readonly strength = byId("strength", HTMLInputElement);
   private readonly strengthValue = byId("strength-value", HTMLOutputElement);
   private samplers: SamplerItem[] = [];
+  private schedulers: SchedulerItem[] = [];
 
   constructor() {
     for (const p of SIZE_PRESETS) {
@@ -77,6 +92,18 @@ export class GenerationForm {
     this.sampler.replaceChildren(...samplers.map((s) => el("option", { value: s.name }, [s.name])));
     const keep = samplers.find((s) => s.name === previous) ?? samplers.find((s) => s.name === "Euler a");
     if (keep) this.sampler.value = keep.name;
+  }
+
+  /** Shows the Schedule type picker (A1111 ≥ 1.9 servers list /schedulers; older ones have none). */
+  setSchedulers(schedulers: SchedulerItem[]): void {
+    const previous = this.scheduler.value;
+    this.schedulers = schedulers;
+    this.scheduler.replaceChildren(...schedulers.map((s) => el("option", { value: s.label }, [s.label])));
+    const keep = schedulers.find((s) => s.label === previous) ?? schedulers.find((s) => isAutomatic(s.name));
+    if (keep) this.scheduler.value = keep.label;
+    const shown = schedulers.length > 0;
+    byId("scheduler-field", HTMLLabelElement).hidden = !shown;
+    byId("sampler-field", HTMLLabelElement).classList.toggle("wide", !shown);
   }
 
   setSize(width: number, height: number): void {
@@ -113,6 +140,7 @@ export class GenerationForm {
       negative_prompt: this.negativePrompt.value,
       seed: Number.isSafeInteger(seed) && seed >= 0 ? seed : -1,
       sampler_name: this.sampler.value,
+      ...(this.schedulers.length > 0 ? { scheduler: this.scheduler.value } : {}),
       steps: clampInt(Number(this.steps.value), 1, 150, 20),
       cfg_scale: Number.isFinite(Number(this.cfg.value)) ? Number(this.cfg.value) : 7,
       ...this.size(),
@@ -149,10 +177,13 @@ export class GenerationForm {
       this.strength.value = String(strength);
       this.showStrength();
     }
-    if (p.Sampler !== undefined) {
-      const schedule = p["Schedule type"] === undefined ? undefined : String(p["Schedule type"]);
+    const schedule = p["Schedule type"] === undefined ? undefined : String(p["Schedule type"]);
+    if (p.Sampler !== undefined && this.schedulers.length > 0) {
+      const problem = this.applySamplerAndSchedule(String(p.Sampler), schedule);
+      if (problem) problems.push(problem);
+    } else if (p.Sampler !== undefined) {
       const name = matchSampler(this.samplers, String(p.Sampler), schedule);
-      if (name && schedule && !/^(automatic|default)$/i.test(schedule) && !name.endsWith(schedule)) {
+      if (name && schedule && !isAutomatic(schedule) && !name.endsWith(schedule)) {
         // the server lists samplers without schedules (A1111 ≥ 1.9); the old combined name
         // ("DPM++ 2M Karras") is still accepted as sampler_name, so offer it rather than lose the schedule
         const combined = `${name} ${schedule}`;
@@ -167,5 +198,33 @@ export class GenerationForm {
       }
     }
     return problems;
+  }
+
+  /**
+   * Sets the sampler and the Schedule type picker; an old combined name ("DPM++ 2M Karras", no
+   * Schedule type) is split. Returns what could not be applied.
+   */
+  private applySamplerAndSchedule(sampler: string, scheduleType: string | undefined): string | undefined {
+    let name = matchSampler(this.samplers, sampler);
+    let schedule = scheduleType;
+    if (!name && scheduleType === undefined) {
+      for (const s of this.schedulers) {
+        const suffix = ` ${s.label}`;
+        const base = sampler.toLowerCase().endsWith(suffix.toLowerCase())
+          ? matchSampler(this.samplers, sampler.slice(0, -suffix.length))
+          : undefined;
+        if (base) {
+          name = base;
+          schedule = s.label;
+          break;
+        }
+      }
+    }
+    if (!name) return `sampler "${sampler}" is not available here`;
+    this.sampler.value = name;
+    const entry = matchScheduler(this.schedulers, schedule ?? "Automatic");
+    if (entry) this.scheduler.value = entry.label;
+    else if (schedule && !isAutomatic(schedule)) return `schedule type "${schedule}" is not available here`;
+    return undefined;
   }
 }

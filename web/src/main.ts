@@ -1,5 +1,6 @@
 /** Entry point: builds the page's parts and wires them to each other and to the A1111 API. */
 import { A1111Client, type Img2ImgRequest } from "./api.js";
+import { ApiKeyDialog } from "./api-key.js";
 import { byId } from "./dom.js";
 import { GenerationForm } from "./form.js";
 import { Gallery, resultsFromResponse } from "./gallery.js";
@@ -10,7 +11,7 @@ import { installPngDrop } from "./png-drop.js";
 import { ProgressMonitor } from "./progress.js";
 import { StatusLine } from "./status.js";
 
-const api = new A1111Client();
+const api = new A1111Client("", new ApiKeyDialog());
 const status = new StatusLine();
 const form = new GenerationForm();
 const loraPicker = new LoraPicker(form.prompt);
@@ -127,14 +128,19 @@ reuseSeedButton.addEventListener("click", () => {
 
 /** Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker. */
 async function loadServerLists(): Promise<void> {
-  const [samplers, sdModels, options, loras] = await Promise.allSettled([
+  const [samplers, schedulers, sdModels, options, loras] = await Promise.allSettled([
     api.samplers(),
+    api.schedulers(),
     api.sdModels(),
     api.options(),
     api.loras(),
   ]);
   if (samplers.status === "fulfilled") form.setSamplers(samplers.value);
   else showError(samplers.reason);
+  // A1111 before 1.9 has no /schedulers: its samplers carry the schedule in their names
+  form.setSchedulers(
+    schedulers.status === "fulfilled" && Array.isArray(schedulers.value) ? schedulers.value : [],
+  );
   if (sdModels.status === "fulfilled") {
     const loaded = options.status === "fulfilled" ? options.value.sd_model_checkpoint : undefined;
     models.setModels(sdModels.value, typeof loaded === "string" ? loaded : undefined);

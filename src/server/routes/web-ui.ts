@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 
-export const HEALTH_PATH = "/sdlite/v1/health";
+import { HEALTH_PATH } from "../auth.js";
 
 /** dist/web below the package root; src/server/routes (tsx) and dist/src/server/routes sit at different depths. */
 export function defaultWebDir(): string | undefined {
