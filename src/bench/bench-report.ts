@@ -1,4 +1,5 @@
 /** A bench result as Markdown: the stage table, start-up, where a whole image's time goes, quality, targets. */
+import type { BaselineComparison } from "./baseline-comparison.js";
 import { markdownTable } from "./markdown-table.js";
 import type { BenchResult, StageReport } from "./run-bench.js";
 import { type RunTiming, STAGE_TITLES } from "./stage-job.js";
@@ -13,6 +14,8 @@ function optional(value: number | undefined, format: (v: number) => string): str
 }
 
 function firstRun(s: StageReport): string {
+  // stable-diffusion.cpp loads every weight before its first call: there is no warm-up to show
+  if (s.baseline === "sdcpp") return `none (load ${formatSeconds(s.outcome.openMs)})`;
   const built = s.outcome.builtGraphs;
   return `${formatSeconds(s.outcome.first.ms)}${built > 0 ? ` (built ${built} graph${built > 1 ? "s" : ""})` : ""}`;
 }
@@ -195,6 +198,47 @@ function targetTable(result: BenchResult): string | undefined {
   );
 }
 
+const COMPARED_TITLES: Readonly<Record<BaselineComparison["stage"], string>> = {
+  unet1: "UNet step, batch 1 (effective)",
+  unet2: "UNet step, batch 2 (effective)",
+  vae: "VAE decode",
+};
+
+/** The baselines asked for: what each ran on, or why it did not run. */
+function baselineStatusList(result: BenchResult): string | undefined {
+  if (result.baselines.length === 0) return undefined;
+  return result.baselines
+    .map((b) => `- ${b.label}: ${b.available ? (b.details ?? "ran") : `not run: ${b.reason}`}`)
+    .join("\n");
+}
+
+function comparisonTable(result: BenchResult): string | undefined {
+  if (result.comparisons.length === 0) return undefined;
+  const label = new Map(result.baselines.map((b) => [b.name, b.label]));
+  return markdownTable(
+    [
+      { header: "Options" },
+      { header: "Stage" },
+      { header: "sdlite", align: "right" },
+      { header: "Baseline" },
+      { header: "Baseline median", align: "right" },
+      { header: "Speed-up", align: "right" },
+      { header: "Goal", align: "right" },
+      { header: "Met" },
+    ],
+    result.comparisons.map((c) => [
+      c.set,
+      COMPARED_TITLES[c.stage],
+      formatSeconds(c.ms),
+      label.get(c.baseline) ?? c.baseline,
+      formatSeconds(c.baselineMs),
+      `${c.speedup.toFixed(2)}x`,
+      c.goal === undefined ? dash : `≥ ${c.goal}x`,
+      c.met === undefined ? dash : c.met ? "yes" : "no",
+    ]),
+  );
+}
+
 function baselineTable(): string {
   return markdownTable(
     [
@@ -222,6 +266,8 @@ export function benchMarkdown(result: BenchResult): string {
     ["Whole image: where the time goes (medians)", imageTable(result.stages)],
     ["Quality: the final image against a reference image (same seed unless named)", qualityTable(result)],
     ["Targets", targetTable(result)],
+    ["Baselines measured in this run", baselineStatusList(result)],
+    ["Side by side: how many times faster than each measured baseline (medians)", comparisonTable(result)],
   ];
   const body = sections
     .filter((s): s is [string, string] => s[1] !== undefined)

@@ -9,11 +9,27 @@ import os from "node:os";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodePngRgb } from "../image/png.js";
+import { type BaselineComparison, compareWithBaselines } from "./baseline-comparison.js";
+import {
+  BASELINE_STAGES,
+  type BaselineName,
+  type BaselineSpec,
+  baselineLabel,
+  ORT_PLAIN_OPTIONS,
+} from "./baselines.js";
 import { machineBusyMs, otherCpuShare, processCpuMs } from "./cpu-share.js";
 import { compareImages, type ImageDifference } from "./image-difference.js";
 import { type MachineInfo, machineInfo } from "./machine-info.js";
 import { type OptionSet, optionSetLabel } from "./option-set.js";
 import { RssSampler } from "./rss-sampler.js";
+import {
+  defaultSdcppDir,
+  locateSdcpp,
+  runSdcppProcess,
+  sdcppCfgScales,
+  sdcppStageReports,
+} from "./sdcpp-baseline.js";
+import { simdLevel } from "./sdcpp-log.js";
 import type {
   ImageSettings,
   StageJob,
@@ -40,6 +56,10 @@ export interface BenchPlan {
   readonly threads?: number;
   readonly image: ImageSettings;
   readonly compareQuality: boolean;
+  /** Baselines timed after the option sets, on the stages they share with sdlite (UNet steps, VAE). */
+  readonly baselines?: readonly BaselineSpec[];
+  /** Denoising steps of each stable-diffusion.cpp call (its UNet step is the sampling time over them). */
+  readonly sdcppSteps?: number;
 }
 
 /** Why a stage process ran: a stage as asked, start-up with an empty or a filled cache, or an image for the quality comparison. */
@@ -48,6 +68,8 @@ export type StageVariant = "timed" | "cold" | "warm" | "quality";
 export interface StageReport {
   readonly set: string;
   readonly options: OptionSet;
+  /** Set on a baseline's rows: they are compared against, never a set of sdlite's options. */
+  readonly baseline?: BaselineName;
   readonly stage: StageName;
   readonly variant: StageVariant;
   readonly threads: number | "default";
@@ -76,6 +98,17 @@ export interface QualityReport {
   readonly difference: ImageDifference;
 }
 
+/** Whether a baseline ran, and if not why; what it ran on. */
+export interface BaselineStatus {
+  readonly name: BaselineName;
+  readonly label: string;
+  readonly available: boolean;
+  /** Why it did not run: what is missing or the error it gave. */
+  readonly reason?: string;
+  /** How it ran (sdcpp: the addon, its SIMD build, backend, steps per call). */
+  readonly details?: string;
+}
+
 export interface BenchResult {
   readonly startedAt: string;
   readonly machine: MachineInfo;
@@ -83,6 +116,8 @@ export interface BenchResult {
   readonly stages: readonly StageReport[];
   readonly quality: readonly QualityReport[];
   readonly targets: readonly { readonly set: string; readonly checks: readonly TargetCheck[] }[];
+  readonly baselines: readonly BaselineStatus[];
+  readonly comparisons: readonly BaselineComparison[];
 }
 
 export type BenchEvent =
@@ -98,7 +133,8 @@ export type BenchEvent =
       readonly stage: StageName;
       readonly progress: StageProgress;
     }
-  | { readonly type: "skipped"; readonly set: string; readonly stage: StageName; readonly reason: string };
+  | { readonly type: "skipped"; readonly set: string; readonly stage: StageName; readonly reason: string }
+  | { readonly type: "baseline"; readonly label: string; readonly message: string };
 
 /** stage-process next to this module, as .ts under tsx and .js when compiled. */
 function stageProcessPath(): string {
@@ -189,8 +225,11 @@ export async function runBench(
     stage: StageName,
     variant: StageVariant,
     seed = plan.image.seed,
+    baseline?: BaselineName,
   ): Promise<StageReport> => {
-    const set = seedLabel(optionSetLabel(options), seed, plan.image.seed);
+    const set = baseline
+      ? baselineLabel(baseline)
+      : seedLabel(optionSetLabel(options), seed, plan.image.seed);
     onEvent({ type: "stage", set, stage, variant });
     const image = stage === "image";
     const job: StageJob = {
@@ -204,7 +243,7 @@ export async function runBench(
       runs: variant === "timed" ? (image ? plan.imageRuns : plan.runs) : 0,
       image: { ...plan.image, seed },
       imageOut: image
-        ? join(imageDir, `${fileSlug(optionSetLabel(options))}-${plan.size}px-seed${seed}.png`)
+        ? join(imageDir, `${fileSlug(baseline ?? optionSetLabel(options))}-${plan.size}px-seed${seed}.png`)
         : undefined,
     };
     const before = os.loadavg()[0];
@@ -216,6 +255,7 @@ export async function runBench(
     const report: StageReport = {
       set,
       options,
+      ...(baseline ? { baseline } : {}),
       stage,
       variant,
       threads: plan.threads ?? "default",
@@ -246,6 +286,78 @@ export async function runBench(
       } else {
         await run(options, stage, "timed");
       }
+    }
+  }
+
+  const baselines: BaselineStatus[] = [];
+  for (const spec of plan.baselines ?? []) {
+    const label = baselineLabel(spec.name);
+    const stagesHere = plan.stages.filter((s) => BASELINE_STAGES.includes(s));
+    if (stagesHere.length === 0) {
+      baselines.push({
+        name: spec.name,
+        label,
+        available: false,
+        reason: "none of its stages (unet1, unet2, vae) was asked for",
+      });
+      continue;
+    }
+    if (spec.name === "ort-plain") {
+      for (const stage of stagesHere)
+        await run(ORT_PLAIN_OPTIONS, stage, "timed", plan.image.seed, "ort-plain");
+      baselines.push({
+        name: spec.name,
+        label,
+        available: true,
+        details: `sdlite's graph builder with ${optionSetLabel(ORT_PLAIN_OPTIONS)}`,
+      });
+      continue;
+    }
+    const location = locateSdcpp(spec.path ?? defaultSdcppDir(plan.benchDir));
+    if (!location.available) {
+      baselines.push({ name: spec.name, label, available: false, reason: location.reason });
+      onEvent({ type: "baseline", label, message: `unavailable: ${location.reason}` });
+      continue;
+    }
+    const steps = plan.sdcppSteps ?? 2;
+    const cfgScales = sdcppCfgScales(stagesHere);
+    onEvent({
+      type: "baseline",
+      label,
+      message: `${plan.runs} runs of ${cfgScales.map((c) => `cfg ${c}`).join(" and ")}, ${steps} steps each…`,
+    });
+    try {
+      const done = await runSdcppProcess(
+        location,
+        {
+          modelPath: plan.modelPath,
+          size: plan.size,
+          threads: plan.threads,
+          steps,
+          runs: plan.runs,
+          cfgScales,
+          prompt: plan.image.prompt,
+          seed: plan.image.seed,
+        },
+        (call, index, of) =>
+          onEvent({
+            type: "baseline",
+            label,
+            message: `call ${index}/${of} (cfg ${call.cfgScale}): ${(call.totalMs / 1000).toFixed(1)} s`,
+          }),
+      );
+      stages.push(...sdcppStageReports(done, stagesHere, steps));
+      const simd = simdLevel(done.outcome.systemInfo);
+      baselines.push({
+        name: spec.name,
+        label,
+        available: true,
+        details: `${location.addonPath}${location.libraryDir ? " with the CUDA stand-ins" : ""}; ${done.outcome.cpuBackend ? "CPU backend" : "backend not logged as CPU"}, ${simd} build, F16 weights, Euler, ${steps} steps per call, load ${(done.outcome.loadMs / 1000).toFixed(1)} s`,
+      });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      baselines.push({ name: spec.name, label, available: false, reason });
+      onEvent({ type: "baseline", label, message: `failed: ${reason}` });
     }
   }
 
@@ -289,6 +401,8 @@ export async function runBench(
       const set = optionSetLabel(options);
       return { set, checks: plan.size === 512 ? checkTargets(targetInputs(stages, set, plan.image)) : [] };
     }),
+    baselines,
+    comparisons: compareWithBaselines(stages, plan.image),
   };
 }
 

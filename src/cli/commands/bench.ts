@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { type BaselineSpec, parseBaseline } from "../../bench/baselines.js";
 import { ensureRandomModels } from "../../bench/bench-models.js";
 import { benchMarkdown } from "../../bench/bench-report.js";
 import {
@@ -41,6 +42,8 @@ interface BenchFlags {
   option: [string, OptionValue][];
   set: Record<string, OptionValue>[];
   compareQuality?: boolean;
+  baseline: BaselineSpec[];
+  sdcppSteps: number;
   benchDir: string;
 }
 
@@ -99,6 +102,7 @@ function finiteJson(_key: string, value: unknown): unknown {
 }
 
 function describe(event: BenchEvent): string {
+  if (event.type === "baseline") return `[${event.label}] ${event.message}`;
   const where = `[${event.set}] ${STAGE_TITLES[event.stage]}`;
   switch (event.type) {
     case "stage": {
@@ -175,6 +179,17 @@ export function registerBenchCommand(program: Command): void {
       "--compare-quality",
       "PSNR and max difference of each option set's image vs the default options' image",
     )
+    .addOption(
+      new Option(
+        "--baseline <name[=path]>",
+        "also time a baseline on the UNet steps and VAE decode, in the same table with speed-ups (repeatable): " +
+          "ort-plain (an emulated plain torch.onnx export on onnxruntime), sdcpp[=DIR] (stable-diffusion.cpp; " +
+          "set up by scripts/sdcpp-baseline/setup.sh, default DIR <bench-dir>/baselines/sdcpp)",
+      )
+        .argParser(collect(parseBaseline))
+        .default([], "none"),
+    )
+    .option("--sdcpp-steps <n>", "denoising steps of each stable-diffusion.cpp call", integer(1), 2)
     .option("--bench-dir <dir>", "generated models, graph cache and images", ".bench")
     .action(async (flags: BenchFlags) => {
       const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -212,6 +227,9 @@ export function registerBenchCommand(program: Command): void {
           seed: flags.seed,
         },
         compareQuality: flags.compareQuality ?? false,
+        // one of each: a later --baseline of the same name replaces an earlier one
+        baselines: [...new Map(flags.baseline.map((b) => [b.name, b])).values()],
+        sdcppSteps: flags.sdcppSteps,
       };
       const result = await runBench(plan, (e) => log(describe(e)));
       process.stdout.write(benchMarkdown(result));
