@@ -207,10 +207,10 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     checkAgainstFixture(doc.files[0], c, {});
   });
 
-  test("speed flags: --deep-cache 1 --quantize none is the plain run; --deep-cache 2 --quantize int8 runs and stays close", async () => {
+  test("speed flags: --deep-cache 1 --quantize none --weight-storage fp16 is the plain run (the tiny model's weights are fp16 values); --deep-cache 2 --quantize int8 runs and stays close", async () => {
     const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
     const plain = await generateJson(
-      ["-m", TINY, ...caseArgs(c), "--deep-cache", "1", "--quantize", "none"],
+      ["-m", TINY, ...caseArgs(c), "--deep-cache", "1", "--quantize", "none", "--weight-storage", "fp16"],
       workspace(),
     );
     checkAgainstFixture(plain.doc.files[0], c, {});

@@ -177,6 +177,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
       decoder: o.decoder ?? (o.taesd ? "taesd" : "vae"),
       deepCacheInterval: o.deepCache,
       unetQuantization: o.quantize,
+      weightStorage: o.weightStorage,
       variant: resolved.variant,
     };
     opened = await openPipeline(resolved.path, engine).catch((err: unknown) => {

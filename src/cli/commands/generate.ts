@@ -28,6 +28,7 @@ export interface GenerateOptions {
   decoder?: "vae" | "taesd";
   deepCache?: number;
   quantize?: "none" | "int8-linear" | "int8";
+  weightStorage?: "auto" | "fp32" | "fp16";
   vae?: string;
   config?: string;
   variant?: string;
@@ -94,6 +95,12 @@ export function registerGenerateCommand(program: Command): void {
         "--quantize <kind>",
         "int8 UNet layers: none, int8-linear (transformer linears) or int8 (also convs)",
       ).choices(["none", "int8-linear", "int8"]),
+    )
+    .addOption(
+      new Option(
+        "--weight-storage <kind>",
+        "built graphs' weights: auto (fp16 for an fp16 checkpoint, exact), fp32, or fp16 (rounds fp32 weights)",
+      ).choices(["auto", "fp32", "fp16"]),
     )
     .option("--vae <file>", "standalone VAE replacing the model's own")
     .option("--config <file>", "architecture overrides JSON for a single-file checkpoint")
