@@ -14,6 +14,7 @@ import { createAuthenticator } from "./auth.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
 import { type Job, JobQueue } from "./job-queue.js";
+import { DEFAULT_PREVIEW_EVERY, type PreviewMode } from "./live-preview.js";
 import { LoraCatalog } from "./lora-catalog.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { PipelinePool } from "./pipeline-pool.js";
@@ -48,7 +49,12 @@ export interface CreateServerOptions {
   limits?: Partial<GenerationLimits>;
   /** Largest request body in bytes (default 50 MB). */
   bodyLimit?: number;
-  /** A latent preview every this many steps (default 3). */
+  /**
+   * Live previews: "taesd" (full size, needs engine.taesd; the default with it), "approx" (the
+   * cheap latent approximation; the default without) or "none".
+   */
+  preview?: PreviewMode;
+  /** A preview every this many steps (default 5 with TAESD, 3 with approx; see live-preview.ts). */
   previewEvery?: number;
   /** The built web UI; default dist/web of this package; false: placeholder only. */
   webDir?: string | false;
@@ -93,16 +99,22 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     (path, loraList) => openPipeline(path, { ...engine, loras: loraList }),
     options.maxPipelines ?? (engine.lowMemory ? 1 : 2),
   );
-  const previewEvery = options.previewEvery ?? 3;
+  const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
+  const previewEvery = options.previewEvery ?? DEFAULT_PREVIEW_EVERY[previewMode];
   const queue = new JobQueue<ServerJobResult>({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE });
   const context = new ServerContext(
     queue,
     models,
     loras,
     pool,
-    new ServerOptions({ clipSkip: options.clipSkip, randnSource: options.randnSource, previewEvery }),
+    new ServerOptions({
+      clipSkip: options.clipSkip,
+      randnSource: options.randnSource,
+      previewEvery,
+      previewMode,
+      taesdAvailable: engine.taesd !== undefined,
+    }),
     { ...DEFAULT_LIMITS, ...options.limits },
-    previewEvery,
     log,
   );
 

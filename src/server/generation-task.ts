@@ -1,7 +1,7 @@
 /**
  * One queued txt2img/img2img job: open (or reuse) the pipeline for the model and LoRAs, run the
- * batch iterations (n_iter) one by one so `skip` can end one of them, report steps and cheap
- * latent previews, and turn the images into A1111's response: base64 PNGs carrying their
+ * batch iterations (n_iter) one by one so `skip` can end one of them, report steps and live
+ * previews (live-preview.ts: TAESD or the cheap latent approximation), and turn the images into A1111's response: base64 PNGs carrying their
  * infotext, the echoed parameters and the `info` JSON string.
  *
  * Interrupt and skip behave as in A1111: the sampling stops and what it has is still decoded
@@ -21,7 +21,7 @@ import { generationInfo, generationRecord, type RunFacts } from "./generation-in
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import { HttpError, invalidRequest } from "./http-error.js";
 import type { JobContext, Task } from "./job-queue.js";
-import { latentPreview } from "./latent-preview.js";
+import { LivePreview, type PreviewSettings } from "./live-preview.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { PipelinePool } from "./pipeline-pool.js";
 
@@ -41,8 +41,8 @@ export interface GenerationEnvironment {
   currentModel(): CheckpointEntry | undefined;
   /** The CLIP_stop_at_last_layers option when the job runs. */
   clipSkip(): number;
-  /** A preview every this many steps (and at the last one). */
-  readonly previewEvery: number;
+  /** The live-preview settings when the job runs. */
+  preview(): PreviewSettings;
 }
 
 export function base64Png(image: RgbImage, text: Record<string, string> = {}): string {
@@ -104,6 +104,11 @@ async function runGeneration(
     strength ??= 1;
   }
 
+  const live = new LivePreview(env.preview(), pipeline.previewDecoder, (image, step) => {
+    const png = base64Png(image);
+    progress.currentImage = png;
+    context.emit({ type: "preview", image: png, step });
+  });
   const made: GeneratedImage[] = [];
   for (let k = 0; k < plan.nIter && !context.signal.aborted; k++) {
     progress.jobNo = k;
@@ -140,16 +145,13 @@ async function runGeneration(
             progress.samplingStep = p.step;
             progress.samplingSteps = p.totalSteps;
             context.emit({ type: "step", step: p.step, total: p.totalSteps, jobNo: k, jobCount: plan.nIter });
-            if (p.step % env.previewEvery === 0 || p.step === p.totalSteps) {
-              const image = base64Png(latentPreview(p.latents, p.latentShape));
-              progress.currentImage = image;
-              context.emit({ type: "preview", image, step: p.step });
-            }
+            live.step({ ...p, latents: p.latents, latentShape: p.latentShape });
           },
         },
       );
       made.push(...images);
     } catch (err) {
+      await live.settled();
       if (err instanceof InvalidRequestError || /clip skip \d+ is not available/.test(String(err))) {
         throw invalidRequest((err as Error).message);
       }
@@ -162,7 +164,10 @@ async function runGeneration(
         });
       }
     }
+    // a preview still decoding belongs to this job: it must not outlive it
+    await live.settled();
   }
+  if (live.failure) warnings.push(live.failure);
 
   const facts: RunFacts = {
     modelName: entry.modelName,

@@ -43,7 +43,6 @@ export class ServerContext {
     readonly pool: PipelinePool,
     readonly options: ServerOptions,
     readonly limits: GenerationLimits,
-    readonly previewEvery: number,
     readonly log: ServerLog,
   ) {
     this.env = {
@@ -51,7 +50,7 @@ export class ServerContext {
       catalog: models,
       currentModel: () => this.selectedModel(),
       clipSkip: () => this.options.clipSkip,
-      previewEvery,
+      preview: () => this.options.preview(),
     };
   }
 

@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT stop it gracefully (queued jobs cancelled, the running one given a grace period).
  */
 import { isIP } from "node:net";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { collect, parseInteger } from "../option-parsers.js";
 
 export interface ServeOptions {
@@ -20,6 +20,8 @@ export interface ServeOptions {
   threads?: number;
   lowMemory?: boolean;
   taesd?: string;
+  preview?: "taesd" | "approx" | "none";
+  previewEvery?: number;
   shutdownGrace: number;
 }
 
@@ -83,6 +85,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
       lowMemory: options.lowMemory,
       ...(options.taesd ? { taesd: options.taesd, decoder: "taesd" as const } : {}),
     },
+    preview: options.preview,
+    previewEvery: options.previewEvery,
     log: (line) => say(`${new Date().toISOString()} ${line}`),
   });
 
@@ -147,12 +151,26 @@ export function registerServeCommand(program: Command): void {
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--low-memory", "load each network only while it runs; keep one model open")
     .option("--taesd <path>", "decode with TAESD (folder or file): much faster, slightly softer images")
+    .addOption(
+      new Option(
+        "--preview <mode>",
+        "live previews: taesd (full size; default with --taesd), approx (cheap, 1/8 size; default without) or none",
+      ).choices(["taesd", "approx", "none"]),
+    )
+    .option(
+      "--preview-every <n>",
+      "a live preview every n steps (default 5 with taesd, 3 with approx; -1: none)",
+      parseInteger,
+    )
     .option("--shutdown-grace <seconds>", "on SIGTERM, how long the running job may finish", parseInteger, 30)
     .addHelpText("after", HELP)
     .action(async (options: ServeOptions) => {
       options.apiKey ??= process.env.SDLITE_API_KEY || undefined;
       if (options.apiKey !== undefined && options.apiAuth !== undefined) {
         throw new Error("choose one of --api-key and --api-auth");
+      }
+      if (options.preview === "taesd" && options.taesd === undefined) {
+        throw new Error("--preview taesd needs TAESD weights: --taesd PATH");
       }
       await runServe(options);
     });
