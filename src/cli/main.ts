@@ -7,6 +7,7 @@ import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
+import { registerUpscaleCommand } from "./commands/upscale.js";
 import { failIfExitingUnsettled } from "./lost-await-guard.js";
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerInfoCommand(program);
   registerServeCommand(program);
   registerBenchCommand(program);
+  registerUpscaleCommand(program);
   return program;
 }
 

@@ -1,0 +1,164 @@
+/**
+ * `sdlite upscale image.png -u <model file|Lanczos|Nearest> [--scale N] [-o out.png]`: A1111's
+ * extras upscale from the command line. The input's text chunks (its generation parameters) are
+ * kept and the upscale is recorded as A1111 records it; an existing output is never overwritten
+ * (out-1.png, out-2.png, … instead). Progress over the model's tiles goes to stderr.
+ */
+import { readFile } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { toRgb } from "../../image/color.js";
+import { writeFileNoOverwrite } from "../../image/output-path.js";
+import { decodePng, encodePng, hasPngSignature } from "../../image/png.js";
+import { rgbPixels } from "../../image/types.js";
+import { formatPostprocessInfo, postprocessTextChunks } from "../../upscale/postprocess-info.js";
+import { type UpscaleProgress, upscaleBy } from "../../upscale/upscale-by.js";
+import { formatDuration } from "../format.js";
+import { parseInteger, parseNumber } from "../option-parsers.js";
+
+export interface UpscaleOptions {
+  upscaler: string;
+  scale?: number;
+  output?: string;
+  tile?: number;
+  tilePad?: number;
+  threads?: number;
+  json?: boolean;
+}
+
+async function readPng(file: string) {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new Error(`no such file: ${file}`);
+    if (code === "EISDIR") throw new Error(`${file} is a directory, not a PNG file`);
+    throw err;
+  }
+  if (!hasPngSignature(bytes)) throw new Error(`${file} is not a PNG file`);
+  try {
+    return decodePng(bytes);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
+
+/** `photo.png` → `photo-upscaled.png` beside it. */
+export function defaultUpscaleOutput(input: string): string {
+  return join(dirname(input), `${basename(input, extname(input))}-upscaled.png`);
+}
+
+/** Tile progress: a bar on a terminal, otherwise a line per tile (at most ~10 per pass). */
+function tileReporter(stream: NodeJS.WriteStream) {
+  let bar: cliProgress.SingleBar | undefined;
+  let lastLine = -1;
+  const started = Date.now();
+  return {
+    update(p: UpscaleProgress) {
+      const elapsed = Date.now() - started;
+      if (stream.isTTY) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            {
+              format: "upscaling |{bar}| {value}/{total} tiles | pass {pass} | {elapsed}",
+              stream,
+              barsize: 30,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(p.tiles, 0, { pass: p.pass + 1, elapsed: "" });
+        }
+        bar.setTotal(p.tiles);
+        bar.update(p.tile, { pass: p.pass + 1, elapsed: formatDuration(elapsed) });
+        return;
+      }
+      const decile = Math.floor((p.tile / p.tiles) * 10) + p.pass * 11;
+      if (decile === lastLine && p.tile !== p.tiles) return;
+      lastLine = decile;
+      stream.write(`upscaling: tile ${p.tile}/${p.tiles} (pass ${p.pass + 1}), ${formatDuration(elapsed)}\n`);
+    },
+    finish() {
+      bar?.stop();
+    },
+  };
+}
+
+export async function runUpscale(input: string, o: UpscaleOptions): Promise<void> {
+  if (o.scale !== undefined && !(o.scale > 0))
+    throw new Error(`--scale must be a positive number, got ${o.scale}`);
+  if (o.upscaler.toLowerCase() === "none") {
+    throw new Error("-u None does not upscale; choose Lanczos, Nearest or an upscaler model file");
+  }
+  const png = await readPng(input);
+  const image = toRgb(png);
+  const { openUpscaler } = await import("../../upscale/open-upscaler.js"); // loads onnxruntime only here
+  const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad });
+  const progress = tileReporter(process.stderr);
+  const started = Date.now();
+  let result: Awaited<ReturnType<typeof upscaleBy>>;
+  const scale = o.scale ?? upscaler.scale;
+  try {
+    result = await upscaleBy(upscaler, image, scale, { onProgress: (p) => progress.update(p) });
+  } finally {
+    progress.finish();
+    await upscaler.close();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const infotext = formatPostprocessInfo([
+    ["Postprocess upscale by", scale],
+    ["Postprocess upscaler", upscaler.name],
+  ]);
+  const bytes = encodePng(rgbPixels(result), postprocessTextChunks(png.text, infotext));
+  const file = await writeFileNoOverwrite(o.output ?? defaultUpscaleOutput(input), bytes);
+  if (o.json) {
+    const summary = {
+      file,
+      width: result.width,
+      height: result.height,
+      upscaler: upscaler.name,
+      scale,
+      infotext,
+      seconds,
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stderr.write(
+      `${image.width}x${image.height} → ${result.width}x${result.height} in ${formatDuration(seconds * 1000)}\n`,
+    );
+    process.stdout.write(`${file}\n`);
+  }
+}
+
+export function registerUpscaleCommand(program: Command): void {
+  program
+    .command("upscale")
+    .description("upscale a PNG with an ESRGAN-family model (.pth/.safetensors) or Lanczos/Nearest")
+    .argument("<image>", "the PNG to upscale")
+    .requiredOption(
+      "-u, --upscaler <name>",
+      "an upscaler weights file (RealESRGAN_x4plus.pth, 4x-UltraSharp.pth, …), Lanczos or Nearest",
+    )
+    .option("--scale <n>", "upscale factor (default: the model's own, 4 for Lanczos/Nearest)", parseNumber)
+    .option(
+      "-o, --output <file>",
+      "output PNG (default <image>-upscaled.png; never overwritten: name-1.png, …)",
+    )
+    .option("--tile <px>", "tile size in input pixels; 0: no tiling (default 192)", parseInteger)
+    .option("--tile-pad <px>", "context pixels around each tile (default 16)", parseInteger)
+    .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
+    .option("--json", "print one JSON object (file, size, infotext, seconds) on stdout")
+    .addHelpText(
+      "after",
+      "\nSizes follow A1111: each side × scale, rounded down to a multiple of 8; a model runs as often as needed\n(at most 3 times) and the result is resized to that size with Lanczos.\n\nExample:\n  sdlite upscale 00012-1234.png -u RealESRGAN_x4plus.pth --scale 2 -o big.png",
+    )
+    .action(async (image: string, options: UpscaleOptions) => {
+      if (options.tile !== undefined && options.tile < 0)
+        throw new Error(`--tile must be 0 or more, got ${options.tile}`);
+      if (options.tilePad !== undefined && options.tilePad < 0) {
+        throw new Error(`--tile-pad must be 0 or more, got ${options.tilePad}`);
+      }
+      await runUpscale(image, options);
+    });
+}
