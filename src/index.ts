@@ -8,6 +8,7 @@ export {
   type OpenedPipeline,
   openPipeline,
 } from "./engine/open-pipeline.js";
+export type { PreviewDecoder } from "./engine/preview-decoder.js";
 export type { GenerationRecord } from "./image/generation-record.js";
 export { formatInfotext, parseInfotext } from "./image/infotext.js";
 export { decodePng, decodePngRgb, encodePng, readPngText } from "./image/png.js";
