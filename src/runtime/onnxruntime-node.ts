@@ -2,8 +2,10 @@
  * The Runtime over onnxruntime-node: the only file in sdlite that imports it. Maps provider names
  * to ORT execution providers, turns ORT tensors into plain typed arrays and back.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, cpus } from "node:os";
+import { basename } from "node:path";
 import * as ort from "onnxruntime-node";
 import {
   ExecutionProviderError,
@@ -90,6 +92,30 @@ export class OnnxruntimeNode implements Runtime {
     return ort.listSupportedBackends().map((b) => b.name);
   }
 
+  /**
+   * onnxruntime's optimised model depends on its version, the CPU (at level "all" it holds NCHWc
+   * nodes laid out for this CPU's vector width) and the level and config entries it was made with.
+   * Only CPU sessions: other providers may fuse nodes into ones no file can hold.
+   */
+  optimizedModelFingerprint(options: SessionOptions = {}): string | undefined {
+    const providers = options.executionProviders ?? ["cpu"];
+    if (providers.some((p) => p !== "cpu") || options.optimizedModelFilePath) return undefined;
+    const config = Object.entries(options.configEntries ?? {}).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return JSON.stringify({
+      onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+      cpu: cpuFeatureFingerprint(),
+      level: options.graphOptimizationLevel ?? "all",
+      config,
+    });
+  }
+
+  /** A saved optimised model is already optimised for this CPU: optimising it again would only cost time. */
+  optimizedModelLoadOptions(options: SessionOptions = {}): SessionOptions {
+    return { ...options, graphOptimizationLevel: "disabled", optimizedModelFilePath: undefined };
+  }
+
   async createSession(model: ModelSource, options: SessionOptions = {}): Promise<Session> {
     const providers = options.executionProviders ?? ["cpu"];
     const available = this.availableProviders();
@@ -108,6 +134,15 @@ export class OnnxruntimeNode implements Runtime {
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
       ...(options.enableProfiling ? { enableProfiling: true } : {}),
     };
+    const config = { ...options.configEntries };
+    if (options.optimizedModelFilePath) {
+      // a protobuf holds at most 2 GB, so the saved model's weights go to a file beside it
+      config["session.optimized_model_external_initializers_file_name"] ??=
+        `${basename(options.optimizedModelFilePath)}.data`;
+      config["session.optimized_model_external_initializers_min_size_in_bytes"] ??= "1024";
+    }
+    // the Node binding turns `extra`'s keys into session config entries (dotted names pass as they are)
+    if (Object.keys(config).length > 0) ortOptions.extra = config;
     try {
       const session =
         "path" in model
@@ -125,6 +160,30 @@ export class OnnxruntimeNode implements Runtime {
       throw err;
     }
   }
+}
+
+function readCpuinfo(): string | undefined {
+  try {
+    return readFileSync("/proc/cpuinfo", "utf-8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The CPU features onnxruntime's kernels and layout rewrites are chosen by (the NCHWc block is 16
+ * floats with AVX-512, 8 with AVX2), as one hash.
+ */
+export function cpuFeatureFingerprint(cpuinfo: string | undefined = readCpuinfo()): string {
+  let features = "";
+  if (cpuinfo !== undefined) {
+    const flags = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "";
+    features = flags.split(/\s+/).filter(Boolean).sort().join(" ");
+  }
+  // not Linux: the model name is the best stand-in
+  if (!features) features = cpus()[0]?.model ?? "unknown";
+  const hash = createHash("sha256").update(`${process.platform}/${process.arch}/${features}`).digest("hex");
+  return `${process.platform}-${process.arch}-${hash.slice(0, 16)}`;
 }
 
 let defaultRuntime: OnnxruntimeNode | undefined;

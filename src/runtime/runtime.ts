@@ -33,8 +33,16 @@ export interface SessionOptions {
   readonly intraOpNumThreads?: number;
   /** Default "all" (includes the NCHWc conv layout on x86). */
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
-  /** Writes the optimised graph here (for inspection or caching). */
+  /**
+   * Writes the optimised graph here while the session is created (for inspection or caching);
+   * its weights go to files beside it.
+   */
   readonly optimizedModelFilePath?: string;
+  /**
+   * Engine-specific settings by name (onnxruntime: session config entries such as
+   * "session.disable_prepacking": "1"). Unknown names are ignored by the engine.
+   */
+  readonly configEntries?: Readonly<Record<string, string>>;
   readonly enableProfiling?: boolean;
   /** 0 verbose … 4 fatal; default 3 (errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
@@ -56,6 +64,14 @@ export interface Runtime {
   /** Provider names this runtime was built with (some may still fail at session creation). */
   availableProviders(): string[];
   createSession(model: ModelSource, options?: SessionOptions): Promise<Session>;
+  /**
+   * What an optimised model saved by a session with these options depends on besides the graph
+   * (engine version, CPU features, the options that shape it), as a string; undefined when this
+   * runtime cannot save one that later sessions may load for these options. Absent: never.
+   */
+  optimizedModelFingerprint?(options?: SessionOptions): string | undefined;
+  /** The options that load a model this runtime saved optimised with `options`. */
+  optimizedModelLoadOptions?(options?: SessionOptions): SessionOptions;
 }
 
 export class ExecutionProviderError extends Error {
