@@ -172,6 +172,9 @@ export function registerServeCommand(program: Command): void {
       if (options.preview === "taesd" && options.taesd === undefined) {
         throw new Error("--preview taesd needs TAESD weights: --taesd PATH");
       }
+      if (options.previewEvery !== undefined && options.previewEvery < -1) {
+        throw new Error(`--preview-every must be -1 (no previews) or more, got ${options.previewEvery}`);
+      }
       await runServe(options);
     });
 }
