@@ -4,33 +4,15 @@
  * (also the last, where σ_up = 0), exactly where diffusers draws it.
  */
 import type { RandomSource } from "../rng/random-source.js";
-import { eulerInitNoiseSigma, eulerSchedule } from "./noise-schedule.js";
-import { spacingFor } from "./scheduler-config.js";
-import { addSigmaNoise, derivative, predictOriginal, scaleBySigma } from "./sigma-sampling.js";
-import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
+import { derivative, predictOriginal } from "./sigma-sampling.js";
+import { SigmaScheduler } from "./sigma-scheduler.js";
+import type { SchedulerConfig } from "./types.js";
 
 const f32 = Math.fround;
 
-export class EulerAncestralScheduler implements Scheduler {
-  readonly timesteps: Float64Array;
-  /** float32 values, the final 0 appended. */
-  readonly sigmas: Float64Array;
-  readonly initNoiseSigma: number;
-  readonly order = 1;
-  private readonly prediction: PredictionType;
-
+export class EulerAncestralScheduler extends SigmaScheduler {
   constructor(config: SchedulerConfig, steps: number) {
-    const spacing = spacingFor(config, "linspace");
-    // diffusers 0.27.2's Euler a has no Karras option
-    const schedule = eulerSchedule(config, steps, spacing, false);
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
-    this.initNoiseSigma = eulerInitNoiseSigma(this.sigmas, spacing);
-    this.prediction = config.predictionType;
-  }
-
-  scaleModelInput(sample: Float32Array, index: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[index]);
+    super(config, steps, false); // diffusers 0.27.2's Euler a has no Karras option
   }
 
   step(modelOutput: Float32Array, index: number, sample: Float32Array, rng: RandomSource): Float32Array {
@@ -50,9 +32,5 @@ export class EulerAncestralScheduler implements Scheduler {
       out[i] = euler + f32(noise[i] * sigmaUp);
     }
     return out;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
-    return addSigmaNoise(original, noise, this.sigmas[index]);
   }
 }

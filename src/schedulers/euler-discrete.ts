@@ -3,34 +3,12 @@
  * EulerDiscreteScheduler, optionally with Karras sigmas ("Euler Karras"), epsilon or v-prediction.
  */
 import type { RandomSource } from "../rng/random-source.js";
-import { eulerInitNoiseSigma, eulerSchedule } from "./noise-schedule.js";
-import { spacingFor } from "./scheduler-config.js";
-import { addSigmaNoise, derivative, predictOriginal, scaleBySigma } from "./sigma-sampling.js";
-import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
+import { derivative, predictOriginal } from "./sigma-sampling.js";
+import { SigmaScheduler } from "./sigma-scheduler.js";
 
 const f32 = Math.fround;
 
-export class EulerDiscreteScheduler implements Scheduler {
-  readonly timesteps: Float64Array;
-  /** float32 values, the final 0 appended. */
-  readonly sigmas: Float64Array;
-  readonly initNoiseSigma: number;
-  readonly order = 1;
-  private readonly prediction: PredictionType;
-
-  constructor(config: SchedulerConfig, steps: number) {
-    const spacing = spacingFor(config, "linspace");
-    const schedule = eulerSchedule(config, steps, spacing, config.useKarrasSigmas);
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
-    this.initNoiseSigma = eulerInitNoiseSigma(this.sigmas, spacing);
-    this.prediction = config.predictionType;
-  }
-
-  scaleModelInput(sample: Float32Array, index: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[index]);
-  }
-
+export class EulerDiscreteScheduler extends SigmaScheduler {
   step(modelOutput: Float32Array, index: number, sample: Float32Array, rng: RandomSource): Float32Array {
     // diffusers 0.27.2 draws the churn noise on every step even though s_churn = 0 leaves it unused;
     // drawing it keeps the generator where diffusers leaves it.
@@ -42,9 +20,5 @@ export class EulerDiscreteScheduler implements Scheduler {
     const out = new Float32Array(sample.length);
     for (let i = 0; i < out.length; i++) out[i] = sample[i] + f32(d[i] * dt);
     return out;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
-    return addSigmaNoise(original, noise, this.sigmas[index]);
   }
 }

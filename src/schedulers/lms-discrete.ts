@@ -5,10 +5,8 @@
  * degree ≤ 3, which 8-point Gauss–Legendre integrates exactly (to rounding, ~1e-16).
  */
 import type { RandomSource } from "../rng/random-source.js";
-import { eulerInitNoiseSigma, eulerSchedule } from "./noise-schedule.js";
-import { spacingFor } from "./scheduler-config.js";
-import { addSigmaNoise, derivative, predictOriginal, scaleBySigma } from "./sigma-sampling.js";
-import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
+import { derivative, predictOriginal } from "./sigma-sampling.js";
+import { SigmaScheduler } from "./sigma-scheduler.js";
 
 const f32 = Math.fround;
 const LMS_ORDER = 4;
@@ -48,28 +46,9 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, i: numb
   return gaussLegendre(basis, sigmas[i], sigmas[i + 1]);
 }
 
-export class LmsDiscreteScheduler implements Scheduler {
-  readonly timesteps: Float64Array;
-  /** float32 values, the final 0 appended. */
-  readonly sigmas: Float64Array;
-  readonly initNoiseSigma: number;
-  readonly order = 1;
-  private readonly prediction: PredictionType;
+export class LmsDiscreteScheduler extends SigmaScheduler {
   /** The last LMS_ORDER derivatives, oldest first. */
   private readonly derivatives: Float32Array[] = [];
-
-  constructor(config: SchedulerConfig, steps: number) {
-    const spacing = spacingFor(config, "linspace");
-    const schedule = eulerSchedule(config, steps, spacing, config.useKarrasSigmas);
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
-    this.initNoiseSigma = eulerInitNoiseSigma(this.sigmas, spacing);
-    this.prediction = config.predictionType;
-  }
-
-  scaleModelInput(sample: Float32Array, index: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[index]);
-  }
 
   step(modelOutput: Float32Array, index: number, sample: Float32Array, _rng: RandomSource): Float32Array {
     const sigma = this.sigmas[index];
@@ -89,9 +68,5 @@ export class LmsDiscreteScheduler implements Scheduler {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = sample[i] + sum[i];
     return out;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
-    return addSigmaNoise(original, noise, this.sigmas[index]);
   }
 }
