@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { type CachedRepo, type LocalModel, scanHubCache, scanModelsFolder } from "../../hub/cache-scan.js";
 import { resolveHubSettings, sdliteModelsDir } from "../../hub/hub-settings.js";
 import type { ModelLooks } from "../../hub/model-kind.js";
+import { formatBytes } from "../format.js";
 
 const HELP = `
 Where models are looked for:
@@ -11,17 +12,6 @@ Where models are looked for:
                        else ~/.local/share/sdlite/models
                        (single-file .safetensors/.ckpt checkpoints, or diffusers/ONNX folders,
                        in any subfolder)`;
-
-function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 function formatLooks(looks: ModelLooks): string {
   const family = looks.sd1 === true ? "SD1.x " : looks.sd1 === null ? "SD1.x? " : "";
