@@ -28,6 +28,7 @@ import { parseUNetConfig } from "../src/weights/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { caseRequest, type PipelineCase, pipelineCases } from "./helpers/pipeline-cases.js";
 
 /** A fake pair of networks that records which half ran and tags each feature with its call. */
 function recordingNetworks() {
@@ -187,23 +188,11 @@ describe("DeepCache through the pipeline (tiny-sd15, fixture txt2img cases)", ()
     opened.push(p);
     return p;
   }
-  // biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-  const request = (c: any) => ({
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt ?? undefined,
-    sampler: c.sampler,
-    steps: c.steps,
-    guidance: c.guidance,
-    seed: c.seed,
-    width: c.width,
-    height: c.height,
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-  const txt2img = manifest().pipelines.cases.filter((c: any) => c.kind === "txt2img");
+  const txt2img = pipelineCases("txt2img");
 
-  async function run(p: OpenedPipeline, c: unknown, unet = p.models.unet) {
+  async function run(p: OpenedPipeline, c: PipelineCase, unet = p.models.unet) {
     const steps: Float32Array[] = [];
-    const [image] = await generate({ ...p.models, unet }, request(c), {
+    const [image] = await generate({ ...p.models, unet }, caseRequest(c), {
       onProgress: (e) => e.stage === "denoise" && e.latents && steps.push(e.latents),
     });
     return { image: image.image, steps };

@@ -5,19 +5,17 @@
  * tolerance (fixtures README section 2).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { type EngineOptions, type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
-import { toGray, toRgb } from "../src/image/color.js";
+import { toRgb } from "../src/image/color.js";
 import { imageToTensor } from "../src/image/convert.js";
-import { decodePng } from "../src/image/png.js";
 import type { RgbImage } from "../src/image/types.js";
 import { generate } from "../src/pipeline/generate.js";
 import type { LatentDistribution, Shape4, VaeNetwork } from "../src/pipeline/networks.js";
-import type { GenerationRequest } from "../src/pipeline/request.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { caseRequest, pipelineCase, readFixturePng } from "./helpers/pipeline-cases.js";
 import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
 
 const MODULE_TOLERANCE = manifest().unet.tolerance.max_abs as number; // 1e-4, all three modules
@@ -74,10 +72,6 @@ function compareFormats(what: string, outputs: Float32Array[], formats: Formats,
   );
 }
 
-function readPng(path: string) {
-  return decodePng(new Uint8Array(readFileSync(fixturePath(path))));
-}
-
 function levelDifference(a: RgbImage, b: RgbImage): { max: number; mean: number } {
   assert.equal(a.width, b.width);
   assert.equal(a.height, b.height);
@@ -89,30 +83,6 @@ function levelDifference(a: RgbImage, b: RgbImage): { max: number; mean: number 
     sum += d;
   }
   return { max, mean: sum / a.data.length };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-function pipelineCase(id: string): any {
-  const c = manifest().pipelines.cases.find((c: { id: string }) => c.id === id);
-  assert.ok(c, `pipeline case ${id} in the manifest`);
-  return c;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-function requestFor(c: any): GenerationRequest {
-  return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt ?? undefined,
-    sampler: c.sampler,
-    steps: c.steps,
-    guidance: c.guidance,
-    seed: c.seed,
-    width: c.width,
-    height: c.height,
-    initImage: c.init_image_png ? toRgb(readPng(c.init_image_png)) : undefined,
-    mask: c.mask_png ? toGray(readPng(c.mask_png)) : undefined,
-    strength: c.strength,
-  };
 }
 
 describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
@@ -164,7 +134,7 @@ describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
     );
     // and through generate: a 64x96 request on the ONNX folder fails with the same message
     await assert.rejects(
-      generate(formats[2].pipeline.models, { ...requestFor(pipelineCase("txt2img_euler_a_4")), width: 96 }),
+      generate(formats[2].pipeline.models, { ...caseRequest(pipelineCase("txt2img_euler_a_4")), width: 96 }),
       /multiples of 64 px\); got 8×12 latents \(64×96 px\)/,
     );
   });
@@ -196,10 +166,10 @@ describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
   it("txt2img (Euler a, 4 steps): the same PNG from all three formats", async () => {
     const formats = await tiny();
     const c = pipelineCase("txt2img_euler_a_4");
-    const expected = toRgb(readPng(c.png));
+    const expected = toRgb(readFixturePng(c.png));
     const images: RgbImage[] = [];
     for (const f of formats) {
-      const [result] = await generate(f.pipeline.models, requestFor(c));
+      const [result] = await generate(f.pipeline.models, caseRequest(c));
       const d = levelDifference(result.image, expected);
       assert.ok(
         d.max <= 1,
@@ -246,9 +216,9 @@ describe("tiny-sd15-inpaint as single file and diffusers folder", () => {
     );
 
     const c = pipelineCase("inpaint_ddim_8");
-    const expected = toRgb(readPng(c.png));
-    const [fromSingle] = await generate(single.models, requestFor(c));
-    const [fromFolder] = await generate(folder.models, requestFor(c));
+    const expected = toRgb(readFixturePng(c.png));
+    const [fromSingle] = await generate(single.models, caseRequest(c));
+    const [fromFolder] = await generate(folder.models, caseRequest(c));
     for (const [label, image] of [
       ["single file", fromSingle.image],
       ["diffusers folder", fromFolder.image],
@@ -322,13 +292,13 @@ describe("ONNX vae_encoder: samples the posterior inside the graph", () => {
     const [, folder, onnx] = (await tiny()).map((f) => f.pipeline);
     const c = pipelineCase("img2img_euler_8_s0.6");
     const recording = new RecordingVae(onnx.models.vae);
-    const [fromOnnx] = await generate({ ...onnx.models, vae: recording }, requestFor(c));
+    const [fromOnnx] = await generate({ ...onnx.models, vae: recording }, caseRequest(c));
     assert.equal(recording.encoded.length, 1);
     const sample = recording.encoded[0];
     assert.ok(sample.mean.every(Number.isFinite), "the ONNX posterior sample is finite");
 
     // the sample is a draw from the posterior diffusers computes for this init image
-    const image = requestFor(c).initImage as RgbImage;
+    const image = caseRequest(c).initImage as RgbImage;
     const posterior = await folder.models.vae.encode(imageToTensor(image), [1, 3, image.height, image.width]);
     const z = zStats(sample.mean, posterior.mean, posterior.std);
     assert.ok(
@@ -342,13 +312,13 @@ describe("ONNX vae_encoder: samples the posterior inside the graph", () => {
       decode: (latents, shape) => folder.models.vae.decode(latents, shape),
       encode: async () => sample,
     };
-    const [replayed] = await generate({ ...folder.models, vae: replay }, requestFor(c));
+    const [replayed] = await generate({ ...folder.models, vae: replay }, caseRequest(c));
     const d = levelDifference(fromOnnx.image, replayed.image);
     assert.ok(
       d.max <= 1,
       `${c.id}: ONNX vs diffusers folder given the same posterior sample: ${d.max} levels`,
     );
-    const vsGolden = levelDifference(fromOnnx.image, toRgb(readPng(c.png)));
+    const vsGolden = levelDifference(fromOnnx.image, toRgb(readFixturePng(c.png)));
     console.log(
       `# ${c.id}: ONNX vs replay max ${d.max} level(s); vs diffusers' golden (other posterior draw) mean ${vsGolden.mean.toFixed(1)}, max ${vsGolden.max} levels`,
     );

@@ -3,17 +3,13 @@
  * 9-channel inpainting, and txt2img with a LoRA) reproduced from its seed alone through the engine.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
-import { toGray, toRgb } from "../src/image/color.js";
-import { decodePng } from "../src/image/png.js";
+import { toRgb } from "../src/image/color.js";
 import { generate } from "../src/pipeline/generate.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-type PipelineCase = any;
+import { caseRequest, type PipelineCase, pipelineCases, readFixturePng } from "./helpers/pipeline-cases.js";
 
 const opened: OpenedPipeline[] = [];
 after(async () => {
@@ -26,32 +22,12 @@ async function open(path: string, loras: { path: string; weight: number }[] = []
   return p;
 }
 
-function readPng(path: string) {
-  return decodePng(new Uint8Array(readFileSync(fixturePath(path))));
-}
-
 async function runCase(pipeline: OpenedPipeline, c: PipelineCase, goldenFile: string) {
   const g = golden(goldenFile);
   const steps: Float32Array[] = [];
-  const initImage = c.init_image_png ? toRgb(readPng(c.init_image_png)) : undefined;
-  const mask = c.mask_png ? toGray(readPng(c.mask_png)) : undefined;
-  const [image] = await generate(
-    pipeline.models,
-    {
-      prompt: c.prompt,
-      negativePrompt: c.negative_prompt ?? undefined,
-      sampler: c.sampler,
-      steps: c.steps,
-      guidance: c.guidance,
-      seed: c.seed,
-      width: c.width,
-      height: c.height,
-      initImage,
-      mask,
-      strength: c.strength,
-    },
-    { onProgress: (p) => p.stage === "denoise" && p.latents && steps.push(p.latents) },
-  );
+  const [image] = await generate(pipeline.models, caseRequest(c), {
+    onProgress: (p) => p.stage === "denoise" && p.latents && steps.push(p.latents),
+  });
   const perStep = g.readF32(c.latents_per_step);
   const size = perStep.length / c.timesteps_run.length;
   assert.equal(steps.length, c.timesteps_run.length, `${c.id}: number of denoising steps`);
@@ -65,7 +41,7 @@ async function runCase(pipeline: OpenedPipeline, c: PipelineCase, goldenFile: st
     );
     worstLatent = Math.max(worstLatent, d.maxAbs);
   });
-  const expected = toRgb(readPng(c.png));
+  const expected = toRgb(readFixturePng(c.png));
   let worstLevel = 0;
   for (let i = 0; i < expected.data.length; i++) {
     worstLevel = Math.max(worstLevel, Math.abs(expected.data[i] - image.image.data[i]));
@@ -75,7 +51,7 @@ async function runCase(pipeline: OpenedPipeline, c: PipelineCase, goldenFile: st
 }
 
 describe("pipelines reproduce the diffusers fixtures", async () => {
-  const cases: PipelineCase[] = manifest().pipelines.cases;
+  const cases = pipelineCases();
   it("tiny-sd15: txt2img (Euler a, DPM++ 2M Karras, LCM without CFG, DDIM with a negative prompt) and img2img", async () => {
     const pipeline = await open("models/tiny-sd15");
     for (const c of cases.filter((c) => c.kind !== "inpaint")) {

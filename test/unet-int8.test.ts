@@ -22,6 +22,7 @@ import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-sourc
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { caseRequest, pipelineCases } from "./helpers/pipeline-cases.js";
 
 function values(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
@@ -296,18 +297,8 @@ describe("int8 through the pipeline (tiny-sd15, fixture txt2img cases)", () => {
       "int8-linear": await open("int8-linear"),
       int8: await open("int8"),
     };
-    // biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-    for (const c of manifest().pipelines.cases.filter((c: any) => c.kind === "txt2img")) {
-      const request = {
-        prompt: c.prompt,
-        negativePrompt: c.negative_prompt ?? undefined,
-        sampler: c.sampler,
-        steps: c.steps,
-        guidance: c.guidance,
-        seed: c.seed,
-        width: c.width,
-        height: c.height,
-      };
+    for (const c of pipelineCases("txt2img")) {
+      const request = caseRequest(c);
       const runOf = async (p: OpenedPipeline) => {
         let last: Float32Array = new Float32Array(0);
         const [image] = await generate(p.models, request, {

@@ -1,0 +1,64 @@
+/**
+ * The fixture manifest's pipeline cases (diffusers runs) and the one mapping from a case's fields
+ * to sdlite's GenerationRequest, init image and mask read from the fixture PNGs.
+ */
+import { readFileSync } from "node:fs";
+import { toGray, toRgb } from "../../src/image/color.js";
+import { decodePng } from "../../src/image/png.js";
+import type { GenerationRequest } from "../../src/pipeline/request.js";
+import { fixturePath, manifest } from "./fixtures.js";
+
+/** The fields of `pipelines.cases[]` the tests read (see ../shared/fixtures/README.md). */
+export interface PipelineCase {
+  readonly id: string;
+  readonly kind: string;
+  readonly prompt: string;
+  readonly negative_prompt: string | null;
+  readonly sampler: string;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly strength?: number;
+  readonly init_image_png?: string;
+  readonly mask_png?: string;
+  /** diffusers' image, as a fixture path. */
+  readonly png: string;
+  /** Golden tensor names / the timesteps diffusers ran. */
+  readonly latents_per_step: string;
+  readonly timesteps_run: readonly number[];
+}
+
+/** Every case, or those of one kind ("txt2img", "img2img", "inpaint", …). */
+export function pipelineCases(kind?: string): PipelineCase[] {
+  const cases = manifest().pipelines.cases as PipelineCase[];
+  return kind === undefined ? cases : cases.filter((c) => c.kind === kind);
+}
+
+export function pipelineCase(id: string): PipelineCase {
+  const c = pipelineCases().find((x) => x.id === id);
+  if (!c) throw new Error(`no pipeline case "${id}" in the fixture manifest`);
+  return c;
+}
+
+export function readFixturePng(path: string) {
+  return decodePng(new Uint8Array(readFileSync(fixturePath(path))));
+}
+
+/** The request that reproduces a case from its seed (img2img / inpainting inputs included). */
+export function caseRequest(c: PipelineCase): GenerationRequest {
+  return {
+    prompt: c.prompt,
+    negativePrompt: c.negative_prompt ?? undefined,
+    sampler: c.sampler,
+    steps: c.steps,
+    guidance: c.guidance,
+    seed: c.seed,
+    width: c.width,
+    height: c.height,
+    initImage: c.init_image_png ? toRgb(readFixturePng(c.init_image_png)) : undefined,
+    mask: c.mask_png ? toGray(readFixturePng(c.mask_png)) : undefined,
+    strength: c.strength,
+  };
+}
