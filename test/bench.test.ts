@@ -5,11 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { compareWithBaselines } from "../src/bench/baseline-comparison.js";
+import { baselineLabel, ORT_PLAIN_OPTIONS, parseBaseline } from "../src/bench/baselines.js";
 import { machineBusyMs, otherCpuShare } from "../src/bench/cpu-share.js";
 import { compareImages } from "../src/bench/image-difference.js";
 import { markdownTable } from "../src/bench/markdown-table.js";
@@ -18,6 +20,16 @@ import { optionSetLabel, parseOption, parseOptionList, unknownOptions } from "..
 import { parseProcStatus, readProcMemory } from "../src/bench/proc-status.js";
 import { writeRandomTaesd } from "../src/bench/random-taesd.js";
 import { RssSampler } from "../src/bench/rss-sampler.js";
+import type { StageReport } from "../src/bench/run-bench.js";
+import {
+  locateSdcpp,
+  runSdcppProcess,
+  SDCPP_CFG_SCALE,
+  type SdcppRun,
+  sdcppCfgScales,
+  sdcppStageReports,
+} from "../src/bench/sdcpp-baseline.js";
+import { parseSdcppLog, simdLevel, usesCpuBackend } from "../src/bench/sdcpp-log.js";
 import { STAGES } from "../src/bench/stage-job.js";
 import { median, summarize } from "../src/bench/stats.js";
 import { checkTargets } from "../src/bench/targets.js";
@@ -297,6 +309,243 @@ function sdliteBench(json: string, ...args: string[]) {
   return { stdout: run.stdout, result: JSON.parse(readFileSync(json, "utf-8")) };
 }
 
+/** A timed stage row as the bench makes it, with the given timed runs (ms). */
+function stageRow(
+  set: string,
+  stage: StageReport["stage"],
+  runs: number[],
+  extra: Partial<StageReport> = {},
+): StageReport {
+  const timings = runs.map((ms) => ({ ms, networks: {} }));
+  return {
+    set,
+    options: {},
+    stage,
+    variant: "timed",
+    threads: 2,
+    outcome: { openMs: 1, first: timings[0], runs: timings, builtGraphs: 0 },
+    summary: summarize(runs),
+    rssSamples: 1,
+    loadAverage: { before: 0, after: 0 },
+    processMs: 1,
+    ...extra,
+  };
+}
+
+const NO_CFG_IMAGE = { prompt: "p", sampler: "LCM", steps: 4, guidance: 1, seed: 42 };
+
+describe("baselines: names and paths", () => {
+  it("reads ort-plain, sdcpp and sdcpp=PATH", () => {
+    assert.deepEqual(parseBaseline("ort-plain"), { name: "ort-plain" });
+    assert.deepEqual(parseBaseline("sdcpp"), { name: "sdcpp" });
+    assert.deepEqual(parseBaseline("sdcpp=/opt/sd"), { name: "sdcpp", path: "/opt/sd" });
+  });
+
+  it("refuses an unknown baseline, a path on ort-plain and an empty path, naming what was wrong", () => {
+    assert.throws(() => parseBaseline("torch"), /unknown baseline "torch" \(baselines: ort-plain, sdcpp/);
+    assert.throws(() => parseBaseline("ort-plain=/x"), /baseline "ort-plain" takes no path/);
+    assert.throws(() => parseBaseline("sdcpp="), /the path is empty/);
+  });
+
+  it("ort-plain is fp32 MatMul attention with none of sdlite's speed options", () => {
+    assert.deepEqual(ORT_PLAIN_OPTIONS, {
+      attention: "matmul",
+      unetQuantization: "none",
+      deepCacheInterval: 1,
+      weightStorage: "fp32",
+    });
+  });
+
+  it("the CLI rejects an unknown --baseline before running anything", () => {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "bench", "--baseline", "onnx"],
+      { cwd: repoRoot, encoding: "utf-8" },
+    );
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /--baseline.*unknown baseline "onnx"/s);
+  });
+});
+
+describe("baselines: speed-ups from the measured rows", () => {
+  it("divides each baseline's median by the set's effective UNet step and VAE decode, with the issue's goals", () => {
+    const stages = [
+      stageRow("default", "unet1", [1000, 1200, 1100]),
+      stageRow("default", "unet2", [2000, 2100, 1900]),
+      stageRow("default", "vae", [4000]),
+      stageRow(baselineLabel("ort-plain"), "unet1", [2400, 2500, 2300], { baseline: "ort-plain" }),
+      stageRow(baselineLabel("ort-plain"), "unet2", [3000], { baseline: "ort-plain" }),
+      stageRow(baselineLabel("ort-plain"), "vae", [6000], { baseline: "ort-plain" }),
+      stageRow(baselineLabel("sdcpp"), "unet1", [44_000, 40_000], { baseline: "sdcpp" }),
+    ];
+    const byKey = new Map(
+      compareWithBaselines(stages, NO_CFG_IMAGE).map((c) => [`${c.set}|${c.stage}|${c.baseline}`, c]),
+    );
+    assert.deepEqual([...byKey.keys()].sort(), [
+      "default|unet1|ort-plain",
+      "default|unet1|sdcpp",
+      "default|unet2|ort-plain",
+      "default|vae|ort-plain",
+    ]);
+    const unet1 = byKey.get("default|unet1|ort-plain")!;
+    assert.equal(unet1.ms, 1100);
+    assert.equal(unet1.baselineMs, 2400);
+    assert.equal(unet1.speedup, 2400 / 1100);
+    assert.equal(unet1.goal, 2);
+    assert.equal(unet1.met, true);
+    const unet2 = byKey.get("default|unet2|ort-plain")!;
+    assert.equal(unet2.speedup, 1.5);
+    assert.equal(unet2.met, false);
+    const sdcpp = byKey.get("default|unet1|sdcpp")!;
+    assert.equal(sdcpp.baselineMs, 42_000);
+    assert.equal(sdcpp.goal, 6);
+    assert.equal(sdcpp.met, true);
+    const vae = byKey.get("default|vae|ort-plain")!;
+    assert.equal(vae.speedup, 1.5);
+    assert.equal(vae.goal, undefined, "no speed-up goal for the VAE");
+  });
+
+  it("uses the whole image's UNet time per call where the image stage ran (DeepCache counts)", () => {
+    const image = stageRow("deepCacheInterval=3", "image", [9000]);
+    const withUnet = {
+      ...image,
+      outcome: { ...image.outcome, runs: [{ ms: 9000, networks: { unet: { ms: 2000, calls: 4 } } }] },
+    };
+    const stages = [
+      withUnet,
+      stageRow("deepCacheInterval=3", "unet1", [1000]),
+      stageRow(baselineLabel("ort-plain"), "unet1", [1500], { baseline: "ort-plain" }),
+    ];
+    const [c] = compareWithBaselines(stages, NO_CFG_IMAGE);
+    assert.equal(c.ms, 500, "2000 ms over 4 UNet calls");
+    assert.equal(c.speedup, 3);
+  });
+
+  it("compares nothing without a measured baseline", () => {
+    assert.deepEqual(compareWithBaselines([stageRow("default", "unet1", [1000])], NO_CFG_IMAGE), []);
+  });
+});
+
+describe("stable-diffusion.cpp baseline", () => {
+  // lines as the prebuild logs them (one txt2img call at cfg 1, 2 steps)
+  const log = [
+    "stable-diffusion.cpp:159  - Using CUDA backend",
+    "stable-diffusion.cpp:182  - Using CPU backend",
+    "stable-diffusion.cpp:1268 - get_learned_condition completed, taking 974 ms",
+    "stable-diffusion.cpp:1327 - sampling completed, taking 88.20s",
+    "stable-diffusion.cpp:1335 - generating 1 latent images completed, taking 88.20s",
+    "stable-diffusion.cpp:1348 - latent 1 decoded, taking 102.63s",
+    "stable-diffusion.cpp:1352 - decode_first_stage completed, taking 102.63s",
+    "stable-diffusion.cpp:1461 - txt2img completed in 191.71s",
+  ];
+
+  it("reads the text encoder, sampling and decode times and the backend from its log", () => {
+    assert.deepEqual(parseSdcppLog(log), { conditionMs: 974, samplingMs: 88_200, decodeMs: 102_630 });
+    assert.deepEqual(parseSdcppLog(["nothing timed here"]), {});
+    assert.equal(usesCpuBackend(log), true);
+    assert.equal(usesCpuBackend(log.slice(0, 1)), false);
+    assert.equal(simdLevel("SSE3 = 1\n AVX = 1\n AVX2 = 1\n AVX512 = 0\n"), "AVX2");
+    assert.equal(simdLevel("AVX = 1\n AVX2 = 1\n AVX512 = 1\n"), "AVX512");
+    assert.equal(simdLevel("SSE3 = 1\n AVX = 0\n"), "no AVX");
+  });
+
+  it("cfg 1 for batch 1 (or the VAE alone), cfg > 1 for batch 2", () => {
+    assert.deepEqual(sdcppCfgScales(["unet1", "unet2", "vae"]), [1, SDCPP_CFG_SCALE]);
+    assert.deepEqual(sdcppCfgScales(["unet2", "vae"]), [SDCPP_CFG_SCALE]);
+    assert.deepEqual(sdcppCfgScales(["vae"]), [1]);
+    assert.deepEqual(sdcppCfgScales(["text"]), []);
+  });
+
+  it("rows: the UNet step is each call's sampling time over its steps, the VAE every call's decode", () => {
+    const call = (cfgScale: number, samplingMs: number, decodeMs: number) => ({
+      cfgScale,
+      totalMs: samplingMs + decodeMs + 1000,
+      times: { conditionMs: 900, samplingMs, decodeMs },
+    });
+    const run: SdcppRun = {
+      outcome: {
+        loadMs: 12_000,
+        threads: 2,
+        systemInfo: "AVX2 = 1",
+        cpuBackend: true,
+        calls: [
+          call(1, 80_000, 100_000),
+          call(7, 160_000, 110_000),
+          call(1, 90_000, 105_000),
+          call(7, 150_000, 99_000),
+        ],
+        hwmBytes: 3.8e9,
+      },
+      peakRssBytes: 3.9e9,
+      rssSamples: 10,
+      processMs: 900_000,
+      loadAverage: { before: 1, after: 2 },
+    };
+    const rows = sdcppStageReports(run, ["unet1", "unet2", "vae"], 2);
+    assert.deepEqual(
+      rows.map((r) => [r.set, r.stage, r.baseline, r.summary?.median, r.summary?.n]),
+      [
+        [baselineLabel("sdcpp"), "unet1", "sdcpp", 42_500, 2],
+        [baselineLabel("sdcpp"), "unet2", "sdcpp", 77_500, 2],
+        [baselineLabel("sdcpp"), "vae", "sdcpp", 102_500, 4],
+      ],
+    );
+    for (const r of rows) {
+      assert.equal(r.peakRssBytes, 3.9e9);
+      assert.equal(r.threads, 2);
+      assert.equal(r.outcome.openMs, 12_000);
+    }
+    assert.deepEqual(
+      sdcppStageReports(run, ["vae"], 2).map((r) => r.stage),
+      ["vae"],
+    );
+  });
+
+  it("is unavailable, saying why and how to set it up, without its files", () => {
+    const missing = locateSdcpp(join(dir, "no-such-dir"));
+    assert.equal(missing.available, false);
+    assert.match(
+      !missing.available ? missing.reason : "",
+      /does not exist; set it up with scripts\/sdcpp-baseline\/setup\.sh/,
+    );
+    const empty = join(dir, "sdcpp-empty");
+    mkdirSync(empty, { recursive: true });
+    const noAddon = locateSdcpp(empty);
+    assert.match(
+      !noAddon.available ? noAddon.reason : "",
+      /no prebuilds\/node-stable-diffusion-cpp-linux-x64\/node-napi-v9\.node under/,
+    );
+  });
+
+  it("finds the addon and the CUDA stand-ins setup.sh leaves, and reports an addon that cannot load", async () => {
+    const root = join(dir, "sdcpp-broken");
+    const addonDir = join(root, "package", "prebuilds", "node-stable-diffusion-cpp-linux-x64");
+    mkdirSync(addonDir, { recursive: true });
+    mkdirSync(join(root, "cuda-stub"), { recursive: true });
+    writeFileSync(join(addonDir, "node-napi-v9.node"), "not a shared library\n".repeat(20));
+    writeFileSync(join(root, "cuda-stub", "libcudart.so.12"), "");
+    const location = locateSdcpp(root);
+    assert.deepEqual(location, {
+      available: true,
+      addonPath: join(addonDir, "node-napi-v9.node"),
+      libraryDir: join(root, "cuda-stub"),
+    });
+    if (!location.available) return;
+    await assert.rejects(
+      runSdcppProcess(location, {
+        modelPath: "/nonexistent.safetensors",
+        size: 64,
+        steps: 1,
+        runs: 1,
+        cfgScales: [1],
+        prompt: "p",
+        seed: 1,
+      }),
+      /node-napi-v9\.node: invalid ELF header/,
+    );
+  });
+});
+
 interface StageRow {
   set: string;
   stage: string;
@@ -390,5 +639,45 @@ describe("sdlite bench on the tiny fixture model", () => {
       );
     }
     assert.ok(result.quality[1].image.includes("default-64px-seed43"), result.quality[1].image);
+  });
+  it("--baseline ort-plain and an unavailable sdcpp: baseline rows in the stage table, speed-ups from them, and why sdcpp did not run", () => {
+    const broken = join(dir, "sdcpp-e2e");
+    const addonDir = join(broken, "package", "prebuilds", "node-stable-diffusion-cpp-linux-x64");
+    mkdirSync(addonDir, { recursive: true });
+    writeFileSync(join(addonDir, "node-napi-v9.node"), "not a shared library\n".repeat(20));
+    const { stdout, result } = sdliteBench(
+      join(dir, "baselines.json"),
+      "--stages",
+      "unet1,vae",
+      "--baseline",
+      "ort-plain",
+      "--baseline",
+      `sdcpp=${broken}`,
+    );
+    const plain = baselineLabel("ort-plain");
+    assert.deepEqual(
+      result.stages.map((s: StageRow) => [s.set, s.stage]),
+      [
+        ["default", "unet1"],
+        ["default", "vae"],
+        [plain, "unet1"],
+        [plain, "vae"],
+      ],
+    );
+    assert.ok(stdout.includes(`| ${plain} | UNet step, batch 1 `), stdout);
+    const median = (set: string, stage: string) =>
+      result.stages.find((s: StageRow) => s.set === set && s.stage === stage).summary.median;
+    assert.equal(result.comparisons.length, 2);
+    for (const c of result.comparisons) {
+      assert.equal(c.baseline, "ort-plain");
+      assert.equal(c.ms, median("default", c.stage));
+      assert.equal(c.baselineMs, median(plain, c.stage));
+      assert.equal(c.speedup, c.baselineMs / c.ms);
+    }
+    assert.ok(stdout.includes("### Side by side"), stdout);
+    const sdcpp = result.baselines.find((b: { name: string }) => b.name === "sdcpp");
+    assert.equal(sdcpp.available, false);
+    assert.match(sdcpp.reason, /invalid ELF header/);
+    assert.match(stdout, /stable-diffusion\.cpp: not run: .*invalid ELF header/);
   });
 });
