@@ -292,7 +292,11 @@ describe("A1111 discovery and settings endpoints", () => {
         "need_inner_model",
       ]);
     }
-    assert.deepEqual(await get("/sdapi/v1/upscalers"), []);
+    const upscalers = (await get("/sdapi/v1/upscalers")) as { name: string }[];
+    assert.deepEqual(
+      upscalers.map((u) => u.name),
+      ["None", "Lanczos", "Nearest"],
+    );
     assert.deepEqual(await get("/sdapi/v1/sd-vae"), []);
     const memory = await get("/sdapi/v1/memory");
     assert.ok(memory.ram.total > 0 && memory.ram.free >= 0);

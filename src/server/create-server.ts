@@ -10,6 +10,7 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
 import { resolveHubSettings, sdliteModelsDir } from "../hub/hub-settings.js";
+import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { createAuthenticator } from "./auth.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
@@ -21,10 +22,12 @@ import { PipelinePool } from "./pipeline-pool.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
 import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
 import { a1111GenerationRoutes } from "./routes/a1111-generation.js";
+import { a1111UpscaleRoutes } from "./routes/a1111-upscale.js";
 import { sdliteJobRoutes } from "./routes/sdlite-jobs.js";
 import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
+import { UpscalerPool } from "./upscaler-pool.js";
 
 export interface CreateServerOptions {
   /** `-m`: the model loaded first (a path, or a name the catalog knows). */
@@ -35,6 +38,8 @@ export interface CreateServerOptions {
   hubCacheDir?: string | false;
   /** LoRA folder; default `<modelsDir>/Lora`. */
   loraDir?: string;
+  /** ESRGAN-family upscaler models (.pth, .safetensors); default `<modelsDir>/ESRGAN`. */
+  upscalersDir?: string;
   apiKey?: string;
   /** "user:pass[,user2:pass2]": HTTP basic authentication. */
   apiAuth?: string;
@@ -181,6 +186,13 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111GenerationRoutes(app, context);
   a1111DiscoveryRoutes(app, context);
   a1111ExtraRoutes(app, context);
+  const upscalers = new UpscalerPool({ threads: engine.threads, cache: engine.cache });
+  a1111UpscaleRoutes(
+    app,
+    context,
+    new UpscalerCatalog(options.upscalersDir ?? join(modelsDir, "ESRGAN")),
+    upscalers,
+  );
   sdliteJobRoutes(app, context);
   await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));
 
@@ -190,6 +202,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   });
   app.addHook("onClose", async () => {
     await pool.closeAll();
+    await upscalers.close();
   });
 
   app.decorate("sdlite", {

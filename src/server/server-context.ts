@@ -21,6 +21,7 @@ import type { LoraCatalog } from "./lora-catalog.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { PipelinePool } from "./pipeline-pool.js";
 import type { ServerOptions } from "./server-options.js";
+import type { UpscaleResult } from "./upscale-task.js";
 
 export interface ModelLoaded {
   readonly kind: "load-model" | "unload-model";
@@ -28,7 +29,7 @@ export interface ModelLoaded {
   readonly title: string;
 }
 
-export type ServerJobResult = GenerationResult | ModelLoaded;
+export type ServerJobResult = GenerationResult | ModelLoaded | UpscaleResult;
 
 export type ServerLog = (line: string) => void;
 
@@ -95,6 +96,11 @@ export class ServerContext {
         return { kind: "unload-model", title: "" };
       },
     });
+  }
+
+  /** Other queued work (an extras upscale): same queue, refusals and log lines as a generation. */
+  submitTask(task: Task<ServerJobResult>): Job<ServerJobResult> {
+    return this.submit(task);
   }
 
   private submit(task: Task<ServerJobResult>): Job<ServerJobResult> {

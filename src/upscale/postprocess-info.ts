@@ -15,12 +15,19 @@ export function formatPostprocessInfo(info: PostprocessInfo): string {
     .join(", ");
 }
 
-/** The output PNG's text chunks: the input's, plus the upscale infotext. */
+/**
+ * The output PNG's text chunks: the input's, plus the upscale infotext as `postprocessing`; a saved
+ * file also gets it as `extras` (the API's returned image has only `postprocessing`, as A1111's).
+ */
 export function postprocessTextChunks(
   input: Readonly<Record<string, string>>,
   infotext: string,
+  where: "file" | "api" = "file",
 ): Record<string, string> {
-  return infotext === "" ? { ...input } : { ...input, postprocessing: infotext, extras: infotext };
+  if (infotext === "") return { ...input };
+  return where === "file"
+    ? { ...input, postprocessing: infotext, extras: infotext }
+    : { ...input, postprocessing: infotext };
 }
 
 /** A1111's plaintext_to_html, which the extras API returns as html_info. */

@@ -11,6 +11,7 @@ export interface ServeOptions {
   model?: string;
   modelsDir?: string;
   loraDir?: string;
+  upscalersDir?: string;
   host: string;
   port: number;
   apiKey?: string;
@@ -28,7 +29,8 @@ export interface ServeOptions {
 const HELP = `
 Endpoints:
   /sdapi/v1/txt2img, /img2img, /progress, /interrupt, /skip, /samplers, /schedulers, /sd-models,
-  /options, /loras, /png-info, /memory, …   AUTOMATIC1111's API (same fields and shapes)
+  /options, /loras, /png-info, /memory, /upscalers, /extra-single-image, …
+                                             AUTOMATIC1111's API (same fields and shapes)
   /sdlite/v1/jobs                            queue without waiting; /jobs/:id/events streams progress
   /docs                                      API documentation (OpenAPI at /openapi.json)
   /sdlite/v1/health                          liveness check, never needs credentials
@@ -76,6 +78,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     model,
     modelsDir: options.modelsDir,
     loraDir: options.loraDir,
+    upscalersDir: options.upscalersDir,
     apiKey: options.apiKey,
     apiAuth: options.apiAuth,
     corsOrigins: options.corsOrigin,
@@ -139,6 +142,10 @@ export function registerServeCommand(program: Command): void {
     )
     .option("--models-dir <dir>", "checkpoints to list and switch between (default: $SDLITE_MODELS)")
     .option("--lora-dir <dir>", "LoRA folder for <lora:name:weight> (default: <models-dir>/Lora)")
+    .option(
+      "--upscalers-dir <dir>",
+      "ESRGAN-family upscaler models, .pth/.safetensors (default: <models-dir>/ESRGAN)",
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", parseInteger, 7860)
     .option(

@@ -1,6 +1,6 @@
 /**
  * The A1111 discovery and settings endpoints: samplers, schedulers, checkpoints, LoRAs, options
- * (with the queued model switch), png-info, memory, upscalers, VAEs.
+ * (with the queued model switch), png-info, memory, VAEs. Upscalers: a1111-upscale.ts.
  */
 import { freemem, totalmem } from "node:os";
 import type { FastifyInstance } from "fastify";
@@ -113,6 +113,5 @@ export function a1111DiscoveryRoutes(app: FastifyInstance, ctx: ServerContext): 
     };
   });
 
-  app.get("/sdapi/v1/upscalers", { schema: { tags, summary: "Upscalers (none yet)" } }, async () => []);
   app.get("/sdapi/v1/sd-vae", { schema: { tags, summary: "Standalone VAEs (none listed)" } }, async () => []);
 }
