@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,7 +14,6 @@ import {
 } from "../src/graph/taesd.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseTaesdConfig } from "../src/weights/diffusers-config.js";
 import { madebyollinTaesdFiles, openMadebyollinTaesd } from "../src/weights/madebyollin-taesd.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
@@ -23,44 +22,26 @@ import { openTaesd } from "../src/weights/standalone-vae.js";
 import { madebyollinTaesdRename } from "../src/weights/taesd-key-map.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
-import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
-
-interface VaeCase {
-  id: string;
-  kind: "decode" | "encode";
-  latents: string;
-  taesd_decode: string;
-  image: string;
-  taesd_encode: string;
-}
-
-const vae = manifest().vae;
-const cases: VaeCase[] = vae.cases;
-const tolerance: number = vae.tolerance.max_abs;
-const modelDir = fixturePath(vae.taesd_model);
-const config = parseTaesdConfig(JSON.parse(readFileSync(`${modelDir}/config.json`, "utf-8")));
-
-function dimsOf(key: string): number[] {
-  return [...golden("vae").info(key).shape];
-}
+import { golden } from "./helpers/fixtures.js";
+import {
+  vaeCases as cases,
+  codecSessions,
+  taesdConfig as config,
+  goldenDims as dimsOf,
+  taesdModelDir as modelDir,
+  vaeTolerance as tolerance,
+  type VaeCase,
+} from "./helpers/vae-fixtures.js";
 
 describe("TAESD graphs vs diffusers AutoencoderTiny goldens", () => {
   let decoder: Session;
   let encoder: Session;
 
   before(async () => {
-    const weights = SafetensorsWeightSource.open(`${modelDir}/diffusion_pytorch_model.safetensors`);
-    try {
-      const runtime = onnxruntimeNode();
-      decoder = await runtime.createSession(serializeModel(buildTaesdDecoderGraph(weights, config)), {
-        intraOpNumThreads: 1,
-      });
-      encoder = await runtime.createSession(serializeModel(buildTaesdEncoderGraph(weights, config)), {
-        intraOpNumThreads: 1,
-      });
-    } finally {
-      weights.close();
-    }
+    ({ decoder, encoder } = await codecSessions(modelDir, {
+      decoder: (weights) => buildTaesdDecoderGraph(weights, config),
+      encoder: (weights) => buildTaesdEncoderGraph(weights, config),
+    }));
   });
   after(async () => {
     await decoder?.release();

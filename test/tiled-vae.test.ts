@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { latentDistributionFromMoments } from "../src/graph/latent-distribution.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
 import {
   blendHorizontal,
   blendVertical,
@@ -27,12 +25,10 @@ import { decodedToImages } from "../src/image/convert.js";
 import { generate } from "../src/pipeline/generate.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
 import { createRandomSource } from "../src/rng/index.js";
-import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseVaeConfig } from "../src/weights/diffusers-config.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { codecSessions, vaeConfig, vaeModelDir } from "./helpers/vae-fixtures.js";
 
 /**
  * diffusers 0.27.2 AutoencoderKL.tiled_decode / tiled_encode transliterated: every tile first, then
@@ -178,8 +174,7 @@ describe("tiling arithmetic on a synthetic network", () => {
 
 describe("tiled VAE on the tiny SD1.5 VAE", () => {
   const vae = manifest().vae;
-  const modelDir = fixturePath(vae.model);
-  const config = parseVaeConfig(JSON.parse(readFileSync(`${modelDir}/config.json`, "utf-8")));
+  const config = vaeConfig;
   // the tiny VAE's sample_size is 64: tile_latent_min_size 8, as diffusers would use for it
   const tiny = { tileSampleSize: 64, scaleFactor: 8 };
   let decoder: Session;
@@ -197,18 +192,10 @@ describe("tiled VAE on the tiny SD1.5 VAE", () => {
   };
 
   before(async () => {
-    const weights = SafetensorsWeightSource.open(`${modelDir}/diffusion_pytorch_model.safetensors`);
-    try {
-      const runtime = onnxruntimeNode();
-      decoder = await runtime.createSession(serializeModel(buildVaeDecoderGraph(weights, config)), {
-        intraOpNumThreads: 1,
-      });
-      encoder = await runtime.createSession(serializeModel(buildVaeEncoderGraph(weights, config)), {
-        intraOpNumThreads: 1,
-      });
-    } finally {
-      weights.close();
-    }
+    ({ decoder, encoder } = await codecSessions(vaeModelDir, {
+      decoder: (weights) => buildVaeDecoderGraph(weights, config),
+      encoder: (weights) => buildVaeEncoderGraph(weights, config),
+    }));
   });
   after(async () => {
     await decoder?.release();

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { latentDistributionFromMoments, sampleScaledLatents } from "../src/graph/latent-distribution.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
 import {
   buildVaeDecoderGraph,
   buildVaeEncoderGraph,
@@ -12,35 +10,18 @@ import {
   VAE_ENCODER_OUTPUTS,
 } from "../src/graph/vae.js";
 import { createRandomSource } from "../src/rng/index.js";
-import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseVaeConfig } from "../src/weights/diffusers-config.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
-import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
-
-interface VaeCase {
-  id: string;
-  kind: "decode" | "encode";
-  latents: string;
-  vae_decode: string;
-  image: string;
-  mean: string;
-  logvar: string;
-  std: string;
-  sample_times_scaling: string;
-  sample_seed: number;
-}
-
-const vae = manifest().vae;
-const cases: VaeCase[] = vae.cases;
-const tolerance: number = vae.tolerance.max_abs;
-const modelDir = fixturePath(vae.model);
-const config = parseVaeConfig(JSON.parse(readFileSync(`${modelDir}/config.json`, "utf-8")));
-
-function dimsOf(key: string): number[] {
-  return [...golden("vae").info(key).shape];
-}
+import { golden } from "./helpers/fixtures.js";
+import {
+  vaeCases as cases,
+  codecSessions,
+  vaeConfig as config,
+  goldenDims as dimsOf,
+  vaeModelDir as modelDir,
+  vaeTolerance as tolerance,
+  type VaeCase,
+} from "./helpers/vae-fixtures.js";
 
 for (const attentionKind of ["matmul", "mha"] as const) {
   describe(`VAE graphs (${attentionKind} attention) vs diffusers goldens`, () => {
@@ -48,25 +29,11 @@ for (const attentionKind of ["matmul", "mha"] as const) {
     let encoder: Session;
 
     before(async () => {
-      const weights = SafetensorsWeightSource.open(`${modelDir}/diffusion_pytorch_model.safetensors`);
-      try {
-        const runtime = onnxruntimeNode();
-        const options = { attention: attentionKind };
-        decoder = await runtime.createSession(
-          serializeModel(buildVaeDecoderGraph(weights, config, options)),
-          {
-            intraOpNumThreads: 1,
-          },
-        );
-        encoder = await runtime.createSession(
-          serializeModel(buildVaeEncoderGraph(weights, config, options)),
-          {
-            intraOpNumThreads: 1,
-          },
-        );
-      } finally {
-        weights.close();
-      }
+      const options = { attention: attentionKind };
+      ({ decoder, encoder } = await codecSessions(modelDir, {
+        decoder: (weights) => buildVaeDecoderGraph(weights, config, options),
+        encoder: (weights) => buildVaeEncoderGraph(weights, config, options),
+      }));
     });
     after(async () => {
       await decoder?.release();
