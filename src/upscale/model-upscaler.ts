@@ -15,10 +15,12 @@ import type { UpscalePassOptions, Upscaler } from "./upscaler.js";
 import { openUpscalerWeights, type UpscalerWeights } from "./upscaler-weights.js";
 
 /**
- * 192 px tiles (A1111's ESRGAN_tile default) keep an x4 RRDBNet tile's activations at a few hundred
- * MB; 16 px of context per side costs (224/192)² ≈ 1.36× the untiled work and covers the part of
- * the receptive field that matters in practice (the theoretical radius, ~350 px for 23 blocks, is
- * far larger: seams are not bit-exact, but differences stay in the last bits of 8-bit output).
+ * 192 px tiles (A1111's ESRGAN_tile default) bound an x4 RRDBNet tile's activations (64 channels at
+ * 4× the padded tile, ~200 MB per feature map) whatever the image size; 16 px of context per side
+ * (Real-ESRGAN's examples use 10, A1111 overlaps 8) costs (224/192)² ≈ 1.36× the untiled work. It
+ * does not cover an RRDBNet's theoretical receptive radius (~350 px for 23 blocks, see
+ * receptiveRadius), so pixels near tile edges can differ from an untiled run; a pad that covers the
+ * radius gives the untiled output exactly (test/upscale-graph.test.ts).
  */
 export const DEFAULT_UPSCALE_TILE = 192;
 export const DEFAULT_UPSCALE_TILE_PAD = 16;
