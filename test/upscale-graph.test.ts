@@ -188,6 +188,31 @@ describe("tiled upscaling", () => {
     }
   });
 
+  it("an aborted signal stops before the next tile", async () => {
+    const path = join(dir, "abort-x4.safetensors");
+    writeTinySafetensors(path, tinyRrdbWeights({ ...X4, blocks: 1 }, 8));
+    const upscaler = ModelUpscaler.open(path, { runtime, cache: false, tile: 8, tilePad: 2 });
+    try {
+      const controller = new AbortController();
+      const image = { width: 32, height: 16, data: new Uint8Array(32 * 16 * 3).fill(120) };
+      const seen: number[] = [];
+      await assert.rejects(
+        upscaler.pass(image, {
+          scale: 4,
+          signal: controller.signal,
+          onTile: (done) => {
+            seen.push(done);
+            if (done === 2) controller.abort();
+          },
+        }),
+        { name: "AbortError" },
+      );
+      assert.deepEqual(seen, [1, 2]);
+    } finally {
+      await upscaler.close();
+    }
+  });
+
   it("x2 (pixel-unshuffle) tiles stay on the unshuffle grid; odd image sizes are reflect-padded and cropped", async () => {
     const path = join(dir, "tile-x2.safetensors");
     writeTinySafetensors(path, tinyRrdbWeights(X2, 7));
