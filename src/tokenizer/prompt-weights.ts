@@ -17,9 +17,10 @@ const ROUND_BRACKET_MULTIPLIER = 1.1;
 const SQUARE_BRACKET_MULTIPLIER = 1 / 1.1;
 
 // Python's str.isspace() characters, which `\s` means in A1111's (Python) patterns.
-const PY_SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+export const PY_SPACE =
+  "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 // Python's Unicode `\w`, for the word boundaries around BREAK.
-const PY_WORD = "[\\p{L}\\p{N}_]";
+export const PY_WORD = "[\\p{L}\\p{N}_]";
 
 // The alternatives of A1111's re_attention, in its order; `\d` is any Unicode decimal digit in Python.
 const ATTENTION_TOKEN = new RegExp(
@@ -55,7 +56,7 @@ function decimalDigitValue(ch: string): number {
 }
 
 /** Python's float() for what the weight pattern can capture: sign, digits (any script) and dots. */
-function parseWeight(spelled: string): number {
+export function parseWeight(spelled: string): number {
   const ascii = spelled.replace(/\p{Nd}/gu, (d) => String(decimalDigitValue(d)));
   if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(ascii)) {
     // A1111 fails the same way (Python's float() raises) rather than guessing.
