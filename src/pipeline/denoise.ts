@@ -10,13 +10,30 @@ import type { Scheduler } from "../schedulers/types.js";
 import { lcmGuidanceCondition } from "./guidance-embedding.js";
 import type { Shape4, UNetNetwork } from "./networks.js";
 
+export interface WeightedEmbedding {
+  /** [batch, tokens, hidden] */
+  data: Float32Array;
+  /** Guidance weight: 1 for an ordinary prompt; A1111's `:w` after a sub-prompt of an AND prompt. */
+  weight: number;
+}
+
 export interface Conditioning {
-  /** [batch, tokens, hidden] prompt embeddings. */
-  cond: Float32Array;
-  /** [batch, tokens, hidden] negative/empty-prompt embeddings; used only with classifier-free guidance. */
+  /**
+   * The prompt's embeddings: one with weight 1 for an ordinary prompt, one per sub-prompt for AND
+   * (composable diffusion, eps = uncond + Σ wᵢ·g·(condᵢ − uncond)).
+   */
+  conds: readonly WeightedEmbedding[];
+  /** [batch, tokens, hidden] negative/empty-prompt embeddings; used only with guidance. */
   uncond: Float32Array;
   tokens: number;
 }
+
+/**
+ * The conditioning of each UNet call, counted from 0 at the first call of the run (A1111's step
+ * counter, also for img2img): prompt editing and alternation change it from step to step. The
+ * same object for consecutive steps means "unchanged".
+ */
+export type ConditioningSchedule = (step: number) => Conditioning;
 
 /** 9-channel inpainting UNets take [latents, mask, masked-image latents] on the channel axis. */
 export interface InpaintInputs {
@@ -52,7 +69,7 @@ export interface DenoiseOptions {
   startIndex: number;
   latents: Float32Array;
   shape: Shape4;
-  conditioning: Conditioning;
+  conditioning: Conditioning | ConditioningSchedule;
   guidance: number;
   rng: RandomSource;
   inpaint?: InpaintInputs | BlendInputs;
@@ -80,12 +97,23 @@ export function usesClassifierFreeGuidance(unet: UNetNetwork, guidance: number):
 }
 
 export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
-  const { scheduler, shape, conditioning, guidance, rng, inpaint } = opts;
+  const { scheduler, shape, guidance, rng, inpaint } = opts;
+  const fixed = opts.conditioning;
+  const conditioningAt = typeof fixed === "function" ? fixed : () => fixed;
+  const first = conditioningAt(0);
+  const composable = isComposable(first);
+  if (composable && opts.unet.timeCondProjDim !== undefined) {
+    throw new Error(
+      "AND (composable diffusion) needs classifier-free guidance, which an LCM UNet does not run",
+    );
+  }
   const unet = opts.unet.startRun?.() ?? opts.unet;
   const [batch, channels, h, w] = shape;
-  const cfg = usesClassifierFreeGuidance(opts.unet, guidance);
-  const unetBatch = cfg ? 2 * batch : batch;
-  const context = cfg ? concat([conditioning.uncond, conditioning.cond]) : conditioning.cond;
+  // A1111 always runs the negative prompt with AND; otherwise diffusers' rule (guidance > 1)
+  const cfg = composable || usesClassifierFreeGuidance(opts.unet, guidance);
+  const unetBatch = cfg ? (1 + first.conds.length) * batch : batch;
+  let conditioning: Conditioning | undefined;
+  let context: Float32Array = new Float32Array(0);
   const embeddingWidth = opts.unet.timeCondProjDim;
   const timestepCond =
     embeddingWidth === undefined ? undefined : lcmGuidanceCondition(guidance, embeddingWidth, unetBatch);
@@ -95,6 +123,12 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
 
   for (let i = opts.startIndex; i < timesteps.length; i++) {
     if (opts.signal?.aborted) throw new GenerationCancelled();
+    const current = conditioningAt(i - opts.startIndex);
+    if (current !== conditioning) {
+      conditioning = current;
+      const conds = current.conds.map((c) => c.data);
+      context = cfg ? concat([current.uncond, ...conds]) : conds[0];
+    }
     const scaled = scheduler.scaleModelInput(latents, i);
     let unetInput = scaled;
     let inChannels = channels;
@@ -110,17 +144,21 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
       );
       inChannels = channels + 5;
     }
-    const modelInput = cfg ? concat([unetInput, unetInput]) : unetInput;
+    const modelInput = cfg ? concat(Array(unetBatch / batch).fill(unetInput)) : unetInput;
     const t = new Float32Array(unetBatch).fill(timesteps[i]);
     const prediction = await unet.predict(
       modelInput,
       [unetBatch, inChannels, h, w],
       t,
       context,
-      conditioning.tokens,
+      current.tokens,
       timestepCond,
     );
-    const eps = cfg ? guide(prediction, guidance) : prediction;
+    const eps = !cfg
+      ? prediction
+      : composable
+        ? composeGuidance(prediction, current.conds, guidance)
+        : guide(prediction, guidance);
     latents = scheduler.step(eps, i, latents, rng);
 
     if (inpaint?.kind === "blend") latents = blend(latents, inpaint, scheduler, i, batch, channels, h * w);
@@ -136,6 +174,32 @@ function guide(prediction: Float32Array, guidance: number): Float32Array {
   for (let j = 0; j < half; j++) {
     const u = prediction[j];
     out[j] = u + guidance * (prediction[half + j] - u);
+  }
+  return out;
+}
+
+/** Several weighted prompts, or one with a weight other than 1 (A1111's AND / `prompt :w`). */
+function isComposable(c: Conditioning): boolean {
+  return c.conds.length !== 1 || c.conds[0].weight !== 1;
+}
+
+/**
+ * A1111's composable diffusion (CFGDenoiser.combine_denoised): eps = u + Σ (condᵢ − u)·(wᵢ·g), batch
+ * parts [uncond, cond₁, cond₂, …]. Summed in double, rounded once.
+ */
+function composeGuidance(
+  prediction: Float32Array,
+  conds: readonly WeightedEmbedding[],
+  guidance: number,
+): Float32Array {
+  const part = prediction.length / (1 + conds.length);
+  const scales = conds.map((c) => c.weight * guidance);
+  const out = new Float32Array(part);
+  for (let j = 0; j < part; j++) {
+    const u = prediction[j];
+    let sum = u;
+    for (let k = 0; k < scales.length; k++) sum += (prediction[(k + 1) * part + j] - u) * scales[k];
+    out[j] = sum;
   }
   return out;
 }

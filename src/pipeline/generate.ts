@@ -28,7 +28,7 @@ import {
   usesClassifierFreeGuidance,
 } from "./denoise.js";
 import type { LatentDistribution, Shape4, TextEncoderNetwork, UNetNetwork, VaeNetwork } from "./networks.js";
-import { encodePrompt, padToSameLength, repeatBatch } from "./prompt-encoder.js";
+import { encodeConditioning, scheduleSteps } from "./prompt-conditioning.js";
 import { type GenerationRequest, type ValidRequest, validateRequest } from "./request.js";
 
 export interface PipelineModels {
@@ -80,28 +80,21 @@ export async function generate(
     onProgress?.({ stage, step, totalSteps, batchIndex, batchCount: req.batchCount, latents, latentShape });
 
   report("encode-prompt", 0);
-  const cond = await encodePrompt(req.prompt, models.tokenizer, models.textEncoder, req.clipSkip);
-  let uncond = cond;
-  let condPadded = cond;
-  if (cfg) {
-    const negative = await encodePrompt(
-      req.negativePrompt,
-      models.tokenizer,
-      models.textEncoder,
-      req.clipSkip,
-    );
-    const needsPadding = negative.tokens !== cond.tokens;
-    const empty = needsPadding
-      ? await encodePrompt("", models.tokenizer, models.textEncoder, req.clipSkip)
-      : negative;
-    [condPadded, uncond] = padToSameLength(cond, negative, empty);
-  }
+  // prompt editing, alternation and AND as A1111 reads them; a plain prompt gives one conditioning
+  const conditioning = await encodeConditioning(
+    {
+      prompt: req.prompt,
+      negativePrompt: req.negativePrompt,
+      steps: scheduleSteps(req.sampler, req.steps),
+      batch: req.batchSize,
+      clipSkip: req.clipSkip,
+      cfg,
+      embeddedGuidance: models.unet.timeCondProjDim !== undefined,
+    },
+    models.tokenizer,
+    models.textEncoder,
+  );
   await models.stageDone?.("text-encoder");
-  const conditioning = {
-    cond: repeatBatch(condPadded, req.batchSize),
-    uncond: repeatBatch(uncond, req.batchSize),
-    tokens: condPadded.tokens,
-  };
 
   const images: GeneratedImage[] = [];
   for (let k = 0; k < req.batchCount; k++) {

@@ -65,10 +65,11 @@ export function padToSameLength(
   empty: PromptEmbedding,
 ): [PromptEmbedding, PromptEmbedding] {
   const tokens = Math.max(a.tokens, b.tokens);
-  return [extend(a, tokens, empty), extend(b, tokens, empty)];
+  return [padTo(a, tokens, empty), padTo(b, tokens, empty)];
 }
 
-function extend(e: PromptEmbedding, tokens: number, empty: PromptEmbedding): PromptEmbedding {
+/** `e` extended to `tokens` (a multiple of 77) with copies of the empty prompt's window. */
+export function padTo(e: PromptEmbedding, tokens: number, empty: PromptEmbedding): PromptEmbedding {
   if (e.tokens === tokens) return e;
   const data = new Float32Array(tokens * e.hidden);
   data.set(e.data);
