@@ -12,8 +12,9 @@ import type { RgbImage } from "../src/image/types.js";
 import { BatchRandomSource } from "../src/pipeline/batch-random-source.js";
 import { generate } from "../src/pipeline/generate.js";
 import { buildGenerationRecord } from "../src/pipeline/generation-record.js";
+import { encodeConditioning } from "../src/pipeline/prompt-conditioning.js";
 import { encodePrompt, type PromptEmbedding, padToSameLength } from "../src/pipeline/prompt-encoder.js";
-import type { GenerationRequest } from "../src/pipeline/request.js";
+import { type GenerationRequest, InvalidRequestError } from "../src/pipeline/request.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { createScheduler } from "../src/schedulers/registry.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -212,6 +213,43 @@ describe("AND (composable diffusion) in the pipeline", () => {
       ],
     }));
     assert.deepEqual(await generatedLatents(request), expected);
+  });
+});
+
+describe("encodeConditioning", () => {
+  const request = {
+    negativePrompt: "blurry",
+    steps: 10,
+    batch: 1,
+    clipSkip: 1,
+    cfg: true,
+    embeddedGuidance: false,
+  };
+
+  it("encodes each distinct text once: 10 alternating steps, 3 texts", async () => {
+    const { tokenizer, textEncoder } = pipeline.models;
+    let calls = 0;
+    const counting = { ...textEncoder, hiddenSize: textEncoder.hiddenSize } as typeof textEncoder;
+    counting.encode = (ids, batch, clipSkip) => {
+      calls++;
+      return textEncoder.encode(ids, batch, clipSkip);
+    };
+    const at = await encodeConditioning({ ...request, prompt: "a [cat|dog]" }, tokenizer, counting);
+    assert.equal(calls, 3);
+    assert.notEqual(at(1), at(2));
+    assert.equal(at(2), at(4), "the same texts give the same conditioning object");
+  });
+
+  it("AND with an LCM UNet (no negative prompt) is a clear request error", async () => {
+    const { tokenizer, textEncoder } = pipeline.models;
+    await assert.rejects(
+      encodeConditioning(
+        { ...request, prompt: "a cat AND a dog", cfg: false, embeddedGuidance: true },
+        tokenizer,
+        textEncoder,
+      ),
+      (err: Error) => err instanceof InvalidRequestError && /AND/.test(err.message),
+    );
   });
 });
 
