@@ -92,6 +92,8 @@ interface ChildJob {
 }
 interface ChildResult {
   readonly createS: number;
+  /** CPU seconds (all threads) of session creation: less disturbed by other processes than wall time. */
+  readonly createCpuS: number;
   readonly firstS: number;
   readonly runsS: number[];
   readonly rssAfterCreate: number;
@@ -136,8 +138,11 @@ async function runChild(job: ChildJob): Promise<ChildResult> {
   // ORT's verbose log (stderr, timestamped) gives the phases; mark where creation starts
   process.stderr.write(`@@create-start ${Date.now()}\n`);
   let t = performance.now();
+  const cpu = process.cpuUsage();
   const session = await runtime.createSession({ path: job.modelPath }, sessionOptions(job));
   const createS = (performance.now() - t) / 1000;
+  const used = process.cpuUsage(cpu);
+  const createCpuS = (used.user + used.system) / 1e6;
   const rssAfterCreate = process.memoryUsage().rss;
   const input = feeds();
   t = performance.now();
@@ -154,7 +159,7 @@ async function runChild(job: ChildJob): Promise<ChildResult> {
     writeFileSync(job.outputFile, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   }
   await session.release();
-  return { createS, firstS, runsS, rssAfterCreate, peakRss: vmHwm() };
+  return { createS, createCpuS, firstS, runsS, rssAfterCreate, peakRss: vmHwm() };
 }
 
 /** ORT's phases, from the timestamps of its verbose log lines. */
@@ -382,7 +387,7 @@ async function main(): Promise<void> {
       list.push({ result, phases });
       results.set(n, list);
       console.log(
-        `  ${n.padEnd(30)} create ${result.createS.toFixed(2)} s` +
+        `  ${n.padEnd(30)} create ${result.createS.toFixed(2)} s (cpu ${result.createCpuS.toFixed(2)} s)` +
           (phases
             ? ` (load ${phases.load.toFixed(2)}, optimise ${phases.optimize.toFixed(2)}, plan ${phases.plan.toFixed(2)}, initializers ${phases.initializers.toFixed(2)}, finalize ${phases.finalize.toFixed(2)})`
             : "") +
@@ -405,7 +410,7 @@ async function main(): Promise<void> {
     const diff =
       refData && out ? maxAbsDiff(new Float32Array(readFileSync(out).buffer.slice(0)), refData) : undefined;
     console.log(
-      `${n.padEnd(30)} create ${m((x) => x.result.createS)} s, first call ${m((x) => x.result.firstS)} s, ` +
+      `${n.padEnd(30)} create ${m((x) => x.result.createS)} s (cpu ${m((x) => x.result.createCpuS)} s), first call ${m((x) => x.result.firstS)} s, ` +
         `call ${step.toFixed(2)} s, create+first−call ${(median(list.map((x) => x.result.createS + x.result.firstS)) - step).toFixed(2)} s` +
         (diff !== undefined ? `, max |out − all| ${diff.toExponential(2)}` : ""),
     );
