@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { isLoopbackHost } from "../src/cli/commands/serve.js";
+import { isLoopbackHost, serveEngineOptions } from "../src/cli/commands/serve.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -86,6 +86,23 @@ describe("sdlite serve", () => {
     );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /choose one of --api-key and --api-auth/);
+  });
+
+  it("decodes with TAESD when --taesd is given, unless --decoder vae keeps the full VAE", () => {
+    assert.equal(serveEngineOptions({ taesd: "t" }).decoder, "taesd");
+    assert.equal(serveEngineOptions({ taesd: "t", decoder: "vae" }).decoder, "vae");
+    assert.equal(serveEngineOptions({ taesd: "t", decoder: "vae" }).taesd, "t");
+    assert.equal(serveEngineOptions({}).decoder, undefined);
+  });
+
+  it("refuses --decoder taesd without TAESD weights", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", main, "serve", "--decoder", "taesd"], {
+      cwd: repoRoot,
+      env,
+      encoding: "utf-8",
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--decoder taesd needs TAESD weights/);
   });
 
   it("knows which hosts are loopback (others without credentials get a warning)", () => {

@@ -21,6 +21,7 @@ export interface ServeOptions {
   threads?: number;
   lowMemory?: boolean;
   taesd?: string;
+  decoder?: "vae" | "taesd";
   preview?: "taesd" | "approx" | "none";
   previewEvery?: number;
   shutdownGrace: number;
@@ -57,6 +58,19 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
+/** The engine options every pipeline the server opens gets. */
+export function serveEngineOptions(
+  options: Pick<ServeOptions, "threads" | "lowMemory" | "taesd" | "decoder">,
+): { threads?: number; lowMemory?: boolean; taesd?: string; decoder?: "vae" | "taesd" } {
+  return {
+    threads: options.threads,
+    lowMemory: options.lowMemory,
+    // --taesd alone decodes with TAESD (as in `generate`); --decoder vae keeps the full VAE for
+    // the final images while TAESD still serves the live previews
+    ...(options.taesd ? { taesd: options.taesd, decoder: options.decoder ?? ("taesd" as const) } : {}),
+  };
+}
+
 export async function runServe(options: ServeOptions): Promise<void> {
   const { createServer } = await import("../../server/create-server.js"); // loads onnxruntime only here
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -83,11 +97,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     apiAuth: options.apiAuth,
     corsOrigins: options.corsOrigin,
     queueSize: options.queueSize,
-    engine: {
-      threads: options.threads,
-      lowMemory: options.lowMemory,
-      ...(options.taesd ? { taesd: options.taesd, decoder: "taesd" as const } : {}),
-    },
+    engine: serveEngineOptions(options),
     preview: options.preview,
     previewEvery: options.previewEvery,
     log: (line) => say(`${new Date().toISOString()} ${line}`),
@@ -160,6 +170,12 @@ export function registerServeCommand(program: Command): void {
     .option("--taesd <path>", "decode with TAESD (folder or file): much faster, slightly softer images")
     .addOption(
       new Option(
+        "--decoder <kind>",
+        "final images: vae (quality) or taesd (fast; default when --taesd is given)",
+      ).choices(["vae", "taesd"]),
+    )
+    .addOption(
+      new Option(
         "--preview <mode>",
         "live previews: taesd (full size; default with --taesd), approx (cheap, 1/8 size; default without) or none",
       ).choices(["taesd", "approx", "none"]),
@@ -175,6 +191,9 @@ export function registerServeCommand(program: Command): void {
       options.apiKey ??= process.env.SDLITE_API_KEY || undefined;
       if (options.apiKey !== undefined && options.apiAuth !== undefined) {
         throw new Error("choose one of --api-key and --api-auth");
+      }
+      if (options.decoder === "taesd" && options.taesd === undefined) {
+        throw new Error("--decoder taesd needs TAESD weights: --taesd PATH");
       }
       if (options.preview === "taesd" && options.taesd === undefined) {
         throw new Error("--preview taesd needs TAESD weights: --taesd PATH");
