@@ -1,17 +1,26 @@
 /**
  * From a graph builder to a running session: through the disk cache when a key is given (the
  * session then loads by path, and the next process skips the build), else serialised in memory.
+ * With the cache, the runtime's optimised model is kept too (optimized-model-cache.ts) where the
+ * runtime can save one, so a later process also skips the graph optimisation.
  */
+import { dirname } from "node:path";
 import type { Runtime, Session, SessionOptions } from "../runtime/runtime.js";
 import type { GraphBuilder } from "./graph-builder.js";
 import type { GraphCache } from "./graph-cache.js";
 import { type SerializeOptions, serializeModel } from "./onnx-model.js";
+import { OptimizedModelCache, optimizedModelKey } from "./optimized-model-cache.js";
 
 export interface GraphSessionOptions {
   /** Store/reuse the built graph under this key (see graphCacheKey). */
   readonly cache?: { readonly cache: GraphCache; readonly key: string };
   readonly session?: SessionOptions;
   readonly serialize?: SerializeOptions;
+  /**
+   * Keep and reuse the runtime's optimised model beside the cached graph; default true unless
+   * the environment has SDLITE_OPTIMIZED_MODELS=0 (to save the disk space it takes).
+   */
+  readonly saveOptimized?: boolean;
 }
 
 export async function createGraphSession(
@@ -19,9 +28,36 @@ export async function createGraphSession(
   build: () => GraphBuilder,
   options: GraphSessionOptions = {},
 ): Promise<Session> {
-  if (options.cache) {
-    const { modelPath } = options.cache.cache.getOrBuild(options.cache.key, build, options.serialize);
-    return runtime.createSession({ path: modelPath }, options.session);
+  if (!options.cache) {
+    return runtime.createSession(serializeModel(build(), options.serialize), options.session);
   }
-  return runtime.createSession(serializeModel(build(), options.serialize), options.session);
+  const { cache, key } = options.cache;
+  const saveOptimized = options.saveOptimized ?? process.env.SDLITE_OPTIMIZED_MODELS !== "0";
+  const fingerprint = saveOptimized ? runtime.optimizedModelFingerprint?.(options.session) : undefined;
+  const plainSession = () => {
+    const { modelPath } = cache.getOrBuild(key, build, options.serialize);
+    return runtime.createSession({ path: modelPath }, options.session);
+  };
+  if (fingerprint === undefined || !runtime.optimizedModelLoadOptions) return plainSession();
+
+  // the optimised models live beside the graphs, under the same cache root
+  const optimized = new OptimizedModelCache(dirname(cache.dir));
+  const optimizedKey = optimizedModelKey(key, fingerprint);
+  const found = optimized.lookup(optimizedKey);
+  if (found) {
+    try {
+      return await runtime.createSession({ path: found }, runtime.optimizedModelLoadOptions(options.session));
+    } catch {
+      // damaged in a way its sizes do not show: saved again below
+      optimized.remove(optimizedKey);
+    }
+  }
+  const { modelPath } = cache.getOrBuild(key, build, options.serialize);
+  const saved = await optimized.save(optimizedKey, { graphKey: key, fingerprint }, (optimizedModelFilePath) =>
+    runtime.createSession(
+      { path: modelPath },
+      optimizedModelFilePath ? { ...options.session, optimizedModelFilePath } : options.session,
+    ),
+  );
+  return saved.value;
 }
