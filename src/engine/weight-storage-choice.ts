@@ -12,9 +12,11 @@ export type WeightStorageChoice = "auto" | WeightStorage;
 export const WEIGHT_STORAGE_CHOICES: readonly WeightStorageChoice[] = ["auto", ...WEIGHT_STORAGES];
 
 /**
- * "auto" is the default: onnxruntime upcasts fp16 initializers to float32 when it creates a CPU
- * session, so runtime memory and speed are those of fp32 storage, while the cached graph is half
- * the size and builds faster (docs/benchmarks.md, "fp16 weight storage").
+ * "auto" is the default: for an F16 checkpoint it changes no number (bit-identical images) and
+ * halves the built graph on disk. It does not change runtime memory or speed on CPU: onnxruntime
+ * upcasts the fp16 initializers at session creation (ConstantFolding and
+ * FuseFp16InitializerToFp32NodeTransformer both fold the Cast), and the optimised model kept
+ * beside the graph is float32 either way (docs/benchmarks.md, "fp16 weight storage").
  */
 export const DEFAULT_WEIGHT_STORAGE: WeightStorageChoice = "auto";
 
