@@ -324,7 +324,7 @@ export async function runBench(
     onEvent({
       type: "baseline",
       label,
-      message: `${plan.runs} runs of ${cfgScales.map((c) => `cfg ${c}`).join(" and ")}, ${steps} steps each…`,
+      message: `${plan.runs} runs of ${cfgScales.map((c) => `cfg ${c}`).join(" and ")}, ${steps} step${steps === 1 ? "" : "s"} each…`,
     });
     try {
       const done = await runSdcppProcess(
@@ -352,7 +352,7 @@ export async function runBench(
         name: spec.name,
         label,
         available: true,
-        details: `${location.addonPath}${location.libraryDir ? " with the CUDA stand-ins" : ""}; ${done.outcome.cpuBackend ? "CPU backend" : "backend not logged as CPU"}, ${simd} build, F16 weights, Euler, ${steps} steps per call, load ${(done.outcome.loadMs / 1000).toFixed(1)} s`,
+        details: `${location.addonPath}${location.libraryDir ? " with the CUDA stand-ins" : ""}; ${done.outcome.cpuBackend ? "CPU backend" : "backend not logged as CPU"}, ${simd} build, F16 weights, Euler, ${steps} step${steps === 1 ? "" : "s"} per call, load ${(done.outcome.loadMs / 1000).toFixed(1)} s`,
       });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
