@@ -6,6 +6,8 @@
 import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
+import { type SpeedOptions, withSpeedPreset } from "../engine/speed-preset.js";
+import type { DownloadProgress } from "../hub/index.js";
 import { formatInfotext } from "../image/infotext.js";
 import { modelShortHash } from "../image/model-hash.js";
 import { writeNumberedFile } from "../image/output-path.js";
@@ -24,7 +26,8 @@ import { formatDuration, formatRate } from "./format.js";
 import { loadInputImages } from "./input-images.js";
 import { parseLoraArg } from "./parse-lora-arg.js";
 import { createProgressReporter } from "./progress-reporter.js";
-import { GENERIC_DEFAULTS, type ModelDefaults, resolveModel } from "./resolve-model.js";
+import { GENERIC_DEFAULTS, type ModelDefaults, parseRepoSpec, resolveModel } from "./resolve-model.js";
+import { DEFAULT_TAESD_REPO, fastPresetTaesd, type ResolvedTaesd, resolveTaesd } from "./resolve-taesd.js";
 import { StageTimings } from "./stage-timings.js";
 
 /** A1111 draws random seeds below 2^32 - 1. */
@@ -88,8 +91,10 @@ function checkOptions(o: GenerateOptions): void {
   if (o.strength !== undefined && !o.initImage) {
     throw new InvalidRequestError("--strength needs --init-image (it is the img2img denoising strength)");
   }
-  if (o.decoder === "taesd" && !o.taesd) {
-    throw new InvalidRequestError("--decoder taesd needs TAESD weights: --taesd PATH");
+  if (o.decoder === "taesd" && !o.taesd && !o.fast) {
+    throw new InvalidRequestError(
+      `--decoder taesd needs TAESD weights: --taesd PATH or --taesd ${DEFAULT_TAESD_REPO} (a Hugging Face repo id)`,
+    );
   }
   if (o.seed !== undefined && o.seed < -1) {
     throw new InvalidRequestError(`seed must be -1 (random) or a non-negative integer, got ${o.seed}`);
@@ -100,7 +105,8 @@ function checkOptions(o: GenerateOptions): void {
   const files: [string, string | undefined][] = [
     ...o.lora.map((l): [string, string] => ["--lora", parseLoraArg(l).path]),
     ["--vae", o.vae],
-    ["--taesd", o.taesd],
+    // a repo id is looked up on the hub instead
+    ["--taesd", o.taesd !== undefined && parseRepoSpec(o.taesd) ? undefined : o.taesd],
   ];
   for (const [option, path] of files) {
     if (path !== undefined && !existsSync(path))
@@ -123,6 +129,57 @@ function withConfigHint(err: unknown, o: GenerateOptions): unknown {
     );
   }
   return err;
+}
+
+/** What ran on the speed side: recorded in the infotext (when not the exact default) and the JSON. */
+interface SpeedChoice {
+  readonly decoder: "vae" | "taesd";
+  readonly deepCacheInterval: number;
+  readonly unetQuantization: NonNullable<SpeedOptions["unetQuantization"]>;
+  /** Set when TAESD weights were given or fetched (they also serve nothing else in `generate`). */
+  readonly taesd?: ResolvedTaesd;
+}
+
+/**
+ * The speed options (explicit ones over the --fast preset) and the TAESD weights, fetched from the
+ * hub for a repo id; --fast without --taesd fetches DEFAULT_TAESD_REPO or falls back to the full VAE.
+ */
+async function chooseSpeed(
+  o: GenerateOptions,
+  reporter: ReturnType<typeof createProgressReporter>,
+  signal: AbortSignal,
+): Promise<SpeedChoice> {
+  const speed = withSpeedPreset(o.fast ? "fast" : undefined, {
+    unetQuantization: o.quantize,
+    deepCacheInterval: o.deepCache,
+    decoder: o.decoder ?? (o.taesd ? "taesd" : undefined),
+  });
+  const chosen = {
+    decoder: speed.decoder ?? "vae",
+    deepCacheInterval: speed.deepCacheInterval ?? 1,
+    unetQuantization: speed.unetQuantization ?? "none",
+  };
+  const fromHub = {
+    signal,
+    onHubLookup: (repo: string, revision: string | undefined) =>
+      reporter.phase(
+        `TAESD ${repo}${revision ? `@${revision}` : ""} from the Hugging Face hub (cache first)`,
+      ),
+    onDownloadProgress: (p: DownloadProgress) => reporter.download(p),
+  };
+  if (o.taesd !== undefined) return { ...chosen, taesd: await resolveTaesd(o.taesd, fromHub) };
+  if (chosen.decoder !== "taesd") return chosen;
+  const taesd = await fastPresetTaesd(fromHub, (line) => reporter.note(line));
+  return taesd ? { ...chosen, taesd } : { ...chosen, decoder: "vae" };
+}
+
+/** Infotext entries for what differs from the exact defaults (A1111's own key for the decoder). */
+function speedInfotext(speed: SpeedChoice): Record<string, string | number> {
+  return {
+    ...(speed.decoder === "taesd" ? { "VAE Decoder": "TAESD" } : {}),
+    ...(speed.deepCacheInterval > 1 ? { "DeepCache interval": speed.deepCacheInterval } : {}),
+    ...(speed.unetQuantization !== "none" ? { "UNet quantization": speed.unetQuantization } : {}),
+  };
 }
 
 export async function runGenerate(prompt: string, o: GenerateOptions): Promise<void> {
@@ -152,6 +209,8 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
   let opened: Awaited<ReturnType<typeof openPipeline>> | undefined;
   try {
     if (o.seed === undefined || o.seed === -1) reporter.note(`seed ${seed} (random)`);
+    // TAESD first: a few MB, and a bad --taesd repo id never costs a model download
+    const speed = await chooseSpeed(o, reporter, abort.signal);
     const resolved = await resolveModel(o.model, {
       variant: o.variant,
       signal: abort.signal,
@@ -173,10 +232,10 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
       loras,
       overrides,
       vae: o.vae,
-      taesd: o.taesd,
-      decoder: o.decoder ?? (o.taesd ? "taesd" : "vae"),
-      deepCacheInterval: o.deepCache,
-      unetQuantization: o.quantize,
+      taesd: speed.taesd?.path,
+      decoder: speed.decoder,
+      deepCacheInterval: speed.deepCacheInterval,
+      unetQuantization: speed.unetQuantization,
       weightStorage: o.weightStorage,
       variant: resolved.variant,
     };
@@ -226,8 +285,14 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
       })),
     };
     const written: { file: string; seed: number; infotext: string }[] = [];
+    const speedExtra = speedInfotext(speed);
     for (const { image, seed: imageSeed } of results) {
-      const infotext = formatInfotext(buildGenerationRecord(request, imageSeed, context));
+      const record = buildGenerationRecord(request, imageSeed, context);
+      const infotext = formatInfotext(
+        Object.keys(speedExtra).length > 0
+          ? { ...record, extra: { ...record.extra, ...speedExtra } }
+          : record,
+      );
       const png = encodePng(rgbPixels(image), { parameters: infotext });
       const file = await writeNumberedFile(o.output, String(imageSeed), png);
       written.push({ file, seed: imageSeed, infotext });
@@ -244,6 +309,15 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
           name: resolved.name,
           path: resolved.path,
           ...(resolved.repo ? { repo: resolved.repo } : {}),
+        },
+        engine: {
+          ...(o.fast ? { preset: "fast" } : {}),
+          decoder: speed.decoder,
+          ...(speed.taesd
+            ? { taesd: { path: speed.taesd.path, ...(speed.taesd.repo ? { repo: speed.taesd.repo } : {}) } }
+            : {}),
+          deepCacheInterval: speed.deepCacheInterval,
+          unetQuantization: speed.unetQuantization,
         },
         timings: {
           resolveModelMs: ms(resolvedAt - started),

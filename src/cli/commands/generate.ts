@@ -24,6 +24,7 @@ export interface GenerateOptions {
   threads?: number;
   provider?: string;
   lowMemory?: boolean;
+  fast?: boolean;
   taesd?: string;
   decoder?: "vae" | "taesd";
   deepCache?: number;
@@ -45,7 +46,8 @@ Examples:
   sdlite generate "a photo of a cat" -m ./v1-5-pruned-emaonly.safetensors --seed 42
   sdlite generate "a watercolor landscape" -m model.safetensors --init-image in.png --strength 0.6
   sdlite generate "a red ball" -m sd-inpainting/ --init-image in.png --mask mask.png
-  sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M Karras"`;
+  sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M Karras"
+  sdlite generate "a lighthouse at dusk" --fast          (int8 UNet, DeepCache, TAESD: about 4x faster, not exact)`;
 
 export function registerGenerateCommand(program: Command): void {
   program
@@ -78,7 +80,14 @@ export function registerGenerateCommand(program: Command): void {
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--provider <name>", 'onnxruntime execution provider(s), e.g. "cpu" or "webgpu,cpu"')
     .option("--low-memory", "load each network only while it runs")
-    .option("--taesd <path>", "TAESD weights (folder or file) for the fast decoder")
+    .option(
+      "--fast",
+      "speed preset: --quantize int8 --deep-cache 3 --decoder taesd (options given explicitly win); TAESD from madebyollin/taesd unless --taesd, the full VAE if that cannot be had",
+    )
+    .option(
+      "--taesd <path|repo>",
+      "TAESD weights for the fast decoder: folder, file or Hugging Face repo id (e.g. madebyollin/taesd)",
+    )
     .addOption(
       new Option(
         "--decoder <kind>",

@@ -5,6 +5,8 @@
  */
 import { isIP } from "node:net";
 import { type Command, Option } from "commander";
+import type { EngineOptions } from "../../engine/open-pipeline.js";
+import { withSpeedPreset } from "../../engine/speed-preset.js";
 import { collect, parseInteger } from "../option-parsers.js";
 
 export interface ServeOptions {
@@ -20,6 +22,7 @@ export interface ServeOptions {
   queueSize: number;
   threads?: number;
   lowMemory?: boolean;
+  fast?: boolean;
   taesd?: string;
   decoder?: "vae" | "taesd";
   preview?: "taesd" | "approx" | "none";
@@ -58,22 +61,42 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-/** The engine options every pipeline the server opens gets. */
+/** The engine options every pipeline the server opens gets (`taesd`: a path, hub ids resolved). */
 export function serveEngineOptions(
-  options: Pick<ServeOptions, "threads" | "lowMemory" | "taesd" | "decoder">,
-): { threads?: number; lowMemory?: boolean; taesd?: string; decoder?: "vae" | "taesd" } {
+  options: Pick<ServeOptions, "threads" | "lowMemory" | "taesd" | "decoder" | "fast">,
+): Pick<
+  EngineOptions,
+  "threads" | "lowMemory" | "taesd" | "decoder" | "deepCacheInterval" | "unetQuantization"
+> {
+  const speed = withSpeedPreset(options.fast ? "fast" : undefined, { decoder: options.decoder });
   return {
     threads: options.threads,
     lowMemory: options.lowMemory,
+    ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
+    ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
     // --taesd alone decodes with TAESD (as in `generate`); --decoder vae keeps the full VAE for
-    // the final images while TAESD still serves the live previews
-    ...(options.taesd ? { taesd: options.taesd, decoder: options.decoder ?? ("taesd" as const) } : {}),
+    // the final images while TAESD still serves the live previews; without TAESD weights (--fast
+    // fell back) the full VAE decodes
+    ...(options.taesd ? { taesd: options.taesd, decoder: speed.decoder ?? ("taesd" as const) } : {}),
   };
 }
 
 export async function runServe(options: ServeOptions): Promise<void> {
   const { createServer } = await import("../../server/create-server.js"); // loads onnxruntime only here
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  let taesd: string | undefined;
+  if (options.taesd !== undefined || (options.fast && options.decoder !== "vae")) {
+    // TAESD first: a few MB, and a bad --taesd repo id never costs a model download
+    const { fastPresetTaesd, resolveTaesd } = await import("../resolve-taesd.js");
+    const lookup = {
+      onHubLookup: (repo: string) =>
+        say(`looking up TAESD ${repo} on the Hugging Face hub (cached files are used first)`),
+    };
+    taesd =
+      options.taesd !== undefined
+        ? (await resolveTaesd(options.taesd, lookup)).path
+        : (await fastPresetTaesd(lookup, say))?.path;
+  }
   let model: string | undefined;
   if (options.model !== undefined) {
     const { resolveModel } = await import("../resolve-model.js");
@@ -97,8 +120,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     apiAuth: options.apiAuth,
     corsOrigins: options.corsOrigin,
     queueSize: options.queueSize,
-    engine: serveEngineOptions(options),
-    preview: options.preview,
+    engine: serveEngineOptions({ ...options, taesd }),
+    // --fast --preview taesd without TAESD (it fell back): the default previews
+    preview: options.preview === "taesd" && taesd === undefined ? undefined : options.preview,
     previewEvery: options.previewEvery,
     log: (line) => say(`${new Date().toISOString()} ${line}`),
   });
@@ -167,7 +191,14 @@ export function registerServeCommand(program: Command): void {
     .option("--queue-size <n>", "most jobs waiting behind the running one", parseInteger, 16)
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--low-memory", "load each network only while it runs; keep one model open")
-    .option("--taesd <path>", "decode with TAESD (folder or file): much faster, slightly softer images")
+    .option(
+      "--fast",
+      "speed preset: int8 UNet, DeepCache every 3rd step, TAESD decoder (madebyollin/taesd unless --taesd; the full VAE if it cannot be had)",
+    )
+    .option(
+      "--taesd <path|repo>",
+      "decode with TAESD (folder, file or Hugging Face repo id): much faster, slightly softer images",
+    )
     .addOption(
       new Option(
         "--decoder <kind>",
@@ -192,11 +223,11 @@ export function registerServeCommand(program: Command): void {
       if (options.apiKey !== undefined && options.apiAuth !== undefined) {
         throw new Error("choose one of --api-key and --api-auth");
       }
-      if (options.decoder === "taesd" && options.taesd === undefined) {
-        throw new Error("--decoder taesd needs TAESD weights: --taesd PATH");
+      if (options.decoder === "taesd" && options.taesd === undefined && !options.fast) {
+        throw new Error("--decoder taesd needs TAESD weights: --taesd PATH or --taesd madebyollin/taesd");
       }
-      if (options.preview === "taesd" && options.taesd === undefined) {
-        throw new Error("--preview taesd needs TAESD weights: --taesd PATH");
+      if (options.preview === "taesd" && options.taesd === undefined && !options.fast) {
+        throw new Error("--preview taesd needs TAESD weights: --taesd PATH or --taesd madebyollin/taesd");
       }
       if (options.previewEvery !== undefined && options.previewEvery < -1) {
         throw new Error(`--preview-every must be -1 (no previews) or more, got ${options.previewEvery}`);

@@ -1,0 +1,98 @@
+/**
+ * The --fast preset: what it turns on, and that every option given explicitly wins over it (in the
+ * pure merge and in `serve`'s engine options).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { serveEngineOptions } from "../src/cli/commands/serve.js";
+import { FAST_PRESET, withSpeedPreset } from "../src/engine/speed-preset.js";
+
+describe("speed preset", () => {
+  it("fast: int8 UNet, DeepCache every 3rd call, TAESD decoder", () => {
+    assert.deepEqual(withSpeedPreset("fast", {}), {
+      unetQuantization: "int8",
+      deepCacheInterval: 3,
+      decoder: "taesd",
+    });
+    assert.deepEqual(withSpeedPreset("fast", {}), { ...FAST_PRESET });
+  });
+
+  it("without a preset, only what was given", () => {
+    assert.deepEqual(withSpeedPreset(undefined, {}), {});
+    assert.deepEqual(withSpeedPreset(undefined, { deepCacheInterval: 2 }), { deepCacheInterval: 2 });
+  });
+
+  it("explicit options win, one at a time", () => {
+    assert.deepEqual(withSpeedPreset("fast", { deepCacheInterval: 1 }), {
+      unetQuantization: "int8",
+      deepCacheInterval: 1,
+      decoder: "taesd",
+    });
+    assert.deepEqual(withSpeedPreset("fast", { decoder: "vae" }), {
+      unetQuantization: "int8",
+      deepCacheInterval: 3,
+      decoder: "vae",
+    });
+    assert.deepEqual(withSpeedPreset("fast", { unetQuantization: "none" }), {
+      unetQuantization: "none",
+      deepCacheInterval: 3,
+      decoder: "taesd",
+    });
+    assert.deepEqual(withSpeedPreset("fast", { unetQuantization: "int8-linear", deepCacheInterval: 2 }), {
+      unetQuantization: "int8-linear",
+      deepCacheInterval: 2,
+      decoder: "taesd",
+    });
+  });
+
+  it("undefined means not given (the preset fills it)", () => {
+    assert.deepEqual(
+      withSpeedPreset("fast", {
+        unetQuantization: undefined,
+        deepCacheInterval: undefined,
+        decoder: undefined,
+      }),
+      withSpeedPreset("fast", {}),
+    );
+  });
+
+  it("never changes the preset itself", () => {
+    withSpeedPreset("fast", { deepCacheInterval: 1, decoder: "vae", unetQuantization: "none" });
+    assert.deepEqual(FAST_PRESET, { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" });
+  });
+});
+
+describe("serve --fast engine options", () => {
+  it("with TAESD weights: int8, DeepCache 3, TAESD decoder", () => {
+    assert.deepEqual(serveEngineOptions({ fast: true, taesd: "t" }), {
+      threads: undefined,
+      lowMemory: undefined,
+      unetQuantization: "int8",
+      deepCacheInterval: 3,
+      taesd: "t",
+      decoder: "taesd",
+    });
+  });
+
+  it("--decoder vae keeps the full VAE (TAESD still there for previews)", () => {
+    const e = serveEngineOptions({ fast: true, taesd: "t", decoder: "vae" });
+    assert.equal(e.decoder, "vae");
+    assert.equal(e.taesd, "t");
+    assert.equal(e.unetQuantization, "int8");
+  });
+
+  it("without TAESD weights (the preset fell back) the full VAE decodes, int8 and DeepCache stay", () => {
+    const e = serveEngineOptions({ fast: true });
+    assert.equal(e.decoder, undefined);
+    assert.equal(e.taesd, undefined);
+    assert.equal(e.deepCacheInterval, 3);
+    assert.equal(e.unetQuantization, "int8");
+  });
+
+  it("without --fast nothing of the preset", () => {
+    const e = serveEngineOptions({ taesd: "t" });
+    assert.equal(e.unetQuantization, undefined);
+    assert.equal(e.deepCacheInterval, undefined);
+    assert.equal(e.decoder, "taesd");
+  });
+});
