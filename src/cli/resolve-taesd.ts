@@ -36,7 +36,7 @@ export interface ResolveTaesdOptions {
 export async function resolveTaesd(spec: string, options: ResolveTaesdOptions = {}): Promise<ResolvedTaesd> {
   if (existsSync(spec)) return { path: spec };
   const hub = parseRepoSpec(spec);
-  if (!hub) throw new ModelLoadError("missing-file", spec, "--taesd: no such file or folder");
+  if (!hub) throw new ModelLoadError("missing-file", spec, "no such file or folder (given as --taesd)");
   options.onHubLookup?.(hub.repo, hub.revision);
   let snapshot: Awaited<ReturnType<typeof snapshotDownload>>;
   try {
