@@ -7,12 +7,13 @@
  * variant's output with the plain `all` session's on the same inputs.
  *
  *   npx tsx scripts/session-create-timing.ts [--checkpoint PATH] [--cache DIR] [--rounds N] [--runs N]
- *       [--variants all,extended,…] [--keep-dumps]
+ *       [--variants all,extended,…] [--keep-dumps] [--compare-steps N]
  *
  * Defaults: `.bench/sd15-random-f16.safetensors`, graph cache `$SDLITE_CACHE` or `.bench/cache`, 3 rounds
  * (each round runs every variant once, interleaved, so a busy machine slows them alike), 2 timed calls
  * per process. Dumps go to `<cache>/session-create-timing/` (about 3.3 GB each) and are removed at the
- * end unless --keep-dumps. Loads the full-size UNet (~4-7 GB of RAM): run it under
+ * end unless --keep-dumps. --compare-steps N opens every listed variant in one process instead and
+ * interleaves N calls of each (per-step speed only). Loads the full-size UNet (~4-7 GB of RAM): run it under
  * `flock /tmp/fullsize.lock`.
  */
 import { fork } from "node:child_process";
@@ -47,8 +48,12 @@ const { values } = parseArgs({
     runs: { type: "string", default: "2" },
     variants: { type: "string" },
     "keep-dumps": { type: "boolean", default: false },
+    // instead of a process per variant: every listed variant's session open in one process, their
+    // calls interleaved for this many rounds (per-step speed, with the machine's load drift shared)
+    "compare-steps": { type: "string" },
     // internal: a child process's job (JSON)
     child: { type: "string" },
+    compare: { type: "string" },
   },
 });
 
@@ -131,6 +136,34 @@ function feeds(): Record<string, TensorData> {
 function vmHwm(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf-8"));
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+interface CompareJob {
+  readonly sessions: { name: string; modelPath: string; level: Level }[];
+  readonly rounds: number;
+}
+
+async function runCompare(job: CompareJob): Promise<Record<string, number[]>> {
+  const runtime = onnxruntimeNode();
+  const input = feeds();
+  const open = [];
+  for (const s of job.sessions) {
+    const session = await runtime.createSession({ path: s.modelPath }, { graphOptimizationLevel: s.level });
+    await session.run(input, [UNET_OUTPUT]); // the first call faults in mapped weights
+    open.push({ name: s.name, session });
+  }
+  const times: Record<string, number[]> = {};
+  for (let r = 0; r < job.rounds; r++) {
+    for (const { name, session } of open) {
+      const t = performance.now();
+      await session.run(input, [UNET_OUTPUT]);
+      const list = times[name] ?? [];
+      list.push((performance.now() - t) / 1000);
+      times[name] = list;
+    }
+  }
+  for (const { session } of open) await session.release();
+  return times;
 }
 
 async function runChild(job: ChildJob): Promise<ChildResult> {
@@ -357,6 +390,33 @@ async function main(): Promise<void> {
     dumps.set(dumpName(d), join(dir, OPTIMIZED_MODEL));
   }
 
+  if (values["compare-steps"]) {
+    const job: CompareJob = {
+      rounds: Number(values["compare-steps"]),
+      sessions: names.map((n) => {
+        const v = VARIANTS[n];
+        return { name: n, modelPath: v.dump ? dumps.get(dumpName(v.dump))! : modelPath, level: v.level };
+      }),
+    };
+    console.log(`one process, ${job.rounds} interleaved rounds of ${names.join(", ")}; load ${load()}`);
+    const times = await new Promise<Record<string, number[]>>((resolvePromise, reject) => {
+      const child = fork(fileURLToPath(import.meta.url), ["--compare", JSON.stringify(job)], {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
+      child.on("message", (m) => resolvePromise(m as Record<string, number[]>));
+      child.on("error", reject);
+      child.on("exit", (code) => code !== 0 && reject(new Error(`compare child exited with ${code}`)));
+    });
+    for (const [n, ts] of Object.entries(times)) {
+      console.log(
+        `${n.padEnd(30)} median ${median(ts).toFixed(2)} s, min ${Math.min(...ts).toFixed(2)} s: ${ts.map((x) => x.toFixed(2)).join(" ")}`,
+      );
+    }
+    console.log(`load ${load()}`);
+    if (!values["keep-dumps"]) rmSync(work, { recursive: true, force: true });
+    return;
+  }
+
   console.log(`${rounds} rounds of ${names.join(", ")}; ${runs} timed calls each; load ${load()}`);
   const results = new Map<string, { result: ChildResult; phases?: Phases }[]>();
   const reference = join(work, "out-all.f32");
@@ -419,7 +479,10 @@ async function main(): Promise<void> {
 }
 
 // last, so every declaration above is initialised
-if (values.child) {
+if (values.compare) {
+  const times = await runCompare(JSON.parse(values.compare) as CompareJob);
+  process.send?.(times, () => process.exit(0));
+} else if (values.child) {
   const job = JSON.parse(values.child) as ChildJob;
   const result = await runChild(job);
   process.send?.(result, () => process.exit(0));
