@@ -150,7 +150,9 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     const ws = workspace();
     const c = pipelineCase("txt2img_euler_a_4");
     const { run, doc } = await generateJson(["-m", TINY, ...caseArgs(c)], ws);
-    assert.deepEqual(Object.keys(doc).sort(), ["files", "infotexts", "model", "seeds", "timings"]);
+    assert.deepEqual(Object.keys(doc).sort(), ["engine", "files", "infotexts", "model", "seeds", "timings"]);
+    // what actually ran: without speed options, the exact path (full VAE, whole UNet each step, fp32)
+    assert.deepEqual(doc.engine, { decoder: "vae", deepCacheInterval: 1, unetQuantization: "none" });
     assert.deepEqual(doc.seeds, [42]);
     assert.equal(doc.files.length, 1);
     assert.equal(basename(doc.files[0]), "00000-42.png");
