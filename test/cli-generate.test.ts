@@ -69,6 +69,7 @@ interface JsonResult {
   seeds: number[];
   infotexts: string[];
   model: { name: string; path: string; repo?: string };
+  engine: Record<string, unknown>;
   timings: Record<string, unknown>;
 }
 
