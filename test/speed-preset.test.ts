@@ -4,8 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Command } from "commander";
+import { registerGenerateCommand } from "../src/cli/commands/generate.js";
 import { serveEngineOptions } from "../src/cli/commands/serve.js";
-import { FAST_PRESET, withSpeedPreset } from "../src/engine/speed-preset.js";
+import { FAST_PRESET, oneShotLowMemory, withSpeedPreset } from "../src/engine/speed-preset.js";
 
 describe("speed preset", () => {
   it("fast: int8 UNet, DeepCache every 3rd call, TAESD decoder", () => {
@@ -59,6 +61,32 @@ describe("speed preset", () => {
   it("never changes the preset itself", () => {
     withSpeedPreset("fast", { deepCacheInterval: 1, decoder: "vae", unetQuantization: "none" });
     assert.deepEqual(FAST_PRESET, { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" });
+  });
+});
+
+describe("generate --fast and low memory", () => {
+  it("a one-shot --fast run loads one network at a time unless told otherwise", () => {
+    assert.equal(oneShotLowMemory("fast", undefined), true);
+    assert.equal(oneShotLowMemory("fast", false), false);
+    assert.equal(oneShotLowMemory(undefined, undefined), undefined);
+    assert.equal(oneShotLowMemory(undefined, true), true);
+  });
+
+  it("the command line gives undefined, true or false for --low-memory / --no-low-memory", () => {
+    const parse = (args: string[]) => {
+      const program = new Command().exitOverride();
+      let seen: { lowMemory?: boolean } | undefined;
+      registerGenerateCommand(program);
+      const generate = program.commands.find((c) => c.name() === "generate")!;
+      generate.action((_prompt: string, options: { lowMemory?: boolean }) => {
+        seen = options;
+      });
+      program.parse(["node", "sdlite", "generate", "a cat", ...args]);
+      return seen?.lowMemory;
+    };
+    assert.equal(parse([]), undefined);
+    assert.equal(parse(["--low-memory"]), true);
+    assert.equal(parse(["--fast", "--no-low-memory"]), false);
   });
 });
 

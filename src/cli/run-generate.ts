@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
-import { type SpeedOptions, withSpeedPreset } from "../engine/speed-preset.js";
+import { oneShotLowMemory, type SpeedOptions, withSpeedPreset } from "../engine/speed-preset.js";
 import type { DownloadProgress } from "../hub/index.js";
 import { formatInfotext } from "../image/infotext.js";
 import { modelShortHash } from "../image/model-hash.js";
@@ -228,7 +228,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     const engine: EngineOptions = {
       threads: o.threads,
       executionProviders: providers?.length ? providers : undefined,
-      lowMemory: o.lowMemory,
+      lowMemory: oneShotLowMemory(o.fast ? "fast" : undefined, o.lowMemory),
       loras,
       overrides,
       vae: o.vae,

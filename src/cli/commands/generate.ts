@@ -47,7 +47,7 @@ Examples:
   sdlite generate "a watercolor landscape" -m model.safetensors --init-image in.png --strength 0.6
   sdlite generate "a red ball" -m sd-inpainting/ --init-image in.png --mask mask.png
   sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M Karras"
-  sdlite generate "a lighthouse at dusk" --fast          (int8 UNet, DeepCache, TAESD: about 4x faster, not exact)`;
+  sdlite generate "a lighthouse at dusk" --fast          (int8 UNet, DeepCache, TAESD, low memory: about 4x faster, not exact)`;
 
 export function registerGenerateCommand(program: Command): void {
   program
@@ -79,10 +79,11 @@ export function registerGenerateCommand(program: Command): void {
     .option("--json", "print one JSON object (files, seeds, infotexts, timings) on stdout")
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--provider <name>", 'onnxruntime execution provider(s), e.g. "cpu" or "webgpu,cpu"')
-    .option("--low-memory", "load each network only while it runs")
+    .option("--low-memory", "load each network only while it runs (on with --fast)")
+    .option("--no-low-memory", "keep every network loaded (with --fast)")
     .option(
       "--fast",
-      "speed preset: --quantize int8 --deep-cache 3 --decoder taesd (options given explicitly win); TAESD from madebyollin/taesd unless --taesd, the full VAE if that cannot be had",
+      "speed preset: --quantize int8 --deep-cache 3 --decoder taesd --low-memory (options given explicitly win); TAESD from madebyollin/taesd unless --taesd, the full VAE if that cannot be had",
     )
     .option(
       "--taesd <path|repo>",
