@@ -9,28 +9,21 @@
  * `entry.json`, or whose files do not match it, is never trusted; temporary folders are ignored.
  */
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import {
+  ENTRY_FILE,
+  type EntryManifest,
+  lookupEntry,
+  publishEntry,
+  temporaryEntryDir,
+} from "./cache-entries.js";
 import type { GraphBuilder } from "./graph-builder.js";
 import { type SerializeOptions, writeModel } from "./onnx-model.js";
 
 /** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
 export const GRAPH_FORMAT_VERSION = 1;
-
-const ENTRY_FILE = "entry.json";
-const TEMP_MARKER = ".tmp-";
-/** Temporary folders older than this are assumed dead (a build takes minutes, not a day). */
-const STALE_TEMP_MS = 24 * 3600 * 1000;
 
 /** `$SDLITE_CACHE`, else `$XDG_CACHE_HOME/sdlite`, else `~/.cache/sdlite`. */
 export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -79,14 +72,6 @@ export function graphCacheKey(parts: GraphKeyParts): string {
   return `${parts.kind.replace(/[^a-z0-9_-]/gi, "_")}-${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
 }
 
-interface EntryManifest {
-  readonly formatVersion: number;
-  readonly key: string;
-  readonly modelFile: string;
-  readonly files: Record<string, number>;
-  readonly createdAt: string;
-}
-
 export interface CachedGraph {
   readonly modelPath: string;
   /** True when the entry was already there. */
@@ -102,31 +87,14 @@ export class GraphCache {
 
   /** The model path of a complete, verified entry, or undefined. */
   lookup(key: string): string | undefined {
-    const entryDir = join(this.dir, key);
-    let manifest: EntryManifest;
-    try {
-      manifest = JSON.parse(readFileSync(join(entryDir, ENTRY_FILE), "utf-8"));
-    } catch {
-      return undefined;
-    }
-    if (manifest.key !== key || manifest.formatVersion !== GRAPH_FORMAT_VERSION) return undefined;
-    for (const [file, size] of Object.entries(manifest.files)) {
-      try {
-        if (statSync(join(entryDir, file)).size !== size) return undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    return join(entryDir, manifest.modelFile);
+    return lookupEntry(this.dir, key, GRAPH_FORMAT_VERSION);
   }
 
   /** Returns the cached model for `key`, building and storing it first when absent or damaged. */
   getOrBuild(key: string, build: () => GraphBuilder, options: SerializeOptions = {}): CachedGraph {
     const found = this.lookup(key);
     if (found) return { modelPath: found, hit: true };
-    mkdirSync(this.dir, { recursive: true });
-    this.removeStaleTemporaries();
-    const tmp = join(this.dir, `${key}${TEMP_MARKER}${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const tmp = temporaryEntryDir(this.dir, key);
     try {
       const { modelPath, files } = writeModel(build(), tmp, options);
       const sizes: Record<string, number> = {};
@@ -139,34 +107,11 @@ export class GraphCache {
         createdAt: new Date().toISOString(),
       };
       writeFileSync(join(tmp, ENTRY_FILE), JSON.stringify(manifest, null, 2));
-      const target = join(this.dir, key);
-      // a damaged entry (no valid entry.json) is replaced; a valid one from a concurrent build wins
-      if (existsSync(target) && !this.lookup(key)) rmSync(target, { recursive: true, force: true });
-      try {
-        renameSync(tmp, target);
-      } catch (err) {
-        const winner = this.lookup(key);
-        if (!winner) throw err;
-        rmSync(tmp, { recursive: true, force: true });
-        return { modelPath: winner, hit: true };
-      }
-      return { modelPath: join(target, manifest.modelFile), hit: false };
+      const placed = publishEntry(this.dir, key, tmp, GRAPH_FORMAT_VERSION);
+      return { modelPath: placed.modelPath, hit: !placed.ours };
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
       throw err;
-    }
-  }
-
-  private removeStaleTemporaries(): void {
-    const now = Date.now();
-    for (const name of readdirSync(this.dir)) {
-      if (!name.includes(TEMP_MARKER)) continue;
-      const path = join(this.dir, name);
-      try {
-        if (now - statSync(path).mtimeMs > STALE_TEMP_MS) rmSync(path, { recursive: true, force: true });
-      } catch {
-        // removed by someone else meanwhile
-      }
     }
   }
 }

@@ -17,18 +17,22 @@
 import { createHash } from "node:crypto";
 import {
   closeSync,
-  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import {
+  ENTRY_FILE,
+  type EntryManifest,
+  lookupEntry,
+  publishEntry,
+  temporaryEntryDir,
+} from "./cache-entries.js";
 import { defaultCacheRoot } from "./graph-cache.js";
 
 /** Bump when the layout of an entry changes. */
@@ -36,11 +40,6 @@ export const OPTIMIZED_FORMAT_VERSION = 1;
 
 /** The optimised model's file name inside an entry (its weights go to files beside it). */
 export const OPTIMIZED_MODEL_FILE = "model.onnx";
-
-const ENTRY_FILE = "entry.json";
-const TEMP_MARKER = ".tmp-";
-/** Temporary folders older than this are assumed dead (saving takes seconds to minutes). */
-const STALE_TEMP_MS = 24 * 3600 * 1000;
 
 /** The entry key: the graph's cache key and everything else the optimised graph depends on. */
 export function optimizedModelKey(graphKey: string, fingerprint: string): string {
@@ -51,14 +50,9 @@ export function optimizedModelKey(graphKey: string, fingerprint: string): string
   return `${graphKey.split("-")[0]}-${hash}`;
 }
 
-interface EntryManifest {
-  readonly formatVersion: number;
-  readonly key: string;
+interface OptimizedEntryManifest extends EntryManifest {
   readonly graphKey: string;
   readonly fingerprint: string;
-  readonly modelFile: string;
-  readonly files: Record<string, number>;
-  readonly createdAt: string;
 }
 
 export interface SavedModel<T> {
@@ -76,30 +70,7 @@ export class OptimizedModelCache {
 
   /** The model path of a complete, verified entry, or undefined. */
   lookup(key: string): string | undefined {
-    const entryDir = join(this.dir, key);
-    let manifest: EntryManifest;
-    try {
-      manifest = JSON.parse(readFileSync(join(entryDir, ENTRY_FILE), "utf-8"));
-    } catch {
-      return undefined;
-    }
-    if (
-      manifest.key !== key ||
-      manifest.formatVersion !== OPTIMIZED_FORMAT_VERSION ||
-      typeof manifest.files !== "object" ||
-      manifest.files === null ||
-      !(manifest.modelFile in manifest.files)
-    ) {
-      return undefined;
-    }
-    for (const [file, size] of Object.entries(manifest.files)) {
-      try {
-        if (statSync(join(entryDir, file)).size !== size) return undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    return join(entryDir, manifest.modelFile);
+    return lookupEntry(this.dir, key, OPTIMIZED_FORMAT_VERSION);
   }
 
   /** Drops an entry (one that exists but would not load). */
@@ -118,9 +89,7 @@ export class OptimizedModelCache {
     meta: { graphKey: string; fingerprint: string },
     create: (modelPath: string | undefined) => Promise<T>,
   ): Promise<SavedModel<T>> {
-    mkdirSync(this.dir, { recursive: true });
-    this.removeStaleTemporaries();
-    const tmp = join(this.dir, `${key}${TEMP_MARKER}${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const tmp = temporaryEntryDir(this.dir, key);
     mkdirSync(tmp);
     let value: T;
     try {
@@ -152,7 +121,7 @@ export class OptimizedModelCache {
       files[name] = statSync(path).size;
     }
     if (!(OPTIMIZED_MODEL_FILE in files)) throw new Error(`the engine wrote no ${OPTIMIZED_MODEL_FILE}`);
-    const manifest: EntryManifest = {
+    const manifest: OptimizedEntryManifest = {
       formatVersion: OPTIMIZED_FORMAT_VERSION,
       key,
       ...meta,
@@ -168,27 +137,6 @@ export class OptimizedModelCache {
     } finally {
       closeSync(fd);
     }
-    const target = join(this.dir, key);
-    // a damaged entry is replaced; a valid one from a concurrent process wins
-    if (existsSync(target) && !this.lookup(key)) rmSync(target, { recursive: true, force: true });
-    try {
-      renameSync(tmp, target);
-    } catch (err) {
-      if (!this.lookup(key)) throw err;
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
-
-  private removeStaleTemporaries(): void {
-    const now = Date.now();
-    for (const name of readdirSync(this.dir)) {
-      if (!name.includes(TEMP_MARKER)) continue;
-      const path = join(this.dir, name);
-      try {
-        if (now - statSync(path).mtimeMs > STALE_TEMP_MS) rmSync(path, { recursive: true, force: true });
-      } catch {
-        // removed by someone else meanwhile
-      }
-    }
+    publishEntry(this.dir, key, tmp, OPTIMIZED_FORMAT_VERSION);
   }
 }
