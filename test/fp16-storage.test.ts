@@ -4,7 +4,7 @@
  * fp32 storage when the checkpoint's values are fp16 already (every tiny fixture model is).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -15,14 +15,13 @@ import { GraphCache } from "../src/graph/graph-cache.js";
 import { type LayerContext, linear } from "../src/graph/layers.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { float32ToFloat16 } from "../src/graph/weight-storage.js";
-import { toRgb } from "../src/image/color.js";
-import { decodePng } from "../src/image/png.js";
 import { generate } from "../src/pipeline/generate.js";
 import type { GenerationRequest } from "../src/pipeline/request.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { f16ToF32, f32ToF16Bits } from "../src/weights/dtype.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
-import { fixturePath, manifest } from "./helpers/fixtures.js";
+import { fixturePath } from "./helpers/fixtures.js";
+import { caseRequest, pipelineCase } from "./helpers/pipeline-cases.js";
 import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
 
 describe("float32ToFloat16", () => {
@@ -175,25 +174,7 @@ describe("fp16 storage through openPipeline: bit-identical generations", () => {
     for (const r of roots) rmSync(r, { recursive: true, force: true });
   });
 
-  // biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-  const cases: any[] = manifest().pipelines.cases;
-  const request = (id: string): GenerationRequest => {
-    const c = cases.find((c) => c.id === id);
-    const init = c.init_image_png
-      ? toRgb(decodePng(new Uint8Array(readFileSync(fixturePath(c.init_image_png)))))
-      : undefined;
-    return {
-      prompt: c.prompt,
-      sampler: c.sampler,
-      steps: c.steps,
-      guidance: c.guidance,
-      seed: c.seed,
-      width: c.width,
-      height: c.height,
-      initImage: init,
-      strength: c.strength,
-    };
-  };
+  const request = (id: string): GenerationRequest => caseRequest(pipelineCase(id));
 
   /** Every step's latents and the image of each request, and the bytes each new cache entry holds. */
   async function run(model: string, cache: GraphCache, options: EngineOptions) {

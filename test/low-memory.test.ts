@@ -13,7 +13,8 @@ import { generate } from "../src/pipeline/generate.js";
 import type { GenerationRequest } from "../src/pipeline/request.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { ModelSource, Runtime, Session, SessionOptions } from "../src/runtime/runtime.js";
-import { fixturePath, manifest } from "./helpers/fixtures.js";
+import { fixturePath } from "./helpers/fixtures.js";
+import { caseRequest, pipelineCase } from "./helpers/pipeline-cases.js";
 
 /** Delegates to onnxruntime-node and keeps count: created, released, live now, most live at once. */
 class CountingRuntime implements Runtime {
@@ -56,23 +57,8 @@ class CountingRuntime implements Runtime {
 }
 
 function requestFor(id: string): { request: GenerationRequest; png: string } {
-  // biome-ignore lint/suspicious/noExplicitAny: manifest JSON
-  const c: any = manifest().pipelines.cases.find((c: { id: string }) => c.id === id);
-  const read = (p: string) => toRgb(decodePng(new Uint8Array(readFileSync(fixturePath(p)))));
-  return {
-    request: {
-      prompt: c.prompt,
-      sampler: c.sampler,
-      steps: c.steps,
-      guidance: c.guidance,
-      seed: c.seed,
-      width: c.width,
-      height: c.height,
-      initImage: c.init_image_png ? read(c.init_image_png) : undefined,
-      strength: c.strength,
-    },
-    png: c.png,
-  };
+  const c = pipelineCase(id);
+  return { request: caseRequest(c), png: c.png };
 }
 
 function sameImage(a: RgbImage, b: RgbImage, label: string): void {
