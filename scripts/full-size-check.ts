@@ -18,21 +18,21 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
+import { type CachedGraph, GraphCache } from "../src/cache/graph-cache.js";
 import { openPipeline } from "../src/engine/open-pipeline.js";
 import type { GraphBuilder } from "../src/graph/graph-builder.js";
-import { type CachedGraph, GraphCache } from "../src/graph/graph-cache.js";
 import type { SerializeOptions } from "../src/graph/onnx-model.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
 import { encodePrompt } from "../src/pipeline/prompt-encoder.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
 import type { ModelSource, Runtime, Session, SessionOptions } from "../src/runtime/runtime.js";
+import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import {
   CHECKPOINT_PRESETS,
   randomCheckpointTensors,
   writeRandomCheckpoint,
 } from "../src/weights/random-checkpoint.js";
-import { SafetensorsFile } from "../src/weights/safetensors.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({

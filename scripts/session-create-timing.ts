@@ -32,7 +32,7 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { defaultCacheRoot, fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
+import { defaultCacheRoot, fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "../src/image/png.js";
-import { type TensorToWrite, writeSafetensors } from "../src/weights/safetensors-writer.js";
+import { type TensorToWrite, writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 
 const dir = join(process.cwd(), ".bench");
 mkdirSync(dir, { recursive: true });

@@ -23,7 +23,7 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
+import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import type { WeightStorage } from "../src/graph/weight-storage.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";

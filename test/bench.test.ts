@@ -33,7 +33,7 @@ import { parseSdcppLog, simdLevel, usesCpuBackend } from "../src/bench/sdcpp-log
 import { STAGES } from "../src/bench/stage-job.js";
 import { median, summarize } from "../src/bench/stats.js";
 import { checkTargets } from "../src/bench/targets.js";
-import { SD15_TAESD } from "../src/weights/model-config.js";
+import { SD15_TAESD } from "../src/weights/architecture/model-config.js";
 import { openTaesd } from "../src/weights/standalone-vae.js";
 import { fixturePath } from "./helpers/fixtures.js";
 

@@ -24,7 +24,7 @@ import { generate } from "../src/pipeline/generate.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session, TensorData } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/diffusers-config.js";
+import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";

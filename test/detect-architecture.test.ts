@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseArchitectureOverrides } from "../src/weights/architecture-overrides.js";
+import { parseArchitectureOverrides } from "../src/weights/architecture/architecture-overrides.js";
 import {
   classifyWeightFile,
   detectLdmCheckpoint,
@@ -9,17 +9,17 @@ import {
   normaliseLdmKeys,
   stripPrefix,
   type TensorShapes,
-} from "../src/weights/detect-architecture.js";
+} from "../src/weights/architecture/detect-architecture.js";
+import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../src/weights/architecture/model-config.js";
+import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import {
   LDM_PREFIXES,
   ldmCheckpointKeys,
   type Sd1Configs,
   vaeTensorMap,
-} from "../src/weights/ldm-key-map.js";
-import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../src/weights/model-config.js";
+} from "../src/weights/key-maps/ldm-key-map.js";
+import { detectTaesd } from "../src/weights/key-maps/taesd-key-map.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
-import { SafetensorsFile } from "../src/weights/safetensors.js";
-import { detectTaesd } from "../src/weights/taesd-key-map.js";
 import { fixturePath, manifest } from "./helpers/fixtures.js";
 import { TINY_OVERRIDES, TINY_SD15 } from "./helpers/tiny-configs.js";
 

@@ -7,8 +7,8 @@ import {
   parseTextEncoderConfig,
   parseUNetConfig,
   parseVaeConfig,
-} from "../src/weights/diffusers-config.js";
-import { SD15_TEXT_ENCODER, SD15_UNET } from "../src/weights/model-config.js";
+} from "../src/weights/architecture/diffusers-config.js";
+import { SD15_TEXT_ENCODER, SD15_UNET } from "../src/weights/architecture/model-config.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const read = (path: string) => JSON.parse(readFileSync(fixturePath(path), "utf-8"));

@@ -9,7 +9,7 @@ import {
   f32ToF16,
   f32ToF16Bits,
   isDtype,
-} from "../src/weights/dtype.js";
+} from "../src/weights/formats/dtype.js";
 
 const f16 = (bits: number) => f16ToF32(Uint16Array.of(bits))[0];
 const bf16 = (bits: number) => bf16ToF32(Uint16Array.of(bits))[0];

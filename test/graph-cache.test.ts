@@ -11,11 +11,11 @@ import {
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { defaultCacheRoot, fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
-import { createGraphSession } from "../src/graph/graph-session.js";
+import { defaultCacheRoot, fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
+import { createGraphSession } from "../src/engine/graph-session.js";
 import { buildTextEncoderGraph, TEXT_ENCODER_INPUT, TEXT_ENCODER_OUTPUT } from "../src/graph/text-encoder.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
-import { parseTextEncoderConfig } from "../src/weights/diffusers-config.js";
+import { parseTextEncoderConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";

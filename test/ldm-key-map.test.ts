@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../src/weights/architecture/model-config.js";
+import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import {
   ldmCheckpointKeys,
   type TensorMapping,
   textEncoderTensorMap,
   unetTensorMap,
   vaeTensorMap,
-} from "../src/weights/ldm-key-map.js";
-import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../src/weights/model-config.js";
-import { SafetensorsFile } from "../src/weights/safetensors.js";
-import { numelOf } from "../src/weights/tensor-mapping.js";
+} from "../src/weights/key-maps/ldm-key-map.js";
+import { numelOf } from "../src/weights/key-maps/tensor-mapping.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { TINY_SD15 } from "./helpers/tiny-configs.js";
 

@@ -13,9 +13,12 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { detectLdmCheckpoint } from "../src/weights/detect-architecture.js";
-import { f32ToF16 } from "../src/weights/dtype.js";
-import { ldmCheckpointKeys, type Sd1Configs } from "../src/weights/ldm-key-map.js";
+import { detectLdmCheckpoint } from "../src/weights/architecture/detect-architecture.js";
+import { f32ToF16 } from "../src/weights/formats/dtype.js";
+import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
+import { type TensorToWrite, writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
+import { ldmCheckpointKeys, type Sd1Configs } from "../src/weights/key-maps/ldm-key-map.js";
+import { numelOf } from "../src/weights/key-maps/tensor-mapping.js";
 import { type LoadModelOptions, loadModel } from "../src/weights/load-model.js";
 import type { LoadedModel, LoadedWeightsModel, WeightsComponent } from "../src/weights/loaded-model.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
@@ -24,9 +27,6 @@ import {
   randomCheckpointTensors,
   writeRandomCheckpoint,
 } from "../src/weights/random-checkpoint.js";
-import { SafetensorsFile } from "../src/weights/safetensors.js";
-import { type TensorToWrite, writeSafetensors } from "../src/weights/safetensors-writer.js";
-import { numelOf } from "../src/weights/tensor-mapping.js";
 import { maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, manifest } from "./helpers/fixtures.js";
 import { TINY_OVERRIDES, TINY_SD15 } from "./helpers/tiny-configs.js";

@@ -9,7 +9,7 @@ import { readLoraFile } from "../src/lora/lora-file.js";
 import { mergeLoras } from "../src/lora/merge-lora.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseTextEncoderConfig, parseUNetConfig } from "../src/weights/diffusers-config.js";
+import { parseTextEncoderConfig, parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";

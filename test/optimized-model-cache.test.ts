@@ -17,18 +17,18 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileIdentity, GraphCache, graphCacheKey } from "../src/graph/graph-cache.js";
-import { createGraphSession } from "../src/graph/graph-session.js";
+import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
 import {
   OPTIMIZED_MODEL_FILE,
   OptimizedModelCache,
   optimizedModelKey,
-} from "../src/graph/optimized-model-cache.js";
+} from "../src/cache/optimized-model-cache.js";
+import { createGraphSession } from "../src/engine/graph-session.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { cpuFeatureFingerprint, onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { ModelSource, Runtime, Session, SessionOptions, TensorData } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/diffusers-config.js";
+import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { fixturePath } from "./helpers/fixtures.js";
 

@@ -10,15 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { MersenneTwister19937 } from "../src/rng/mersenne-twister.js";
-import { DTYPE_SIZES, type Dtype, f32ToF16 } from "../src/weights/dtype.js";
+import { DTYPE_SIZES, type Dtype, f32ToF16 } from "../src/weights/formats/dtype.js";
 import {
   MAX_HEADER_BYTES,
   parseSafetensorsHeader,
   SafetensorsError,
   SafetensorsFile,
   type SafetensorsHeader,
-} from "../src/weights/safetensors.js";
-import { writeSafetensors } from "../src/weights/safetensors-writer.js";
+} from "../src/weights/formats/safetensors.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-st-fuzz-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

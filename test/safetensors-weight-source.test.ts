@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { f32ToF16 } from "../src/weights/dtype.js";
+import { f32ToF16 } from "../src/weights/formats/dtype.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
-import { writeSafetensors } from "../src/weights/safetensors-writer.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 describe("SafetensorsWeightSource", () => {

@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { f16ToF32, f32ToF16 } from "../src/weights/dtype.js";
-import { SafetensorsFile } from "../src/weights/safetensors.js";
-import { writeSafetensors } from "../src/weights/safetensors-writer.js";
+import { f16ToF32, f32ToF16 } from "../src/weights/formats/dtype.js";
+import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-st-"));

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { defaultSha256CachePath, Sha256Cache } from "../src/image/sha256-cache.js";
+import { defaultSha256CachePath, Sha256Cache } from "../src/cache/sha256-cache.js";
 import { sha256File } from "../src/image/sha256-file.js";
 
 const work = mkdtempSync(join(tmpdir(), "sdlite-sha256-cache-"));

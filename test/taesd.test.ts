@@ -14,12 +14,12 @@ import {
 } from "../src/graph/taesd.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
+import { madebyollinTaesdRename } from "../src/weights/key-maps/taesd-key-map.js";
 import { madebyollinTaesdFiles, openMadebyollinTaesd } from "../src/weights/madebyollin-taesd.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
-import { writeSafetensors } from "../src/weights/safetensors-writer.js";
 import { openTaesd } from "../src/weights/standalone-vae.js";
-import { madebyollinTaesdRename } from "../src/weights/taesd-key-map.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { golden } from "./helpers/fixtures.js";

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
-import { latentDistributionFromMoments } from "../src/graph/latent-distribution.js";
 import {
   blendHorizontal,
   blendVertical,
@@ -12,7 +11,7 @@ import {
   tiledApply,
   tiledDecode,
   tiledEncode,
-} from "../src/graph/tiled-vae.js";
+} from "../src/engine/tiled-vae.js";
 import {
   buildVaeDecoderGraph,
   buildVaeEncoderGraph,
@@ -23,6 +22,7 @@ import {
 } from "../src/graph/vae.js";
 import { decodedToImages } from "../src/image/convert.js";
 import { generate } from "../src/pipeline/generate.js";
+import { latentDistributionFromMoments } from "../src/pipeline/latent-distribution.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
 import { createRandomSource } from "../src/rng/index.js";
 import type { Session } from "../src/runtime/runtime.js";

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { zipSync } from "fflate";
+import { UnpickleError, unpickle } from "../src/weights/formats/restricted-unpickler.js";
+import { TorchCheckpointFile } from "../src/weights/formats/torch-checkpoint.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
-import { UnpickleError, unpickle } from "../src/weights/restricted-unpickler.js";
-import { TorchCheckpointFile } from "../src/weights/torch-checkpoint.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-ckpt-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -17,7 +17,7 @@ import { type UNetQuantization, unetInt8Policy } from "../src/graph/unet-quantiz
 import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/diffusers-config.js";
+import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";

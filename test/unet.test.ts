@@ -5,7 +5,7 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, timestepFrequencies, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/diffusers-config.js";
+import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";

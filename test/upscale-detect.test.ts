@@ -15,7 +15,7 @@ import { openUpscaler, UnknownUpscalerError } from "../src/upscale/open-upscaler
 import { upscaleBy, upscaleTargetSize } from "../src/upscale/upscale-by.js";
 import type { Upscaler } from "../src/upscale/upscaler.js";
 import { openUpscalerWeights } from "../src/upscale/upscaler-weights.js";
-import { writeSafetensors } from "../src/weights/safetensors-writer.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import {
   tinyCompactWeights,
   tinyRrdbWeights,

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { latentDistributionFromMoments, sampleScaledLatents } from "../src/graph/latent-distribution.js";
 import {
   buildVaeDecoderGraph,
   buildVaeEncoderGraph,
@@ -9,6 +8,7 @@ import {
   VAE_ENCODER_INPUT,
   VAE_ENCODER_OUTPUTS,
 } from "../src/graph/vae.js";
+import { latentDistributionFromMoments, sampleScaledLatents } from "../src/pipeline/latent-distribution.js";
 import { createRandomSource } from "../src/rng/index.js";
 import type { Session } from "../src/runtime/runtime.js";
 import { assertClose } from "./helpers/assert-close.js";

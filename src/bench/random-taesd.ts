@@ -6,12 +6,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { f32ToF16Bits } from "../weights/dtype.js";
-import { SD15_TAESD, type TaesdConfig } from "../weights/model-config.js";
+import { SD15_TAESD, type TaesdConfig } from "../weights/architecture/model-config.js";
+import { f32ToF16Bits } from "../weights/formats/dtype.js";
+import { writeSafetensors } from "../weights/formats/safetensors-writer.js";
+import { taesdTensorNames } from "../weights/key-maps/taesd-key-map.js";
+import { numelOf } from "../weights/key-maps/tensor-mapping.js";
 import { initFor } from "../weights/random-checkpoint.js";
-import { writeSafetensors } from "../weights/safetensors-writer.js";
-import { taesdTensorNames } from "../weights/taesd-key-map.js";
-import { numelOf } from "../weights/tensor-mapping.js";
 
 export const TAESD_WEIGHTS_FILE = "diffusion_pytorch_model.safetensors";
 

@@ -4,8 +4,8 @@
  * from the job's seed before any timing starts.
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { GraphCache } from "../cache/graph-cache.js";
 import { type EngineOptions, type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
-import { GraphCache } from "../graph/graph-cache.js";
 import { encodePng } from "../image/png.js";
 import { type RgbImage, rgbPixels } from "../image/types.js";
 import { generate, type PipelineModels } from "../pipeline/generate.js";

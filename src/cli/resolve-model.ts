@@ -13,7 +13,7 @@ import {
   type HubSettings,
   snapshotDownload,
 } from "../hub/index.js";
-import { ConfigError, parseUNetConfig } from "../weights/diffusers-config.js";
+import { ConfigError, parseUNetConfig } from "../weights/architecture/diffusers-config.js";
 import { loadModel } from "../weights/load-model.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 

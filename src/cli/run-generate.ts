@@ -5,6 +5,7 @@
  */
 import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { Sha256Cache } from "../cache/sha256-cache.js";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
 import { oneShotLowMemory, type SpeedOptions, withSpeedPreset } from "../engine/speed-preset.js";
 import type { DownloadProgress } from "../hub/index.js";
@@ -12,14 +13,16 @@ import { formatInfotext } from "../image/infotext.js";
 import { modelShortHash } from "../image/model-hash.js";
 import { writeNumberedFile } from "../image/output-path.js";
 import { encodePng } from "../image/png.js";
-import { Sha256Cache } from "../image/sha256-cache.js";
 import { rgbPixels } from "../image/types.js";
 import { generate, type PipelineModels } from "../pipeline/generate.js";
 import { buildGenerationRecord, type RecordContext } from "../pipeline/generation-record.js";
 import { type GenerationRequest, InvalidRequestError, validateRequest } from "../pipeline/request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { resolveSampler } from "../schedulers/registry.js";
-import { type ArchitectureOverrides, parseArchitectureOverrides } from "../weights/architecture-overrides.js";
+import {
+  type ArchitectureOverrides,
+  parseArchitectureOverrides,
+} from "../weights/architecture/architecture-overrides.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
 import { formatDuration, formatRate } from "./format.js";

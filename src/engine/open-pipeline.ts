@@ -6,8 +6,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileIdentity, GraphCache, graphCacheKey } from "../graph/graph-cache.js";
-import { createGraphSession } from "../graph/graph-session.js";
+import { fileIdentity, GraphCache, graphCacheKey } from "../cache/graph-cache.js";
 import type { AttentionKind } from "../graph/layers.js";
 import {
   buildTextEncoderGraph,
@@ -29,10 +28,11 @@ import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { ExecutionProviderError, type Runtime, type SessionOptions } from "../runtime/runtime.js";
 import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
 import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
-import type { ArchitectureOverrides } from "../weights/architecture-overrides.js";
+import type { ArchitectureOverrides } from "../weights/architecture/architecture-overrides.js";
 import { type LoadModelOptions, loadModel } from "../weights/load-model.js";
 import type { LoadedModel, OnnxComponent, WeightsComponent } from "../weights/loaded-model.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { createGraphSession } from "./graph-session.js";
 import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";

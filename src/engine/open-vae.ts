@@ -3,9 +3,8 @@
  * vae_decoder/vae_encoder) or TAESD as the decoder, with tiled encoding and decoding for large images.
  */
 
+import { fileIdentity, type GraphCache, graphCacheKey } from "../cache/graph-cache.js";
 import type { GraphBuilder } from "../graph/graph-builder.js";
-import { fileIdentity, type GraphCache, graphCacheKey } from "../graph/graph-cache.js";
-import { createGraphSession } from "../graph/graph-session.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { buildTaesdDecoderGraph, TAESD_DECODER_INPUT, TAESD_DECODER_OUTPUT } from "../graph/taesd.js";
 import {
@@ -19,6 +18,7 @@ import {
 import type { WeightStorage } from "../graph/weight-storage.js";
 import type { Runtime, SessionOptions } from "../runtime/runtime.js";
 import type { LoadedModel, WeightsComponent } from "../weights/loaded-model.js";
+import { createGraphSession } from "./graph-session.js";
 import { LazySession } from "./lazy-session.js";
 import { createOnnxFolderSession } from "./onnx-folder-session.js";
 import { type PreviewDecoder, SessionPreviewDecoder } from "./preview-decoder.js";

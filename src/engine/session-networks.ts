@@ -3,8 +3,7 @@
  * sdlite built from weights and ONNX pipeline folders run as they are: only names differ.
  */
 
-import { latentDistributionFromMoments } from "../graph/latent-distribution.js";
-import { type FloatTensor, tiledDecode, tiledEncode } from "../graph/tiled-vae.js";
+import { latentDistributionFromMoments } from "../pipeline/latent-distribution.js";
 import type {
   LatentDistribution,
   Shape4,
@@ -14,6 +13,7 @@ import type {
 } from "../pipeline/networks.js";
 import type { Session, TensorData } from "../runtime/runtime.js";
 import type { LazySession } from "./lazy-session.js";
+import { type FloatTensor, tiledDecode, tiledEncode } from "./tiled-vae.js";
 
 function output(result: Record<string, TensorData>, name: string): Float32Array {
   const t = result[name];

@@ -12,7 +12,7 @@
  *
  * Batch and spatial sizes are dynamic.
  */
-import type { TaesdConfig } from "../weights/model-config.js";
+import type { TaesdConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { conv2d, type LayerContext, upsampleNearest } from "./layers.js";

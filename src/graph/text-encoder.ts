@@ -8,7 +8,7 @@
  * `clip_skip_<k>` = final_layer_norm(hidden state after layer N−k) — diffusers' `clip_skip=k`,
  * AUTOMATIC1111's "Clip skip: k+1".
  */
-import type { TextEncoderConfig } from "../weights/model-config.js";
+import type { TextEncoderConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {

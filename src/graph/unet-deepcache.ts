@@ -11,7 +11,7 @@
  * up_blocks[3] both run at full resolution, where self-attention is most expensive. Measured
  * (scripts/unet-speed-options.ts, 2 cores, batch 1): full 2.78 s, shallow 1.26 s (0.45x).
  */
-import type { UNetConfig } from "../weights/model-config.js";
+import type { UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { type AttentionKind, conv2d, groupNorm, type LayerContext, silu } from "./layers.js";

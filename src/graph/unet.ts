@@ -13,7 +13,7 @@
  * → 1×1 on the way down) it is what diffusers does with `forward_upsample_size`. So one graph serves
  * every latent size.
  */
-import type { UNetConfig } from "../weights/model-config.js";
+import type { UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {

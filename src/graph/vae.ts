@@ -14,7 +14,7 @@
  *
  * Batch and spatial sizes are dynamic.
  */
-import type { VaeConfig } from "../weights/model-config.js";
+import type { VaeConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SafetensorsFile } from "../weights/safetensors.js";
+import { SafetensorsFile } from "../weights/formats/safetensors.js";
 
 export interface ModelLooks {
   format: "diffusers" | "onnx" | "single-file" | "other";

@@ -4,7 +4,7 @@
  * `unmatched` (with the file name and the reason) for the caller to surface, never dropped.
  */
 import { basename } from "node:path";
-import { SafetensorsFile } from "../weights/safetensors.js";
+import { SafetensorsFile } from "../weights/formats/safetensors.js";
 import { isDiffusersLoraKey, parseDiffusersLora } from "./diffusers-lora.js";
 import { safetensorsHashes } from "./file-hashes.js";
 import { isKohyaKey, parseKohyaLora } from "./kohya-lora.js";

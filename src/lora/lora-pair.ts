@@ -4,7 +4,7 @@
  * 1×1 conv (or the reverse, e.g. proj_in trained with use_linear_projection) is accepted, while a
  * pair for another model size fails loudly with both shapes.
  */
-import { shapeText } from "../weights/tensor-mapping.js";
+import { shapeText } from "../weights/key-maps/tensor-mapping.js";
 import { LoraFileError, type LoraModule, type LoraTensor } from "./lora-module.js";
 import type { LoraTarget } from "./lora-targets.js";
 

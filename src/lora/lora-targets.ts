@@ -4,8 +4,8 @@
  * split back into a path; so the "_"-joined lookup is built from the model's own weight names, and
  * a name that two modules would share is reported as ambiguous instead of guessed.
  */
-import type { UNetConfig } from "../weights/model-config.js";
-import { unetTensorMap } from "../weights/unet-key-map.js";
+import type { UNetConfig } from "../weights/architecture/model-config.js";
+import { unetTensorMap } from "../weights/key-maps/unet-key-map.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import type { LoraComponent } from "./lora-module.js";
 

@@ -4,7 +4,6 @@
  * per image (seed + i), so each image is reproducible from its seed alone.
  */
 
-import { sampleScaledLatents } from "../graph/latent-distribution.js";
 import {
   binariseMask,
   decodedToImages,
@@ -27,6 +26,7 @@ import {
   type InpaintInputs,
   usesClassifierFreeGuidance,
 } from "./denoise.js";
+import { sampleScaledLatents } from "./latent-distribution.js";
 import type { LatentDistribution, Shape4, TextEncoderNetwork, UNetNetwork, VaeNetwork } from "./networks.js";
 import { encodeConditioning, scheduleSteps } from "./prompt-conditioning.js";
 import { type GenerationRequest, type ValidRequest, validateRequest } from "./request.js";

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { SafetensorsFile } from "../weights/safetensors.js";
+import { SafetensorsFile } from "../weights/formats/safetensors.js";
 
 export interface LoraEntry {
   readonly name: string;

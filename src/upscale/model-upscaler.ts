@@ -3,8 +3,8 @@
  * the SD networks), the session created on first use, images run in overlapping tiles.
  */
 import { basename, extname } from "node:path";
-import { fileIdentity, type GraphCache, graphCacheKey } from "../graph/graph-cache.js";
-import { createGraphSession } from "../graph/graph-session.js";
+import { fileIdentity, type GraphCache, graphCacheKey } from "../cache/graph-cache.js";
+import { createGraphSession } from "../engine/graph-session.js";
 import type { RgbImage } from "../image/types.js";
 import type { Runtime, Session, SessionOptions } from "../runtime/runtime.js";
 import { describeArchitecture, type UpscalerArchitecture } from "./esrgan-architecture.js";

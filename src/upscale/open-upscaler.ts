@@ -3,7 +3,7 @@
  * path of an ESRGAN-family weights file (.pth, .safetensors).
  */
 import { existsSync } from "node:fs";
-import { GraphCache } from "../graph/graph-cache.js";
+import { GraphCache } from "../cache/graph-cache.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { CLASSIC_UPSCALER_NAMES, classicUpscaler } from "./classic-upscalers.js";

@@ -4,8 +4,8 @@
  * BasicSR's `params_ema`/`params` wrappers (inside the pickle: torch-checkpoint.ts; as a key
  * prefix in converted files: here), DataParallel's `module.` prefix and the old ESRGAN layout.
  */
-import { openWeightsFile } from "../weights/open-weights-file.js";
-import { RenamedTensors, type TensorFile } from "../weights/tensor-file.js";
+import { openWeightsFile } from "../weights/formats/open-weights-file.js";
+import { RenamedTensors, type TensorFile } from "../weights/formats/tensor-file.js";
 import {
   detectUpscalerArchitecture,
   type UpscalerArchitecture,

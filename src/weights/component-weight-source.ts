@@ -3,7 +3,7 @@
  * implies, under canonical names and canonical shapes (the LDM VAE's 1x1 attention kernels are
  * served as the linear weights they are). Reads stay on demand, in float32.
  */
-import { numelOf } from "./tensor-mapping.js";
+import { numelOf } from "./key-maps/tensor-mapping.js";
 import type { WeightSource } from "./weight-source.js";
 
 export interface CanonicalTensor {

@@ -5,24 +5,24 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { textEncoderTensorMap } from "./clip-key-map.js";
-import { ComponentWeightSource } from "./component-weight-source.js";
 import {
   ConfigError,
   parseTaesdConfig,
   parseTextEncoderConfig,
   parseUNetConfig,
   parseVaeConfig,
-} from "./diffusers-config.js";
+} from "./architecture/diffusers-config.js";
+import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./architecture/model-config.js";
+import { ComponentWeightSource } from "./component-weight-source.js";
+import { openWeightsFile } from "./formats/open-weights-file.js";
+import { RenamedTensors, type TensorFile, tensorShapes } from "./formats/tensor-file.js";
+import { textEncoderTensorMap } from "./key-maps/clip-key-map.js";
+import { taesdTensorNames } from "./key-maps/taesd-key-map.js";
+import { unetTensorMap } from "./key-maps/unet-key-map.js";
+import { vaeTensorMap } from "./key-maps/vae-key-map.js";
+import { validateTensors } from "./key-maps/validate-tensors.js";
 import type { WeightsComponent } from "./loaded-model.js";
-import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { openWeightsFile } from "./open-weights-file.js";
-import { taesdTensorNames } from "./taesd-key-map.js";
-import { RenamedTensors, type TensorFile, tensorShapes } from "./tensor-file.js";
-import { unetTensorMap } from "./unet-key-map.js";
-import { vaeTensorMap } from "./vae-key-map.js";
-import { validateTensors } from "./validate-tensors.js";
 
 export type DiffusersComponentKind = "unet" | "vae" | "text_encoder" | "taesd";
 

@@ -4,10 +4,10 @@
  * served under canonical names.
  */
 import { ComponentWeightSource } from "./component-weight-source.js";
+import { RenamedTensors, type TensorFile } from "./formats/tensor-file.js";
+import type { TensorMapping } from "./key-maps/tensor-mapping.js";
+import { validateTensors } from "./key-maps/validate-tensors.js";
 import type { WeightsComponent } from "./loaded-model.js";
-import { RenamedTensors, type TensorFile } from "./tensor-file.js";
-import type { TensorMapping } from "./tensor-mapping.js";
-import { validateTensors } from "./validate-tensors.js";
 
 export interface LdmComponentSpec<C> {
   file: TensorFile;

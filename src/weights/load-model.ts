@@ -13,10 +13,10 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import type { ArchitectureOverrides } from "./architecture-overrides.js";
+import type { ArchitectureOverrides } from "./architecture/architecture-overrides.js";
+import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./architecture/model-config.js";
 import { type OpenedComponent, openDiffusersComponent, readJsonFile } from "./diffusers-component.js";
 import type { LoadedModel, LoadedOnnxModel, LoadedWeightsModel, WeightsComponent } from "./loaded-model.js";
-import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
 import { isOnnxFolder, openOnnxFolder } from "./onnx-folder.js";
 import { defaultScheduler, defaultTokenizer, schedulerIn, tokenizerIn } from "./pipeline-extras.js";

@@ -3,8 +3,8 @@
  * the canonical name space, or an ONNX model to run as it is; plus where the tokenizer and the
  * scheduler config are, or a clear statement that the format does not carry them.
  */
-import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
-import type { OnnxModelInfo } from "./onnx-model-info.js";
+import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./architecture/model-config.js";
+import type { OnnxModelInfo } from "./formats/onnx-model-info.js";
 import type { WeightSource } from "./weight-source.js";
 
 export interface WeightsComponent<C> {

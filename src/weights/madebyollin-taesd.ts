@@ -9,14 +9,19 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { SD15_TAESD, type TaesdConfig } from "./architecture/model-config.js";
 import type { OpenedComponent } from "./diffusers-component.js";
-import type { Dtype } from "./dtype.js";
-import { SD15_TAESD, type TaesdConfig } from "./model-config.js";
+import type { Dtype } from "./formats/dtype.js";
+import { openWeightsFile } from "./formats/open-weights-file.js";
+import { RenamedTensors, type TensorFile } from "./formats/tensor-file.js";
+import {
+  detectTaesd,
+  madebyollinTaesdRename,
+  type TaesdHalf,
+  taesdTensorNames,
+} from "./key-maps/taesd-key-map.js";
+import { validateTensors } from "./key-maps/validate-tensors.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { openWeightsFile } from "./open-weights-file.js";
-import { detectTaesd, madebyollinTaesdRename, type TaesdHalf, taesdTensorNames } from "./taesd-key-map.js";
-import { RenamedTensors, type TensorFile } from "./tensor-file.js";
-import { validateTensors } from "./validate-tensors.js";
 
 /** The names madebyollin/taesd's files have; a folder holding them loads as one TAESD. */
 export const MADEBYOLLIN_TAESD_FILES = ["taesd_encoder.safetensors", "taesd_decoder.safetensors"] as const;

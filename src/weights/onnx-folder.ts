@@ -6,9 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { readOnnxModelInfo } from "./formats/onnx-model-info.js";
 import type { OnnxComponent } from "./loaded-model.js";
 import { listSome, ModelLoadError } from "./model-load-error.js";
-import { readOnnxModelInfo } from "./onnx-model-info.js";
 import { schedulerIn, tokenizerIn } from "./pipeline-extras.js";
 
 /** Input names the pipelines feed (fixtures README, ONNX table). */

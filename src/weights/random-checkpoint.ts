@@ -6,12 +6,12 @@
  * reaches it, so memory stays at one tensor however large the file.
  */
 import { writeFileSync } from "node:fs";
-import { type ArchitectureOverrides, overridesSidecarPath } from "./architecture-overrides.js";
-import { type Dtype, f32ToF16Bits } from "./dtype.js";
-import { ldmCheckpointKeys, type Sd1Configs } from "./ldm-key-map.js";
-import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "./model-config.js";
-import { type TensorToWrite, writeSafetensors } from "./safetensors-writer.js";
-import { numelOf, type TensorMapping } from "./tensor-mapping.js";
+import { type ArchitectureOverrides, overridesSidecarPath } from "./architecture/architecture-overrides.js";
+import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "./architecture/model-config.js";
+import { type Dtype, f32ToF16Bits } from "./formats/dtype.js";
+import { type TensorToWrite, writeSafetensors } from "./formats/safetensors-writer.js";
+import { ldmCheckpointKeys, type Sd1Configs } from "./key-maps/ldm-key-map.js";
+import { numelOf, type TensorMapping } from "./key-maps/tensor-mapping.js";
 
 export type RandomCheckpointDtype = Extract<Dtype, "F16" | "BF16" | "F32">;
 

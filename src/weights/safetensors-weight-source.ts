@@ -3,8 +3,8 @@
  * a single-file checkpoint holds every component under prefixes): RenamedTensors that owns its files
  * and closes them. Tensors are read on demand and upcast to float32 (F16/BF16/F64 alike).
  */
-import { SafetensorsFile } from "./safetensors.js";
-import { RenamedTensors } from "./tensor-file.js";
+import { SafetensorsFile } from "./formats/safetensors.js";
+import { RenamedTensors } from "./formats/tensor-file.js";
 
 export interface SafetensorsWeightSourceOptions {
   /**

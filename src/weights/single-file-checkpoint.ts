@@ -7,21 +7,21 @@ import {
   type ArchitectureOverrides,
   mergeOverrides,
   readOverridesSidecar,
-} from "./architecture-overrides.js";
+} from "./architecture/architecture-overrides.js";
 import {
   classifyWeightFile,
   type DetectedCheckpoint,
   detectLdmCheckpoint,
   normaliseLdmKeys,
   type WeightFileKind,
-} from "./detect-architecture.js";
+} from "./architecture/detect-architecture.js";
+import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./architecture/model-config.js";
+import { openWeightsFile } from "./formats/open-weights-file.js";
+import type { TensorFile } from "./formats/tensor-file.js";
+import { LDM_PREFIXES, textEncoderTensorMap, unetTensorMap, vaeTensorMap } from "./key-maps/ldm-key-map.js";
 import { ldmComponent } from "./ldm-component.js";
-import { LDM_PREFIXES, textEncoderTensorMap, unetTensorMap, vaeTensorMap } from "./ldm-key-map.js";
 import type { WeightsComponent } from "./loaded-model.js";
-import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { openWeightsFile } from "./open-weights-file.js";
-import type { TensorFile } from "./tensor-file.js";
 
 const FILE_KIND_ADVICE: Record<Exclude<WeightFileKind, "ldm-checkpoint">, string> = {
   "ldm-vae": "a standalone VAE; give it as the VAE (options.vae) together with an SD1.x checkpoint",

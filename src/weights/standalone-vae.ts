@@ -9,18 +9,18 @@ import {
   type ArchitectureOverrides,
   mergeOverrides,
   readOverridesSidecar,
-} from "./architecture-overrides.js";
-import { classifyWeightFile, detectVae, stripPrefix } from "./detect-architecture.js";
+} from "./architecture/architecture-overrides.js";
+import { classifyWeightFile, detectVae, stripPrefix } from "./architecture/detect-architecture.js";
+import type { TaesdConfig, VaeConfig } from "./architecture/model-config.js";
 import { componentFromFiles, type OpenedComponent, openDiffusersComponent } from "./diffusers-component.js";
+import { openWeightsFile } from "./formats/open-weights-file.js";
+import { tensorShapes } from "./formats/tensor-file.js";
+import { detectTaesd, madebyollinTaesdRename } from "./key-maps/taesd-key-map.js";
+import { vaeTensorMap } from "./key-maps/vae-key-map.js";
 import { ldmComponent } from "./ldm-component.js";
 import { madebyollinTaesdFiles, openMadebyollinTaesd } from "./madebyollin-taesd.js";
-import type { TaesdConfig, VaeConfig } from "./model-config.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { openWeightsFile } from "./open-weights-file.js";
 import { notAModelAdvice } from "./single-file-checkpoint.js";
-import { detectTaesd, madebyollinTaesdRename } from "./taesd-key-map.js";
-import { tensorShapes } from "./tensor-file.js";
-import { vaeTensorMap } from "./vae-key-map.js";
 
 function isDirectory(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();

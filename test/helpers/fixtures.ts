@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SafetensorsFile } from "../../src/weights/safetensors.js";
+import { SafetensorsFile } from "../../src/weights/formats/safetensors.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 

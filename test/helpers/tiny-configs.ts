@@ -1,5 +1,5 @@
 /** The tiny fixture models' architecture (fixtures README section 3), as sdlite configs. */
-import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../../src/weights/model-config.js";
+import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../../src/weights/architecture/model-config.js";
 
 export const TINY_SD15 = {
   unet: { ...SD15_UNET, blockOutChannels: [8, 16, 32, 32], crossAttentionDim: 32, normNumGroups: 4 },

@@ -3,7 +3,7 @@
  * ESRGAN `model.N` names, SRVGGNetCompact; written as safetensors or as a torch.save archive
  * (`params_ema` wrapper, as Real-ESRGAN releases are).
  */
-import { writeSafetensors } from "../../src/weights/safetensors-writer.js";
+import { writeSafetensors } from "../../src/weights/formats/safetensors-writer.js";
 import type { Weights } from "./esrgan-reference.js";
 import { writeTorchCheckpoint } from "./torch-checkpoint-writer.js";
 

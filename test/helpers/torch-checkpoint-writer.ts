@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { type Zippable, zipSync } from "fflate";
-import type { Dtype } from "../../src/weights/dtype.js";
+import type { Dtype } from "../../src/weights/formats/dtype.js";
 
 const STORAGE: Partial<Record<Dtype, string>> = {
   F32: "FloatStorage",

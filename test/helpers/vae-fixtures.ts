@@ -7,7 +7,7 @@ import type { GraphBuilder } from "../../src/graph/graph-builder.js";
 import { serializeModel } from "../../src/graph/onnx-model.js";
 import { onnxruntimeNode } from "../../src/runtime/onnxruntime-node.js";
 import type { Session } from "../../src/runtime/runtime.js";
-import { parseTaesdConfig, parseVaeConfig } from "../../src/weights/diffusers-config.js";
+import { parseTaesdConfig, parseVaeConfig } from "../../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../../src/weights/safetensors-weight-source.js";
 import type { WeightSource } from "../../src/weights/weight-source.js";
 import { fixturePath, golden, manifest } from "./fixtures.js";

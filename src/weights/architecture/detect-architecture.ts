@@ -3,6 +3,9 @@
  * components get a full config (what the shapes cannot tell comes from SD1.5's values or from
  * overrides); everything else is refused with an error that says what was found.
  */
+
+import { shapeText } from "../key-maps/tensor-mapping.js";
+import { listSome, ModelLoadError } from "../model-load-error.js";
 import type { ArchitectureOverrides } from "./architecture-overrides.js";
 import {
   SD15_TEXT_ENCODER,
@@ -12,8 +15,6 @@ import {
   type UNetConfig,
   type VaeConfig,
 } from "./model-config.js";
-import { listSome, ModelLoadError } from "./model-load-error.js";
-import { shapeText } from "./tensor-mapping.js";
 
 export type TensorShapes = ReadonlyMap<string, readonly number[]>;
 

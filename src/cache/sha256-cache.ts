@@ -7,8 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { defaultCacheRoot } from "../graph/graph-cache.js";
-import { sha256File } from "./sha256-file.js";
+import { sha256File } from "../image/sha256-file.js";
+import { defaultCacheRoot } from "./graph-cache.js";
 
 const CACHE_VERSION = 1;
 

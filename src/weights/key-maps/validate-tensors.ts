@@ -3,7 +3,7 @@
  * with the expected shape, nothing unexplained in the component's name space. Errors name the
  * tensors, so a damaged or mislabelled file is caught at load time, not deep inside graph building.
  */
-import { listSome, ModelLoadError } from "./model-load-error.js";
+import { listSome, ModelLoadError } from "../model-load-error.js";
 import { shapeText } from "./tensor-mapping.js";
 
 export interface ExpectedTensor {

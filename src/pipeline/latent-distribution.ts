@@ -3,8 +3,9 @@
  * mean / clamped logvar / std, and a posterior sample scaled into the UNet's latent space, with the
  * same float32 operation order as torch (so a seeded generator reproduces diffusers' latents).
  */
+
+import { LOGVAR_MAX, LOGVAR_MIN } from "../graph/vae.js";
 import type { RandomSource } from "../rng/random-source.js";
-import { LOGVAR_MAX, LOGVAR_MIN } from "./vae.js";
 
 export interface LatentDistribution {
   readonly mean: Float32Array;

@@ -4,8 +4,8 @@
  * interpreted, and the readers' own diagnoses (truncated, bad header, …) are kept in the error.
  */
 import { existsSync, statSync } from "node:fs";
+import { ModelLoadError } from "../model-load-error.js";
 import { looksLikePickle, looksLikeTorchZip, refusePickle } from "./ckpt.js";
-import { ModelLoadError } from "./model-load-error.js";
 import { SafetensorsError, SafetensorsFile } from "./safetensors.js";
 import type { TensorFile } from "./tensor-file.js";
 import { TorchCheckpointFile } from "./torch-checkpoint.js";

@@ -3,8 +3,8 @@
  * `encoder.layers` / `decoder.layers`, plus detection of the config from the tensor shapes
  * (for a TAESD weights file without its config.json).
  */
-import type { TaesdConfig } from "./model-config.js";
-import { ModelLoadError } from "./model-load-error.js";
+import type { TaesdConfig } from "../architecture/model-config.js";
+import { ModelLoadError } from "../model-load-error.js";
 import { type TensorMapping, TensorMappingBuilder } from "./tensor-mapping.js";
 
 /** AutoencoderTinyBlock: three 3x3 convs (ReLU between), identity skip when widths match. */

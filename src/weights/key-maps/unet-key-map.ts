@@ -3,7 +3,7 @@
  * (`input_blocks.N.M`, `middle_block.N`, `output_blocks.N.M`), generated from a UNetConfig by
  * walking the block structure the way diffusers builds it.
  */
-import type { UNetConfig } from "./model-config.js";
+import type { UNetConfig } from "../architecture/model-config.js";
 import { type TensorMapping, TensorMappingBuilder } from "./tensor-mapping.js";
 
 export function hasCrossAttention(blockType: string): boolean {

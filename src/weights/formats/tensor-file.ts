@@ -2,8 +2,9 @@
  * A file of named tensors read on demand: a safetensors file or a torch.save checkpoint read by the
  * restricted reader. The loader works on this, so both formats take the same path.
  */
+
+import type { WeightSource } from "../weight-source.js";
 import type { Dtype } from "./dtype.js";
-import type { WeightSource } from "./weight-source.js";
 
 export interface TensorFile {
   readonly path: string;

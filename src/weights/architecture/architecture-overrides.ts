@@ -11,8 +11,8 @@
  * `attention_head_dim`, `num_attention_heads`, `hidden_act`, `scaling_factor`, …).
  */
 import { existsSync, readFileSync } from "node:fs";
+import { ModelLoadError } from "../model-load-error.js";
 import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
-import { ModelLoadError } from "./model-load-error.js";
 
 export type UNetOverrides = Partial<
   Pick<UNetConfig, "normNumGroups" | "attentionHeads" | "normEps" | "flipSinToCos" | "freqShift">

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
-import { ModelLoadError } from "./model-load-error.js";
+import { ModelLoadError } from "../model-load-error.js";
 
 const PICKLE_EXTENSIONS = /\.(ckpt|pt|pth|bin|pkl|pickle)$/i;
 

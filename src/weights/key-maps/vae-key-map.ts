@@ -3,7 +3,7 @@
  * `decoder.up.N…` numbered from the top instead of the bottom, `mid.attn_1.{q,k,v,proj_out}` as
  * 1x1 conv kernels), generated from a VaeConfig.
  */
-import type { VaeConfig } from "./model-config.js";
+import type { VaeConfig } from "../architecture/model-config.js";
 import { type TensorMapping, TensorMappingBuilder } from "./tensor-mapping.js";
 
 function resnet(b: TensorMappingBuilder, canonical: string, ldm: string, inCh: number, outCh: number): void {

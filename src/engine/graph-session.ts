@@ -5,11 +5,11 @@
  * runtime can save one, so a later process also skips the graph optimisation.
  */
 import { dirname } from "node:path";
+import type { GraphCache } from "../cache/graph-cache.js";
+import { OptimizedModelCache, optimizedModelKey } from "../cache/optimized-model-cache.js";
+import type { GraphBuilder } from "../graph/graph-builder.js";
+import { type SerializeOptions, serializeModel } from "../graph/onnx-model.js";
 import type { Runtime, Session, SessionOptions } from "../runtime/runtime.js";
-import type { GraphBuilder } from "./graph-builder.js";
-import type { GraphCache } from "./graph-cache.js";
-import { type SerializeOptions, serializeModel } from "./onnx-model.js";
-import { OptimizedModelCache, optimizedModelKey } from "./optimized-model-cache.js";
 
 export interface GraphSessionOptions {
   /** Store/reuse the built graph under this key (see graphCacheKey). */

@@ -2,7 +2,7 @@
  * CLIPTextModel tensors. The LDM single file keeps the transformers names unchanged under its
  * prefix, so the map is the identity; it is still generated so shapes can be checked and written.
  */
-import type { TextEncoderConfig } from "./model-config.js";
+import type { TextEncoderConfig } from "../architecture/model-config.js";
 import { type TensorMapping, TensorMappingBuilder } from "./tensor-mapping.js";
 
 export function textEncoderTensorMap(config: TextEncoderConfig): TensorMapping[] {

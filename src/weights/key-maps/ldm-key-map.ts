@@ -3,8 +3,9 @@
  * `cond_stage_model.transformer.*`) mapped onto the canonical diffusers/transformers names, per
  * component, generated from the architecture configs.
  */
+
+import type { TextEncoderConfig, UNetConfig, VaeConfig } from "../architecture/model-config.js";
 import { textEncoderTensorMap } from "./clip-key-map.js";
-import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
 import type { TensorMapping } from "./tensor-mapping.js";
 import { unetTensorMap } from "./unet-key-map.js";
 import { vaeTensorMap } from "./vae-key-map.js";

@@ -12,6 +12,8 @@ import { createHash } from "node:crypto";
 import { rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import type { GraphBuilder } from "../graph/graph-builder.js";
+import { type SerializeOptions, writeModel } from "../graph/onnx-model.js";
 import {
   ENTRY_FILE,
   type EntryManifest,
@@ -19,8 +21,6 @@ import {
   publishEntry,
   temporaryEntryDir,
 } from "./cache-entries.js";
-import type { GraphBuilder } from "./graph-builder.js";
-import { type SerializeOptions, writeModel } from "./onnx-model.js";
 
 /** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
 export const GRAPH_FORMAT_VERSION = 1;
