@@ -214,7 +214,7 @@ if (values.cold) rmSync(cacheRoot, { recursive: true, force: true });
 const cache = new TimedGraphCache();
 const runtime = new TimedRuntime();
 const pipeline = await phase("openPipeline", () =>
-  openPipeline(checkpoint, { cache, runtime, threads, lowMemory }),
+  openPipeline(checkpoint, { runtime: { cache, backend: runtime, threads }, memory: { lowMemory } }),
 );
 const { models } = pipeline;
 const cond = await phase("text encoder: prompt (first use: graph + session)", async () => {

@@ -37,7 +37,7 @@ async function child(tileLatentSize: number): Promise<Measurement> {
   const { openPipeline } = await import("../src/engine/open-pipeline.js");
   const { readProcMemory } = await import("../src/bench/proc-status.js");
   const size = Number(values.size);
-  const pipeline = await openPipeline(resolve(values.checkpoint), { tileLatentSize });
+  const pipeline = await openPipeline(resolve(values.checkpoint), { memory: { tileLatentSize } });
   try {
     const vae = pipeline.models.vae;
     await vae.encode(new Float32Array(3 * 64 * 64), [1, 3, 64, 64]);

@@ -26,7 +26,7 @@ const app = await createServer({
   modelsDir: fixturePath("models"),
   hubCacheDir: false,
   loraDir,
-  engine: { threads: 2, cache: false },
+  engine: { runtime: { threads: 2, cache: false } },
   webDir: await buildWeb({ outDir: join(work, "web") }),
   previewEvery: 1,
 });

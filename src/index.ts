@@ -2,12 +2,15 @@
  * sdlite's library API: open a model, generate images, write PNGs with their parameters.
  * The CLI, the server and the web UI use nothing beyond what is exported here and below it.
  */
-export {
-  type EngineOptions,
-  type LoraRequest,
-  type OpenedPipeline,
-  openPipeline,
-} from "./engine/open-pipeline.js";
+export type {
+  EngineOptions,
+  LoraRequest,
+  MemoryOptions,
+  ModelOptions,
+  RuntimeOptions,
+  SpeedOptions,
+} from "./engine/engine-options.js";
+export { type OpenedPipeline, openPipeline } from "./engine/open-pipeline.js";
 export type { PreviewDecoder } from "./engine/preview-decoder.js";
 export type { GenerationRecord } from "./image/generation-record.js";
 export { formatInfotext, parseInfotext } from "./image/infotext.js";

@@ -184,7 +184,10 @@ describe("DeepCache through the pipeline (tiny-sd15, fixture txt2img cases)", ()
     for (const p of opened) await p.close();
   });
   async function open(options: Parameters<typeof openPipeline>[1] = {}): Promise<OpenedPipeline> {
-    const p = await openPipeline(fixturePath("models/tiny-sd15"), { cache: false, threads: 1, ...options });
+    const p = await openPipeline(fixturePath("models/tiny-sd15"), {
+      ...options,
+      runtime: { cache: false, threads: 1 },
+    });
     opened.push(p);
     return p;
   }
@@ -234,7 +237,7 @@ describe("DeepCache through the pipeline (tiny-sd15, fixture txt2img cases)", ()
 
   it("interval 2 (engine option): the first step is the reference's, later ones differ; PSNR vs the reference image", async (t) => {
     const reference = await open();
-    const cached = await open({ deepCacheInterval: 2 });
+    const cached = await open({ speed: { deepCacheInterval: 2 } });
     assert.ok(cached.models.unet instanceof DeepCacheUNet && cached.models.unet.interval === 2);
     for (const c of txt2img) {
       const ref = await run(reference, c);

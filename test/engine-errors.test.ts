@@ -37,7 +37,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SINGLE = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
 const ONNX = fixturePath("models", "tiny-sd15-onnx");
-const OPTIONS: EngineOptions = { cache: false, threads: 1, overrides: TINY_OVERRIDES };
+const OPTIONS: EngineOptions = { runtime: { cache: false, threads: 1 }, overrides: TINY_OVERRIDES };
 const REQUEST = {
   prompt: "a cat",
   sampler: "Euler a",
@@ -215,7 +215,7 @@ describe("runtime failures name the provider or the op", () => {
     assert.ok(available.includes("cpu"));
     for (const model of [SINGLE, ONNX]) {
       await assert.rejects(
-        openPipeline(model, { ...OPTIONS, executionProviders: ["nosuch"] }),
+        openPipeline(model, { ...OPTIONS, runtime: { ...OPTIONS.runtime, executionProviders: ["nosuch"] } }),
         (err: unknown) => {
           assert.ok(err instanceof ExecutionProviderError, String(err));
           assert.equal(err.provider, "nosuch");

@@ -25,7 +25,7 @@ after(async () => {
 });
 
 async function open(path: string, options: EngineOptions = {}): Promise<OpenedPipeline> {
-  const p = await openPipeline(fixturePath(path), { cache: false, threads: 1, ...options });
+  const p = await openPipeline(fixturePath(path), { ...options, runtime: { cache: false, threads: 1 } });
   opened.push(p);
   return p;
 }

@@ -179,7 +179,7 @@ describe("fp16 storage through openPipeline: bit-identical generations", () => {
   /** Every step's latents and the image of each request, and the bytes each new cache entry holds. */
   async function run(model: string, cache: GraphCache, options: EngineOptions) {
     const before = new Set(entries(cache));
-    const pipeline = await openPipeline(model, { cache, threads: 1, ...options });
+    const pipeline = await openPipeline(model, { ...options, runtime: { cache, threads: 1 } });
     const results: { latents: Float32Array[]; image: Uint8Array }[] = [];
     try {
       for (const id of ["txt2img_euler_a_4", "img2img_euler_8_s0.6"]) {
@@ -217,7 +217,7 @@ describe("fp16 storage through openPipeline: bit-identical generations", () => {
     [
       "F32 diffusers folder holding fp16 values, weightStorage fp16, TAESD decoder",
       fixturePath("models", "tiny-sd15"),
-      { taesd: fixturePath("models", "tiny-taesd"), decoder: "taesd" },
+      { taesd: fixturePath("models", "tiny-taesd"), speed: { decoder: "taesd" } },
       "fp16",
     ],
   ] as const) {
@@ -225,8 +225,8 @@ describe("fp16 storage through openPipeline: bit-identical generations", () => {
       const root = mkdtempSync(join(tmpdir(), "sdlite-fp16-"));
       roots.push(root);
       const cache = new GraphCache(root);
-      const fp32 = await run(model, cache, { ...extra, weightStorage: "fp32" });
-      const fp16 = await run(model, cache, { ...extra, weightStorage: storage });
+      const fp32 = await run(model, cache, { ...extra, memory: { weightStorage: "fp32" } });
+      const fp16 = await run(model, cache, { ...extra, memory: { weightStorage: storage } });
 
       const kinds = (r: typeof fp32) => r.added.map((e) => e.kind).sort();
       assert.deepEqual(kinds(fp16), kinds(fp32), "fp16 storage built its own entry for every network");

@@ -8,7 +8,7 @@ import { fixturePath } from "./helpers/fixtures.js";
 
 let pipeline: OpenedPipeline;
 before(async () => {
-  pipeline = await openPipeline(fixturePath("models/tiny-sd15"), { cache: false, threads: 1 });
+  pipeline = await openPipeline(fixturePath("models/tiny-sd15"), { runtime: { cache: false, threads: 1 } });
 });
 after(async () => pipeline?.close());
 

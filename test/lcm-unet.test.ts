@@ -244,7 +244,7 @@ async function unetSession(dir: string): Promise<Session> {
 }
 
 async function open(dir: string, deepCacheInterval?: number): Promise<OpenedPipeline> {
-  const p = await openPipeline(dir, { cache: false, threads: 1, deepCacheInterval });
+  const p = await openPipeline(dir, { runtime: { cache: false, threads: 1 }, speed: { deepCacheInterval } });
   opened.push(p);
   return p;
 }

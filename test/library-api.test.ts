@@ -15,7 +15,9 @@ import {
 import { fixturePath } from "./helpers/fixtures.js";
 
 test("library API: openPipeline + generate + PNG with parameters, validation and cancellation", async () => {
-  const pipeline = await openPipeline(fixturePath("models/tiny-sd15"), { cache: false, threads: 1 });
+  const pipeline = await openPipeline(fixturePath("models/tiny-sd15"), {
+    runtime: { cache: false, threads: 1 },
+  });
   try {
     const request = {
       prompt: "a photo of a cat",

@@ -69,7 +69,10 @@ function sameImage(a: RgbImage, b: RgbImage, label: string): void {
 
 async function run(model: string, lowMemory: boolean, ids: string[]) {
   const runtime = new CountingRuntime();
-  const options: EngineOptions = { cache: false, threads: 1, runtime, lowMemory };
+  const options: EngineOptions = {
+    runtime: { cache: false, threads: 1, backend: runtime },
+    memory: { lowMemory },
+  };
   const pipeline = await openPipeline(fixturePath(model), options);
   assert.equal(runtime.created, 0, "opening a pipeline creates no session (they load on first use)");
   const runs: { image: RgbImage; created: number; released: number; peakLive: number; liveAfter: number }[] =

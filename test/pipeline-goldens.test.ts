@@ -17,7 +17,7 @@ after(async () => {
 });
 
 async function open(path: string, loras: { path: string; weight: number }[] = []): Promise<OpenedPipeline> {
-  const p = await openPipeline(fixturePath(path), { cache: false, threads: 1, loras });
+  const p = await openPipeline(fixturePath(path), { runtime: { cache: false, threads: 1 }, loras });
   opened.push(p);
   return p;
 }

@@ -71,7 +71,10 @@ describe("openPipeline's preview decoder on the tiny model", () => {
   const taesd = fixturePath("models/tiny-taesd");
   const opened: OpenedPipeline[] = [];
   const open = async (options: Parameters<typeof openPipeline>[1]) => {
-    const p = await openPipeline(fixturePath("models/tiny-sd15"), { cache: false, threads: 1, ...options });
+    const p = await openPipeline(fixturePath("models/tiny-sd15"), {
+      ...options,
+      runtime: { cache: false, threads: 1 },
+    });
     opened.push(p);
     return p;
   };
@@ -82,7 +85,7 @@ describe("openPipeline's preview decoder on the tiny model", () => {
   it("exists only with TAESD weights, and decodes as the TAESD decoder does", async () => {
     assert.equal((await open({})).previewDecoder, undefined);
     const vae = await open({ taesd });
-    const tiny = await open({ taesd, decoder: "taesd" });
+    const tiny = await open({ taesd, speed: { decoder: "taesd" } });
     const shape: Shape4 = [1, 4, 8, 12];
     const latents = createRandomSource("cpu", 8).randn(shape);
     const preview = await vae.previewDecoder!.decode(latents, shape);
@@ -94,7 +97,7 @@ describe("openPipeline's preview decoder on the tiny model", () => {
   });
 
   it("low-memory mode frees the preview session when denoising ends; the next preview reloads it", async () => {
-    const p = await open({ taesd, lowMemory: true });
+    const p = await open({ taesd, memory: { lowMemory: true } });
     const decoder = p.previewDecoder!;
     let releases = 0;
     const release = decoder.release.bind(decoder);

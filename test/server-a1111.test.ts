@@ -33,7 +33,7 @@ before(async () => {
     modelsDir: fixturePath("models"),
     hubCacheDir: false,
     loraDir,
-    engine: { threads: 1 },
+    engine: { runtime: { threads: 1 } },
     webDir: false,
     bodyLimit: 4 * 1024 * 1024,
   });

@@ -89,10 +89,10 @@ describe("sdlite serve", () => {
   });
 
   it("decodes with TAESD when --taesd is given, unless --decoder vae keeps the full VAE", () => {
-    assert.equal(serveEngineOptions({ taesd: "t" }).decoder, "taesd");
-    assert.equal(serveEngineOptions({ taesd: "t", decoder: "vae" }).decoder, "vae");
+    assert.equal(serveEngineOptions({ taesd: "t" }).speed?.decoder, "taesd");
+    assert.equal(serveEngineOptions({ taesd: "t", decoder: "vae" }).speed?.decoder, "vae");
     assert.equal(serveEngineOptions({ taesd: "t", decoder: "vae" }).taesd, "t");
-    assert.equal(serveEngineOptions({}).decoder, undefined);
+    assert.equal(serveEngineOptions({}).speed?.decoder, undefined);
   });
 
   it("refuses --decoder taesd without TAESD weights", () => {

@@ -32,7 +32,7 @@ async function server(options: Partial<CreateServerOptions>): Promise<FastifyIns
     hubCacheDir: false,
     webDir: false,
     ...options,
-    engine: { threads: 1, ...options.engine },
+    engine: { runtime: { threads: 1 }, ...options.engine },
   });
   apps.push(app);
   return app;
@@ -67,7 +67,7 @@ const pixels = (base64: string) => decodePng(new Uint8Array(Buffer.from(base64, 
 
 describe("server live previews", () => {
   it("with TAESD weights they default to TAESD: full-size PNGs every 5 steps, the TAESD decode of the latents", async () => {
-    const app = await server({ engine: { taesd, decoder: "taesd" } });
+    const app = await server({ engine: { taesd, speed: { decoder: "taesd" } } });
     const options = (await app.inject({ method: "GET", url: "/sdapi/v1/options" })).json();
     assert.equal(options.show_progress_type, "TAESD");
     assert.equal(options.show_progress_every_n_steps, 5);
@@ -99,7 +99,7 @@ describe("server live previews", () => {
     const final = pixels(result.images[0]);
     assert.notDeepEqual([...images[0].data], [...final.data], "TAESD preview vs full VAE image");
     // the same job on a server decoding with TAESD: its image is the preview
-    const same = await run(await server({ engine: { taesd, decoder: "taesd" }, previewEvery: 4 }));
+    const same = await run(await server({ engine: { taesd, speed: { decoder: "taesd" } }, previewEvery: 4 }));
     assert.deepEqual([...images[0].data], [...pixels(same.result.images[0]).data]);
   });
 

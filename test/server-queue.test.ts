@@ -21,7 +21,7 @@ const serverOptions = {
   model: fixturePath("models/tiny-sd15"),
   modelsDir: join(work, "models"),
   hubCacheDir: false as const,
-  engine: { threads: 1 },
+  engine: { runtime: { threads: 1 } },
   webDir: false as const,
   queueSize: 2,
   previewEvery: 2,

@@ -52,7 +52,7 @@ before(async () => {
     modelsDir: join(dir, "models"),
     hubCacheDir: false,
     upscalersDir,
-    engine: { threads: 1, cache: false },
+    engine: { runtime: { threads: 1, cache: false } },
     webDir: false,
   });
 });

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
+import type { SpeedOptions } from "../src/engine/engine-options.js";
 import { cpuFlags, int8WeightBitsFor } from "../src/engine/int8-weight-bits.js";
-import { type EngineOptions, openPipeline } from "../src/engine/open-pipeline.js";
+import { openPipeline } from "../src/engine/open-pipeline.js";
 import { SessionUNet } from "../src/engine/session-networks.js";
 import { DeepCacheUNet } from "../src/pipeline/deep-cache.js";
 import { generate } from "../src/pipeline/generate.js";
@@ -24,9 +25,9 @@ const root = mkdtempSync(join(tmpdir(), "sdlite-speed-options-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** The UNet graph entries (kind-hash folder names) a txt2img with these options leaves in a fresh cache. */
-async function unetEntries(label: string, options: EngineOptions): Promise<string[]> {
+async function unetEntries(label: string, speed: SpeedOptions): Promise<string[]> {
   const cache = new GraphCache(join(root, label));
-  const p = await openPipeline(TINY, { ...options, cache, threads: 1 });
+  const p = await openPipeline(TINY, { runtime: { cache, threads: 1 }, speed });
   try {
     const request = {
       prompt: "a cat",
@@ -91,7 +92,10 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
       [1, SessionUNet],
       [3, DeepCacheUNet],
     ] as const) {
-      const p = await openPipeline(TINY, { cache: false, threads: 1, deepCacheInterval: interval });
+      const p = await openPipeline(TINY, {
+        runtime: { cache: false, threads: 1 },
+        speed: { deepCacheInterval: interval },
+      });
       try {
         assert.ok(p.models.unet instanceof kind, `interval ${interval}: ${p.models.unet.constructor.name}`);
       } finally {
@@ -101,17 +105,26 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
   });
 
   it("refuses intervals below 1 or fractional, unknown quantizations, and both options on ONNX folders", async () => {
-    await assert.rejects(openPipeline(TINY, { cache: false, deepCacheInterval: 0 }), /DeepCache interval/);
-    await assert.rejects(openPipeline(TINY, { cache: false, deepCacheInterval: 2.5 }), /DeepCache interval/);
+    await assert.rejects(
+      openPipeline(TINY, { runtime: { cache: false }, speed: { deepCacheInterval: 0 } }),
+      /DeepCache interval/,
+    );
+    await assert.rejects(
+      openPipeline(TINY, { runtime: { cache: false }, speed: { deepCacheInterval: 2.5 } }),
+      /DeepCache interval/,
+    );
     await assert.rejects(
       // biome-ignore lint/suspicious/noExplicitAny: a value from untyped input (CLI, JSON)
-      openPipeline(TINY, { cache: false, unetQuantization: "int4" as any }),
+      openPipeline(TINY, { runtime: { cache: false }, speed: { unetQuantization: "int4" as any } }),
       /unknown UNet quantization "int4"/,
     );
     const onnx = fixturePath("models/tiny-sd15-onnx");
-    await assert.rejects(openPipeline(onnx, { cache: false, deepCacheInterval: 2 }), /ONNX pipeline folder/);
     await assert.rejects(
-      openPipeline(onnx, { cache: false, unetQuantization: "int8" }),
+      openPipeline(onnx, { runtime: { cache: false }, speed: { deepCacheInterval: 2 } }),
+      /ONNX pipeline folder/,
+    );
+    await assert.rejects(
+      openPipeline(onnx, { runtime: { cache: false }, speed: { unetQuantization: "int8" } }),
       /ONNX pipeline folder/,
     );
   });
@@ -139,11 +152,9 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
       },
     };
     const p = await openPipeline(TINY, {
-      cache: false,
-      threads: 1,
-      lowMemory: true,
-      deepCacheInterval: 2,
-      runtime,
+      runtime: { cache: false, threads: 1, backend: runtime },
+      memory: { lowMemory: true },
+      speed: { deepCacheInterval: 2 },
     });
     try {
       const request = {

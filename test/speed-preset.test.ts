@@ -93,34 +93,32 @@ describe("generate --fast and low memory", () => {
 describe("serve --fast engine options", () => {
   it("with TAESD weights: int8, DeepCache 3, TAESD decoder", () => {
     assert.deepEqual(serveEngineOptions({ fast: true, taesd: "t" }), {
-      threads: undefined,
-      lowMemory: undefined,
-      unetQuantization: "int8",
-      deepCacheInterval: 3,
+      runtime: { threads: undefined },
+      memory: { lowMemory: undefined },
+      speed: { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" },
       taesd: "t",
-      decoder: "taesd",
     });
   });
 
   it("--decoder vae keeps the full VAE (TAESD still there for previews)", () => {
     const e = serveEngineOptions({ fast: true, taesd: "t", decoder: "vae" });
-    assert.equal(e.decoder, "vae");
+    assert.equal(e.speed?.decoder, "vae");
     assert.equal(e.taesd, "t");
-    assert.equal(e.unetQuantization, "int8");
+    assert.equal(e.speed?.unetQuantization, "int8");
   });
 
   it("without TAESD weights (the preset fell back) the full VAE decodes, int8 and DeepCache stay", () => {
     const e = serveEngineOptions({ fast: true });
-    assert.equal(e.decoder, undefined);
+    assert.equal(e.speed?.decoder, undefined);
     assert.equal(e.taesd, undefined);
-    assert.equal(e.deepCacheInterval, 3);
-    assert.equal(e.unetQuantization, "int8");
+    assert.equal(e.speed?.deepCacheInterval, 3);
+    assert.equal(e.speed?.unetQuantization, "int8");
   });
 
   it("without --fast nothing of the preset", () => {
     const e = serveEngineOptions({ taesd: "t" });
-    assert.equal(e.unetQuantization, undefined);
-    assert.equal(e.deepCacheInterval, undefined);
-    assert.equal(e.decoder, "taesd");
+    assert.equal(e.speed?.unetQuantization, undefined);
+    assert.equal(e.speed?.deepCacheInterval, undefined);
+    assert.equal(e.speed?.decoder, "taesd");
   });
 });

@@ -298,10 +298,9 @@ describe("tiled VAE on the tiny SD1.5 VAE", () => {
     const open = async (tileLatentSize: number) => {
       // matmul attention: the graphs of the sessions above, so tiles agree bit for bit
       const p = await openPipeline(fixturePath("models/tiny-sd15"), {
-        cache: false,
-        threads: 1,
-        attention: "matmul",
-        tileLatentSize,
+        runtime: { cache: false, threads: 1 },
+        speed: { attention: "matmul" },
+        memory: { tileLatentSize },
       });
       pipelines.push(p);
       return p;

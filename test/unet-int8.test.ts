@@ -285,9 +285,8 @@ describe("int8 through the pipeline (tiny-sd15, fixture txt2img cases)", () => {
   it("engine option unetQuantization: images near the fp32 reference (latents max |diff| and PSNR reported)", async (t) => {
     const open = async (unetQuantization: UNetQuantization) => {
       const p = await openPipeline(fixturePath("models/tiny-sd15"), {
-        cache: false,
-        threads: 1,
-        unetQuantization,
+        runtime: { cache: false, threads: 1 },
+        speed: { unetQuantization },
       });
       opened.push(p);
       return p;

@@ -36,7 +36,7 @@ before(async () => {
     modelsDir: fixturePath("models"),
     hubCacheDir: false,
     loraDir,
-    engine: { threads: 1, cache: false },
+    engine: { runtime: { threads: 1, cache: false } },
     webDir,
     previewEvery: 1,
   });
@@ -515,7 +515,7 @@ describe("web UI in headless Chromium against sdlite serve", () => {
       model: fixturePath("models/tiny-sd15"),
       modelsDir: fixturePath("models"),
       hubCacheDir: false,
-      engine: { threads: 1, cache: false },
+      engine: { runtime: { threads: 1, cache: false } },
       webDir,
       apiKey: "open sesame",
     });

@@ -1,31 +1,26 @@
 /**
- * Engine options as the bench takes them: `key=value` pairs passed to openPipeline's EngineOptions
- * as they are, so a speed option benchmarks as soon as the engine accepts it, without a bench
- * change. Values read as booleans or numbers where they look like one, else as strings.
+ * Engine options as the bench takes them: flat `key=value` pairs naming EngineOptions fields
+ * (`deepCacheInterval=3`, whichever record the field lives in), so a speed option benchmarks as
+ * soon as the engine has it, without a bench change. Values read as booleans or numbers where they
+ * look like one, else as strings; a list field takes names joined with "+" (`executionProviders=webgpu+cpu`).
  */
+import { type EngineOptions, engineOptionFields, engineOptionsFromFlat } from "../engine/engine-options.js";
 
 export type OptionValue = string | number | boolean;
 export type OptionSet = Readonly<Record<string, OptionValue>>;
 
-/**
- * EngineOptions keys this bench has seen; any other key is still passed through (a newer engine
- * option), and the CLI warns so a typo does not silently benchmark the default.
- */
-export const KNOWN_ENGINE_OPTIONS: readonly string[] = [
-  "threads",
-  "lowMemory",
-  "attention",
-  "decoder",
-  "tileLatentSize",
-  "vae",
-  "variant",
-  "deepCacheInterval",
-  "unetQuantization",
-  "weightStorage",
-];
+/** Keys the bench itself sets from its own inputs (the TAESD path is one of its arguments). */
+const RESERVED = new Set([
+  "taesd",
+  ...engineOptionFields()
+    .filter((f) => f.kind === "object")
+    .map((f) => f.name),
+]);
 
-/** Keys the bench itself sets from its own inputs. */
-const RESERVED = new Set(["cache", "runtime", "taesd", "loras", "overrides"]);
+/** The EngineOptions fields a key=value pair can set: every one of the type's scalar fields. */
+export const KNOWN_ENGINE_OPTIONS: readonly string[] = engineOptionFields()
+  .map((f) => f.name)
+  .filter((name) => !RESERVED.has(name));
 
 function parseValue(text: string): OptionValue {
   if (text === "true") return true;
@@ -60,4 +55,17 @@ export function optionSetLabel(options: OptionSet): string {
 
 export function unknownOptions(options: OptionSet): string[] {
   return Object.keys(options).filter((k) => !KNOWN_ENGINE_OPTIONS.includes(k));
+}
+
+/** An option set as openPipeline takes it, each key in its record. Unknown keys are refused. */
+export function engineOptionsFromSet(options: OptionSet): EngineOptions {
+  const lists = new Set(
+    engineOptionFields()
+      .filter((f) => f.kind === "strings")
+      .map((f) => f.name),
+  );
+  const values = Object.fromEntries(
+    Object.entries(options).map(([k, v]) => [k, lists.has(k) ? String(v).split("+") : v]),
+  );
+  return engineOptionsFromFlat(values);
 }

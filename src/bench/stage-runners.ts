@@ -5,13 +5,15 @@
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { GraphCache } from "../cache/graph-cache.js";
-import { type EngineOptions, type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
+import type { DecoderKind, EngineOptions } from "../engine/engine-options.js";
+import { type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
 import { encodePng } from "../image/png.js";
 import { type RgbImage, rgbPixels } from "../image/types.js";
 import { generate, type PipelineModels } from "../pipeline/generate.js";
 import { encodePrompt, WINDOW } from "../pipeline/prompt-encoder.js";
 import { TorchCpuGenerator } from "../rng/index.js";
 import { NetworkClock } from "./network-clock.js";
+import { engineOptionsFromSet } from "./option-set.js";
 import type { RunTiming, StageJob, StageOutcome, StageProgress, StartupTiming } from "./stage-job.js";
 
 /** Complete graph cache entries (temporary build folders excluded). */
@@ -21,17 +23,20 @@ export function countCacheEntries(cacheDir: string): number {
   return readdirSync(dir).filter((name) => !name.includes(".tmp-")).length;
 }
 
-function engineOptions(job: StageJob): EngineOptions {
-  const options = {
-    ...job.options,
-    cache: new GraphCache(job.cacheDir),
-    taesd: job.taesdPath,
-  } as EngineOptions;
-  if (job.threads !== undefined) options.threads = job.threads;
+function engineOptions(job: StageJob, decoder?: DecoderKind): EngineOptions {
+  const options = engineOptionsFromSet(job.options);
   // the decoder stages time one decoder each, whatever the option set's decoder
-  if (job.stage === "vae") options.decoder = "vae";
-  if (job.stage === "taesd") options.decoder = "taesd";
-  return options;
+  const stageDecoder = job.stage === "vae" ? "vae" : job.stage === "taesd" ? "taesd" : undefined;
+  return {
+    ...options,
+    taesd: job.taesdPath,
+    runtime: {
+      ...options.runtime,
+      cache: new GraphCache(job.cacheDir),
+      ...(job.threads !== undefined ? { threads: job.threads } : {}),
+    },
+    speed: { ...options.speed, ...((decoder ?? stageDecoder) ? { decoder: decoder ?? stageDecoder } : {}) },
+  };
 }
 
 function timedModels(models: PipelineModels, clock: NetworkClock): PipelineModels {
@@ -144,7 +149,7 @@ export async function runStage(
       // a second pipeline only for its decoder: graphs load on first use, so nothing else loads twice
       const taesd =
         job.taesdPath && job.options.decoder !== "taesd"
-          ? await openPipeline(job.modelPath, { ...engineOptions(job), decoder: "taesd" })
+          ? await openPipeline(job.modelPath, engineOptions(job, "taesd"))
           : undefined;
       let startup: StartupTiming[];
       try {

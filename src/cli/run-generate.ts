@@ -6,8 +6,9 @@
 import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { Sha256Cache } from "../cache/sha256-cache.js";
-import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
-import { oneShotLowMemory, type SpeedOptions, withSpeedPreset } from "../engine/speed-preset.js";
+import type { EngineOptions, SpeedOptions } from "../engine/engine-options.js";
+import { openPipeline } from "../engine/open-pipeline.js";
+import { oneShotLowMemory, withSpeedPreset } from "../engine/speed-preset.js";
 import type { DownloadProgress } from "../hub/index.js";
 import { formatInfotext } from "../image/infotext.js";
 import { modelShortHash } from "../image/model-hash.js";
@@ -229,18 +230,21 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
 
     reporter.phase(`loading ${resolved.name}`);
     const engine: EngineOptions = {
-      threads: o.threads,
-      executionProviders: providers?.length ? providers : undefined,
-      lowMemory: oneShotLowMemory(o.fast ? "fast" : undefined, o.lowMemory),
       loras,
       overrides,
       vae: o.vae,
       taesd: speed.taesd?.path,
-      decoder: speed.decoder,
-      deepCacheInterval: speed.deepCacheInterval,
-      unetQuantization: speed.unetQuantization,
-      weightStorage: o.weightStorage,
       variant: resolved.variant,
+      runtime: { threads: o.threads, executionProviders: providers?.length ? providers : undefined },
+      memory: {
+        lowMemory: oneShotLowMemory(o.fast ? "fast" : undefined, o.lowMemory),
+        weightStorage: o.weightStorage,
+      },
+      speed: {
+        decoder: speed.decoder,
+        deepCacheInterval: speed.deepCacheInterval,
+        unetQuantization: speed.unetQuantization,
+      },
     };
     opened = await openPipeline(resolved.path, engine).catch((err: unknown) => {
       throw withConfigHint(err, o);

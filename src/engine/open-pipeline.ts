@@ -1,102 +1,43 @@
 /**
  * From a model path to runnable networks: load the weights (any supported format), fuse LoRAs,
- * build each network's ONNX graph (through the on-disk graph cache) or take an ONNX folder's model
- * as it is, and wrap the sessions in the pipeline's network seams.
+ * and build each network with its factory (networks/registry.ts): a graph built from the weights
+ * (through the on-disk graph cache) or an ONNX folder's model as it is, for the execution target
+ * and graph variant chosen here, wrapped in the pipeline's network seams.
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileIdentity, GraphCache, graphCacheKey } from "../cache/graph-cache.js";
-import type { AttentionKind } from "../graph/layers.js";
-import {
-  buildTextEncoderGraph,
-  clipSkipOutput,
-  TEXT_ENCODER_INPUT,
-  TEXT_ENCODER_OUTPUT,
-} from "../graph/text-encoder.js";
-import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../graph/unet.js";
-import { buildShallowUNetGraph } from "../graph/unet-deepcache.js";
-import { UNET_QUANTIZATIONS, type UNetQuantization } from "../graph/unet-quantization.js";
-import { readLoraFile } from "../lora/lora-file.js";
-import { loraFingerprint } from "../lora/lora-fingerprint.js";
+import { GraphCache } from "../cache/graph-cache.js";
+import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
 import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
-import { mergeLoras } from "../lora/merge-lora.js";
-import { DeepCacheUNet, validateDeepCacheInterval } from "../pipeline/deep-cache.js";
+import { validateDeepCacheInterval } from "../pipeline/deep-cache.js";
 import type { PipelineModels } from "../pipeline/generate.js";
-import type { UNetNetwork } from "../pipeline/networks.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
-import { ExecutionProviderError, type Runtime, type SessionOptions } from "../runtime/runtime.js";
+import { ExecutionProviderError } from "../runtime/runtime.js";
 import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
 import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
-import type { ArchitectureOverrides } from "../weights/architecture/architecture-overrides.js";
-import { type LoadModelOptions, loadModel } from "../weights/load-model.js";
-import type { LoadedModel, OnnxComponent, WeightsComponent } from "../weights/loaded-model.js";
-import type { WeightSource } from "../weights/weight-source.js";
-import { createGraphSession } from "./graph-session.js";
-import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
-import { LazySession } from "./lazy-session.js";
-import { createOnnxFolderSession } from "./onnx-folder-session.js";
-import { type DecoderKind, openVae } from "./open-vae.js";
+import { loadModel } from "../weights/load-model.js";
+import type { LoadedModel } from "../weights/loaded-model.js";
+import { applyLoras, type LoadedLora, refuseLorasOnOnnx } from "./apply-loras.js";
+import type { EngineOptions } from "./engine-options.js";
+import { graphVariantFor } from "./graph-variant.js";
+import type { LazySession } from "./lazy-session.js";
+import type { NetworkContext } from "./networks/network-factory.js";
+import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
+import type { UNetSettings } from "./networks/unet.js";
+import { openVae } from "./open-vae.js";
 import type { PreviewDecoder } from "./preview-decoder.js";
-import { SessionDeepCacheUNet } from "./session-deep-cache.js";
-import { SessionTextEncoder, SessionUNet } from "./session-networks.js";
-import {
-  DEFAULT_WEIGHT_STORAGE,
-  resolveWeightStorage,
-  storageOption,
-  validateWeightStorage,
-  type WeightStorageChoice,
-} from "./weight-storage-choice.js";
+import { DEFAULT_WEIGHT_STORAGE, validateWeightStorage } from "./weight-storage-choice.js";
 
-/** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
-export const DEFAULT_ATTENTION: AttentionKind = "mha";
+export type { EngineOptions, LoraRequest } from "./engine-options.js";
+export { DEFAULT_ATTENTION } from "./graph-variant.js";
+
 /**
  * 64 latents = 512 px, diffusers' own tile for SD1.x (the VAE's sample_size): larger images decode (and
  * encode) in overlapping tiles. A 1024x1024 decode then peaks at 2.19 GB instead of 4.60 GB with 768 px
  * tiles, for 5 % more time (docs/benchmarks.md, d3-vae1024); 512x512 stays one piece.
  */
 export const DEFAULT_TILE_LATENT_SIZE = 64;
-
-export interface LoraRequest {
-  path: string;
-  weight: number;
-}
-
-export interface EngineOptions {
-  runtime?: Runtime;
-  /** Execution providers by name ("cpu" default, "webgpu", "cuda", …). */
-  executionProviders?: string[];
-  /** Threads per operator; default: physical cores. */
-  threads?: number;
-  /** Built-graph cache; false builds in memory every time. */
-  cache?: GraphCache | false;
-  /** Load each network only while its stage runs. */
-  lowMemory?: boolean;
-  attention?: AttentionKind;
-  loras?: readonly LoraRequest[];
-  overrides?: ArchitectureOverrides;
-  /** Standalone VAE replacing the model's own. */
-  vae?: string;
-  /** TAESD weights (folder or file); needed for decoder "taesd". */
-  taesd?: string;
-  /** "vae" (quality default) or "taesd" (fast). */
-  decoder?: DecoderKind;
-  /** Tile the VAE decode above this latent size per side (64 = 512 px), the encode above 8× it in pixels; 0 never tiles. */
-  tileLatentSize?: number;
-  variant?: string;
-  /**
-   * DeepCache: the whole UNet runs on every N-th call of a denoising run, only its shallowest
-   * branch (on the cached deep feature) in between. 1 = off (default); 2–3 is typical.
-   */
-  deepCacheInterval?: number;
-  /** int8 UNet layers: "none" (default), "int8-linear" (transformer linears) or "int8" (also convs). */
-  unetQuantization?: UNetQuantization;
-  /**
-   * How built graphs store the weights: "auto" (default) keeps an F16 checkpoint's fp16, exactly;
-   * "fp16" also rounds F32/BF16 weights (lossy); "fp32" always. See weight-storage-choice.ts.
-   */
-  weightStorage?: WeightStorageChoice;
-}
 
 export interface OpenedPipeline {
   readonly models: PipelineModels;
@@ -125,13 +66,8 @@ export function bundledTokenizerDir(): string {
 }
 
 export async function openPipeline(path: string, options: EngineOptions = {}): Promise<OpenedPipeline> {
-  const loadOptions: LoadModelOptions = {
-    overrides: options.overrides,
-    vae: options.vae,
-    taesd: options.taesd,
-    variant: options.variant,
-  };
-  const model = loadModel(path, loadOptions);
+  const { overrides, vae, taesd, variant } = options;
+  const model = loadModel(path, { overrides, vae, taesd, variant });
   try {
     return await assemble(model, options);
   } catch (err) {
@@ -140,31 +76,38 @@ export async function openPipeline(path: string, options: EngineOptions = {}): P
   }
 }
 
-async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
-  const runtime = options.runtime ?? onnxruntimeNode();
+/** The execution target and graph variant every network factory of this pipeline gets. */
+function networkContext(model: LoadedModel, options: EngineOptions): NetworkContext {
+  const { backend, executionProviders, threads, cache } = options.runtime ?? {};
+  const runtime = backend ?? onnxruntimeNode();
   // sessions are created lazily: an unknown provider would otherwise surface only mid-generation
   const available = runtime.availableProviders();
-  for (const p of options.executionProviders ?? []) {
+  for (const p of executionProviders ?? []) {
     if (!available.includes(p)) throw new ExecutionProviderError(p, available);
   }
-  const session: SessionOptions = {
-    executionProviders: options.executionProviders,
-    intraOpNumThreads: options.threads,
+  const weightStorage = validateWeightStorage(options.memory?.weightStorage ?? DEFAULT_WEIGHT_STORAGE);
+  return {
+    target: { runtime, session: { executionProviders, intraOpNumThreads: threads } },
+    variant: graphVariantFor(executionProviders, { attention: options.speed?.attention, weightStorage }),
+    cache: cache === false ? undefined : (cache ?? defaultGraphCache()),
+    modelPath: model.path,
   };
-  const attention = options.attention ?? DEFAULT_ATTENTION;
-  const deepCacheInterval = validateDeepCacheInterval(options.deepCacheInterval ?? 1);
-  const quantization = options.unetQuantization ?? "none";
-  const storageChoice = validateWeightStorage(options.weightStorage ?? DEFAULT_WEIGHT_STORAGE);
+}
+
+function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings {
+  const deepCacheInterval = validateDeepCacheInterval(options.speed?.deepCacheInterval ?? 1);
+  const quantization = options.speed?.unetQuantization ?? "none";
   if (!UNET_QUANTIZATIONS.includes(quantization)) {
     throw new Error(
       `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
     );
   }
-  if (model.format === "onnx" && (deepCacheInterval > 1 || quantization !== "none")) {
-    throw new Error(
-      `${model.path}: DeepCache and UNet quantization rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
-    );
-  }
+  return { deepCacheInterval, quantization, inpainting: model.inpainting };
+}
+
+async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
+  const ctx = networkContext(model, options);
+  const unetOptions = unetSettings(model, options);
   const tokenizer = loadClipTokenizer(
     model.tokenizer.kind === "folder" ? model.tokenizer.path : bundledTokenizerDir(),
   );
@@ -172,146 +115,44 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     model.scheduler.kind === "file" ? model.scheduler.config : model.scheduler.fallback,
   );
 
-  const loras: { file: LoraFile; weight: number }[] = [];
-  let unetWeights: WeightSource | undefined;
-  let textWeights: WeightSource | undefined;
-  const loraChanged = { unet: false, textEncoder: false };
-  if (model.format !== "onnx") {
-    for (const l of options.loras ?? []) {
-      loras.push({
-        file: readLoraFile(l.path, { unet: model.unet.weights, textEncoder: model.textEncoder.weights }),
-        weight: l.weight,
-      });
-    }
-    const merged = mergeLoras(
-      { unet: model.unet.weights, textEncoder: model.textEncoder.weights },
-      loras.map((l) => ({ lora: l.file, weight: l.weight })),
-    );
-    unetWeights = merged.unet;
-    textWeights = merged.textEncoder;
-    loraChanged.unet = merged.unet.changedNames().length > 0;
-    loraChanged.textEncoder = merged.textEncoder.changedNames().length > 0;
-  } else if ((options.loras ?? []).length > 0) {
-    throw new Error(
-      `${model.path}: LoRAs cannot be applied to an ONNX pipeline folder (its weights are baked into the graphs); use the checkpoint or diffusers folder instead`,
-    );
-  }
-  const fingerprint = loraFingerprint(loras.map((l) => ({ lora: l.file, weight: l.weight })));
-
-  const cacheFor = (component: WeightsComponent<unknown>, kind: string, extra: unknown) =>
-    options.cache === false
-      ? undefined
-      : {
-          cache: options.cache ?? defaultGraphCache(),
-          key: graphCacheKey({
-            kind,
-            weights: component.files.map((f) => fileIdentity(f)),
-            config: { config: component.config, loras: fingerprint },
-            options: extra,
-          }),
-        };
-
-  let textEncoder: SessionTextEncoder;
-  let unet: UNetNetwork;
-  const sessions: LazySession[] = [];
-  if (model.format === "onnx") {
-    textEncoder = onnxTextEncoder(runtime, model.textEncoder, session, sessions);
-    unet = onnxUNet(runtime, model.unet, model.inpainting ? 9 : 4, session, sessions);
-  } else {
-    const te = model.textEncoder;
-    const clipSkips = Array.from({ length: Math.min(te.config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
-    const teStorage = storageOption(
-      resolveWeightStorage(storageChoice, { ...te, loraChanged: loraChanged.textEncoder }),
-    );
-    const teSession = new LazySession(() =>
-      createGraphSession(
-        runtime,
-        () => buildTextEncoderGraph(textWeights!, te.config, { attention, clipSkips, ...teStorage }),
-        {
-          cache: cacheFor(te, "text_encoder", { attention, clipSkips, ...teStorage }),
-          session,
-        },
-      ),
-    );
-    sessions.push(teSession);
-    textEncoder = new SessionTextEncoder(teSession, te.config.hiddenSize, {
-      input: TEXT_ENCODER_INPUT,
-      outputFor: (k) =>
-        k === 1 ? TEXT_ENCODER_OUTPUT : clipSkips.includes(k - 1) ? clipSkipOutput(k - 1) : undefined,
-    });
-    const u = model.unet;
-    // "none" stays out of the key, so the float graph keeps its cache entry; the weight width
-    // depends on the CPU, so a cache shared between machines keeps one graph per width
-    const unetStorage = storageOption(
-      resolveWeightStorage(storageChoice, { ...u, loraChanged: loraChanged.unet }),
-    );
-    const unetOptions =
-      quantization === "none"
-        ? { attention, ...unetStorage }
-        : { attention, quantization, int8WeightBits: int8WeightBitsForThisCpu(), ...unetStorage };
-    const deepFeature = deepCacheInterval > 1 ? true : undefined;
-    const unetSession = new LazySession(() =>
-      createGraphSession(
-        runtime,
-        () => buildUNetGraph(unetWeights!, u.config, { ...unetOptions, deepFeature }),
-        {
-          cache: cacheFor(u, "unet", { ...unetOptions, deepFeature }),
-          session,
-        },
-      ),
-    );
-    sessions.push(unetSession);
-    const io = {
-      sample: UNET_INPUTS.sample,
-      timestep: UNET_INPUTS.timestep,
-      context: UNET_INPUTS.encoderHiddenStates,
-      output: UNET_OUTPUT,
-      timestepCond: u.config.timeCondProjDim
-        ? { name: UNET_INPUTS.timestepCond, dim: u.config.timeCondProjDim }
-        : undefined,
-    };
-    if (deepFeature) {
-      const shallowSession = new LazySession(() =>
-        createGraphSession(runtime, () => buildShallowUNetGraph(unetWeights!, u.config, unetOptions), {
-          cache: cacheFor(u, "unet_shallow", unetOptions),
-          session,
-        }),
-      );
-      sessions.push(shallowSession);
-      const halves = new SessionDeepCacheUNet(unetSession, shallowSession, u.config.inChannels, {
-        ...io,
-        feature: UNET_DEEP_FEATURE,
-      });
-      unet = new DeepCacheUNet(halves, deepCacheInterval);
-    } else {
-      unet = new SessionUNet(unetSession, u.config.inChannels, { ...io, timestepType: "float32" });
-    }
-  }
-  const vae = openVae(model, {
-    runtime,
-    session,
-    cache: options.cache === false ? false : (options.cache ?? defaultGraphCache()),
-    attention,
-    weightStorage: storageChoice,
-    decoder: options.decoder ?? "vae",
-    tileLatentSize: options.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
+  const requests = options.loras ?? [];
+  refuseLorasOnOnnx(model, requests);
+  const merged = model.format === "onnx" ? undefined : applyLoras(model, requests);
+  const loras: readonly LoadedLora[] = merged?.loras ?? [];
+  const textEncoder = buildNetwork(
+    NETWORK_FACTORIES.textEncoder,
+    merged
+      ? { kind: "weights", weights: merged.textEncoder }
+      : { kind: "onnx", onnx: onnxPart(model, "textEncoder") },
+    ctx,
+    {},
+  );
+  const unet = buildNetwork(
+    NETWORK_FACTORIES.unet,
+    merged ? { kind: "weights", weights: merged.unet } : { kind: "onnx", onnx: onnxPart(model, "unet") },
+    ctx,
+    unetOptions,
+  );
+  const vae = openVae(model, ctx, {
+    decoder: options.speed?.decoder ?? "vae",
+    tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
   });
 
-  const release = async (s: LazySession) => {
-    if (options.lowMemory) await s.release();
+  const lowMemory = options.memory?.lowMemory ?? false;
+  const release = async (sessions: readonly LazySession[]) => {
+    if (lowMemory) for (const s of sessions) await s.release();
   };
   const models: PipelineModels = {
     tokenizer,
-    textEncoder,
-    unet,
+    textEncoder: textEncoder.network,
+    unet: unet.network,
     vae: vae.network,
     schedulerConfig,
     stageDone: async (stage) => {
-      // the UNet stage owns every session after the text encoder's (two with DeepCache)
-      const byStage = { "text-encoder": [sessions[0]], unet: sessions.slice(1) };
-      if (stage === "vae") for (const s of vae.sessions) await release(s);
-      else for (const s of byStage[stage]) await release(s);
-      if (stage === "unet" && options.lowMemory) await vae.preview?.release();
+      // the UNet stage owns both DeepCache graphs
+      const byStage = { "text-encoder": textEncoder.sessions, unet: unet.sessions, vae: vae.sessions };
+      await release(byStage[stage]);
+      if (stage === "unet" && lowMemory) await vae.preview?.release();
     },
   };
   return {
@@ -322,51 +163,20 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     previewDecoder: vae.preview,
     close: async () => {
       await vae.preview?.release(); // after a preview still decoding
-      for (const s of [...sessions, ...vae.sessions]) await s.release();
+      for (const s of [...textEncoder.sessions, ...unet.sessions, ...vae.sessions]) await s.release();
       model.close();
     },
   };
+}
+
+/** An ONNX folder's model for one network (the loader found one for each). */
+function onnxPart(model: LoadedModel, network: "textEncoder" | "unet") {
+  if (model.format !== "onnx") throw new Error(`${model.path}: not an ONNX pipeline folder`);
+  return model[network];
 }
 
 let sharedCache: GraphCache | undefined;
 function defaultGraphCache(): GraphCache {
   sharedCache ??= new GraphCache();
   return sharedCache;
-}
-
-function onnxTextEncoder(
-  runtime: Runtime,
-  c: OnnxComponent,
-  session: SessionOptions,
-  sessions: LazySession[],
-) {
-  const s = new LazySession(() => createOnnxFolderSession(runtime, c, session));
-  sessions.push(s);
-  const out = c.outputs.find((o) => o.name === "last_hidden_state") ?? c.outputs[0];
-  const hidden = Number(out.shape[2]) || 768;
-  return new SessionTextEncoder(s, hidden, {
-    input: c.inputs[0].name,
-    outputFor: (k) => (k === 1 ? out.name : undefined),
-  });
-}
-
-function onnxUNet(
-  runtime: Runtime,
-  c: OnnxComponent,
-  inChannels: number,
-  session: SessionOptions,
-  sessions: LazySession[],
-) {
-  const s = new LazySession(() => createOnnxFolderSession(runtime, c, session));
-  sessions.push(s);
-  const byName = (n: string) => c.inputs.find((i) => i.name === n);
-  const timestep = byName("timestep");
-  return new SessionUNet(s, inChannels, {
-    sample: "sample",
-    timestep: "timestep",
-    timestepType: timestep?.elementType === "int64" ? "int64" : "float32",
-    context: "encoder_hidden_states",
-    output: c.outputs[0].name,
-    latentSides: { multipleOf: 8, model: c.modelPath },
-  });
 }

@@ -6,15 +6,15 @@
  * RANDOM weights on a 2-core CPU, so they say how fast, not how good: the quality cost on real
  * weights is still to be measured.
  */
-import type { EngineOptions } from "./open-pipeline.js";
+import type { SpeedOptions } from "./engine-options.js";
 
-/** The engine options a preset may set. */
-export type SpeedOptions = Pick<EngineOptions, "unetQuantization" | "deepCacheInterval" | "decoder">;
+/** The speed options (EngineOptions.speed) a preset may set. */
+export type PresetOptions = Pick<SpeedOptions, "unetQuantization" | "deepCacheInterval" | "decoder">;
 
 export type SpeedPresetName = "fast";
 
 /** 512x512, 4 LCM steps, no CFG (run d2-speed): 6.10 s a whole image instead of 28.5 s with the defaults. */
-export const FAST_PRESET: Readonly<Required<SpeedOptions>> = {
+export const FAST_PRESET: Readonly<Required<PresetOptions>> = {
   // int8 weights in the UNet's linears and convs: 2.14 s a UNet step instead of 3.73 s, 1.5 GB instead of 3.9
   unetQuantization: "int8",
   // the whole UNet on calls 1 and 4 of 4, the shallow branch in between: 1.50 s effective step instead of 2.18 s (int8)
@@ -23,12 +23,12 @@ export const FAST_PRESET: Readonly<Required<SpeedOptions>> = {
   decoder: "taesd",
 };
 
-export const SPEED_PRESETS: Readonly<Record<SpeedPresetName, Readonly<Required<SpeedOptions>>>> = {
+export const SPEED_PRESETS: Readonly<Record<SpeedPresetName, Readonly<Required<PresetOptions>>>> = {
   fast: FAST_PRESET,
 };
 
 /** The preset's options with every option the user gave (not undefined) taking precedence. */
-export function withSpeedPreset(preset: SpeedPresetName | undefined, explicit: SpeedOptions): SpeedOptions {
+export function withSpeedPreset(preset: SpeedPresetName | undefined, explicit: PresetOptions): PresetOptions {
   if (preset === undefined) return { ...explicit };
   const base = SPEED_PRESETS[preset];
   return {

@@ -47,9 +47,9 @@ export interface CreateServerOptions {
   corsOrigins?: readonly string[];
   /** Most jobs waiting behind the running one (default 16). */
   queueSize?: number;
-  /** Passed to openPipeline for every model (threads, lowMemory, taesd/decoder, cache, …). */
+  /** Passed to openPipeline for every model (runtime.threads, memory.lowMemory, taesd, speed.decoder, runtime.cache, …). */
   engine?: Omit<EngineOptions, "loras">;
-  /** Opened pipelines kept (default 2, 1 with engine.lowMemory). */
+  /** Opened pipelines kept (default 2, 1 with engine.memory.lowMemory). */
   maxPipelines?: number;
   limits?: Partial<GenerationLimits>;
   /** Largest request body in bytes (default 50 MB). */
@@ -102,7 +102,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const engine = options.engine ?? {};
   const pool = new PipelinePool(
     (path, loraList) => openPipeline(path, { ...engine, loras: loraList }),
-    options.maxPipelines ?? (engine.lowMemory ? 1 : 2),
+    options.maxPipelines ?? (engine.memory?.lowMemory ? 1 : 2),
   );
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
   const previewEvery = options.previewEvery ?? DEFAULT_PREVIEW_EVERY[previewMode];
@@ -186,7 +186,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111GenerationRoutes(app, context);
   a1111DiscoveryRoutes(app, context);
   a1111ExtraRoutes(app, context);
-  const upscalers = new UpscalerPool({ threads: engine.threads, cache: engine.cache });
+  const upscalers = new UpscalerPool({ threads: engine.runtime?.threads, cache: engine.runtime?.cache });
   a1111UpscaleRoutes(
     app,
     context,

@@ -11,6 +11,7 @@ import { type BaselineSpec, parseBaseline } from "../../bench/baselines.js";
 import { ensureRandomModels } from "../../bench/bench-models.js";
 import { benchMarkdown } from "../../bench/bench-report.js";
 import {
+  KNOWN_ENGINE_OPTIONS,
   type OptionSet,
   type OptionValue,
   optionSetLabel,
@@ -162,7 +163,7 @@ export function registerBenchCommand(program: Command): void {
     .addOption(
       new Option(
         "--option <key=value>",
-        "any EngineOptions key (repeatable), e.g. deepCacheInterval=3, unetQuantization=int8, tileLatentSize=0",
+        "any EngineOptions field, whichever record it is in (repeatable), e.g. deepCacheInterval=3, unetQuantization=int8, tileLatentSize=0",
       )
         .argParser(collect(parseOption))
         .default([], "none"),
@@ -206,8 +207,11 @@ export function registerBenchCommand(program: Command): void {
       }
       const sets = optionSets(flags);
       for (const s of sets) {
-        for (const key of unknownOptions(s))
-          log(`warning: "${key}" is not an engine option this bench knows; passed to the engine as it is`);
+        const unknown = unknownOptions(s);
+        if (unknown.length > 0)
+          throw new Error(
+            `"${unknown[0]}" is not an engine option (options: ${KNOWN_ENGINE_OPTIONS.join(", ")})`,
+          );
       }
       const plan: BenchPlan = {
         benchDir,

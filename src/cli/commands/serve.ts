@@ -5,7 +5,7 @@
  */
 import { isIP } from "node:net";
 import { type Command, Option } from "commander";
-import type { EngineOptions } from "../../engine/open-pipeline.js";
+import type { EngineOptions } from "../../engine/engine-options.js";
 import { withSpeedPreset } from "../../engine/speed-preset.js";
 import { collect, parseInteger } from "../option-parsers.js";
 
@@ -64,20 +64,20 @@ function urlHost(host: string): string {
 /** The engine options every pipeline the server opens gets (`taesd`: a path, hub ids resolved). */
 export function serveEngineOptions(
   options: Pick<ServeOptions, "threads" | "lowMemory" | "taesd" | "decoder" | "fast">,
-): Pick<
-  EngineOptions,
-  "threads" | "lowMemory" | "taesd" | "decoder" | "deepCacheInterval" | "unetQuantization"
-> {
+): Omit<EngineOptions, "loras"> {
   const speed = withSpeedPreset(options.fast ? "fast" : undefined, { decoder: options.decoder });
   return {
-    threads: options.threads,
-    lowMemory: options.lowMemory,
-    ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
-    ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
-    // --taesd alone decodes with TAESD (as in `generate`); --decoder vae keeps the full VAE for
-    // the final images while TAESD still serves the live previews; without TAESD weights (--fast
-    // fell back) the full VAE decodes
-    ...(options.taesd ? { taesd: options.taesd, decoder: speed.decoder ?? ("taesd" as const) } : {}),
+    ...(options.taesd ? { taesd: options.taesd } : {}),
+    runtime: { threads: options.threads },
+    memory: { lowMemory: options.lowMemory },
+    speed: {
+      ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
+      ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
+      // --taesd alone decodes with TAESD (as in `generate`); --decoder vae keeps the full VAE for
+      // the final images while TAESD still serves the live previews; without TAESD weights (--fast
+      // fell back) the full VAE decodes
+      ...(options.taesd ? { decoder: speed.decoder ?? ("taesd" as const) } : {}),
+    },
   };
 }
 

@@ -1,0 +1,54 @@
+/**
+ * The form of graph the network factories build, chosen per execution provider. Each provider
+ * sdlite tunes for is one entry in EXECUTION_PROVIDERS, saying which variant runs best on it; what
+ * the user asked for explicitly always wins. A provider without an entry gets the CPU variant
+ * (onnxruntime falls back to its CPU kernels for ops a provider lacks).
+ *
+ * To tune for another provider: append one entry. A variant field that changes a graph goes into
+ * that graph's cache key (network-factory.ts); its default value stays out, so existing cache
+ * entries keep their keys.
+ */
+import type { AttentionKind } from "../graph/layers.js";
+import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
+
+/** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
+export const DEFAULT_ATTENTION: AttentionKind = "mha";
+
+export interface GraphVariant {
+  /** The attention form in every network that has attention. */
+  readonly attention: AttentionKind;
+  /** How weights are stored, resolved per network (weight-storage-choice.ts). */
+  readonly weightStorage: WeightStorageChoice;
+}
+
+export interface ExecutionProviderEntry {
+  /** The provider's name as SessionOptions.executionProviders spells it. */
+  readonly name: string;
+  /** This provider's variant, with the fields the user set taking precedence. */
+  variant(requested: Partial<GraphVariant>): GraphVariant;
+}
+
+export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
+  {
+    name: "cpu",
+    variant: (requested) => ({
+      attention: requested.attention ?? DEFAULT_ATTENTION,
+      weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+    }),
+  },
+];
+
+/** The entry of the first provider in the list (the one onnxruntime tries first); CPU's by default. */
+export function executionProviderEntry(providers: readonly string[] | undefined): ExecutionProviderEntry {
+  const first = providers?.[0] ?? "cpu";
+  const cpu = EXECUTION_PROVIDERS.find((e) => e.name === "cpu");
+  if (!cpu) throw new Error("EXECUTION_PROVIDERS has no cpu entry");
+  return EXECUTION_PROVIDERS.find((e) => e.name === first) ?? cpu;
+}
+
+export function graphVariantFor(
+  providers: readonly string[] | undefined,
+  requested: Partial<GraphVariant>,
+): GraphVariant {
+  return executionProviderEntry(providers).variant(requested);
+}

@@ -1,0 +1,106 @@
+/**
+ * What a network factory is and what it gets. A factory turns one network's source (weights in the
+ * canonical name space, or an ONNX folder's model) into a pipeline network over lazily created
+ * sessions. Every factory takes the same context: the execution target (runtime, providers,
+ * threads), the graph variant chosen for that target (graph-variant.ts) and the graph cache, so
+ * a new backend or variant reaches every network without a branch in openPipeline.
+ */
+import { fileIdentity, type GraphCache, graphCacheKey } from "../../cache/graph-cache.js";
+import type { GraphBuilder } from "../../graph/graph-builder.js";
+import type { AttentionKind } from "../../graph/layers.js";
+import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
+import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
+import type { WeightSource } from "../../weights/weight-source.js";
+import { createGraphSession } from "../graph-session.js";
+import type { GraphVariant } from "../graph-variant.js";
+import { LazySession } from "../lazy-session.js";
+import { createOnnxFolderSession } from "../onnx-folder-session.js";
+import { resolveWeightStorage, storageOption } from "../weight-storage-choice.js";
+
+/** Where sessions run. */
+export interface ExecutionTarget {
+  readonly runtime: Runtime;
+  /** Providers and threads, as every session of the pipeline gets them. */
+  readonly session: SessionOptions;
+}
+
+export interface NetworkContext {
+  readonly target: ExecutionTarget;
+  readonly variant: GraphVariant;
+  /** Built graphs are kept here; undefined builds them in memory every time. */
+  readonly cache: GraphCache | undefined;
+  /** The model file or folder the networks come from, for messages. */
+  readonly modelPath: string;
+}
+
+/** A network's weights as a factory takes them. */
+export interface NetworkWeights<C> {
+  readonly component: WeightsComponent<C>;
+  /** The component's weights, with any LoRAs merged in. */
+  readonly weights: WeightSource;
+  /**
+   * For networks LoRAs can change: the LoRA set's fingerprint (in the cache key, even when empty)
+   * and whether it changed any weight here. Absent for the VAE and TAESD.
+   */
+  readonly lora?: { readonly fingerprint: string; readonly changed: boolean };
+}
+
+/** A network and the sessions it owns (released by low-memory mode and on close). */
+export interface BuiltNetwork<N> {
+  readonly network: N;
+  readonly sessions: readonly LazySession[];
+}
+
+/**
+ * One network, from either source. `accepts` lets several factories serve one role (registry.ts):
+ * the first that accepts a config builds it.
+ */
+export interface NetworkFactory<Config, OnnxSource, Settings, Output> {
+  readonly name: string;
+  accepts?(config: Config): boolean;
+  fromWeights(source: NetworkWeights<Config>, ctx: NetworkContext, settings: Settings): Output;
+  /** Absent where the network cannot come from an ONNX folder. */
+  fromOnnx?(source: OnnxSource, ctx: NetworkContext, settings: Settings): Output;
+}
+
+/** Build options every weights graph gets from the variant: its attention and this network's storage. */
+export function variantGraphOptions(
+  ctx: NetworkContext,
+  source: NetworkWeights<unknown>,
+): { attention: AttentionKind; weightStorage?: "fp16" } {
+  const storage = resolveWeightStorage(ctx.variant.weightStorage, {
+    storedDtypes: source.component.storedDtypes,
+    loraChanged: source.lora?.changed,
+  });
+  return { attention: ctx.variant.attention, ...storageOption(storage) };
+}
+
+/**
+ * A session over a graph built from `source`, through the graph cache. `kind` and `keyOptions`
+ * (everything the build depends on besides the weights and config) make the cache key.
+ */
+export function builtGraphSession(
+  ctx: NetworkContext,
+  source: NetworkWeights<unknown>,
+  kind: string,
+  keyOptions: object,
+  build: () => GraphBuilder,
+): LazySession {
+  const { component, lora } = source;
+  const cache = ctx.cache && {
+    cache: ctx.cache,
+    key: graphCacheKey({
+      kind,
+      weights: component.files.map((f) => fileIdentity(f)),
+      config: lora ? { config: component.config, loras: lora.fingerprint } : component.config,
+      options: keyOptions,
+    }),
+  };
+  const { runtime, session } = ctx.target;
+  return new LazySession(() => createGraphSession(runtime, build, { cache, session }));
+}
+
+/** A session over an ONNX folder's model, run as it is. */
+export function onnxFolderSession(ctx: NetworkContext, component: OnnxComponent): LazySession {
+  return new LazySession(() => createOnnxFolderSession(ctx.target.runtime, component, ctx.target.session));
+}

@@ -1,0 +1,56 @@
+/**
+ * The CLIP text encoder: built from weights with one extra output per clip-skip depth, or an ONNX
+ * folder's text_encoder (last hidden state only).
+ */
+import {
+  buildTextEncoderGraph,
+  clipSkipOutput,
+  TEXT_ENCODER_INPUT,
+  TEXT_ENCODER_OUTPUT,
+} from "../../graph/text-encoder.js";
+import type { TextEncoderConfig } from "../../weights/architecture/model-config.js";
+import type { OnnxComponent } from "../../weights/loaded-model.js";
+import { SessionTextEncoder } from "../session-networks.js";
+import {
+  type BuiltNetwork,
+  builtGraphSession,
+  type NetworkFactory,
+  onnxFolderSession,
+  variantGraphOptions,
+} from "./network-factory.js";
+
+export type TextEncoderFactory = NetworkFactory<
+  TextEncoderConfig,
+  OnnxComponent,
+  Record<string, never>,
+  BuiltNetwork<SessionTextEncoder>
+>;
+
+export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
+  name: "clip-text-encoder",
+  fromWeights(source, ctx) {
+    const { config } = source.component;
+    // A1111 offers clip skip up to 12; each depth is one extra output of the same graph
+    const clipSkips = Array.from({ length: Math.min(config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
+    const options = { ...variantGraphOptions(ctx, source), clipSkips };
+    const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
+      buildTextEncoderGraph(source.weights, config, options),
+    );
+    const network = new SessionTextEncoder(session, config.hiddenSize, {
+      input: TEXT_ENCODER_INPUT,
+      outputFor: (k) =>
+        k === 1 ? TEXT_ENCODER_OUTPUT : clipSkips.includes(k - 1) ? clipSkipOutput(k - 1) : undefined,
+    });
+    return { network, sessions: [session] };
+  },
+  fromOnnx(component, ctx) {
+    const session = onnxFolderSession(ctx, component);
+    const out = component.outputs.find((o) => o.name === "last_hidden_state") ?? component.outputs[0];
+    const hidden = Number(out.shape[2]) || 768;
+    const network = new SessionTextEncoder(session, hidden, {
+      input: component.inputs[0].name,
+      outputFor: (k) => (k === 1 ? out.name : undefined),
+    });
+    return { network, sessions: [session] };
+  },
+};

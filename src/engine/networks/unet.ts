@@ -1,0 +1,88 @@
+/**
+ * The UNet: built from weights (optionally with int8 layers, and for DeepCache as a pair of graphs,
+ * the full one with its deep feature and the shallow branch), or an ONNX folder's unet as it is.
+ */
+import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../../graph/unet.js";
+import { buildShallowUNetGraph } from "../../graph/unet-deepcache.js";
+import type { UNetQuantization } from "../../graph/unet-quantization.js";
+import { DeepCacheUNet } from "../../pipeline/deep-cache.js";
+import type { UNetNetwork } from "../../pipeline/networks.js";
+import type { UNetConfig } from "../../weights/architecture/model-config.js";
+import type { OnnxComponent } from "../../weights/loaded-model.js";
+import { int8WeightBitsForThisCpu } from "../int8-weight-bits.js";
+import { SessionDeepCacheUNet } from "../session-deep-cache.js";
+import { SessionUNet } from "../session-networks.js";
+import {
+  type BuiltNetwork,
+  builtGraphSession,
+  type NetworkFactory,
+  onnxFolderSession,
+  variantGraphOptions,
+} from "./network-factory.js";
+
+export interface UNetSettings {
+  /** 1 = every call runs the whole UNet; N > 1 = DeepCache (validated by the caller). */
+  readonly deepCacheInterval: number;
+  readonly quantization: UNetQuantization;
+  /** 9-channel inpainting UNet; read from the config for weights, needed for ONNX folders. */
+  readonly inpainting: boolean;
+}
+
+export type UNetFactory = NetworkFactory<UNetConfig, OnnxComponent, UNetSettings, BuiltNetwork<UNetNetwork>>;
+
+export const SD_UNET: UNetFactory = {
+  name: "unet",
+  fromWeights(source, ctx, settings) {
+    const { config } = source.component;
+    const { deepCacheInterval, quantization } = settings;
+    // "none" stays out of the key, so the float graph keeps its cache entry; the weight width
+    // depends on the CPU, so a cache shared between machines keeps one graph per width
+    const options =
+      quantization === "none"
+        ? variantGraphOptions(ctx, source)
+        : { ...variantGraphOptions(ctx, source), quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+    const deepFeature = deepCacheInterval > 1 ? true : undefined;
+    const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>
+      buildUNetGraph(source.weights, config, { ...options, deepFeature }),
+    );
+    const io = {
+      sample: UNET_INPUTS.sample,
+      timestep: UNET_INPUTS.timestep,
+      context: UNET_INPUTS.encoderHiddenStates,
+      output: UNET_OUTPUT,
+      timestepCond: config.timeCondProjDim
+        ? { name: UNET_INPUTS.timestepCond, dim: config.timeCondProjDim }
+        : undefined,
+    };
+    if (!deepFeature) {
+      const network = new SessionUNet(full, config.inChannels, { ...io, timestepType: "float32" });
+      return { network, sessions: [full] };
+    }
+    const shallow = builtGraphSession(ctx, source, "unet_shallow", options, () =>
+      buildShallowUNetGraph(source.weights, config, options),
+    );
+    const halves = new SessionDeepCacheUNet(full, shallow, config.inChannels, {
+      ...io,
+      feature: UNET_DEEP_FEATURE,
+    });
+    return { network: new DeepCacheUNet(halves, deepCacheInterval), sessions: [full, shallow] };
+  },
+  fromOnnx(component, ctx, settings) {
+    if (settings.deepCacheInterval > 1 || settings.quantization !== "none") {
+      throw new Error(
+        `${ctx.modelPath}: DeepCache and UNet quantization rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
+      );
+    }
+    const session = onnxFolderSession(ctx, component);
+    const timestep = component.inputs.find((i) => i.name === "timestep");
+    const network = new SessionUNet(session, settings.inpainting ? 9 : 4, {
+      sample: "sample",
+      timestep: "timestep",
+      timestepType: timestep?.elementType === "int64" ? "int64" : "float32",
+      context: "encoder_hidden_states",
+      output: component.outputs[0].name,
+      latentSides: { multipleOf: 8, model: component.modelPath },
+    });
+    return { network, sessions: [session] };
+  },
+};
