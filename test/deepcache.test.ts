@@ -20,10 +20,14 @@ import {
   type DeepFeature,
   runsFullUNet,
 } from "../src/pipeline/deep-cache.js";
+import { denoise } from "../src/pipeline/denoise.js";
 import { generate } from "../src/pipeline/generate.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
+import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session, TensorData } from "../src/runtime/runtime.js";
+import { createScheduler } from "../src/schedulers/registry.js";
+import { parseSchedulerConfig } from "../src/schedulers/scheduler-config.js";
 import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
@@ -81,6 +85,46 @@ describe("DeepCache schedule", () => {
     await callTimes(unet.startRun(), [shape, shape, shape]);
     await callTimes(unet.startRun(), [shape, [1, 4, 8, 8], shape, [2, 4, 8, 16]]);
     assert.deepEqual(log, ["F", "S0", "F", "F", "F", "F", "F"]);
+  });
+
+  it("a prompt and negative prompt of different lengths run as two streams, each with its own feature", async () => {
+    // features are tagged with the context length they were computed for
+    const log: string[] = [];
+    const networks: DeepCacheNetworks = {
+      inChannels: 4,
+      async full(sample, _shape, _t, _c, tokens) {
+        log.push(`F${tokens}`);
+        return {
+          prediction: new Float32Array(sample.length),
+          feature: { data: Float32Array.of(tokens), dims: [1] },
+        };
+      },
+      async shallow(sample, _shape, _t, _c, tokens, feature: DeepFeature) {
+        log.push(`S${tokens}<${feature.data[0]}`);
+        return new Float32Array(sample.length);
+      },
+    };
+    const config = parseSchedulerConfig(
+      JSON.parse(readFileSync(fixturePath("models/tiny-sd15/scheduler/scheduler_config.json"), "utf-8")),
+    );
+    const latentShape: Shape4 = [1, 4, 8, 8];
+    const hidden = 2;
+    await denoise({
+      unet: new DeepCacheUNet(networks, 2),
+      scheduler: createScheduler("Euler", config, 3),
+      startIndex: 0,
+      latents: new Float32Array(4 * 8 * 8),
+      shape: latentShape,
+      conditioning: {
+        conds: [{ data: new Float32Array(154 * hidden), weight: 1 }],
+        uncond: new Float32Array(77 * hidden),
+        tokens: 154,
+        uncondTokens: 77,
+      },
+      guidance: 7,
+      rng: createRandomSource("cpu", 1),
+    });
+    assert.deepEqual(log, ["F154", "F77", "S154<154", "S77<77", "F154", "F77"]);
   });
 
   it("interval 1 never runs the shallow half, nor does a call outside a run; bad intervals are refused", async () => {

@@ -13,7 +13,12 @@ import { BatchRandomSource } from "../src/pipeline/batch-random-source.js";
 import { generate } from "../src/pipeline/generate.js";
 import { buildGenerationRecord } from "../src/pipeline/generation-record.js";
 import { encodeConditioning } from "../src/pipeline/prompt-conditioning.js";
-import { encodePrompt, type PromptEmbedding, padToSameLength } from "../src/pipeline/prompt-encoder.js";
+import {
+  encodePrompt,
+  extendWithLastVector,
+  type PromptEmbedding,
+  padTo,
+} from "../src/pipeline/prompt-encoder.js";
 import { type GenerationRequest, InvalidRequestError } from "../src/pipeline/request.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { createScheduler } from "../src/schedulers/registry.js";
@@ -54,37 +59,59 @@ interface StepConditioning {
   conds: { embedding: PromptEmbedding; weight: number }[];
 }
 
+/** One UNet call on `parts` (all of one length) for the same latents: the predictions, part after part. */
+async function unetCall(
+  x: Float32Array,
+  latentShape: readonly number[],
+  timestep: number,
+  parts: PromptEmbedding[],
+) {
+  const tokens = parts[0].tokens;
+  const sample = new Float32Array(x.length * parts.length);
+  parts.forEach((_, k) => {
+    sample.set(x, k * x.length);
+  });
+  const context = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    assert.equal(p.tokens, tokens, "one UNet batch, one length");
+    context.set(p.data, offset);
+    offset += p.data.length;
+  }
+  const t = new Float32Array(parts.length).fill(timestep);
+  const shape = [parts.length, 4, latentShape[2], latentShape[3]] as const;
+  return pipeline.models.unet.predict(sample, shape, t, context, tokens);
+}
+
 /**
- * txt2img for one image, by hand: the conditioning of UNet call s is
- * `at(s)`, guidance u + Σ (cᵢ − u)·(wᵢ·g) (one weight-1 prompt: u + g·(c − u)).
+ * txt2img for one image, by hand: the conditioning of UNet call s is `at(s)`, guidance
+ * u + Σ (cᵢ − u)·(wᵢ·g) (one weight-1 prompt: u + g·(c − u)). Prompt and negative prompt go through
+ * the UNet in one batch when their lengths agree, otherwise in two calls (A1111's CFGDenoiser).
  */
 async function handLoop(
   request: GenerationRequest,
   at: (step: number) => StepConditioning,
 ): Promise<Float32Array> {
-  const { unet, schedulerConfig } = pipeline.models;
+  const { schedulerConfig } = pipeline.models;
   const shape = [1, 4, request.height / 8, request.width / 8] as const;
   const rng = new BatchRandomSource([createRandomSource("cpu", request.seed)]);
   const scheduler = createScheduler(request.sampler, schedulerConfig, request.steps);
   let latents: Float32Array = rng.randn(shape).map((v) => v * scheduler.initNoiseSigma);
   for (let i = 0; i < scheduler.timesteps.length; i++) {
     const c = at(i);
-    const parts = [...(c.uncond ? [c.uncond] : []), ...c.conds.map((x) => x.embedding)];
-    const tokens = parts[0].tokens;
+    const conds = c.conds.map((x) => x.embedding);
     const x = scheduler.scaleModelInput(latents, i);
-    const sample = new Float32Array(x.length * parts.length);
-    parts.forEach((_, k) => {
-      sample.set(x, k * x.length);
-    });
-    const context = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      assert.equal(p.tokens, tokens);
-      context.set(p.data, offset);
-      offset += p.data.length;
+    const timestep = scheduler.timesteps[i];
+    let pred: Float32Array;
+    if (!c.uncond || c.uncond.tokens === conds[0].tokens) {
+      pred = await unetCall(x, shape, timestep, [...(c.uncond ? [c.uncond] : []), ...conds]);
+    } else {
+      const condPred = await unetCall(x, shape, timestep, conds);
+      const uncondPred = await unetCall(x, shape, timestep, [c.uncond]);
+      pred = new Float32Array(uncondPred.length + condPred.length);
+      pred.set(uncondPred);
+      pred.set(condPred, uncondPred.length);
     }
-    const t = new Float32Array(parts.length).fill(scheduler.timesteps[i]);
-    const pred = await unet.predict(sample, [parts.length, 4, shape[2], shape[3]], t, context, tokens);
     const n = x.length;
     const eps = new Float32Array(n);
     for (let j = 0; j < n; j++) {
@@ -135,13 +162,38 @@ describe("prompt editing in the pipeline", () => {
     assert.deepEqual(await generatedLatents(request), expected);
   });
 
-  it("a plain prompt, long against a short negative prompt, is the old single conditioning bit for bit", async () => {
+  it("a long prompt against a short negative prompt: two UNet calls, each at its own length (A1111's default)", async () => {
     const prompt = `a (photo:1.2) of ${Array(80).fill("cat").join(" ")}`;
     const [cond, negative, empty] = await Promise.all([embed(prompt), embed("blurry"), embed("")]);
-    const [c, u] = padToSameLength(cond, negative, empty);
-    assert.equal(c.tokens, 154);
+    assert.deepEqual([cond.tokens, negative.tokens], [154, 77]);
     const request = { ...base, prompt, negativePrompt: "blurry" };
-    const expected = await handLoop(request, () => ({ uncond: u, conds: one(c) }));
+    const separate = await handLoop(request, () => ({ uncond: negative, conds: one(cond) }));
+    assert.deepEqual(await generatedLatents(request), separate);
+    // padCondUncond (A1111's pad_cond_uncond): the negative prompt gets an empty-prompt window, one batch
+    const padded = await handLoop(request, () => ({ uncond: padTo(negative, 154, empty), conds: one(cond) }));
+    assert.deepEqual(await generatedLatents({ ...request, padCondUncond: true }), padded);
+    assert.notDeepEqual(padded, separate);
+  });
+
+  it("a short prompt against a long negative prompt: padCondUncond pads the prompt instead", async () => {
+    const negativePrompt = Array(80).fill("blurry").join(" ");
+    const [cond, negative, empty] = await Promise.all([embed("a cat"), embed(negativePrompt), embed("")]);
+    const request = { ...base, prompt: "a cat", negativePrompt };
+    const separate = await handLoop(request, () => ({ uncond: negative, conds: one(cond) }));
+    assert.deepEqual(await generatedLatents(request), separate);
+    const padded = await handLoop(request, () => ({ uncond: negative, conds: one(padTo(cond, 154, empty)) }));
+    assert.deepEqual(await generatedLatents({ ...request, padCondUncond: true }), padded);
+  });
+
+  it("edits between texts of different lengths: the shorter gets empty-prompt windows (one batch per schedule, as A1111)", async () => {
+    const long = Array(80).fill("dog").join(" ");
+    const [cat, dog, empty] = await Promise.all([embed("a cat"), embed(long), embed("")]);
+    const request = { ...base, prompt: `[a cat:${long}:0.5]` };
+    // the negative prompt (empty, 77 tokens) runs on its own: the prompt is 154 tokens at every step
+    const expected = await handLoop(request, (s) => ({
+      uncond: empty,
+      conds: one(s <= 2 ? padTo(cat, 154, empty) : dog),
+    }));
     assert.deepEqual(await generatedLatents(request), expected);
   });
 
@@ -192,6 +244,20 @@ describe("AND (composable diffusion) in the pipeline", () => {
       conds: [
         { embedding: cat, weight: 1 },
         { embedding: dog, weight: 0.5 },
+      ],
+    }));
+    assert.deepEqual(await generatedLatents(request), expected);
+  });
+
+  it("sub-prompts of different lengths are stacked by repeating the shorter one's last vector (stack_conds)", async () => {
+    const long = Array(80).fill("dog").join(" ");
+    const [cat, dog, neg] = await Promise.all([embed("a cat"), embed(` ${long}`), embed("")]);
+    const request = { ...base, prompt: `a cat AND ${long}` };
+    const expected = await handLoop(request, () => ({
+      uncond: neg,
+      conds: [
+        { embedding: extendWithLastVector(cat, 154), weight: 1 },
+        { embedding: dog, weight: 1 },
       ],
     }));
     assert.deepEqual(await generatedLatents(request), expected);

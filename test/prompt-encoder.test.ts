@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { generate } from "../src/pipeline/generate.js";
-import { applyEmphasis, encodePrompt, padToSameLength, WINDOW } from "../src/pipeline/prompt-encoder.js";
+import {
+  applyEmphasis,
+  encodePrompt,
+  extendWithLastVector,
+  padTo,
+  WINDOW,
+} from "../src/pipeline/prompt-encoder.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
 
@@ -74,16 +80,22 @@ describe("encodePrompt", () => {
     assertClose(parts.data.subarray(WINDOW * HIDDEN), second.data, 1e-6, "window 2 = 'of a cat' alone");
   });
 
-  it("cond and uncond of different lengths are padded with the empty prompt's window", async () => {
+  it("padTo extends with the empty prompt's window; a text of that length stays the same object", async () => {
     const { tokenizer, textEncoder } = pipeline.models;
     const long = await encodePrompt("a BREAK b", tokenizer, textEncoder);
     const short = await encodePrompt("blurry", tokenizer, textEncoder);
     const empty = await encodePrompt("", tokenizer, textEncoder);
-    const [a, b] = padToSameLength(long, short, empty);
-    assert.equal(a, long);
+    assert.equal(padTo(long, 2 * WINDOW, empty), long);
+    const b = padTo(short, 2 * WINDOW, empty);
     assert.equal(b.tokens, 2 * WINDOW);
     assertClose(b.data.subarray(0, WINDOW * HIDDEN), short.data, 0, "original window first");
     assertClose(b.data.subarray(WINDOW * HIDDEN), empty.data, 0, "then the empty prompt's window");
+  });
+
+  it("extendWithLastVector repeats the last token's vector (A1111's stack_conds for AND)", () => {
+    const e = { data: Float32Array.from({ length: 3 * 2 }, (_, i) => i + 1), tokens: 3, hidden: 2 };
+    assert.deepEqual(Array.from(extendWithLastVector(e, 5).data), [1, 2, 3, 4, 5, 6, 5, 6, 5, 6]);
+    assert.equal(extendWithLastVector(e, 3), e);
   });
 
   it("a long prompt with CFG runs end to end (UNet context of 154 tokens)", async () => {

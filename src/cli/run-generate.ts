@@ -83,6 +83,7 @@ function buildRequest(
     batchCount: o.batchCount,
     rng: o.rng,
     clipSkip: o.clipSkip,
+    padCondUncond: o.padCondUncond,
     initImage: images.initImage,
     mask: images.mask,
     strength: o.strength,

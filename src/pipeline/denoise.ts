@@ -3,7 +3,8 @@
  * variants (9-channel UNet input, or latent blending for ordinary models). Mirrors the loop of
  * diffusers' StableDiffusion{,Img2Img,Inpaint}Pipeline so the same seed gives the same latents.
  * A UNet with LCM's guidance embedding runs as LatentConsistencyModelPipeline does: prompt only,
- * batch 1 per image, guidance passed in as `timestep_cond`.
+ * batch 1 per image, guidance passed in as `timestep_cond`. A prompt and negative prompt of
+ * different lengths run as two UNet calls per step, as AUTOMATIC1111's CFGDenoiser does.
  */
 import type { RandomSource } from "../rng/random-source.js";
 import type { Scheduler } from "../schedulers/types.js";
@@ -23,9 +24,15 @@ export interface Conditioning {
    * (composable diffusion, eps = uncond + Σ wᵢ·g·(condᵢ − uncond)).
    */
   conds: readonly WeightedEmbedding[];
-  /** [batch, tokens, hidden] negative/empty-prompt embeddings; used only with guidance. */
+  /** [batch, uncondTokens, hidden] negative/empty-prompt embeddings; used only with guidance. */
   uncond: Float32Array;
+  /** Sequence length of every cond. */
   tokens: number;
+  /**
+   * Sequence length of the uncond. When it differs from `tokens`, cond and uncond go through the
+   * UNet in separate calls, each at its own length (A1111's default, pad_cond_uncond off).
+   */
+  uncondTokens: number;
 }
 
 /**
@@ -107,12 +114,15 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
       "AND (composable diffusion) needs classifier-free guidance, which an LCM UNet does not run",
     );
   }
-  const unet = opts.unet.startRun?.() ?? opts.unet;
   const [batch, channels, h, w] = shape;
   // A1111 always runs the negative prompt with AND; otherwise diffusers' rule (guidance > 1)
   const cfg = composable || usesClassifierFreeGuidance(opts.unet, guidance);
+  const unet = opts.unet.startRun?.() ?? opts.unet;
+  // separate uncond calls get their own run, so DeepCache keeps a deep feature per stream
+  let uncondUnet: UNetNetwork | undefined;
   const unetBatch = cfg ? (1 + first.conds.length) * batch : batch;
   let conditioning: Conditioning | undefined;
+  let separate = false;
   let context: Float32Array = new Float32Array(0);
   const embeddingWidth = opts.unet.timeCondProjDim;
   const timestepCond =
@@ -127,7 +137,9 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
     if (current !== conditioning) {
       conditioning = current;
       const conds = current.conds.map((c) => c.data);
-      context = cfg ? concat([current.uncond, ...conds]) : conds[0];
+      separate = cfg && current.tokens !== current.uncondTokens;
+      if (separate) uncondUnet ??= opts.unet.startRun?.() ?? opts.unet;
+      context = cfg && !separate ? concat([current.uncond, ...conds]) : cfg ? concat(conds) : conds[0];
     }
     const scaled = scheduler.scaleModelInput(latents, i);
     let unetInput = scaled;
@@ -144,16 +156,27 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
       );
       inChannels = channels + 5;
     }
-    const modelInput = cfg ? concat(Array(unetBatch / batch).fill(unetInput)) : unetInput;
-    const t = new Float32Array(unetBatch).fill(timesteps[i]);
-    const prediction = await unet.predict(
+    const condBatch = separate ? current.conds.length * batch : unetBatch;
+    const modelInput = cfg ? concat(Array(condBatch / batch).fill(unetInput)) : unetInput;
+    const t = new Float32Array(condBatch).fill(timesteps[i]);
+    let prediction = await unet.predict(
       modelInput,
-      [unetBatch, inChannels, h, w],
+      [condBatch, inChannels, h, w],
       t,
       context,
       current.tokens,
       timestepCond,
     );
+    if (separate) {
+      const uncond = await uncondUnet!.predict(
+        unetInput,
+        [batch, inChannels, h, w],
+        t.subarray(0, batch),
+        current.uncond,
+        current.uncondTokens,
+      );
+      prediction = concat([uncond, prediction]);
+    }
     const eps = !cfg
       ? prediction
       : composable

@@ -90,6 +90,7 @@ export async function generate(
       clipSkip: req.clipSkip,
       cfg,
       embeddedGuidance: models.unet.timeCondProjDim !== undefined,
+      padCondUncond: req.padCondUncond,
     },
     models.tokenizer,
     models.textEncoder,

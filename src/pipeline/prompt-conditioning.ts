@@ -4,12 +4,24 @@
  * negative prompt turned into a schedule of texts (prompt editing, alternation), every distinct text
  * encoded once. A prompt without such syntax gives one conditioning for all steps, exactly the
  * embeddings of the prompt and negative prompt.
+ *
+ * Lengths follow A1111 (prompt_parser.py, sd_samplers_cfg_denoiser.py): the texts of one schedule
+ * are encoded as one batch, so shorter ones get the empty prompt's windows; sub-prompts of an AND
+ * are stacked by repeating each one's last vector (`stack_conds`); prompt and negative prompt keep
+ * their own lengths (the UNet then runs them separately) unless `padCondUncond` (A1111's
+ * `pad_cond_uncond`) extends the shorter one with empty-prompt windows.
  */
 import { resolveSampler } from "../schedulers/registry.js";
 import type { SpanTokenizer } from "../tokenizer/prompt-chunks.js";
 import type { Conditioning, ConditioningSchedule } from "./denoise.js";
 import type { TextEncoderNetwork } from "./networks.js";
-import { encodePrompt, type PromptEmbedding, padTo, repeatBatch } from "./prompt-encoder.js";
+import {
+  encodePrompt,
+  extendWithLastVector,
+  type PromptEmbedding,
+  padTo,
+  repeatBatch,
+} from "./prompt-encoder.js";
 import {
   promptSchedule,
   type ScheduledPrompt,
@@ -30,6 +42,12 @@ export interface PromptConditioningRequest {
   cfg: boolean;
   /** The UNet takes the guidance scale as an input (LCM) and runs no negative prompt at all. */
   embeddedGuidance: boolean;
+  /**
+   * A1111's "Pad prompt/negative prompt" (`pad_cond_uncond`, off by default): when prompt and
+   * negative prompt differ in length, the shorter is extended with the empty prompt's windows so
+   * both run in one UNet batch. Off: each runs at its own length.
+   */
+  padCondUncond?: boolean;
 }
 
 // A1111's samplers with `second_order`: it lays schedules over twice the steps (one count per model call).
@@ -63,21 +81,38 @@ export async function encodeConditioning(
     if (!encoded.has(text)) encoded.set(text, await encodePrompt(text, tokenizer, encoder, clipSkip));
     return encoded.get(text)!;
   };
-  for (const schedule of [...condSchedules, ...(negativeSchedule ? [negativeSchedule] : [])]) {
-    for (const entry of schedule) await encode(entry.text);
-  }
+  const schedules = [...condSchedules, ...(negativeSchedule ? [negativeSchedule] : [])];
+  for (const schedule of schedules) for (const entry of schedule) await encode(entry.text);
 
-  // One UNet batch needs one length: like cond and uncond, all are padded with empty-prompt windows.
-  const tokens = Math.max(...[...encoded.values()].map((e) => e.tokens));
-  const empty = [...encoded.values()].some((e) => e.tokens !== tokens) ? await encode("") : undefined;
-  const repeated = new Map<string, Float32Array>();
-  const batched = (text: string) => {
-    if (!repeated.has(text)) {
-      const e = encoded.get(text)!;
-      repeated.set(text, repeatBatch(empty ? padTo(e, tokens, empty) : e, batch));
-    }
-    return repeated.get(text)!;
+  const lengthOf = (schedule: readonly ScheduledPrompt[]) =>
+    Math.max(...schedule.map((entry) => encoded.get(entry.text)!.tokens));
+  const condGroupTokens = condSchedules.map(lengthOf);
+  const stackedTokens = Math.max(...condGroupTokens);
+  const negativeTokens = negativeSchedule ? lengthOf(negativeSchedule) : stackedTokens;
+  const pad = request.padCondUncond === true;
+  const condTokens = pad ? Math.max(stackedTokens, negativeTokens) : stackedTokens;
+  const uncondTokens = pad ? condTokens : negativeTokens;
+  const needsEmpty =
+    condTokens !== stackedTokens ||
+    uncondTokens !== negativeTokens ||
+    schedules.some((s) => s.some((entry) => encoded.get(entry.text)!.tokens !== lengthOf(s)));
+  const empty = needsEmpty ? await encode("") : undefined;
+  const withEmpty = (e: PromptEmbedding, tokens: number) => (empty ? padTo(e, tokens, empty) : e);
+
+  const prepared = new Map<string, Float32Array>();
+  const preparedOnce = (key: string, make: () => PromptEmbedding) => {
+    if (!prepared.has(key)) prepared.set(key, repeatBatch(make(), batch));
+    return prepared.get(key)!;
   };
+  const condData = (k: number, text: string) =>
+    preparedOnce(`cond ${k}\n${text}`, () => {
+      const own = withEmpty(encoded.get(text)!, condGroupTokens[k]);
+      return withEmpty(extendWithLastVector(own, stackedTokens), condTokens);
+    });
+  const uncondData = (text: string) =>
+    preparedOnce(`uncond\n${text}`, () =>
+      withEmpty(withEmpty(encoded.get(text)!, negativeTokens), uncondTokens),
+    );
 
   const textAt = (schedule: readonly ScheduledPrompt[], step: number) =>
     schedule[scheduleIndexAt(schedule, step)].text;
@@ -88,10 +123,12 @@ export async function encodeConditioning(
     const key = JSON.stringify([condTexts, negativeText]);
     let conditioning = byTexts.get(key);
     if (conditioning === undefined) {
-      const conds = condTexts.map((text, k) => ({ data: batched(text), weight: subprompts[k].weight }));
+      const conds = condTexts.map((text, k) => ({ data: condData(k, text), weight: subprompts[k].weight }));
       // without guidance the negative prompt is never looked at
-      const uncond = negativeText === undefined ? conds[0].data : batched(negativeText);
-      conditioning = { conds, uncond, tokens };
+      conditioning =
+        negativeText === undefined
+          ? { conds, uncond: conds[0].data, tokens: condTokens, uncondTokens: condTokens }
+          : { conds, uncond: uncondData(negativeText), tokens: condTokens, uncondTokens };
       byTexts.set(key, conditioning);
     }
     return conditioning;

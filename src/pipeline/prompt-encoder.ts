@@ -55,19 +55,6 @@ function mean(values: Float32Array): number {
   return sum / values.length;
 }
 
-/**
- * Cond and uncond must have the same length for one UNet batch: like A1111, the shorter one is
- * extended with copies of the empty prompt's embedding window.
- */
-export function padToSameLength(
-  a: PromptEmbedding,
-  b: PromptEmbedding,
-  empty: PromptEmbedding,
-): [PromptEmbedding, PromptEmbedding] {
-  const tokens = Math.max(a.tokens, b.tokens);
-  return [padTo(a, tokens, empty), padTo(b, tokens, empty)];
-}
-
 /** `e` extended to `tokens` (a multiple of 77) with copies of the empty prompt's window. */
 export function padTo(e: PromptEmbedding, tokens: number, empty: PromptEmbedding): PromptEmbedding {
   if (e.tokens === tokens) return e;
@@ -75,6 +62,19 @@ export function padTo(e: PromptEmbedding, tokens: number, empty: PromptEmbedding
   data.set(e.data);
   for (let t = e.tokens; t < tokens; t += WINDOW)
     data.set(empty.data.subarray(0, WINDOW * e.hidden), t * e.hidden);
+  return { data, tokens, hidden: e.hidden };
+}
+
+/**
+ * `e` extended to `tokens` by repeating its last vector: how A1111 stacks the sub-prompts of an AND
+ * prompt that differ in length (prompt_parser.stack_conds).
+ */
+export function extendWithLastVector(e: PromptEmbedding, tokens: number): PromptEmbedding {
+  if (e.tokens === tokens) return e;
+  const data = new Float32Array(tokens * e.hidden);
+  data.set(e.data);
+  const last = e.data.subarray((e.tokens - 1) * e.hidden, e.tokens * e.hidden);
+  for (let t = e.tokens; t < tokens; t++) data.set(last, t * e.hidden);
   return { data, tokens, hidden: e.hidden };
 }
 

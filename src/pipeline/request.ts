@@ -24,6 +24,12 @@ export interface GenerationRequest {
   strength?: number;
   /** Inpainting mask at width × height, white = repaint. */
   mask?: GrayImage;
+  /**
+   * A1111's "Pad prompt/negative prompt" (`pad_cond_uncond`, default off): a prompt and negative
+   * prompt of different lengths (75-token windows) are padded with empty-prompt windows and run in
+   * one UNet batch, instead of two UNet calls at their own lengths.
+   */
+  padCondUncond?: boolean;
 }
 
 export type ValidRequest = Required<Omit<GenerationRequest, "initImage" | "mask">> &
@@ -83,6 +89,8 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     Number.isFinite(strength) && strength > 0 && strength <= 1,
     `strength must be in (0, 1], got ${strength}`,
   );
+  const padCondUncond = r.padCondUncond ?? false;
+  check(typeof padCondUncond === "boolean", `padCondUncond must be true or false, got ${padCondUncond}`);
   if (r.mask) check(r.initImage !== undefined, "a mask needs an init image to inpaint");
   for (const [name, img] of [
     ["init image", r.initImage],
@@ -109,6 +117,7 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     rng,
     clipSkip,
     strength,
+    padCondUncond,
     initImage: r.initImage,
     mask: r.mask,
   };

@@ -19,6 +19,7 @@ export interface GenerateOptions {
   batchCount?: number;
   rng?: "cpu" | "nv";
   clipSkip?: number;
+  padCondUncond?: boolean;
   output: string;
   json?: boolean;
   threads?: number;
@@ -75,6 +76,10 @@ export function registerGenerateCommand(program: Command): void {
       ]),
     )
     .option("--clip-skip <n>", "A1111 Clip skip (1 = last layer)", parseInteger)
+    .option(
+      "--pad-cond-uncond",
+      "A1111's pad_cond_uncond: pad a prompt and negative prompt of different lengths with empty-prompt windows to one UNet batch (default: two UNet calls, each at its own length)",
+    )
     .option("-o, --output <dir>", "output folder (files are never overwritten)", "outputs")
     .option("--json", "print one JSON object (files, seeds, infotexts, timings) on stdout")
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
