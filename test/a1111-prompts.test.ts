@@ -52,7 +52,7 @@ let pipeline: OpenedPipeline;
 let tensors: SafetensorsFile;
 const tempDirs: string[] = [];
 before(async () => {
-  pipeline = await openPipeline(MODEL, { cache: false, threads: 1 });
+  pipeline = await openPipeline(MODEL, { runtime: { cache: false, threads: 1 } });
   tensors = SafetensorsFile.open(join(DIR, "conditioning.safetensors"));
 });
 after(async () => {

@@ -300,7 +300,7 @@ describe("encodeConditioning", () => {
       calls++;
       return textEncoder.encode(ids, batch, clipSkip);
     };
-    const at = await encodeConditioning({ ...request, prompt: "a [cat|dog]" }, tokenizer, counting);
+    const { at } = await encodeConditioning({ ...request, prompt: "a [cat|dog]" }, tokenizer, counting);
     assert.equal(calls, 3);
     assert.notEqual(at(1), at(2));
     assert.equal(at(2), at(4), "the same texts give the same conditioning object");

@@ -5,10 +5,13 @@
  */
 import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Sha256Cache } from "../cache/sha256-cache.js";
+import { readEmbeddingFolder } from "../embeddings/embedding-folder.js";
 import type { EngineOptions, SpeedOptions } from "../engine/engine-options.js";
 import { openPipeline } from "../engine/open-pipeline.js";
 import { oneShotLowMemory, withSpeedPreset } from "../engine/speed-preset.js";
+import { sdliteModelsDir } from "../hub/hub-settings.js";
 import type { DownloadProgress } from "../hub/index.js";
 import { formatInfotext } from "../image/infotext.js";
 import { modelShortHash } from "../image/model-hash.js";
@@ -110,6 +113,7 @@ function checkOptions(o: GenerateOptions): void {
   const files: [string, string | undefined][] = [
     ...o.lora.map((l): [string, string] => ["--lora", parseLoraArg(l).path]),
     ["--vae", o.vae],
+    ["--embeddings-dir", o.embeddingsDir],
     // a repo id is looked up on the hub instead
     ["--taesd", o.taesd !== undefined && parseRepoSpec(o.taesd) ? undefined : o.taesd],
   ];
@@ -264,6 +268,10 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
             .then(modelShortHash, () => undefined)
         : Promise.resolve(undefined);
 
+    const embeddingsDir = o.embeddingsDir ?? join(sdliteModelsDir(), "embeddings");
+    const folder = readEmbeddingFolder(embeddingsDir);
+    for (const f of folder.failures) reporter.note(`embedding ${f.path} not loaded: ${f.error}`);
+
     const networks = opened.models;
     const models: PipelineModels = {
       ...networks,
@@ -274,6 +282,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     };
     const results = await generate(models, request, {
       signal: abort.signal,
+      embeddings: folder.embeddings,
       onProgress: (p) => {
         timings.record(p);
         reporter.generation(p);
@@ -294,8 +303,8 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     };
     const written: { file: string; seed: number; infotext: string }[] = [];
     const speedExtra = speedInfotext(speed);
-    for (const { image, seed: imageSeed } of results) {
-      const record = buildGenerationRecord(request, imageSeed, context);
+    for (const { image, seed: imageSeed, conditioning } of results) {
+      const record = buildGenerationRecord(request, imageSeed, { ...context, conditioning });
       const infotext = formatInfotext(
         Object.keys(speedExtra).length > 0
           ? { ...record, extra: { ...record.extra, ...speedExtra } }

@@ -26,6 +26,8 @@ export interface TextEncoderIo {
   input: string;
   /** Output for A1111 clip skip k (1 = last layer); undefined when this model can't skip. */
   outputFor(clipSkip: number): string | undefined;
+  /** The input for extra token vectors (graph/text-encoder.ts `extraTokens`) and the vocabulary size. */
+  extraTokens?: { name: string; vocabSize: number };
 }
 
 export class SessionTextEncoder implements TextEncoderNetwork {
@@ -35,11 +37,34 @@ export class SessionTextEncoder implements TextEncoderNetwork {
     private readonly io: TextEncoderIo,
   ) {}
 
-  async encode(ids: Int32Array, batch: number, clipSkip: number): Promise<Float32Array> {
+  get tokenTableSize(): number | undefined {
+    return this.io.extraTokens?.vocabSize;
+  }
+
+  async encode(
+    ids: Int32Array,
+    batch: number,
+    clipSkip: number,
+    extraTokens?: Float32Array,
+  ): Promise<Float32Array> {
     const name = this.io.outputFor(clipSkip);
     if (!name) throw new Error(`clip skip ${clipSkip} is not available for this text encoder`);
+    const extra = this.io.extraTokens;
+    if (extraTokens && !extra) {
+      throw new Error(
+        "this text encoder takes no textual-inversion embeddings (an ONNX pipeline folder's cannot)",
+      );
+    }
+    const feeds: Record<string, TensorData> = {
+      [this.io.input]: { dims: [batch, ids.length / batch], data: ids },
+    };
+    if (extra) {
+      // the input always needs a row; without embeddings no id reaches it
+      const rows = extraTokens && extraTokens.length > 0 ? extraTokens : new Float32Array(this.hiddenSize);
+      feeds[extra.name] = { dims: [rows.length / this.hiddenSize, this.hiddenSize], data: rows };
+    }
     const s = await this.session.get();
-    const result = await s.run({ [this.io.input]: { dims: [batch, ids.length / batch], data: ids } }, [name]);
+    const result = await s.run(feeds, [name]);
     return output(result, name);
   }
 }

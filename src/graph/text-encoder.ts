@@ -4,6 +4,9 @@
  *
  * Input `input_ids`: int32 [batch, sequence] (int32 like the hub's ONNX SD pipelines: ids < 49408
  * fit, and JS gets them without BigInt). Batch and sequence (≤ max_position_embeddings) are dynamic.
+ * With `extraTokens`, a second input `extra_token_embeddings` [rows ≥ 1, hidden] holds vectors
+ * that stand in for token rows: id vocabSize + r takes row r instead of a vocabulary row (how
+ * textual-inversion embeddings enter the prompt; A1111's EmbeddingsWithFixes).
  * Outputs: `last_hidden_state` [batch, sequence, hidden], and for each k in `clipSkips`
  * `clip_skip_<k>` = final_layer_norm(hidden state after layer N−k) — diffusers' `clip_skip=k`,
  * AUTOMATIC1111's "Clip skip: k+1".
@@ -21,6 +24,7 @@ import {
   MASKED_SCORE,
   quickGelu,
 } from "./layers.js";
+import { ONNX_DATA_TYPE } from "./onnx-proto.js";
 import type { WeightStorage } from "./weight-storage.js";
 
 export interface TextEncoderGraphOptions {
@@ -29,9 +33,12 @@ export interface TextEncoderGraphOptions {
   readonly clipSkips?: readonly number[];
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** Adds the `extra_token_embeddings` input: ids from vocabSize on index its rows. */
+  readonly extraTokens?: boolean;
 }
 
 export const TEXT_ENCODER_INPUT = "input_ids";
+export const TEXT_ENCODER_EXTRA_TOKENS = "extra_token_embeddings";
 export const TEXT_ENCODER_OUTPUT = "last_hidden_state";
 export const clipSkipOutput = (k: number): string => `clip_skip_${k}`;
 
@@ -58,10 +65,12 @@ export function buildTextEncoderGraph(
   // embeddings: token rows + the first `sequence` position rows
   const seqLen = b.node("Slice", [b.node("Shape", [ids]), b.constInt64([1]), b.constInt64([2])]);
   const zero = b.constInt64([0]);
+  const extra = options.extraTokens ? b.input(TEXT_ENCODER_EXTRA_TOKENS, "float32", ["rows", c]) : undefined;
   let h = b.scope(`${PREFIX}.embeddings`, () => {
-    const tokens = b.node("Gather", [b.weight(weights, `${PREFIX}.embeddings.token_embedding.weight`), ids], {
-      axis: 0,
-    });
+    const table = b.weight(weights, `${PREFIX}.embeddings.token_embedding.weight`);
+    const tokens = extra
+      ? tokenRowsWithExtra(b, table, extra, ids, config.vocabSize)
+      : b.node("Gather", [table, ids], { axis: 0 });
     const positions = b.node("Slice", [
       b.weight(weights, `${PREFIX}.embeddings.position_embedding.weight`),
       zero,
@@ -114,4 +123,16 @@ export function buildTextEncoderGraph(
     b.output(finalNorm(hidden), clipSkipOutput(k), "float32", ["batch", "sequence", c]);
   }
   return b;
+}
+
+/** Gather from the vocabulary, except ids ≥ vocabSize, which take row id − vocabSize of `extra`. */
+function tokenRowsWithExtra(b: GraphBuilder, table: string, extra: string, ids: string, vocabSize: number) {
+  const long = b.node("Cast", [ids], { to: ONNX_DATA_TYPE.int64 });
+  const zero = b.constInt64([0], []);
+  const isExtra = b.node("GreaterOrEqual", [long, b.constInt64([vocabSize], [])]);
+  const vocabIds = b.node("Where", [isExtra, zero, long]);
+  const extraIds = b.node("Where", [isExtra, b.node("Sub", [long, b.constInt64([vocabSize], [])]), zero]);
+  const fromVocab = b.node("Gather", [table, vocabIds], { axis: 0 });
+  const fromExtra = b.node("Gather", [extra, extraIds], { axis: 0 });
+  return b.node("Where", [b.node("Unsqueeze", [isExtra, b.constInt64([-1])]), fromExtra, fromVocab]);
 }

@@ -4,6 +4,7 @@
  * per image (seed + i), so each image is reproducible from its seed alone.
  */
 
+import { embeddingLookup, type SizedEmbedding, selectEmbeddings } from "../embeddings/embedding-lookup.js";
 import {
   binariseMask,
   decodedToImages,
@@ -17,7 +18,7 @@ import type { RandomSource } from "../rng/random-source.js";
 import { img2imgStart } from "../schedulers/img2img.js";
 import { createScheduler } from "../schedulers/registry.js";
 import type { SchedulerConfig } from "../schedulers/types.js";
-import type { SpanTokenizer } from "../tokenizer/prompt-chunks.js";
+import type { SpanTokenizer, TokenEmbedding } from "../tokenizer/prompt-chunks.js";
 import { BatchRandomSource } from "./batch-random-source.js";
 import {
   type BlendInputs,
@@ -59,11 +60,26 @@ export interface GenerationProgress {
 export interface GeneratedImage {
   image: RgbImage;
   seed: number;
+  /** What the prompts turned into, for the infotext (`TI hashes`, `Pad conds`). */
+  conditioning?: ConditioningFacts;
+}
+
+export interface ConditioningFacts {
+  /** Prompt and negative prompt were padded to one length (padCondUncond with lengths that differ). */
+  readonly padded: boolean;
+  /** Textual-inversion embeddings used, in A1111's `TI hashes` order. */
+  readonly embeddings: readonly TokenEmbedding[];
 }
 
 export interface GenerateOptions {
   onProgress?: (progress: GenerationProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Textual-inversion embeddings (e.g. an `embeddings/` folder, embeddings/embedding-folder.ts):
+   * a prompt word equal to one's name puts its vectors in the prompt. Those whose width differs
+   * from the text encoder's are ignored.
+   */
+  embeddings?: readonly SizedEmbedding[];
 }
 
 export async function generate(
@@ -81,7 +97,7 @@ export async function generate(
 
   report("encode-prompt", 0);
   // prompt editing, alternation and AND as A1111 reads them; a plain prompt gives one conditioning
-  const conditioning = await encodeConditioning(
+  const encoded = await encodeConditioning(
     {
       prompt: req.prompt,
       negativePrompt: req.negativePrompt,
@@ -91,11 +107,18 @@ export async function generate(
       cfg,
       embeddedGuidance: models.unet.timeCondProjDim !== undefined,
       padCondUncond: req.padCondUncond,
+      embeddings: options.embeddings?.length
+        ? embeddingLookup(
+            selectEmbeddings(options.embeddings, models.textEncoder.hiddenSize).loaded,
+            models.tokenizer,
+          )
+        : undefined,
     },
     models.tokenizer,
     models.textEncoder,
   );
   await models.stageDone?.("text-encoder");
+  const facts: ConditioningFacts = { padded: encoded.padded, embeddings: encoded.embeddings };
 
   const images: GeneratedImage[] = [];
   for (let k = 0; k < req.batchCount; k++) {
@@ -115,7 +138,7 @@ export async function generate(
       startIndex: start,
       latents: init.latents,
       shape: latentShape,
-      conditioning,
+      conditioning: encoded.at,
       guidance: req.guidance,
       rng,
       inpaint: init.inpaint,
@@ -128,7 +151,7 @@ export async function generate(
     const decoded = await decodeLatents(models.vae, latents, latentShape);
     await models.stageDone?.("vae");
     decoded.forEach((image, j) => {
-      images.push({ image, seed: seeds[j] });
+      images.push({ image, seed: seeds[j], conditioning: facts });
     });
   }
   return images;

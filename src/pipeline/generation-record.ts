@@ -8,6 +8,7 @@ import type { GenerationRecord } from "../image/generation-record.js";
 import { loraShortHash, modelShortHash } from "../image/model-hash.js";
 import { sha256File } from "../image/sha256-file.js";
 import { resolveSampler } from "../schedulers/registry.js";
+import type { ConditioningFacts } from "./generate.js";
 import type { GenerationRequest } from "./request.js";
 
 export const SDLITE_VERSION = "sdlite 0.1.0";
@@ -27,6 +28,25 @@ export interface RecordContext {
   readonly loras?: readonly RecordLora[];
   /** A standalone VAE replacing the model's own (A1111 writes its name as `VAE`). */
   readonly vae?: string;
+  /** What generate() reported about the prompts (textual-inversion embeddings, padding). */
+  readonly conditioning?: ConditioningFacts;
+}
+
+/**
+ * A1111's infotext entries for the conditioning: `TI hashes` ("name: first 12 hex of the file's
+ * SHA-256", names without ':' and ',', as sd_hijack_clip.py writes them) and `Pad conds: True`.
+ */
+export function conditioningParameters(
+  facts: ConditioningFacts | undefined,
+): Record<string, string | boolean> {
+  if (!facts) return {};
+  const hashes = facts.embeddings
+    .filter((e) => e.sha256)
+    .map((e) => `${e.name.replaceAll(":", "").replaceAll(",", "")}: ${e.sha256!.slice(0, 12)}`);
+  return {
+    ...(hashes.length > 0 ? { "TI hashes": hashes.join(", ") } : {}),
+    ...(facts.padded ? { "Pad conds": true } : {}),
+  };
 }
 
 /** The name A1111 knows a LoRA by: its file name without extension. */
@@ -48,6 +68,10 @@ export function buildGenerationRecord(
   const sampler = resolveSampler(request.sampler);
   const loras = context.loras ?? [];
   const tags = loras.map(loraTag).join(" ");
+  const extra = {
+    ...(context.vae ? { VAE: loraName(context.vae) } : {}),
+    ...conditioningParameters(context.conditioning),
+  };
   return {
     prompt: tags === "" ? request.prompt : `${request.prompt} ${tags}`.trim(),
     ...(request.negativePrompt ? { negativePrompt: request.negativePrompt } : {}),
@@ -63,7 +87,7 @@ export function buildGenerationRecord(
     ...(request.initImage ? { denoisingStrength: request.strength ?? 0.75 } : {}),
     ...((request.clipSkip ?? 1) > 1 ? { clipSkip: request.clipSkip } : {}),
     rng: (request.rng ?? "cpu") === "nv" ? "NV" : "CPU",
-    ...(context.vae ? { extra: { VAE: loraName(context.vae) } } : {}),
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
     ...(loras.length > 0
       ? { loraHashes: loras.map((l) => ({ name: loraName(l.path), hash: loraShortHash(l.addnetHash) })) }
       : {}),

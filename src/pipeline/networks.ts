@@ -10,11 +10,17 @@ export interface TextEncoderNetwork {
   /** Width of the hidden states (768 for SD1.x). */
   readonly hiddenSize: number;
   /**
+   * Set when the encoder takes extra token vectors (textual-inversion embeddings): the size of
+   * its vocabulary table, from which on id `tokenTableSize + r` stands for row r of `extraTokens`.
+   */
+  readonly tokenTableSize?: number;
+  /**
    * ids: [batch, 77] token ids. Returns [batch, 77, hiddenSize]: the last hidden state after the
    * final layer norm, or with clipSkip = k > 1 the hidden state k-1 layers earlier, then the
-   * final layer norm (AUTOMATIC1111's "Clip skip").
+   * final layer norm (AUTOMATIC1111's "Clip skip"). `extraTokens`: [rows, hiddenSize] input
+   * embeddings for ids ≥ tokenTableSize.
    */
-  encode(ids: Int32Array, batch: number, clipSkip: number): Promise<Float32Array>;
+  encode(ids: Int32Array, batch: number, clipSkip: number, extraTokens?: Float32Array): Promise<Float32Array>;
 }
 
 export interface UNetNetwork {

@@ -12,7 +12,7 @@
  * `pad_cond_uncond`) extends the shorter one with empty-prompt windows.
  */
 import { resolveSampler } from "../schedulers/registry.js";
-import type { SpanTokenizer } from "../tokenizer/prompt-chunks.js";
+import type { EmbeddingLookup, SpanTokenizer, TokenEmbedding } from "../tokenizer/prompt-chunks.js";
 import type { Conditioning, ConditioningSchedule } from "./denoise.js";
 import type { TextEncoderNetwork } from "./networks.js";
 import {
@@ -48,6 +48,19 @@ export interface PromptConditioningRequest {
    * both run in one UNet batch. Off: each runs at its own length.
    */
   padCondUncond?: boolean;
+  /** Textual-inversion embeddings that prompt words can name. */
+  embeddings?: EmbeddingLookup;
+}
+
+export interface EncodedConditioning {
+  readonly at: ConditioningSchedule;
+  /** Prompt and negative prompt were padded to one length (A1111 then writes `Pad conds: True`). */
+  readonly padded: boolean;
+  /**
+   * The embeddings the texts used, as A1111 lists them in `TI hashes`: one entry per embedding and
+   * encoder call, the last call's first (sub-prompts from the last, then the negative prompt).
+   */
+  readonly embeddings: readonly TokenEmbedding[];
 }
 
 // A1111's samplers with `second_order`: it lays schedules over twice the steps (one count per model call).
@@ -62,7 +75,7 @@ export async function encodeConditioning(
   request: PromptConditioningRequest,
   tokenizer: SpanTokenizer,
   encoder: TextEncoderNetwork,
-): Promise<ConditioningSchedule> {
+): Promise<EncodedConditioning> {
   const { steps, batch, clipSkip } = request;
   const subprompts = splitComposablePrompt(request.prompt);
   const composable = subprompts.length > 1 || subprompts[0].weight !== 1;
@@ -78,7 +91,8 @@ export async function encodeConditioning(
 
   const encoded = new Map<string, PromptEmbedding>();
   const encode = async (text: string) => {
-    if (!encoded.has(text)) encoded.set(text, await encodePrompt(text, tokenizer, encoder, clipSkip));
+    if (!encoded.has(text))
+      encoded.set(text, await encodePrompt(text, tokenizer, encoder, clipSkip, request.embeddings));
     return encoded.get(text)!;
   };
   const schedules = [...condSchedules, ...(negativeSchedule ? [negativeSchedule] : [])];
@@ -114,10 +128,19 @@ export async function encodeConditioning(
       withEmpty(withEmpty(encoded.get(text)!, negativeTokens), uncondTokens),
     );
 
+  // A1111 encodes the negative prompt's schedule first, then each sub-prompt's; each call puts its
+  // embeddings before those of the calls made earlier
+  const usedBy = (schedule: readonly ScheduledPrompt[]) => [
+    ...new Set(schedule.flatMap((entry) => encoded.get(entry.text)!.embeddings ?? [])),
+  ];
+  const embeddings = [...(negativeSchedule ? [negativeSchedule] : []), ...condSchedules]
+    .reverse()
+    .flatMap(usedBy);
+
   const textAt = (schedule: readonly ScheduledPrompt[], step: number) =>
     schedule[scheduleIndexAt(schedule, step)].text;
   const byTexts = new Map<string, Conditioning>();
-  return (step) => {
+  const at: ConditioningSchedule = (step) => {
     const condTexts = condSchedules.map((schedule) => textAt(schedule, step));
     const negativeText = negativeSchedule ? textAt(negativeSchedule, step) : undefined;
     const key = JSON.stringify([condTexts, negativeText]);
@@ -133,4 +156,5 @@ export async function encodeConditioning(
     }
     return conditioning;
   };
+  return { at, padded: pad && stackedTokens !== negativeTokens, embeddings };
 }

@@ -4,14 +4,23 @@
  * token's hidden state multiplied by its weight and the window rescaled to its original mean.
  * A plain prompt of up to 75 tokens gives exactly diffusers' embedding.
  */
-import { type SpanTokenizer, tokenizeWeightedPrompt } from "../tokenizer/prompt-chunks.js";
+import {
+  type EmbeddingLookup,
+  type SpanTokenizer,
+  type TokenEmbedding,
+  tokenizeWeightedPrompt,
+  type WeightedChunk,
+} from "../tokenizer/prompt-chunks.js";
 import type { TextEncoderNetwork } from "./networks.js";
+import { InvalidRequestError } from "./request.js";
 
 export interface PromptEmbedding {
   /** [1, tokens, hidden] */
   data: Float32Array;
   tokens: number;
   hidden: number;
+  /** Textual-inversion embeddings the prompt named, in A1111's order (window by window). */
+  embeddings?: readonly TokenEmbedding[];
 }
 
 export const WINDOW = 77;
@@ -21,19 +30,62 @@ export async function encodePrompt(
   tokenizer: SpanTokenizer,
   encoder: TextEncoderNetwork,
   clipSkip = 1,
+  embeddings?: EmbeddingLookup,
 ): Promise<PromptEmbedding> {
-  const { chunks } = tokenizeWeightedPrompt(prompt, tokenizer);
+  const { chunks } = tokenizeWeightedPrompt(prompt, tokenizer, { embeddings });
   const ids = new Int32Array(chunks.length * WINDOW);
   chunks.forEach((chunk, i) => {
     ids.set(chunk.ids, i * WINDOW);
   });
   const hidden = encoder.hiddenSize;
-  const z = await encoder.encode(ids, chunks.length, clipSkip);
+  const fixed = placeEmbeddings(chunks, ids, encoder);
+  const z = await encoder.encode(ids, chunks.length, clipSkip, fixed?.rows);
   chunks.forEach((chunk, i) => {
     applyEmphasis(z.subarray(i * WINDOW * hidden, (i + 1) * WINDOW * hidden), chunk.weights, hidden);
   });
   // windows are consecutive in the batch axis; [n, 77, h] laid out flat is [1, 77n, h]
-  return { data: z, tokens: chunks.length * WINDOW, hidden };
+  const e = { data: z, tokens: chunks.length * WINDOW, hidden };
+  return fixed ? { ...e, embeddings: fixed.used } : e;
+}
+
+/**
+ * Points each embedding position at a row of extra token vectors (ids from the encoder's table
+ * size on), as A1111's EmbeddingsWithFixes puts the vectors in place of the token embeddings. A
+ * fix running past the window's end is cut there, as A1111 cuts it.
+ */
+function placeEmbeddings(chunks: readonly WeightedChunk[], ids: Int32Array, encoder: TextEncoderNetwork) {
+  if (!chunks.some((c) => c.fixes?.length)) return undefined;
+  const tableSize = encoder.tokenTableSize;
+  if (tableSize === undefined) {
+    throw new InvalidRequestError(
+      "this model's text encoder takes no textual-inversion embeddings (an ONNX pipeline folder's cannot); use the checkpoint or diffusers folder",
+    );
+  }
+  const hidden = encoder.hiddenSize;
+  const rows: Float32Array[] = [];
+  const used = new Set<TokenEmbedding>();
+  let row = 0;
+  chunks.forEach((chunk, i) => {
+    for (const { offset, embedding } of chunk.fixes ?? []) {
+      if (embedding.data.length !== embedding.vectors * hidden) {
+        throw new InvalidRequestError(
+          `embedding ${embedding.name} has vectors of width ${embedding.data.length / embedding.vectors}, this model's text encoder ${hidden}`,
+        );
+      }
+      const count = Math.min(WINDOW - offset, embedding.vectors);
+      rows.push(embedding.data.subarray(0, count * hidden));
+      for (let k = 0; k < count; k++) ids[i * WINDOW + offset + k] = tableSize + row + k;
+      row += count;
+      used.add(embedding);
+    }
+  });
+  const data = new Float32Array(row * hidden);
+  let at = 0;
+  for (const r of rows) {
+    data.set(r, at);
+    at += r.length;
+  }
+  return { rows: data, used: [...used] };
 }
 
 /** A1111's "Original" emphasis: z·w per token, then z·(mean before / mean after). In place. */

@@ -8,6 +8,7 @@ import fastifyCors from "@fastify/cors";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { EmbeddingFolder } from "../embeddings/embedding-folder.js";
 import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
 import { resolveHubSettings, sdliteModelsDir } from "../hub/hub-settings.js";
 import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
@@ -20,6 +21,7 @@ import { LoraCatalog } from "./lora-catalog.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { PipelinePool } from "./pipeline-pool.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
+import { a1111EmbeddingRoutes } from "./routes/a1111-embeddings.js";
 import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
 import { a1111GenerationRoutes } from "./routes/a1111-generation.js";
 import { a1111UpscaleRoutes } from "./routes/a1111-upscale.js";
@@ -38,6 +40,8 @@ export interface CreateServerOptions {
   hubCacheDir?: string | false;
   /** LoRA folder; default `<modelsDir>/Lora`. */
   loraDir?: string;
+  /** Textual-inversion embeddings folder; default `<modelsDir>/embeddings`. */
+  embeddingsDir?: string;
   /** ESRGAN-family upscaler models (.pth, .safetensors); default `<modelsDir>/ESRGAN`. */
   upscalersDir?: string;
   apiKey?: string;
@@ -111,6 +115,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     queue,
     models,
     loras,
+    new EmbeddingFolder(options.embeddingsDir ?? join(modelsDir, "embeddings")),
     pool,
     new ServerOptions({
       clipSkip: options.clipSkip,
@@ -186,6 +191,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111GenerationRoutes(app, context);
   a1111DiscoveryRoutes(app, context);
   a1111ExtraRoutes(app, context);
+  a1111EmbeddingRoutes(app, context);
   const upscalers = new UpscalerPool({ threads: engine.runtime?.threads, cache: engine.runtime?.cache });
   a1111UpscaleRoutes(
     app,

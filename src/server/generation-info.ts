@@ -5,6 +5,8 @@
  */
 import type { GenerationRecord, LoraHash } from "../image/generation-record.js";
 import { formatInfotext } from "../image/infotext.js";
+import type { ConditioningFacts } from "../pipeline/generate.js";
+import { conditioningParameters } from "../pipeline/generation-record.js";
 import type { GenerationPlan } from "./generation-plan.js";
 
 export const SDLITE_VERSION = "sdlite 0.1.0";
@@ -21,9 +23,12 @@ export interface RunFacts {
   interrupted: boolean;
   /** When the job started, for A1111's job_timestamp. */
   startedAt: Date;
+  /** What generate() reported about the prompts (the same for every image of a job). */
+  conditioning?: ConditioningFacts;
 }
 
 export function generationRecord(plan: GenerationPlan, facts: RunFacts, seed: number): GenerationRecord {
+  const extra = conditioningParameters(facts.conditioning);
   return {
     prompt: plan.prompt,
     ...(plan.negativePrompt ? { negativePrompt: plan.negativePrompt } : {}),
@@ -40,6 +45,7 @@ export function generationRecord(plan: GenerationPlan, facts: RunFacts, seed: nu
     clipSkip: facts.clipSkip,
     rng: plan.rng === "cpu" ? "CPU" : "NV",
     ...(facts.loraHashes.length > 0 ? { loraHashes: facts.loraHashes } : {}),
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
     version: SDLITE_VERSION,
   };
 }
@@ -56,6 +62,7 @@ export function generationInfo(plan: GenerationPlan, facts: RunFacts): Record<st
   const records = facts.seeds.map((seed) => generationRecord(plan, facts, seed));
   const extra: Record<string, unknown> = {};
   if (plan.sampler.karras) extra["Schedule type"] = "Karras";
+  Object.assign(extra, conditioningParameters(facts.conditioning));
   if (facts.loraHashes.length > 0)
     extra["Lora hashes"] = facts.loraHashes.map((h) => `${h.name}: ${h.hash}`).join(", ");
   return {

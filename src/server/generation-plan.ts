@@ -55,6 +55,8 @@ export interface GenerationPlan {
   readonly rng: "cpu" | "nv";
   /** From override_settings; otherwise the option at run time. */
   readonly clipSkip?: number;
+  /** pad_cond_uncond from override_settings; otherwise the option at run time. */
+  readonly padCondUncond?: boolean;
   /** From override_settings; otherwise the loaded model at run time. */
   readonly model?: CheckpointEntry;
   readonly denoisingStrength?: number;
@@ -192,6 +194,7 @@ function resolveLoras(prompt: string, catalog: LoraCatalog, warnings: string[]) 
 interface Overrides {
   model?: CheckpointEntry;
   clipSkip?: number;
+  padCondUncond?: boolean;
   randnSource?: unknown;
 }
 
@@ -213,6 +216,8 @@ function readOverrides(body: Body, models: ModelCatalog, ignored: string[]): Ove
       out.clipSkip = checkedClipSkip(value);
     } else if (key === "randn_source") {
       out.randnSource = value;
+    } else if (key === "pad_cond_uncond") {
+      out.padCondUncond = checkedPadCondUncond(value);
     } else ignored.push(`override_settings.${key}`);
   }
   return out;
@@ -223,6 +228,13 @@ export function checkedClipSkip(value: unknown): number {
     throw invalidRequest(
       `CLIP_stop_at_last_layers must be an integer from 1 to 12, got ${JSON.stringify(value)}`,
     );
+  }
+  return value;
+}
+
+export function checkedPadCondUncond(value: unknown): boolean {
+  if (typeof value !== "boolean") {
+    throw invalidRequest(`pad_cond_uncond must be true or false, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -308,6 +320,7 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     nIter,
     rng,
     clipSkip: overrides.clipSkip,
+    padCondUncond: overrides.padCondUncond,
     model: overrides.model,
     denoisingStrength,
     initImage: init?.image,

@@ -8,6 +8,7 @@
  * (interrupt then ends the job, skip goes on with the next iteration). Cancel returns nothing.
  */
 
+import type { TextualInversionEmbedding } from "../embeddings/embedding-file.js";
 import { formatInfotext } from "../image/infotext.js";
 import { loraShortHash } from "../image/model-hash.js";
 import { encodePng } from "../image/png.js";
@@ -41,6 +42,10 @@ export interface GenerationEnvironment {
   currentModel(): CheckpointEntry | undefined;
   /** The CLIP_stop_at_last_layers option when the job runs. */
   clipSkip(): number;
+  /** The pad_cond_uncond option when the job runs. */
+  padCondUncond(): boolean;
+  /** The embeddings folder's contents when the job runs (re-read if it changed). */
+  embeddings(): readonly TextualInversionEmbedding[];
   /** The live-preview settings when the job runs. */
   preview(): PreviewSettings;
 }
@@ -109,6 +114,7 @@ async function runGeneration(
     progress.currentImage = png;
     context.emit({ type: "preview", image: png, step });
   });
+  const embeddings = env.embeddings();
   const made: GeneratedImage[] = [];
   for (let k = 0; k < plan.nIter && !context.signal.aborted; k++) {
     progress.jobNo = k;
@@ -133,12 +139,14 @@ async function runGeneration(
           batchCount: 1,
           rng: plan.rng,
           clipSkip,
+          padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
           initImage,
           mask,
           strength,
         },
         {
           signal: iteration,
+          embeddings,
           onProgress: (p) => {
             if (p.stage !== "denoise" || !p.latents || !p.latentShape) return;
             latest = { latents: p.latents, shape: p.latentShape };
@@ -179,6 +187,7 @@ async function runGeneration(
       return { name: l.tagName, hash: file ? loraShortHash(file.addnetHash) : "" };
     }),
     inpaintingConditioning: inpainting,
+    conditioning: made.find((m) => m.conditioning)?.conditioning,
     interrupted: context.signal.aborted,
     startedAt,
   };

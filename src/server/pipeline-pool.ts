@@ -51,6 +51,11 @@ export class PipelinePool {
     return pipeline;
   }
 
+  /** The pipeline used last, if one is open. */
+  latest(): OpenedPipeline | undefined {
+    return [...this.open.values()].at(-1);
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();

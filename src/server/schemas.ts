@@ -31,7 +31,7 @@ const generationProperties = {
   denoising_strength: nullable("number"),
   enable_hr: nullable("boolean"),
   override_settings: nullable("object", {
-    description: "honoured: sd_model_checkpoint, CLIP_stop_at_last_layers, randn_source",
+    description: "honoured: sd_model_checkpoint, CLIP_stop_at_last_layers, randn_source, pad_cond_uncond",
   }),
   override_settings_restore_afterwards: nullable("boolean"),
   send_images: nullable("boolean", { default: true }),
@@ -142,6 +142,7 @@ export const optionsBodySchema = {
     sd_model_checkpoint: { type: "string", description: "title, name or hash: switches the model (queued)" },
     CLIP_stop_at_last_layers: { type: "integer", minimum: 1, maximum: 12 },
     randn_source: { type: "string", enum: ["CPU", "GPU", "NV", "cpu", "gpu", "nv"] },
+    pad_cond_uncond: { type: "boolean" },
   },
 } as const;
 

@@ -3,6 +3,7 @@
  * generation, a model switch). Queue refusals become HTTP errors here, in one place.
  */
 
+import type { EmbeddingFolder } from "../embeddings/embedding-folder.js";
 import { LoraFileError } from "../lora/lora-module.js";
 import { InvalidRequestError } from "../pipeline/request.js";
 import type { GenerationKind, GenerationLimits, GenerationPlan } from "./generation-plan.js";
@@ -41,6 +42,7 @@ export class ServerContext {
     readonly queue: JobQueue<ServerJobResult>,
     readonly models: ModelCatalog,
     readonly loras: LoraCatalog,
+    readonly embeddings: EmbeddingFolder,
     readonly pool: PipelinePool,
     readonly options: ServerOptions,
     readonly limits: GenerationLimits,
@@ -51,6 +53,8 @@ export class ServerContext {
       catalog: models,
       currentModel: () => this.selectedModel(),
       clipSkip: () => this.options.clipSkip,
+      padCondUncond: () => this.options.padCondUncond,
+      embeddings: () => this.embeddings.current().embeddings,
       preview: () => this.options.preview(),
     };
   }

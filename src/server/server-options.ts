@@ -1,12 +1,12 @@
 /**
  * A1111's settings as the API exposes them (GET/POST /sdapi/v1/options). These act on generation
- * here: CLIP_stop_at_last_layers (Clip skip), randn_source, and the live previews
+ * here: CLIP_stop_at_last_layers (Clip skip), randn_source, pad_cond_uncond, and the live previews
  * (live_previews_enable, show_progress_type "TAESD" / "Approx cheap", show_progress_every_n_steps);
  * sd_model_checkpoint is the loaded model (switching it is a queued job, see create-server.ts). Any
  * other key is stored and echoed back, as A1111 stores it, so clients that save and restore
  * settings keep working.
  */
-import { checkedClipSkip, rngFromRandnSource } from "./generation-plan.js";
+import { checkedClipSkip, checkedPadCondUncond, rngFromRandnSource } from "./generation-plan.js";
 import { invalidRequest } from "./http-error.js";
 import { A1111_PREVIEW_NAMES, type PreviewMode, type PreviewSettings } from "./live-preview.js";
 
@@ -23,6 +23,7 @@ const APPLIED_KEYS = [
   "sd_model_checkpoint",
   "CLIP_stop_at_last_layers",
   "randn_source",
+  "pad_cond_uncond",
   "live_previews_enable",
   "show_progress_type",
   "show_progress_every_n_steps",
@@ -32,6 +33,8 @@ export class ServerOptions {
   private readonly stored = new Map<string, unknown>();
   clipSkip: number;
   randnSource: string;
+  /** A1111's "Pad prompt/negative prompt" (off by default, as in A1111). */
+  padCondUncond = false;
   livePreviews: boolean;
   /** How previews are drawn while live previews are on. */
   previewType: Exclude<PreviewMode, "none">;
@@ -63,6 +66,8 @@ export class ServerOptions {
         ? checkedClipSkip(values.CLIP_stop_at_last_layers)
         : undefined;
     if (values.randn_source !== undefined) rngFromRandnSource(values.randn_source);
+    const pad =
+      values.pad_cond_uncond !== undefined ? checkedPadCondUncond(values.pad_cond_uncond) : undefined;
     const enable = values.live_previews_enable;
     if (enable !== undefined && typeof enable !== "boolean") {
       throw invalidRequest(`live_previews_enable must be true or false, got ${JSON.stringify(enable)}`);
@@ -77,6 +82,7 @@ export class ServerOptions {
         : undefined;
     if (clipSkip !== undefined) this.clipSkip = clipSkip;
     if (values.randn_source !== undefined) this.randnSource = String(values.randn_source).toUpperCase();
+    if (pad !== undefined) this.padCondUncond = pad;
     if (enable !== undefined) this.livePreviews = enable;
     if (type === "none") this.livePreviews = false;
     else if (type !== undefined) this.previewType = type;
@@ -120,6 +126,7 @@ export class ServerOptions {
       sd_checkpoint_hash: model?.sha256 ?? null,
       CLIP_stop_at_last_layers: this.clipSkip,
       randn_source: this.randnSource,
+      pad_cond_uncond: this.padCondUncond,
     };
   }
 }

@@ -77,3 +77,73 @@ export function writeTorchCheckpoint(
   files["archive/version"] = [new TextEncoder().encode("3\n"), { level: 0 }];
   writeFileSync(path, zipSync(files));
 }
+
+/** Marks a dict written as torch.nn.ParameterDict (old A1111 embeddings pickle string_to_param so). */
+export class ParameterDict {
+  constructor(readonly parameters: Readonly<Record<string, TorchTensor>>) {}
+}
+
+/** What `writeTorchPickle` can write: dicts, strings, integers, None, tensors, ParameterDicts. */
+export type PickleTree =
+  | string
+  | number
+  | null
+  | TorchTensor
+  | ParameterDict
+  | { readonly [key: string]: PickleTree };
+
+function isTensor(v: PickleTree): v is TorchTensor {
+  return typeof v === "object" && v !== null && "data" in v && v.data instanceof Uint8Array;
+}
+
+/**
+ * `torch.save(tree)` for a nested dict (A1111's embedding layout and its kin), opcodes as CPython's
+ * protocol-2 pickler emits them; tensors in a ParameterDict are wrapped as nn.Parameter.
+ */
+export function writeTorchPickle(path: string, tree: PickleTree): void {
+  const p = new PickleBytes().op(0x80, 2);
+  const files: Zippable = {};
+  let storages = 0;
+  const tensor = (t: TorchTensor) => {
+    const storage = STORAGE[t.dtype];
+    if (!storage) throw new Error(`no torch storage type for ${t.dtype}`);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    const stride = t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    const key = String(storages++);
+    p.global("torch._utils", "_rebuild_tensor_v2").op(0x28);
+    p.op(0x28).str("storage").global("torch", storage).str(key).str("cpu").int(numel).op(0x74, 0x51);
+    p.int(0).tuple(t.shape).tuple(stride).op(0x89).global("collections", "OrderedDict").op(0x29, 0x52);
+    p.op(0x74, 0x52);
+    files[`archive/data/${key}`] = [t.data, { level: 0 }];
+  };
+  const value = (v: PickleTree) => {
+    if (v === null) p.op(0x4e);
+    else if (typeof v === "string") p.str(v);
+    else if (typeof v === "number") p.int(v);
+    else if (isTensor(v)) tensor(v);
+    else if (v instanceof ParameterDict) {
+      // ParameterDict.__new__() then BUILD with its __dict__, whose _parameters holds Parameters
+      p.global("torch.nn.modules.container", "ParameterDict").op(0x29, 0x81, 0x7d, 0x28).str("_parameters");
+      p.global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
+      for (const [k, t] of Object.entries(v.parameters)) {
+        p.str(k).global("torch._utils", "_rebuild_parameter").op(0x28);
+        tensor(t);
+        p.op(0x88).global("collections", "OrderedDict").op(0x29, 0x52, 0x74, 0x52);
+      }
+      p.op(0x75, 0x75, 0x62); // SETITEMS (parameters), SETITEMS (__dict__), BUILD
+    } else {
+      p.op(0x7d, 0x28);
+      for (const [k, x] of Object.entries(v)) {
+        p.str(k);
+        value(x);
+      }
+      p.op(0x75);
+    }
+  };
+  value(tree);
+  p.op(0x2e);
+  files["archive/data.pkl"] = [p.bytes(), { level: 0 }];
+  files["archive/byteorder"] = [new TextEncoder().encode("little"), { level: 0 }];
+  files["archive/version"] = [new TextEncoder().encode("3\n"), { level: 0 }];
+  writeFileSync(path, zipSync(files));
+}

@@ -6,6 +6,7 @@ export interface GenerateOptions {
   model?: string;
   negative?: string;
   lora: string[];
+  embeddingsDir?: string;
   sampler?: string;
   steps?: number;
   cfg?: number;
@@ -58,6 +59,10 @@ export function registerGenerateCommand(program: Command): void {
     .option("-m, --model <model>", "checkpoint file, model folder or Hugging Face repo id")
     .option("--negative <text>", "negative prompt")
     .option("--lora <file[:weight]>", "apply a LoRA (weight default 1.0); repeatable", collect, [])
+    .option(
+      "--embeddings-dir <dir>",
+      "textual-inversion embeddings (.pt/.bin/.safetensors), used by writing a file's name in a prompt (default: $SDLITE_MODELS/embeddings)",
+    )
     .option("--sampler <name>", 'sampler, e.g. "Euler a", "DPM++ 2M Karras", "LCM", dpmpp_2m')
     .option("--steps <n>", "denoising steps", parseInteger)
     .option("--cfg <scale>", "classifier-free guidance scale (1 turns guidance off)", parseNumber)

@@ -13,6 +13,7 @@ export interface ServeOptions {
   model?: string;
   modelsDir?: string;
   loraDir?: string;
+  embeddingsDir?: string;
   upscalersDir?: string;
   host: string;
   port: number;
@@ -42,6 +43,8 @@ Endpoints:
 Models: -m (a file, folder or Hugging Face repo id), the models folder ($SDLITE_MODELS) and the
 Hugging Face cache; switch with POST /sdapi/v1/options {"sd_model_checkpoint": "<title>"}.
 LoRAs: <lora:name:weight> in the prompt, looked up in --lora-dir (default <models-dir>/Lora).
+Embeddings: a textual-inversion file's name in a prompt, from --embeddings-dir (default
+<models-dir>/embeddings; re-read when it changes; listed by /sdapi/v1/embeddings).
 Credentials: browsers (the web UI, /docs) can answer --api-auth's password prompt; --api-key
 suits programs, which send it as "Authorization: Bearer KEY" or "X-API-Key: KEY".
 
@@ -115,6 +118,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     model,
     modelsDir: options.modelsDir,
     loraDir: options.loraDir,
+    embeddingsDir: options.embeddingsDir,
     upscalersDir: options.upscalersDir,
     apiKey: options.apiKey,
     apiAuth: options.apiAuth,
@@ -176,6 +180,10 @@ export function registerServeCommand(program: Command): void {
     )
     .option("--models-dir <dir>", "checkpoints to list and switch between (default: $SDLITE_MODELS)")
     .option("--lora-dir <dir>", "LoRA folder for <lora:name:weight> (default: <models-dir>/Lora)")
+    .option(
+      "--embeddings-dir <dir>",
+      "textual-inversion embeddings, .pt/.bin/.safetensors (default: <models-dir>/embeddings)",
+    )
     .option(
       "--upscalers-dir <dir>",
       "ESRGAN-family upscaler models, .pth/.safetensors (default: <models-dir>/ESRGAN)",

@@ -1,10 +1,12 @@
 /**
- * The CLIP text encoder: built from weights with one extra output per clip-skip depth, or an ONNX
- * folder's text_encoder (last hidden state only).
+ * The CLIP text encoder: built from weights with one extra output per clip-skip depth and an input
+ * for textual-inversion vectors, or an ONNX folder's text_encoder (last hidden state only, no
+ * embeddings).
  */
 import {
   buildTextEncoderGraph,
   clipSkipOutput,
+  TEXT_ENCODER_EXTRA_TOKENS,
   TEXT_ENCODER_INPUT,
   TEXT_ENCODER_OUTPUT,
 } from "../../graph/text-encoder.js";
@@ -32,7 +34,8 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
     const { config } = source.component;
     // A1111 offers clip skip up to 12; each depth is one extra output of the same graph
     const clipSkips = Array.from({ length: Math.min(config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
-    const options = { ...variantGraphOptions(ctx, source), clipSkips };
+    // textual-inversion vectors enter through an input of the graph (graph/text-encoder.ts)
+    const options = { ...variantGraphOptions(ctx, source), clipSkips, extraTokens: true };
     const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
       buildTextEncoderGraph(source.weights, config, options),
     );
@@ -40,6 +43,7 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
       input: TEXT_ENCODER_INPUT,
       outputFor: (k) =>
         k === 1 ? TEXT_ENCODER_OUTPUT : clipSkips.includes(k - 1) ? clipSkipOutput(k - 1) : undefined,
+      extraTokens: { name: TEXT_ENCODER_EXTRA_TOKENS, vocabSize: config.vocabSize },
     });
     return { network, sessions: [session] };
   },

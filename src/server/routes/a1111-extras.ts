@@ -16,10 +16,6 @@ export function a1111ExtraRoutes(app: FastifyInstance, ctx: ServerContext): void
   empty("/sdapi/v1/face-restorers", "Face restorers (none)", () => []);
   empty("/sdapi/v1/hypernetworks", "Hypernetworks (not supported)", () => []);
   empty("/sdapi/v1/prompt-styles", "Saved prompt styles (none)", () => []);
-  empty("/sdapi/v1/embeddings", "Textual-inversion embeddings (none loaded)", () => ({
-    loaded: {},
-    skipped: {},
-  }));
   empty("/sdapi/v1/scripts", "Scripts (none)", () => ({ txt2img: [], img2img: [] }));
   empty("/sdapi/v1/cmd-flags", "Command-line flags", () => ({}));
 

@@ -133,6 +133,22 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
   return true;
 }
 
+export interface TorchOpenOptions {
+  /**
+   * The dict whose tensor values are the file's named tensors. Default: the root dict, or the one
+   * under "state_dict", "params_ema" or "params" (checkpoints keep their weights there).
+   */
+  readonly tensorsIn?: (root: unknown) => ReadonlyMap<unknown, unknown> | undefined;
+}
+
+/** Lightning/SD keep the tensors under "state_dict", BasicSR (Real-ESRGAN) under "params_ema" (the EMA weights its inference uses) or "params". */
+function checkpointTensors(root: unknown): ReadonlyMap<unknown, unknown> | undefined {
+  const container = root instanceof Map ? root : undefined;
+  const wrapped = ["state_dict", "params_ema", "params"].map((k) => container?.get(k));
+  const stateDict = wrapped.find((v) => v instanceof Map);
+  return stateDict instanceof Map ? stateDict : container;
+}
+
 export class TorchCheckpointFile {
   private fd: number | undefined;
   private readonly dataOffsets = new Map<string, number>();
@@ -145,6 +161,8 @@ export class TorchCheckpointFile {
     private readonly tensors: Map<string, TensorRef>,
     /** Globals the pickle named that were neither tensors nor containers (recorded, never called). */
     readonly foreignGlobals: readonly string[],
+    /** The unpickled object: dicts are Maps, tensors opaque references (read them by name). */
+    readonly root: unknown,
   ) {
     this.fd = fd;
   }
@@ -166,7 +184,7 @@ export class TorchCheckpointFile {
     }
   }
 
-  static open(path: string): TorchCheckpointFile {
+  static open(path: string, options: TorchOpenOptions = {}): TorchCheckpointFile {
     const fd = openSync(path, "r");
     try {
       const entries = readZipDirectory(fd, fstatSync(fd).size);
@@ -182,12 +200,7 @@ export class TorchCheckpointFile {
         throw new TorchCheckpointError("data.pkl is implausibly large");
       const root = unpickle(readEntry(fd, pklEntry), { persistentLoad, reduce });
       const tensors = new Map<string, TensorRef>();
-      let container = root instanceof Map ? root : undefined;
-      // Lightning/SD keep the tensors under "state_dict", BasicSR (Real-ESRGAN) under "params_ema"
-      // (the EMA weights its inference uses) or "params"
-      const wrapped = ["state_dict", "params_ema", "params"].map((k) => container?.get(k));
-      const stateDict = wrapped.find((v) => v instanceof Map);
-      if (stateDict instanceof Map) container = stateDict;
+      const container = (options.tensorsIn ?? checkpointTensors)(root);
       for (const [key, value] of container ?? []) {
         if (typeof key === "string" && value instanceof TensorRef) tensors.set(key, value);
       }
@@ -197,7 +210,7 @@ export class TorchCheckpointFile {
           `data.pkl holds no tensors${foreign.length > 0 ? ` (it names ${foreign.join(", ")})` : ""}`,
         );
       }
-      const file = new TorchCheckpointFile(path, fd, entries, prefix, tensors, foreign);
+      const file = new TorchCheckpointFile(path, fd, entries, prefix, tensors, foreign, root);
       for (const [name, t] of tensors) file.check(name, t);
       return file;
     } catch (err) {
