@@ -110,7 +110,7 @@ describe("LoRA files: format detection and key mapping", () => {
     assert.equal(count("text_encoder"), spec.num_modules.lora_te);
     assert.equal(new Set(targetsOf(kohya)).size, 290, "each module targets a different weight");
     // conv LoRA: 3x3 resnet/sampler kernels and 1x1 proj_in/proj_out/conv_shortcut
-    const conv = kohya.modules.filter((m) => m.kind === "conv");
+    const conv = kohya.modules.flatMap((m) => (m.kind === "conv" && m.type === "lora" ? [m] : []));
     assert.ok(conv.some((m) => m.down.shape[2] === 3) && conv.some((m) => m.down.shape[2] === 1));
     const alphas = new Set(kohya.modules.map((m) => m.alpha));
     assert.deepEqual([...alphas].sort(), [...spec.alphas.cycle_over_modules_in_file_order].sort());
@@ -170,7 +170,7 @@ describe("LoRA files: format detection and key mapping", () => {
       f32("lora_unet_down_blocks_7_attentions_0_proj_in.lora_down.weight", [4, 8, 1, 1], ramp(32, 1)),
       f32("lora_unet_down_blocks_7_attentions_0_proj_in.lora_up.weight", [8, 4, 1, 1], ramp(32, 2)),
       f32("lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", [4, 32], ramp(128, 3)),
-      f32("lora_unet_mid_block_attentions_0_proj_in.dora_scale", [1, 32, 1, 1], ramp(32, 4)),
+      f32("lora_unet_mid_block_attentions_0_proj_in.oft_blocks", [4, 8, 8], ramp(256, 4)),
     ]);
     const lora = readLoraFile(path, targets);
     const keys = lora.unmatched.map((u) => u.key).sort();
@@ -179,12 +179,12 @@ describe("LoRA files: format detection and key mapping", () => {
       "lora_unet_down_blocks_7_attentions_0_proj_in.lora_down.weight",
       "lora_unet_down_blocks_7_attentions_0_proj_in.lora_up.weight",
       "lora_unet_mid_block_attentions_0_proj_in.alpha",
-      "lora_unet_mid_block_attentions_0_proj_in.dora_scale",
       "lora_unet_mid_block_attentions_0_proj_in.lora_down.weight",
       "lora_unet_mid_block_attentions_0_proj_in.lora_up.weight",
+      "lora_unet_mid_block_attentions_0_proj_in.oft_blocks",
     ]);
     assert.ok(lora.unmatched.every((u) => u.file === "extra-keys.safetensors" && u.reason.length > 0));
-    assert.match(lora.unmatched.find((u) => u.key.includes("dora"))!.reason, /DoRA/);
+    assert.match(lora.unmatched.find((u) => u.key.includes("oft"))!.reason, /OFT/);
     assert.match(lora.unmatched.find((u) => u.key.includes("te2"))!.reason, /SDXL/);
     assert.equal(lora.modules.length, 289);
 

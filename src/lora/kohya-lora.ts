@@ -1,24 +1,19 @@
 /**
- * kohya-ss / AUTOMATIC1111 LoRA files: "<kohya module name>.lora_down.weight", ".lora_up.weight"
- * and ".alpha" (a scalar), where the module name is "lora_unet_" or "lora_te_" plus the module path
- * with "." → "_" (diffusers or LDM layout). Module names never contain ".", so everything after
- * the first "." says which part of the module a tensor is.
+ * kohya-ss / AUTOMATIC1111 LoRA and LyCORIS files: "<kohya module name>.<part>", where the module
+ * name is "lora_unet_" or "lora_te_" plus the module path with "." → "_" (diffusers or LDM layout)
+ * and the parts are LoRA's ".lora_down.weight", ".lora_up.weight", ".alpha", or LyCORIS' (LoCon
+ * core, LoHa, LoKr, full, DoRA: lycoris-module.ts). Module names never contain ".", so everything
+ * after the first "." says which part of the module a tensor is.
  */
-import type { LoraModule, LoraTensorReader, ParsedLora, UnmatchedLoraKey } from "./lora-module.js";
-import { loraModuleFromPair } from "./lora-pair.js";
+import type {
+  LoraModule,
+  LoraTensor,
+  LoraTensorReader,
+  ParsedLora,
+  UnmatchedLoraKey,
+} from "./lora-module.js";
 import type { LoraTargets } from "./lora-targets.js";
-
-const PARTS = ["lora_down.weight", "lora_up.weight", "alpha"] as const;
-type Part = (typeof PARTS)[number];
-
-/** Tensors kohya-family tools write that are not plain LoRA, with what they are. */
-const UNSUPPORTED_PARTS: readonly [RegExp, string][] = [
-  [/^lora_mid\./, "LoCon CP decomposition (lora_mid) is not supported"],
-  [/^dora_scale$/, "DoRA (dora_scale) is not supported"],
-  [/^hada_/, "LyCORIS LoHa is not supported"],
-  [/^lokr_/, "LyCORIS LoKr is not supported"],
-  [/^(?:diff|diff_b|on_input|b_norm|w_norm)$/, "LyCORIS full/norm diff is not supported"],
-];
+import { MODULE_PARTS, moduleFromParts, UNSUPPORTED_PARTS } from "./lycoris-module.js";
 
 export function isKohyaKey(key: string): boolean {
   return /^lora_(?:unet|te\d?)_/.test(key);
@@ -26,7 +21,7 @@ export function isKohyaKey(key: string): boolean {
 
 interface KohyaGroup {
   readonly keys: string[];
-  readonly parts: Map<Part, string>;
+  readonly parts: Map<string, string>;
   readonly unsupported: string[];
 }
 
@@ -42,7 +37,7 @@ export function parseKohyaLora(file: string, reader: LoraTensorReader, targets: 
   for (const key of reader.names()) {
     const dot = key.indexOf(".");
     if (dot < 0) {
-      unmatched.push({ file, key, reason: "not a LoRA tensor (no .lora_down/.lora_up/.alpha part)" });
+      unmatched.push({ file, key, reason: "not a LoRA tensor (no .lora_down/.lora_up/.alpha/LyCORIS part)" });
       continue;
     }
     const name = key.slice(0, dot);
@@ -53,7 +48,7 @@ export function parseKohyaLora(file: string, reader: LoraTensorReader, targets: 
       groups.set(name, group);
     }
     group.keys.push(key);
-    if ((PARTS as readonly string[]).includes(part)) group.parts.set(part as Part, key);
+    if (MODULE_PARTS.has(part)) group.parts.set(part, key);
     else {
       const known = UNSUPPORTED_PARTS.find(([re]) => re.test(part));
       group.unsupported.push(known ? known[1] : `unknown tensor ".${part}"`);
@@ -75,22 +70,16 @@ export function parseKohyaLora(file: string, reader: LoraTensorReader, targets: 
       report(`${lookup.error}${hint(name)}`);
       continue;
     }
-    const downKey = group.parts.get("lora_down.weight");
-    const upKey = group.parts.get("lora_up.weight");
-    if (downKey === undefined || upKey === undefined) {
-      report(`module "${name}" has no ${downKey === undefined ? "lora_down" : "lora_up"} weight`);
-      continue;
-    }
-    const alphaKey = group.parts.get("alpha");
-    modules.push(
-      loraModuleFromPair(file, {
-        sourceName: name,
-        target: lookup.target,
-        down: reader.read(downKey),
-        up: reader.read(upKey),
-        alpha: alphaKey === undefined ? undefined : reader.read(alphaKey).data[0],
-      }),
-    );
+    const cache = new Map<string, LoraTensor>();
+    const read = (part: string) => {
+      const key = group.parts.get(part);
+      if (key === undefined) return undefined;
+      if (!cache.has(key)) cache.set(key, reader.read(key));
+      return cache.get(key);
+    };
+    const module = moduleFromParts(file, name, lookup.target, read);
+    if (typeof module === "string") report(module);
+    else modules.push(module);
   }
   return { modules, unmatched };
 }

@@ -14,11 +14,15 @@ export interface LoraContribution {
   readonly factor: number;
 }
 
-/** Returns a new array; `base` ([out, fanIn] flattened) is left untouched. */
+/**
+ * Returns a new array; `base` ([out, fanIn] flattened) is left untouched. `dense` deltas (LyCORIS
+ * modules, DoRA; already multiplied by their weights) are added in the same float64 sum.
+ */
 export function applyLoraDeltas(
   base: Float32Array,
   out: number,
   contributions: readonly LoraContribution[],
+  dense: readonly Float64Array[] = [],
 ): Float32Array {
   const fanIn = base.length / out;
   const merged = new Float32Array(base.length);
@@ -34,6 +38,7 @@ export function applyLoraDeltas(
       }
     }
     const w = o * fanIn;
+    for (const d of dense) for (let j = 0; j < fanIn; j++) row[j] += d[w + j];
     for (let j = 0; j < fanIn; j++) merged[w + j] = base[w + j] + row[j];
   }
   return merged;

@@ -25,7 +25,8 @@ function describeNonLora(names: readonly string[]): string {
   if (any(/^(?:down_blocks|mid_block|up_blocks|conv_in)\./)) return "it is a diffusers UNet/VAE weights file";
   if (any(/^text_model\./)) return "it is a text encoder weights file";
   if (any(/^(?:emb_params|string_to_param|clip_[lg])$/)) return "it is a textual-inversion embedding";
-  if (any(/\.(?:hada_|lokr_)/)) return "it is a LyCORIS LoHa/LoKr network, which is not supported";
+  if (any(/\.(?:hada_|lokr_)/))
+    return "it is a LyCORIS LoHa/LoKr network whose module names are not lora_unet_/lora_te_";
   const example = names[0] === undefined ? "it holds no tensors" : `e.g. "${names[0]}"`;
   return `none of its ${names.length} tensors is a LoRA tensor (${example})`;
 }

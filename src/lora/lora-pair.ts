@@ -5,7 +5,7 @@
  * pair for another model size fails loudly with both shapes.
  */
 import { shapeText } from "../weights/key-maps/tensor-mapping.js";
-import { LoraFileError, type LoraModule, type LoraTensor } from "./lora-module.js";
+import { LoraFileError, type LoraTensor, type LowRankModule } from "./lora-module.js";
 import type { LoraTarget } from "./lora-targets.js";
 
 export interface LoraPair {
@@ -39,7 +39,7 @@ function fits(pair: LoraPair): boolean {
   return down.shape.length === 2 || target.length === 2 || target[2] * target[3] === 1;
 }
 
-export function loraModuleFromPair(file: string, pair: LoraPair): LoraModule {
+export function loraModuleFromPair(file: string, pair: LoraPair): LowRankModule {
   const { sourceName, target, down, up } = pair;
   if (!fits(pair)) {
     throw new LoraFileError(
@@ -55,6 +55,7 @@ export function loraModuleFromPair(file: string, pair: LoraPair): LoraModule {
     throw new LoraFileError(file, `module "${sourceName}" has a non-finite alpha (${alpha})`);
   }
   return {
+    type: "lora",
     component: target.component,
     target: target.weight,
     sourceName,

@@ -1,12 +1,15 @@
 /**
  * A WeightSource that fuses several LoRAs, each with its own weight, into a model's weights as
  * they are read: the graph builder sees ordinary canonical weights. Deltas are computed in get()
- * for that one tensor, so neither merged copies nor full-size deltas are ever held.
+ * for that one tensor, so neither merged copies nor full-size deltas are ever held. Plain LoRA
+ * pairs are summed row by row from their factors; LyCORIS modules and DoRA (lora/module-delta.ts)
+ * add a dense delta of that one tensor. Each DoRA module sees the original weight, as in A1111.
  */
 import type { WeightSource } from "../weights/weight-source.js";
 import { applyLoraDeltas, type LoraContribution } from "./lora-delta.js";
-import type { LoraComponent, LoraFile } from "./lora-module.js";
+import type { LoraComponent, LoraFile, LoraModule } from "./lora-module.js";
 import type { LoraTargetModel } from "./lora-targets.js";
+import { moduleContribution } from "./module-delta.js";
 
 export interface WeightedLora {
   readonly lora: Pick<LoraFile, "modules">;
@@ -14,8 +17,15 @@ export interface WeightedLora {
   readonly weight: number;
 }
 
+/** A plain up @ down pair: summed from its factors, never made dense. */
+function isLowRank(m: LoraModule): m is Extract<LoraModule, { type: "lora" }> {
+  return m.type === "lora" && !m.mid && !m.doraScale;
+}
+
 export class LoraMergedWeightSource implements WeightSource {
   private readonly contributions = new Map<string, LoraContribution[]>();
+  private readonly denseModules = new Map<string, { module: LoraModule; weight: number }[]>();
+  private readonly biasDiffs = new Map<string, { data: Float32Array; weight: number }[]>();
 
   constructor(
     private readonly base: WeightSource,
@@ -33,16 +43,34 @@ export class LoraMergedWeightSource implements WeightSource {
             `LoRA module "${m.sourceName}" targets "${m.target}", which the ${component} lacks`,
           );
         }
-        const list = this.contributions.get(m.target) ?? [];
-        list.push({ up: m.up.data, down: m.down.data, rank: m.rank, factor: weight * m.scale });
-        this.contributions.set(m.target, list);
+        if (isLowRank(m)) {
+          const list = this.contributions.get(m.target) ?? [];
+          list.push({ up: m.up.data, down: m.down.data, rank: m.rank, factor: weight * m.scale });
+          this.contributions.set(m.target, list);
+        } else {
+          const list = this.denseModules.get(m.target) ?? [];
+          list.push({ module: m, weight });
+          this.denseModules.set(m.target, list);
+        }
+        if (m.biasDiff) {
+          if (!base.has(m.biasDiff.target)) {
+            throw new Error(
+              `LoRA module "${m.sourceName}" changes "${m.biasDiff.target}", which the ${component} lacks`,
+            );
+          }
+          const list = this.biasDiffs.get(m.biasDiff.target) ?? [];
+          list.push({ data: m.biasDiff.data, weight });
+          this.biasDiffs.set(m.biasDiff.target, list);
+        }
       }
     }
   }
 
   /** Canonical names of the weights at least one LoRA changes. */
   changedNames(): string[] {
-    return [...this.contributions.keys()];
+    return [
+      ...new Set([...this.contributions.keys(), ...this.denseModules.keys(), ...this.biasDiffs.keys()]),
+    ];
   }
 
   names(): string[] {
@@ -58,10 +86,15 @@ export class LoraMergedWeightSource implements WeightSource {
   }
 
   get(name: string): Float32Array {
-    const contributions = this.contributions.get(name);
+    const contributions = this.contributions.get(name) ?? [];
+    const dense = this.denseModules.get(name) ?? [];
+    const bias = this.biasDiffs.get(name) ?? [];
     const weights = this.base.get(name);
-    if (contributions === undefined) return weights;
-    return applyLoraDeltas(weights, this.base.shape(name)[0], contributions);
+    if (contributions.length === 0 && dense.length === 0 && bias.length === 0) return weights;
+    const shape = this.base.shape(name);
+    const deltas = dense.map(({ module, weight }) => moduleContribution(module, weights, shape, weight));
+    for (const b of bias) deltas.push(Float64Array.from(b.data, (v) => v * b.weight));
+    return applyLoraDeltas(weights, shape[0] ?? 1, contributions, deltas);
   }
 }
 
