@@ -2,6 +2,8 @@
  * sdlite's library API: open a model, generate images, write PNGs with their parameters.
  * The CLI, the server and the web UI use nothing beyond what is exported here and below it.
  */
+export type { TextualInversionEmbedding } from "./embeddings/embedding-file.js";
+export { EmbeddingFolder, readEmbeddingFolder } from "./embeddings/embedding-folder.js";
 export type {
   EngineOptions,
   LoraRequest,
@@ -18,6 +20,7 @@ export { decodePng, decodePngRgb, encodePng, readPngText } from "./image/png.js"
 export type { GrayImage, RgbImage } from "./image/types.js";
 export { GenerationCancelled } from "./pipeline/denoise.js";
 export {
+  type ConditioningFacts,
   type GeneratedImage,
   type GenerateOptions,
   type GenerationProgress,
