@@ -7,16 +7,16 @@ import { safetensorsDataSha256, sha256File } from "../src/image/sha256-file.js";
 import { readLoraFile } from "../src/lora/lora-file.js";
 import { loraFingerprint } from "../src/lora/lora-fingerprint.js";
 import type { LoraFile } from "../src/lora/lora-module.js";
-import { type LoraTargetModel, LoraTargets } from "../src/lora/lora-targets.js";
+import { LoraTargets } from "../src/lora/lora-targets.js";
 import { LoraMergedWeightSource, mergeLoras, type WeightedLora } from "../src/lora/merge-lora.js";
 import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import { type TensorToWrite, writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import { unetTensorMap } from "../src/weights/key-maps/unet-key-map.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose, maxAbs } from "./helpers/assert-close.js";
 import { fixturePath, manifest } from "./helpers/fixtures.js";
 import { TINY_SD15 } from "./helpers/tiny-configs.js";
+import { openTinyLoraModel, type TinyLoraModel } from "./helpers/tiny-lora-model.js";
 
 const spec = manifest().lora;
 const SCALE: number = spec.scale; // 0.7
@@ -24,18 +24,14 @@ const kohyaPath = fixturePath(spec.files.kohya);
 const peftPath = fixturePath(spec.files.diffusers_peft);
 const modelDir = fixturePath("models", "tiny-sd15");
 
-let model: LoraTargetModel & { unet: SafetensorsWeightSource; textEncoder: SafetensorsWeightSource };
+let model: TinyLoraModel;
 let targets: LoraTargets;
 let kohya: LoraFile;
 let peft: LoraFile;
 let scratch: string;
 
 before(() => {
-  model = {
-    unet: SafetensorsWeightSource.open(join(modelDir, "unet", "diffusion_pytorch_model.safetensors")),
-    textEncoder: SafetensorsWeightSource.open(join(modelDir, "text_encoder", "model.safetensors")),
-    unetConfig: TINY_SD15.unet,
-  };
+  model = openTinyLoraModel();
   targets = new LoraTargets(model);
   kohya = readLoraFile(kohyaPath, targets);
   peft = readLoraFile(peftPath, targets);

@@ -21,25 +21,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readLoraFile } from "../src/lora/lora-file.js";
-import { type LoraTargetModel, LoraTargets } from "../src/lora/lora-targets.js";
+import { LoraTargets } from "../src/lora/lora-targets.js";
 import { mergeLoras } from "../src/lora/merge-lora.js";
 import { type TensorToWrite, writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
-import { fixturePath } from "./helpers/fixtures.js";
-import { TINY_SD15 } from "./helpers/tiny-configs.js";
+import { openTinyLoraModel, type TinyLoraModel } from "./helpers/tiny-lora-model.js";
 
-const modelDir = fixturePath("models", "tiny-sd15");
-let model: LoraTargetModel & { unet: SafetensorsWeightSource; textEncoder: SafetensorsWeightSource };
+let model: TinyLoraModel;
 let targets: LoraTargets;
 let scratch: string;
 
 before(() => {
-  model = {
-    unet: SafetensorsWeightSource.open(join(modelDir, "unet", "diffusion_pytorch_model.safetensors")),
-    textEncoder: SafetensorsWeightSource.open(join(modelDir, "text_encoder", "model.safetensors")),
-    unetConfig: TINY_SD15.unet,
-  };
+  model = openTinyLoraModel();
   targets = new LoraTargets(model);
   scratch = mkdtempSync(join(tmpdir(), "sdlite-lycoris-"));
 });

@@ -2,7 +2,8 @@
  * Turns one down/up pair found in a file into a LoraModule, checking that it fits the weight it
  * targets. The check is on the flattened [out, in·kh·kw] view the merge uses, so a linear LoRA on a
  * 1×1 conv (or the reverse, e.g. proj_in trained with use_linear_projection) is accepted, while a
- * pair for another model size fails loudly with both shapes.
+ * pair for another model size fails loudly with both shapes. With LoCon's CP core (`mid`
+ * [rank, rank, kh, kw]) down and up are 1×1 and the core carries the kernel.
  */
 import { shapeText } from "../weights/key-maps/tensor-mapping.js";
 import { LoraFileError, type LoraTensor, type LowRankModule } from "./lora-module.js";
@@ -17,15 +18,34 @@ export interface LoraPair {
   readonly alpha?: number;
   /** PEFT use_rslora: scale alpha / sqrt(rank) instead of alpha / rank. */
   readonly rankStabilized?: boolean;
+  /** LoCon's CP core (`lora_mid`). */
+  readonly mid?: LoraTensor;
+  /** A file's own `scale` tensor, which A1111 takes instead of alpha / rank. */
+  readonly scale?: number;
 }
 
 function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
+/** up [out, n], mid [n, m, kh, kw], down [m, in] on a [out, in, kh, kw] kernel. */
+function fitsWithCore(up: LoraTensor, mid: LoraTensor, down: LoraTensor, t: readonly number[]): boolean {
+  return (
+    t.length === 4 &&
+    mid.shape.length === 4 &&
+    up.shape[0] === t[0] &&
+    product(up.shape.slice(1)) === mid.shape[0] &&
+    down.shape[0] === mid.shape[1] &&
+    product(down.shape.slice(1)) === t[1] &&
+    mid.shape[2] === t[2] &&
+    mid.shape[3] === t[3]
+  );
+}
+
 function fits(pair: LoraPair): boolean {
-  const { down, up } = pair;
+  const { down, up, mid } = pair;
   const target = pair.target.shape;
+  if (mid) return fitsWithCore(up, mid, down, target);
   if (target.length < 2 || down.shape.length < 2 || up.shape.length < 2) return false;
   const rank = down.shape[0];
   const out = target[0];
@@ -45,7 +65,8 @@ export function loraModuleFromPair(file: string, pair: LoraPair): LowRankModule 
     throw new LoraFileError(
       file,
       `module "${sourceName}" does not fit ${target.component} weight "${target.weight}" ` +
-        `${shapeText(target.shape)}: lora down is ${shapeText(down.shape)}, lora up is ${shapeText(up.shape)} ` +
+        `${shapeText(target.shape)}: lora down is ${shapeText(down.shape)}, ` +
+        `${pair.mid ? `lora mid is ${shapeText(pair.mid.shape)}, ` : ""}lora up is ${shapeText(up.shape)} ` +
         "(a LoRA for another model size or architecture?)",
     );
   }
@@ -61,9 +82,10 @@ export function loraModuleFromPair(file: string, pair: LoraPair): LowRankModule 
     sourceName,
     down,
     up,
+    ...(pair.mid ? { mid: pair.mid } : {}),
     alpha,
     rank,
-    scale: pair.rankStabilized ? alpha / Math.sqrt(rank) : alpha / rank,
+    scale: pair.scale ?? (pair.rankStabilized ? alpha / Math.sqrt(rank) : alpha / rank),
     kind: target.shape.length === 4 ? "conv" : "linear",
   };
 }

@@ -7,13 +7,7 @@
  * is the decomposition's rank (LoHa: w1_b's rows; LoKr: w2_b's, else w1_b's), else 1.
  */
 import { shapeText } from "../weights/key-maps/tensor-mapping.js";
-import {
-  type FactorPair,
-  LoraFileError,
-  type LoraModule,
-  type LoraTensor,
-  type LowRankModule,
-} from "./lora-module.js";
+import { type FactorPair, LoraFileError, type LoraModule, type LoraTensor } from "./lora-module.js";
 import { loraModuleFromPair } from "./lora-pair.js";
 import type { LoraTarget } from "./lora-targets.js";
 import { deltaShape, doraAxis } from "./module-delta.js";
@@ -70,10 +64,8 @@ function build(file: string, sourceName: string, target: LoraTarget, read: Read)
   const [down, up, mid] = LORA_PARTS.map(read);
   if (down || up) {
     if (!down || !up) return `module "${sourceName}" has no ${down ? "lora_up" : "lora_down"} weight`;
-    if (mid) return lowRankWithCore(file, sourceName, target, read, { down, up, mid });
-    const m = loraModuleFromPair(file, { sourceName, target, down, up, alpha: scalar(read("alpha")) });
-    const explicit = scalar(read("scale"));
-    return explicit === undefined ? m : { ...m, scale: explicit };
+    const [alpha, scale] = [scalar(read("alpha")), scalar(read("scale"))];
+    return loraModuleFromPair(file, { sourceName, target, down, up, alpha, scale, ...(mid ? { mid } : {}) });
   }
   if (LOHA_PARTS.some((p) => read(p))) {
     const w1 = pair(read, "hada_w1_a", "hada_w1_b", "hada_t1");
@@ -109,50 +101,6 @@ function build(file: string, sourceName: string, target: LoraTarget, read: Read)
     };
   }
   return `module "${sourceName}" has no LoRA/LoHa/LoKr/full weights`;
-}
-
-/** LoCon with a CP core: up [out, n], mid [n, m, kh, kw], down [m, in] on a [out, in, kh, kw] kernel. */
-function lowRankWithCore(
-  file: string,
-  sourceName: string,
-  target: LoraTarget,
-  read: Read,
-  parts: { down: LoraTensor; up: LoraTensor; mid: LoraTensor },
-): LowRankModule {
-  const { down, up, mid } = parts;
-  const t = target.shape;
-  const fits =
-    t.length === 4 &&
-    mid.shape.length === 4 &&
-    up.shape[0] === t[0] &&
-    product(up.shape.slice(1)) === mid.shape[0] &&
-    down.shape[0] === mid.shape[1] &&
-    product(down.shape.slice(1)) === t[1] &&
-    mid.shape[2] === t[2] &&
-    mid.shape[3] === t[3];
-  if (!fits) {
-    throw new LoraFileError(
-      file,
-      `module "${sourceName}" does not fit ${target.component} weight "${target.weight}" ${shapeText(t)}: ` +
-        `lora down ${shapeText(down.shape)}, mid ${shapeText(mid.shape)}, up ${shapeText(up.shape)}`,
-    );
-  }
-  const rank = down.shape[0];
-  const alpha = scalar(read("alpha")) ?? rank;
-  const explicit = scalar(read("scale"));
-  return {
-    type: "lora",
-    component: target.component,
-    target: target.weight,
-    sourceName,
-    down,
-    up,
-    mid,
-    alpha,
-    rank,
-    scale: explicit ?? alpha / rank,
-    kind: "conv",
-  };
 }
 
 /**
