@@ -1,12 +1,12 @@
 /**
  * The server's textual-inversion embeddings and prompt settings: /sdapi/v1/embeddings in A1111's
  * shape (loaded / skipped by the open model's width), refresh-embeddings and files added while it
- * runs, an embedding named in a txt2img prompt (TI hashes in the infotext), and pad_cond_uncond as
- * an option and an override (`Pad conds: True`).
+ * runs, an embedding named in a txt2img prompt (TI hashes in the infotext), refresh-loras, and
+ * pad_cond_uncond as an option and an override (`Pad conds: True`).
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,6 +18,7 @@ import { fixturePath } from "./helpers/fixtures.js";
 const work = mkdtempSync(join(tmpdir(), "sdlite-server-embeddings-"));
 process.env.SDLITE_CACHE = join(work, "cache");
 const embeddingsDir = join(work, "embeddings");
+const loraDir = join(work, "Lora");
 let app: FastifyInstance;
 
 function writeEmbedding(name: string, count: number, width: number) {
@@ -29,6 +30,7 @@ function writeEmbedding(name: string, count: number, width: number) {
 
 before(async () => {
   mkdirSync(embeddingsDir);
+  mkdirSync(loraDir);
   writeEmbedding("mystyle", 2, 32);
   writeEmbedding("sd15-style", 1, 768);
   app = await createServer({
@@ -36,6 +38,7 @@ before(async () => {
     modelsDir: fixturePath("models"),
     hubCacheDir: false,
     embeddingsDir,
+    loraDir,
     engine: { runtime: { threads: 1 } },
     webDir: false,
   });
@@ -95,6 +98,21 @@ describe("textual-inversion embeddings over the A1111 API", () => {
     assert.equal(refresh.statusCode, 200);
     const listing = (await app.inject({ method: "GET", url: "/sdapi/v1/embeddings" })).json();
     assert.deepEqual(Object.keys(listing.loaded), ["mystyle", "newstyle"]);
+  });
+});
+
+describe("refresh-loras", () => {
+  it("lists a LoRA file added to the folder once asked to rescan", async () => {
+    const names = async () =>
+      (await app.inject({ method: "GET", url: "/sdapi/v1/loras" }))
+        .json()
+        .map((l: { name: string }) => l.name);
+    assert.deepEqual(await names(), []);
+    copyFileSync(fixturePath("lora/tiny-sd15-kohya.safetensors"), join(loraDir, "added.safetensors"));
+    assert.deepEqual(await names(), [], "the listing is the last scan's");
+    const refresh = await app.inject({ method: "POST", url: "/sdapi/v1/refresh-loras" });
+    assert.equal(refresh.statusCode, 200);
+    assert.deepEqual(await names(), ["added"]);
   });
 });
 
