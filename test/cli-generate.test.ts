@@ -210,6 +210,52 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     checkAgainstFixture(doc.files[0], c, {});
   });
 
+  test("--scheduler apart from the sampler: DPM++ 2M + Karras (or --schedule-type) is the DPM++ 2M Karras fixture; Euler a + Exponential is written as A1111 does", async () => {
+    const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
+    assert.equal(c.sampler, "DPM++ 2M Karras");
+    const split = caseArgs(c).map((a) => (a === c.sampler ? "DPM++ 2M" : a));
+    const a = await generateJson(["-m", TINY, ...split, "--scheduler", "Karras"], workspace());
+    checkAgainstFixture(a.doc.files[0], c, {});
+    const b = await generateJson(["-m", TINY, ...split, "--schedule-type", "karras"], workspace());
+    checkAgainstFixture(b.doc.files[0], c, {});
+    const args = [
+      "-m",
+      TINY,
+      "a cat",
+      "--seed",
+      "3",
+      "-W",
+      "64",
+      "-H",
+      "64",
+      "--steps",
+      "3",
+      "--sampler",
+      "Euler a",
+    ];
+    const exp = await generateJson([...args, "--scheduler", "exponential"], workspace());
+    assert.match(exp.doc.infotexts[0], /Steps: 3, Sampler: Euler a, Schedule type: Exponential, CFG scale/);
+    const auto = await generateJson(args, workspace());
+    assert.doesNotMatch(auto.doc.infotexts[0], /Schedule type/, "Automatic is not written");
+    assert.notDeepEqual(
+      readPng(exp.doc.files[0]).image.data,
+      readPng(auto.doc.files[0]).image.data,
+      "the schedule changes the image",
+    );
+  });
+
+  test("--help lists every schedule type and the --schedule-type alias", async () => {
+    const run = await runSdlite(["generate", "--help"], {});
+    assert.equal(run.status, 0, describeRun(run));
+    const help = run.stdout.replace(/\s+/g, " ");
+    assert.match(help, /--scheduler <name>/);
+    assert.match(help, /--schedule-type <name> same as --scheduler/);
+    assert.match(
+      help,
+      /Automatic, Uniform, Karras, Exponential, Polyexponential, SGM Uniform, KL Optimal, Align Your Steps, Simple, Normal, DDIM, Beta/,
+    );
+  });
+
   test("speed flags: --deep-cache 1 --quantize none --weight-storage fp16 is the plain run (the tiny model's weights are fp16 values); --deep-cache 2 --quantize int8 runs and stays close", async () => {
     const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
     const plain = await generateJson(
@@ -359,6 +405,20 @@ describe("sdlite generate errors: exit 1, one clear line", () => {
       run,
       /unknown sampler "Euler b"; valid choices: Euler a, Euler, .*DPM\+\+ 2M Karras.*LCM/,
     );
+  });
+
+  test("a schedule type the sampler cannot take, or an unknown one", async () => {
+    const ws = workspace();
+    const ddim = await runSdlite(
+      [...base, "-m", TINY, "--sampler", "DDIM", "--scheduler", "Karras", "-o", ws.out],
+      ws.env,
+    );
+    assertOneLineError(ddim, /sampler "DDIM" has no Karras schedule: it steps through its own timesteps/);
+    const unknown = await runSdlite([...base, "-m", TINY, "--scheduler", "cosine", "-o", ws.out], ws.env);
+    assertOneLineError(unknown, /unknown schedule type "cosine"; valid choices: Automatic, Uniform, Karras/);
+    // without -m the default model's sampler is LCM: refused before any download
+    const lcm = await runSdlite([...base, "--scheduler", "Beta", "-o", ws.out], ws.env);
+    assertOneLineError(lcm, /sampler "LCM" has no Beta schedule/);
   });
 
   test("a size that is not a multiple of 8", async () => {

@@ -161,6 +161,44 @@ test("parses an old-style infotext: no negative prompt, schedule folded into the
   assert.deepEqual(splitSamplerName("DDIM"), { sampler: "DDIM" });
 });
 
+test("every A1111 schedule type is written after Schedule type and read back, also folded into the sampler", () => {
+  for (const schedule of ["SGM Uniform", "Beta", "Align Your Steps", "KL Optimal", "Polyexponential"]) {
+    const record: GenerationRecord = {
+      prompt: "a cat",
+      steps: 8,
+      sampler: "Euler a",
+      scheduleType: schedule,
+      cfgScale: 7,
+      seed: 1,
+      width: 64,
+      height: 64,
+    };
+    const text = formatInfotext(record);
+    assert.match(text, new RegExp(`Sampler: Euler a, Schedule type: ${schedule}, CFG scale`));
+    const back = recordFromInfotext(parseInfotext(text));
+    assert.deepEqual([back.sampler, back.scheduleType], ["Euler a", schedule]);
+  }
+  // A1111's get_sampler_and_scheduler also takes the schedule's name or alias after a space
+  assert.deepEqual(splitSamplerName("Euler a sgm_uniform"), {
+    sampler: "Euler a",
+    scheduleType: "SGM Uniform",
+  });
+  assert.deepEqual(splitSamplerName("DPM++ 2M SGMUniform"), {
+    sampler: "DPM++ 2M",
+    scheduleType: "SGM Uniform",
+  });
+  assert.deepEqual(splitSamplerName("Euler Polyexponential"), {
+    sampler: "Euler",
+    scheduleType: "Polyexponential",
+  });
+  assert.deepEqual(
+    recordFromInfotext(
+      parseInfotext("a cat\nSteps: 8, Sampler: LMS Beta, CFG scale: 7, Seed: 1, Size: 64x64"),
+    ).scheduleType,
+    "Beta",
+  );
+});
+
 test("'Negative prompt:' inside a line stays prompt text; Windows newlines; multi-line prompts", () => {
   const text =
     "a sign that says Negative prompt: none\r\n" +

@@ -96,13 +96,46 @@ test("an unknown sampler name is rejected with the list of valid choices", () =>
   );
 });
 
-test("Karras on a sampler without a Karras schedule, or an unknown schedule type, is an error", () => {
-  assert.throws(() => resolveSampler("Euler a Karras"), /"Euler a" has no Karras schedule/);
+test("a schedule on a timestep sampler, an unknown schedule type, or two different schedules, is an error", () => {
+  // Euler a took no Karras before schedules were split from samplers; A1111 allows it, so does sdlite
+  assert.equal(resolveSampler("Euler a Karras").label, "Euler a Karras");
+  assert.equal(resolveSampler("Euler", { scheduleType: "Exponential" }).label, "Euler Exponential");
   assert.throws(() => resolveSampler("DDIM", { scheduleType: "Karras" }), /"DDIM" has no Karras schedule/);
+  assert.throws(() => resolveSampler("LCM Exponential"), /"LCM" has no Exponential schedule.*only Automatic/);
   assert.throws(
-    () => resolveSampler("Euler", { scheduleType: "Exponential" }),
-    /schedule type "Exponential".*Automatic, Karras/,
+    () => resolveSampler("Euler", { scheduleType: "cosine" }),
+    /schedule type "cosine".*Automatic, Uniform, Karras, Exponential/,
   );
+  assert.throws(
+    () => resolveSampler("Euler Karras", { scheduleType: "Exponential" }),
+    /names the Karras schedule but the schedule type is Exponential/,
+  );
+  // the same schedule twice, or Automatic beside a folded one, is fine (A1111: the name's suffix wins)
+  assert.equal(resolveSampler("Euler Karras", { scheduleType: "karras" }).scheduleType, "Karras");
+  assert.equal(resolveSampler("Euler Karras", { scheduleType: "Automatic" }).scheduleType, "Karras");
+});
+
+test("old folded names with any schedule, in A1111, ComfyUI and k-diffusion spellings", () => {
+  const forms: [string, string, string][] = [
+    ["Euler a Exponential", "Euler a", "Exponential"],
+    ["DPM++ 2M SGM Uniform", "DPM++ 2M", "SGM Uniform"],
+    ["dpmpp_2m_sgm_uniform", "DPM++ 2M", "SGM Uniform"],
+    ["euler_polyexponential", "Euler", "Polyexponential"],
+    ["DPM++ 2M SDE Beta", "DPM++ 2M SDE", "Beta"],
+    ["k_dpmpp_2m_ka", "DPM++ 2M", "Karras"],
+    ["Heun KL Optimal", "Heun", "KL Optimal"],
+    ["LMS ddim", "LMS", "DDIM"],
+    // whole names first: the DDIM sampler is not "D" + the DDIM schedule
+    ["DDIM", "DDIM", "Automatic"],
+    ["DPM++ 2M SDE", "DPM++ 2M SDE", "Automatic"],
+  ];
+  for (const [name, sampler, schedule] of forms) {
+    const resolved = resolveSampler(name);
+    assert.deepEqual([resolved.sampler, resolved.scheduleType], [sampler, schedule], name);
+    // the folded label resolves back to the same pair
+    const again = resolveSampler(resolved.label);
+    assert.deepEqual([again.sampler, again.scheduleType], [sampler, schedule], resolved.label);
+  }
 });
 
 test("steps must be a positive integer", () => {

@@ -267,6 +267,47 @@ describe("A1111 generation endpoints", () => {
   });
 });
 
+describe("A1111 scheduler field", () => {
+  const base = { prompt: "a cat", seed: 3, steps: 2, width: 64, height: 64 };
+
+  it("any schedule type on a σ sampler, written as A1111 writes it; old folded names too", async () => {
+    const r = await post("/sdapi/v1/txt2img", { ...base, sampler_name: "Euler a", scheduler: "SGM Uniform" });
+    assert.equal(r.statusCode, 200, r.body);
+    const info = parseInfo(r.json());
+    assert.deepEqual([info.sampler_name, info.scheduler], ["Euler a", "SGM Uniform"]);
+    assert.match(info.infotexts[0], /Steps: 2, Sampler: Euler a, Schedule type: SGM Uniform, CFG scale/);
+    assert.deepEqual(info.extra_generation_params, { "Schedule type": "SGM Uniform" });
+    assert.deepEqual([info.sdlite_ignored_fields, info.sdlite_warnings], [[], []]);
+    // A1111 names: sgm_uniform is the same schedule; "DPM++ 2M Exponential" folds it into the sampler
+    const byName = await post("/sdapi/v1/txt2img", {
+      ...base,
+      sampler_name: "Euler a",
+      scheduler: "sgm_uniform",
+    });
+    assert.equal(byName.json().images[0], r.json().images[0], "name and label give the same image");
+    const folded = parseInfo(
+      (await post("/sdapi/v1/txt2img", { ...base, sampler_name: "DPM++ 2M Exponential" })).json(),
+    );
+    assert.deepEqual([folded.sampler_name, folded.scheduler], ["DPM++ 2M", "Exponential"]);
+  });
+
+  it("where A1111 goes on regardless (DDIM takes no schedule, an unknown name), so does sdlite, and says so", async () => {
+    for (const [sampler, scheduler, why] of [
+      ["DDIM", "Karras", /sampler "DDIM" has no Karras schedule/],
+      ["Euler", "cosine", /unknown schedule type "cosine"/],
+    ] as const) {
+      const r = await post("/sdapi/v1/txt2img", { ...base, sampler_name: sampler, scheduler });
+      assert.equal(r.statusCode, 200, r.body);
+      const info = parseInfo(r.json());
+      assert.equal(info.scheduler, "Automatic");
+      assert.deepEqual(info.sdlite_ignored_fields, ["scheduler"]);
+      assert.match(info.sdlite_warnings[0], why);
+      assert.doesNotMatch(info.infotexts[0], /Schedule type/);
+    }
+    await assertStillServing();
+  });
+});
+
 describe("A1111 discovery and settings endpoints", () => {
   it("samplers, schedulers, upscalers, sd-vae, memory, progress", async () => {
     const get = async (url: string) => {
@@ -279,10 +320,38 @@ describe("A1111 discovery and settings endpoints", () => {
     for (const s of samplers) assert.deepEqual(Object.keys(s).sort(), ["aliases", "name", "options"]);
     assert.ok(samplers.some((s: { name: string }) => s.name === "Euler a"));
     const schedulers = await get("/sdapi/v1/schedulers");
+    // A1111's modules/sd_schedulers.py list, in its order and shape
     assert.deepEqual(
       schedulers.map((s: { label: string }) => s.label),
-      ["Automatic", "Karras"],
+      [
+        "Automatic",
+        "Uniform",
+        "Karras",
+        "Exponential",
+        "Polyexponential",
+        "SGM Uniform",
+        "KL Optimal",
+        "Align Your Steps",
+        "Simple",
+        "Normal",
+        "DDIM",
+        "Beta",
+      ],
     );
+    assert.deepEqual(schedulers[5], {
+      name: "sgm_uniform",
+      label: "SGM Uniform",
+      aliases: ["SGMUniform"],
+      default_rho: -1,
+      need_inner_model: true,
+    });
+    assert.deepEqual(schedulers[2], {
+      name: "karras",
+      label: "Karras",
+      aliases: null,
+      default_rho: 7,
+      need_inner_model: false,
+    });
     for (const s of schedulers) {
       assert.deepEqual(Object.keys(s).sort(), [
         "aliases",

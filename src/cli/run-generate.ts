@@ -23,6 +23,7 @@ import { buildGenerationRecord, type RecordContext } from "../pipeline/generatio
 import { type GenerationRequest, InvalidRequestError, validateRequest } from "../pipeline/request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { resolveSampler } from "../schedulers/registry.js";
+import { resolveSchedule } from "../schedulers/sigma-schedules.js";
 import {
   type ArchitectureOverrides,
   parseArchitectureOverrides,
@@ -33,7 +34,13 @@ import { formatDuration, formatRate } from "./format.js";
 import { loadInputImages } from "./input-images.js";
 import { parseLoraArg } from "./parse-lora-arg.js";
 import { createProgressReporter } from "./progress-reporter.js";
-import { GENERIC_DEFAULTS, type ModelDefaults, parseRepoSpec, resolveModel } from "./resolve-model.js";
+import {
+  DEFAULT_MODEL_DEFAULTS,
+  GENERIC_DEFAULTS,
+  type ModelDefaults,
+  parseRepoSpec,
+  resolveModel,
+} from "./resolve-model.js";
 import { DEFAULT_TAESD_REPO, fastPresetTaesd, type ResolvedTaesd, resolveTaesd } from "./resolve-taesd.js";
 import { StageTimings } from "./stage-timings.js";
 
@@ -77,6 +84,7 @@ function buildRequest(
     prompt,
     negativePrompt: o.negative,
     sampler: o.sampler ?? defaults.sampler,
+    schedule: scheduleOption(o),
     steps: o.steps ?? defaults.steps,
     guidance: o.cfg ?? defaults.cfg,
     seed,
@@ -93,9 +101,21 @@ function buildRequest(
   };
 }
 
+/** --scheduler, or its alias --schedule-type; both only when they agree. */
+function scheduleOption(o: GenerateOptions): string | undefined {
+  if (o.scheduler !== undefined && o.scheduleType !== undefined && o.scheduler !== o.scheduleType) {
+    throw new InvalidRequestError(
+      `--scheduler ${o.scheduler} and --schedule-type ${o.scheduleType} disagree; give one of them`,
+    );
+  }
+  return o.scheduler ?? o.scheduleType;
+}
+
 /** Everything that can be refused without a model, so a bad setting never costs a download. */
 function checkOptions(o: GenerateOptions): void {
-  if (o.sampler !== undefined) resolveSampler(o.sampler);
+  const schedule = scheduleOption(o);
+  if (schedule !== undefined) resolveSchedule(schedule);
+  if (o.sampler !== undefined) resolveSampler(o.sampler, { scheduleType: schedule });
   if (o.strength !== undefined && !o.initImage) {
     throw new InvalidRequestError("--strength needs --init-image (it is the img2img denoising strength)");
   }
@@ -204,7 +224,8 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
   const seed = o.seed === undefined || o.seed === -1 ? randomInt(0, MAX_RANDOM_SEED + 1) : o.seed;
   const fallbackSize = { width: GENERIC_DEFAULTS.width, height: GENERIC_DEFAULTS.height };
   const images = loadInputImages(o, fallbackSize);
-  validateRequest(buildRequest(prompt, o, GENERIC_DEFAULTS, images, seed));
+  // without -m the default model's LCM sampler is known now: a schedule it cannot take costs no download
+  validateRequest(buildRequest(prompt, o, o.model ? GENERIC_DEFAULTS : DEFAULT_MODEL_DEFAULTS, images, seed));
 
   const timings = new StageTimings();
   const reporter = createProgressReporter(process.stderr, () => timings.stepsPerSecond());

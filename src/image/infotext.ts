@@ -12,6 +12,7 @@
  * and a line *starting* with "Negative prompt:" switches to the negative prompt (the words
  * anywhere else are just prompt text).
  */
+import { splitFoldedSchedule } from "../schedulers/schedule-types.js";
 import type { GenerationRecord, LoraHash, RngSource } from "./generation-record.js";
 
 export type InfotextValue = string | number;
@@ -147,17 +148,8 @@ export function parseInfotext(text: string): ParsedInfotext {
 
 // ---------------------------------------------------------------- typed view
 
-/** Schedules that pre-1.9 A1111 folded into the sampler name ("DPM++ 2M Karras"). */
-const FOLDED_SCHEDULES = ["Karras", "Exponential"];
-
 /** Splits an old-style "DPM++ 2M Karras" into sampler and schedule; new-style names pass through. */
-export function splitSamplerName(name: string): { sampler: string; scheduleType?: string } {
-  for (const schedule of FOLDED_SCHEDULES) {
-    if (name.endsWith(` ${schedule}`))
-      return { sampler: name.slice(0, -schedule.length - 1), scheduleType: schedule };
-  }
-  return { sampler: name };
-}
+export const splitSamplerName = splitFoldedSchedule;
 
 /** Reads "name: hash, name2: hash2"; a name may itself contain ':' (the hash is after the last). */
 export function parseLoraHashes(value: string): LoraHash[] {

@@ -125,7 +125,9 @@ export async function generate(
     if (signal?.aborted) break;
     const seeds = Array.from({ length: req.batchSize }, (_, j) => req.seed + k * req.batchSize + j);
     const rng = new BatchRandomSource(seeds.map((s) => createRandomSource(req.rng, s)));
-    const scheduler = createScheduler(req.sampler, models.schedulerConfig, req.steps);
+    const scheduler = createScheduler(req.sampler, models.schedulerConfig, req.steps, {
+      scheduleType: req.schedule,
+    });
     const start = req.initImage ? img2imgStart(scheduler, req.steps, req.strength).startIndex : 0;
     const init = await prepareLatents(models, req, rng, scheduler, start, latentShape, () =>
       report("encode-image", k),

@@ -8,6 +8,7 @@ import type { GenerationRecord } from "../image/generation-record.js";
 import { loraShortHash, modelShortHash } from "../image/model-hash.js";
 import { sha256File } from "../image/sha256-file.js";
 import { resolveSampler } from "../schedulers/registry.js";
+import { AUTOMATIC_SCHEDULE } from "../schedulers/sigma-schedules.js";
 import type { ConditioningFacts } from "./generate.js";
 import type { GenerationRequest } from "./request.js";
 
@@ -65,7 +66,7 @@ export function buildGenerationRecord(
   seed: number,
   context: RecordContext = {},
 ): GenerationRecord {
-  const sampler = resolveSampler(request.sampler);
+  const sampler = resolveSampler(request.sampler, { scheduleType: request.schedule });
   const loras = context.loras ?? [];
   const tags = loras.map(loraTag).join(" ");
   const extra = {
@@ -77,7 +78,8 @@ export function buildGenerationRecord(
     ...(request.negativePrompt ? { negativePrompt: request.negativePrompt } : {}),
     steps: request.steps,
     sampler: sampler.sampler,
-    ...(sampler.karras ? { scheduleType: sampler.scheduleType } : {}),
+    // A1111 names the schedule when it is not Automatic (sd_samplers_kdiffusion get_sigmas)
+    ...(sampler.scheduleType !== AUTOMATIC_SCHEDULE.label ? { scheduleType: sampler.scheduleType } : {}),
     cfgScale: request.guidance,
     seed,
     width: request.width,

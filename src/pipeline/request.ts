@@ -1,11 +1,19 @@
 /** What a caller asks for, and the checks that turn absurd input into a clear error up front. */
 import type { GrayImage, RgbImage } from "../image/types.js";
+import { resolveSampler } from "../schedulers/registry.js";
+import { AUTOMATIC_SCHEDULE } from "../schedulers/sigma-schedules.js";
 
 export interface GenerationRequest {
   prompt: string;
   negativePrompt?: string;
   /** AUTOMATIC1111 label ("Euler a", "DPM++ 2M Karras", …), diffusers class name or alias. */
   sampler: string;
+  /**
+   * A1111 "Schedule type" (Automatic, Karras, Exponential, SGM Uniform, Beta, …: see
+   * schedulers/sigma-schedules.ts), chosen apart from the sampler; default Automatic, which keeps
+   * a schedule folded into the sampler name ("DPM++ 2M Karras").
+   */
+  schedule?: string;
   steps: number;
   /** Classifier-free guidance scale; ≤ 1 turns guidance off (UNet at batch 1). */
   guidance: number;
@@ -67,6 +75,12 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
       `${name} must be a multiple of 8, got ${side} (try ${Math.max(8, Math.round(side / 8) * 8)})`,
     );
   }
+  const schedule = r.schedule ?? AUTOMATIC_SCHEDULE.label;
+  try {
+    resolveSampler(r.sampler, { scheduleType: schedule });
+  } catch (err) {
+    throw new InvalidRequestError((err as Error).message);
+  }
   check(isInt(r.steps, 1, MAX_STEPS), `steps must be an integer from 1 to ${MAX_STEPS}, got ${r.steps}`);
   check(
     Number.isFinite(r.guidance) && r.guidance >= 0,
@@ -107,6 +121,7 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     prompt: r.prompt,
     negativePrompt: r.negativePrompt ?? "",
     sampler: r.sampler,
+    schedule,
     steps: r.steps,
     guidance: r.guidance,
     seed: r.seed,

@@ -9,13 +9,13 @@
  */
 import type { RandomSource } from "../rng/random-source.js";
 import {
-  karrasSigmas,
   multistepSpacedTimesteps,
   sigmasToRoundedTimesteps,
   sigmaTableFloat32,
   trainingAlphasCumprod,
 } from "./noise-schedule.js";
 import { spacingFor } from "./scheduler-config.js";
+import { configuredSchedule } from "./sigma-schedules.js";
 import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
 import { vpAddNoise, vpAlphaSigma, vpDataPrediction, vpLambda } from "./vp-from-sigma.js";
 
@@ -87,17 +87,27 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     }
     this.prediction = config.predictionType;
     const table = sigmaTableFloat32(trainingAlphasCumprod(config));
+    const schedule = configuredSchedule(config);
     let sigmas: Float64Array;
-    if (config.useKarrasSigmas) {
+    let scheduleEnd = 0;
+    if (schedule) {
       // σ_min/σ_max of the full training table: DPM++ Karras ignores the timestep spacing, and the
-      // model sees rounded timesteps while the solver keeps the unrounded Karras σ.
-      sigmas = karrasSigmas(table[0], table[table.length - 1], steps);
+      // model sees rounded timesteps while the solver keeps the unrounded σ of the schedule.
+      const chosen = schedule({
+        steps,
+        sigmaMin: table[0],
+        sigmaMax: table[table.length - 1],
+        trainingSigmas: table,
+      });
+      sigmas = chosen.subarray(0, chosen.length - 1);
+      scheduleEnd = chosen[chosen.length - 1];
       this.timesteps = sigmasToRoundedTimesteps(sigmas, table);
     } else {
       this.timesteps = multistepSpacedTimesteps(config, steps, spacingFor(config, "linspace"));
       sigmas = Float64Array.from(this.timesteps, (t) => table[t]);
     }
-    const last = this.finalSigmas === "zero" ? 0 : table[0];
+    // a schedule that ends above 0 (KL Optimal) keeps its end; otherwise final_sigmas_type decides
+    const last = scheduleEnd !== 0 ? scheduleEnd : this.finalSigmas === "zero" ? 0 : table[0];
     this.sigmas = new Float64Array(sigmas.length + 1);
     for (let i = 0; i < sigmas.length; i++) this.sigmas[i] = f32(sigmas[i]);
     this.sigmas[sigmas.length] = f32(last);

@@ -12,7 +12,8 @@ const f32 = Math.fround;
 
 export class EulerAncestralScheduler extends SigmaScheduler {
   constructor(config: SchedulerConfig, steps: number) {
-    super(config, steps, false); // diffusers 0.27.2's Euler a has no Karras option
+    // diffusers 0.27.2's Euler a ignores use_karras_sigmas; only a schedule chosen for it applies
+    super(config, steps, config.sigmaSchedule);
   }
 
   step(modelOutput: Float32Array, index: number, sample: Float32Array, rng: RandomSource): Float32Array {

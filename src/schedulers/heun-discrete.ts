@@ -8,6 +8,7 @@ import type { RandomSource } from "../rng/random-source.js";
 import { eulerInitNoiseSigma, eulerSchedule } from "./noise-schedule.js";
 import { spacingFor } from "./scheduler-config.js";
 import { addSigmaNoise, derivative, predictOriginal, scaleBySigma } from "./sigma-sampling.js";
+import { configuredSchedule } from "./sigma-schedules.js";
 import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
 
 const f32 = Math.fround;
@@ -35,7 +36,7 @@ export class HeunDiscreteScheduler implements Scheduler {
 
   constructor(config: SchedulerConfig, steps: number) {
     const spacing = spacingFor(config, "linspace");
-    const schedule = eulerSchedule(config, steps, spacing, config.useKarrasSigmas);
+    const schedule = eulerSchedule(config, steps, spacing, configuredSchedule(config));
     this.timesteps = repeatAfterFirst(schedule.timesteps, false);
     // sigmas[1:-1] repeated, the final 0 kept once
     this.sigmas = repeatAfterFirst(schedule.sigmas, true);

@@ -18,7 +18,7 @@ import {
   numpyLogFloat32,
   roundHalfEven,
 } from "./numpy-compat.js";
-import type { SchedulerConfig, TimestepSpacing } from "./types.js";
+import type { SchedulerConfig, SigmaSchedule, TimestepSpacing } from "./types.js";
 
 export { interpUnitKnots, numpyArange, numpyLinspace, numpyLogFloat32, roundHalfEven };
 
@@ -218,22 +218,32 @@ export function sigmasToRoundedTimesteps(sigmas: ArrayLike<number>, sigmaTable: 
 }
 
 /**
- * Euler-family sigma schedule: σ interpolated at the timesteps, optionally replaced by Karras sigmas
- * between that schedule's own σ_max and σ_min (so Euler Karras depends on the spacing).
- * Returns float32 sigmas with the final 0 appended, and the timesteps the model sees.
+ * Euler-family sigma schedule: σ interpolated at the timesteps, or a chosen σ schedule (Karras,
+ * Exponential, ...) over that schedule's own σ_max … σ_min (so Euler Karras depends on the
+ * spacing, as diffusers' use_karras_sigmas does), with fractional timesteps found from the σ.
+ * Returns float32 sigmas with the final value (0 unless the schedule ends elsewhere), and the
+ * timesteps the model sees.
  */
 export function eulerSchedule(
   config: SchedulerConfig,
   steps: number,
   spacing: TimestepSpacing,
-  useKarrasSigmas: boolean,
+  schedule: SigmaSchedule | undefined,
 ): { timesteps: Float64Array; sigmas: Float64Array } {
   const table = sigmaTableFloat32(trainingAlphasCumprod(config));
-  let timesteps = fractionalTimesteps(config, steps, spacing);
-  let sigmas = sigmasAtTimesteps(timesteps, table);
-  if (useKarrasSigmas) {
-    sigmas = karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], steps);
-    timesteps = sigmasToTimesteps(sigmas, table);
+  const timesteps = fractionalTimesteps(config, steps, spacing);
+  const sigmas = sigmasAtTimesteps(timesteps, table);
+  if (schedule) {
+    const chosen = schedule({
+      steps,
+      sigmaMin: sigmas[sigmas.length - 1],
+      sigmaMax: sigmas[0],
+      trainingSigmas: table,
+    });
+    return {
+      timesteps: sigmasToTimesteps(chosen.subarray(0, chosen.length - 1), table),
+      sigmas: chosen.map(f32),
+    };
   }
   const withFinal = new Float64Array(sigmas.length + 1);
   for (let i = 0; i < sigmas.length; i++) withFinal[i] = f32(sigmas[i]);

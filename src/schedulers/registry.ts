@@ -1,9 +1,10 @@
 /**
  * Sampler names -> schedulers. Accepts the four spellings users bring (ECOSYSTEM 1.4), all
- * case-insensitive: AUTOMATIC1111 labels ("DPM++ 2M Karras", or "DPM++ 2M" with the separate
- * Schedule type "Karras"), diffusers class names ("DPMSolverMultistepScheduler"), k-diffusion /
- * A1111 aliases ("k_dpmpp_2m_ka") and ComfyUI / sd.cpp names ("dpmpp_2m", "dpm++2m").
- * Metadata always gets the canonical A1111 label.
+ * case-insensitive: AUTOMATIC1111 labels ("DPM++ 2M", with a separate Schedule type such as
+ * "Karras", or the old folded form "DPM++ 2M Karras"), diffusers class names
+ * ("DPMSolverMultistepScheduler"), k-diffusion / A1111 aliases ("k_dpmpp_2m_ka") and ComfyUI /
+ * sd.cpp names ("dpmpp_2m", "dpm++2m"). Metadata always gets the canonical A1111 label.
+ * The schedule (sigma-schedules.ts) is chosen apart from the sampler; σ-based families take any.
  *
  * To add a family: import its factory and append one entry to SAMPLERS.
  */
@@ -15,6 +16,14 @@ import { HeunDiscreteScheduler } from "./heun-discrete.js";
 import { LCMScheduler } from "./lcm.js";
 import { LmsDiscreteScheduler } from "./lms-discrete.js";
 import { PndmScheduler } from "./pndm.js";
+import {
+  AUTOMATIC_SCHEDULE,
+  compactName,
+  resolveSchedule,
+  type ScheduleEntry,
+  scheduleLabels,
+  scheduleSpellings,
+} from "./sigma-schedules.js";
 import { TCDScheduler } from "./tcd.js";
 import type { Scheduler, SchedulerConfig, SchedulerFactory } from "./types.js";
 import { UniPCMultistepScheduler } from "./unipc-multistep.js";
@@ -29,8 +38,11 @@ export interface SamplerEntry {
   diffusersClass: string;
   /** Other spellings: k-diffusion/A1111 aliases, ComfyUI and sd.cpp names, diffusers class names. */
   aliases: readonly string[];
-  /** Whether the Karras sigma schedule (use_karras_sigmas) applies to this sampler. */
-  karras: boolean;
+  /**
+   * Whether a schedule other than Automatic applies: the σ-based families take any σ list; the
+   * timestep-based ones (DDIM, PLMS, UniPC, LCM, TCD) step through their own timesteps.
+   */
+  schedules: boolean;
   /** Family options merged into config.extra before `create` (e.g. the DPM++ algorithm_type). */
   extra?: Record<string, unknown>;
   create: SchedulerFactory;
@@ -47,35 +59,35 @@ export const SAMPLERS: SamplerEntry[] = [
       "euler_a",
       "EulerAncestralDiscreteScheduler",
     ],
-    karras: false,
+    schedules: true,
     create: (config, steps) => new EulerAncestralScheduler(config, steps),
   },
   {
     label: "Euler",
     diffusersClass: "EulerDiscreteScheduler",
     aliases: ["k_euler", "euler", "EulerDiscreteScheduler"],
-    karras: true,
+    schedules: true,
     create: (config, steps) => new EulerDiscreteScheduler(config, steps),
   },
   {
     label: "LMS",
     diffusersClass: "LMSDiscreteScheduler",
     aliases: ["k_lms", "lms", "LMSDiscreteScheduler"],
-    karras: true,
+    schedules: true,
     create: (config, steps) => new LmsDiscreteScheduler(config, steps),
   },
   {
     label: "Heun",
     diffusersClass: "HeunDiscreteScheduler",
     aliases: ["k_heun", "heun", "HeunDiscreteScheduler"],
-    karras: true,
+    schedules: true,
     create: (config, steps) => new HeunDiscreteScheduler(config, steps),
   },
   {
     label: "DPM++ 2M",
     diffusersClass: "DPMSolverMultistepScheduler",
     aliases: ["k_dpmpp_2m", "dpmpp_2m", "dpm++2m", "DPMSolverMultistepScheduler"],
-    karras: true,
+    schedules: true,
     extra: { algorithm_type: "dpmsolver++" },
     create: (config, steps) => new DpmSolverMultistepScheduler(config, steps),
   },
@@ -83,7 +95,7 @@ export const SAMPLERS: SamplerEntry[] = [
     label: "DPM++ 2M SDE",
     diffusersClass: "DPMSolverMultistepScheduler",
     aliases: ["k_dpmpp_2m_sde", "dpmpp_2m_sde"],
-    karras: true,
+    schedules: true,
     extra: { algorithm_type: "sde-dpmsolver++" },
     create: (config, steps) => new DpmSolverMultistepScheduler(config, steps),
   },
@@ -91,41 +103,44 @@ export const SAMPLERS: SamplerEntry[] = [
     label: "DDIM",
     diffusersClass: "DDIMScheduler",
     aliases: ["ddim", "DDIMScheduler"],
-    karras: false,
+    schedules: false,
     create: (config, steps) => new DdimScheduler(config, steps),
   },
   {
     label: "PLMS",
     diffusersClass: "PNDMScheduler",
     aliases: ["plms", "pndm", "PNDMScheduler"],
-    karras: false,
+    schedules: false,
     create: (config, steps) => new PndmScheduler(config, steps),
   },
   {
     label: "UniPC",
     diffusersClass: "UniPCMultistepScheduler",
     aliases: ["unipc", "uni_pc", "uni_pc_bh2", "UniPCMultistepScheduler"],
-    karras: false,
+    schedules: false,
     create: (config, steps) => new UniPCMultistepScheduler(config, steps),
   },
   {
     label: "LCM",
     diffusersClass: "LCMScheduler",
     aliases: ["k_lcm", "lcm", "LCMScheduler"],
-    karras: false,
+    schedules: false,
     create: (config, steps) => new LCMScheduler(config, steps),
   },
   {
     label: "TCD",
     diffusersClass: "TCDScheduler",
     aliases: ["tcd", "TCDScheduler"],
-    karras: false,
+    schedules: false,
     create: (config, steps) => new TCDScheduler(config, steps),
   },
 ];
 
 export interface SamplerOptions {
-  /** A1111's separate "Schedule type": "Automatic"/"Uniform" (the sampler's own) or "Karras". */
+  /**
+   * A1111's separate "Schedule type" (name, label or alias of sigma-schedules.ts, any case);
+   * absent, "" or "Automatic": the schedule folded into the sampler name, else the sampler's own.
+   */
   scheduleType?: string;
   /** DDIM/TCD eta (stored as config.extra.eta). */
   eta?: number;
@@ -133,30 +148,27 @@ export interface SamplerOptions {
 
 export interface ResolvedSampler {
   entry: SamplerEntry;
+  schedule: ScheduleEntry;
+  /** The schedule is Karras. */
   karras: boolean;
   /** A1111 sampler label, e.g. "DPM++ 2M". */
   sampler: string;
-  /** A1111 "Schedule type" for infotexts: "Karras" or "Automatic". */
-  scheduleType: "Karras" | "Automatic";
-  /** The old single-label form, e.g. "DPM++ 2M Karras". */
+  /** A1111 "Schedule type" label for infotexts: "Automatic", "Karras", "SGM Uniform", ... */
+  scheduleType: string;
+  /** The old single-label form, e.g. "DPM++ 2M Karras" ("DPM++ 2M" for Automatic). */
   label: string;
 }
 
-/** Lower case without spaces, underscores or hyphens: "DPM++ 2M" and "dpm++_2m" meet. */
-function compact(name: string): string {
-  return name.toLowerCase().replace(/[\s_-]+/g, "");
-}
-
-const KARRAS_SUFFIX = /(?:[\s_-]+karras|_ka)$/i;
 const K_DIFFUSION_PREFIX = /^k_/i;
-const AUTOMATIC_SCHEDULES = new Set(["", "automatic", "uniform", "default", "normal", "discrete"]);
+/** k-diffusion's "_ka" alias suffix (k_dpmpp_2m_ka): Karras. */
+const KA_SUFFIX = /_ka$/i;
 
 function lookupTable(): Map<string, SamplerEntry> {
   const table = new Map<string, SamplerEntry>();
   for (const entry of SAMPLERS) {
     for (const name of [entry.label, ...entry.aliases]) {
       for (const spelling of [name, name.replace(K_DIFFUSION_PREFIX, "")]) {
-        const key = compact(spelling);
+        const key = compactName(spelling);
         if (!table.has(key)) table.set(key, entry);
       }
     }
@@ -164,45 +176,75 @@ function lookupTable(): Map<string, SamplerEntry> {
   return table;
 }
 
-/** The valid sampler names, for error messages: A1111 labels plus their Karras forms. */
+function findSampler(table: Map<string, SamplerEntry>, name: string): SamplerEntry | undefined {
+  return table.get(compactName(name)) ?? table.get(compactName(name.replace(K_DIFFUSION_PREFIX, "")));
+}
+
+/**
+ * A sampler name, whole or with a schedule folded in at its end as A1111 before 1.9 wrote it
+ * ("DPM++ 2M Karras", "Euler a Exponential", "euler_sgm_uniform", "k_dpmpp_2m_ka").
+ */
+function splitSamplerName(name: string): { entry: SamplerEntry; schedule?: ScheduleEntry } | undefined {
+  const table = lookupTable();
+  const whole = findSampler(table, name);
+  if (whole) return { entry: whole };
+  if (KA_SUFFIX.test(name)) {
+    const entry = findSampler(table, name.replace(KA_SUFFIX, ""));
+    if (entry) return { entry, schedule: resolveSchedule("karras") };
+  }
+  const key = compactName(name);
+  for (const { spelling, entry: schedule } of scheduleSpellings()) {
+    if (schedule === AUTOMATIC_SCHEDULE || key.length <= spelling.length || !key.endsWith(spelling)) continue;
+    const entry = findSampler(table, key.slice(0, -spelling.length));
+    if (entry) return { entry, schedule };
+  }
+  return undefined;
+}
+
+/** The valid sampler names, for error messages: schedule takers first, with folded examples. */
 function validChoices(): string {
-  return SAMPLERS.flatMap((e) => (e.karras ? [e.label, `${e.label} Karras`] : [e.label])).join(", ");
+  const taking = SAMPLERS.filter((e) => e.schedules).map((e) => e.label);
+  const others = SAMPLERS.filter((e) => !e.schedules).map((e) => e.label);
+  return `${taking.join(", ")} (these also with a schedule type, e.g. "Euler Karras", "DPM++ 2M Karras", "Euler a Exponential"), ${others.join(", ")}`;
 }
 
 /** Resolves any accepted spelling of a sampler (and an optional A1111 Schedule type). */
 export function resolveSampler(name: string, options: SamplerOptions = {}): ResolvedSampler {
-  const table = lookupTable();
-  const trimmed = name.trim();
-  let karras = false;
-  let entry = table.get(compact(trimmed)) ?? table.get(compact(trimmed.replace(K_DIFFUSION_PREFIX, "")));
-  if (!entry && KARRAS_SUFFIX.test(trimmed)) {
-    const base = trimmed.replace(KARRAS_SUFFIX, "");
-    entry = table.get(compact(base)) ?? table.get(compact(base.replace(K_DIFFUSION_PREFIX, "")));
-    karras = entry !== undefined;
-  }
-  if (!entry) {
+  const split = splitSamplerName(name.trim());
+  if (!split) {
     throw new Error(`unknown sampler "${name}"; valid choices: ${validChoices()}`);
   }
-  const schedule = compact(options.scheduleType ?? "");
-  if (schedule === "karras") karras = true;
-  else if (!AUTOMATIC_SCHEDULES.has(schedule)) {
-    throw new Error(`unsupported schedule type "${options.scheduleType}"; valid choices: Automatic, Karras`);
-  }
-  if (karras && !entry.karras) {
+  const { entry } = split;
+  const field = resolveSchedule(options.scheduleType ?? "");
+  let schedule = split.schedule ?? field;
+  if (split.schedule && field !== AUTOMATIC_SCHEDULE && field !== split.schedule) {
     throw new Error(
-      `sampler "${entry.label}" has no Karras schedule; samplers with one: ${SAMPLERS.filter((e) => e.karras)
+      `sampler "${name}" names the ${split.schedule.label} schedule but the schedule type is ${field.label}; give one of them`,
+    );
+  }
+  if (schedule !== AUTOMATIC_SCHEDULE && !entry.schedules) {
+    throw new Error(
+      `sampler "${entry.label}" has no ${schedule.label} schedule: it steps through its own timesteps, so only Automatic applies; samplers that take a schedule type: ${SAMPLERS.filter(
+        (e) => e.schedules,
+      )
         .map((e) => e.label)
         .join(", ")}`,
     );
   }
+  schedule ??= AUTOMATIC_SCHEDULE;
+  const automatic = schedule === AUTOMATIC_SCHEDULE;
   return {
     entry,
-    karras,
+    schedule,
+    karras: schedule.name === "karras",
     sampler: entry.label,
-    scheduleType: karras ? "Karras" : "Automatic",
-    label: karras ? `${entry.label} Karras` : entry.label,
+    scheduleType: schedule.label,
+    label: automatic ? entry.label : `${entry.label} ${schedule.label}`,
   };
 }
+
+/** Every schedule type label, in A1111's order. */
+export { scheduleLabels };
 
 /** The canonical A1111 label for metadata ("DPM++ 2M Karras" for "k_dpmpp_2m_ka"). */
 export function canonicalSamplerLabel(name: string, options: SamplerOptions = {}): string {
@@ -228,6 +270,7 @@ export function createScheduler(
   const config: SchedulerConfig = {
     ...baseConfig,
     useKarrasSigmas: resolved.karras,
+    sigmaSchedule: resolved.schedule.sigmas,
     extra,
   };
   return resolved.entry.create(config, steps);
@@ -237,11 +280,18 @@ export interface SamplerInfo {
   /** A1111 label. */
   name: string;
   aliases: string[];
-  /** Whether "Karras" may be chosen as the Schedule type (or appended to the name). */
+  /** Whether a Schedule type other than Automatic may be chosen (or appended to the name). */
+  schedules: boolean;
+  /** Whether "Karras" may be chosen: the same as `schedules` (kept for callers of the Karras-only API). */
   karras: boolean;
 }
 
 /** Every sampler with its aliases, in A1111's order (for a /samplers endpoint). */
 export function listSamplers(): SamplerInfo[] {
-  return SAMPLERS.map((e) => ({ name: e.label, aliases: [...e.aliases], karras: e.karras }));
+  return SAMPLERS.map((e) => ({
+    name: e.label,
+    aliases: [...e.aliases],
+    schedules: e.schedules,
+    karras: e.schedules,
+  }));
 }

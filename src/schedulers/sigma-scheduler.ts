@@ -7,7 +7,8 @@ import type { RandomSource } from "../rng/random-source.js";
 import { eulerInitNoiseSigma, eulerSchedule } from "./noise-schedule.js";
 import { spacingFor } from "./scheduler-config.js";
 import { addSigmaNoise, scaleBySigma } from "./sigma-sampling.js";
-import type { PredictionType, Scheduler, SchedulerConfig } from "./types.js";
+import { configuredSchedule } from "./sigma-schedules.js";
+import type { PredictionType, Scheduler, SchedulerConfig, SigmaSchedule } from "./types.js";
 
 export abstract class SigmaScheduler implements Scheduler {
   readonly timesteps: Float64Array;
@@ -17,9 +18,13 @@ export abstract class SigmaScheduler implements Scheduler {
   readonly order = 1;
   protected readonly prediction: PredictionType;
 
-  constructor(config: SchedulerConfig, steps: number, karras = config.useKarrasSigmas) {
+  constructor(
+    config: SchedulerConfig,
+    steps: number,
+    sigmaSchedule: SigmaSchedule | undefined = configuredSchedule(config),
+  ) {
     const spacing = spacingFor(config, "linspace");
-    const schedule = eulerSchedule(config, steps, spacing, karras);
+    const schedule = eulerSchedule(config, steps, spacing, sigmaSchedule);
     this.timesteps = schedule.timesteps;
     this.sigmas = schedule.sigmas;
     this.initNoiseSigma = eulerInitNoiseSigma(this.sigmas, spacing);

@@ -32,6 +32,11 @@ export interface SchedulerConfig {
   setAlphaToOne: boolean; // false for SD1.5
   clipSample: boolean;
   useKarrasSigmas: boolean;
+  /**
+   * The σ schedule chosen apart from the sampler (A1111 "Schedule type", sigma-schedules.ts);
+   * undefined: the family's own (Karras when useKarrasSigmas). Families without σ ignore it.
+   */
+  sigmaSchedule?: SigmaSchedule;
   /** DDIM/TCD eta, DPM++ algorithm, LCM origin steps, ...: family-specific extras. */
   extra: Record<string, unknown>;
   /**
@@ -41,6 +46,20 @@ export interface SchedulerConfig {
    */
   unsetKeys?: readonly string[];
 }
+
+/** What a σ schedule is built from. */
+export interface SigmaScheduleContext {
+  /** The steps asked for (A1111's DDIM schedule may give a different count). */
+  readonly steps: number;
+  /** The σ range the sampler family spans with its own schedule (A1111: the training table's ends). */
+  readonly sigmaMin: number;
+  readonly sigmaMax: number;
+  /** The training σ table, ascending in t, float32 (k-diffusion's inner_model.sigmas). */
+  readonly trainingSigmas: Float32Array;
+}
+
+/** A descending σ list with its final value (0, or σ_min for KL Optimal): length = steps run + 1. */
+export type SigmaSchedule = (context: SigmaScheduleContext) => Float64Array;
 
 /** Builds one family's Scheduler for a run of `steps` (config already holds the sampler's overrides). */
 export type SchedulerFactory = (config: SchedulerConfig, steps: number) => Scheduler;

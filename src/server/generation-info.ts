@@ -34,7 +34,7 @@ export function generationRecord(plan: GenerationPlan, facts: RunFacts, seed: nu
     ...(plan.negativePrompt ? { negativePrompt: plan.negativePrompt } : {}),
     steps: plan.steps,
     sampler: plan.sampler.sampler,
-    ...(plan.sampler.karras ? { scheduleType: "Karras" } : {}),
+    ...(plan.sampler.scheduleType !== "Automatic" ? { scheduleType: plan.sampler.scheduleType } : {}),
     cfgScale: plan.cfgScale,
     seed,
     width: plan.width,
@@ -61,7 +61,7 @@ export function generationInfo(plan: GenerationPlan, facts: RunFacts): Record<st
   const n = facts.seeds.length;
   const records = facts.seeds.map((seed) => generationRecord(plan, facts, seed));
   const extra: Record<string, unknown> = {};
-  if (plan.sampler.karras) extra["Schedule type"] = "Karras";
+  if (plan.sampler.scheduleType !== "Automatic") extra["Schedule type"] = plan.sampler.scheduleType;
   Object.assign(extra, conditioningParameters(facts.conditioning));
   if (facts.loraHashes.length > 0)
     extra["Lora hashes"] = facts.loraHashes.map((h) => `${h.name}: ${h.hash}`).join(", ");

@@ -129,8 +129,12 @@ function checkedSize(body: Body, limits: GenerationLimits): { width: number; hei
   return { width, height };
 }
 
-/** The sampler and, if it fits, the A1111 schedule; a schedule sdlite lacks falls back to the sampler's own. */
-function resolveSamplerFields(body: Body, ignored: string[]): ResolvedSampler {
+/**
+ * The sampler and, if it fits, the A1111 schedule. Where A1111 goes on regardless (an unknown
+ * schedule falls back to Automatic, a timestep sampler such as DDIM ignores it, a schedule folded
+ * into the sampler name wins), so does this, and says so in the warnings.
+ */
+function resolveSamplerFields(body: Body, ignored: string[], warnings: string[]): ResolvedSampler {
   const name = stringField(body, "sampler_name", "") || stringField(body, "sampler_index", "") || "Euler";
   let base: ResolvedSampler;
   try {
@@ -142,11 +146,10 @@ function resolveSamplerFields(body: Body, ignored: string[]): ResolvedSampler {
   const schedule = stringField(body, "scheduler", "");
   if (schedule === "") return base;
   try {
-    const withSchedule = resolveSampler(name, { scheduleType: schedule });
-    // "DPM++ 2M Karras" with scheduler "Automatic" keeps its Karras
-    return base.karras && !withSchedule.karras ? base : withSchedule;
-  } catch {
+    return resolveSampler(name, { scheduleType: schedule });
+  } catch (err) {
     ignored.push("scheduler");
+    warnings.push(`scheduler ignored: ${(err as Error).message}; used ${base.scheduleType}`);
     return base;
   }
 }
@@ -282,7 +285,7 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     );
   }
   const { width, height } = checkedSize(body, limits);
-  const sampler = resolveSamplerFields(body, ignored);
+  const sampler = resolveSamplerFields(body, ignored, warnings);
   const overrides = readOverrides(body, context.models, ignored);
   const rng = rngFromRandnSource(overrides.randnSource ?? context.randnSource);
   const { promptForModel, loras } = resolveLoras(prompt, context.loras, warnings);

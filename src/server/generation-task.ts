@@ -129,7 +129,8 @@ async function runGeneration(
         {
           prompt: plan.promptForModel,
           negativePrompt: plan.negativePrompt,
-          sampler: plan.sampler.label,
+          sampler: plan.sampler.sampler,
+          schedule: plan.sampler.scheduleType,
           steps: plan.steps,
           guidance: plan.cfgScale,
           seed,

@@ -1,5 +1,6 @@
 /** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
 import { type Command, Option } from "commander";
+import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
 
 export interface GenerateOptions {
@@ -8,6 +9,8 @@ export interface GenerateOptions {
   lora: string[];
   embeddingsDir?: string;
   sampler?: string;
+  scheduler?: string;
+  scheduleType?: string;
   steps?: number;
   cfg?: number;
   seed?: number;
@@ -48,7 +51,8 @@ Examples:
   sdlite generate "a photo of a cat" -m ./v1-5-pruned-emaonly.safetensors --seed 42
   sdlite generate "a watercolor landscape" -m model.safetensors --init-image in.png --strength 0.6
   sdlite generate "a red ball" -m sd-inpainting/ --init-image in.png --mask mask.png
-  sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M Karras"
+  sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M" --scheduler Karras
+  sdlite generate "a fox" -m model.safetensors --sampler "Euler a" --scheduler "SGM Uniform"   (old "DPM++ 2M Karras" names work too)
   sdlite generate "a lighthouse at dusk" --fast          (int8 UNet, DeepCache, TAESD, low memory: about 4x faster, not exact)`;
 
 export function registerGenerateCommand(program: Command): void {
@@ -63,7 +67,12 @@ export function registerGenerateCommand(program: Command): void {
       "--embeddings-dir <dir>",
       "textual-inversion embeddings (.pt/.bin/.safetensors), used by writing a file's name in a prompt (default: $SDLITE_MODELS/embeddings)",
     )
-    .option("--sampler <name>", 'sampler, e.g. "Euler a", "DPM++ 2M Karras", "LCM", dpmpp_2m')
+    .option("--sampler <name>", 'sampler, e.g. "Euler a", "DPM++ 2M", "LCM", dpmpp_2m')
+    .option(
+      "--scheduler <name>",
+      `schedule type (A1111 "Schedule type"), apart from the sampler: ${scheduleLabels().join(", ")} (default Automatic: the sampler's own; only Euler a, Euler, LMS, Heun and the DPM++ samplers take another)`,
+    )
+    .option("--schedule-type <name>", "same as --scheduler")
     .option("--steps <n>", "denoising steps", parseInteger)
     .option("--cfg <scale>", "classifier-free guidance scale (1 turns guidance off)", parseNumber)
     .option("--seed <seed>", "seed; -1 or omitted: random", parseInteger)

@@ -5,6 +5,7 @@
 import { freemem, totalmem } from "node:os";
 import type { FastifyInstance } from "fastify";
 import { listSamplers } from "../../schedulers/registry.js";
+import { SCHEDULES } from "../../schedulers/sigma-schedules.js";
 import { base64Bytes } from "../base64-image.js";
 import { HttpError } from "../http-error.js";
 import { pngInfo } from "../png-info.js";
@@ -21,10 +22,14 @@ export function a1111DiscoveryRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get(
     "/sdapi/v1/schedulers",
     { schema: { tags, summary: 'Schedule types ("scheduler" field)' } },
-    async () => [
-      { name: "automatic", label: "Automatic", aliases: null, default_rho: -1, need_inner_model: false },
-      { name: "karras", label: "Karras", aliases: null, default_rho: 7, need_inner_model: false },
-    ],
+    async () =>
+      SCHEDULES.map((s) => ({
+        name: s.name,
+        label: s.label,
+        aliases: s.aliases.length > 0 ? [...s.aliases] : null,
+        default_rho: s.defaultRho,
+        need_inner_model: s.needInnerModel,
+      })),
   );
 
   const listModels = () =>
