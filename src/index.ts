@@ -30,6 +30,7 @@ export {
 export { type GenerationRequest, InvalidRequestError } from "./pipeline/request.js";
 export { createRandomSource } from "./rng/index.js";
 export { listSamplers, resolveSampler } from "./schedulers/registry.js";
+export { SCHEDULE_TYPES, type ScheduleType } from "./schedulers/schedule-types.js";
 export { type OpenUpscalerOptions, openUpscaler } from "./upscale/open-upscaler.js";
 export { formatPostprocessInfo, postprocessTextChunks } from "./upscale/postprocess-info.js";
 export { type UpscaleProgress, upscaleBy, upscaleTargetSize } from "./upscale/upscale-by.js";

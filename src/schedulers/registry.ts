@@ -21,7 +21,6 @@ import {
   compactName,
   resolveSchedule,
   type ScheduleEntry,
-  scheduleLabels,
   scheduleSpellings,
 } from "./sigma-schedules.js";
 import { TCDScheduler } from "./tcd.js";
@@ -242,9 +241,6 @@ export function resolveSampler(name: string, options: SamplerOptions = {}): Reso
     label: automatic ? entry.label : `${entry.label} ${schedule.label}`,
   };
 }
-
-/** Every schedule type label, in A1111's order. */
-export { scheduleLabels };
 
 /** The canonical A1111 label for metadata ("DPM++ 2M Karras" for "k_dpmpp_2m_ka"). */
 export function canonicalSamplerLabel(name: string, options: SamplerOptions = {}): string {
