@@ -232,7 +232,13 @@ const rng = createRandomSource("cpu", 0);
 const latent1: Shape4 = [1, 4, 64, 64];
 const sample = rng.randn(latent1);
 await phase("UNet batch 1 (first use: graph + session)", async () => {
-  const out = await models.unet.predict(sample, latent1, Float32Array.of(999), cond.data, 77);
+  const out = await models.unet.predict({
+    sample,
+    shape: latent1,
+    timestep: Float32Array.of(999),
+    context: cond.data,
+    tokens: 77,
+  });
   outputs.push(finiteStats("UNet batch 1 [1, 4, 64, 64]", out));
 });
 await phase("UNet batch 2", async () => {
@@ -242,7 +248,13 @@ await phase("UNet batch 2", async () => {
   const context = new Float32Array(uncond.data.length * 2);
   context.set(uncond.data);
   context.set(cond.data, uncond.data.length);
-  const out = await models.unet.predict(twice, [2, 4, 64, 64], Float32Array.of(999, 999), context, 77);
+  const out = await models.unet.predict({
+    sample: twice,
+    shape: [2, 4, 64, 64],
+    timestep: Float32Array.of(999, 999),
+    context,
+    tokens: 77,
+  });
   outputs.push(finiteStats("UNet batch 2 [2, 4, 64, 64]", out));
 });
 await models.stageDone?.("unet");

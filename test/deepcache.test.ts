@@ -40,12 +40,12 @@ function recordingNetworks() {
   let calls = 0;
   const networks: DeepCacheNetworks = {
     inChannels: 4,
-    async full(sample) {
+    async full({ sample }) {
       const call = calls++;
       log.push("F");
       return { prediction: sample, feature: { data: Float32Array.of(call), dims: [1] } };
     },
-    async shallow(sample, _shape, _t, _c, _tokens, feature: DeepFeature) {
+    async shallow({ sample }, feature: DeepFeature) {
       calls++;
       log.push(`S${feature.data[0]}`);
       return sample;
@@ -56,13 +56,13 @@ function recordingNetworks() {
 
 async function callTimes(unet: { predict: DeepCacheUNet["predict"] }, shapes: Shape4[]): Promise<void> {
   for (const shape of shapes) {
-    await unet.predict(
-      new Float32Array(shape.reduce((a, b) => a * b, 1)),
+    await unet.predict({
+      sample: new Float32Array(shape.reduce((a, b) => a * b, 1)),
       shape,
-      Float32Array.of(1),
-      new Float32Array(0),
-      0,
-    );
+      timestep: Float32Array.of(1),
+      context: new Float32Array(0),
+      tokens: 0,
+    });
   }
 }
 
@@ -92,14 +92,14 @@ describe("DeepCache schedule", () => {
     const log: string[] = [];
     const networks: DeepCacheNetworks = {
       inChannels: 4,
-      async full(sample, _shape, _t, _c, tokens) {
+      async full({ sample, tokens }) {
         log.push(`F${tokens}`);
         return {
           prediction: new Float32Array(sample.length),
           feature: { data: Float32Array.of(tokens), dims: [1] },
         };
       },
-      async shallow(sample, _shape, _t, _c, tokens, feature: DeepFeature) {
+      async shallow({ sample, tokens }, feature: DeepFeature) {
         log.push(`S${tokens}<${feature.data[0]}`);
         return new Float32Array(sample.length);
       },

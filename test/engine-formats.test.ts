@@ -107,7 +107,7 @@ describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
       const timestep = g.readF32(c.timestep);
       const context = g.readF32(c.encoder_hidden_states);
       const outputs = await Promise.all(
-        formats.map((f) => f.pipeline.models.unet.predict(sample, shape, timestep, context, 77)),
+        formats.map((f) => f.pipeline.models.unet.predict({ sample, shape, timestep, context, tokens: 77 })),
       );
       compareFormats(`UNet ${id}`, outputs, formats, g.readF32(c.out));
     }
@@ -118,18 +118,19 @@ describe("tiny-sd15 as single file, diffusers folder and ONNX folder", () => {
     const g = golden("unet");
     const c = manifest().unet.cases.find((c: { id: string }) => c.id === "b1_8x12_t250");
     const shape = shape4(c.shape);
-    const args = [
-      g.readF32(c.sample),
+    const input = {
+      sample: g.readF32(c.sample),
       shape,
-      g.readF32(c.timestep),
-      g.readF32(c.encoder_hidden_states),
-    ] as const;
+      timestep: g.readF32(c.timestep),
+      context: g.readF32(c.encoder_hidden_states),
+      tokens: 77,
+    };
     for (const f of formats.slice(0, 2)) {
-      const out = await f.pipeline.models.unet.predict(...args, 77);
+      const out = await f.pipeline.models.unet.predict(input);
       assertClose(out, g.readF32(c.out), MODULE_TOLERANCE, `UNet b1_8x12_t250, ${f.label}`);
     }
     await assert.rejects(
-      formats[2].pipeline.models.unet.predict(...args, 77),
+      formats[2].pipeline.models.unet.predict(input),
       /unet[/\\]model\.onnx: this ONNX UNet was exported with fixed ×2 upsampling and only runs latents whose sides are multiples of 8 \(images whose sides are multiples of 64 px\); got 8×12 latents \(64×96 px\)/,
     );
     // and through generate: a 64x96 request on the ONNX folder fails with the same message
@@ -196,16 +197,14 @@ describe("tiny-sd15-inpaint as single file and diffusers folder", () => {
 
     const g = golden("unet");
     const u = manifest().unet.cases.find((c: { id: string }) => c.id === "inpaint9_b1_t500");
-    const args = [
-      g.readF32(u.sample),
-      shape4(u.shape),
-      g.readF32(u.timestep),
-      g.readF32(u.encoder_hidden_states),
-    ] as const;
-    const outputs = [
-      await single.models.unet.predict(...args, 77),
-      await folder.models.unet.predict(...args, 77),
-    ];
+    const input = {
+      sample: g.readF32(u.sample),
+      shape: shape4(u.shape),
+      timestep: g.readF32(u.timestep),
+      context: g.readF32(u.encoder_hidden_states),
+      tokens: 77,
+    };
+    const outputs = [await single.models.unet.predict(input), await folder.models.unet.predict(input)];
     for (const [i, label] of ["single file", "diffusers folder"].entries()) {
       assertClose(outputs[i], g.readF32(u.out), MODULE_TOLERANCE, `inpaint UNet, ${label} vs golden`);
     }

@@ -21,7 +21,7 @@ import { toRgb } from "../src/image/color.js";
 import { decodePng } from "../src/image/png.js";
 import { type GenerationProgress, generate } from "../src/pipeline/generate.js";
 import { guidanceScaleEmbedding, lcmGuidanceCondition } from "../src/pipeline/guidance-embedding.js";
-import type { Shape4, TextEncoderNetwork, UNetNetwork } from "../src/pipeline/networks.js";
+import type { TextEncoderNetwork, UNetNetwork } from "../src/pipeline/networks.js";
 import type { GenerationRequest } from "../src/pipeline/request.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
@@ -515,9 +515,10 @@ describe("generate with an LCM UNet: batch 1, no CFG, guidance through the embed
     const unet: UNetNetwork = {
       inChannels: inner.inChannels,
       timeCondProjDim: inner.timeCondProjDim,
-      predict(sample, shape: Shape4, timestep, context, tokens, timestepCond) {
+      predict(input) {
+        const { shape, context, timestepCond } = input;
         calls.push({ batch: shape[0], contextLength: context.length, timestepCond });
-        return inner.predict(sample, shape, timestep, context, tokens, timestepCond);
+        return inner.predict(input);
       },
     };
     const te = p.models.textEncoder;
@@ -627,19 +628,19 @@ describe("generate with an LCM UNet: batch 1, no CFG, guidance through the embed
     assert.equal(cached.models.unet.timeCondProjDim, DIM);
     const g = golden("unet");
     const c = manifest().unet.cases.find((x: { id: string }) => x.id === "b1_t999");
-    const args = [
-      g.readF32(c.sample),
-      [1, 4, 8, 8] as const,
-      Float32Array.of(999),
-      g.readF32(c.encoder_hidden_states),
-      77,
-    ] as const;
+    const args = {
+      sample: g.readF32(c.sample),
+      shape: [1, 4, 8, 8] as const,
+      timestep: Float32Array.of(999),
+      context: g.readF32(c.encoder_hidden_states),
+      tokens: 77,
+    };
     const cond8 = lcmGuidanceCondition(8, DIM, 1);
-    const expected = await plainRun.models.unet.predict(...args, cond8);
+    const expected = await plainRun.models.unet.predict({ ...args, timestepCond: cond8 });
     const run = cached.models.unet.startRun?.();
     assert.ok(run, "a DeepCache UNet starts runs");
-    const full = await run.predict(...args, cond8);
-    const shallow = await run.predict(...args, cond8);
+    const full = await run.predict({ ...args, timestepCond: cond8 });
+    const shallow = await run.predict({ ...args, timestepCond: cond8 });
     assertClose(full, expected, 1e-5, "DeepCache full call vs plain UNet");
     const d = assertClose(
       shallow,
@@ -647,14 +648,14 @@ describe("generate with an LCM UNet: batch 1, no CFG, guidance through the embed
       1e-4,
       "DeepCache shallow call (feature from the same inputs) vs plain UNet",
     );
-    await run.predict(...args, cond8); // call 3: full again, then call 4 is shallow
-    const other = await run.predict(...args, lcmGuidanceCondition(2, DIM, 1));
+    await run.predict({ ...args, timestepCond: cond8 }); // call 3: full again, then call 4 is shallow
+    const other = await run.predict({ ...args, timestepCond: lcmGuidanceCondition(2, DIM, 1) });
     const moved = maxDifference(other, shallow).maxAbs;
     assert.ok(
       moved > 1e-4,
       `the shallow call should use timestep_cond; a different guidance moved it by ${moved}`,
     );
-    await assert.rejects(run.predict(...args), /needs its guidance embedding "timestep_cond" \[batch, 256\]/);
+    await assert.rejects(run.predict(args), /needs its guidance embedding "timestep_cond" \[batch, 256\]/);
     t.diagnostic(`shallow vs plain max |diff| ${d.maxAbs.toExponential(2)}`);
   });
 });

@@ -80,7 +80,7 @@ async function unetCall(
   }
   const t = new Float32Array(parts.length).fill(timestep);
   const shape = [parts.length, 4, latentShape[2], latentShape[3]] as const;
-  return pipeline.models.unet.predict(sample, shape, t, context, tokens);
+  return pipeline.models.unet.predict({ sample, shape, timestep: t, context, tokens });
 }
 
 /**

@@ -69,7 +69,10 @@ function workload(job: StageJob, models: PipelineModels): Workload {
       const context = rng.randn([batch, WINDOW, models.textEncoder.hiddenSize]);
       const timestep = new Float32Array(batch).fill(999);
       const shape = [batch, models.unet.inChannels, latent, latent] as const;
-      return { run: async () => void (await models.unet.predict(sample, shape, timestep, context, WINDOW)) };
+      return {
+        run: async () =>
+          void (await models.unet.predict({ sample, shape, timestep, context, tokens: WINDOW })),
+      };
     }
     case "vae":
     case "taesd": {
@@ -116,13 +119,13 @@ async function runStartup(
     [
       "unet",
       () =>
-        models.unet.predict(
+        models.unet.predict({
           sample,
-          [1, models.unet.inChannels, latent, latent],
-          new Float32Array([999]),
+          shape: [1, models.unet.inChannels, latent, latent],
+          timestep: new Float32Array([999]),
           context,
-          WINDOW,
-        ),
+          tokens: WINDOW,
+        }),
     ],
     [`decoder (${job.options.decoder ?? "vae"})`, () => models.vae.decode(latents, [1, 4, latent, latent])],
   ];

@@ -8,6 +8,7 @@ import type {
   LatentDistribution,
   Shape4,
   TextEncoderNetwork,
+  UNetInput,
   UNetNetwork,
   VaeNetwork,
 } from "../pipeline/networks.js";
@@ -15,7 +16,8 @@ import type { Session, TensorData } from "../runtime/runtime.js";
 import type { LazySession } from "./lazy-session.js";
 import { type FloatTensor, tiledDecode, tiledEncode } from "./tiled-vae.js";
 
-function output(result: Record<string, TensorData>, name: string): Float32Array {
+/** A float output of a run, by name; an error naming it when the model did not produce it. */
+export function floatOutput(result: Record<string, TensorData>, name: string): Float32Array {
   const t = result[name];
   if (!t || !(t.data instanceof Float32Array))
     throw new Error(`the model produced no float output "${name}"`);
@@ -65,15 +67,15 @@ export class SessionTextEncoder implements TextEncoderNetwork {
     }
     const s = await this.session.get();
     const result = await s.run(feeds, [name]);
-    return output(result, name);
+    return floatOutput(result, name);
   }
 }
 
 export interface UNetIo {
   sample: string;
   timestep: string;
-  /** ONNX exports differ: float32 (diffusers' exporter) or int64 timesteps. */
-  timestepType: "float32" | "int64";
+  /** ONNX exports differ: float32 (diffusers' exporter, and sdlite's graphs: the default) or int64 timesteps. */
+  timestepType?: "float32" | "int64";
   context: string;
   output: string;
   /** UNets with LCM's guidance embedding: the `timestep_cond` input and its width. */
@@ -83,6 +85,29 @@ export interface UNetIo {
    * multiples of 8: checked up front, because onnxruntime only fails deep inside with a Concat error.
    */
   latentSides?: { multipleOf: number; model: string };
+}
+
+/** The feeds of one UNet call: sample, timestep, context and (LCM) the guidance embedding. */
+export function unetFeeds(io: UNetIo, input: UNetInput): Record<string, TensorData> {
+  const { sample, shape, timestep, context, tokens } = input;
+  const limit = io.latentSides;
+  const [, , h, w] = shape;
+  if (limit && (h % limit.multipleOf !== 0 || w % limit.multipleOf !== 0)) {
+    const m = limit.multipleOf;
+    throw new Error(
+      `${limit.model}: this ONNX UNet was exported with fixed ×2 upsampling and only runs latents whose sides are multiples of ${m} (images whose sides are multiples of ${8 * m} px); got ${h}×${w} latents (${8 * h}×${8 * w} px)`,
+    );
+  }
+  const t: TensorData =
+    io.timestepType === "int64"
+      ? { dims: [timestep.length], data: BigInt64Array.from(timestep, (v) => BigInt(Math.round(v))) }
+      : { dims: [timestep.length], data: timestep };
+  return {
+    [io.sample]: { dims: shape, data: sample },
+    [io.timestep]: t,
+    [io.context]: { dims: [shape[0], tokens, context.length / (shape[0] * tokens)], data: context },
+    ...timestepCondFeed(io.timestepCond, input.timestepCond),
+  };
 }
 
 export class SessionUNet implements UNetNetwork {
@@ -96,37 +121,11 @@ export class SessionUNet implements UNetNetwork {
     return this.io.timestepCond?.dim;
   }
 
-  async predict(
-    sample: Float32Array,
-    shape: Shape4,
-    timestep: Float32Array,
-    context: Float32Array,
-    tokens: number,
-    timestepCond?: Float32Array,
-  ): Promise<Float32Array> {
-    const limit = this.io.latentSides;
-    const [, , h, w] = shape;
-    if (limit && (h % limit.multipleOf !== 0 || w % limit.multipleOf !== 0)) {
-      const m = limit.multipleOf;
-      throw new Error(
-        `${limit.model}: this ONNX UNet was exported with fixed ×2 upsampling and only runs latents whose sides are multiples of ${m} (images whose sides are multiples of ${8 * m} px); got ${h}×${w} latents (${8 * h}×${8 * w} px)`,
-      );
-    }
+  async predict(input: UNetInput): Promise<Float32Array> {
+    const feeds = unetFeeds(this.io, input);
     const s: Session = await this.session.get();
-    const t: TensorData =
-      this.io.timestepType === "int64"
-        ? { dims: [timestep.length], data: BigInt64Array.from(timestep, (v) => BigInt(Math.round(v))) }
-        : { dims: [timestep.length], data: timestep };
-    const result = await s.run(
-      {
-        [this.io.sample]: { dims: shape, data: sample },
-        [this.io.timestep]: t,
-        [this.io.context]: { dims: [shape[0], tokens, context.length / (shape[0] * tokens)], data: context },
-        ...timestepCondFeed(this.io.timestepCond, timestepCond),
-      },
-      [this.io.output],
-    );
-    return output(result, this.io.output);
+    const result = await s.run(feeds, [this.io.output]);
+    return floatOutput(result, this.io.output);
   }
 }
 
@@ -134,7 +133,7 @@ export class SessionUNet implements UNetNetwork {
  * The `timestep_cond` feed of a UNet with LCM's guidance embedding; none for other UNets. A
  * mismatch either way is an error: dropping or inventing the embedding would change the images.
  */
-export function timestepCondFeed(
+function timestepCondFeed(
   io: UNetIo["timestepCond"],
   timestepCond: Float32Array | undefined,
 ): Record<string, TensorData> {
@@ -193,7 +192,7 @@ export class SessionVae implements VaeNetwork {
     const s = await this.decoder.get();
     const decodeTile = async (tile: FloatTensor): Promise<FloatTensor> => {
       const result = await s.run({ [this.decoderIo.input]: tile }, [this.decoderIo.output]);
-      return { data: output(result, this.decoderIo.output), dims: result[this.decoderIo.output].dims };
+      return { data: floatOutput(result, this.decoderIo.output), dims: result[this.decoderIo.output].dims };
     };
     const input = { data: scaled, dims: shape };
     if (tileLatentSize <= 0) return (await decodeTile(input)).data;
@@ -211,15 +210,15 @@ export class SessionVae implements VaeNetwork {
     if (tileSampleSize <= 0 || (height <= tileSampleSize && width <= tileSampleSize)) {
       const names = io.std ? [io.mean, io.std] : [io.mean];
       const result = await s.run({ [io.input]: { dims: shape, data: image } }, names);
-      const mean = output(result, io.mean);
+      const mean = floatOutput(result, io.mean);
       const dims = [shape[0], 4, shape[2] / 8, shape[3] / 8];
-      return { mean, std: io.std ? output(result, io.std) : new Float32Array(mean.length), dims };
+      return { mean, std: io.std ? floatOutput(result, io.std) : new Float32Array(mean.length), dims };
     }
     // one tile at a time, so the encoder's activations are bounded by the tile, not the image
     const blended = io.moments ?? io.mean;
     const encodeTile = async (tile: FloatTensor): Promise<FloatTensor> => {
       const result = await s.run({ [io.input]: tile }, [blended]);
-      return { data: output(result, blended), dims: result[blended].dims };
+      return { data: floatOutput(result, blended), dims: result[blended].dims };
     };
     const tiled = await tiledEncode({ data: image, dims: shape }, encodeTile, { tileSampleSize });
     if (!io.moments) return { mean: tiled.data, std: new Float32Array(tiled.data.length), dims: tiled.dims };

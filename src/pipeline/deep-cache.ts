@@ -8,7 +8,7 @@
  * latent size differs from the cached feature's is always full. State lives in the object
  * `startRun()` returns, so concurrent runs never share a feature.
  */
-import type { Shape4, UNetNetwork } from "./networks.js";
+import type { UNetInput, UNetNetwork } from "./networks.js";
 
 /** The hidden state entering the UNet's last up block, as the full graph returned it. */
 export interface DeepFeature {
@@ -16,28 +16,13 @@ export interface DeepFeature {
   readonly dims: readonly number[];
 }
 
-/** The two halves DeepCache alternates between (same argument conventions as UNetNetwork.predict). */
+/** The two halves DeepCache alternates between (same inputs as UNetNetwork.predict). */
 export interface DeepCacheNetworks {
   readonly inChannels: number;
   /** LCM's guidance embedding width (UNetNetwork.timeCondProjDim); both halves then take timestepCond. */
   readonly timeCondProjDim?: number;
-  full(
-    sample: Float32Array,
-    shape: Shape4,
-    timestep: Float32Array,
-    context: Float32Array,
-    tokens: number,
-    timestepCond?: Float32Array,
-  ): Promise<{ prediction: Float32Array; feature: DeepFeature }>;
-  shallow(
-    sample: Float32Array,
-    shape: Shape4,
-    timestep: Float32Array,
-    context: Float32Array,
-    tokens: number,
-    feature: DeepFeature,
-    timestepCond?: Float32Array,
-  ): Promise<Float32Array>;
+  full(input: UNetInput): Promise<{ prediction: Float32Array; feature: DeepFeature }>;
+  shallow(input: UNetInput, feature: DeepFeature): Promise<Float32Array>;
 }
 
 /** Whether UNet call `call` (0-based within a run) runs the whole network. */
@@ -53,78 +38,36 @@ export function validateDeepCacheInterval(interval: number): number {
 }
 
 export class DeepCacheUNet implements UNetNetwork {
+  readonly inChannels: number;
+  readonly timeCondProjDim?: number;
+
   constructor(
     private readonly networks: DeepCacheNetworks,
     readonly interval: number,
   ) {
     validateDeepCacheInterval(interval);
-  }
-
-  get inChannels(): number {
-    return this.networks.inChannels;
-  }
-
-  get timeCondProjDim(): number | undefined {
-    return this.networks.timeCondProjDim;
+    this.inChannels = networks.inChannels;
+    this.timeCondProjDim = networks.timeCondProjDim;
   }
 
   startRun(): UNetNetwork {
-    return new DeepCacheRun(this.networks, this.interval);
+    let calls = 0;
+    let cached: { feature: DeepFeature; shape: string } | undefined;
+    const predict = async (input: UNetInput): Promise<Float32Array> => {
+      const shape = input.shape.join("x");
+      const call = calls++;
+      if (cached?.shape === shape && !runsFullUNet(call, this.interval)) {
+        return this.networks.shallow(input, cached.feature);
+      }
+      const { prediction, feature } = await this.networks.full(input);
+      cached = { feature, shape };
+      return prediction;
+    };
+    return { inChannels: this.inChannels, timeCondProjDim: this.timeCondProjDim, predict };
   }
 
   /** Outside a run (no startRun) every call is a full one. */
-  async predict(
-    sample: Float32Array,
-    shape: Shape4,
-    timestep: Float32Array,
-    context: Float32Array,
-    tokens: number,
-    timestepCond?: Float32Array,
-  ): Promise<Float32Array> {
-    return (await this.networks.full(sample, shape, timestep, context, tokens, timestepCond)).prediction;
-  }
-}
-
-class DeepCacheRun implements UNetNetwork {
-  private calls = 0;
-  private cached: { feature: DeepFeature; shape: string } | undefined;
-
-  constructor(
-    private readonly networks: DeepCacheNetworks,
-    private readonly interval: number,
-  ) {}
-
-  get inChannels(): number {
-    return this.networks.inChannels;
-  }
-
-  get timeCondProjDim(): number | undefined {
-    return this.networks.timeCondProjDim;
-  }
-
-  async predict(
-    sample: Float32Array,
-    shape: Shape4,
-    timestep: Float32Array,
-    context: Float32Array,
-    tokens: number,
-    timestepCond?: Float32Array,
-  ): Promise<Float32Array> {
-    const key = shape.join("x");
-    const call = this.calls++;
-    if (this.cached?.shape === key && !runsFullUNet(call, this.interval)) {
-      const feature = this.cached.feature;
-      return this.networks.shallow(sample, shape, timestep, context, tokens, feature, timestepCond);
-    }
-    const { prediction, feature } = await this.networks.full(
-      sample,
-      shape,
-      timestep,
-      context,
-      tokens,
-      timestepCond,
-    );
-    this.cached = { feature, shape: key };
-    return prediction;
+  async predict(input: UNetInput): Promise<Float32Array> {
+    return (await this.networks.full(input)).prediction;
   }
 }

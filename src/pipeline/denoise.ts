@@ -159,22 +159,22 @@ export async function denoise(opts: DenoiseOptions): Promise<Float32Array> {
     const condBatch = separate ? current.conds.length * batch : unetBatch;
     const modelInput = cfg ? concat(Array(condBatch / batch).fill(unetInput)) : unetInput;
     const t = new Float32Array(condBatch).fill(timesteps[i]);
-    let prediction = await unet.predict(
-      modelInput,
-      [condBatch, inChannels, h, w],
-      t,
+    let prediction = await unet.predict({
+      sample: modelInput,
+      shape: [condBatch, inChannels, h, w],
+      timestep: t,
       context,
-      current.tokens,
+      tokens: current.tokens,
       timestepCond,
-    );
+    });
     if (separate) {
-      const uncond = await uncondUnet!.predict(
-        unetInput,
-        [batch, inChannels, h, w],
-        t.subarray(0, batch),
-        current.uncond,
-        current.uncondTokens,
-      );
+      const uncond = await uncondUnet!.predict({
+        sample: unetInput,
+        shape: [batch, inChannels, h, w],
+        timestep: t.subarray(0, batch),
+        context: current.uncond,
+        tokens: current.uncondTokens,
+      });
       prediction = concat([uncond, prediction]);
     }
     const eps = !cfg

@@ -23,6 +23,20 @@ export interface TextEncoderNetwork {
   encode(ids: Int32Array, batch: number, clipSkip: number, extraTokens?: Float32Array): Promise<Float32Array>;
 }
 
+/** One UNet call's inputs. */
+export interface UNetInput {
+  /** [b, inChannels, h, w] */
+  readonly sample: Float32Array;
+  readonly shape: Shape4;
+  /** [b] */
+  readonly timestep: Float32Array;
+  /** [b, tokens, hidden] */
+  readonly context: Float32Array;
+  readonly tokens: number;
+  /** [b, timeCondProjDim]: given exactly when the UNet's timeCondProjDim is set. */
+  readonly timestepCond?: Float32Array;
+}
+
 export interface UNetNetwork {
   /** 4, or 9 for inpainting models. */
   readonly inChannels: number;
@@ -32,18 +46,8 @@ export interface UNetNetwork {
    * (pipeline/guidance-embedding.ts). Absent for ordinary UNets.
    */
   readonly timeCondProjDim?: number;
-  /**
-   * sample [b, inChannels, h, w], timestep [b], context [b, tokens, hidden] → noise prediction
-   * [b, 4, h, w]. `timestepCond` [b, timeCondProjDim] is required exactly when timeCondProjDim is set.
-   */
-  predict(
-    sample: Float32Array,
-    shape: Shape4,
-    timestep: Float32Array,
-    context: Float32Array,
-    tokens: number,
-    timestepCond?: Float32Array,
-  ): Promise<Float32Array>;
+  /** The noise prediction [b, 4, h, w]. */
+  predict(input: UNetInput): Promise<Float32Array>;
   /**
    * A predictor for one denoising run. Networks that carry state from step to step (DeepCache
    * reuses deep features, pipeline/deep-cache.ts) return a fresh one; stateless ones need not.
