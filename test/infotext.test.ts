@@ -14,7 +14,8 @@ import {
   splitSamplerName,
 } from "../src/image/infotext.js";
 import { loraShortHash, modelShortHash, shortHash } from "../src/image/model-hash.js";
-import { legacyModelHash, safetensorsDataSha256, sha256File } from "../src/image/sha256-file.js";
+import { legacyModelHash, sha256File } from "../src/image/sha256-file.js";
+import { safetensorsDataSha256 } from "./helpers/addnet-hash.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-infotext-"));

@@ -5,8 +5,6 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import {
   BLOCKWISE_ZERO_POINT,
   convWeightToColumns,
-  dequantizeBlockwiseUint8,
-  dequantizeRowsInt8,
   INT7_MAX,
   quantizeBlockwiseUint8,
   quantizeRowsInt8,
@@ -14,6 +12,7 @@ import {
 } from "../src/graph/quantize.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { assertClose, maxAbs } from "./helpers/assert-close.js";
+import { dequantizeBlockwiseUint8, dequantizeRowsInt8 } from "./helpers/dequantize.js";
 
 /** Deterministic values in ±scale·(row-dependent magnitude), so rows get very different scales. */
 function matrix(rows: number, cols: number, seed = 1): Float32Array {

@@ -3,11 +3,9 @@
  * stage-process) while this process samples its resident memory; then the quality comparison of
  * each option set's image against the default options' image, and the issue's targets.
  */
-import { fork } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
-import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { decodePngRgb } from "../image/png.js";
 import { type BaselineComparison, compareWithBaselines } from "./baseline-comparison.js";
 import {
@@ -17,11 +15,9 @@ import {
   baselineLabel,
   ORT_PLAIN_OPTIONS,
 } from "./baselines.js";
-import { machineBusyMs, otherCpuShare, processCpuMs } from "./cpu-share.js";
 import { compareImages, type ImageDifference } from "./image-difference.js";
 import { type MachineInfo, machineInfo } from "./machine-info.js";
 import { type OptionSet, optionSetLabel } from "./option-set.js";
-import { RssSampler } from "./rss-sampler.js";
 import {
   defaultSdcppDir,
   locateSdcpp,
@@ -30,14 +26,8 @@ import {
   sdcppStageReports,
 } from "./sdcpp-baseline.js";
 import { simdLevel } from "./sdcpp-log.js";
-import type {
-  ImageSettings,
-  StageJob,
-  StageMessage,
-  StageName,
-  StageOutcome,
-  StageProgress,
-} from "./stage-job.js";
+import type { ImageSettings, StageJob, StageName, StageOutcome, StageProgress } from "./stage-job.js";
+import { runStageProcess } from "./stage-launcher.js";
 import { type Summary, summarize } from "./stats.js";
 import { checkTargets, type TargetCheck } from "./targets.js";
 
@@ -135,70 +125,6 @@ export type BenchEvent =
     }
   | { readonly type: "skipped"; readonly set: string; readonly stage: StageName; readonly reason: string }
   | { readonly type: "baseline"; readonly label: string; readonly message: string };
-
-/** stage-process next to this module, as .ts under tsx and .js when compiled. */
-function stageProcessPath(): string {
-  const self = fileURLToPath(import.meta.url);
-  return join(self, "..", `stage-process${extname(self)}`);
-}
-
-async function runStageProcess(
-  job: StageJob,
-  onProgress: (p: StageProgress) => void,
-): Promise<{
-  outcome: StageOutcome;
-  sampledPeak?: number;
-  samples: number;
-  processMs: number;
-  otherCpuShare?: number;
-}> {
-  const started = performance.now();
-  const busyBefore = machineBusyMs();
-  const ownBefore = processCpuMs();
-  const child = fork(stageProcessPath(), [], {
-    env: { ...process.env, SDLITE_CACHE: job.cacheDir },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const sampler = child.pid === undefined ? undefined : new RssSampler(child.pid).start();
-  try {
-    const outcome = await new Promise<StageOutcome>((resolve, reject) => {
-      let settled: StageOutcome | Error | undefined;
-      child.on("message", (m: StageMessage) => {
-        if (m.type === "progress") onProgress(m.progress);
-        else if (m.type === "done") settled = m.outcome;
-        else settled = new Error(`stage ${job.stage} failed: ${m.message}`);
-      });
-      child.on("error", reject);
-      child.on("exit", (code, signal) => {
-        if (settled instanceof Error) reject(settled);
-        else if (settled) resolve(settled);
-        else
-          reject(
-            new Error(
-              `stage ${job.stage} process ended without a result (${signal ? `signal ${signal}` : `exit code ${code}`})`,
-            ),
-          );
-      });
-      child.send(job);
-    });
-    const rss = sampler?.stop();
-    const wallMs = performance.now() - started;
-    const ownMs = processCpuMs() - ownBefore + (outcome.cpuMs ?? 0);
-    return {
-      otherCpuShare:
-        outcome.cpuMs === undefined
-          ? undefined
-          : otherCpuShare(machineBusyMs() - busyBefore, ownMs, wallMs, os.cpus().length),
-      outcome,
-      sampledPeak: rss?.peakBytes,
-      samples: rss?.samples ?? 0,
-      processMs: wallMs,
-    };
-  } finally {
-    sampler?.stop();
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-  }
-}
 
 /** An option set's label, plus the seed where it is not the plan's. */
 function seedLabel(label: string, seed: number, planSeed: number): string {

@@ -60,15 +60,6 @@ export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number, ma
   return { values, scales, rows, cols };
 }
 
-export function dequantizeRowsInt8(q: Int8Rows): Float32Array {
-  const out = new Float32Array(q.values.length);
-  for (let r = 0; r < q.rows; r++) {
-    const s = q.scales[r];
-    for (let i = r * q.cols; i < (r + 1) * q.cols; i++) out[i] = q.values[i] * s;
-  }
-  return out;
-}
-
 /** [rows, cols] → [cols, rows]: nn.Linear stores [out, in], a MatMul's B is [in, out]. */
 export function transposeInt8(values: Int8Array, rows: number, cols: number): Int8Array {
   const out = new Int8Array(values.length);
@@ -147,16 +138,4 @@ export function quantizeBlockwiseUint8(
     }
   }
   return { values, scales, rows, cols, blockSize, blocks };
-}
-
-export function dequantizeBlockwiseUint8(q: BlockwiseUint8): Float32Array {
-  const out = new Float32Array(q.rows * q.cols);
-  for (let r = 0; r < q.rows; r++) {
-    for (let c = 0; c < q.cols; c++) {
-      const j = Math.floor(c / q.blockSize);
-      const v = q.values[(r * q.blocks + j) * q.blockSize + (c % q.blockSize)];
-      out[r * q.cols + c] = (v - BLOCKWISE_ZERO_POINT) * q.scales[r * q.blocks + j];
-    }
-  }
-  return out;
 }

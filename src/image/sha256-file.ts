@@ -1,10 +1,9 @@
 /**
- * Streaming SHA-256 of model files (multi-GB checkpoints are never held in memory), plus the two
- * other hash flavours A1111 uses for infotexts.
+ * Streaming SHA-256 of model files (multi-GB checkpoints are never held in memory), plus A1111's
+ * old model hash. (LoRA addnet hashes are computed while the file is read: lora/file-hashes.ts.)
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
 
 export interface ByteRange {
   /** First byte hashed (default 0). */
@@ -25,25 +24,6 @@ export async function sha256File(path: string, range: ByteRange = {}): Promise<s
   });
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-/**
- * kohya / sd-webui-additional-networks "addnet" hash of a .safetensors file: SHA-256 of everything
- * after the 8-byte length and the JSON header, so editing metadata does not change it. A1111 uses
- * it (first 12 hex) for the `Lora hashes` of .safetensors LoRAs.
- */
-export async function safetensorsDataSha256(path: string): Promise<string> {
-  const file = await open(path, "r");
-  let headerLength: bigint;
-  try {
-    const prefix = Buffer.alloc(8);
-    const { bytesRead } = await file.read(prefix, 0, 8, 0);
-    if (bytesRead < 8) throw new RangeError(`${path}: too short to be a safetensors file`);
-    headerLength = prefix.readBigUInt64LE(0);
-  } finally {
-    await file.close();
-  }
-  return sha256File(path, { start: 8 + Number(headerLength) });
 }
 
 /**

@@ -30,10 +30,6 @@ export function rgbPixels(image: RgbImage): Pixels {
   return { width: image.width, height: image.height, channels: 3, data: image.data };
 }
 
-export function grayPixels(image: GrayImage): Pixels {
-  return { width: image.width, height: image.height, channels: 1, data: image.data };
-}
-
 /** Throws when data does not hold exactly width * height * channels bytes. */
 export function checkPixelCount(width: number, height: number, channels: number, length: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
