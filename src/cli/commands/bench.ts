@@ -193,6 +193,15 @@ export function registerBenchCommand(program: Command): void {
     .option("--sdcpp-steps <n>", "denoising steps of each stable-diffusion.cpp call", integer(1), 2)
     .option("--bench-dir <dir>", "generated models, graph cache and images", ".bench")
     .action(async (flags: BenchFlags) => {
+      // before anything is generated or run: a typo must not cost a model build
+      const sets = optionSets(flags);
+      for (const s of sets) {
+        const unknown = unknownOptions(s);
+        if (unknown.length > 0)
+          throw new Error(
+            `"${unknown[0]}" is not an engine option (options: ${KNOWN_ENGINE_OPTIONS.join(", ")})`,
+          );
+      }
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const benchDir = resolve(flags.benchDir);
       mkdirSync(benchDir, { recursive: true });
@@ -204,14 +213,6 @@ export function registerBenchCommand(program: Command): void {
         for (const g of models.generated) log(`generated ${g}`);
         modelPath = models.modelPath;
         taesdPath ??= models.taesdPath;
-      }
-      const sets = optionSets(flags);
-      for (const s of sets) {
-        const unknown = unknownOptions(s);
-        if (unknown.length > 0)
-          throw new Error(
-            `"${unknown[0]}" is not an engine option (options: ${KNOWN_ENGINE_OPTIONS.join(", ")})`,
-          );
       }
       const plan: BenchPlan = {
         benchDir,

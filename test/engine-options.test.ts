@@ -1,0 +1,167 @@
+/**
+ * EngineOptions' records and the pieces built on the type: the run-time field table, flat settings
+ * placed in their records, the bench's key=value sets, the graph variant per execution provider and
+ * the network registry's choice of factory.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ORT_PLAIN_OPTIONS } from "../src/bench/baselines.js";
+import { engineOptionsFromSet, KNOWN_ENGINE_OPTIONS } from "../src/bench/option-set.js";
+import { engineOptionFields, engineOptionsFromFlat } from "../src/engine/engine-options.js";
+import { DEFAULT_ATTENTION, graphVariantFor } from "../src/engine/graph-variant.js";
+import type {
+  NetworkContext,
+  NetworkFactory,
+  NetworkWeights,
+} from "../src/engine/networks/network-factory.js";
+import { buildNetwork, NETWORK_FACTORIES } from "../src/engine/networks/registry.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+describe("EngineOptions fields", () => {
+  it("every field has one record, and names are unique across records", () => {
+    const fields = engineOptionFields();
+    const names = fields.map((f) => f.name);
+    assert.equal(new Set(names).size, names.length, `duplicate names in ${names.join(", ")}`);
+    const byRecord = (record: string) =>
+      fields
+        .filter((f) => f.record === record)
+        .map((f) => f.name)
+        .sort();
+    assert.deepEqual(byRecord("runtime"), ["backend", "cache", "executionProviders", "threads"]);
+    assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
+    assert.deepEqual(byRecord("speed"), ["attention", "decoder", "deepCacheInterval", "unetQuantization"]);
+    assert.deepEqual(byRecord("model"), ["loras", "overrides", "taesd", "vae", "variant"]);
+  });
+
+  it("flat settings land in their records; unknown names are refused", () => {
+    assert.deepEqual(
+      engineOptionsFromFlat({ threads: 2, lowMemory: true, deepCacheInterval: 3, vae: "v.safetensors" }),
+      {
+        vae: "v.safetensors",
+        runtime: { threads: 2 },
+        memory: { lowMemory: true },
+        speed: { deepCacheInterval: 3 },
+      },
+    );
+    assert.deepEqual(engineOptionsFromFlat({ threads: undefined }), {});
+    assert.throws(() => engineOptionsFromFlat({ fastMode: true }), /"fastMode" is not an engine option/);
+  });
+});
+
+describe("the bench's option sets follow the type", () => {
+  it("knows every scalar field (the old hand-kept list and more), none it sets itself", () => {
+    for (const name of [
+      "threads",
+      "lowMemory",
+      "attention",
+      "decoder",
+      "tileLatentSize",
+      "vae",
+      "variant",
+      "deepCacheInterval",
+      "unetQuantization",
+      "weightStorage",
+      "executionProviders",
+    ])
+      assert.ok(KNOWN_ENGINE_OPTIONS.includes(name), `${name} is settable`);
+    for (const name of ["cache", "backend", "taesd", "loras", "overrides"])
+      assert.ok(!KNOWN_ENGINE_OPTIONS.includes(name), `${name} is the bench's own`);
+  });
+
+  it("turns a set into grouped EngineOptions (lists joined with +)", () => {
+    assert.deepEqual(engineOptionsFromSet(ORT_PLAIN_OPTIONS), {
+      speed: { attention: "matmul", unetQuantization: "none", deepCacheInterval: 1 },
+      memory: { weightStorage: "fp32" },
+    });
+    assert.deepEqual(engineOptionsFromSet({ executionProviders: "webgpu+cpu", threads: 1 }), {
+      runtime: { executionProviders: ["webgpu", "cpu"], threads: 1 },
+    });
+  });
+
+  it("the CLI refuses an unknown option before generating or running anything", () => {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "bench", "--option", "fastMode=1"],
+      { cwd: repoRoot, encoding: "utf-8" },
+    );
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /"fastMode" is not an engine option/);
+    assert.doesNotMatch(run.stderr, /random-weight SD1\.5 model/);
+  });
+});
+
+describe("graph variant per execution provider", () => {
+  it("CPU (and a provider without an entry) gets fused attention and automatic weight storage", () => {
+    const expected = { attention: DEFAULT_ATTENTION, weightStorage: "auto" };
+    assert.deepEqual(graphVariantFor(undefined, {}), expected);
+    assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
+    assert.deepEqual(graphVariantFor(["nosuch-provider", "cpu"], {}), expected);
+  });
+
+  it("what the user asked for wins over the provider's choice", () => {
+    assert.deepEqual(graphVariantFor(["cpu"], { attention: "matmul", weightStorage: "fp16" }), {
+      attention: "matmul",
+      weightStorage: "fp16",
+    });
+  });
+});
+
+describe("network registry", () => {
+  type Fake = NetworkFactory<{ kind: string }, string, number, string>;
+  const ctx = { modelPath: "/models/m" } as NetworkContext;
+  const weights = (kind: string) =>
+    ({ component: { config: { kind } } }) as unknown as NetworkWeights<{ kind: string }>;
+  const special: Fake = {
+    name: "special",
+    accepts: (c) => c.kind === "special",
+    fromWeights: (_s, _c, n) => `special ${n}`,
+  };
+  const general: Fake = {
+    name: "general",
+    fromWeights: (_s, _c, n) => `general ${n}`,
+    fromOnnx: (onnx, _c, n) => `onnx ${onnx} ${n}`,
+  };
+
+  it("builds from weights with the first factory that accepts the config, from ONNX with one that can", () => {
+    assert.equal(
+      buildNetwork([special, general], { kind: "weights", weights: weights("special") }, ctx, 1),
+      "special 1",
+    );
+    assert.equal(
+      buildNetwork([special, general], { kind: "weights", weights: weights("plain") }, ctx, 2),
+      "general 2",
+    );
+    assert.equal(
+      buildNetwork([special, general], { kind: "onnx", onnx: "unet.onnx" }, ctx, 3),
+      "onnx unet.onnx 3",
+    );
+  });
+
+  it("names the model when nothing can build the network", () => {
+    assert.throws(
+      () => buildNetwork([special], { kind: "weights", weights: weights("plain") }, ctx, 0),
+      /\/models\/m: no network factory accepts this config/,
+    );
+    assert.throws(
+      () => buildNetwork([special], { kind: "onnx", onnx: "x" }, ctx, 0),
+      /\/models\/m: this network cannot come from an ONNX model/,
+    );
+  });
+
+  it("registers one factory per SD1.x network, the TAESD decoder from weights only", () => {
+    assert.deepEqual(
+      Object.entries(NETWORK_FACTORIES).map(([role, list]) => [role, list.map((f) => f.name)]),
+      [
+        ["textEncoder", ["clip-text-encoder"]],
+        ["unet", ["unet"]],
+        ["vae", ["vae"]],
+        ["taesd", ["taesd"]],
+      ],
+    );
+    assert.equal(NETWORK_FACTORIES.taesd[0].fromOnnx, undefined);
+  });
+});
