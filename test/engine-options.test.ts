@@ -5,11 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ORT_PLAIN_OPTIONS } from "../src/bench/baselines.js";
 import { engineOptionsFromSet, KNOWN_ENGINE_OPTIONS } from "../src/bench/option-set.js";
+import { GraphCache } from "../src/cache/graph-cache.js";
 import { engineOptionFields, engineOptionsFromFlat } from "../src/engine/engine-options.js";
 import { DEFAULT_ATTENTION, graphVariantFor } from "../src/engine/graph-variant.js";
 import type {
@@ -18,6 +21,9 @@ import type {
   NetworkWeights,
 } from "../src/engine/networks/network-factory.js";
 import { buildNetwork, NETWORK_FACTORIES } from "../src/engine/networks/registry.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import { loadModel } from "../src/weights/load-model.js";
+import { fixturePath } from "./helpers/fixtures.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -96,7 +102,10 @@ describe("the bench's option sets follow the type", () => {
 
 describe("graph variant per execution provider", () => {
   it("CPU (and a provider without an entry) gets fused attention and automatic weight storage", () => {
-    const expected = { attention: DEFAULT_ATTENTION, weightStorage: "auto" };
+    const expected = {
+      attention: { textEncoder: DEFAULT_ATTENTION, unet: DEFAULT_ATTENTION, vae: DEFAULT_ATTENTION },
+      weightStorage: "auto",
+    };
     assert.deepEqual(graphVariantFor(undefined, {}), expected);
     assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
     assert.deepEqual(graphVariantFor(["nosuch-provider", "cpu"], {}), expected);
@@ -104,9 +113,55 @@ describe("graph variant per execution provider", () => {
 
   it("what the user asked for wins over the provider's choice", () => {
     assert.deepEqual(graphVariantFor(["cpu"], { attention: "matmul", weightStorage: "fp16" }), {
-      attention: "matmul",
+      attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "fp16",
     });
+  });
+});
+
+describe("a variant's attention per network reaches each network's graph", () => {
+  const root = mkdtempSync(join(tmpdir(), "sdlite-variant-"));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it("MatMul attention in the text encoder, fused MultiHeadAttention in the UNet (as a WebGPU entry would ask)", async () => {
+    const model = loadModel(fixturePath("models/tiny-sd15"));
+    if (model.format === "onnx") throw new Error("tiny-sd15 is a diffusers folder");
+    const cache = new GraphCache(root);
+    const ctx: NetworkContext = {
+      target: { runtime: onnxruntimeNode(), session: { intraOpNumThreads: 1 } },
+      variant: { attention: { textEncoder: "matmul", unet: "mha", vae: "mha" }, weightStorage: "fp32" },
+      cache,
+      modelPath: model.path,
+    };
+    const lora = { fingerprint: "", changed: false };
+    const te = buildNetwork(
+      NETWORK_FACTORIES.textEncoder,
+      {
+        kind: "weights",
+        weights: { component: model.textEncoder, weights: model.textEncoder.weights, lora },
+      },
+      ctx,
+      {},
+    );
+    const unet = buildNetwork(
+      NETWORK_FACTORIES.unet,
+      { kind: "weights", weights: { component: model.unet, weights: model.unet.weights, lora } },
+      ctx,
+      { deepCacheInterval: 1, quantization: "none", inpainting: false },
+    );
+    try {
+      for (const s of [...te.sessions, ...unet.sessions]) await s.get();
+    } finally {
+      for (const s of [...te.sessions, ...unet.sessions]) await s.release();
+      model.close();
+    }
+    const fused = (kind: string) => {
+      const entry = readdirSync(cache.dir).find((e) => e.startsWith(`${kind}-`));
+      assert.ok(entry, `a ${kind} graph was built`);
+      return readFileSync(join(cache.dir, entry, "model.onnx")).includes("MultiHeadAttention");
+    };
+    assert.equal(fused("text_encoder"), false, "text encoder: MatMul attention");
+    assert.equal(fused("unet"), true, "UNet: MultiHeadAttention");
   });
 });
 

@@ -14,25 +14,43 @@ import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-stora
 /** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
 export const DEFAULT_ATTENTION: AttentionKind = "mha";
 
+/** The networks that have attention (TAESD has none). */
+export type AttentionNetwork = "textEncoder" | "unet" | "vae";
+
 export interface GraphVariant {
-  /** The attention form in every network that has attention. */
-  readonly attention: AttentionKind;
+  /**
+   * The attention form of each network: providers differ in which fused kernels they run right
+   * (onnxruntime-web's WebGPU MultiHeadAttention, for one, rejects the text encoder's causal bias).
+   */
+  readonly attention: Readonly<Record<AttentionNetwork, AttentionKind>>;
   /** How weights are stored, resolved per network (weight-storage-choice.ts). */
   readonly weightStorage: WeightStorageChoice;
+}
+
+/** What the user set explicitly (EngineOptions.speed.attention, memory.weightStorage). */
+export interface RequestedVariant {
+  /** One attention form for every network, whatever the provider prefers. */
+  readonly attention?: AttentionKind;
+  readonly weightStorage?: WeightStorageChoice;
 }
 
 export interface ExecutionProviderEntry {
   /** The provider's name as SessionOptions.executionProviders spells it. */
   readonly name: string;
   /** This provider's variant, with the fields the user set taking precedence. */
-  variant(requested: Partial<GraphVariant>): GraphVariant;
+  variant(requested: RequestedVariant): GraphVariant;
+}
+
+/** The same attention form in every network. */
+export function attentionEverywhere(kind: AttentionKind): GraphVariant["attention"] {
+  return { textEncoder: kind, unet: kind, vae: kind };
 }
 
 export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
   {
     name: "cpu",
     variant: (requested) => ({
-      attention: requested.attention ?? DEFAULT_ATTENTION,
+      attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
     }),
   },
@@ -48,7 +66,7 @@ export function executionProviderEntry(providers: readonly string[] | undefined)
 
 export function graphVariantFor(
   providers: readonly string[] | undefined,
-  requested: Partial<GraphVariant>,
+  requested: RequestedVariant,
 ): GraphVariant {
   return executionProviderEntry(providers).variant(requested);
 }

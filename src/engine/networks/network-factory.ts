@@ -12,7 +12,7 @@ import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
 import { createGraphSession } from "../graph-session.js";
-import type { GraphVariant } from "../graph-variant.js";
+import type { AttentionNetwork, GraphVariant } from "../graph-variant.js";
 import { LazySession } from "../lazy-session.js";
 import { createOnnxFolderSession } from "../onnx-folder-session.js";
 import { resolveWeightStorage, storageOption } from "../weight-storage-choice.js";
@@ -63,16 +63,20 @@ export interface NetworkFactory<Config, OnnxSource, Settings, Output> {
   fromOnnx?(source: OnnxSource, ctx: NetworkContext, settings: Settings): Output;
 }
 
-/** Build options every weights graph gets from the variant: its attention and this network's storage. */
+/**
+ * Build options every weights graph gets from the variant: the attention form of `network` (TAESD,
+ * which has none, is keyed with the VAE's) and this network's weight storage.
+ */
 export function variantGraphOptions(
   ctx: NetworkContext,
   source: NetworkWeights<unknown>,
+  network: AttentionNetwork,
 ): { attention: AttentionKind; weightStorage?: "fp16" } {
   const storage = resolveWeightStorage(ctx.variant.weightStorage, {
     storedDtypes: source.component.storedDtypes,
     loraChanged: source.lora?.changed,
   });
-  return { attention: ctx.variant.attention, ...storageOption(storage) };
+  return { attention: ctx.variant.attention[network], ...storageOption(storage) };
 }
 
 /**

@@ -10,8 +10,8 @@ export const TAESD_DECODER: TaesdFactory = {
   name: "taesd",
   fromWeights(source, ctx) {
     const { config } = source.component;
-    // the attention kind is in the key though TAESD has no attention: the key stays as it was
-    const { attention, ...storage } = variantGraphOptions(ctx, source);
+    // TAESD has no attention, but its cache key always carried the VAE's attention kind: kept as it was
+    const { attention, ...storage } = variantGraphOptions(ctx, source, "vae");
     const session = builtGraphSession(ctx, source, "taesd_decoder", { attention, ...storage }, () =>
       buildTaesdDecoderGraph(source.weights, config, storage),
     );

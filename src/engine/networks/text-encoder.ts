@@ -35,7 +35,7 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
     // A1111 offers clip skip up to 12; each depth is one extra output of the same graph
     const clipSkips = Array.from({ length: Math.min(config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
     // textual-inversion vectors enter through an input of the graph (graph/text-encoder.ts)
-    const options = { ...variantGraphOptions(ctx, source), clipSkips, extraTokens: true };
+    const options = { ...variantGraphOptions(ctx, source, "textEncoder"), clipSkips, extraTokens: true };
     const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
       buildTextEncoderGraph(source.weights, config, options),
     );

@@ -39,8 +39,12 @@ export const SD_UNET: UNetFactory = {
     // depends on the CPU, so a cache shared between machines keeps one graph per width
     const options =
       quantization === "none"
-        ? variantGraphOptions(ctx, source)
-        : { ...variantGraphOptions(ctx, source), quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+        ? variantGraphOptions(ctx, source, "unet")
+        : {
+            ...variantGraphOptions(ctx, source, "unet"),
+            quantization,
+            int8WeightBits: int8WeightBitsForThisCpu(),
+          };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>
       buildUNetGraph(source.weights, config, { ...options, deepFeature }),

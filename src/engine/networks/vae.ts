@@ -50,7 +50,7 @@ export const AUTOENCODER_KL: VaeFactory = {
   name: "vae",
   fromWeights(source, ctx) {
     const { config } = source.component;
-    const options = variantGraphOptions(ctx, source);
+    const options = variantGraphOptions(ctx, source, "vae");
     const decoder = builtGraphSession(ctx, source, "vae_decoder", options, () =>
       buildVaeDecoderGraph(source.weights, config, options),
     );
