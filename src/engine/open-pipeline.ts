@@ -27,7 +27,7 @@ import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
 import type { UNetSettings } from "./networks/unet.js";
 import { openVae } from "./open-vae.js";
 import type { PreviewDecoder } from "./preview-decoder.js";
-import { DEFAULT_WEIGHT_STORAGE, validateWeightStorage } from "./weight-storage-choice.js";
+import { validateWeightStorage } from "./weight-storage-choice.js";
 
 export type { EngineOptions, LoraRequest } from "./engine-options.js";
 export { DEFAULT_ATTENTION } from "./graph-variant.js";
@@ -85,7 +85,9 @@ function networkContext(model: LoadedModel, options: EngineOptions): NetworkCont
   for (const p of executionProviders ?? []) {
     if (!available.includes(p)) throw new ExecutionProviderError(p, available);
   }
-  const weightStorage = validateWeightStorage(options.memory?.weightStorage ?? DEFAULT_WEIGHT_STORAGE);
+  // unset stays unset: the provider's entry chooses its default
+  const requested = options.memory?.weightStorage;
+  const weightStorage = requested === undefined ? undefined : validateWeightStorage(requested);
   return {
     target: { runtime, session: { executionProviders, intraOpNumThreads: threads } },
     variant: graphVariantFor(executionProviders, { attention: options.speed?.attention, weightStorage }),
