@@ -1,9 +1,9 @@
 /**
  * `sdlite generate` and `sdlite serve` make the same GenerationJob from the same request, so they
  * write the same PNG bytes and the same `parameters` text: txt2img (with a negative prompt, Clip
- * skip 2 and two iterations), img2img, inpainting, a `<lora:name:weight>` tag (the CLI reading
- * --lora-dir, the server its LoRA folder) and the speed settings of --fast (int8 UNet, DeepCache 3,
- * TAESD) with the tiny fixture models. The CLI runs as its own process, the server in this one.
+ * skip 2 and two iterations), img2img, inpainting, a `<lora:name:weight>` tag with a textual-inversion
+ * embedding (the CLI reading --lora-dir and --embeddings-dir, the server its folders) and the speed
+ * settings of --fast (int8 UNet, DeepCache 3, TAESD) with the tiny fixture models. The CLI runs as its own process, the server in this one.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,6 +15,7 @@ import { serveEngineOptions } from "../src/cli/commands/serve.js";
 import { readPngText } from "../src/image/png.js";
 import type { JobEngine } from "../src/pipeline/job-engine.js";
 import { createServer } from "../src/server/create-server.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { type PipelineCase, pipelineCase } from "./helpers/pipeline-cases.js";
 import { describeRun, runSdlite } from "./helpers/sdlite-cli.js";
@@ -27,11 +28,18 @@ const work = mkdtempSync(join(tmpdir(), "sdlite-parity-"));
 const cache = join(work, "cache");
 process.env.SDLITE_CACHE = cache;
 const loraDir = join(work, "Lora");
+const embeddingsDir = join(work, "embeddings");
 const servers: FastifyInstance[] = [];
 
 before(() => {
   mkdirSync(loraDir);
   copyFileSync(fixturePath("lora", `${LORA}.safetensors`), join(loraDir, `${LORA}.safetensors`));
+  // a textual-inversion embedding of two vectors at the tiny text encoder's width (32)
+  mkdirSync(embeddingsDir);
+  const data = Float32Array.from({ length: 2 * 32 }, (_, i) => Math.cos(i * 0.3));
+  writeSafetensors(join(embeddingsDir, "inkstyle.safetensors"), [
+    { name: "emb_params", dtype: "F32", shape: [2, 32], data },
+  ]);
 });
 
 after(async () => {
@@ -45,6 +53,7 @@ async function server(engine: JobEngine): Promise<FastifyInstance> {
     modelsDir: fixturePath("models"),
     hubCacheDir: false,
     loraDir,
+    embeddingsDir,
     engine,
     webDir: false,
   });
@@ -62,7 +71,19 @@ let runs = 0;
 async function viaCli(args: string[]): Promise<Made[]> {
   const out = join(work, `out${runs++}`);
   const run = await runSdlite(
-    ["generate", ...args, "--threads", "1", "--lora-dir", loraDir, "--json", "-o", out],
+    [
+      "generate",
+      ...args,
+      "--threads",
+      "1",
+      "--lora-dir",
+      loraDir,
+      "--embeddings-dir",
+      embeddingsDir,
+      "--json",
+      "-o",
+      out,
+    ],
     { SDLITE_CACHE: cache, HF_HOME: join(work, "hf"), HF_HUB_OFFLINE: "1", HF_TOKEN: "" },
   );
   assert.equal(run.status, 0, describeRun(run));
@@ -191,8 +212,8 @@ describe("the CLI and the server make identical PNGs for the same request", () =
     assertSame(cli, served, "inpaint");
   });
 
-  test("a <lora:name:weight> tag, found in the LoRA folder", async () => {
-    const prompt = `a photo of a cat <lora:${LORA}:0.7>`;
+  test("a <lora:name:weight> tag found in the LoRA folder, a textual-inversion embedding", async () => {
+    const prompt = `a photo of a cat, inkstyle <lora:${LORA}:0.7>`;
     const cli = await viaCli([prompt, "-m", TINY, "--steps", "4", "--seed", "42", "-W", "64", "-H", "64"]);
     const served = await viaServer(plain, "txt2img", {
       prompt,
@@ -205,7 +226,10 @@ describe("the CLI and the server make identical PNGs for the same request", () =
     });
     assertSame(cli, served, "LoRA tag");
     assert.match(cli[0].parameters, new RegExp(`^${prompt}\\n`), "the prompt as typed, tag included");
-    assert.match(cli[0].parameters, new RegExp(`Lora hashes: "${LORA}: [0-9a-f]{12}"`));
+    assert.match(
+      cli[0].parameters,
+      new RegExp(`TI hashes: "inkstyle: [0-9a-f]{12}", Lora hashes: "${LORA}: [0-9a-f]{12}"`),
+    );
   });
 
   test("--fast: int8 UNet, DeepCache 3, TAESD; the speed entries in both infotexts", async () => {
