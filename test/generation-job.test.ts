@@ -124,14 +124,14 @@ test("library API: a LoRA tag found in a LoRA folder and the same file given out
     model: { path: fixturePath("models", "tiny-sd15") },
     engine: { runtime: { threads: 1, cache: false } },
   } as const;
-  const settings = {
-    sampler: c.sampler,
-    steps: c.steps,
-    guidance: c.guidance,
-    seed: c.seed,
-    width: c.width,
-    height: c.height,
-  };
+  const {
+    prompt: _prompt,
+    negativePrompt: _n,
+    initImage: _i,
+    mask: _m,
+    strength: _s,
+    ...settings
+  } = caseRequest(c);
   const tagged = `${c.prompt} <lora:tiny-sd15-kohya:0.7>`;
   const fromTag = sdlite.resolveJobLoras(tagged, new sdlite.LoraCatalog(dir));
   assert.deepEqual(fromTag.warnings, []);
