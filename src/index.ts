@@ -18,6 +18,7 @@ export type { GenerationRecord } from "./image/generation-record.js";
 export { formatInfotext, parseInfotext } from "./image/infotext.js";
 export { decodePng, decodePngRgb, encodePng, readPngText } from "./image/png.js";
 export type { GrayImage, RgbImage } from "./image/types.js";
+export { LoraCatalog, type LoraEntry } from "./lora/lora-catalog.js";
 export { GenerationCancelled } from "./pipeline/denoise.js";
 export {
   type ConditioningFacts,
@@ -27,7 +28,26 @@ export {
   generate,
   type PipelineModels,
 } from "./pipeline/generate.js";
+export {
+  GENERATION_JOB_VERSION,
+  type GenerationJob,
+  type JobLora,
+  type JobModel,
+  type JobRequest,
+  randomSeed,
+  validateGenerationJob,
+} from "./pipeline/generation-job.js";
+export type { JobEngine } from "./pipeline/job-engine.js";
+export { decodeImage, type EncodedImage, encodeImage } from "./pipeline/job-image.js";
+export { type LoraFolder, resolveJobLoras } from "./pipeline/job-loras.js";
 export { type GenerationRequest, InvalidRequestError } from "./pipeline/request.js";
+export {
+  type GenerationJobResult,
+  type JobOutputImage,
+  type JobProgress,
+  type JobRunOptions,
+  runGenerationJob,
+} from "./pipeline/run-generation-job.js";
 export { createRandomSource } from "./rng/index.js";
 export { listSamplers, resolveSampler } from "./schedulers/registry.js";
 export { SCHEDULE_TYPES, type ScheduleType } from "./schedulers/schedule-types.js";
@@ -35,4 +55,5 @@ export { type OpenUpscalerOptions, openUpscaler } from "./upscale/open-upscaler.
 export { formatPostprocessInfo, postprocessTextChunks } from "./upscale/postprocess-info.js";
 export { type UpscaleProgress, upscaleBy, upscaleTargetSize } from "./upscale/upscale-by.js";
 export type { Upscaler } from "./upscale/upscaler.js";
+export { SDLITE_VERSION } from "./version.js";
 export { loadModel } from "./weights/load-model.js";

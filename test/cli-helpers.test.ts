@@ -4,10 +4,10 @@ import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import { parseLoraArg } from "../src/cli/parse-lora-arg.js";
 import { LineReporter } from "../src/cli/progress-reporter.js";
-import { StageTimings } from "../src/cli/stage-timings.js";
 import { formatInfotext } from "../src/image/infotext.js";
 import type { GenerationProgress } from "../src/pipeline/generate.js";
 import { buildGenerationRecord } from "../src/pipeline/generation-record.js";
+import { StageTimings } from "../src/pipeline/stage-timings.js";
 
 describe("parseLoraArg", () => {
   test("FILE and FILE:WEIGHT, paths with colons", () => {

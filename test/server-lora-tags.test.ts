@@ -1,7 +1,7 @@
 /** `<lora:name:weight>` prompt tags, parsed and removed as A1111's extra_networks does. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LoraTagError, parsePromptTags } from "../src/server/lora-tags.js";
+import { LoraTagError, parsePromptTags } from "../src/lora/lora-tags.js";
 
 describe("parsePromptTags", () => {
   it("removes the tags and reads name and weight", () => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { OpenedPipeline } from "../src/engine/open-pipeline.js";
+import type { PipelineSpec } from "../src/pipeline/job-engine.js";
 import { ModelCatalog } from "../src/server/model-catalog.js";
 import { PipelinePool } from "../src/server/pipeline-pool.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -81,8 +82,13 @@ describe("ModelCatalog", () => {
 });
 
 describe("PipelinePool", () => {
+  /** The pipeline spec of a model and LoRA set (the server's engine settings: none). */
+  function spec(path: string, loras: readonly { path: string; weight: number }[] = []): PipelineSpec {
+    return { model: { path }, loras: loras.map((l) => ({ ...l, name: l.path, inPrompt: true })), engine: {} };
+  }
+
   function fakeOpener(log: string[]) {
-    return async (path: string, loras: readonly { path: string; weight: number }[]) => {
+    return async ({ model: { path }, loras }: PipelineSpec) => {
       const name = `${path}${loras.map((l) => `+${l.path}:${l.weight}`).join("")}`;
       log.push(`open ${name}`);
       return { close: async () => void log.push(`close ${name}`) } as unknown as OpenedPipeline;
@@ -92,21 +98,25 @@ describe("PipelinePool", () => {
   it("reuses a pipeline per (model, LoRA set) and closes the least recently used before opening another", async () => {
     const log: string[] = [];
     const pool = new PipelinePool(fakeOpener(log), 2);
-    const a = await pool.acquire("A");
-    const al = await pool.acquire("A", [
-      { path: "x", weight: 0.5 },
-      { path: "y", weight: 1 },
-    ]);
-    assert.equal(await pool.acquire("A"), a, "same model, no LoRA: reused");
-    assert.equal(
-      await pool.acquire("A", [
-        { path: "y", weight: 1 },
+    const a = await pool.acquire(spec("A"));
+    const al = await pool.acquire(
+      spec("A", [
         { path: "x", weight: 0.5 },
+        { path: "y", weight: 1 },
       ]),
+    );
+    assert.equal(await pool.acquire(spec("A")), a, "same model, no LoRA: reused");
+    assert.equal(
+      await pool.acquire(
+        spec("A", [
+          { path: "y", weight: 1 },
+          { path: "x", weight: 0.5 },
+        ]),
+      ),
       al,
       "the order of LoRAs does not matter",
     );
-    await pool.acquire("B"); // A (used before A+x+y) is the least recently used
+    await pool.acquire(spec("B")); // A (used before A+x+y) is the least recently used
     assert.deepEqual(log, ["open A", "open A+x:0.5+y:1", "close A", "open B"]);
     assert.equal(pool.size, 2);
     await pool.closeAll();

@@ -7,10 +7,10 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { GraphCache } from "../cache/graph-cache.js";
 import type { DecoderKind, EngineOptions } from "../engine/engine-options.js";
 import { type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
-import { encodePng } from "../image/png.js";
-import { type RgbImage, rgbPixels } from "../image/types.js";
-import { generate, type PipelineModels } from "../pipeline/generate.js";
+import type { PipelineModels } from "../pipeline/generate.js";
+import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generation-job.js";
 import { encodePrompt, WINDOW } from "../pipeline/prompt-encoder.js";
+import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { TorchCpuGenerator } from "../rng/index.js";
 import { NetworkClock } from "./network-clock.js";
 import { engineOptionsFromSet } from "./option-set.js";
@@ -51,11 +51,34 @@ function timedModels(models: PipelineModels, clock: NetworkClock): PipelineModel
 
 interface Workload {
   run(): Promise<void>;
-  /** The image the last run produced, for the image stage. */
-  lastImage?(): RgbImage | undefined;
+  /** The PNG the last run produced (with its infotext), for the image stage. */
+  lastPng?(): Uint8Array | undefined;
 }
 
-function workload(job: StageJob, models: PipelineModels): Workload {
+/** The image stage's generation as a job: the option set (scalar fields only) as job settings. */
+export function benchImageJob(job: StageJob): GenerationJob {
+  const { vae, variant, runtime, memory, speed } = engineOptionsFromSet(job.options);
+  return {
+    version: GENERATION_JOB_VERSION,
+    model: { path: job.modelPath, ...(vae ? { vae } : {}), ...(variant ? { variant } : {}) },
+    loras: [],
+    request: { ...job.image, width: job.size, height: job.size },
+    engine: {
+      ...(job.taesdPath ? { taesd: job.taesdPath } : {}),
+      runtime: {
+        ...(runtime?.executionProviders ? { executionProviders: runtime.executionProviders } : {}),
+        ...((job.threads ?? runtime?.threads) !== undefined
+          ? { threads: job.threads ?? runtime?.threads }
+          : {}),
+      },
+      ...(memory ? { memory } : {}),
+      ...(speed ? { speed } : {}),
+    },
+  };
+}
+
+function workload(job: StageJob, pipeline: OpenedPipeline): Workload {
+  const { models } = pipeline;
   const rng = new TorchCpuGenerator(job.image.seed);
   const latent = job.size / 8;
   const { prompt } = job.image;
@@ -80,13 +103,14 @@ function workload(job: StageJob, models: PipelineModels): Workload {
       return { run: async () => void (await models.vae.decode(latents, [1, 4, latent, latent])) };
     }
     case "image": {
-      let last: RgbImage | undefined;
-      const request = { ...job.image, width: job.size, height: job.size };
+      let last: Uint8Array | undefined;
+      const imageJob = benchImageJob(job);
       return {
         run: async () => {
-          [{ image: last }] = await generate(models, request);
+          const [made] = (await runGenerationJob(imageJob, { pipeline, hashModel: false })).images;
+          last = new Uint8Array(Buffer.from(made.png, "base64"));
         },
-        lastImage: () => last,
+        lastPng: () => last,
       };
     }
     case "startup":
@@ -174,7 +198,7 @@ export async function runStage(
       };
     }
     const clock = new NetworkClock();
-    const work = workload(job, timedModels(pipeline.models, clock));
+    const work = workload(job, { ...pipeline, models: timedModels(pipeline.models, clock) });
     const timed = async (): Promise<RunTiming> => {
       const ms = await timeIt(() => work.run());
       return { ms, networks: clock.take() };
@@ -187,8 +211,8 @@ export async function runStage(
       runs.push(run);
       onProgress({ run: i, runs: job.runs, ms: run.ms });
     }
-    const image = work.lastImage?.();
-    if (image && job.imageOut) writeFileSync(job.imageOut, encodePng(rgbPixels(image)));
+    const image = work.lastPng?.();
+    if (image && job.imageOut) writeFileSync(job.imageOut, image);
     return {
       openMs,
       first,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `sdlite` command: parses arguments (commander) and hands over to one command module each. */
 import { Command } from "commander";
+import { PACKAGE_VERSION } from "../version.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerGenerateCommand } from "./commands/generate.js";
 import { registerInfoCommand } from "./commands/info.js";
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
   const program = new Command()
     .name("sdlite")
     .description("Stable Diffusion 1.x, fast, private and offline")
-    .version("0.1.0")
+    .version(PACKAGE_VERSION)
     .showHelpAfterError();
   registerGenerateCommand(program);
   registerTokenizeCommand(program);

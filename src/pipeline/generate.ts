@@ -87,15 +87,49 @@ export async function generate(
   request: GenerationRequest,
   options: GenerateOptions = {},
 ): Promise<GeneratedImage[]> {
+  const generation = await prepareGeneration(models, request, options);
+  const images: GeneratedImage[] = [];
+  for (let k = 0; k < generation.request.batchCount; k++) {
+    if (options.signal?.aborted) break;
+    images.push(...(await generation.iteration(k, options)));
+  }
+  return images;
+}
+
+/** A request whose prompt is encoded: its iterations (batchCount) run one call each. */
+export interface PreparedGeneration {
+  readonly request: ValidRequest;
+  readonly latentShape: Shape4;
+  /** What the prompts turned into (the same for every image). */
+  readonly conditioning: ConditioningFacts;
+  /** Iteration k (0-based): batchSize images with seeds seed + k·batchSize + j. */
+  iteration(k: number, options?: Pick<GenerateOptions, "signal" | "onProgress">): Promise<GeneratedImage[]>;
+}
+
+/** The seeds of iteration k's images: one generator per image, as AUTOMATIC1111 numbers them. */
+export function iterationSeeds(request: Pick<ValidRequest, "seed" | "batchSize">, k: number): number[] {
+  return Array.from({ length: request.batchSize }, (_, j) => request.seed + k * request.batchSize + j);
+}
+
+/**
+ * Validates the request and encodes its prompt (once for all iterations); the iterations then run
+ * on their own, so a caller can stop one (A1111's skip) and go on with the next.
+ */
+export async function prepareGeneration(
+  models: PipelineModels,
+  request: GenerationRequest,
+  options: Pick<GenerateOptions, "onProgress" | "embeddings"> = {},
+): Promise<PreparedGeneration> {
   const req = validateRequest(request);
-  const { onProgress, signal } = options;
   // LCM UNets with a guidance embedding take no negative prompt (diffusers' LCM pipeline has none)
   const cfg = usesClassifierFreeGuidance(models.unet, req.guidance);
   const latentShape: Shape4 = [req.batchSize, 4, req.height / 8, req.width / 8];
-  const report = (stage: Stage, batchIndex: number, step = 0, totalSteps = 0, latents?: Float32Array) =>
-    onProgress?.({ stage, step, totalSteps, batchIndex, batchCount: req.batchCount, latents, latentShape });
+  const reporter =
+    (onProgress?: GenerateOptions["onProgress"]) =>
+    (stage: Stage, batchIndex: number, step = 0, totalSteps = 0, latents?: Float32Array) =>
+      onProgress?.({ stage, step, totalSteps, batchIndex, batchCount: req.batchCount, latents, latentShape });
 
-  report("encode-prompt", 0);
+  reporter(options.onProgress)("encode-prompt", 0);
   // prompt editing, alternation and AND as A1111 reads them; a plain prompt gives one conditioning
   const encoded = await encodeConditioning(
     {
@@ -120,10 +154,12 @@ export async function generate(
   await models.stageDone?.("text-encoder");
   const facts: ConditioningFacts = { padded: encoded.padded, embeddings: encoded.embeddings };
 
-  const images: GeneratedImage[] = [];
-  for (let k = 0; k < req.batchCount; k++) {
-    if (signal?.aborted) break;
-    const seeds = Array.from({ length: req.batchSize }, (_, j) => req.seed + k * req.batchSize + j);
+  const iteration = async (
+    k: number,
+    { signal, onProgress = options.onProgress }: Pick<GenerateOptions, "signal" | "onProgress"> = {},
+  ): Promise<GeneratedImage[]> => {
+    const report = reporter(onProgress);
+    const seeds = iterationSeeds(req, k);
     const rng = new BatchRandomSource(seeds.map((s) => createRandomSource(req.rng, s)));
     const scheduler = createScheduler(req.sampler, models.schedulerConfig, req.steps, {
       scheduleType: req.schedule,
@@ -152,11 +188,9 @@ export async function generate(
     report("decode", k);
     const decoded = await decodeLatents(models.vae, latents, latentShape);
     await models.stageDone?.("vae");
-    decoded.forEach((image, j) => {
-      images.push({ image, seed: seeds[j], conditioning: facts });
-    });
-  }
-  return images;
+    return decoded.map((image, j) => ({ image, seed: seeds[j], conditioning: facts }));
+  };
+  return { request: req, latentShape, conditioning: facts, iteration };
 }
 
 /** One image at a time: the VAE decoder's activations dominate peak memory. */

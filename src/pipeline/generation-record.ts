@@ -1,24 +1,28 @@
 /**
  * The GenerationRecord (A1111 infotext) of one generated image: the request as A1111 would have
- * written it, plus what identifies the model and the LoRAs. Pure; the file hashes it needs are
- * computed by `checkpointShortHash` and `LoraFile.addnetHash`.
+ * written it, plus what identifies the model, the VAE, the LoRAs and the speed settings. The one
+ * builder for every PNG sdlite writes (CLI, server, library, bench). Pure; the hashes it needs come
+ * from the caller (a checkpoint's AutoV2 hash, a LoRA's `addnetHash`).
  */
-import { basename, extname } from "node:path";
+import type { SpeedOptions } from "../engine/engine-options.js";
 import type { GenerationRecord } from "../image/generation-record.js";
-import { loraShortHash, modelShortHash } from "../image/model-hash.js";
-import { sha256File } from "../image/sha256-file.js";
+import { loraShortHash } from "../image/model-hash.js";
 import { resolveSampler } from "../schedulers/registry.js";
 import { AUTOMATIC_SCHEDULE } from "../schedulers/sigma-schedules.js";
+import { SDLITE_VERSION } from "../version.js";
 import type { ConditioningFacts } from "./generate.js";
+import { loraName } from "./job-loras.js";
 import type { GenerationRequest } from "./request.js";
-
-export const SDLITE_VERSION = "sdlite 0.1.0";
 
 export interface RecordLora {
   readonly path: string;
   readonly weight: number;
   /** SHA-256 (hex) of the tensor data: A1111's "addnet" hash. */
   readonly addnetHash: string;
+  /** The name in the infotext; default: the file's stem. */
+  readonly name?: string;
+  /** Its `<lora:name:weight>` tag is in the prompt already (else one is appended). */
+  readonly inPrompt?: boolean;
 }
 
 export interface RecordContext {
@@ -31,6 +35,8 @@ export interface RecordContext {
   readonly vae?: string;
   /** What generate() reported about the prompts (textual-inversion embeddings, padding). */
   readonly conditioning?: ConditioningFacts;
+  /** The speed settings that ran: written where they are not the exact defaults. */
+  readonly speed?: SpeedOptions;
 }
 
 /**
@@ -50,17 +56,26 @@ export function conditioningParameters(
   };
 }
 
-/** The name A1111 knows a LoRA by: its file name without extension. */
-export function loraName(path: string): string {
-  return basename(path, extname(path));
-}
-
 /** `<lora:name:weight>`: how A1111 keeps LoRAs in the prompt text, so infotext readers apply them. */
-export function loraTag(lora: { path: string; weight: number }): string {
-  return `<lora:${loraName(lora.path)}:${lora.weight}>`;
+function loraTag(lora: RecordLora): string {
+  return `<lora:${lora.name ?? loraName(lora.path)}:${lora.weight}>`;
 }
 
-/** The record of the image made from `request` with `seed` (batch images differ only in their seed). */
+/** Infotext entries for the speed settings that are not the exact defaults (A1111's own key for the decoder). */
+export function speedEntries(speed: RecordContext["speed"] = {}): Record<string, string | number> {
+  return {
+    ...(speed.decoder === "taesd" ? { "VAE Decoder": "TAESD" } : {}),
+    ...((speed.deepCacheInterval ?? 1) > 1 ? { "DeepCache interval": speed.deepCacheInterval! } : {}),
+    ...((speed.unetQuantization ?? "none") !== "none"
+      ? { "UNet quantization": speed.unetQuantization! }
+      : {}),
+  };
+}
+
+/**
+ * The record of the image made from `request` with `seed` (batch images differ only in their seed).
+ * `request.prompt` is the prompt as typed: LoRA tags in it stay, as in A1111.
+ */
 export function buildGenerationRecord(
   request: GenerationRequest,
   seed: number,
@@ -68,10 +83,14 @@ export function buildGenerationRecord(
 ): GenerationRecord {
   const sampler = resolveSampler(request.sampler, { scheduleType: request.schedule });
   const loras = context.loras ?? [];
-  const tags = loras.map(loraTag).join(" ");
+  const tags = loras
+    .filter((l) => !l.inPrompt)
+    .map(loraTag)
+    .join(" ");
   const extra = {
     ...(context.vae ? { VAE: loraName(context.vae) } : {}),
     ...conditioningParameters(context.conditioning),
+    ...speedEntries(context.speed),
   };
   return {
     prompt: tags === "" ? request.prompt : `${request.prompt} ${tags}`.trim(),
@@ -91,13 +110,13 @@ export function buildGenerationRecord(
     rng: (request.rng ?? "cpu") === "nv" ? "NV" : "CPU",
     ...(Object.keys(extra).length > 0 ? { extra } : {}),
     ...(loras.length > 0
-      ? { loraHashes: loras.map((l) => ({ name: loraName(l.path), hash: loraShortHash(l.addnetHash) })) }
+      ? {
+          loraHashes: loras.map((l) => ({
+            name: l.name ?? loraName(l.path),
+            hash: loraShortHash(l.addnetHash),
+          })),
+        }
       : {}),
     version: SDLITE_VERSION,
   };
-}
-
-/** A1111 "Model hash" (AutoV2) of a checkpoint file: first 10 hex of its SHA-256. */
-export async function checkpointShortHash(path: string): Promise<string> {
-  return modelShortHash(await sha256File(path));
 }

@@ -9,15 +9,17 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { EmbeddingFolder } from "../embeddings/embedding-folder.js";
-import { type EngineOptions, openPipeline } from "../engine/open-pipeline.js";
+import { openPipeline } from "../engine/open-pipeline.js";
 import { resolveHubSettings, sdliteModelsDir } from "../hub/hub-settings.js";
+import { LoraCatalog } from "../lora/lora-catalog.js";
+import { engineOptionsForJob, type JobEngine } from "../pipeline/job-engine.js";
 import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
+import { PACKAGE_VERSION } from "../version.js";
 import { createAuthenticator } from "./auth.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
 import { type Job, JobQueue } from "./job-queue.js";
 import { DEFAULT_PREVIEW_EVERY, type PreviewMode } from "./live-preview.js";
-import { LoraCatalog } from "./lora-catalog.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { PipelinePool } from "./pipeline-pool.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
@@ -51,8 +53,8 @@ export interface CreateServerOptions {
   corsOrigins?: readonly string[];
   /** Most jobs waiting behind the running one (default 16). */
   queueSize?: number;
-  /** Passed to openPipeline for every model (runtime.threads, memory.lowMemory, taesd, speed.decoder, runtime.cache, …). */
-  engine?: Omit<EngineOptions, "loras">;
+  /** The engine settings of every job (runtime.threads, memory.lowMemory, taesd, speed.decoder, runtime.cache, …). */
+  engine?: JobEngine;
   /** Opened pipelines kept (default 2, 1 with engine.memory.lowMemory). */
   maxPipelines?: number;
   limits?: Partial<GenerationLimits>;
@@ -105,7 +107,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const loras = new LoraCatalog(options.loraDir ?? join(modelsDir, "Lora"));
   const engine = options.engine ?? {};
   const pool = new PipelinePool(
-    (path, loraList) => openPipeline(path, { ...engine, loras: loraList }),
+    (spec) => openPipeline(spec.model.path, engineOptionsForJob(spec)),
     options.maxPipelines ?? (engine.memory?.lowMemory ? 1 : 2),
   );
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
@@ -126,6 +128,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     }),
     { ...DEFAULT_LIMITS, ...options.limits },
     log,
+    engine,
   );
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
@@ -177,7 +180,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
         title: "sdlite",
         description:
           "AUTOMATIC1111-compatible Stable Diffusion 1.x API (/sdapi/v1) and sdlite's job API (/sdlite/v1)",
-        version: "0.1.0",
+        version: PACKAGE_VERSION,
       },
       tags: [
         { name: "A1111", description: "AUTOMATIC1111 web UI API, same fields and shapes" },
@@ -192,7 +195,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111DiscoveryRoutes(app, context);
   a1111ExtraRoutes(app, context);
   a1111EmbeddingRoutes(app, context);
-  const upscalers = new UpscalerPool({ threads: engine.runtime?.threads, cache: engine.runtime?.cache });
+  const upscalers = new UpscalerPool({
+    threads: engine.runtime?.threads,
+    cache: engine.runtime?.cache === false ? false : undefined,
+  });
   a1111UpscaleRoutes(
     app,
     context,

@@ -4,17 +4,18 @@
  * no check could foresee. What depends on the moment the job runs (the loaded model, the Clip skip
  * option) is resolved by the job itself.
  */
-import { randomInt } from "node:crypto";
 import { maskToGray, toRgb } from "../image/color.js";
 import { resizeGray, resizeRgb } from "../image/resize.js";
 import type { GrayImage, RgbImage } from "../image/types.js";
+import type { LoraCatalog } from "../lora/lora-catalog.js";
+import { decodeJobRequest, type JobLora, type JobRequest, randomSeed } from "../pipeline/generation-job.js";
+import { encodeImage } from "../pipeline/job-image.js";
+import { resolveJobLoras } from "../pipeline/job-loras.js";
 import { MAX_SIDE } from "../pipeline/request.js";
 import { type ResolvedSampler, resolveSampler } from "../schedulers/registry.js";
 import { ignoredFields } from "./a1111-fields.js";
 import { decodeBase64Image } from "./base64-image.js";
 import { HttpError, invalidRequest } from "./http-error.js";
-import type { LoraCatalog, LoraEntry } from "./lora-catalog.js";
-import { LoraTagError, parsePromptTags } from "./lora-tags.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 
 export type GenerationKind = "txt2img" | "img2img";
@@ -29,39 +30,22 @@ export interface GenerationLimits {
 
 export const DEFAULT_LIMITS: GenerationLimits = { maxPixels: 2048 * 2048, maxSteps: 150, maxImages: 16 };
 
-export interface PlannedLora {
-  /** The name as written in the prompt tag (what infotexts' Lora hashes list). */
-  readonly tagName: string;
-  readonly entry: LoraEntry;
-  readonly weight: number;
-}
-
 export interface GenerationPlan {
   readonly kind: GenerationKind;
-  /** As sent, LoRA tags included (A1111 keeps them in the infotext). */
-  readonly prompt: string;
-  /** With the extra-network tags removed: what the text encoder sees. */
-  readonly promptForModel: string;
-  readonly negativePrompt: string;
-  readonly loras: readonly PlannedLora[];
+  /**
+   * The job's request: the prompt as sent (LoRA tags in it, as A1111 keeps them in the infotext),
+   * the seed drawn, the images at the generation size; Clip skip is the job's to settle when it runs.
+   */
+  readonly request: JobRequest;
+  /** The prompt's LoRA tags found in the LoRA folder. */
+  readonly loras: readonly JobLora[];
   readonly sampler: ResolvedSampler;
-  readonly steps: number;
-  readonly cfgScale: number;
-  readonly seed: number;
-  readonly width: number;
-  readonly height: number;
-  readonly batchSize: number;
-  readonly nIter: number;
-  readonly rng: "cpu" | "nv";
   /** From override_settings; otherwise the option at run time. */
   readonly clipSkip?: number;
   /** pad_cond_uncond from override_settings; otherwise the option at run time. */
   readonly padCondUncond?: boolean;
   /** From override_settings; otherwise the loaded model at run time. */
   readonly model?: CheckpointEntry;
-  readonly denoisingStrength?: number;
-  readonly initImage?: RgbImage;
-  readonly mask?: GrayImage;
   readonly sendImages: boolean;
   readonly styles: readonly string[];
   readonly ignoredFields: readonly string[];
@@ -156,42 +140,9 @@ function resolveSamplerFields(body: Body, ignored: string[], warnings: string[])
 
 function resolveSeed(body: Body): number {
   const seed = intField(body, "seed", -1);
-  if (seed < 0) return randomInt(0, 4294967294); // A1111: random.randrange(4294967294)
+  if (seed < 0) return randomSeed();
   if (!Number.isSafeInteger(seed)) throw invalidRequest(`seed must be an integer below 2^53, got ${seed}`);
   return seed;
-}
-
-function resolveLoras(prompt: string, catalog: LoraCatalog, warnings: string[]) {
-  let parsed: ReturnType<typeof parsePromptTags>;
-  try {
-    parsed = parsePromptTags(prompt);
-  } catch (err) {
-    if (err instanceof LoraTagError) throw invalidRequest(`prompt: ${err.message}`);
-    throw err;
-  }
-  const loras: PlannedLora[] = [];
-  for (const tag of parsed.loras) {
-    const entry = catalog.find(tag.name);
-    if (!entry) {
-      // A1111 goes on without it ("Couldn't find Lora with name …"); say so in the info
-      warnings.push(
-        `LoRA "${tag.name}" not found${catalog.dir ? ` in ${catalog.dir}` : " (no LoRA folder configured)"}; generated without it`,
-      );
-      continue;
-    }
-    if (tag.unetWeight !== tag.textEncoderWeight) {
-      warnings.push(
-        `LoRA "${tag.name}": separate text-encoder and UNet weights are not supported; ${tag.textEncoderWeight} used for both`,
-      );
-    }
-    loras.push({ tagName: tag.name, entry, weight: tag.textEncoderWeight });
-  }
-  for (const other of parsed.others) {
-    warnings.push(
-      `<${other.kind}:${other.args}> removed from the prompt: "${other.kind}" networks are not supported`,
-    );
-  }
-  return { promptForModel: parsed.prompt, loras };
 }
 
 interface Overrides {
@@ -288,7 +239,8 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
   const sampler = resolveSamplerFields(body, ignored, warnings);
   const overrides = readOverrides(body, context.models, ignored);
   const rng = rngFromRandnSource(overrides.randnSource ?? context.randnSource);
-  const { promptForModel, loras } = resolveLoras(prompt, context.loras, warnings);
+  const { loras, warnings: loraWarnings } = resolveJobLoras(prompt, context.loras);
+  warnings.push(...loraWarnings);
   const sendImages = body.send_images !== false;
   const styles = Array.isArray(body.styles) ? body.styles.map(String) : [];
 
@@ -307,27 +259,32 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     parameters.init_images = null;
     parameters.mask = null;
   }
-  return {
-    kind,
+  const request: JobRequest = {
     prompt,
-    promptForModel,
     negativePrompt,
-    loras,
-    sampler,
+    sampler: sampler.sampler,
+    schedule: sampler.scheduleType,
     steps,
-    cfgScale,
+    guidance: cfgScale,
     seed: resolveSeed(body),
     width,
     height,
     batchSize,
-    nIter,
+    batchCount: nIter,
     rng,
+    ...(denoisingStrength !== undefined ? { strength: denoisingStrength } : {}),
+    ...(init ? { initImage: encodeImage(init.image, 3) } : {}),
+    ...(init?.mask ? { mask: encodeImage(init.mask, 1) } : {}),
+  };
+  decodeJobRequest(request); // refused now, not once queued
+  return {
+    kind,
+    request,
+    loras,
+    sampler,
     clipSkip: overrides.clipSkip,
     padCondUncond: overrides.padCondUncond,
     model: overrides.model,
-    denoisingStrength,
-    initImage: init?.image,
-    mask: init?.mask,
     sendImages,
     styles,
     ignoredFields: [...new Set(ignored)].sort(),

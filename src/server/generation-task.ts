@@ -1,24 +1,23 @@
 /**
- * One queued txt2img/img2img job: open (or reuse) the pipeline for the model and LoRAs, run the
- * batch iterations (n_iter) one by one so `skip` can end one of them, report steps and live
- * previews (live-preview.ts: TAESD or the cheap latent approximation), and turn the images into A1111's response: base64 PNGs carrying their
- * infotext, the echoed parameters and the `info` JSON string.
+ * One queued txt2img/img2img job: the plan completed into a GenerationJob when it runs (the model
+ * selected then, the Clip skip option then), run on the pool's pipeline for it, with steps and live
+ * previews (live-preview.ts: TAESD or the cheap latent approximation) reported as it goes, and
+ * turned into A1111's response: base64 PNGs carrying their infotext, the echoed parameters and the
+ * `info` JSON string.
  *
  * Interrupt and skip behave as in A1111: the sampling stops and what it has is still decoded
  * (interrupt then ends the job, skip goes on with the next iteration). Cancel returns nothing.
  */
 
 import type { TextualInversionEmbedding } from "../embeddings/embedding-file.js";
-import { formatInfotext } from "../image/infotext.js";
-import { loraShortHash } from "../image/model-hash.js";
 import { encodePng } from "../image/png.js";
 import type { RgbImage } from "../image/types.js";
 import { rgbPixels } from "../image/types.js";
-import { GenerationCancelled } from "../pipeline/denoise.js";
-import { decodeLatents, type GeneratedImage, generate } from "../pipeline/generate.js";
-import type { Shape4 } from "../pipeline/networks.js";
+import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generation-job.js";
+import type { JobEngine, PipelineSpec } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
-import { generationInfo, generationRecord, type RunFacts } from "./generation-info.js";
+import { type GenerationJobResult, runGenerationJob } from "../pipeline/run-generation-job.js";
+import { generationInfo } from "./generation-info.js";
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import { HttpError, invalidRequest } from "./http-error.js";
 import type { JobContext, Task } from "./job-queue.js";
@@ -38,13 +37,16 @@ export interface GenerationResult {
 export interface GenerationEnvironment {
   readonly pool: PipelinePool;
   readonly catalog: ModelCatalog;
+  /** The server's engine settings, for every job. */
+  readonly engine: JobEngine;
   /** The selected checkpoint when the job runs (after any model switch queued before it). */
   currentModel(): CheckpointEntry | undefined;
   /** The CLIP_stop_at_last_layers option when the job runs. */
   clipSkip(): number;
   /** The pad_cond_uncond option when the job runs. */
   padCondUncond(): boolean;
-  /** The embeddings folder's contents when the job runs (re-read if it changed). */
+  /** The embeddings folder, and its contents when the job runs (re-read if it changed). */
+  readonly embeddingsDir: string;
   embeddings(): readonly TextualInversionEmbedding[];
   /** The live-preview settings when the job runs. */
   preview(): PreviewSettings;
@@ -54,13 +56,13 @@ export function base64Png(image: RgbImage, text: Record<string, string> = {}): s
   return Buffer.from(encodePng(rgbPixels(image), text)).toString("base64");
 }
 
-/** A1111's conditioning for an inpainting model given no mask: repaint everything. */
-function fullMask(width: number, height: number) {
-  return { width, height, data: new Uint8Array(width * height).fill(255) };
-}
-
 export function generationTask(plan: GenerationPlan, env: GenerationEnvironment): Task<GenerationResult> {
   return { kind: plan.kind, run: (context) => runGeneration(plan, env, context) };
+}
+
+/** The pipeline a checkpoint opens with on this server (no LoRAs: a model switch). */
+export function modelSpec(entry: CheckpointEntry, engine: JobEngine): PipelineSpec {
+  return { model: { path: entry.path, name: entry.modelName }, loras: [], engine };
 }
 
 async function runGeneration(
@@ -77,130 +79,76 @@ async function runGeneration(
       "no model is loaded: start the server with -m MODEL or put a checkpoint in the models folder",
     );
   }
-  progress.jobCount = plan.nIter;
+  const iterations = plan.request.batchCount ?? 1;
+  progress.jobCount = iterations;
   progress.textinfo = `Loading ${entry.name}`;
-  const pipeline = await env.pool.acquire(
-    entry.path,
-    plan.loras.map((l) => ({ path: l.entry.path, weight: l.weight })),
-  );
+  const spec: PipelineSpec = { ...modelSpec(entry, env.engine), loras: [...plan.loras] };
+  const pipeline = await env.pool.acquire(spec);
   await env.catalog.ensureHash(entry);
-  const modelHash = env.catalog.shortHash(entry);
-  let clipSkip = plan.clipSkip ?? env.clipSkip();
-  const warnings = [...plan.warnings];
-  if (clipSkip > 1 && pipeline.model.format === "onnx") {
-    // an exported text encoder has only its last layer as output; a global Clip skip must not break it
-    warnings.push(`Clip skip ${clipSkip} is not available with an ONNX pipeline folder; used 1`);
-    clipSkip = 1;
-  }
-  const unmatched = new Map<string, number>();
-  for (const u of pipeline.unmatchedLoraKeys) unmatched.set(u.file, (unmatched.get(u.file) ?? 0) + 1);
-  for (const [file, count] of unmatched)
-    warnings.push(`LoRA ${file}: ${count} keys matched nothing in this model`);
-
-  const inpainting = pipeline.models.unet.inChannels === 9;
-  let { initImage, mask, denoisingStrength: strength } = plan;
-  if (inpainting && !mask) {
-    mask = fullMask(plan.width, plan.height);
-    initImage ??= {
-      width: plan.width,
-      height: plan.height,
-      data: new Uint8Array(plan.width * plan.height * 3),
-    };
-    strength ??= 1;
-  }
-
-  const live = new LivePreview(env.preview(), pipeline.previewDecoder, (image, step) => {
-    const png = base64Png(image);
-    progress.currentImage = png;
-    context.emit({ type: "preview", image: png, step });
-  });
-  const embeddings = env.embeddings();
-  const made: GeneratedImage[] = [];
-  for (let k = 0; k < plan.nIter && !context.signal.aborted; k++) {
-    progress.jobNo = k;
-    progress.samplingStep = 0;
-    progress.textinfo = plan.nIter > 1 ? `Batch ${k + 1} of ${plan.nIter}` : undefined;
-    const iteration = context.iterationSignal();
-    const seed = plan.seed + k * plan.batchSize;
-    let latest: { latents: Float32Array; shape: Shape4 } | undefined;
-    try {
-      const images = await generate(
-        pipeline.models,
-        {
-          prompt: plan.promptForModel,
-          negativePrompt: plan.negativePrompt,
-          sampler: plan.sampler.sampler,
-          schedule: plan.sampler.scheduleType,
-          steps: plan.steps,
-          guidance: plan.cfgScale,
-          seed,
-          width: plan.width,
-          height: plan.height,
-          batchSize: plan.batchSize,
-          batchCount: 1,
-          rng: plan.rng,
-          clipSkip,
-          padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
-          initImage,
-          mask,
-          strength,
-        },
-        {
-          signal: iteration,
-          embeddings,
-          onProgress: (p) => {
-            if (p.stage !== "denoise" || !p.latents || !p.latentShape) return;
-            latest = { latents: p.latents, shape: p.latentShape };
-            progress.samplingStep = p.step;
-            progress.samplingSteps = p.totalSteps;
-            context.emit({ type: "step", step: p.step, total: p.totalSteps, jobNo: k, jobCount: plan.nIter });
-            live.step({ ...p, latents: p.latents, latentShape: p.latentShape });
-          },
-        },
-      );
-      made.push(...images);
-    } catch (err) {
-      await live.settled();
-      if (err instanceof InvalidRequestError || /clip skip \d+ is not available/.test(String(err))) {
-        throw invalidRequest((err as Error).message);
-      }
-      if (!(err instanceof GenerationCancelled) || context.signal.reason === "cancel") throw err;
-      // interrupted or skipped: A1111 still decodes the latents it has
-      if (latest) {
-        const decoded = await decodeLatents(pipeline.models.vae, latest.latents, latest.shape);
-        decoded.forEach((image, j) => {
-          made.push({ image, seed: seed + j });
-        });
-      }
-    }
-    // a preview still decoding belongs to this job: it must not outlive it
-    await live.settled();
-  }
-  if (live.failure) warnings.push(live.failure);
-
-  const facts: RunFacts = {
-    modelName: entry.modelName,
-    modelHash,
-    clipSkip,
-    seeds: made.map((m) => m.seed),
-    loraHashes: plan.loras.map((l) => {
-      const file = pipeline.loras.find((f) => f.file.path === l.entry.path)?.file;
-      return { name: l.tagName, hash: file ? loraShortHash(file.addnetHash) : "" };
-    }),
-    inpaintingConditioning: inpainting,
-    conditioning: made.find((m) => m.conditioning)?.conditioning,
-    interrupted: context.signal.aborted,
-    startedAt,
+  const hash = env.catalog.shortHash(entry);
+  const job: GenerationJob = {
+    version: GENERATION_JOB_VERSION,
+    ...spec,
+    model: { ...spec.model, ...(hash ? { hash } : {}) },
+    embeddingsDir: env.embeddingsDir,
+    request: {
+      ...plan.request,
+      clipSkip: plan.clipSkip ?? env.clipSkip(),
+      padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
+    },
   };
-  const images = plan.sendImages
-    ? made.map((m) =>
-        base64Png(m.image, { parameters: formatInfotext(generationRecord(plan, facts, m.seed)) }),
-      )
-    : [];
+
+  let live: LivePreview | undefined;
+  let iteration = -1;
+  let result: GenerationJobResult;
+  try {
+    result = await runGenerationJob(job, {
+      pipeline,
+      embeddings: env.embeddings(),
+      signal: context.signal,
+      iterationSignal: () => context.iterationSignal(),
+      keepStopped: () => context.signal.reason !== "cancel",
+      onOpened: () => {
+        live = new LivePreview(env.preview(), pipeline.previewDecoder, (image, step) => {
+          const png = base64Png(image);
+          progress.currentImage = png;
+          context.emit({ type: "preview", image: png, step });
+        });
+      },
+      onProgress: (p) => {
+        if (p.batchIndex !== iteration) {
+          iteration = p.batchIndex;
+          progress.jobNo = iteration;
+          progress.samplingStep = 0;
+          progress.textinfo = iterations > 1 ? `Batch ${iteration + 1} of ${iterations}` : undefined;
+        }
+        if (p.stage !== "denoise" || !p.latents || !p.latentShape) return;
+        progress.samplingStep = p.step;
+        progress.samplingSteps = p.totalSteps;
+        context.emit({
+          type: "step",
+          step: p.step,
+          total: p.totalSteps,
+          jobNo: iteration,
+          jobCount: iterations,
+        });
+        live?.step({ ...p, latents: p.latents, latentShape: p.latentShape });
+      },
+    });
+  } catch (err) {
+    if (err instanceof InvalidRequestError || /clip skip \d+ is not available/.test(String(err))) {
+      throw invalidRequest((err as Error).message);
+    }
+    throw err;
+  } finally {
+    // a preview still decoding belongs to this job: it must not outlive it
+    await live?.settled();
+  }
+  const warnings = [...plan.warnings, ...result.warnings, ...(live?.failure ? [live.failure] : [])];
   return {
     kind: plan.kind,
-    images,
+    images: plan.sendImages ? result.images.map((i) => i.png) : [],
     parameters: plan.parameters,
-    info: JSON.stringify(generationInfo({ ...plan, warnings }, facts)),
+    info: JSON.stringify(generationInfo(plan, result, startedAt, warnings)),
   };
 }

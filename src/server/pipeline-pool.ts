@@ -1,20 +1,14 @@
 /**
- * Opened pipelines kept between jobs, one per (model, LoRA set): opening one builds or loads graphs
- * and fuses LoRA weights, which costs seconds on a real model. Each holds a model's worth of
- * memory, so only the most recently used few stay open; the oldest is closed *before* another is
- * opened. The queue runs one job at a time, so a pipeline is never closed while in use.
+ * Opened pipelines kept between jobs, one per pipeline spec (model, LoRA set, engine settings):
+ * opening one builds or loads graphs and fuses LoRA weights, which costs seconds on a real model.
+ * Each holds a model's worth of memory, so only the most recently used few stay open; the oldest is
+ * closed *before* another is opened. The queue runs one job at a time, so a pipeline is never
+ * closed while in use.
  */
-import type { LoraRequest, OpenedPipeline } from "../engine/open-pipeline.js";
+import type { OpenedPipeline } from "../engine/open-pipeline.js";
+import { type PipelineSpec, pipelineKey } from "../pipeline/job-engine.js";
 
-export type PipelineOpener = (modelPath: string, loras: readonly LoraRequest[]) => Promise<OpenedPipeline>;
-
-/** One key per model and LoRA set; the order of LoRAs in a prompt does not matter to the merge. */
-export function pipelineKey(modelPath: string, loras: readonly LoraRequest[]): string {
-  const set = [...loras]
-    .map((l) => [l.path, l.weight])
-    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-  return JSON.stringify([modelPath, set]);
-}
+export type PipelineOpener = (spec: PipelineSpec) => Promise<OpenedPipeline>;
 
 export class PipelinePool {
   /** Insertion order = least recently used first. */
@@ -33,8 +27,8 @@ export class PipelinePool {
     return this.open.size;
   }
 
-  async acquire(modelPath: string, loras: readonly LoraRequest[] = []): Promise<OpenedPipeline> {
-    const key = pipelineKey(modelPath, loras);
+  async acquire(spec: PipelineSpec): Promise<OpenedPipeline> {
+    const key = pipelineKey(spec);
     const hit = this.open.get(key);
     if (hit) {
       this.open.delete(key);
@@ -46,7 +40,7 @@ export class PipelinePool {
       this.open.delete(oldestKey);
       await oldest.close();
     }
-    const pipeline = await this.opener(modelPath, loras);
+    const pipeline = await this.opener(spec);
     this.open.set(key, pipeline);
     return pipeline;
   }

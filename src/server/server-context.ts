@@ -4,11 +4,18 @@
  */
 
 import type { EmbeddingFolder } from "../embeddings/embedding-folder.js";
+import type { LoraCatalog } from "../lora/lora-catalog.js";
 import { LoraFileError } from "../lora/lora-module.js";
+import type { JobEngine } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
 import type { GenerationKind, GenerationLimits, GenerationPlan } from "./generation-plan.js";
 import { planGeneration } from "./generation-plan.js";
-import { type GenerationEnvironment, type GenerationResult, generationTask } from "./generation-task.js";
+import {
+  type GenerationEnvironment,
+  type GenerationResult,
+  generationTask,
+  modelSpec,
+} from "./generation-task.js";
 import { HttpError } from "./http-error.js";
 import {
   type Job,
@@ -18,7 +25,6 @@ import {
   QueueFullError,
   type Task,
 } from "./job-queue.js";
-import type { LoraCatalog } from "./lora-catalog.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { PipelinePool } from "./pipeline-pool.js";
 import type { ServerOptions } from "./server-options.js";
@@ -47,13 +53,16 @@ export class ServerContext {
     readonly options: ServerOptions,
     readonly limits: GenerationLimits,
     readonly log: ServerLog,
+    readonly engine: JobEngine = {},
   ) {
     this.env = {
       pool,
       catalog: models,
+      engine,
       currentModel: () => this.selectedModel(),
       clipSkip: () => this.options.clipSkip,
       padCondUncond: () => this.options.padCondUncond,
+      embeddingsDir: embeddings.dir,
       embeddings: () => this.embeddings.current().embeddings,
       preview: () => this.options.preview(),
     };
@@ -83,7 +92,7 @@ export class ServerContext {
       kind: "load-model",
       run: async (context) => {
         context.progress.textinfo = `Loading ${entry.name}`;
-        await this.pool.acquire(entry.path, []);
+        await this.pool.acquire(modelSpec(entry, this.engine));
         await this.models.ensureHash(entry);
         this.selected = entry;
         return { kind: "load-model", title: this.models.title(entry) };

@@ -7,6 +7,7 @@ export interface GenerateOptions {
   model?: string;
   negative?: string;
   lora: string[];
+  loraDir?: string;
   embeddingsDir?: string;
   sampler?: string;
   scheduler?: string;
@@ -53,6 +54,7 @@ Examples:
   sdlite generate "a red ball" -m sd-inpainting/ --init-image in.png --mask mask.png
   sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M" --scheduler Karras
   sdlite generate "a fox" -m model.safetensors --sampler "Euler a" --scheduler "SGM Uniform"   (old "DPM++ 2M Karras" names work too)
+  sdlite generate "a cat <lora:detail:0.7>" -m model.safetensors --lora-dir ./Lora
   sdlite generate "a lighthouse at dusk" --fast          (int8 UNet, DeepCache, TAESD, low memory: about 4x faster, not exact)`;
 
 export function registerGenerateCommand(program: Command): void {
@@ -63,6 +65,10 @@ export function registerGenerateCommand(program: Command): void {
     .option("-m, --model <model>", "checkpoint file, model folder or Hugging Face repo id")
     .option("--negative <text>", "negative prompt")
     .option("--lora <file[:weight]>", "apply a LoRA (weight default 1.0); repeatable", collect, [])
+    .option(
+      "--lora-dir <dir>",
+      "LoRA folder for <lora:name:weight> tags in the prompt (default: $SDLITE_MODELS/Lora)",
+    )
     .option(
       "--embeddings-dir <dir>",
       "textual-inversion embeddings (.pt/.bin/.safetensors), used by writing a file's name in a prompt (default: $SDLITE_MODELS/embeddings)",

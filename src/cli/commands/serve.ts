@@ -5,8 +5,7 @@
  */
 import { isIP } from "node:net";
 import { type Command, Option } from "commander";
-import type { EngineOptions } from "../../engine/engine-options.js";
-import { withSpeedPreset } from "../../engine/speed-preset.js";
+import { type JobEngine, speedSettings } from "../../pipeline/job-engine.js";
 import { collect, parseInteger } from "../option-parsers.js";
 
 export interface ServeOptions {
@@ -64,23 +63,19 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-/** The engine options every pipeline the server opens gets (`taesd`: a path, hub ids resolved). */
+/**
+ * The engine settings of every job the server runs (`taesd`: a path, hub ids resolved). --taesd
+ * alone decodes with TAESD (as in `generate`); --decoder vae keeps the full VAE for the final images
+ * while TAESD still serves the live previews; without TAESD weights (--fast fell back) the full VAE
+ * decodes.
+ */
 export function serveEngineOptions(
   options: Pick<ServeOptions, "threads" | "lowMemory" | "taesd" | "decoder" | "fast">,
-): Omit<EngineOptions, "loras"> {
-  const speed = withSpeedPreset(options.fast ? "fast" : undefined, { decoder: options.decoder });
+): JobEngine {
   return {
-    ...(options.taesd ? { taesd: options.taesd } : {}),
     runtime: { threads: options.threads },
     memory: { lowMemory: options.lowMemory },
-    speed: {
-      ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
-      ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
-      // --taesd alone decodes with TAESD (as in `generate`); --decoder vae keeps the full VAE for
-      // the final images while TAESD still serves the live previews; without TAESD weights (--fast
-      // fell back) the full VAE decodes
-      ...(options.taesd ? { decoder: speed.decoder ?? ("taesd" as const) } : {}),
-    },
+    ...speedSettings(options.fast ? "fast" : undefined, { decoder: options.decoder }, options.taesd),
   };
 }
 

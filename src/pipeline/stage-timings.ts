@@ -5,7 +5,7 @@
  * for the UNet's first run (sessions are created lazily), so the rate is taken over the steps
  * after it whenever there are some.
  */
-import type { GenerationProgress, PipelineModels, Stage } from "../pipeline/generate.js";
+import type { GenerationProgress, PipelineModels, Stage } from "./generate.js";
 
 export interface TimingSummary {
   /** Milliseconds spent in each stage, all batches together. */
