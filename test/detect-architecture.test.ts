@@ -168,13 +168,10 @@ test("other architectures are refused by name, saying what was found", () => {
       /SDXL/,
     ],
     [
-      "SD2",
-      [
-        "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",
-        ...sd15.filter((n) => !n.startsWith("cond")),
-      ],
+      "zero terminal SNR",
+      ["ztsnr", "v_pred", ...sd15],
       "unsupported-architecture",
-      /Stable Diffusion 2\.x.*cond_stage_model\.model\./,
+      /zero terminal SNR.*"ztsnr"/,
     ],
     [
       "SD3",
@@ -213,14 +210,15 @@ test("other architectures are refused by name, saying what was found", () => {
   }
 });
 
-test("SD2 and SDXL UNets are refused by their context width; unsupported in_channels too", () => {
+test("SDXL UNets are refused by their context width (1024 is SD 2.x's); unsupported in_channels too", () => {
   const withUnet = (unet: Partial<typeof SD15_UNET>): TensorShapes =>
     ldmShapes({ ...TINY_SD15, unet: { ...TINY_SD15.unet, ...unet } });
-  refusal(
-    () => detectLdmCheckpoint(withUnet({ crossAttentionDim: 1024 }), "sd2", TINY_OVERRIDES),
-    "unsupported-architecture",
-    /cross-attention dim 1024: this is a Stable Diffusion 2\.x UNet/,
+  const unetOnly = new Map(
+    [...withUnet({ crossAttentionDim: 1024 })].filter(([n]) => !n.startsWith("cond_stage_model.")),
   );
+  const sd2Unet = detectLdmCheckpoint(unetOnly, "sd2", TINY_OVERRIDES);
+  assert.equal(sd2Unet.family, "sd2");
+  assert.equal(sd2Unet.unet.config.crossAttentionDim, 1024);
   refusal(
     () => detectLdmCheckpoint(withUnet({ crossAttentionDim: 2048 }), "xl", TINY_OVERRIDES),
     "unsupported-architecture",

@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { ModelFamily } from "./architecture/model-config.js";
 import { readOnnxModelInfo } from "./formats/onnx-model-info.js";
 import type { OnnxComponent } from "./loaded-model.js";
 import { listSome, ModelLoadError } from "./model-load-error.js";
@@ -63,6 +64,8 @@ export interface OnnxPipelineFolder {
   vaeDecoder: OnnxComponent;
   vaeEncoder?: OnnxComponent;
   inpainting: boolean;
+  /** "sd2" when the UNet takes 1024-wide (OpenCLIP) text embeddings. */
+  family: ModelFamily;
   tokenizer: ReturnType<typeof tokenizerIn>;
   scheduler: ReturnType<typeof schedulerIn>;
 }
@@ -70,11 +73,11 @@ export interface OnnxPipelineFolder {
 export function openOnnxFolder(dir: string): OnnxPipelineFolder {
   const unet = describe(dir, "unet");
   const context = unet.inputs.find((i) => i.name === "encoder_hidden_states")?.shape[2];
-  if (context === 1024 || context === 2048) {
+  if (context === 2048) {
     throw new ModelLoadError(
       "unsupported-architecture",
       dir,
-      `the ONNX UNet takes ${context}-wide text embeddings: this is ${context === 1024 ? "a Stable Diffusion 2.x" : "an SDXL"} pipeline; sdlite loads Stable Diffusion 1.x models only`,
+      "the ONNX UNet takes 2048-wide text embeddings: this is an SDXL pipeline; sdlite loads Stable Diffusion 1.x and 2.x models only",
     );
   }
   const inChannels = channelsOf(unet, "sample", 1);
@@ -91,7 +94,8 @@ export function openOnnxFolder(dir: string): OnnxPipelineFolder {
     vaeDecoder: describe(dir, "vae_decoder"),
     vaeEncoder: existsSync(join(dir, "vae_encoder", "model.onnx")) ? describe(dir, "vae_encoder") : undefined,
     inpainting: inChannels === 9,
-    tokenizer: tokenizerIn(dir),
+    family: context === 1024 ? "sd2" : "sd1",
+    tokenizer: tokenizerIn(dir, context === 1024 ? "sd2" : "sd1"),
     scheduler: schedulerIn(dir),
   };
 }
