@@ -1,0 +1,123 @@
+/**
+ * SD 2.x end to end against diffusers (sd2/goldens/pipelines.safetensors): SD-Turbo's 1- and 4-step
+ * Euler with trailing spacing and no CFG, SD 2.1-base DDIM with a negative prompt and Euler a at
+ * 48x64, SD 2.1-768's v-prediction DDIM, each reproduced from its seed through the engine with the
+ * case's scheduler config; the v-prediction case again from the fp16 single file, told "v" by an
+ * A1111 .yaml beside it.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
+import { toRgb } from "../src/image/color.js";
+import { generate, type PipelineModels } from "../src/pipeline/generate.js";
+import { parseSchedulerConfig } from "../src/schedulers/scheduler-config.js";
+import { assertClose } from "./helpers/assert-close.js";
+import { caseRequest, type PipelineCase, readFixturePng } from "./helpers/pipeline-cases.js";
+import {
+  SD2_FOLDER,
+  SD2_SINGLE_FILE,
+  sd2Golden,
+  sd2Manifest,
+  sd2SchedulerConfig,
+} from "./helpers/sd2-fixtures.js";
+
+interface Sd2Case extends PipelineCase {
+  readonly scheduler_config_file: string;
+}
+
+const cases: Sd2Case[] = sd2Manifest().pipelines.cases.map((c: Sd2Case) => ({ ...c, png: `sd2/${c.png}` }));
+const tolerance = sd2Manifest().pipelines.tolerance.latents_per_step.max_abs as number;
+const opened: OpenedPipeline[] = [];
+const dir = mkdtempSync(join(tmpdir(), "sdlite-sd2-pipelines-"));
+after(async () => {
+  for (const p of opened) await p.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(path: string): Promise<OpenedPipeline> {
+  const p = await openPipeline(path, { cache: false, threads: 1 });
+  opened.push(p);
+  return p;
+}
+
+async function runCase(models: PipelineModels, c: Sd2Case) {
+  const g = sd2Golden("pipelines");
+  const steps: Float32Array[] = [];
+  const [image] = await generate(models, caseRequest(c), {
+    onProgress: (p) => p.stage === "denoise" && p.latents && steps.push(p.latents),
+  });
+  const perStep = g.readF32(c.latents_per_step);
+  const size = perStep.length / c.timesteps_run.length;
+  assert.equal(steps.length, c.timesteps_run.length, `${c.id}: number of denoising steps`);
+  let worstLatent = 0;
+  steps.forEach((latents, i) => {
+    const d = assertClose(
+      latents,
+      perStep.subarray(i * size, (i + 1) * size),
+      tolerance,
+      `${c.id} latents after step ${i}`,
+    );
+    worstLatent = Math.max(worstLatent, d.maxAbs);
+  });
+  const expected = toRgb(readFixturePng(c.png));
+  let worstLevel = 0;
+  for (let i = 0; i < expected.data.length; i++) {
+    worstLevel = Math.max(worstLevel, Math.abs(expected.data[i] - image.image.data[i]));
+  }
+  assert.ok(worstLevel <= 1, `${c.id}: PNG differs by ${worstLevel} levels (at most 1 allowed)`);
+  console.log(
+    `# ${c.id}: latents max |diff| ${worstLatent.toExponential(2)}, PNG max ${worstLevel} level(s)`,
+  );
+}
+
+describe("SD 2.x pipelines reproduce the diffusers fixtures", () => {
+  it("tiny-sd2 folder: every case with its scheduler config (Turbo 1 and 4 steps, DDIM, v-prediction DDIM, Euler a 48x64)", async () => {
+    const pipeline = await open(SD2_FOLDER);
+    assert.equal(pipeline.model.profile.family, "sd2");
+    assert.equal(pipeline.models.tokenizer.padId, 0);
+    for (const c of cases) {
+      const schedulerConfig = parseSchedulerConfig(sd2SchedulerConfig(c.scheduler_config_file));
+      await runCase({ ...pipeline.models, schedulerConfig }, c);
+    }
+  });
+
+  it("fp16 single file with an A1111 .yaml (parameterization v, 4-channel heads) and group counts: the v-prediction case as it is", async () => {
+    const file = join(dir, "tiny-sd2-768-v.safetensors");
+    copyFileSync(SD2_SINGLE_FILE, file);
+    writeFileSync(
+      join(dir, "tiny-sd2-768-v.yaml"),
+      [
+        "model:",
+        "  target: ldm.models.diffusion.ddpm.LatentDiffusion",
+        "  params:",
+        '    parameterization: "v"',
+        "    scale_factor: 0.18215",
+        "    unet_config:",
+        "      params:",
+        "        num_head_channels: 4 # 64 in SD 2.x",
+        "        use_linear_in_transformer: True",
+        "        context_dim: 32",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      `${file}.sdlite.json`,
+      JSON.stringify({
+        unet: { normNumGroups: 4 },
+        vae: { normNumGroups: 4 },
+        textEncoder: { numAttentionHeads: 4 },
+      }),
+    );
+    const pipeline = await open(file);
+    assert.deepEqual(
+      { ...pipeline.model.profile },
+      { family: "sd2", turbo: false, predictionType: "v_prediction", predictionTypeFrom: "override" },
+    );
+    assert.equal(pipeline.models.schedulerConfig.predictionType, "v_prediction");
+    const c = cases.find((x) => x.id === "v_ddim_6_cfg7") as Sd2Case;
+    await runCase(pipeline.models, c);
+  });
+});
