@@ -4,7 +4,7 @@
  * infotext. Progress goes to stderr; stdout gets the files written (or one JSON object).
  */
 import { randomInt } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Sha256Cache } from "../cache/sha256-cache.js";
 import { readEmbeddingFolder } from "../embeddings/embedding-folder.js";
@@ -24,10 +24,7 @@ import { type GenerationRequest, InvalidRequestError, validateRequest } from "..
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { resolveSampler } from "../schedulers/registry.js";
 import { resolveSchedule } from "../schedulers/sigma-schedules.js";
-import {
-  type ArchitectureOverrides,
-  parseArchitectureOverrides,
-} from "../weights/architecture/architecture-overrides.js";
+import { readOverridesFile } from "../weights/architecture/ldm-yaml-config.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
 import { formatDuration, formatRate } from "./format.js";
@@ -48,18 +45,6 @@ import { StageTimings } from "./stage-timings.js";
 const MAX_RANDOM_SEED = 4294967294;
 /** How many unmatched LoRA keys a warning names. */
 const UNMATCHED_SHOWN = 3;
-
-function readOverrides(file: string): ArchitectureOverrides {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf-8"));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : `not valid JSON (${(err as Error).message})`;
-    throw new ModelLoadError("unsupported-config", file, why);
-  }
-  return parseArchitectureOverrides(json, file);
-}
 
 function checkProviders(names: string[]): void {
   const available = onnxruntimeNode().availableProviders();
@@ -220,7 +205,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     .filter((p) => p !== "");
   if (providers?.length) checkProviders(providers);
   const loras = o.lora.map(parseLoraArg);
-  const overrides = o.config ? readOverrides(o.config) : undefined;
+  const overrides = o.config ? readOverridesFile(o.config) : undefined;
   const seed = o.seed === undefined || o.seed === -1 ? randomInt(0, MAX_RANDOM_SEED + 1) : o.seed;
   const fallbackSize = { width: GENERIC_DEFAULTS.width, height: GENERIC_DEFAULTS.height };
   const images = loadInputImages(o, fallbackSize);
@@ -243,6 +228,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     const speed = await chooseSpeed(o, reporter, abort.signal);
     const resolved = await resolveModel(o.model, {
       variant: o.variant,
+      overrides,
       signal: abort.signal,
       onHubLookup: (repo, revision) =>
         reporter.phase(
