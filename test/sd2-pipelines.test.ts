@@ -6,14 +6,20 @@
  * A1111 .yaml beside it.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
+import { writeModel } from "../src/graph/onnx-model.js";
+import { buildTextEncoderGraph } from "../src/graph/text-encoder.js";
+import { buildUNetGraph } from "../src/graph/unet.js";
+import { buildVaeDecoderGraph } from "../src/graph/vae.js";
 import { toRgb } from "../src/image/color.js";
 import { generate, type PipelineModels } from "../src/pipeline/generate.js";
 import { parseSchedulerConfig } from "../src/schedulers/scheduler-config.js";
+import { loadModel } from "../src/weights/load-model.js";
+import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { caseRequest, type PipelineCase, readFixturePng } from "./helpers/pipeline-cases.js";
 import {
@@ -21,6 +27,7 @@ import {
   SD2_SINGLE_FILE,
   sd2Golden,
   sd2Manifest,
+  sd2Path,
   sd2SchedulerConfig,
 } from "./helpers/sd2-fixtures.js";
 
@@ -82,6 +89,38 @@ describe("SD 2.x pipelines reproduce the diffusers fixtures", () => {
       const schedulerConfig = parseSchedulerConfig(sd2SchedulerConfig(c.scheduler_config_file));
       await runCase({ ...pipeline.models, schedulerConfig }, c);
     }
+  });
+
+  it("ONNX pipeline folder (the built graphs written out, SD-Turbo's scheduler config): Turbo 1 step as it is", async () => {
+    const onnx = join(dir, "tiny-sd-turbo-onnx");
+    const model = loadModel(SD2_FOLDER) as LoadedWeightsModel;
+    try {
+      writeModel(
+        buildTextEncoderGraph(model.textEncoder.weights, model.textEncoder.config),
+        join(onnx, "text_encoder"),
+      );
+      writeModel(buildUNetGraph(model.unet.weights, model.unet.config), join(onnx, "unet"));
+      writeModel(buildVaeDecoderGraph(model.vae.weights, model.vae.config), join(onnx, "vae_decoder"));
+    } finally {
+      model.close();
+    }
+    symlinkSync(join(SD2_FOLDER, "tokenizer"), join(onnx, "tokenizer"));
+    mkdirSync(join(onnx, "scheduler"));
+    copyFileSync(
+      sd2Path("scheduler_configs", "sd-turbo-epsilon-trailing.json"),
+      join(onnx, "scheduler", "scheduler_config.json"),
+    );
+    writeFileSync(
+      join(onnx, "model_index.json"),
+      JSON.stringify({ _class_name: "OnnxStableDiffusionPipeline" }),
+    );
+    const pipeline = await open(onnx);
+    assert.equal(pipeline.model.format, "onnx");
+    assert.deepEqual(
+      { ...pipeline.model.profile },
+      { family: "sd2", turbo: true, predictionType: "epsilon", predictionTypeFrom: "scheduler-config" },
+    );
+    await runCase(pipeline.models, cases.find((x) => x.id === "turbo_euler_trailing_1") as Sd2Case);
   });
 
   it("fp16 single file with an A1111 .yaml (parameterization v, 4-channel heads) and group counts: the v-prediction case as it is", async () => {

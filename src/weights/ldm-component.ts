@@ -33,7 +33,8 @@ export function ldmComponent<C>(spec: LdmComponentSpec<C>): WeightsComponent<C> 
   }
   validateTensors(
     found,
-    mappings.map((m) => ({ name: m.ldm, shape: m.ldmShape })),
+    // one entry per stored tensor: q, k and v share OpenCLIP's in_proj
+    [...new Map(mappings.map((m) => [m.ldm, { name: m.ldm, shape: m.ldmShape }])).values()],
     { component: spec.label, path: file.path, prefix, ignore: spec.ignore },
   );
   const fileKeyOf = new Map<string, string>();

@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { tokenizerFileOptions } from "../tokenizer/load-tokenizer.js";
 import type { ModelFamily } from "./architecture/model-config.js";
 import { readOnnxModelInfo } from "./formats/onnx-model-info.js";
 import type { OnnxComponent } from "./loaded-model.js";
@@ -80,6 +81,10 @@ export function openOnnxFolder(dir: string): OnnxPipelineFolder {
       "the ONNX UNet takes 2048-wide text embeddings: this is an SDXL pipeline; sdlite loads Stable Diffusion 1.x and 2.x models only",
     );
   }
+  // SD 2.x: 1024-wide OpenCLIP states, or (where the export left the width symbolic, or for small
+  // test models) SD 2.x's tokenizer, the only one padding with "!"
+  const family: ModelFamily =
+    context === 1024 || tokenizerFileOptions(join(dir, "tokenizer")).padToken === "!" ? "sd2" : "sd1";
   const inChannels = channelsOf(unet, "sample", 1);
   if (inChannels !== undefined && inChannels !== 4 && inChannels !== 9) {
     throw new ModelLoadError(
@@ -94,8 +99,8 @@ export function openOnnxFolder(dir: string): OnnxPipelineFolder {
     vaeDecoder: describe(dir, "vae_decoder"),
     vaeEncoder: existsSync(join(dir, "vae_encoder", "model.onnx")) ? describe(dir, "vae_encoder") : undefined,
     inpainting: inChannels === 9,
-    family: context === 1024 ? "sd2" : "sd1",
-    tokenizer: tokenizerIn(dir, context === 1024 ? "sd2" : "sd1"),
+    family,
+    tokenizer: tokenizerIn(dir, family),
     scheduler: schedulerIn(dir),
   };
 }
