@@ -16,10 +16,16 @@ import { overridesFromLdmConfig, readOverridesFile } from "../src/weights/archit
 import { SD2_TEXT_ENCODER, SD15_VAE, SD21_UNET } from "../src/weights/architecture/model-config.js";
 import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import { type CheckpointConfigs, ldmCheckpointKeys } from "../src/weights/key-maps/ldm-key-map.js";
+import { numelOf } from "../src/weights/key-maps/tensor-mapping.js";
 import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
 import { ModelLoadError } from "../src/weights/model-load-error.js";
 import { predictionTypeFromFile } from "../src/weights/model-profile.js";
+import {
+  CHECKPOINT_PRESETS,
+  randomCheckpointTensors,
+  writeRandomCheckpoint,
+} from "../src/weights/random-checkpoint.js";
 import { SD2_FOLDER, SD2_SINGLE_FILE, sd2Manifest, TINY_SD2_OVERRIDES } from "./helpers/sd2-fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-sd2-load-"));
@@ -293,4 +299,31 @@ test("folders: profile from the scheduler config and sample_size; the overrides'
     folder.close();
     v.close();
   }
+});
+
+test("random checkpoints: tiny-sd2 loads without options as the fixture's architecture; SD 2.1 / SD-Turbo shapes detect as SD 2.1", () => {
+  const path = join(dir, "random-tiny-sd2.safetensors");
+  const result = writeRandomCheckpoint(path, { preset: CHECKPOINT_PRESETS["tiny-sd2"], seed: 3 });
+  assert.equal(result.tensors, sd2Manifest().single_file["tiny-sd2-fp16.safetensors"].num_tensors);
+  const random = loadModel(path) as LoadedWeightsModel;
+  const folder = loadModel(SD2_FOLDER) as LoadedWeightsModel;
+  try {
+    for (const c of ["unet", "vae", "textEncoder"] as const)
+      assert.deepEqual(random[c].config, folder[c].config, c);
+    assert.equal(random.profile.family, "sd2");
+  } finally {
+    random.close();
+    folder.close();
+  }
+
+  const tensors = randomCheckpointTensors({ preset: CHECKPOINT_PRESETS["sd-turbo"] });
+  const params = (prefix: string) =>
+    tensors.filter((t) => t.name.startsWith(prefix)).reduce((n, t) => n + numelOf(t.shape), 0);
+  assert.equal(params("model.diffusion_model."), 865_910_724, "SD 2.1's UNet");
+  assert.equal(params("first_stage_model."), 83_653_863, "SD's VAE");
+  // OpenCLIP ViT-H/14's text tower: 24 blocks, ln_final, text_projection, logit_scale
+  assert.equal(params("cond_stage_model.model."), 354_032_641);
+  const detected = detectLdmCheckpoint(new Map(tensors.map((t) => [t.name, t.shape])), "sd-turbo-random");
+  assert.deepEqual(detected.unet.config, SD21_UNET);
+  assert.deepEqual(detected.textEncoder?.config, SD2_TEXT_ENCODER);
 });
