@@ -108,6 +108,82 @@ describe("sdlite generate with SD 2.x", () => {
   }
 });
 
+test("--fast on SD-Turbo (int8, DeepCache 3, TAESD given as a folder): runs, and says so in --json and the infotext", async () => {
+  const out = join(dir, "out-fast");
+  const run = await runSdlite(
+    [
+      "generate",
+      "a photo of a cat",
+      "-m",
+      turboFile(),
+      "--fast",
+      "--taesd",
+      fixturePath("models", "tiny-taesd"),
+      "--seed",
+      "42",
+      "-W",
+      "64",
+      "-H",
+      "64",
+      "--threads",
+      "1",
+      "--json",
+      "-o",
+      out,
+    ],
+    env,
+  );
+  assert.equal(run.status, 0, describeRun(run));
+  const doc = JSON.parse(run.stdout);
+  assert.deepEqual(
+    [doc.engine.decoder, doc.engine.deepCacheInterval, doc.engine.unetQuantization],
+    ["taesd", 3, "int8"],
+    JSON.stringify(doc.engine),
+  );
+  const text = decodePng(new Uint8Array(readFileSync(doc.files[0]))).text.parameters;
+  assert.match(text, /Steps: 1, Sampler: Euler/);
+  assert.match(text, /UNet quantization: int8/);
+});
+
+test("sdlite bench -m on an SD-Turbo file times its own 1-step Euler image", async () => {
+  const json = join(dir, "bench.json");
+  const run = await runSdlite(
+    [
+      "bench",
+      "-m",
+      turboFile(),
+      "--stages",
+      "image",
+      "--size",
+      "64",
+      "--runs",
+      "1",
+      "--threads",
+      "1",
+      "--bench-dir",
+      join(dir, "bench"),
+      "--json",
+      json,
+    ],
+    env,
+  );
+  assert.equal(run.status, 0, describeRun(run));
+  const result = JSON.parse(readFileSync(json, "utf-8"));
+  assert.deepEqual(
+    {
+      sampler: result.plan.image.sampler,
+      steps: result.plan.image.steps,
+      guidance: result.plan.image.guidance,
+    },
+    { sampler: "Euler", steps: 1, guidance: 1 },
+  );
+  const image = result.stages.find(
+    (s: { stage: string; variant: string }) => s.stage === "image" && s.variant === "timed",
+  );
+  assert.equal(image.outcome.runs[0].networks.unet.calls, 1, "one UNet call per image");
+  assert.match(run.stdout, /image/);
+});
+
 test("per-model defaults: Turbo by file name or by its scheduler config, 768x768 for 768-v models, A1111's otherwise", async () => {
   // a folder like stabilityai/sd-turbo: SD 2.1's components, SD-Turbo's Euler/trailing scheduler config
   const turboFolder = join(dir, "tiny-turbo-folder");

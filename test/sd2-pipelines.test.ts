@@ -21,6 +21,7 @@ import { parseSchedulerConfig } from "../src/schedulers/scheduler-config.js";
 import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
 import { assertClose } from "./helpers/assert-close.js";
+import { fixturePath } from "./helpers/fixtures.js";
 import { caseRequest, type PipelineCase, readFixturePng } from "./helpers/pipeline-cases.js";
 import {
   SD2_FOLDER,
@@ -44,8 +45,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function open(path: string): Promise<OpenedPipeline> {
-  const p = await openPipeline(path, { cache: false, threads: 1 });
+async function open(path: string, options: Parameters<typeof openPipeline>[1] = {}): Promise<OpenedPipeline> {
+  const p = await openPipeline(path, { cache: false, threads: 1, ...options });
   opened.push(p);
   return p;
 }
@@ -158,5 +159,25 @@ describe("SD 2.x pipelines reproduce the diffusers fixtures", () => {
     assert.equal(pipeline.models.schedulerConfig.predictionType, "v_prediction");
     const c = cases.find((x) => x.id === "v_ddim_6_cfg7") as Sd2Case;
     await runCase(pipeline.models, c);
+  });
+
+  it("--fast's parts on SD 2.x: int8 and DeepCache build and run; DeepCache at 1 step is the plain image (its first call is always whole)", async () => {
+    const c = cases.find((x) => x.id === "turbo_euler_trailing_4") as Sd2Case;
+    const schedulerConfig = parseSchedulerConfig(sd2SchedulerConfig(c.scheduler_config_file));
+    const image = async (options: Parameters<typeof openPipeline>[1], steps: number) => {
+      const p = await open(SD2_FOLDER, options);
+      const [out] = await generate({ ...p.models, schedulerConfig }, { ...caseRequest(c), steps });
+      return out.image.data;
+    };
+    const plain1 = await image({}, 1);
+    assert.deepEqual(await image({ deepCacheInterval: 3 }, 1), plain1, "DeepCache, 1 step");
+    const plain4 = await image({}, 4);
+    const fast4 = await image({ deepCacheInterval: 3, unetQuantization: "int8" }, 4);
+    const taesd4 = await image({ decoder: "taesd", taesd: fixturePath("models", "tiny-taesd") }, 4);
+    let worst = 0;
+    for (let i = 0; i < plain4.length; i++) worst = Math.max(worst, Math.abs(plain4[i] - fast4[i]));
+    console.log(`# int8 + DeepCache 3 vs plain, Turbo 4 steps (tiny random weights): max ${worst} level(s)`);
+    assert.ok(worst > 0, "int8 + DeepCache change the computation");
+    assert.notDeepEqual(taesd4, plain4, "TAESD decodes instead of the VAE");
   });
 });
