@@ -183,7 +183,11 @@ test("with a LoRA, the folder and the single file give the same SD-Turbo image, 
     [SD2_SINGLE_FILE, TINY_SD2_OVERRIDES, [{ path: kohya, weight: 3 }]],
     [SD2_FOLDER, undefined, []],
   ] as const) {
-    const p = await openPipeline(path, { cache: false, threads: 1, overrides, loras: [...loras] });
+    const p = await openPipeline(path, {
+      runtime: { cache: false, threads: 1 },
+      overrides,
+      loras: [...loras],
+    });
     try {
       assert.equal(p.unmatchedLoraKeys.length, 0);
       const [image] = await generate(p.models, request);

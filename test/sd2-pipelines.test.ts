@@ -46,7 +46,7 @@ after(async () => {
 });
 
 async function open(path: string, options: Parameters<typeof openPipeline>[1] = {}): Promise<OpenedPipeline> {
-  const p = await openPipeline(path, { cache: false, threads: 1, ...options });
+  const p = await openPipeline(path, { runtime: { cache: false, threads: 1 }, ...options });
   opened.push(p);
   return p;
 }
@@ -170,10 +170,13 @@ describe("SD 2.x pipelines reproduce the diffusers fixtures", () => {
       return out.image.data;
     };
     const plain1 = await image({}, 1);
-    assert.deepEqual(await image({ deepCacheInterval: 3 }, 1), plain1, "DeepCache, 1 step");
+    assert.deepEqual(await image({ speed: { deepCacheInterval: 3 } }, 1), plain1, "DeepCache, 1 step");
     const plain4 = await image({}, 4);
-    const fast4 = await image({ deepCacheInterval: 3, unetQuantization: "int8" }, 4);
-    const taesd4 = await image({ decoder: "taesd", taesd: fixturePath("models", "tiny-taesd") }, 4);
+    const fast4 = await image({ speed: { deepCacheInterval: 3, unetQuantization: "int8" } }, 4);
+    const taesd4 = await image(
+      { speed: { decoder: "taesd" }, taesd: fixturePath("models", "tiny-taesd") },
+      4,
+    );
     let worst = 0;
     for (let i = 0; i < plain4.length; i++) worst = Math.max(worst, Math.abs(plain4[i] - fast4[i]));
     console.log(`# int8 + DeepCache 3 vs plain, Turbo 4 steps (tiny random weights): max ${worst} level(s)`);
