@@ -14,38 +14,21 @@ import { classifyWeightFile, detectLdmCheckpoint } from "../src/weights/architec
 import { layersToUse } from "../src/weights/architecture/detect-open-clip.js";
 import { overridesFromLdmConfig, readOverridesFile } from "../src/weights/architecture/ldm-yaml-config.js";
 import { SD2_TEXT_ENCODER, SD15_VAE, SD21_UNET } from "../src/weights/architecture/model-config.js";
-import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import { type CheckpointConfigs, ldmCheckpointKeys } from "../src/weights/key-maps/ldm-key-map.js";
 import { numelOf } from "../src/weights/key-maps/tensor-mapping.js";
 import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
-import { ModelLoadError } from "../src/weights/model-load-error.js";
 import { predictionTypeFromFile } from "../src/weights/model-profile.js";
 import {
   CHECKPOINT_PRESETS,
   randomCheckpointTensors,
   writeRandomCheckpoint,
 } from "../src/weights/random-checkpoint.js";
+import { headerShapes, refusal } from "./helpers/model-load-assertions.js";
 import { SD2_FOLDER, SD2_SINGLE_FILE, sd2Manifest, TINY_SD2_OVERRIDES } from "./helpers/sd2-fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-sd2-load-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function headerShapes(path: string): Map<string, readonly number[]> {
-  const f = SafetensorsFile.open(path);
-  const shapes = new Map([...f.tensors].map(([n, t]) => [n, t.shape]));
-  f.close();
-  return shapes;
-}
-
-function refusal(fn: () => unknown, reason: string, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ModelLoadError, `expected a ModelLoadError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 /** A copy of the tiny single file with extra `__metadata__`, extra (empty) tensors, renamed tensors. */
 function variantOf(

@@ -156,7 +156,8 @@ test("kohya and PEFT LoRAs fit SD 2.x's folder and single file alike: every key 
             1e-6,
             `${format} ${label} ${t.weight}`,
           );
-          (merged[`${format} ${t.weight}`] ??= []).push(got);
+          const key = `${format} ${t.weight}`;
+          merged[key] = [...(merged[key] ?? []), got];
         });
       }
     }

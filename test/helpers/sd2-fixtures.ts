@@ -1,7 +1,7 @@
 /** The SD 2.x fixtures (`<fixtures>/sd2`, see its README): paths, manifest and golden tensors. */
 import { readFileSync } from "node:fs";
-import { SafetensorsFile } from "../../src/weights/formats/safetensors.js";
-import { fixturePath } from "./fixtures.js";
+import type { SafetensorsFile } from "../../src/weights/formats/safetensors.js";
+import { fixturePath, goldenAt } from "./fixtures.js";
 
 export function sd2Path(...parts: string[]): string {
   return fixturePath("sd2", ...parts);
@@ -26,16 +26,9 @@ export function sd2Manifest(): any {
   return manifestCache;
 }
 
-const goldens = new Map<string, SafetensorsFile>();
-
 /** Opens `sd2/goldens/<name>.safetensors` once per test process. */
 export function sd2Golden(name: string): SafetensorsFile {
-  let file = goldens.get(name);
-  if (!file) {
-    file = SafetensorsFile.open(sd2Path("goldens", `${name}.safetensors`));
-    goldens.set(name, file);
-  }
-  return file;
+  return goldenAt(`sd2/goldens/${name}.safetensors`);
 }
 
 /** A scheduler config of the fixture (`scheduler_configs/<name>`), as diffusers' JSON. */
