@@ -15,10 +15,15 @@ import { writeModel } from "../src/graph/onnx-model.js";
 import { buildTextEncoderGraph } from "../src/graph/text-encoder.js";
 import { buildUNetGraph } from "../src/graph/unet.js";
 import { buildVaeDecoderGraph } from "../src/graph/vae.js";
+import { concat } from "../src/pipeline/denoise.js";
 import { generate, type PipelineModels } from "../src/pipeline/generate.js";
+import { encodePrompt } from "../src/pipeline/prompt-encoder.js";
+import { TorchCpuGenerator } from "../src/rng/index.js";
+import { createScheduler } from "../src/schedulers/registry.js";
 import { parseSchedulerConfig } from "../src/schedulers/scheduler-config.js";
 import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
+import { assertClose } from "./helpers/assert-close.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { caseRequest, checkPipelineCase, type PipelineCase } from "./helpers/pipeline-cases.js";
 import {
@@ -32,6 +37,12 @@ import {
 
 interface Sd2Case extends PipelineCase {
   readonly scheduler_config_file: string;
+  readonly do_classifier_free_guidance: boolean;
+  readonly init_noise_sigma: number;
+  readonly prompt_embeds: string;
+  readonly initial_latents: string;
+  readonly final_latents: string;
+  readonly image: string;
 }
 
 const cases: Sd2Case[] = sd2Manifest().pipelines.cases.map((c: Sd2Case) => ({ ...c, png: `sd2/${c.png}` }));
@@ -158,5 +169,39 @@ describe("SD 2.x pipelines reproduce the diffusers fixtures", () => {
     console.log(`# int8 + DeepCache 3 vs plain, Turbo 4 steps (tiny random weights): max ${worst} level(s)`);
     assert.ok(worst > 0, "int8 + DeepCache change the computation");
     assert.notDeepEqual(taesd4, plain4, "TAESD decodes instead of the VAE");
+  });
+
+  it("every case's other goldens: prompt embeddings, initial latents (randn · init_noise_sigma), the image from the final latents", async () => {
+    const pipeline = await open(SD2_FOLDER);
+    const { tokenizer, textEncoder, vae } = pipeline.models;
+    const g = sd2Golden("pipelines");
+    for (const c of cases) {
+      const texts = c.do_classifier_free_guidance ? [c.negative_prompt ?? "", c.prompt] : [c.prompt];
+      const embeds = await Promise.all(texts.map((t) => encodePrompt(t, tokenizer, textEncoder)));
+      assertClose(
+        concat(embeds.map((e) => e.data)),
+        g.readF32(c.prompt_embeds),
+        1e-4,
+        `${c.id} prompt_embeds`,
+      );
+
+      const config = parseSchedulerConfig(sd2SchedulerConfig(c.scheduler_config_file));
+      const sigma = createScheduler(c.sampler, config, c.steps).initNoiseSigma;
+      assertClose([sigma], [c.init_noise_sigma], 1e-5, `${c.id} init_noise_sigma`);
+      const [h, w] = [c.height / 8, c.width / 8];
+      const initial = new TorchCpuGenerator(c.seed).randn([1, 4, h, w]).map((v) => v * sigma);
+      assertClose(initial, g.readF32(c.initial_latents), 1e-4, `${c.id} initial_latents`);
+
+      // the VAE on diffusers' own final latents, as [0, 1] NHWC like the golden image
+      const decoded = await vae.decode(g.readF32(c.final_latents), [1, 4, h, w]);
+      const [H, W] = [c.height, c.width];
+      const nhwc = new Float32Array(H * W * 3);
+      for (let ch = 0; ch < 3; ch++) {
+        for (let i = 0; i < H * W; i++) {
+          nhwc[i * 3 + ch] = Math.min(1, Math.max(0, decoded[ch * H * W + i] / 2 + 0.5));
+        }
+      }
+      assertClose(nhwc, g.readF32(c.image), 2e-3, `${c.id} image`);
+    }
   });
 });
