@@ -11,7 +11,6 @@ import {
   type TensorShapes,
 } from "../src/weights/architecture/detect-architecture.js";
 import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "../src/weights/architecture/model-config.js";
-import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import {
   LDM_PREFIXES,
   ldmCheckpointKeys,
@@ -19,29 +18,13 @@ import {
   vaeTensorMap,
 } from "../src/weights/key-maps/ldm-key-map.js";
 import { detectTaesd } from "../src/weights/key-maps/taesd-key-map.js";
-import { ModelLoadError } from "../src/weights/model-load-error.js";
 import { fixturePath, manifest } from "./helpers/fixtures.js";
+import { headerShapes, refusal } from "./helpers/model-load-assertions.js";
 import { TINY_OVERRIDES, TINY_SD15 } from "./helpers/tiny-configs.js";
-
-function headerShapes(path: string): Map<string, readonly number[]> {
-  const f = SafetensorsFile.open(path);
-  const shapes = new Map([...f.tensors].map(([n, t]) => [n, t.shape]));
-  f.close();
-  return shapes;
-}
 
 /** The LDM header a checkpoint with these configs would have (no file needed). */
 function ldmShapes(configs: Sd1Configs): Map<string, readonly number[]> {
   return new Map(ldmCheckpointKeys(configs).map((k) => [k.key, k.mapping.ldmShape]));
-}
-
-function refusal(fn: () => unknown, reason: string, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ModelLoadError, `expected a ModelLoadError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 const SD15: Sd1Configs = { unet: SD15_UNET, vae: SD15_VAE, textEncoder: SD15_TEXT_ENCODER };
@@ -168,13 +151,10 @@ test("other architectures are refused by name, saying what was found", () => {
       /SDXL/,
     ],
     [
-      "SD2",
-      [
-        "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",
-        ...sd15.filter((n) => !n.startsWith("cond")),
-      ],
+      "zero terminal SNR",
+      ["ztsnr", "v_pred", ...sd15],
       "unsupported-architecture",
-      /Stable Diffusion 2\.x.*cond_stage_model\.model\./,
+      /zero terminal SNR.*"ztsnr"/,
     ],
     [
       "SD3",
@@ -213,14 +193,15 @@ test("other architectures are refused by name, saying what was found", () => {
   }
 });
 
-test("SD2 and SDXL UNets are refused by their context width; unsupported in_channels too", () => {
+test("SDXL UNets are refused by their context width (1024 is SD 2.x's); unsupported in_channels too", () => {
   const withUnet = (unet: Partial<typeof SD15_UNET>): TensorShapes =>
     ldmShapes({ ...TINY_SD15, unet: { ...TINY_SD15.unet, ...unet } });
-  refusal(
-    () => detectLdmCheckpoint(withUnet({ crossAttentionDim: 1024 }), "sd2", TINY_OVERRIDES),
-    "unsupported-architecture",
-    /cross-attention dim 1024: this is a Stable Diffusion 2\.x UNet/,
+  const unetOnly = new Map(
+    [...withUnet({ crossAttentionDim: 1024 })].filter(([n]) => !n.startsWith("cond_stage_model.")),
   );
+  const sd2Unet = detectLdmCheckpoint(unetOnly, "sd2", TINY_OVERRIDES);
+  assert.equal(sd2Unet.family, "sd2");
+  assert.equal(sd2Unet.unet.config.crossAttentionDim, 1024);
   refusal(
     () => detectLdmCheckpoint(withUnet({ crossAttentionDim: 2048 }), "xl", TINY_OVERRIDES),
     "unsupported-architecture",

@@ -8,7 +8,7 @@ import {
   parseUNetConfig,
   parseVaeConfig,
 } from "../src/weights/architecture/diffusers-config.js";
-import { SD15_TEXT_ENCODER, SD15_UNET } from "../src/weights/architecture/model-config.js";
+import { SD15_TEXT_ENCODER, SD15_UNET, SD21_UNET } from "../src/weights/architecture/model-config.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const read = (path: string) => JSON.parse(readFileSync(fixturePath(path), "utf-8"));
@@ -45,6 +45,22 @@ describe("diffusers config parsing", () => {
     assert.equal(taesd.latentMagnitude, 3);
   });
 
+  it("SD 2.x: per-block head counts (the historic attention_head_dim) stay a list; equal ones are one count", () => {
+    const sd21 = parseUNetConfig({
+      cross_attention_dim: 1024,
+      attention_head_dim: [5, 10, 20, 20],
+      use_linear_projection: true,
+      upcast_attention: true,
+    });
+    assert.deepEqual(sd21, SD21_UNET);
+    assert.equal(parseUNetConfig({ attention_head_dim: [8, 8, 8, 8] }).attentionHeads, 8);
+    assert.throws(
+      () =>
+        parseUNetConfig({ block_out_channels: [320, 640, 1280, 1280], attention_head_dim: [5, 10, 20, 30] }),
+      /block width 1280 is not divisible by 30 heads/,
+    );
+  });
+
   it("fills missing keys with the diffusers class defaults", () => {
     const unet = parseUNetConfig({ cross_attention_dim: 768 });
     assert.deepEqual(unet, SD15_UNET);
@@ -55,7 +71,14 @@ describe("diffusers config parsing", () => {
       () => parseUNetConfig({ class_embed_type: "timestep" }),
       /"class_embed_type": "timestep" is not supported/,
     );
-    assert.throws(() => parseUNetConfig({ attention_head_dim: [5, 10, 20, 20] }), /per-block head counts/);
+    assert.throws(
+      () => parseUNetConfig({ attention_head_dim: [5, 10, 20] }),
+      /3 head counts \[5,10,20\] for 4 blocks/,
+    );
+    assert.throws(
+      () => parseUNetConfig({ attention_head_dim: [5, 10, 20, 0] }),
+      /must be positive whole numbers/,
+    );
     assert.throws(
       () => parseTextEncoderConfig({ hidden_act: "relu" }),
       /"hidden_act": "relu" is not supported/,

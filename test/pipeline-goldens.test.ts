@@ -5,11 +5,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
-import { toRgb } from "../src/image/color.js";
-import { generate } from "../src/pipeline/generate.js";
-import { assertClose } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
-import { caseRequest, type PipelineCase, pipelineCases, readFixturePng } from "./helpers/pipeline-cases.js";
+import { checkPipelineCase, type PipelineCase, pipelineCases } from "./helpers/pipeline-cases.js";
 
 const opened: OpenedPipeline[] = [];
 after(async () => {
@@ -23,31 +20,7 @@ async function open(path: string, loras: { path: string; weight: number }[] = []
 }
 
 async function runCase(pipeline: OpenedPipeline, c: PipelineCase, goldenFile: string) {
-  const g = golden(goldenFile);
-  const steps: Float32Array[] = [];
-  const [image] = await generate(pipeline.models, caseRequest(c), {
-    onProgress: (p) => p.stage === "denoise" && p.latents && steps.push(p.latents),
-  });
-  const perStep = g.readF32(c.latents_per_step);
-  const size = perStep.length / c.timesteps_run.length;
-  assert.equal(steps.length, c.timesteps_run.length, `${c.id}: number of denoising steps`);
-  let worstLatent = 0;
-  steps.forEach((latents, i) => {
-    const d = assertClose(
-      latents,
-      perStep.subarray(i * size, (i + 1) * size),
-      1e-3,
-      `${c.id} latents after step ${i}`,
-    );
-    worstLatent = Math.max(worstLatent, d.maxAbs);
-  });
-  const expected = toRgb(readFixturePng(c.png));
-  let worstLevel = 0;
-  for (let i = 0; i < expected.data.length; i++) {
-    worstLevel = Math.max(worstLevel, Math.abs(expected.data[i] - image.image.data[i]));
-  }
-  assert.ok(worstLevel <= 1, `${c.id}: PNG differs by ${worstLevel} levels (at most 1 allowed)`);
-  return { worstLatent, worstLevel };
+  return checkPipelineCase(pipeline.models, c, golden(goldenFile));
 }
 
 describe("pipelines reproduce the diffusers fixtures", async () => {

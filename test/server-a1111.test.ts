@@ -401,6 +401,7 @@ describe("A1111 discovery and settings endpoints", () => {
     for (const m of models) {
       assert.deepEqual(Object.keys(m).sort(), [
         "config",
+        "defaults",
         "filename",
         "hash",
         "model_name",
@@ -409,6 +410,14 @@ describe("A1111 discovery and settings endpoints", () => {
       ]);
     }
     assert.equal(models[0].model_name, "tiny-sd15", "-m comes first");
+    // sdlite's addition: what the model runs with where a request leaves a field out (SD1.x: A1111's)
+    assert.deepEqual(models[0].defaults, {
+      sampler_name: "Euler a",
+      steps: 20,
+      cfg_scale: 7.5,
+      width: 512,
+      height: 512,
+    });
     assert.deepEqual(models.map((m: { title: string }) => m.title).sort(), [
       "tiny-sd15",
       "tiny-sd15-inpaint",

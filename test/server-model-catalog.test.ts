@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { OpenedPipeline } from "../src/engine/open-pipeline.js";
 import type { PipelineSpec } from "../src/pipeline/job-engine.js";
+import { GENERIC_DEFAULTS, SD_TURBO_DEFAULTS } from "../src/pipeline/model-defaults.js";
 import { ModelCatalog } from "../src/server/model-catalog.js";
 import { PipelinePool } from "../src/server/pipeline-pool.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -57,6 +58,26 @@ describe("ModelCatalog", () => {
     );
     assert.equal(catalog.list()[2].path, snapshot);
     assert.equal(catalog.defaultEntry()?.name, "tiny-sd15");
+  });
+
+  it("lists SD 2.x checkpoints with their own defaults (SD-Turbo: Euler, 1 step, no CFG)", () => {
+    const sd2Dir = join(work, "sd2-models");
+    mkdirSync(sd2Dir, { recursive: true });
+    const turbo = join(sd2Dir, "tiny-sd-turbo.safetensors");
+    copyFileSync(fixturePath("sd2/single_file/tiny-sd2-fp16.safetensors"), turbo);
+    writeFileSync(
+      `${turbo}.sdlite.json`,
+      JSON.stringify({
+        unet: { normNumGroups: 4, headChannels: 4 },
+        vae: { normNumGroups: 4 },
+        textEncoder: { numAttentionHeads: 4 },
+      }),
+    );
+    const sd2 = new ModelCatalog({ modelsDir: sd2Dir });
+    const entry = sd2.list().find((e) => e.name === "tiny-sd-turbo.safetensors");
+    assert.ok(entry, "an SD 2.x single file is listed");
+    assert.deepEqual(sd2.defaults(entry), SD_TURBO_DEFAULTS);
+    assert.deepEqual(catalog.defaults(catalog.list()[1]), GENERIC_DEFAULTS, "SD1.5: A1111's defaults");
   });
 
   it("hashes single files once loaded: title 'name [shorthash]', found by title, hash or name", async () => {

@@ -3,7 +3,7 @@
  * download, the seed drawn, the init image and mask read, the prompt's `<lora:name:weight>` tags
  * looked up in --lora-dir, TAESD and the model resolved (hub ids fetched), the speed preset applied.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { oneShotLowMemory, withSpeedPreset } from "../engine/speed-preset.js";
 import { type DownloadProgress, sdliteModelsDir } from "../hub/index.js";
@@ -21,11 +21,7 @@ import { InvalidRequestError, validateRequest } from "../pipeline/request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { resolveSampler } from "../schedulers/registry.js";
 import { resolveSchedule } from "../schedulers/sigma-schedules.js";
-import {
-  type ArchitectureOverrides,
-  parseArchitectureOverrides,
-} from "../weights/architecture/architecture-overrides.js";
-import { ModelLoadError } from "../weights/model-load-error.js";
+import { readOverridesFile } from "../weights/architecture/ldm-yaml-config.js";
 import type { GenerateOptions } from "./commands/generate.js";
 import { type InputImages, loadInputImages } from "./input-images.js";
 import { parseLoraArg } from "./parse-lora-arg.js";
@@ -90,18 +86,6 @@ export function checkOptions(o: GenerateOptions): void {
     if (path !== undefined && !existsSync(path))
       throw new InvalidRequestError(`${option}: no such file: ${path}`);
   }
-}
-
-function readOverrides(file: string): ArchitectureOverrides {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf-8"));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : `not valid JSON (${(err as Error).message})`;
-    throw new ModelLoadError("unsupported-config", file, why);
-  }
-  return parseArchitectureOverrides(json, file);
 }
 
 function checkedProviders(text: string | undefined): string[] | undefined {
@@ -192,7 +176,7 @@ export async function buildCliJob(
 ): Promise<CliJob> {
   checkOptions(o);
   const executionProviders = checkedProviders(o.provider);
-  const overrides = o.config ? readOverrides(o.config) : undefined;
+  const overrides = o.config ? readOverridesFile(o.config) : undefined;
   const seed = seedOrRandom(o.seed);
   const images = loadInputImages(o, { width: GENERIC_DEFAULTS.width, height: GENERIC_DEFAULTS.height });
   // without -m the default model's LCM sampler is known now: a schedule it cannot take costs no download
@@ -209,6 +193,7 @@ export async function buildCliJob(
   const taesd = await chooseTaesd(o, reporter, signal);
   const resolved = await resolveModel(o.model, {
     variant: o.variant,
+    overrides,
     signal,
     onHubLookup: (repo, revision) =>
       reporter.phase(

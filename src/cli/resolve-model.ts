@@ -13,27 +13,19 @@ import {
   type HubSettings,
   snapshotDownload,
 } from "../hub/index.js";
+import { defaultsForModel, GENERIC_DEFAULTS, type ModelDefaults } from "../pipeline/model-defaults.js";
+import type { ArchitectureOverrides } from "../weights/architecture/architecture-overrides.js";
 import { ConfigError, parseUNetConfig } from "../weights/architecture/diffusers-config.js";
 import { loadModel } from "../weights/load-model.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 
-/** What a model is meant to be run with, used for every setting the user did not give. */
-export interface ModelDefaults {
-  readonly sampler: string;
-  readonly steps: number;
-  readonly cfg: number;
-  readonly width: number;
-  readonly height: number;
-}
-
-/** Any SD1.x model given explicitly: A1111's everyday settings. */
-export const GENERIC_DEFAULTS: ModelDefaults = {
-  sampler: "Euler a",
-  steps: 20,
-  cfg: 7.5,
-  width: 512,
-  height: 512,
-};
+export {
+  defaultsForFolder,
+  GENERIC_DEFAULTS,
+  GUIDANCE_EMBEDDING_DEFAULTS,
+  type ModelDefaults,
+  SD_TURBO_DEFAULTS,
+} from "../pipeline/model-defaults.js";
 
 /**
  * The model used without `-m`: DreamShaper 8 with LCM distilled into it, as a plain SD1.5 UNet.
@@ -49,29 +41,6 @@ export const DEFAULT_MODEL_DEFAULTS: ModelDefaults = {
 };
 /** Its model card loads the fp16 weights: half the download, and sdlite computes in float32 anyway. */
 export const DEFAULT_MODEL_VARIANT = "fp16";
-
-/**
- * LCM models with a guidance embedding (UNet `time_cond_proj_dim`, e.g. SimianLuo/LCM_Dreamshaper_v7):
- * guidance goes into the embedding (no CFG batch), 4 LCM steps at guidance 8, as their model cards say.
- */
-export const GUIDANCE_EMBEDDING_DEFAULTS: ModelDefaults = {
-  sampler: "LCM",
-  steps: 4,
-  cfg: 8,
-  width: 512,
-  height: 512,
-};
-
-/** A pipeline folder whose UNet embeds the guidance scale gets LCM settings; anything else `fallback`. */
-export function defaultsForFolder(dir: string, fallback: ModelDefaults): ModelDefaults {
-  try {
-    const unet = JSON.parse(readFileSync(join(dir, "unet", "config.json"), "utf-8"));
-    if (typeof unet.time_cond_proj_dim === "number") return GUIDANCE_EMBEDDING_DEFAULTS;
-  } catch {
-    // not a diffusers folder (single file, ONNX without configs): the fallback applies
-  }
-  return fallback;
-}
 
 export interface ResolvedModel {
   /** File or folder to open. */
@@ -96,6 +65,8 @@ export interface ResolveModelOptions {
   signal?: AbortSignal;
   /** Overrides of what the environment says about the hub (HF_ENDPOINT, HF_HUB_CACHE, …). */
   hubSettings?: Partial<HubSettings>;
+  /** What --config says (a prediction type can change a model's default size). */
+  overrides?: ArchitectureOverrides;
 }
 
 /** `org/name` or `org/name@revision`: what the hub calls a model id. */
@@ -134,7 +105,7 @@ export async function resolveModel(
       path: spec,
       name: folder ? basename(resolve(spec)) : basename(spec, extname(spec)),
       variant: options.variant,
-      defaults: folder ? defaultsForFolder(spec, GENERIC_DEFAULTS) : GENERIC_DEFAULTS,
+      defaults: defaultsForModel(spec, GENERIC_DEFAULTS, options.overrides),
     };
   }
   const hub = parseRepoSpec(spec);
@@ -196,7 +167,7 @@ async function fromHub(
     name: repo,
     repo,
     variant: options.variant,
-    defaults: defaultsForFolder(snapshot.dir, defaults),
+    defaults: defaultsForModel(snapshot.dir, defaults, options.overrides),
     fromCache: head.fromCache && snapshot.fromCache,
   };
 }

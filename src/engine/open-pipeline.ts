@@ -110,9 +110,10 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
 async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
   const ctx = networkContext(model, options);
   const unetOptions = unetSettings(model, options);
-  const tokenizer = loadClipTokenizer(
-    model.tokenizer.kind === "folder" ? model.tokenizer.path : bundledTokenizerDir(),
-  );
+  const tokenizer =
+    model.tokenizer.kind === "folder"
+      ? loadClipTokenizer(model.tokenizer.path)
+      : loadClipTokenizer(bundledTokenizerDir(), { padToken: model.tokenizer.padToken });
   const schedulerConfig = parseSchedulerConfig(
     model.scheduler.kind === "file" ? model.scheduler.config : model.scheduler.fallback,
   );

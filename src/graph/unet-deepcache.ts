@@ -11,7 +11,7 @@
  * up_blocks[3] both run at full resolution, where self-attention is most expensive. Measured
  * (scripts/unet-speed-options.ts, 2 cores, batch 1): full 2.78 s, shallow 1.26 s (0.45x).
  */
-import type { UNetConfig } from "../weights/architecture/model-config.js";
+import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { type AttentionKind, conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
@@ -79,6 +79,7 @@ export function buildShallowUNetGraph(
   const temb = timeEmbedding(base, config, timestep, sample, timestepCondInput(b, config));
   const ctx: UNetContext = { ...base, config, temb, context };
   const channels = config.blockOutChannels[0];
+  const heads = attentionHeadsAt(config, 0);
   const hasAttention = (type: string) => type.startsWith("CrossAttn");
 
   // the first level of the down path, exactly as in buildUNetGraph, minus the downsampler
@@ -87,7 +88,7 @@ export function buildShallowUNetGraph(
   for (let j = 0; j < config.layersPerBlock; j++) {
     h = resnet(ctx, `down_blocks.0.resnets.${j}`, h);
     if (hasAttention(config.downBlockTypes[0])) {
-      h = spatialTransformer(ctx, `down_blocks.0.attentions.${j}`, h, channels);
+      h = spatialTransformer(ctx, `down_blocks.0.attentions.${j}`, h, channels, heads);
     }
     skips.push(h);
   }
@@ -101,7 +102,7 @@ export function buildShallowUNetGraph(
     h = b.node("Concat", [h, skip], { axis: 1 });
     h = resnet(ctx, `up_blocks.${last}.resnets.${j}`, h);
     if (hasAttention(config.upBlockTypes[last])) {
-      h = spatialTransformer(ctx, `up_blocks.${last}.attentions.${j}`, h, channels);
+      h = spatialTransformer(ctx, `up_blocks.${last}.attentions.${j}`, h, channels, heads);
     }
   }
 

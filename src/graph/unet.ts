@@ -1,5 +1,5 @@
 /**
- * diffusers' UNet2DConditionModel (SD1.x: CrossAttnDownBlock2D/DownBlock2D, UNetMidBlock2DCrossAttn,
+ * diffusers' UNet2DConditionModel (SD1.x/SD2.x: CrossAttnDownBlock2D/DownBlock2D, UNetMidBlock2DCrossAttn,
  * UpBlock2D/CrossAttnUpBlock2D) as an ONNX graph, module for module, with the checkpoint's names.
  *
  * Inputs: `sample` f32 [batch, in_channels, height, width], `timestep` f32 [batch] (or [1], broadcast
@@ -13,7 +13,7 @@
  * → 1×1 on the way down) it is what diffusers does with `forward_upsample_size`. So one graph serves
  * every latent size.
  */
-import type { UNetConfig } from "../weights/architecture/model-config.js";
+import { attentionHeadsPerLevel, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
@@ -93,9 +93,8 @@ export function resnet(ctx: UNetContext, key: string, x: string): string {
 }
 
 /** BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-LayerNorm + residual. */
-function transformerBlock(ctx: UNetContext, key: string, x: string, channels: number): string {
-  const { b, config } = ctx;
-  const heads = config.attentionHeads;
+function transformerBlock(ctx: UNetContext, key: string, x: string, channels: number, heads: number): string {
+  const { b } = ctx;
   const attn = (name: string, h: string, kv: string) => {
     const q = linear(ctx, `${key}.${name}.to_q`, h, { bias: false });
     const k = linear(ctx, `${key}.${name}.to_k`, kv, { bias: false });
@@ -111,8 +110,17 @@ function transformerBlock(ctx: UNetContext, key: string, x: string, channels: nu
   return b.node("Add", [ff, h]);
 }
 
-/** Transformer2DModel (one transformer block, as in SD1.x): GroupNorm, proj_in, tokens, proj_out, residual. */
-export function spatialTransformer(ctx: UNetContext, key: string, x: string, channels: number): string {
+/**
+ * Transformer2DModel (one transformer block, as in SD1.x/SD2.x): GroupNorm, proj_in, tokens,
+ * proj_out, residual. proj_in/proj_out are 1x1 convs (SD1.x) or linears on the tokens (SD2.x).
+ */
+export function spatialTransformer(
+  ctx: UNetContext,
+  key: string,
+  x: string,
+  channels: number,
+  heads: number,
+): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
     const shape = b.node("Shape", [x]);
@@ -129,7 +137,7 @@ export function spatialTransformer(ctx: UNetContext, key: string, x: string, cha
       h = toTokens(conv2d(ctx, `${key}.proj_in`, h));
     }
     for (let i = 0; ctx.weights.has(`${key}.transformer_blocks.${i}.norm1.weight`); i++) {
-      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels);
+      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels, heads);
     }
     h = config.useLinearProjection
       ? toImage(linear(ctx, `${key}.proj_out`, h))
@@ -207,6 +215,7 @@ export function buildUNetGraph(
   const temb = timeEmbedding(base, config, timestep, sample, timestepCondInput(b, config));
   const ctx: UNetContext = { ...base, config, temb, context };
   const blocks = config.blockOutChannels;
+  const heads = attentionHeadsPerLevel(config);
   const hasAttention = (type: string) => type.startsWith("CrossAttn");
 
   let h = conv2d(ctx, "conv_in", sample);
@@ -214,7 +223,9 @@ export function buildUNetGraph(
   config.downBlockTypes.forEach((type, i) => {
     for (let j = 0; j < config.layersPerBlock; j++) {
       h = resnet(ctx, `down_blocks.${i}.resnets.${j}`, h);
-      if (hasAttention(type)) h = spatialTransformer(ctx, `down_blocks.${i}.attentions.${j}`, h, blocks[i]);
+      if (hasAttention(type)) {
+        h = spatialTransformer(ctx, `down_blocks.${i}.attentions.${j}`, h, blocks[i], heads[i]);
+      }
       skips.push(h);
     }
     if (i < blocks.length - 1) {
@@ -226,10 +237,17 @@ export function buildUNetGraph(
   });
 
   h = resnet(ctx, "mid_block.resnets.0", h);
-  h = spatialTransformer(ctx, "mid_block.attentions.0", h, blocks[blocks.length - 1]);
+  h = spatialTransformer(
+    ctx,
+    "mid_block.attentions.0",
+    h,
+    blocks[blocks.length - 1],
+    heads[heads.length - 1],
+  );
   h = resnet(ctx, "mid_block.resnets.1", h);
 
   const reversed = [...blocks].reverse();
+  const reversedHeads = [...heads].reverse();
   config.upBlockTypes.forEach((type, i) => {
     if (options.deepFeature && i === config.upBlockTypes.length - 1) {
       b.output(h, UNET_DEEP_FEATURE, "float32", ["batch", blocks[1], "height", "width"]);
@@ -239,7 +257,9 @@ export function buildUNetGraph(
       if (!skip) throw new Error("UNet: more up-block resnets than skip connections; check layers_per_block");
       h = b.node("Concat", [h, skip], { axis: 1 });
       h = resnet(ctx, `up_blocks.${i}.resnets.${j}`, h);
-      if (hasAttention(type)) h = spatialTransformer(ctx, `up_blocks.${i}.attentions.${j}`, h, reversed[i]);
+      if (hasAttention(type)) {
+        h = spatialTransformer(ctx, `up_blocks.${i}.attentions.${j}`, h, reversed[i], reversedHeads[i]);
+      }
     }
     if (i < blocks.length - 1) h = upsample(ctx, `up_blocks.${i}.upsamplers.0`, h, skips[skips.length - 1]);
   });

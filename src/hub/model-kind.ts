@@ -1,7 +1,7 @@
 /**
  * A quick look at a model on disk, for listings: is it a diffusers folder, an ONNX pipeline or a
- * single-file checkpoint, and does it look like Stable Diffusion 1.x? Reads only small JSON configs
- * and safetensors headers; it is a label for people, not the architecture detection loaders use.
+ * single-file checkpoint, and does it look like Stable Diffusion 1.x or 2.x? Reads only small JSON
+ * configs and safetensors headers; it is a label for people, not the architecture detection loaders use.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,8 @@ export interface ModelLooks {
   format: "diffusers" | "onnx" | "single-file" | "other";
   /** Looks like SD 1.x (true/false), or null where it cannot be told without loading (pickles). */
   sd1: boolean | null;
+  /** Looks like SD 2.x (SD 2.1, SD-Turbo): set only when it does. */
+  sd2?: true;
   /** e.g. "StableDiffusionPipeline", "inpainting", "SDXL checkpoint". */
   detail: string;
 }
@@ -46,6 +48,7 @@ export function describePipelineFolder(dir: string): ModelLooks {
   return {
     format: onnx ? "onnx" : "diffusers",
     sd1: SD1_PIPELINES.has(pipeline) && !sd2,
+    ...(SD1_PIPELINES.has(pipeline) && sd2 && { sd2: true as const }),
     detail: parts.join(", "),
   };
 }
@@ -72,7 +75,7 @@ export function describeCheckpointFile(path: string): ModelLooks {
       return { format: "single-file", sd1: true, detail: `${convIn.dtype}${inpaint ? ", inpainting" : ""}` };
     }
     if (convIn && has("cond_stage_model.model."))
-      return { format: "single-file", sd1: false, detail: "SD 2.x checkpoint" };
+      return { format: "single-file", sd1: false, sd2: true, detail: `SD 2.x checkpoint, ${convIn.dtype}` };
     if (has("lora_") || names.some((n) => n.includes(".lora_")))
       return { format: "other", sd1: false, detail: "LoRA" };
     if (has("encoder.") && has("decoder.") && !convIn) return { format: "other", sd1: false, detail: "VAE" };

@@ -53,7 +53,7 @@ export function isDiffusersLoraKey(key: string): boolean {
 }
 
 function parseKey(key: string): DiffusersKey | string {
-  if (/^text_encoder_\d\./.test(key)) return "a second text encoder (SDXL); SD1.x has one";
+  if (/^text_encoder_\d\./.test(key)) return "a second text encoder (SDXL); SD1.x and SD2.x have one";
   if (/lora_magnitude_vector/.test(key)) return "DoRA (lora_magnitude_vector) is not supported";
   let component: LoraComponent = "unet";
   let rest = key;

@@ -26,7 +26,8 @@ interface KohyaGroup {
 }
 
 function hint(moduleName: string): string {
-  if (/^lora_te[12]_/.test(moduleName)) return " (an SDXL text-encoder name; SD1.x has one text encoder)";
+  if (/^lora_te[12]_/.test(moduleName))
+    return " (an SDXL text-encoder name; SD1.x and SD2.x have one text encoder)";
   if (!/^lora_(?:unet|te)_/.test(moduleName)) return " (not a lora_unet_/lora_te_ name)";
   return "";
 }

@@ -10,6 +10,7 @@ import { basename, extname, join, resolve } from "node:path";
 import { scanHubCache, scanModelsFolder } from "../hub/cache-scan.js";
 import { modelShortHash } from "../image/model-hash.js";
 import { sha256File } from "../image/sha256-file.js";
+import { defaultsForModel, GENERIC_DEFAULTS, type ModelDefaults } from "../pipeline/model-defaults.js";
 
 export interface CheckpointEntry {
   /** A1111 `name`: relative path with extension, or a hub repo id. */
@@ -52,6 +53,7 @@ function snapshotModelPath(snapshot: string): string | undefined {
 export class ModelCatalog {
   private entries: CheckpointEntry[] = [];
   private readonly hashes = new Map<string, HashRecord>();
+  private readonly defaultsCache = new Map<string, { mtimeMs: number; defaults: ModelDefaults }>();
 
   constructor(private readonly options: CatalogOptions) {
     this.refresh();
@@ -69,13 +71,13 @@ export class ModelCatalog {
     const { defaultModel, modelsDir, hubCacheDir } = this.options;
     if (modelsDir) {
       for (const m of scanModelsFolder(modelsDir)) {
-        if (m.looks.sd1 === false) continue;
+        if (m.looks.sd1 === false && !m.looks.sd2) continue;
         add({ name: m.name, modelName: modelNameOf(m.name), path: resolve(m.path), source: "models-dir" });
       }
     }
     if (hubCacheDir) {
       for (const repo of scanHubCache(hubCacheDir)) {
-        if (repo.looks.sd1 !== true || repo.revisions.length === 0) continue;
+        if ((repo.looks.sd1 !== true && !repo.looks.sd2) || repo.revisions.length === 0) continue;
         const main = repo.revisions.find((r) => r.refs.includes("main")) ?? repo.revisions[0];
         const path = snapshotModelPath(main.path);
         if (path) add({ name: repo.repo, modelName: modelNameOf(repo.repo), path, source: "hub-cache" });
@@ -115,6 +117,25 @@ export class ModelCatalog {
   shortHash(entry: CheckpointEntry): string | undefined {
     const sha = this.sha256(entry);
     return sha ? modelShortHash(sha) : undefined;
+  }
+
+  /**
+   * The settings the checkpoint is meant to be run with (SD-Turbo: Euler, 1 step, no CFG; SD 2.x
+   * 768-v: 768x768; LCM with a guidance embedding: LCM, 4 steps; else A1111's), read from its
+   * configs and headers once per version of the file.
+   */
+  defaults(entry: CheckpointEntry): ModelDefaults {
+    let mtimeMs = -1;
+    try {
+      mtimeMs = statSync(entry.path).mtimeMs;
+    } catch {
+      return GENERIC_DEFAULTS;
+    }
+    const cached = this.defaultsCache.get(entry.path);
+    if (cached?.mtimeMs === mtimeMs) return cached.defaults;
+    const defaults = defaultsForModel(entry.path, GENERIC_DEFAULTS);
+    this.defaultsCache.set(entry.path, { mtimeMs, defaults });
+    return defaults;
   }
 
   /** A1111 title: "name [shorthash]", or the name while no hash is known. */

@@ -1,7 +1,11 @@
 /**
  * CLIP's byte-level BPE tokenizer, token for token the same as transformers' slow `CLIPTokenizer`
- * (without `ftfy`), which is what diffusers' StableDiffusionPipeline uses for SD1.x.
+ * (without `ftfy`), which is what diffusers' StableDiffusionPipeline uses for SD1.x and SD2.x.
  * Pure: it takes the parsed vocabulary and merges; `loadClipTokenizer` does the file reading.
+ *
+ * SD2.x's tokenizer files set `pad_token: "!"`: padding uses "!" (id 0) instead of EOS, and, as
+ * transformers registers every special token in its added-tokens trie, each "!" typed in a prompt is
+ * cut out as its own token (id 0) before BPE, where plain BPE would give "!</w>" or "!!!</w>".
  */
 import { bytesToBpeChars } from "./byte-encoder.js";
 import { cleanupText } from "./text-cleanup.js";
@@ -17,8 +21,12 @@ export const MODEL_MAX_LENGTH = 77;
 /** transformers reads only this many merges (`[1 : 49152 - 256 - 2 + 1]`), whatever merges.txt holds. */
 export const MAX_MERGES = 49152 - 256 - 2;
 
-// Special tokens are cut out of the raw prompt first, case-sensitively (transformers' added-tokens trie).
-const SPECIAL_TOKEN_SPLIT = /(<\|startoftext\|>|<\|endoftext\|>)/;
+/** Special tokens are cut out of the raw prompt first, case-sensitively (transformers' added-tokens trie). */
+function specialTokenSplit(tokens: readonly string[]): RegExp {
+  // the trie prefers the longest token where several start at the same place
+  const sorted = [...new Set(tokens)].sort((a, b) => b.length - a.length);
+  return new RegExp(`(${sorted.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})`);
+}
 
 // CLIP's pre-tokenizer: letters group, each digit alone, punctuation runs group, a few contractions.
 const PRE_TOKENIZER =
@@ -30,6 +38,13 @@ const MAX_CACHED_WORDS = 50_000;
 export interface ClipTokenizerOptions {
   /** Padding id: 49407 (`<|endoftext|>`) for SD1.x; SD2 pads with 0 ("!"). Defaults to the EOS id. */
   readonly padId?: number;
+  /**
+   * The pad token as tokenizer files name it (SD2.x: "!"): pads (unless padId says otherwise) and
+   * is split out of prompts like every added token.
+   */
+  readonly padToken?: string;
+  /** Vocabulary tokens transformers registers as added tokens: cut out of prompts before BPE. */
+  readonly addedTokens?: readonly string[];
 }
 
 export class ClipTokenizer {
@@ -42,6 +57,9 @@ export class ClipTokenizer {
   /** Merge rank keyed by `"left right"`. */
   private readonly ranks: ReadonlyMap<string, number>;
   private readonly cache = new Map<string, readonly string[]>();
+  /** Splits a prompt around BOS, EOS and the added tokens. */
+  private readonly specialSplit: RegExp;
+  private readonly specialTokens: ReadonlySet<string>;
 
   /**
    * @param vocab token → id (vocab.json)
@@ -63,8 +81,13 @@ export class ClipTokenizer {
     this.ranks = ranks;
     this.bosId = this.requireId(BOS_TOKEN);
     this.eosId = this.requireId(EOS_TOKEN);
-    this.padId = options.padId ?? this.eosId;
+    const padToken = options.padToken ?? EOS_TOKEN;
+    this.padId = options.padId ?? this.requireId(padToken);
     this.commaId = this.vocab.get(`,${END_OF_WORD}`);
+    const special = [BOS_TOKEN, EOS_TOKEN, padToken, ...(options.addedTokens ?? [])];
+    for (const token of special) this.requireId(token);
+    this.specialTokens = new Set(special);
+    this.specialSplit = specialTokenSplit(special);
   }
 
   get vocabSize(): number {
@@ -79,8 +102,8 @@ export class ClipTokenizer {
   /** BPE token strings of `text`, without BOS/EOS (transformers' `tokenize`). */
   tokenize(text: string): string[] {
     const out: string[] = [];
-    for (const segment of text.split(SPECIAL_TOKEN_SPLIT)) {
-      if (segment === BOS_TOKEN || segment === EOS_TOKEN) {
+    for (const segment of text.split(this.specialSplit)) {
+      if (this.specialTokens.has(segment)) {
         out.push(segment);
       } else if (segment.length > 0) {
         for (const piece of cleanupText(segment).match(PRE_TOKENIZER) ?? []) {
@@ -135,7 +158,7 @@ export class ClipTokenizer {
 
   private requireId(token: string): number {
     const id = this.vocab.get(token);
-    if (id === undefined) throw new Error(`CLIP vocabulary has no ${token} token`);
+    if (id === undefined) throw new Error(`CLIP vocabulary has no ${JSON.stringify(token)} token`);
     return id;
   }
 

@@ -140,20 +140,14 @@ function parseConfig<K extends DiffusersComponentKind>(kind: K, path: string): C
   }
 }
 
-/** SD2.x / SDXL UNets parse as UNet2DConditionModel too: name them before a detail trips. */
+/** SDXL UNets parse as UNet2DConditionModel too: name them before a detail trips. */
 function refuseOtherUnets(json: Record<string, unknown>, path: string): void {
   const ctx = json.cross_attention_dim;
-  const what =
-    json.addition_embed_type === "text_time" || ctx === 2048
-      ? "an SDXL UNet"
-      : ctx === 1024
-        ? "a Stable Diffusion 2.x UNet"
-        : undefined;
-  if (what) {
+  if (json.addition_embed_type === "text_time" || ctx === 2048) {
     throw new ModelLoadError(
       "unsupported-architecture",
       path,
-      `this is ${what} (cross_attention_dim ${JSON.stringify(ctx)}); sdlite loads Stable Diffusion 1.x models only`,
+      `this is an SDXL UNet (cross_attention_dim ${JSON.stringify(ctx)}); sdlite loads Stable Diffusion 1.x and 2.x models only`,
     );
   }
 }

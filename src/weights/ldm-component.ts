@@ -3,9 +3,10 @@
  * VAE or text encoder, or a standalone LDM VAE): checked against its generated tensor list, then
  * served under canonical names.
  */
-import { ComponentWeightSource } from "./component-weight-source.js";
-import { RenamedTensors, type TensorFile } from "./formats/tensor-file.js";
-import type { TensorMapping } from "./key-maps/tensor-mapping.js";
+import { ComponentWeightSource, type StoredWeights } from "./component-weight-source.js";
+import type { Dtype } from "./formats/dtype.js";
+import type { TensorFile } from "./formats/tensor-file.js";
+import { numelOf, type TensorMapping } from "./key-maps/tensor-mapping.js";
 import { validateTensors } from "./key-maps/validate-tensors.js";
 import type { WeightsComponent } from "./loaded-model.js";
 
@@ -32,16 +33,17 @@ export function ldmComponent<C>(spec: LdmComponentSpec<C>): WeightsComponent<C> 
   }
   validateTensors(
     found,
-    mappings.map((m) => ({ name: m.ldm, shape: m.ldmShape })),
+    // one entry per stored tensor: q, k and v share OpenCLIP's in_proj
+    [...new Map(mappings.map((m) => [m.ldm, { name: m.ldm, shape: m.ldmShape }])).values()],
     { component: spec.label, path: file.path, prefix, ignore: spec.ignore },
   );
-  const byLdm = new Map(mappings.map((m) => [m.ldm, m.canonical]));
-  const canonicalByFileKey = new Map<string, string>();
-  for (const [norm, key] of fileKeys) {
-    const canonical = norm.startsWith(prefix) ? byLdm.get(norm.slice(prefix.length)) : undefined;
-    if (canonical) canonicalByFileKey.set(key, canonical);
-  }
-  const inner = new RenamedTensors([file], (key) => canonicalByFileKey.get(key));
+  const fileKeyOf = new Map<string, string>();
+  for (const [norm, key] of fileKeys)
+    if (norm.startsWith(prefix)) fileKeyOf.set(norm.slice(prefix.length), key);
+  const inner = new MappedTensors(
+    file,
+    mappings.map((m) => ({ canonical: m.canonical, key: fileKeyOf.get(m.ldm) as string, part: m.part })),
+  );
   const weights = new ComponentWeightSource(inner, mappings);
   return {
     kind: "weights",
@@ -51,4 +53,54 @@ export function ldmComponent<C>(spec: LdmComponentSpec<C>): WeightsComponent<C> 
     storedDtypes: weights.storedDtypes(),
     assumed: spec.assumed,
   };
+}
+
+interface MappedTensor {
+  readonly canonical: string;
+  readonly key: string;
+  readonly part?: TensorMapping["part"];
+}
+
+/** One file's tensors under canonical names; a `part` is a slice along axis 0 of the stored tensor. */
+class MappedTensors implements StoredWeights {
+  private readonly byName: ReadonlyMap<string, MappedTensor>;
+
+  constructor(
+    private readonly file: TensorFile,
+    tensors: readonly MappedTensor[],
+  ) {
+    this.byName = new Map(tensors.map((t) => [t.canonical, t]));
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  shape(name: string): readonly number[] {
+    const t = this.entry(name);
+    const stored = this.file.info(t.key).shape;
+    return t.part ? [stored[0] / t.part.count, ...stored.slice(1)] : stored;
+  }
+
+  dtype(name: string): Dtype {
+    return this.file.info(this.entry(name).key).dtype;
+  }
+
+  get(name: string): Float32Array {
+    const t = this.entry(name);
+    const all = this.file.readF32(t.key);
+    if (!t.part) return all;
+    const size = numelOf(this.shape(name));
+    return all.slice(t.part.index * size, (t.part.index + 1) * size);
+  }
+
+  private entry(name: string): MappedTensor {
+    const t = this.byName.get(name);
+    if (!t) throw new Error(`no weight named "${name}" in ${this.file.path}`);
+    return t;
+  }
 }

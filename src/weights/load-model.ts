@@ -1,5 +1,5 @@
 /**
- * The model loader's entry point: any supported SD1.x format in, one LoadedModel out.
+ * The model loader's entry point: any supported SD1.x/SD2.x format in, one LoadedModel out.
  *
  *   - single-file `.safetensors` in the original LDM layout (F32/F16/BF16), or the same as a
  *     torch.save `.ckpt`, read by the restricted reader (never Python unpickling)
@@ -8,16 +8,24 @@
  *   - ONNX pipeline folder (`unet/model.onnx`, `text_encoder/`, `vae_decoder/`, `vae_encoder/`)
  *   - plus, optionally, a standalone VAE replacing the model's own and TAESD weights
  *
- * Everything else (SDXL, SD2.x, SD3, Flux, LoRAs, pickles, damaged files) is refused with a
- * ModelLoadError that says what was found.
+ * Everything else (SDXL, SD3, Flux, LoRAs, pickles, damaged files) is refused with a
+ * ModelLoadError that says what was found. SD2.x (SD 2.1-base, 2.1-768 v-prediction, SD-Turbo) is
+ * the same networks configured differently; each model comes with a ModelProfile saying which.
  */
 import { existsSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { ArchitectureOverrides } from "./architecture/architecture-overrides.js";
-import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./architecture/model-config.js";
+import type {
+  ModelFamily,
+  TaesdConfig,
+  TextEncoderConfig,
+  UNetConfig,
+  VaeConfig,
+} from "./architecture/model-config.js";
 import { type OpenedComponent, openDiffusersComponent, readJsonFile } from "./diffusers-component.js";
 import type { LoadedModel, LoadedOnnxModel, LoadedWeightsModel, WeightsComponent } from "./loaded-model.js";
 import { ModelLoadError } from "./model-load-error.js";
+import { isTurboName, modelProfile, unetFamily, withPredictionType } from "./model-profile.js";
 import { isOnnxFolder, openOnnxFolder } from "./onnx-folder.js";
 import { defaultScheduler, defaultTokenizer, schedulerIn, tokenizerIn } from "./pipeline-extras.js";
 import { openSingleFileCheckpoint } from "./single-file-checkpoint.js";
@@ -25,9 +33,10 @@ import { openStandaloneVae, openTaesd } from "./standalone-vae.js";
 
 export interface LoadModelOptions {
   /**
-   * Architecture details a single file cannot tell (GroupNorm groups, heads, activation). Beats a
-   * `<checkpoint>.sdlite.json` beside the file; both beat SD1.5's values. `vae` also applies to a
-   * standalone VAE file.
+   * Architecture details a single file cannot tell (GroupNorm groups, heads, activation, prediction
+   * type). Beats a `<checkpoint>.sdlite.json` and an A1111 `<stem>.yaml` beside the file; all beat
+   * SD1.5's (SD 2.x's) values. `vae` also applies to a standalone VAE file; `scheduler.predictionType`
+   * to every format.
    */
   overrides?: ArchitectureOverrides;
   /** A standalone VAE (LDM or diffusers file, or a diffusers `vae` folder) replacing the model's own. */
@@ -39,8 +48,9 @@ export interface LoadModelOptions {
 }
 
 /**
- * Pipelines whose components sdlite builds (all SD1.x). LatentConsistencyModelPipeline (e.g.
- * SimianLuo/LCM_Dreamshaper_v7) is SD1.5's components with a guidance embedding in the UNet.
+ * Pipelines whose components sdlite builds (SD1.x, and SD2.x, which uses the same classes).
+ * LatentConsistencyModelPipeline (e.g. SimianLuo/LCM_Dreamshaper_v7) is SD1.5's components with a
+ * guidance embedding in the UNet.
  */
 const SD1_PIPELINES =
   /^(StableDiffusion(Img2Img|Inpaint)?Pipeline|OnnxStableDiffusion(Img2Img|Inpaint)?Pipeline|ORTStableDiffusion(Img2Img|Inpaint)?Pipeline|LatentConsistencyModel(Img2Img)?Pipeline)$/;
@@ -111,22 +121,32 @@ function loadSingleFile(path: string, options: LoadModelOptions): LoadedWeightsM
       throw new ModelLoadError(
         "missing-tensor",
         path,
-        "the checkpoint has no text encoder (no cond_stage_model.transformer.* tensors)",
+        "the checkpoint has no text encoder (no cond_stage_model.transformer.* or cond_stage_model.model.* tensors)",
       );
     }
     checkCompatible(path, checkpoint.unet.config, checkpoint.textEncoder.config, vae.config, taesd?.config);
     const why = "a single-file checkpoint holds only network weights";
+    const family = checkpoint.detected.family;
+    const told = checkpoint.overrides.scheduler?.predictionType;
+    const hint = checkpoint.predictionHint;
+    const turboName = isTurboName(path);
+    const scheduler = defaultScheduler(why, {
+      family,
+      turbo: family === "sd2" && turboName,
+      predictionType: told ?? hint?.predictionType,
+    });
     return {
       format: "single-file",
       path,
+      profile: modelProfile(family, scheduler, told ? "override" : hint ? "file" : "default", { turboName }),
       inpainting: checkpoint.detected.inpainting,
       unet: checkpoint.unet,
       textEncoder: checkpoint.textEncoder,
       vae,
       vaeReplacedBy: standaloneVae ? options.vae : undefined,
       taesd: taesd && stripClose(taesd),
-      tokenizer: defaultTokenizer(why),
-      scheduler: defaultScheduler(why),
+      tokenizer: defaultTokenizer(why, family),
+      scheduler,
       close: () => opened.closeAll(),
     };
   } catch (err) {
@@ -145,7 +165,7 @@ function loadFolder(dir: string, options: LoadModelOptions): LoadedModel {
         throw new ModelLoadError(
           "unsupported-architecture",
           indexPath,
-          `this is ${other ? other[1] : "an unnamed pipeline"} (${className || "no _class_name"}); sdlite loads Stable Diffusion 1.x models only`,
+          `this is ${other ? other[1] : "an unnamed pipeline"} (${className || "no _class_name"}); sdlite loads Stable Diffusion 1.x and 2.x models only`,
         );
       }
       // an unknown class name with SD1 components is still tried: the components are checked one by one
@@ -177,17 +197,20 @@ function loadDiffusersFolder(dir: string, options: LoadModelOptions): LoadedWeig
     const { vae: standaloneVae, taesd } = extras(options, opened);
     const vae = standaloneVae ?? opened.add(openDiffusersComponent(join(dir, "vae"), "vae", options.variant));
     checkCompatible(dir, unet.config, textEncoder.config, vae.config, taesd?.config);
+    const family = unetFamily(unet.config);
+    const { scheduler, profile } = folderScheduler(dir, family, options);
     return {
       format: "diffusers",
       path: dir,
+      profile,
       inpainting: unet.config.inChannels === 9,
       unet: stripClose(unet),
       textEncoder: stripClose(textEncoder),
       vae: stripClose(vae),
       vaeReplacedBy: standaloneVae ? options.vae : undefined,
       taesd: taesd && stripClose(taesd),
-      tokenizer: tokenizerIn(dir),
-      scheduler: schedulerIn(dir),
+      tokenizer: tokenizerIn(dir, family),
+      scheduler,
       close: () => opened.closeAll(),
     };
   } catch (err) {
@@ -196,15 +219,28 @@ function loadDiffusersFolder(dir: string, options: LoadModelOptions): LoadedWeig
   }
 }
 
+/** A pipeline folder's scheduler config, with the overrides' prediction type, and the profile from both. */
+function folderScheduler(dir: string, family: ModelFamily, options: LoadModelOptions) {
+  const told = options.overrides?.scheduler?.predictionType;
+  const scheduler = withPredictionType(schedulerIn(dir, { family }), told);
+  const unetConfig = join(dir, "unet", "config.json");
+  const sampleSize = existsSync(unetConfig) ? readJsonFile(unetConfig).sample_size : undefined;
+  const from = told ? "override" : scheduler.kind === "file" ? "scheduler-config" : "default";
+  return { scheduler, profile: modelProfile(family, scheduler, from, { sampleSize }) };
+}
+
 function loadOnnxFolder(dir: string, options: LoadModelOptions): LoadedOnnxModel {
   const opened = new Opened();
   try {
     const folder = openOnnxFolder(dir);
     const { vae, taesd } = extras(options, opened);
+    const { scheduler, profile } = folderScheduler(dir, folder.family, options);
     return {
       format: "onnx",
       path: dir,
       ...folder,
+      scheduler,
+      profile,
       vae: vae && stripClose(vae),
       vaeReplacedBy: vae ? options.vae : undefined,
       taesd: taesd && stripClose(taesd),

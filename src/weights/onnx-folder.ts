@@ -6,6 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { tokenizerFileOptions } from "../tokenizer/load-tokenizer.js";
+import type { ModelFamily } from "./architecture/model-config.js";
 import { readOnnxModelInfo } from "./formats/onnx-model-info.js";
 import type { OnnxComponent } from "./loaded-model.js";
 import { listSome, ModelLoadError } from "./model-load-error.js";
@@ -63,6 +65,8 @@ export interface OnnxPipelineFolder {
   vaeDecoder: OnnxComponent;
   vaeEncoder?: OnnxComponent;
   inpainting: boolean;
+  /** "sd2" when the UNet takes 1024-wide (OpenCLIP) text embeddings. */
+  family: ModelFamily;
   tokenizer: ReturnType<typeof tokenizerIn>;
   scheduler: ReturnType<typeof schedulerIn>;
 }
@@ -70,13 +74,17 @@ export interface OnnxPipelineFolder {
 export function openOnnxFolder(dir: string): OnnxPipelineFolder {
   const unet = describe(dir, "unet");
   const context = unet.inputs.find((i) => i.name === "encoder_hidden_states")?.shape[2];
-  if (context === 1024 || context === 2048) {
+  if (context === 2048) {
     throw new ModelLoadError(
       "unsupported-architecture",
       dir,
-      `the ONNX UNet takes ${context}-wide text embeddings: this is ${context === 1024 ? "a Stable Diffusion 2.x" : "an SDXL"} pipeline; sdlite loads Stable Diffusion 1.x models only`,
+      "the ONNX UNet takes 2048-wide text embeddings: this is an SDXL pipeline; sdlite loads Stable Diffusion 1.x and 2.x models only",
     );
   }
+  // SD 2.x: 1024-wide OpenCLIP states, or (where the export left the width symbolic, or for small
+  // test models) SD 2.x's tokenizer, the only one padding with "!"
+  const family: ModelFamily =
+    context === 1024 || tokenizerFileOptions(join(dir, "tokenizer")).padToken === "!" ? "sd2" : "sd1";
   const inChannels = channelsOf(unet, "sample", 1);
   if (inChannels !== undefined && inChannels !== 4 && inChannels !== 9) {
     throw new ModelLoadError(
@@ -91,7 +99,8 @@ export function openOnnxFolder(dir: string): OnnxPipelineFolder {
     vaeDecoder: describe(dir, "vae_decoder"),
     vaeEncoder: existsSync(join(dir, "vae_encoder", "model.onnx")) ? describe(dir, "vae_encoder") : undefined,
     inpainting: inChannels === 9,
-    tokenizer: tokenizerIn(dir),
+    family,
+    tokenizer: tokenizerIn(dir, family),
     scheduler: schedulerIn(dir),
   };
 }

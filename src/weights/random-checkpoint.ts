@@ -1,28 +1,72 @@
 /**
- * Deterministic random SD1.x single-file checkpoints (LDM layout, all three components), for
- * benchmarks and loader tests without downloading a real model. The tensor list comes from the
+ * Deterministic random SD1.x and SD 2.x single-file checkpoints (LDM layout, all three components;
+ * SD 2.x's text tower in OpenCLIP's layout with all 24 blocks, the projection head and logit scale,
+ * as real files have them), for benchmarks and loader tests without downloading a real model. The tensor list comes from the
  * same key maps the loader uses. Values follow PyTorch's default init scales (uniform ±1/√fan_in,
  * norms 1/0, embeddings ±0.02) so activations stay finite; each tensor is generated when the writer
  * reaches it, so memory stays at one tensor however large the file.
  */
 import { writeFileSync } from "node:fs";
 import { type ArchitectureOverrides, overridesSidecarPath } from "./architecture/architecture-overrides.js";
-import { SD15_TEXT_ENCODER, SD15_UNET, SD15_VAE } from "./architecture/model-config.js";
+import {
+  SD2_TEXT_ENCODER,
+  SD15_TEXT_ENCODER,
+  SD15_UNET,
+  SD15_VAE,
+  SD21_UNET,
+} from "./architecture/model-config.js";
 import { type Dtype, f32ToF16Bits } from "./formats/dtype.js";
 import { type TensorToWrite, writeSafetensors } from "./formats/safetensors-writer.js";
-import { ldmCheckpointKeys, type Sd1Configs } from "./key-maps/ldm-key-map.js";
+import { type CheckpointConfigs, ldmCheckpointKeys } from "./key-maps/ldm-key-map.js";
 import { numelOf, type TensorMapping } from "./key-maps/tensor-mapping.js";
 
 export type RandomCheckpointDtype = Extract<Dtype, "F16" | "BF16" | "F32">;
 
 export interface CheckpointPreset {
-  readonly configs: Sd1Configs;
+  readonly configs: CheckpointConfigs;
   /** What the loader must be told (written as the `.sdlite.json` sidecar) when not SD1.5's values. */
   readonly overrides?: ArchitectureOverrides;
 }
 
-export const CHECKPOINT_PRESETS: Readonly<Record<"sd15" | "tiny", CheckpointPreset>> = {
+/** SD 2.1-base, SD 2.1-768 and SD-Turbo have the same tensors; only names and configs tell them apart. */
+const SD21_PRESET: CheckpointPreset = {
+  configs: { unet: SD21_UNET, vae: SD15_VAE, textEncoder: SD2_TEXT_ENCODER, family: "sd2" },
+};
+
+export const CHECKPOINT_PRESETS: Readonly<
+  Record<"sd15" | "tiny" | "sd21" | "sd-turbo" | "tiny-sd2", CheckpointPreset>
+> = {
   sd15: { configs: { unet: SD15_UNET, vae: SD15_VAE, textEncoder: SD15_TEXT_ENCODER } },
+  sd21: SD21_PRESET,
+  // write it to a file whose name contains "turbo" (as stabilityai/sd-turbo's sd_turbo.safetensors):
+  // the name is what tells sdlite to run it as SD-Turbo
+  "sd-turbo": SD21_PRESET,
+  // the sd2 fixtures' tiny-sd2 architecture
+  "tiny-sd2": {
+    configs: {
+      unet: {
+        ...SD21_UNET,
+        blockOutChannels: [8, 16, 32, 32],
+        crossAttentionDim: 32,
+        normNumGroups: 4,
+        attentionHeads: [2, 4, 8, 8],
+      },
+      vae: { ...SD15_VAE, blockOutChannels: [8, 16, 32, 32], normNumGroups: 4 },
+      textEncoder: {
+        ...SD2_TEXT_ENCODER,
+        hiddenSize: 32,
+        intermediateSize: 128,
+        numHiddenLayers: 3,
+        numAttentionHeads: 4,
+      },
+      family: "sd2",
+    },
+    overrides: {
+      unet: { normNumGroups: 4, headChannels: 4 },
+      vae: { normNumGroups: 4 },
+      textEncoder: { numAttentionHeads: 4 },
+    },
+  },
   // the fixtures' tiny-sd15 architecture (SD1.5's block structure, a few channels wide)
   tiny: {
     configs: {
@@ -70,6 +114,8 @@ export function initFor(
   weightShapeOf: (name: string) => readonly number[] | undefined,
 ): Init {
   const { canonical, shape } = mapping;
+  // OpenCLIP's logit scale starts at ln(1 / 0.07)
+  if (shape.length === 0) return { kind: "constant", value: Math.log(1 / 0.07) };
   if (canonical.endsWith("embeddings.token_embedding.weight"))
     return { kind: "uniform", bound: 0.02 * Math.sqrt(3) };
   if (canonical.endsWith("embeddings.position_embedding.weight"))

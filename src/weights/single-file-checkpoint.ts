@@ -1,7 +1,7 @@
 /**
- * An SD1.x single-file checkpoint (original LDM layout, F32/F16/BF16): architecture detected from
- * the tensor shapes, every component checked against the tensor list its config implies, then
- * served under canonical names through the LDM key maps.
+ * An SD1.x or SD2.x single-file checkpoint (original LDM layout, F32/F16/BF16; SD2.x's text tower in
+ * OpenCLIP's layout): architecture detected from the tensor shapes, every component checked against
+ * the tensor list its config implies, then served under canonical names through the key maps.
  */
 import {
   type ArchitectureOverrides,
@@ -15,18 +15,34 @@ import {
   normaliseLdmKeys,
   type WeightFileKind,
 } from "./architecture/detect-architecture.js";
+import { readLdmConfigSidecar } from "./architecture/ldm-yaml-config.js";
 import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./architecture/model-config.js";
 import { openWeightsFile } from "./formats/open-weights-file.js";
 import type { TensorFile } from "./formats/tensor-file.js";
-import { LDM_PREFIXES, textEncoderTensorMap, unetTensorMap, vaeTensorMap } from "./key-maps/ldm-key-map.js";
+import {
+  LDM_PREFIXES,
+  textEncoderPrefix,
+  textEncoderTensorMap,
+  unetTensorMap,
+  vaeTensorMap,
+} from "./key-maps/ldm-key-map.js";
+import { OPEN_CLIP_UNUSED, openClipTensorMap } from "./key-maps/open-clip-key-map.js";
 import { ldmComponent } from "./ldm-component.js";
 import type { WeightsComponent } from "./loaded-model.js";
 import { ModelLoadError } from "./model-load-error.js";
+import { type PredictionTypeHint, predictionTypeFromFile } from "./model-profile.js";
+
+/** OpenCLIP tensors SD 2.x never runs: the blocks after the ones used, the projection head. */
+function unusedOpenClipTensors(used: number, blocks: number): RegExp {
+  const unusedBlocks = Array.from({ length: blocks - used }, (_, i) => used + i);
+  const block = unusedBlocks.length > 0 ? `|^transformer\\.resblocks\\.(${unusedBlocks.join("|")})\\.` : "";
+  return new RegExp(`${OPEN_CLIP_UNUSED.source}${block}`);
+}
 
 const FILE_KIND_ADVICE: Record<Exclude<WeightFileKind, "ldm-checkpoint">, string> = {
-  "ldm-vae": "a standalone VAE; give it as the VAE (options.vae) together with an SD1.x checkpoint",
-  "diffusers-vae": "a standalone VAE; give it as the VAE (options.vae) together with an SD1.x checkpoint",
-  "diffusers-taesd": "TAESD weights; give them as options.taesd together with an SD1.x checkpoint",
+  "ldm-vae": "a standalone VAE; give it as the VAE (options.vae) together with an SD checkpoint",
+  "diffusers-vae": "a standalone VAE; give it as the VAE (options.vae) together with an SD checkpoint",
+  "diffusers-taesd": "TAESD weights; give them as options.taesd together with an SD checkpoint",
   "diffusers-unet": "the UNet of a diffusers folder; load the whole folder (the one with model_index.json)",
   "transformers-clip-text": "a CLIP text encoder only; load the whole diffusers folder or a full checkpoint",
 };
@@ -41,13 +57,17 @@ export interface SingleFileCheckpoint {
   readonly unet: WeightsComponent<UNetConfig>;
   /** Absent when the file has no `first_stage_model.*`. */
   readonly vae?: WeightsComponent<VaeConfig>;
-  /** Absent when the file has no `cond_stage_model.transformer.*`. */
+  /** Absent when the file has no `cond_stage_model.transformer.*` / `cond_stage_model.model.*`. */
   readonly textEncoder?: WeightsComponent<TextEncoderConfig>;
+  /** The overrides in force: sidecars (`<stem>.yaml`, then `<file>.sdlite.json`), then the options. */
+  readonly overrides: ArchitectureOverrides;
+  /** What the file itself says about its prediction type, if anything (see model-profile.ts). */
+  readonly predictionHint?: PredictionTypeHint;
 }
 
 /**
- * Opens and checks a single file. Overrides: the `<path>.sdlite.json` sidecar, then `overrides`
- * (later wins). The file stays open until the caller closes it.
+ * Opens and checks a single file. Overrides: A1111's `<stem>.yaml`, the `<path>.sdlite.json`
+ * sidecar, then `overrides` (later wins). The file stays open until the caller closes it.
  */
 export function openSingleFileCheckpoint(
   path: string,
@@ -60,11 +80,17 @@ export function openSingleFileCheckpoint(
     const fileKeys = normaliseLdmKeys(file.names());
     const shapes = new Map<string, readonly number[]>();
     for (const [norm, key] of fileKeys) shapes.set(norm, file.info(key).shape);
-    const detected = detectLdmCheckpoint(shapes, path, mergeOverrides(readOverridesSidecar(path), overrides));
+    const merged = mergeOverrides(readLdmConfigSidecar(path), readOverridesSidecar(path), overrides);
+    const detected = detectLdmCheckpoint(shapes, path, merged);
     const { unet, vae, textEncoder } = detected;
+    const textPrefix = textEncoderPrefix(detected.family);
+    const openClip = detected.openClipBlocks !== undefined;
+    const predictionHint = predictionTypeFromFile(file.names(), file.metadata);
     return {
       file,
       detected,
+      overrides: merged,
+      ...(predictionHint && { predictionHint }),
       unet: ldmComponent({
         file,
         fileKeys,
@@ -91,12 +117,16 @@ export function openSingleFileCheckpoint(
         ldmComponent({
           file,
           fileKeys,
-          prefix: LDM_PREFIXES.textEncoder,
+          prefix: textPrefix,
           label: "text encoder",
           config: textEncoder.config,
-          mappings: textEncoderTensorMap(textEncoder.config),
+          mappings: openClip
+            ? openClipTensorMap(textEncoder.config)
+            : textEncoderTensorMap(textEncoder.config),
           assumed: textEncoder.assumed,
-          ignore: /^text_model\.embeddings\.position_ids$/,
+          ignore: openClip
+            ? unusedOpenClipTensors(textEncoder.config.numHiddenLayers, detected.openClipBlocks as number)
+            : /^text_model\.embeddings\.position_ids$/,
         }),
     };
   } catch (err) {

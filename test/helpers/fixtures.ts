@@ -41,12 +41,17 @@ export function manifest(): any {
 
 const goldens = new Map<string, SafetensorsFile>();
 
-/** Opens `goldens/<name>.safetensors` once per test process. */
-export function golden(name: string): SafetensorsFile {
-  let file = goldens.get(name);
+/** Opens a golden safetensors file (path below the fixtures folder) once per test process. */
+export function goldenAt(relativePath: string): SafetensorsFile {
+  let file = goldens.get(relativePath);
   if (!file) {
-    file = SafetensorsFile.open(fixturePath("goldens", `${name}.safetensors`));
-    goldens.set(name, file);
+    file = SafetensorsFile.open(fixturePath(relativePath));
+    goldens.set(relativePath, file);
   }
   return file;
+}
+
+/** Opens `goldens/<name>.safetensors` once per test process. */
+export function golden(name: string): SafetensorsFile {
+  return goldenAt(`goldens/${name}.safetensors`);
 }

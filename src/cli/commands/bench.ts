@@ -2,7 +2,8 @@
  * `sdlite bench`: times each stage (text encoder, UNet step at batch 1 and 2, VAE and TAESD decode,
  * a whole image, start-up with a cold and a warm graph cache) in its own process, prints a Markdown
  * table and optionally writes every number as JSON. Without --model it generates a full-size
- * random-weight SD1.5 checkpoint and TAESD under the bench folder.
+ * random-weight SD1.5 checkpoint and TAESD under the bench folder. The whole image runs LCM, 4 steps
+ * without CFG, or an SD-Turbo model's own 1-step Euler, unless told otherwise.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -20,8 +21,9 @@ import {
   unknownOptions,
 } from "../../bench/option-set.js";
 import { type BenchEvent, type BenchPlan, runBench } from "../../bench/run-bench.js";
-import { STAGE_TITLES, STAGES, type StageName } from "../../bench/stage-job.js";
+import { type ImageSettings, STAGE_TITLES, STAGES, type StageName } from "../../bench/stage-job.js";
 import { formatSeconds } from "../../bench/units.js";
+import { defaultsForModel, GENERIC_DEFAULTS, SD_TURBO_DEFAULTS } from "../../pipeline/model-defaults.js";
 
 interface BenchFlags {
   model?: string;
@@ -29,9 +31,9 @@ interface BenchFlags {
   size: number;
   runs: number;
   imageRuns?: number;
-  steps: number;
-  guidance: number;
-  sampler: string;
+  steps?: number;
+  guidance?: number;
+  sampler?: string;
   seed: number;
   prompt: string;
   threads?: number;
@@ -124,6 +126,25 @@ function describe(event: BenchEvent): string {
   }
 }
 
+/** The default model's few-step settings: LCM, 4 steps, no CFG (one UNet call per step). */
+const LCM_IMAGE = { sampler: "LCM", steps: 4, guidance: 1 };
+
+/** The whole image's settings: as given, else SD-Turbo's own for a Turbo model, else LCM's. */
+function imageSettings(flags: BenchFlags, modelPath: string): ImageSettings {
+  const model = defaultsForModel(modelPath, GENERIC_DEFAULTS);
+  const few =
+    model === SD_TURBO_DEFAULTS
+      ? { sampler: model.sampler, steps: model.steps, guidance: model.cfg }
+      : LCM_IMAGE;
+  return {
+    prompt: flags.prompt,
+    sampler: flags.sampler ?? few.sampler,
+    steps: flags.steps ?? few.steps,
+    guidance: flags.guidance ?? few.guidance,
+    seed: flags.seed,
+  };
+}
+
 export function registerBenchCommand(program: Command): void {
   const collect =
     <T>(parse: (text: string) => T) =>
@@ -131,19 +152,18 @@ export function registerBenchCommand(program: Command): void {
   program
     .command("bench")
     .description("time each stage and a whole image; print a Markdown table (and JSON with --json)")
-    .option("--model <path>", "model to benchmark (default: a generated full-size random-weight SD1.5)")
+    .option("-m, --model <path>", "model to benchmark (default: a generated full-size random-weight SD1.5)")
     .option("--taesd <path>", "TAESD weights for the TAESD stage (generated with the random model)")
     .option("--size <px>", "image side in pixels", integer(8), 512)
     .option("--runs <n>", "timed runs per stage, after one warm-up run", integer(1), 3)
     .option("--image-runs <n>", "timed runs of the whole-image stage (default: --runs)", integer(0))
-    .option("--steps <n>", "denoising steps of the whole image", integer(1), 4)
+    .option("--steps <n>", "denoising steps of the whole image (default 4; SD-Turbo: 1)", integer(1))
     .option(
       "--guidance <scale>",
-      "CFG scale of the whole image (<= 1: no CFG, UNet at batch 1)",
+      "CFG scale of the whole image (<= 1: no CFG, UNet at batch 1; default 1)",
       nonNegative,
-      1,
     )
-    .option("--sampler <name>", "sampler of the whole image", "LCM")
+    .option("--sampler <name>", "sampler of the whole image (default LCM; SD-Turbo: Euler)")
     .option("--seed <n>", "seed of every random input and of the image", integer(0), 42)
     .option(
       "--prompt <text>",
@@ -214,6 +234,7 @@ export function registerBenchCommand(program: Command): void {
         modelPath = models.modelPath;
         taesdPath ??= models.taesdPath;
       }
+      const image = imageSettings(flags, modelPath);
       const plan: BenchPlan = {
         benchDir,
         modelPath: resolve(modelPath),
@@ -224,13 +245,7 @@ export function registerBenchCommand(program: Command): void {
         runs: flags.runs,
         imageRuns: flags.imageRuns ?? flags.runs,
         threads: flags.threads,
-        image: {
-          prompt: flags.prompt,
-          sampler: flags.sampler,
-          steps: flags.steps,
-          guidance: flags.guidance,
-          seed: flags.seed,
-        },
+        image,
         compareQuality: flags.compareQuality ?? false,
         // one of each: a later --baseline of the same name replaces an earlier one
         baselines: [...new Map(flags.baseline.map((b) => [b.name, b])).values()],

@@ -138,7 +138,10 @@ export function registerGenerateCommand(program: Command): void {
       ).choices(["auto", "fp32", "fp16"]),
     )
     .option("--vae <file>", "standalone VAE replacing the model's own")
-    .option("--config <file>", "architecture overrides JSON for a single-file checkpoint")
+    .option(
+      "--config <file>",
+      "what a single-file checkpoint cannot tell: sdlite overrides JSON, or A1111's LDM .yaml (e.g. v2-inference-v.yaml)",
+    )
     .option("--variant <name>", 'weights variant to download and prefer, e.g. "fp16"')
     .showHelpAfterError(false)
     .addHelpText("after", HELP)

@@ -14,7 +14,7 @@ Where models are looked for:
                        in any subfolder)`;
 
 function formatLooks(looks: ModelLooks): string {
-  const family = looks.sd1 === true ? "SD1.x " : looks.sd1 === null ? "SD1.x? " : "";
+  const family = looks.sd2 ? "SD2.x " : looks.sd1 === true ? "SD1.x " : looks.sd1 === null ? "SD1.x? " : "";
   const format = { diffusers: "diffusers", onnx: "ONNX", "single-file": "single file", other: "other" }[
     looks.format
   ];

@@ -4,6 +4,7 @@
  */
 import { freemem, totalmem } from "node:os";
 import type { FastifyInstance } from "fastify";
+import type { ModelDefaults } from "../../pipeline/model-defaults.js";
 import { listSamplers } from "../../schedulers/registry.js";
 import { SCHEDULES } from "../../schedulers/sigma-schedules.js";
 import { base64Bytes } from "../base64-image.js";
@@ -13,6 +14,13 @@ import { errorSchema, optionsBodySchema, pngInfoBodySchema } from "../schemas.js
 import { type ServerContext, toHttpError } from "../server-context.js";
 
 const tags = ["A1111"];
+
+/** A checkpoint's own settings (pipeline/model-defaults.ts) under A1111's txt2img field names. */
+function modelDefaultsFields(d: ModelDefaults) {
+  return {
+    defaults: { sampler_name: d.sampler, steps: d.steps, cfg_scale: d.cfg, width: d.width, height: d.height },
+  };
+}
 
 export function a1111DiscoveryRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get("/sdapi/v1/samplers", { schema: { tags, summary: "Samplers and their aliases" } }, async () =>
@@ -40,6 +48,8 @@ export function a1111DiscoveryRoutes(app: FastifyInstance, ctx: ServerContext): 
       sha256: ctx.models.sha256(e) ?? null,
       filename: e.path,
       config: null,
+      // not in A1111's answer: what sdlite runs the model with where a request leaves a field out
+      ...modelDefaultsFields(ctx.models.defaults(e)),
     }));
   app.get(
     "/sdapi/v1/sd-models",

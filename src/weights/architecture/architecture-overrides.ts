@@ -1,41 +1,65 @@
 /**
  * The architecture details a single file cannot tell (its tensor shapes are the same either way):
- * GroupNorm groups, attention heads, text-encoder activation, … They default to SD1.5's values and
- * can be given by an options object or by a `<checkpoint>.sdlite.json` file beside the checkpoint:
+ * GroupNorm groups, attention heads, text-encoder activation, the prediction type, … They default to
+ * SD1.5's (or SD 2.x's) values and can be given by an options object or by a
+ * `<checkpoint>.sdlite.json` file beside the checkpoint:
  *
  *   { "unet": { "normNumGroups": 4, "attentionHeads": 8 },
  *     "vae": { "normNumGroups": 4 },
- *     "textEncoder": { "numAttentionHeads": 4, "hiddenAct": "quick_gelu" } }
+ *     "textEncoder": { "numAttentionHeads": 4, "hiddenAct": "quick_gelu" },
+ *     "scheduler": { "predictionType": "v_prediction" } }
  *
  * diffusers/transformers config.json spellings are accepted too (`norm_num_groups`,
- * `attention_head_dim`, `num_attention_heads`, `hidden_act`, `scaling_factor`, …).
+ * `attention_head_dim`, `num_attention_heads`, `hidden_act`, `scaling_factor`, `prediction_type`, …).
+ * `unet.attentionHeads` is one count or one per down block; `unet.headChannels` gives the heads'
+ * width instead (SD 2.x: 64, LDM's `num_head_channels`).
  */
 import { existsSync, readFileSync } from "node:fs";
+import type { PredictionType } from "../../schedulers/types.js";
 import { ModelLoadError } from "../model-load-error.js";
-import type { TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
+import { sameOrList, type TextEncoderConfig, type UNetConfig, type VaeConfig } from "./model-config.js";
 
 export type UNetOverrides = Partial<
-  Pick<UNetConfig, "normNumGroups" | "attentionHeads" | "normEps" | "flipSinToCos" | "freqShift">
+  Pick<UNetConfig, "normNumGroups" | "attentionHeads" | "normEps" | "flipSinToCos" | "freqShift"> & {
+    /** Channels per attention head (heads = block width / this); beats attentionHeads. */
+    headChannels: number;
+  }
 >;
 export type VaeOverrides = Partial<Pick<VaeConfig, "normNumGroups" | "scalingFactor">>;
 export type TextEncoderOverrides = Partial<
   Pick<TextEncoderConfig, "numAttentionHeads" | "hiddenAct" | "layerNormEps">
 >;
 
+/** What the UNet predicts; a single file does not record it (SD 2.x 768-v models predict v). */
+export interface SchedulerOverrides {
+  predictionType?: PredictionType;
+}
+
 export interface ArchitectureOverrides {
   unet?: UNetOverrides;
   vae?: VaeOverrides;
   textEncoder?: TextEncoderOverrides;
+  scheduler?: SchedulerOverrides;
 }
 
-type Kind = "positive-int" | "positive-number" | "number" | "boolean" | "activation";
+const SECTIONS = ["unet", "vae", "textEncoder", "scheduler"] as const;
+
+type Kind =
+  | "positive-int"
+  | "positive-ints"
+  | "positive-number"
+  | "number"
+  | "boolean"
+  | "activation"
+  | "prediction-type";
 
 /** sdlite name -> [kind, accepted spellings]. */
 const FIELDS: Record<keyof ArchitectureOverrides, Record<string, [Kind, string[]]>> = {
   unet: {
     normNumGroups: ["positive-int", ["normNumGroups", "norm_num_groups"]],
     // diffusers' SD1.x configs call the head count `attention_head_dim` (a historic misnomer)
-    attentionHeads: ["positive-int", ["attentionHeads", "attention_head_dim", "num_attention_heads"]],
+    attentionHeads: ["positive-ints", ["attentionHeads", "attention_head_dim", "num_attention_heads"]],
+    headChannels: ["positive-int", ["headChannels", "num_head_channels"]],
     normEps: ["positive-number", ["normEps", "norm_eps"]],
     flipSinToCos: ["boolean", ["flipSinToCos", "flip_sin_to_cos"]],
     freqShift: ["number", ["freqShift", "freq_shift"]],
@@ -49,6 +73,17 @@ const FIELDS: Record<keyof ArchitectureOverrides, Record<string, [Kind, string[]
     hiddenAct: ["activation", ["hiddenAct", "hidden_act"]],
     layerNormEps: ["positive-number", ["layerNormEps", "layer_norm_eps"]],
   },
+  scheduler: {
+    predictionType: ["prediction-type", ["predictionType", "prediction_type", "parameterization"]],
+  },
+};
+
+/** A1111/LDM spell them "eps" and "v" (`parameterization`), diffusers "epsilon" and "v_prediction". */
+const PREDICTION_SPELLINGS: Record<string, PredictionType> = {
+  epsilon: "epsilon",
+  eps: "epsilon",
+  v_prediction: "v_prediction",
+  v: "v_prediction",
 };
 
 /** Keys of diffusers config files that say nothing about the architecture; ignored, not refused. */
@@ -58,6 +93,11 @@ function checkValue(kind: Kind, value: unknown): boolean {
   switch (kind) {
     case "positive-int":
       return Number.isSafeInteger(value) && (value as number) > 0;
+    case "positive-ints":
+      return (
+        checkValue("positive-int", value) ||
+        (Array.isArray(value) && value.length > 0 && value.every((v) => checkValue("positive-int", v)))
+      );
     case "positive-number":
       return typeof value === "number" && Number.isFinite(value) && value > 0;
     case "number":
@@ -66,6 +106,8 @@ function checkValue(kind: Kind, value: unknown): boolean {
       return typeof value === "boolean";
     case "activation":
       return value === "quick_gelu" || value === "gelu";
+    case "prediction-type":
+      return typeof value === "string" && value in PREDICTION_SPELLINGS;
   }
 }
 
@@ -76,14 +118,14 @@ export function parseArchitectureOverrides(value: unknown, source: string): Arch
   };
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return fail(
-      'architecture overrides must be an object like {"unet": {...}, "vae": {...}, "textEncoder": {...}}',
+      'architecture overrides must be an object like {"unet": {...}, "vae": {...}, "textEncoder": {...}, "scheduler": {...}}',
     );
   }
   const out: ArchitectureOverrides = {};
   for (const [component, section] of Object.entries(value as Record<string, unknown>)) {
     if (IGNORED.test(component)) continue;
     const fields = FIELDS[component as keyof ArchitectureOverrides];
-    if (!fields) fail(`unknown component "${component}" (expected unet, vae, textEncoder)`);
+    if (!fields) fail(`unknown component "${component}" (expected ${SECTIONS.join(", ")})`);
     if (section === null || typeof section !== "object" || Array.isArray(section)) {
       fail(`"${component}" must be an object`);
     }
@@ -99,7 +141,12 @@ export function parseArchitectureOverrides(value: unknown, source: string): Arch
       }
       const [name, [kind]] = entry;
       if (!checkValue(kind, v)) fail(`"${component}.${key}" must be a ${kind}, got ${JSON.stringify(v)}`);
-      parsed[name] = v;
+      parsed[name] =
+        kind === "prediction-type"
+          ? PREDICTION_SPELLINGS[v as string]
+          : kind === "positive-ints" && Array.isArray(v)
+            ? sameOrList(v)
+            : v;
     }
     (out as Record<string, unknown>)[component] = parsed;
   }
@@ -114,6 +161,7 @@ export function mergeOverrides(...sources: (ArchitectureOverrides | undefined)[]
     if (s.unet) out.unet = { ...out.unet, ...s.unet };
     if (s.vae) out.vae = { ...out.vae, ...s.vae };
     if (s.textEncoder) out.textEncoder = { ...out.textEncoder, ...s.textEncoder };
+    if (s.scheduler) out.scheduler = { ...out.scheduler, ...s.scheduler };
   }
   return out;
 }

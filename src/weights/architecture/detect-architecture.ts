@@ -1,25 +1,34 @@
 /**
- * What a weights file is, judged from tensor names and shapes alone (pure: no I/O). SD1.x
- * components get a full config (what the shapes cannot tell comes from SD1.5's values or from
- * overrides); everything else is refused with an error that says what was found.
+ * What a weights file is, judged from tensor names and shapes alone (pure: no I/O). SD1.x and SD2.x
+ * components get a full config (what the shapes cannot tell comes from SD1.5's or SD 2.x's values or
+ * from overrides); everything else is refused with an error that says what was found.
  */
 
+import { OPEN_CLIP_PREFIX } from "../key-maps/open-clip-key-map.js";
 import { shapeText } from "../key-maps/tensor-mapping.js";
 import { listSome, ModelLoadError } from "../model-load-error.js";
 import type { ArchitectureOverrides } from "./architecture-overrides.js";
+import { detectOpenClipTextEncoder } from "./detect-open-clip.js";
 import {
+  type ModelFamily,
+  SD2_HEAD_CHANNELS,
   SD15_TEXT_ENCODER,
   SD15_UNET,
   SD15_VAE,
+  sameOrList,
   type TextEncoderConfig,
   type UNetConfig,
   type VaeConfig,
 } from "./model-config.js";
+import { checkDivides, type Detected, resolve, ShapeReader, type TensorShapes } from "./shape-reader.js";
 
-export type TensorShapes = ReadonlyMap<string, readonly number[]>;
+export type { Detected, TensorShapes } from "./shape-reader.js";
 
 export type WeightFileKind =
-  /** `model.diffusion_model.*` (+ usually `first_stage_model.*`, `cond_stage_model.transformer.*`). */
+  /**
+   * `model.diffusion_model.*` (+ usually `first_stage_model.*`, and `cond_stage_model.transformer.*`
+   * or, for SD 2.x, `cond_stage_model.model.*`).
+   */
   | "ldm-checkpoint"
   /** A VAE in LDM naming (`encoder.down.N.block.M`), bare or under `first_stage_model.`. */
   | "ldm-vae"
@@ -33,6 +42,8 @@ export type WeightFileKind =
 const LORA_KEY =
   /^lora_(unet|te\d?)_|(^|\.)lora_(A|B|down|up)\.|\.lora\.(down|up)\.|\.(hada_w[12]_[ab]|lokr_w[12](_[ab])?|oft_blocks)$|\.alpha$/;
 const EMBEDDING_KEYS = /^(emb_params|string_to_param(\..*)?|string_to_token|clip_[lg]|name|step)$/;
+
+const SUPPORTED = "sdlite loads Stable Diffusion 1.x and 2.x models only";
 
 function examplesMatching(names: readonly string[], re: RegExp): string[] {
   return names.filter((n) => re.test(n));
@@ -48,7 +59,7 @@ export function classifyWeightFile(names: readonly string[], path: string): Weig
     throw new ModelLoadError(
       reason,
       path,
-      `${what} (found ${listSome(examplesMatching(names, re), 3)}); sdlite loads Stable Diffusion 1.x models only`,
+      `${what} (found ${listSome(examplesMatching(names, re), 3)}); ${SUPPORTED}`,
     );
   };
   if (names.length === 0) {
@@ -59,14 +70,14 @@ export function classifyWeightFile(names: readonly string[], path: string): Weig
     throw new ModelLoadError(
       "not-a-model",
       path,
-      `this is a LoRA, not a model (${lora.length} of ${names.length} tensors are LoRA weights, e.g. ${listSome(lora, 2)}); load an SD1.x checkpoint as the model and apply this file as a LoRA`,
+      `this is a LoRA, not a model (${lora.length} of ${names.length} tensors are LoRA weights, e.g. ${listSome(lora, 2)}); load an SD1.x/SD2.x checkpoint as the model and apply this file as a LoRA`,
     );
   }
   if (names.every((n) => EMBEDDING_KEYS.test(n))) {
     throw new ModelLoadError(
       "not-a-model",
       path,
-      `this is a textual-inversion embedding (${listSome(names, 3)}), not a model; use it as an embedding with an SD1.x checkpoint`,
+      `this is a textual-inversion embedding (${listSome(names, 3)}), not a model; use it as an embedding with an SD1.x/SD2.x checkpoint`,
     );
   }
   const has = (re: RegExp) => names.some((n) => re.test(n));
@@ -78,11 +89,11 @@ export function classifyWeightFile(names: readonly string[], path: string): Weig
   }
   if (has(/(^|\.)double_blocks\./))
     refuse("unsupported-architecture", "this is a Flux model", /double_blocks\./);
-  if (has(/^cond_stage_model\.model\./)) {
+  if (has(/^ztsnr$/)) {
     refuse(
       "unsupported-architecture",
-      "this is a Stable Diffusion 2.x model (OpenCLIP text encoder)",
-      /^cond_stage_model\.model\./,
+      "this model was trained with zero terminal SNR, which sdlite's schedulers do not implement",
+      /^ztsnr$/,
     );
   }
   if (has(/^model\.diffusion_model\./)) {
@@ -93,7 +104,7 @@ export function classifyWeightFile(names: readonly string[], path: string): Weig
       `model.diffusion_model.* holds no SD UNet (no input_blocks.0.0.weight; found ${listSome(
         names.filter((n) => n.startsWith("model.diffusion_model.")),
         3,
-      )}); sdlite loads Stable Diffusion 1.x models only`,
+      )}); ${SUPPORTED}`,
     );
   }
   if (has(/^(first_stage_model\.)?encoder\.down\.0\.block\.0\./)) return "ldm-vae";
@@ -108,7 +119,7 @@ export function classifyWeightFile(names: readonly string[], path: string): Weig
   throw new ModelLoadError(
     "unknown-format",
     path,
-    `unrecognised weights: ${names.length} tensors with top-level names ${listSome(topLevelPrefixes(names), 8)}; expected an SD1.x checkpoint (model.diffusion_model.*, first_stage_model.*, cond_stage_model.transformer.*), a diffusers folder, an ONNX pipeline folder, or a VAE/TAESD file`,
+    `unrecognised weights: ${names.length} tensors with top-level names ${listSome(topLevelPrefixes(names), 8)}; expected an SD1.x/SD2.x checkpoint (model.diffusion_model.*, first_stage_model.*, cond_stage_model.*), a diffusers folder, an ONNX pipeline folder, or a VAE/TAESD file`,
   );
 }
 
@@ -119,102 +130,17 @@ export function stripPrefix(shapes: TensorShapes, prefix: string): Map<string, r
   return out;
 }
 
-export interface Detected<C> {
-  config: C;
-  /** Config fields the tensors cannot tell, with where the value came from. */
-  assumed: Record<string, "default" | "override">;
-}
-
-class ShapeReader {
-  constructor(
-    readonly shapes: TensorShapes,
-    readonly path: string,
-    readonly component: string,
-    readonly prefix: string,
-  ) {}
-
-  has(name: string): boolean {
-    return this.shapes.has(name);
-  }
-
-  get(name: string, rank?: number): readonly number[] {
-    const shape = this.shapes.get(name);
-    if (!shape) {
-      throw new ModelLoadError(
-        "missing-tensor",
-        this.path,
-        `${this.component}: tensor "${this.prefix}${name}" is missing, so the architecture cannot be read`,
-      );
-    }
-    if (rank !== undefined && shape.length !== rank) {
-      throw new ModelLoadError(
-        "wrong-shape",
-        this.path,
-        `${this.component}: tensor "${this.prefix}${name}" has shape ${shapeText(shape)}, expected ${rank} dimensions`,
-      );
-    }
-    return shape;
-  }
-
-  /** Distinct integers N of names matching `<before>N.` . */
-  indices(re: RegExp): number[] {
-    const found = new Set<number>();
-    for (const name of this.shapes.keys()) {
-      const m = re.exec(name);
-      if (m) found.add(Number(m[1]));
-    }
-    return [...found].sort((a, b) => a - b);
-  }
-
-  fail(
-    message: string,
-    reason: "unsupported-config" | "unsupported-architecture" = "unsupported-config",
-  ): never {
-    throw new ModelLoadError(reason, this.path, `${this.component}: ${message}`);
-  }
-}
-
-function resolve<C extends object, O extends object>(
-  detected: C,
-  defaults: O,
-  overrides: Partial<O> | undefined,
-): Detected<C & O> {
-  const assumed: Record<string, "default" | "override"> = {};
-  const config = { ...detected } as C & O;
-  for (const key of Object.keys(defaults) as (keyof O)[]) {
-    const given = overrides?.[key];
-    (config as O)[key] = given !== undefined ? (given as O[keyof O]) : defaults[key];
-    assumed[key as string] = given !== undefined ? "override" : "default";
-  }
-  return { config, assumed };
-}
-
-/** Group and head counts must divide the widths; a wrong default shows up here, not in the graph. */
-function checkDivides(
-  r: ShapeReader,
-  field: string,
-  detected: Detected<object>,
-  channels: readonly number[],
-): void {
-  const divisor = (detected.config as Record<string, number>)[field];
-  const bad = channels.filter((c) => c % divisor !== 0);
-  if (bad.length === 0) return;
-  const source =
-    detected.assumed[field] === "default"
-      ? " (SD1.5's value: the file cannot tell)"
-      : " (from the overrides)";
-  const key = `${r.component === "text encoder" ? "textEncoder" : r.component === "VAE" ? "vae" : "unet"}.${field}`;
-  r.fail(
-    `${field} ${divisor}${source} does not divide width ${bad[0]} (widths ${shapeText(channels)}); give the right ${key} in the load options or in a <checkpoint>.sdlite.json file beside the checkpoint`,
-  );
-}
-
-/** UNet from LDM names (`input_blocks.N.M…`, prefix already stripped). */
+/**
+ * UNet from LDM names (`input_blocks.N.M…`, prefix already stripped). `family` says which defaults
+ * fill what the shapes cannot tell (SD1.x: 8 heads; SD2.x: 64-channel heads); without it a 1024-wide
+ * context or linear projections mean SD2.x.
+ */
 export function detectUnetFromLdm(
   shapes: TensorShapes,
   path: string,
   overrides?: ArchitectureOverrides["unet"],
   prefix = "model.diffusion_model.",
+  family?: ModelFamily,
 ): Detected<UNetConfig> {
   const r: ShapeReader = new ShapeReader(shapes, path, "UNet", prefix);
   const [c0, inChannels] = r.get("input_blocks.0.0.weight", 4);
@@ -244,9 +170,8 @@ export function detectUnetFromLdm(
   if (!toK) r.fail("no cross-attention layers (attn2.to_k) found");
   const crossAttentionDim = r.get(toK, 2)[1];
   const deeper = [...shapes.keys()].find((n) => /\.transformer_blocks\.[1-9]\d*\./.test(n));
-  if (deeper) r.fail(`more than one transformer block per attention ("${prefix}${deeper}"); SD1.x has one`);
-  if (crossAttentionDim === 1024) {
-    r.fail("cross-attention dim 1024: this is a Stable Diffusion 2.x UNet", "unsupported-architecture");
+  if (deeper) {
+    r.fail(`more than one transformer block per attention ("${prefix}${deeper}"); SD1.x and SD2.x have one`);
   }
   if (crossAttentionDim === 2048)
     r.fail("cross-attention dim 2048: this is an SDXL UNet", "unsupported-architecture");
@@ -266,6 +191,13 @@ export function detectUnetFromLdm(
   }
   const outChannels = r.get("out.2.weight", 4)[0];
   const timeCondProjDim = lcmGuidanceProjection(r, c0);
+  const sd2 = (family ?? (crossAttentionDim === 1024 || useLinearProjection ? "sd2" : "sd1")) === "sd2";
+  const headsOf = (headChannels: number, source: string) =>
+    headsFromChannels(r, blockOutChannels, headChannels, source);
+  const headsOverride =
+    overrides?.headChannels !== undefined
+      ? headsOf(overrides.headChannels, "unet.headChannels from the overrides")
+      : overrides?.attentionHeads;
   const detected = resolve(
     {
       inChannels,
@@ -279,17 +211,37 @@ export function detectUnetFromLdm(
       ...(timeCondProjDim !== undefined && { timeCondProjDim }),
     },
     {
-      attentionHeads: SD15_UNET.attentionHeads,
+      // computed only when needed: a wrong default must not fail when the overrides give the heads
+      attentionHeads:
+        headsOverride ??
+        (sd2 ? headsOf(SD2_HEAD_CHANNELS, "SD 2.x's value: the file cannot tell") : SD15_UNET.attentionHeads),
       normNumGroups: SD15_UNET.normNumGroups,
       normEps: SD15_UNET.normEps,
       flipSinToCos: SD15_UNET.flipSinToCos,
       freqShift: SD15_UNET.freqShift,
     },
-    overrides,
+    { ...overrides, attentionHeads: headsOverride },
   );
-  checkDivides(r, "normNumGroups", detected, blockOutChannels);
-  checkDivides(r, "attentionHeads", detected, blockOutChannels);
+  const defaultSource = sd2 ? "SD 2.x's value" : "SD1.5's value";
+  checkDivides(r, "normNumGroups", detected, blockOutChannels, defaultSource);
+  checkDivides(r, "attentionHeads", detected, blockOutChannels, defaultSource);
   return detected;
+}
+
+/** Heads per level for heads `headChannels` wide (SD 2.x: 64); one number when all levels agree. */
+function headsFromChannels(
+  r: ShapeReader,
+  channels: readonly number[],
+  headChannels: number,
+  source: string,
+): number | number[] {
+  const bad = channels.find((c) => c % headChannels !== 0);
+  if (bad !== undefined) {
+    r.fail(
+      `heads of ${headChannels} channels (${source}) do not divide width ${bad} (widths ${shapeText(channels)}); give unet.headChannels or unet.attentionHeads in the load options or in a <checkpoint>.sdlite.json file beside the checkpoint`,
+    );
+  }
+  return sameOrList(channels.map((c) => c / headChannels));
 }
 
 /**
@@ -398,31 +350,45 @@ export function normaliseLdmKeys(names: readonly string[]): Map<string, string> 
 }
 
 export interface DetectedCheckpoint {
+  /** "sd2" when the text tower is OpenCLIP's (or, without one, the UNet attends to 1024-wide states). */
+  family: ModelFamily;
   unet: Detected<UNetConfig>;
   /** Absent when the single file carries no VAE (`first_stage_model.*`): one must be given separately. */
   vae?: Detected<VaeConfig>;
-  /** Absent when the file carries no text encoder (`cond_stage_model.transformer.*`). */
+  /** Absent when the file carries no text encoder (`cond_stage_model.*`). */
   textEncoder?: Detected<TextEncoderConfig>;
+  /** SD 2.x: the OpenCLIP blocks in the file (one more than the text encoder runs, usually). */
+  openClipBlocks?: number;
   /** 9-channel UNet (latents + mask + masked-image latents). */
   inpainting: boolean;
 }
 
-/** SD1.x single file: shapes under normalised LDM keys (see normaliseLdmKeys). */
+/** SD1.x/SD2.x single file: shapes under normalised LDM keys (see normaliseLdmKeys). */
 export function detectLdmCheckpoint(
   shapes: TensorShapes,
   path: string,
   overrides: ArchitectureOverrides = {},
 ): DetectedCheckpoint {
-  const unet = detectUnetFromLdm(stripPrefix(shapes, "model.diffusion_model."), path, overrides.unet);
+  const openClipShapes = stripPrefix(shapes, OPEN_CLIP_PREFIX);
+  const unetShapes = stripPrefix(shapes, "model.diffusion_model.");
+  const openClip = openClipShapes.has("token_embedding.weight");
+  const unet = detectUnetFromLdm(unetShapes, path, overrides.unet, undefined, openClip ? "sd2" : undefined);
+  const family: ModelFamily =
+    openClip || unet.config.crossAttentionDim === 1024 || unet.config.useLinearProjection ? "sd2" : "sd1";
   const vaeShapes = stripPrefix(shapes, "first_stage_model.");
   const vae = vaeShapes.has("encoder.conv_in.weight")
     ? detectVae(vaeShapes, "ldm", path, overrides.vae, "first_stage_model.")
     : undefined;
   const clipPrefix = "cond_stage_model.transformer.";
   const clipShapes = stripPrefix(shapes, clipPrefix);
-  const textEncoder = clipShapes.has("text_model.embeddings.token_embedding.weight")
-    ? detectTextEncoder(clipShapes, path, overrides.textEncoder, clipPrefix)
+  const detectedOpenClip = openClip
+    ? detectOpenClipTextEncoder(openClipShapes, path, overrides.textEncoder, OPEN_CLIP_PREFIX)
     : undefined;
+  const textEncoder =
+    detectedOpenClip ??
+    (clipShapes.has("text_model.embeddings.token_embedding.weight")
+      ? detectTextEncoder(clipShapes, path, overrides.textEncoder, clipPrefix)
+      : undefined);
   if (textEncoder && textEncoder.config.hiddenSize !== unet.config.crossAttentionDim) {
     throw new ModelLoadError(
       "unsupported-config",
@@ -430,5 +396,12 @@ export function detectLdmCheckpoint(
       `text encoder width ${textEncoder.config.hiddenSize} does not match the UNet's cross-attention dim ${unet.config.crossAttentionDim}`,
     );
   }
-  return { unet, vae, textEncoder, inpainting: unet.config.inChannels === 9 };
+  return {
+    family,
+    unet,
+    vae,
+    textEncoder: textEncoder && { config: textEncoder.config, assumed: textEncoder.assumed },
+    ...(detectedOpenClip && { openClipBlocks: detectedOpenClip.blocksInFile }),
+    inpainting: unet.config.inChannels === 9,
+  };
 }

@@ -3,7 +3,13 @@
  * key takes the class's own default (as `from_pretrained` does); a setting the graphs do not
  * implement is refused with its name, rather than silently built wrong.
  */
-import type { TaesdConfig, TextEncoderConfig, UNetConfig, VaeConfig } from "./model-config.js";
+import {
+  sameOrList,
+  type TaesdConfig,
+  type TextEncoderConfig,
+  type UNetConfig,
+  type VaeConfig,
+} from "./model-config.js";
 
 type Json = Record<string, unknown>;
 
@@ -57,7 +63,31 @@ function reader(component: string, json: Json) {
   };
 }
 
-/** UNet2DConditionModel config.json (SD1.x family). */
+/**
+ * diffusers: num_attention_heads defaults to attention_head_dim, which for SD1.x/SD2.x really is the
+ * head count: one number (SD1.x: 8) or one per down block (SD2.x: [5, 10, 20, 20]). A list whose
+ * entries are all equal is kept as one number, so such configs compare equal to SD1.x's.
+ */
+function headCounts(json: Json, blockOutChannels: readonly number[]): number | number[] {
+  const raw = json.num_attention_heads ?? json.attention_head_dim ?? 8;
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (!list.every((h) => Number.isSafeInteger(h) && (h as number) > 0)) {
+    throw new ConfigError("UNet", `head counts ${JSON.stringify(raw)} must be positive whole numbers`);
+  }
+  if (Array.isArray(raw) && raw.length !== blockOutChannels.length) {
+    throw new ConfigError(
+      "UNet",
+      `${raw.length} head counts ${JSON.stringify(raw)} for ${blockOutChannels.length} blocks`,
+    );
+  }
+  blockOutChannels.forEach((c, i) => {
+    const heads = list[Array.isArray(raw) ? i : 0] as number;
+    if (c % heads !== 0) throw new ConfigError("UNet", `block width ${c} is not divisible by ${heads} heads`);
+  });
+  return sameOrList(list as number[]);
+}
+
+/** UNet2DConditionModel config.json (SD1.x and SD2.x families). */
 export function parseUNetConfig(json: Json): UNetConfig {
   const r = reader("UNet", json);
   r.require("act_fn", ["silu"]);
@@ -78,20 +108,7 @@ export function parseUNetConfig(json: Json): UNetConfig {
   r.require("resnet_out_scale_factor", [1]);
   r.require("attention_type", ["default"]);
   const blockOutChannels = r.numbers("block_out_channels", [320, 640, 1280, 1280]);
-  // diffusers: num_attention_heads defaults to attention_head_dim, which for SD1.x is really the head count
-  const headsRaw = json.num_attention_heads ?? json.attention_head_dim ?? 8;
-  const headsList = Array.isArray(headsRaw) ? headsRaw : [headsRaw];
-  if (!headsList.every((h) => typeof h === "number" && h === headsList[0])) {
-    throw new ConfigError(
-      "UNet",
-      `per-block head counts ${JSON.stringify(headsRaw)} are not supported (SD1.x uses one count)`,
-    );
-  }
-  const attentionHeads = headsList[0] as number;
-  for (const c of blockOutChannels) {
-    if (c % attentionHeads !== 0)
-      throw new ConfigError("UNet", `block width ${c} is not divisible by ${attentionHeads} heads`);
-  }
+  const attentionHeads = headCounts(json, blockOutChannels);
   const timeCondProjDim = json.time_cond_proj_dim ?? undefined;
   if (
     timeCondProjDim !== undefined &&

@@ -13,6 +13,8 @@ export interface TensorFile {
   info(name: string): { readonly dtype: Dtype; readonly shape: readonly number[] };
   readF32(name: string): Float32Array;
   close(): void;
+  /** safetensors `__metadata__` (string to string); absent for formats without one. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export function tensorShapes(file: TensorFile): Map<string, readonly number[]> {

@@ -11,8 +11,16 @@ export interface TensorMapping {
   readonly shape: readonly number[];
   /** LDM name without the component prefix, e.g. "input_blocks.1.0.in_layers.2.weight". */
   readonly ldm: string;
-  /** Same element count and order as `shape`; differs only for the VAE attention 1x1 conv kernels. */
+  /**
+   * Same element count and order as `shape` (differs only for the VAE attention 1x1 conv kernels),
+   * or, with `part`, the shape of the whole stored tensor the canonical one is cut from.
+   */
   readonly ldmShape: readonly number[];
+  /**
+   * The canonical tensor is the `index`-th of `count` equal slices along axis 0 of the stored one
+   * (OpenCLIP's fused `in_proj_weight` holds q, k and v). Absent for one-to-one tensors.
+   */
+  readonly part?: { readonly index: number; readonly count: number };
 }
 
 /** Collects mappings layer by layer while a generator walks the block structure. */
@@ -21,6 +29,15 @@ export class TensorMappingBuilder {
 
   add(canonical: string, ldm: string, shape: readonly number[], ldmShape: readonly number[] = shape): void {
     this.mappings.push({ canonical, shape: [...shape], ldm, ldmShape: [...ldmShape] });
+  }
+
+  /** Canonical tensors that are equal slices (axis 0) of one stored tensor, in storage order. */
+  slices(canonicals: readonly string[], ldm: string, shape: readonly number[]): void {
+    const count = canonicals.length;
+    const ldmShape = [shape[0] * count, ...shape.slice(1)];
+    canonicals.forEach((canonical, index) => {
+      this.mappings.push({ canonical, shape: [...shape], ldm, ldmShape, part: { index, count } });
+    });
   }
 
   /** weight + bias of a layer whose leaf names are the same in both layouts. */
