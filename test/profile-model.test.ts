@@ -21,6 +21,7 @@ import { buildProfileReport } from "../src/profile/profile-report.js";
 import { rooflineChart, stagesChart } from "../src/profile/svg-charts.js";
 import { estimateNetwork } from "../src/profile/traffic-model.js";
 import { syntheticWeightSource } from "../src/weights/synthetic-weight-source.js";
+import { profileSettings } from "./helpers/profile-settings.js";
 
 /** 1 MAC per cycle at 1 GHz (2 GFLOP/s), 1 GB/s of DRAM. */
 function machine(onChipBytes: number, activationBytes = 4): HardwareSpec {
@@ -239,18 +240,7 @@ describe("report", () => {
     },
     measuredSeconds: 1,
   };
-  const settings = {
-    width: 512,
-    height: 512,
-    steps: 10,
-    guidance: 1,
-    attention: "mha" as const,
-    unetQuantization: "none" as const,
-    int8WeightBits: 8 as const,
-    deepCacheInterval: 1,
-    decoder: "vae" as const,
-    tileLatentSize: 64,
-  };
+  const settings = profileSettings({ steps: 10 });
   const report = buildProfileReport({
     model: "test <model> & co",
     optionsLabel: "--fast",

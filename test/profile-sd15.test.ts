@@ -10,7 +10,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { countGraph, type NetworkCount } from "../src/profile/count-graph.js";
-import { type ProfileArchitecture, type ProfileSettings, planNetworks } from "../src/profile/profile-plan.js";
+import {
+  type ProfileArchitecture,
+  type ProfileComponent,
+  type ProfileSettings,
+  planNetworks,
+} from "../src/profile/profile-plan.js";
 import {
   SD15_TAESD,
   SD15_TEXT_ENCODER,
@@ -19,54 +24,31 @@ import {
 } from "../src/weights/architecture/model-config.js";
 import { textEncoderTensorMap, unetTensorMap, vaeTensorMap } from "../src/weights/key-maps/ldm-key-map.js";
 import { taesdTensorNames } from "../src/weights/key-maps/taesd-key-map.js";
+import type { TensorMapping } from "../src/weights/key-maps/tensor-mapping.js";
 import { syntheticWeightSource } from "../src/weights/synthetic-weight-source.js";
+import { profileSettings } from "./helpers/profile-settings.js";
 
-const untouchable = <T extends object>(source: T): T =>
-  ({
+/** A component whose weights are shapes only: reading a value fails the test. */
+function shapesOnly<C>(config: C, mappings: TensorMapping[]): ProfileComponent<C> {
+  const source = syntheticWeightSource(mappings);
+  const weights = {
     ...source,
-    get: (name: string) => {
+    get: (name: string): Float32Array => {
       throw new Error(`counting read the values of ${name}`);
     },
-  }) as T;
+  };
+  return { config, weights, weightStorage: "fp16" };
+}
 
 const SD15: ProfileArchitecture = {
-  unet: {
-    config: SD15_UNET,
-    weights: untouchable(syntheticWeightSource(unetTensorMap(SD15_UNET))),
-    weightStorage: "fp16",
-  },
-  textEncoder: {
-    config: SD15_TEXT_ENCODER,
-    weights: untouchable(syntheticWeightSource(textEncoderTensorMap(SD15_TEXT_ENCODER))),
-    weightStorage: "fp16",
-  },
-  vae: {
-    config: SD15_VAE,
-    weights: untouchable(syntheticWeightSource(vaeTensorMap(SD15_VAE))),
-    weightStorage: "fp16",
-  },
-  taesd: {
-    config: SD15_TAESD,
-    weights: untouchable(syntheticWeightSource(taesdTensorNames(SD15_TAESD))),
-    weightStorage: "fp16",
-  },
-};
-
-const DEFAULTS: ProfileSettings = {
-  width: 512,
-  height: 512,
-  steps: 20,
-  guidance: 1,
-  attention: "mha",
-  unetQuantization: "none",
-  int8WeightBits: 8,
-  deepCacheInterval: 1,
-  decoder: "vae",
-  tileLatentSize: 64,
+  unet: shapesOnly(SD15_UNET, unetTensorMap(SD15_UNET)),
+  textEncoder: shapesOnly(SD15_TEXT_ENCODER, textEncoderTensorMap(SD15_TEXT_ENCODER)),
+  vae: shapesOnly(SD15_VAE, vaeTensorMap(SD15_VAE)),
+  taesd: shapesOnly(SD15_TAESD, taesdTensorNames(SD15_TAESD)),
 };
 
 function counted(settings: Partial<ProfileSettings> = {}): Map<string, NetworkCount> {
-  const plans = planNetworks(SD15, { ...DEFAULTS, ...settings });
+  const plans = planNetworks(SD15, profileSettings(settings));
   return new Map(plans.map((p) => [p.id, countGraph(p.build(), p.inputs)]));
 }
 
@@ -120,7 +102,7 @@ describe("full-size SD1.5 counted from its graph structure", () => {
   });
 
   it("DeepCache: the shallow branch is about a third of the UNet; calls alternate as the pipeline runs them", () => {
-    const plans = planNetworks(SD15, { ...DEFAULTS, steps: 4, deepCacheInterval: 3 });
+    const plans = planNetworks(SD15, profileSettings({ steps: 4, deepCacheInterval: 3 }));
     const calls = Object.fromEntries(plans.map((p) => [p.id, p.callsPerImage]));
     assert.deepEqual(calls, { text_encoder: 1, unet: 2, unet_shallow: 2, vae_decoder: 1 });
     const shallow = countGraph(plans[2].build(), plans[2].inputs);
@@ -130,7 +112,7 @@ describe("full-size SD1.5 counted from its graph structure", () => {
   });
 
   it("CFG runs the UNet at batch 2 and the text encoder twice; tiling decodes 1024x1024 in 9 tiles", () => {
-    const plans = planNetworks(SD15, { ...DEFAULTS, guidance: 7.5, width: 1024, height: 1024 });
+    const plans = planNetworks(SD15, profileSettings({ guidance: 7.5, width: 1024, height: 1024 }));
     const byId = new Map(plans.map((p) => [p.id, p]));
     assert.deepEqual(byId.get("unet")?.inputs.sample, [2, 4, 128, 128]);
     assert.equal(byId.get("text_encoder")?.callsPerImage, 2);
@@ -142,7 +124,7 @@ describe("full-size SD1.5 counted from its graph structure", () => {
       ["vae_decoder 32x64", 2],
       ["vae_decoder 32x32", 1],
     ]);
-    const untiled = planNetworks(SD15, { ...DEFAULTS, width: 1024, height: 1024, tileLatentSize: 0 });
+    const untiled = planNetworks(SD15, profileSettings({ width: 1024, height: 1024, tileLatentSize: 0 }));
     assert.deepEqual(
       untiled.filter((p) => p.stage === "decoder").map((p) => [p.id, p.callsPerImage]),
       [["vae_decoder", 1]],

@@ -13,6 +13,7 @@ import { countGraph } from "../src/profile/count-graph.js";
 import { lastProfilePaths, writeProfileFiles } from "../src/profile/profile-files.js";
 import { buildProfileReport } from "../src/profile/profile-report.js";
 import { createServer } from "../src/server/create-server.js";
+import { profileSettings } from "./helpers/profile-settings.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sdlite-server-profile-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,18 +33,7 @@ function tinyReport() {
   return buildProfileReport({
     model: "relu",
     optionsLabel: "",
-    settings: {
-      width: 64,
-      height: 64,
-      steps: 4,
-      guidance: 1,
-      attention: "mha",
-      unetQuantization: "none",
-      int8WeightBits: 8,
-      deepCacheInterval: 1,
-      decoder: "vae",
-      tileLatentSize: 64,
-    },
+    settings: profileSettings({ width: 64, height: 64, steps: 4 }),
     plans: [plan],
     counts: new Map([["unet", count]]),
     hardware: [],

@@ -22,6 +22,7 @@ import { lastProfilePaths, writeProfileFiles } from "../src/profile/profile-file
 import { createServer } from "../src/server/create-server.js";
 import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { profileSettings } from "./helpers/profile-settings.js";
 
 const work = mkdtempSync(join(tmpdir(), "sdlite-web-ui-"));
 let browser: Browser;
@@ -604,18 +605,7 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     const report = await runProfile({
       model: fixturePath("models/tiny-sd15"),
       modelName: "tiny-sd15",
-      settings: {
-        width: 64,
-        height: 64,
-        steps: 3,
-        guidance: 7.5,
-        attention: "mha",
-        unetQuantization: "none",
-        int8WeightBits: 8,
-        deepCacheInterval: 1,
-        decoder: "vae",
-        tileLatentSize: 64,
-      },
+      settings: profileSettings({ width: 64, height: 64, steps: 3, guidance: 7.5 }),
       runs: 0,
       hardware: [loadHardware("npu-8k-mac")],
     });
@@ -627,10 +617,10 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     const unetGflop = (report.stages[1].total.flops / 1e9).toFixed(1);
     assert.ok(rows[1].includes(unetGflop), `${rows[1]} shows ${unetGflop} GFLOP`);
     assert.match(
-      await page.locator("#profile-caption").innerText(),
+      await page.locator("#profile-caption").textContent(),
       /tiny-sd15: 64x64, 3 steps, CFG 7\.5; .*Counted only/,
     );
-    assert.match(await page.locator("#profile-what-if").innerText(), /NPU 8K MAC: [\d.]+ s per image/);
+    assert.match(await page.locator("#profile-what-if").textContent(), /NPU 8K MAC: [\d.]+ s per image/);
     // both charts are valid SVG the browser draws
     for (const id of ["#profile-stages-chart", "#profile-roofline-chart"]) {
       await page.waitForFunction(

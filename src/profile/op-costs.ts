@@ -14,6 +14,7 @@
  * - resampling and layout ops (transpose, concat, slice, pad, gather) do no arithmetic.
  */
 import type { NodeProto } from "../graph/onnx-proto.js";
+import { DATA_MOVEMENT_OPS } from "./op-kinds.js";
 import { elementCount, type ValueInfo } from "./shape-inference.js";
 
 export const SOFTMAX_FLOPS_PER_ELEMENT = 5;
@@ -25,23 +26,6 @@ export interface Arithmetic {
 }
 
 const NO_ARITHMETIC: Arithmetic = { macs: 0, flops: 0 };
-const NO_ARITHMETIC_OPS = new Set([
-  "Resize",
-  "Transpose",
-  "Concat",
-  "Split",
-  "Slice",
-  "Pad",
-  "Gather",
-  "Expand",
-  "Cast",
-  "Reshape",
-  "Unsqueeze",
-  "Squeeze",
-  "Identity",
-  "Flatten",
-  "Shape",
-]);
 
 function attribute(node: NodeProto, name: string): number | undefined {
   const a = node.attributes.find((x) => x.name === name);
@@ -89,7 +73,7 @@ export function nodeArithmetic(node: NodeProto, info: (value: string) => ValueIn
     case "LayerNormalization":
       return { macs: 0, flops: NORM_FLOPS_PER_ELEMENT * out() };
     default:
-      if (NO_ARITHMETIC_OPS.has(node.opType)) return NO_ARITHMETIC;
+      if (node.opType === "Resize" || DATA_MOVEMENT_OPS.has(node.opType)) return NO_ARITHMETIC;
       return { macs: 0, flops: out() };
   }
 }

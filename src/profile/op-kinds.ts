@@ -34,6 +34,8 @@ export const VIEW_OPS: ReadonlySet<string> = new Set([
 ]);
 
 const LAYOUT_OPS = new Set(["Transpose", "Concat", "Split", "Slice", "Pad", "Gather", "Expand", "Cast"]);
+/** Ops that only move or relabel data, Shape included: no arithmetic. */
+export const DATA_MOVEMENT_OPS: ReadonlySet<string> = new Set([...LAYOUT_OPS, ...VIEW_OPS, "Shape"]);
 const CONTRACTIONS = new Set(["MatMul", "Gemm", "DynamicQuantizeMatMul"]);
 const EPILOGUE_OPS = new Set(["Add", "Mul", "Sub", "Div"]);
 const EPILOGUE_OF: ReadonlySet<OpKind> = new Set(["conv", "matmul", "norm", "attention"]);

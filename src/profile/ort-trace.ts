@@ -5,7 +5,7 @@
  * `Conv_19:0_nchwc`), so a kernel takes the kind the counter gave that node; kernels it invents
  * (NCHWc ReorderInput/ReorderOutput) or nodes the counter folded are labelled by their op type.
  */
-import { OP_KINDS, type OpKind } from "./op-kinds.js";
+import { DATA_MOVEMENT_OPS, OP_KINDS, type OpKind } from "./op-kinds.js";
 
 export interface KernelSpan {
   /** The node name onnxruntime reports (without `_kernel_time`). */
@@ -81,29 +81,12 @@ const RUNTIME_KINDS: Readonly<Record<string, OpKind>> = {
   Resize: "resample",
   Upsample: "resample",
 };
-const RUNTIME_LAYOUT = new Set([
-  "ReorderInput",
-  "ReorderOutput",
-  "Transpose",
-  "Concat",
-  "Split",
-  "Slice",
-  "Pad",
-  "Gather",
-  "Expand",
-  "Cast",
-  "Reshape",
-  "Squeeze",
-  "Unsqueeze",
-  "Identity",
-  "Flatten",
-  "Shape",
-  "MemcpyToHost",
-  "MemcpyFromHost",
-]);
+/** Data movement onnxruntime adds: NCHWc layout conversions and device copies. */
+const RUNTIME_LAYOUT = new Set(["ReorderInput", "ReorderOutput", "MemcpyToHost", "MemcpyFromHost"]);
 
 function kindOfOpType(opType: string): OpKind {
-  return RUNTIME_KINDS[opType] ?? (RUNTIME_LAYOUT.has(opType) ? "layout" : "elementwise");
+  if (RUNTIME_KINDS[opType]) return RUNTIME_KINDS[opType];
+  return RUNTIME_LAYOUT.has(opType) || DATA_MOVEMENT_OPS.has(opType) ? "layout" : "elementwise";
 }
 
 /** The longest built node name that starts `runtimeName` and ends where a name part ends. */

@@ -94,7 +94,7 @@ function stagePanels(report: ProfileReport): Panel[] {
 
 export function stagesChart(report: ProfileReport): string {
   const panels = stagePanels(report);
-  const labelWidth = 130;
+  const labelWidth = 160;
   const panelWidth = 260;
   const rowHeight = 34;
   const top = 58;

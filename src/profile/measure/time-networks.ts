@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
-import { serializeModel } from "../../graph/onnx-model.js";
+import { writeModel } from "../../graph/onnx-model.js";
 import type { Runtime, SessionOptions, TensorData } from "../../runtime/runtime.js";
 import type { NetworkCount } from "../count-graph.js";
 import type { OpKind } from "../op-kinds.js";
@@ -60,12 +60,15 @@ export function sampleFeeds(graph: GraphBuilder, dims: Readonly<Record<string, r
   return feeds;
 }
 
-/** The serialised model is dropped once loaded, so it is never held beside the running session. */
-async function openProfiledSession(graph: GraphBuilder, options: TimingOptions, prefix: string) {
-  const model = serializeModel(graph);
+/**
+ * The model goes through a file, written one weight at a time, as the engine's graph cache does:
+ * a full-size UNet is never held serialised in memory beside the runtime's own copy.
+ */
+async function openProfiledSession(graph: GraphBuilder, options: TimingOptions, dir: string) {
+  const { modelPath } = writeModel(graph, join(dir, "model"));
   return options.runtime.createSession(
-    { bytes: model.bytes, externalData: model.externalData },
-    { ...options.session, enableProfiling: true, profileFilePrefix: prefix },
+    { path: modelPath },
+    { ...options.session, enableProfiling: true, profileFilePrefix: join(dir, "trace") },
   );
 }
 
@@ -87,7 +90,7 @@ export async function timeNetworks(
       options.onProgress?.(`${graphName}: building and loading the graph`);
       const started = performance.now();
       const graph = group[0].build();
-      const session = await openProfiledSession(graph, options, join(dir, "trace"));
+      const session = await openProfiledSession(graph, options, dir);
       const sessionSeconds = (performance.now() - started) / 1000;
       try {
         for (const plan of group) {
