@@ -617,10 +617,13 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     const unetGflop = (report.stages[1].total.flops / 1e9).toFixed(1);
     assert.ok(rows[1].includes(unetGflop), `${rows[1]} shows ${unetGflop} GFLOP`);
     assert.match(
-      await page.locator("#profile-caption").textContent(),
+      String(await page.locator("#profile-caption").textContent()),
       /tiny-sd15: 64x64, 3 steps, CFG 7\.5; .*Counted only/,
     );
-    assert.match(await page.locator("#profile-what-if").textContent(), /NPU 8K MAC: [\d.]+ s per image/);
+    assert.match(
+      String(await page.locator("#profile-what-if").textContent()),
+      /NPU 8K MAC: [\d.]+ s per image/,
+    );
     // both charts are valid SVG the browser draws
     for (const id of ["#profile-stages-chart", "#profile-roofline-chart"]) {
       await page.waitForFunction(
