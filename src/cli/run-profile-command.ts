@@ -4,8 +4,9 @@
  * SVG charts (--json, and always the last profile for the web UI).
  */
 import { resolve } from "node:path";
+import { graphVariantFor } from "../engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../engine/int8-weight-bits.js";
-import { DEFAULT_ATTENTION, DEFAULT_TILE_LATENT_SIZE } from "../engine/open-pipeline.js";
+import { DEFAULT_TILE_LATENT_SIZE } from "../engine/open-pipeline.js";
 import { withSpeedPreset } from "../engine/speed-preset.js";
 import { validateDeepCacheInterval } from "../pipeline/deep-cache.js";
 import { runProfile } from "../profile/measure/run-profile.js";
@@ -78,12 +79,14 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
     deepCacheInterval: o.deepCache,
     decoder: o.decoder ?? (o.taesd ? "taesd" : undefined),
   });
+  // the graph form the engine would build for this provider (attention kind, weight storage)
+  const variant = graphVariantFor(providers, { attention: o.attention, weightStorage: o.weightStorage });
   const settings: ProfileSettings = {
     width: o.width ?? o.size,
     height: o.height ?? o.size,
     steps: o.steps ?? defaults.steps,
     guidance: o.cfg ?? defaults.cfg,
-    attention: o.attention ?? DEFAULT_ATTENTION,
+    attention: variant.attention,
     unetQuantization: speed.unetQuantization ?? "none",
     int8WeightBits: int8WeightBitsForThisCpu(),
     deepCacheInterval: speed.deepCacheInterval ?? 1,
@@ -100,7 +103,7 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
     modelName: model?.name,
     taesd: o.taesd,
     settings,
-    weightStorage: o.weightStorage,
+    weightStorage: variant.weightStorage,
     optionsLabel: optionsLabel(o),
     executionProviders: providers,
     threads: o.threads,
