@@ -1,14 +1,21 @@
 /**
  * Which networks one image runs, at which input shapes and how often, for a set of engine options:
  * the text encoder once per prompt text (twice with classifier-free guidance), the UNet once per
- * step at batch 2 with guidance (with DeepCache: the whole UNet on every N-th call, the shallow
- * branch in between), the decoder (VAE or TAESD) once, or once per tile above the tile size. Graphs
- * come from the same builders the engine uses, so what is counted is what runs.
+ * step, at batch 2 with guidance (prompt and negative prompt each in one 75-token window; A1111
+ * runs texts of different lengths as two calls), with DeepCache the whole UNet on every N-th call
+ * and the shallow branch in between, the decoder (VAE or TAESD) once, or once per tile above the
+ * tile size. Graphs come from the same builders and options the engine uses, so what is counted
+ * is what runs.
  */
 import type { GraphBuilder } from "../graph/graph-builder.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { buildTaesdDecoderGraph, TAESD_DECODER_INPUT } from "../graph/taesd.js";
-import { buildTextEncoderGraph, TEXT_ENCODER_INPUT } from "../graph/text-encoder.js";
+import {
+  buildTextEncoderGraph,
+  TEXT_ENCODER_EXTRA_TOKENS,
+  TEXT_ENCODER_INPUT,
+  textEncoderGraphExtras,
+} from "../graph/text-encoder.js";
 import { buildUNetGraph, UNET_INPUTS } from "../graph/unet.js";
 import { buildShallowUNetGraph, deepFeatureChannels, SHALLOW_UNET_INPUTS } from "../graph/unet-deepcache.js";
 import type { UNetQuantization } from "../graph/unet-quantization.js";
@@ -120,12 +127,17 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
       id: "text_encoder",
       graph: "text_encoder",
       stage: "text-encoder",
+      // as the engine builds it: with its clip-skip outputs and the textual-inversion input (one row)
       build: () =>
         buildTextEncoderGraph(te.weights, te.config, {
           attention: s.attention,
           weightStorage: te.weightStorage,
+          ...textEncoderGraphExtras(te.config),
         }),
-      inputs: { [TEXT_ENCODER_INPUT]: [1, PROMPT_TOKENS] },
+      inputs: {
+        [TEXT_ENCODER_INPUT]: [1, PROMPT_TOKENS],
+        [TEXT_ENCODER_EXTRA_TOKENS]: [1, te.config.hiddenSize],
+      },
       callsPerImage: cfg ? 2 : 1,
     },
   ];

@@ -21,6 +21,7 @@ const MAX_TRACKED_VALUES = 64;
 const DATA_TYPE_NAMES: Record<number, ElementType> = {
   1: "float32",
   2: "uint8",
+  9: "bool",
   3: "int8",
   6: "int32",
   7: "int64",
@@ -161,6 +162,13 @@ const INFER: Record<string, Infer> = {
   Sub: arithmetic,
   Mul: arithmetic,
   Div: arithmetic,
+  GreaterOrEqual: (_n, [a, b]) => [{ dims: broadcastDims(req(a).dims, req(b).dims), elementType: "bool" }],
+  Where: (_n, [c, x, y]) => [
+    {
+      dims: broadcastDims(req(c).dims, broadcastDims(req(x).dims, req(y).dims)),
+      elementType: req(x).elementType,
+    },
+  ],
   Cast: (node, [x]) => {
     const to = DATA_TYPE_NAMES[intAttr(node, "to", 1)];
     if (!to) throw new Error(`Cast to data type ${attr(node, "to")} is not modelled`);
