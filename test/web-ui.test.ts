@@ -3,8 +3,8 @@
  * the tiny fixture models): the pickers fill from the API, txt2img lands in the gallery with its
  * parameters, progress and its live preview update while a request runs, Cancel interrupts it, a
  * painted mask goes to img2img as a mask PNG, a dropped PNG fills the form (schedule type
- * included), server errors are shown, a server with --api-key gets its key from a dialog, and the
- * layout is one column on a phone.
+ * included), server errors are shown, a server with --api-key gets its key from a dialog, the last
+ * `sdlite profile` shows in its panel, and the layout is one column on a phone.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -14,11 +14,15 @@ import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import type { Page, Request } from "playwright-core";
 import { buildWeb } from "../scripts/build-web.js";
+import { loadHardware } from "../src/cli/hardware-files.js";
 import { formatInfotext } from "../src/image/infotext.js";
 import { decodePng, encodePng } from "../src/image/png.js";
+import { runProfile } from "../src/profile/measure/run-profile.js";
+import { lastProfilePaths, writeProfileFiles } from "../src/profile/profile-files.js";
 import { createServer } from "../src/server/create-server.js";
 import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { profileSettings } from "./helpers/profile-settings.js";
 
 const work = mkdtempSync(join(tmpdir(), "sdlite-web-ui-"));
 let browser: Browser;
@@ -39,6 +43,7 @@ before(async () => {
     engine: { runtime: { threads: 1, cache: false } },
     webDir,
     previewEvery: 1,
+    profileDir: join(work, "profile"),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
@@ -585,6 +590,47 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     } finally {
       await keyed.close();
     }
+  });
+
+  it("profile panel: a hint without a profile; the last profile's stages, what-ifs and charts after one", async () => {
+    const ui = await openUi();
+    const { page } = ui;
+    await page.click("#profile-panel summary");
+    await page.waitForFunction(
+      "document.querySelector('#profile-caption').textContent.includes('No profile yet')",
+    );
+    assert.equal(await page.locator("#profile-stages tr").count(), 0);
+
+    // a count-only profile of the tiny model, as `sdlite profile --count-only` writes it
+    const report = await runProfile({
+      model: fixturePath("models/tiny-sd15"),
+      modelName: "tiny-sd15",
+      settings: profileSettings({ width: 64, height: 64, steps: 3, guidance: 7.5 }),
+      runs: 0,
+      hardware: [loadHardware("npu-8k-mac")],
+    });
+    writeProfileFiles(report, lastProfilePaths(join(work, "profile")));
+    await page.click("#profile-reload");
+    await page.waitForFunction("document.querySelectorAll('#profile-stages tbody tr').length === 3");
+    const rows = await page.locator("#profile-stages tbody tr").allInnerTexts();
+    assert.match(rows[1], /^UNet \(denoiser\)\s+3\s/);
+    const unetGflop = (report.stages[1].total.flops / 1e9).toFixed(1);
+    assert.ok(rows[1].includes(unetGflop), `${rows[1]} shows ${unetGflop} GFLOP`);
+    assert.match(
+      String(await page.locator("#profile-caption").textContent()),
+      /tiny-sd15: 64x64, 3 steps, CFG 7\.5; .*Counted only/,
+    );
+    assert.match(
+      String(await page.locator("#profile-what-if").textContent()),
+      /NPU 8K MAC: [\d.]+ s per image/,
+    );
+    // both charts are valid SVG the browser draws
+    for (const id of ["#profile-stages-chart", "#profile-roofline-chart"]) {
+      await page.waitForFunction(
+        `document.querySelector('${id}').complete && document.querySelector('${id}').naturalWidth > 0`,
+      );
+    }
+    await ui.done();
   });
 
   it("layout: two columns on a desktop, one column without sideways scrolling on a phone", async () => {

@@ -6,6 +6,7 @@ import { registerBenchCommand } from "./commands/bench.js";
 import { registerGenerateCommand } from "./commands/generate.js";
 import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
+import { registerProfileCommand } from "./commands/profile.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
 import { registerUpscaleCommand } from "./commands/upscale.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerBenchCommand(program);
   registerUpscaleCommand(program);
+  registerProfileCommand(program);
   return program;
 }
 

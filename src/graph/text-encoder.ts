@@ -44,6 +44,19 @@ export const clipSkipOutput = (k: number): string => `clip_skip_${k}`;
 
 const PREFIX = "text_model";
 
+/**
+ * What the engine builds every text encoder with besides the network (the profiler counts the same
+ * graph): A1111 offers clip skip up to 12, each depth one extra output of the same graph, and
+ * textual-inversion vectors enter through an input.
+ */
+export function textEncoderGraphExtras(config: TextEncoderConfig): {
+  clipSkips: number[];
+  extraTokens: true;
+} {
+  const clipSkips = Array.from({ length: Math.min(config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
+  return { clipSkips, extraTokens: true };
+}
+
 export function buildTextEncoderGraph(
   weights: WeightSource,
   config: TextEncoderConfig,

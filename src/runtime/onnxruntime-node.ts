@@ -3,9 +3,9 @@
  * to ORT execution providers, turns ORT tensors into plain typed arrays and back.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
-import { basename } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import {
   ExecutionProviderError,
@@ -56,7 +56,11 @@ function fromOrtTensor(name: string, t: ort.Tensor): TensorData {
 }
 
 class OrtSession implements Session {
-  constructor(private readonly session: ort.InferenceSession) {}
+  constructor(
+    private readonly session: ort.InferenceSession,
+    /** The profile file prefix, when profiling. */
+    private readonly profilePrefix?: string,
+  ) {}
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
@@ -83,7 +87,22 @@ class OrtSession implements Session {
   async release(): Promise<void> {
     await this.session.release();
   }
+
+  async endProfiling(): Promise<string | undefined> {
+    if (this.profilePrefix === undefined) return undefined;
+    this.session.endProfiling();
+    // onnxruntime names the file <prefix>_<date and time>.json and does not say which
+    const dir = dirname(this.profilePrefix);
+    const stem = `${basename(this.profilePrefix)}_`;
+    const traces = readdirSync(dir)
+      .filter((f) => f.startsWith(stem) && f.endsWith(".json"))
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    return traces[0];
+  }
 }
+
+const DEFAULT_PROFILE_PREFIX = "onnxruntime_profile";
 
 export class OnnxruntimeNode implements Runtime {
   readonly name = "onnxruntime-node";
@@ -122,6 +141,9 @@ export class OnnxruntimeNode implements Runtime {
     for (const p of providers) {
       if (!available.includes(p)) throw new ExecutionProviderError(p, available);
     }
+    const profilePrefix = options.enableProfiling
+      ? resolve(options.profileFilePrefix ?? DEFAULT_PROFILE_PREFIX)
+      : undefined;
     const ortOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [...providers],
       intraOpNumThreads: options.intraOpNumThreads ?? physicalCoreCount(),
@@ -132,7 +154,7 @@ export class OnnxruntimeNode implements Runtime {
       enableMemPattern: true,
       logSeverityLevel: options.logSeverityLevel ?? 3,
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
-      ...(options.enableProfiling ? { enableProfiling: true } : {}),
+      ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
     };
     const config = { ...options.configEntries };
     if (options.optimizedModelFilePath) {
@@ -151,7 +173,7 @@ export class OnnxruntimeNode implements Runtime {
               ...ortOptions,
               externalData: model.externalData?.map((f) => ({ path: f.path, data: f.data })),
             });
-      return new OrtSession(session);
+      return new OrtSession(session, profilePrefix);
     } catch (err) {
       const gpu = providers.filter((p) => p !== "cpu");
       const message = err instanceof Error ? err.message.split("\n")[0] : String(err);

@@ -43,7 +43,13 @@ export interface SessionOptions {
    * "session.disable_prepacking": "1"). Unknown names are ignored by the engine.
    */
   readonly configEntries?: Readonly<Record<string, string>>;
+  /** Record every kernel's time; Session.endProfiling() then names the trace file. */
   readonly enableProfiling?: boolean;
+  /**
+   * Where the trace goes: the engine appends its own suffix (onnxruntime: `_<date>.json`), so give
+   * a path in a folder of its own. Default: the engine's name in the working directory.
+   */
+  readonly profileFilePrefix?: string;
   /** 0 verbose … 4 fatal; default 3 (errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
@@ -57,6 +63,11 @@ export interface Session {
     outputNames?: readonly string[],
   ): Promise<Record<string, TensorData>>;
   release(): Promise<void>;
+  /**
+   * Stops recording (sessions created with enableProfiling) and returns the trace file's path
+   * (onnxruntime: Chrome trace JSON), or undefined when none was written. Absent: no profiler.
+   */
+  endProfiling?(): Promise<string | undefined>;
 }
 
 export interface Runtime {

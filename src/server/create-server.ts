@@ -28,6 +28,7 @@ import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
 import { a1111GenerationRoutes } from "./routes/a1111-generation.js";
 import { a1111UpscaleRoutes } from "./routes/a1111-upscale.js";
 import { sdliteJobRoutes } from "./routes/sdlite-jobs.js";
+import { sdliteProfileRoutes } from "./routes/sdlite-profile.js";
 import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
@@ -73,6 +74,8 @@ export interface CreateServerOptions {
   randnSource?: "CPU" | "GPU" | "NV";
   /** Notable events (jobs, errors), one line each; the server itself never prints. */
   log?: ServerLog;
+  /** Where `sdlite profile` keeps the last profile; default `$SDLITE_CACHE/profile`. */
+  profileDir?: string;
 }
 
 export interface SdliteServer {
@@ -185,6 +188,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
       tags: [
         { name: "A1111", description: "AUTOMATIC1111 web UI API, same fields and shapes" },
         { name: "sdlite jobs", description: "Queue without waiting; poll or stream progress" },
+        { name: "sdlite profile", description: "The last `sdlite profile` report and its charts" },
       ],
     },
   });
@@ -206,6 +210,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     upscalers,
   );
   sdliteJobRoutes(app, context);
+  sdliteProfileRoutes(app, options.profileDir);
   await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));
 
   // before in-flight requests are awaited: their jobs must end first

@@ -106,7 +106,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-type Init = { kind: "constant"; value: number } | { kind: "uniform"; bound: number };
+export type Init = { kind: "constant"; value: number } | { kind: "uniform"; bound: number };
 
 /** PyTorch-default-like init for a tensor, judged from its canonical name and shape. */
 export function initFor(
@@ -131,6 +131,23 @@ export function initFor(
 
 const LEVELS = 4096;
 
+function initLevels(init: Init): Float32Array {
+  const levels = new Float32Array(init.kind === "constant" ? 1 : LEVELS);
+  if (init.kind === "constant") levels[0] = init.value;
+  else for (let k = 0; k < LEVELS; k++) levels[k] = ((2 * k + 1) / LEVELS - 1) * init.bound;
+  return levels;
+}
+
+/** One tensor's float32 values, the same numbers an F32 random checkpoint holds. */
+export function randomTensorValues(mapping: TensorMapping, init: Init, seed: number): Float32Array {
+  const levels = initLevels(init);
+  const next = mulberry32(tensorSeed(mapping.canonical, seed));
+  const mask = levels.length - 1;
+  const out = new Float32Array(numelOf(mapping.shape));
+  for (let i = 0; i < out.length; i++) out[i] = levels[next() & mask];
+  return out;
+}
+
 /** One tensor's bytes: uniform values quantised to 4096 levels, converted to the dtype once per level. */
 function generate(
   mapping: TensorMapping,
@@ -138,17 +155,11 @@ function generate(
   dtype: RandomCheckpointDtype,
   seed: number,
 ): ArrayBufferView {
+  if (dtype === "F32") return randomTensorValues(mapping, init, seed);
   const n = numelOf(mapping.shape);
-  const levels = new Float32Array(init.kind === "constant" ? 1 : LEVELS);
-  if (init.kind === "constant") levels[0] = init.value;
-  else for (let k = 0; k < LEVELS; k++) levels[k] = ((2 * k + 1) / LEVELS - 1) * init.bound;
+  const levels = initLevels(init);
   const next = mulberry32(tensorSeed(mapping.canonical, seed));
   const mask = levels.length - 1;
-  if (dtype === "F32") {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = levels[next() & mask];
-    return out;
-  }
   const bits = new Uint16Array(levels.length);
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);

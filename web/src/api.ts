@@ -1,6 +1,7 @@
 /**
  * The AUTOMATIC1111 HTTP API as the UI uses it. Only these endpoints, with A1111's own shapes, so
- * the page works against `sdlite serve` and against a real AUTOMATIC1111 (`--api`) alike.
+ * the page works against `sdlite serve` and against a real AUTOMATIC1111 (`--api`) alike; the one
+ * sdlite-only endpoint (the last profile) is optional, and the page hides what needs it.
  */
 import type { ApiKeyProvider } from "./api-key.js";
 
@@ -130,13 +131,23 @@ export class A1111Client {
   ) {}
 
   private async request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    const text = await this.fetchText(method, `/sdapi/v1/${path}`, body);
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      return undefined as T;
+    }
+  }
+
+  /** The body of a 2xx answer as text; anything else an ApiError with the server's explanation. */
+  private async fetchText(method: "GET" | "POST", path: string, body?: unknown): Promise<string> {
     let key = this.apiKey?.key();
     let response: Response;
     for (;;) {
       const headers: Record<string, string> = {};
       if (body !== undefined) headers["content-type"] = "application/json";
       if (key !== undefined) headers["x-api-key"] = key;
-      response = await fetch(`${this.baseUrl}/sdapi/v1/${path}`, {
+      response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -149,15 +160,16 @@ export class A1111Client {
       key = next;
     }
     const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!response.ok)
+    if (!response.ok) {
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
       throw new ApiError(response.status, errorMessage(response.status, parsed, text.slice(0, 200)));
-    return parsed as T;
+    }
+    return text;
   }
 
   txt2img(body: Txt2ImgRequest): Promise<GenerationResponse> {
@@ -202,6 +214,11 @@ export class A1111Client {
 
   pngInfo(imageBase64: string): Promise<PngInfoResponse> {
     return this.request("POST", "png-info", { image: imageBase64 });
+  }
+
+  /** sdlite only: the last `sdlite profile` report (JSON text) or one of its SVG charts. */
+  sdliteProfile(file: "" | "/stages.svg" | "/roofline.svg"): Promise<string> {
+    return this.fetchText("GET", `/sdlite/v1/profile${file}`);
   }
 }
 

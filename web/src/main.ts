@@ -8,6 +8,7 @@ import { InitImagePanel } from "./init-image.js";
 import { LoraPicker } from "./lora-picker.js";
 import { ModelPicker } from "./model-picker.js";
 import { installPngDrop } from "./png-drop.js";
+import { ProfilePanel } from "./profile-panel.js";
 import { ProgressMonitor } from "./progress.js";
 import { StatusLine } from "./status.js";
 
@@ -16,6 +17,7 @@ const status = new StatusLine();
 const form = new GenerationForm();
 const loraPicker = new LoraPicker(form.prompt);
 const progress = new ProgressMonitor(api);
+const profilePanel = new ProfilePanel(api);
 const generateButton = byId("generate", HTMLButtonElement);
 const cancelButton = byId("cancel", HTMLButtonElement);
 const reuseSeedButton = byId("seed-reuse", HTMLButtonElement);
@@ -134,6 +136,7 @@ async function loadServerLists(): Promise<void> {
     api.sdModels(),
     api.options(),
     api.loras(),
+    profilePanel.load(),
   ]);
   if (samplers.status === "fulfilled") form.setSamplers(samplers.value);
   else showError(samplers.reason);

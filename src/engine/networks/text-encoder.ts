@@ -9,6 +9,7 @@ import {
   TEXT_ENCODER_EXTRA_TOKENS,
   TEXT_ENCODER_INPUT,
   TEXT_ENCODER_OUTPUT,
+  textEncoderGraphExtras,
 } from "../../graph/text-encoder.js";
 import type { TextEncoderConfig } from "../../weights/architecture/model-config.js";
 import type { OnnxComponent } from "../../weights/loaded-model.js";
@@ -32,10 +33,9 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
   name: "clip-text-encoder",
   fromWeights(source, ctx) {
     const { config } = source.component;
-    // A1111 offers clip skip up to 12; each depth is one extra output of the same graph
-    const clipSkips = Array.from({ length: Math.min(config.numHiddenLayers - 1, 11) }, (_, i) => i + 1);
-    // textual-inversion vectors enter through an input of the graph (graph/text-encoder.ts)
-    const options = { ...variantGraphOptions(ctx, source, "textEncoder"), clipSkips, extraTokens: true };
+    const extras = textEncoderGraphExtras(config);
+    const { clipSkips } = extras;
+    const options = { ...variantGraphOptions(ctx, source, "textEncoder"), ...extras };
     const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
       buildTextEncoderGraph(source.weights, config, options),
     );
