@@ -7,7 +7,7 @@
  */
 import { convertIndexedToRgb, decode, encode } from "fast-png";
 import { type Rgb, toRgb, WHITE } from "./color.js";
-import { hasPngSignature, insertTextChunks, PngFormatError, readPngText } from "./png-chunks.js";
+import { hasPngSignature, insertTextChunks, PngFormatError, pngChunks, readPngText } from "./png-chunks.js";
 import { checkPixelCount, type Pixels, type RgbImage } from "./types.js";
 
 export { hasPngSignature, PngFormatError, readPngText } from "./png-chunks.js";
@@ -39,8 +39,29 @@ function unpackLowDepthGray(packed: ArrayLike<number>, width: number, height: nu
   return out;
 }
 
+/** Largest image decoded: 8192 x 8192 (268 MB as RGBA), checked before any pixel is allocated. */
+export const MAX_DECODE_PIXELS = 8192 * 8192;
+
+/** The IHDR size, refused when it is zero or larger than MAX_DECODE_PIXELS. */
+function checkHeaderSize(bytes: Uint8Array): void {
+  const first = pngChunks(bytes).next();
+  if (first.done || first.value.type !== "IHDR" || first.value.data.length < 8) {
+    throw new PngFormatError("malformed PNG: it does not start with an IHDR chunk");
+  }
+  const view = new DataView(first.value.data.buffer, first.value.data.byteOffset, 8);
+  const width = view.getUint32(0);
+  const height = view.getUint32(4);
+  if (width === 0 || height === 0) throw new PngFormatError(`malformed PNG: its size is ${width}x${height}`);
+  if (width * height > MAX_DECODE_PIXELS) {
+    throw new PngFormatError(
+      `the PNG is ${width}x${height}, more than the ${MAX_DECODE_PIXELS} pixels (8192x8192) sdlite decodes`,
+    );
+  }
+}
+
 export function decodePng(bytes: Uint8Array): DecodedPng {
   if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
+  checkHeaderSize(bytes);
   const text = readPngText(bytes);
   let png: ReturnType<typeof decode>;
   try {

@@ -1,5 +1,8 @@
 /** What a caller asks for, and the checks that turn absurd input into a clear error up front. */
 import type { GrayImage, RgbImage } from "../image/types.js";
+import { InvalidRequestError } from "./invalid-request.js";
+import { scheduleSteps } from "./prompt-conditioning.js";
+import { checkPromptLimits } from "./prompt-limits.js";
 
 export interface GenerationRequest {
   prompt: string;
@@ -40,12 +43,7 @@ export const MAX_SIDE = 4096;
 export const MAX_STEPS = 1000;
 export const MAX_BATCH = 64;
 
-export class InvalidRequestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidRequestError";
-  }
-}
+export { InvalidRequestError };
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new InvalidRequestError(message);
@@ -55,8 +53,21 @@ function isInt(v: unknown, min: number, max: number): boolean {
   return typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
 }
 
+/** The steps prompt schedules are laid over; the plain steps when the sampler is unknown (refused later). */
+function promptSteps(sampler: string, steps: number): number {
+  try {
+    return scheduleSteps(sampler, steps);
+  } catch {
+    return steps;
+  }
+}
+
 export function validateRequest(r: GenerationRequest): ValidRequest {
   check(typeof r.prompt === "string", "prompt must be a string");
+  check(
+    r.negativePrompt === undefined || typeof r.negativePrompt === "string",
+    "negative prompt must be a string",
+  );
   for (const [name, side] of [
     ["width", r.width],
     ["height", r.height],
@@ -91,6 +102,7 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
   );
   const padCondUncond = r.padCondUncond ?? false;
   check(typeof padCondUncond === "boolean", `padCondUncond must be true or false, got ${padCondUncond}`);
+  checkPromptLimits(r.prompt, r.negativePrompt ?? "", promptSteps(r.sampler, r.steps));
   if (r.mask) check(r.initImage !== undefined, "a mask needs an init image to inpaint");
   for (const [name, img] of [
     ["init image", r.initImage],

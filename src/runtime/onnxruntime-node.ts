@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { basename } from "node:path";
+import "./ort-telemetry.js";
 import * as ort from "onnxruntime-node";
 import {
   ExecutionProviderError,

@@ -13,7 +13,7 @@ import { writeFileNoOverwrite } from "../../image/output-path.js";
 import { decodePng, encodePng, hasPngSignature } from "../../image/png.js";
 import { rgbPixels } from "../../image/types.js";
 import { formatPostprocessInfo, postprocessTextChunks } from "../../upscale/postprocess-info.js";
-import { type UpscaleProgress, upscaleBy } from "../../upscale/upscale-by.js";
+import { checkedUpscaleTarget, type UpscaleProgress, upscaleBy } from "../../upscale/upscale-by.js";
 import { formatDuration } from "../format.js";
 import { parseInteger, parseNumber } from "../option-parsers.js";
 
@@ -93,6 +93,8 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   }
   const png = await readPng(input);
   const image = toRgb(png);
+  // the size is known now: refuse an output too large before loading or running anything
+  if (o.scale !== undefined) checkedUpscaleTarget(image.width, image.height, o.scale);
   const { openUpscaler } = await import("../../upscale/open-upscaler.js"); // loads onnxruntime only here
   const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad });
   const progress = tileReporter(process.stderr);
@@ -100,6 +102,7 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   let result: Awaited<ReturnType<typeof upscaleBy>>;
   const scale = o.scale ?? upscaler.scale;
   try {
+    checkedUpscaleTarget(image.width, image.height, scale);
     result = await upscaleBy(upscaler, image, scale, { onProgress: (p) => progress.update(p) });
   } finally {
     progress.finish();
