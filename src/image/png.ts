@@ -42,8 +42,12 @@ function unpackLowDepthGray(packed: ArrayLike<number>, width: number, height: nu
 /** Largest image decoded: 8192 x 8192 (268 MB as RGBA), checked before any pixel is allocated. */
 export const MAX_DECODE_PIXELS = 8192 * 8192;
 
-/** The IHDR size, refused when it is zero or larger than MAX_DECODE_PIXELS. */
-function checkHeaderSize(bytes: Uint8Array): void {
+/**
+ * The size an IHDR claims, read without decoding anything; refused when it is zero or larger than
+ * MAX_DECODE_PIXELS (so callers can check their own limits before decoding).
+ */
+export function pngHeaderSize(bytes: Uint8Array): { width: number; height: number } {
+  if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
   const first = pngChunks(bytes).next();
   if (first.done || first.value.type !== "IHDR" || first.value.data.length < 8) {
     throw new PngFormatError("malformed PNG: it does not start with an IHDR chunk");
@@ -57,11 +61,11 @@ function checkHeaderSize(bytes: Uint8Array): void {
       `the PNG is ${width}x${height}, more than the ${MAX_DECODE_PIXELS} pixels (8192x8192) sdlite decodes`,
     );
   }
+  return { width, height };
 }
 
 export function decodePng(bytes: Uint8Array): DecodedPng {
-  if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
-  checkHeaderSize(bytes);
+  pngHeaderSize(bytes);
   const text = readPngText(bytes);
   let png: ReturnType<typeof decode>;
   try {

@@ -162,7 +162,7 @@ export class ClipTokenizer {
  * same symbols, because a merge only creates pairs ranked after it (their token did not exist
  * before it), in O(n log n) instead of the loop's O(n²) on one long word.
  */
-function mergePairs(initial: readonly string[], ranks: ReadonlyMap<string, number>): string[] {
+export function mergePairs(initial: readonly string[], ranks: ReadonlyMap<string, number>): string[] {
   const symbols = [...initial];
   const n = symbols.length;
   const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));

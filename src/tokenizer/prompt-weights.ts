@@ -64,7 +64,7 @@ const BREAK_WORD = new RegExp(`(?<!${PY_WORD})BREAK(?!${PY_WORD})`, "gu");
  * `\s*` made the search retry every whitespace run to its end (quadratic in a long run of spaces).
  * Each BREAK takes the whitespace on both sides with it.
  */
-function splitAtBreaks(text: string): string[] {
+export function splitAtBreaks(text: string): string[] {
   const parts: string[] = [];
   let from = 0;
   for (const match of text.matchAll(BREAK_WORD)) {
