@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { deflateSync } from "node:zlib";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, InjectOptions } from "fastify";
 import { createServer } from "../src/server/create-server.js";
 import { MAX_JSON_DEPTH } from "../src/server/json-body.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -39,7 +39,7 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-type Inject = Parameters<FastifyInstance["inject"]>[0];
+type Inject = InjectOptions;
 
 /** The answer, checked to be a 4xx with A1111's JSON error body. */
 async function clientError(request: Inject, status?: number) {

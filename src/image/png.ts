@@ -64,8 +64,35 @@ export function pngHeaderSize(bytes: Uint8Array): { width: number; height: numbe
   return { width, height };
 }
 
+const CHANNELS_BY_COLOR_TYPE: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Deflate expands at most ~1032:1; beyond this ratio the pixel data cannot be complete. */
+const MAX_DEFLATE_RATIO = 1100;
+
+/**
+ * Refuses a PNG whose compressed pixel data is too small to hold the pixels its header claims
+ * (a 100-byte file claiming 8192x8192 RGBA would otherwise make the decoder allocate 512 MB first).
+ */
+function checkPixelDataSize(bytes: Uint8Array, width: number, height: number): void {
+  let idat = 0;
+  let depth = 8;
+  let channels = 4;
+  for (const chunk of pngChunks(bytes)) {
+    if (chunk.type === "IHDR" && chunk.data.length >= 10) {
+      depth = chunk.data[8];
+      channels = CHANNELS_BY_COLOR_TYPE[chunk.data[9]] ?? 4;
+    } else if (chunk.type === "IDAT") idat += chunk.data.length;
+  }
+  const needed = height * (1 + Math.ceil((width * channels * depth) / 8));
+  if (idat * MAX_DEFLATE_RATIO < needed) {
+    throw new PngFormatError(
+      `cannot decode PNG: ${idat} bytes of pixel data cannot hold ${width}x${height} pixels (truncated or corrupt)`,
+    );
+  }
+}
+
 export function decodePng(bytes: Uint8Array): DecodedPng {
-  pngHeaderSize(bytes);
+  const { width: claimedWidth, height: claimedHeight } = pngHeaderSize(bytes);
+  checkPixelDataSize(bytes, claimedWidth, claimedHeight);
   const text = readPngText(bytes);
   let png: ReturnType<typeof decode>;
   try {
