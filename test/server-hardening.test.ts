@@ -26,7 +26,7 @@ before(async () => {
     model: fixturePath("models/tiny-sd15"),
     modelsDir: join(work, "models"),
     hubCacheDir: false,
-    engine: { threads: 1 },
+    engine: { runtime: { threads: 1 } },
     webDir: false,
     queueSize: 2,
     limits: { maxSteps: 1000 },
