@@ -143,7 +143,7 @@ test("fuzz weight files: opened, or refused with the file's own kind of error", 
       } catch (err) {
         if (isCrash(err)) {
           tally.crashes++;
-          throw err;
+          assert.fail(`${SEEDS[pick][0]} #${pick}: ${(err as Error).stack}`);
         }
         if ((err as Error).message.trim().includes("\n")) {
           tally.otherFailures++;

@@ -17,7 +17,7 @@ export function fuzzRuns(ci: number): number {
 /** fast-check parameters for a property that tries `ci` inputs in CI. */
 export function fuzzParameters<T>(ci: number): Parameters<T> {
   const seed = Number(process.env.SDLITE_FUZZ_SEED);
-  return { numRuns: fuzzRuns(ci), ...(Number.isInteger(seed) ? { seed } : {}) };
+  return { numRuns: fuzzRuns(ci), includeErrorInReport: true, ...(Number.isInteger(seed) ? { seed } : {}) };
 }
 
 /** What one fuzz target saw. */
