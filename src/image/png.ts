@@ -94,12 +94,17 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
   const { width: claimedWidth, height: claimedHeight } = pngHeaderSize(bytes);
   checkPixelDataSize(bytes, claimedWidth, claimedHeight);
   const text = readPngText(bytes);
-  let png: ReturnType<typeof decode>;
   try {
-    png = decode(bytes);
+    return { ...eightBitPixels(decode(bytes)), text };
   } catch (err) {
+    if (err instanceof PngFormatError) throw err;
+    // fast-png's own errors, and data that does not fit the header (a palette index past the palette)
     throw new PngFormatError(`cannot decode PNG: ${(err as Error).message}`);
   }
+}
+
+/** fast-png's result as 8-bit interleaved pixels (palettes expanded, 16 bits cut, low depths scaled). */
+function eightBitPixels(png: ReturnType<typeof decode>): Pixels {
   const { width, height, depth } = png;
   let data: Uint8Array;
   let channels = png.channels;
@@ -115,9 +120,8 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
   } else {
     data = png.data instanceof Uint8Array ? png.data : Uint8Array.from(png.data);
   }
-  const result = { width, height, channels: asChannels(channels), data, text };
   checkPixelCount(width, height, channels, data.length);
-  return result;
+  return { width, height, channels: asChannels(channels), data };
 }
 
 /**
