@@ -15,7 +15,7 @@ export function buildProgram(): Command {
     .name("sdlite")
     .description("Stable Diffusion 1.x, fast, private and offline")
     .version("0.1.0")
-    .showHelpAfterError();
+    .showHelpAfterError(false); // a usage error is one line; --help has the rest
   registerGenerateCommand(program);
   registerTokenizeCommand(program);
   registerModelsCommand(program);

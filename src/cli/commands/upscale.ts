@@ -9,7 +9,7 @@ import { basename, dirname, extname, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { toRgb } from "../../image/color.js";
-import { checkOutputFolder } from "../../image/output-folder.js";
+import { checkOutputFolder, ensureOutputFolder } from "../../image/output-folder.js";
 import { writeFileNoOverwrite } from "../../image/output-path.js";
 import { decodePng, encodePng, hasPngSignature, pngHeaderSize } from "../../image/png.js";
 import { rgbPixels } from "../../image/types.js";
@@ -128,6 +128,7 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
     ["Postprocess upscaler", upscaler.name],
   ]);
   const output = encodePng(rgbPixels(result), postprocessTextChunks(png.text, infotext));
+  await ensureOutputFolder(dirname(wanted)); // -o new-folder/big.png makes the folder, as generate -o does
   const file = await writeFileNoOverwrite(wanted, output);
   if (o.json) {
     const summary = {
