@@ -53,6 +53,8 @@ before(async () => {
 });
 
 after(async () => {
+  // jobs the job API queued may still run: let them end before closing
+  await app?.sdlite.context.queue.idle();
   await app?.close();
   rmSync(work, { recursive: true, force: true });
   reportTally("HTTP server, every route", tally, {

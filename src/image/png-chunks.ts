@@ -60,6 +60,12 @@ export interface PngChunk {
   readonly data: Uint8Array;
 }
 
+/** A chunk type for a message: its four letters, or its bytes in hex when they are not letters. */
+function printableType(type: string): string {
+  if (/^[A-Za-z]{4}$/.test(type)) return type;
+  return `0x${Buffer.from(type, "latin1").toString("hex")}`;
+}
+
 /** The chunks up to and including IEND, without checking CRCs (pixels are checked by the decoder). */
 export function* pngChunks(bytes: Uint8Array): Generator<PngChunk> {
   if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
@@ -70,7 +76,9 @@ export function* pngChunks(bytes: Uint8Array): Generator<PngChunk> {
     const length = view.getUint32(offset);
     const type = String.fromCharCode(...bytes.subarray(offset + 4, offset + 8));
     const end = offset + 12 + length;
-    if (end > bytes.length) throw new PngFormatError(`truncated PNG: chunk ${type} at byte ${offset}`);
+    if (end > bytes.length) {
+      throw new PngFormatError(`truncated PNG: chunk ${printableType(type)} at byte ${offset}`);
+    }
     yield { type, offset, data: bytes.subarray(offset + 8, offset + 8 + length) };
     if (type === "IEND") return;
     offset = end;
