@@ -17,7 +17,7 @@ export function buildProgram(): Command {
     .name("sdlite")
     .description("Stable Diffusion 1.x, fast, private and offline")
     .version(PACKAGE_VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError(false); // a usage error is one line; --help has the rest
   registerGenerateCommand(program);
   registerTokenizeCommand(program);
   registerModelsCommand(program);

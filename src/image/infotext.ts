@@ -14,6 +14,7 @@
  */
 import { splitFoldedSchedule } from "../schedulers/schedule-types.js";
 import type { GenerationRecord, LoraHash, RngSource } from "./generation-record.js";
+import { scanInfotextPairs } from "./infotext-pairs.js";
 
 export type InfotextValue = string | number;
 
@@ -78,13 +79,6 @@ export function formatInfotext(record: GenerationRecord): string {
 
 // ---------------------------------------------------------------- reading
 
-/**
- * A1111's re_param, with Python's Unicode \w. One addition: a bare JSON object value
- * (`Hashes: {"vae": "…", "model": "…"}`, written by Forge and Civitai) is taken whole.
- */
-const PARAM_PATTERN =
-  /\s*([\p{L}\p{N}_][\p{L}\p{N}_ \-/]+):\s*("(?:\\.|[^\\"])+"|\{(?:"(?:\\.|[^\\"])*"|[^{}"])*\}(?=\s*(?:,|$))|[^,]*)(?:,|$)/gu;
-
 const NUMBER_PATTERN = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /** Keys whose values stay text even when they look like numbers (a hash may be all digits). */
@@ -105,8 +99,12 @@ function unquote(value: string): string {
   }
 }
 
+/**
+ * A1111's re_param, with Python's Unicode \w; one addition: a bare JSON object value (`Hashes:
+ * {"vae": "…", "model": "…"}`, written by Forge and Civitai) is taken whole. See infotext-pairs.ts.
+ */
 function parameterPairs(line: string): [string, string, boolean][] {
-  return [...line.matchAll(PARAM_PATTERN)].map((m) => [m[1], m[2], m[2].startsWith('"')]);
+  return scanInfotextPairs(line).map((p) => [p.key, p.value, p.value.startsWith('"')]);
 }
 
 /** Parses a `Key: value, Key: value` line; a key that appears twice keeps its last value. */

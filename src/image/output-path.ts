@@ -3,8 +3,9 @@
  * the exclusive `wx` flag, and the next candidate is tried on EEXIST, so two processes writing
  * into one folder at the same time cannot clobber each other.
  */
-import { mkdir, open, readdir, unlink } from "node:fs/promises";
+import { open, readdir, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
+import { ensureOutputFolder, fileErrorReason } from "./output-folder.js";
 
 /** Gives up after this many taken names in a row (something else is wrong by then). */
 const MAX_ATTEMPTS = 10_000;
@@ -39,7 +40,7 @@ async function tryWriteNew(path: string, bytes: Uint8Array): Promise<boolean> {
     file = await open(path, "wx");
   } catch (err) {
     if (isExists(err)) return false;
-    throw err;
+    throw new Error(`cannot write ${path}: ${fileErrorReason(err)}`);
   }
   try {
     await file.writeFile(bytes);
@@ -47,7 +48,7 @@ async function tryWriteNew(path: string, bytes: Uint8Array): Promise<boolean> {
   } catch (err) {
     await file.close().catch(() => {});
     await unlink(path).catch(() => {}); // never leave a half-written image behind
-    throw err;
+    throw new Error(`cannot write ${path}: ${fileErrorReason(err)}`);
   }
   return true;
 }
@@ -62,7 +63,7 @@ export async function writeNumberedFile(
   bytes: Uint8Array,
   extension = ".png",
 ): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  await ensureOutputFolder(dir);
   let sequence = nextSequenceNumber(await readdir(dir));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++, sequence++) {
     const path = join(dir, numberedFileName(sequence, suffix, extension));

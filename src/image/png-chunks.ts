@@ -3,7 +3,7 @@
  * fast-png only knows Latin-1 `tEXt`; A1111 (through PIL) writes `iTXt` as soon as a prompt has a
  * character outside Latin-1, and other tools write `zTXt`, so all three are handled here.
  */
-import { unzlibSync } from "fflate";
+import { Unzlib } from "fflate";
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
@@ -12,6 +12,40 @@ export class PngFormatError extends Error {
     super(message);
     this.name = "PngFormatError";
   }
+}
+
+/** Text chunks that decode to more than the limits (a decompression bomb, megabytes of "metadata"). */
+export class PngTextLimitError extends PngFormatError {
+  constructor(message: string) {
+    super(message);
+    this.name = "PngTextLimitError";
+  }
+}
+
+/**
+ * Most decoded bytes of one text chunk: PIL's MAX_TEXT_CHUNK, so what A1111 reads sdlite reads.
+ * An A1111 infotext is a few kilobytes.
+ */
+export const MAX_TEXT_CHUNK_BYTES = 1024 * 1024;
+/** Most decoded bytes of all text chunks of one PNG together. */
+export const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+/** Compressed bytes handed to the inflater at a time: at most ~1 MB of output each (deflate's 1032:1). */
+const INFLATE_SLICE = 1024;
+
+export interface TextLimits {
+  readonly chunkBytes: number;
+  readonly totalBytes: number;
+}
+
+export const DEFAULT_TEXT_LIMITS: TextLimits = {
+  chunkBytes: MAX_TEXT_CHUNK_BYTES,
+  totalBytes: MAX_TEXT_BYTES,
+};
+
+function tooMuchText(type: string): PngTextLimitError {
+  return new PngTextLimitError(
+    `the PNG's ${type} chunk holds more text than sdlite reads (at most ${MAX_TEXT_CHUNK_BYTES} bytes per text chunk, ${MAX_TEXT_BYTES} in all)`,
+  );
 }
 
 export function hasPngSignature(bytes: Uint8Array): boolean {
@@ -26,6 +60,12 @@ export interface PngChunk {
   readonly data: Uint8Array;
 }
 
+/** A chunk type for a message: its four letters, or its bytes in hex when they are not letters. */
+function printableType(type: string): string {
+  if (/^[A-Za-z]{4}$/.test(type)) return type;
+  return `0x${Buffer.from(type, "latin1").toString("hex")}`;
+}
+
 /** The chunks up to and including IEND, without checking CRCs (pixels are checked by the decoder). */
 export function* pngChunks(bytes: Uint8Array): Generator<PngChunk> {
   if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
@@ -36,7 +76,9 @@ export function* pngChunks(bytes: Uint8Array): Generator<PngChunk> {
     const length = view.getUint32(offset);
     const type = String.fromCharCode(...bytes.subarray(offset + 4, offset + 8));
     const end = offset + 12 + length;
-    if (end > bytes.length) throw new PngFormatError(`truncated PNG: chunk ${type} at byte ${offset}`);
+    if (end > bytes.length) {
+      throw new PngFormatError(`truncated PNG: chunk ${printableType(type)} at byte ${offset}`);
+    }
     yield { type, offset, data: bytes.subarray(offset + 8, offset + 8 + length) };
     if (type === "IEND") return;
     offset = end;
@@ -121,38 +163,81 @@ function nulAt(data: Uint8Array, from: number, what: string): number {
   return i;
 }
 
-function inflate(data: Uint8Array, what: string): Uint8Array {
+/**
+ * Inflates `data`, stopping as soon as the output passes `limit` bytes: a zTXt of 130 KB can
+ * inflate to 130 MB, which is never allocated.
+ */
+function inflate(data: Uint8Array, what: string, limit: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let ended = false;
+  const stream = new Unzlib((chunk, final) => {
+    size += chunk.length;
+    if (size > limit) throw tooMuchText(what);
+    parts.push(chunk);
+    if (final) ended = true;
+  });
   try {
-    return unzlibSync(data);
+    for (let at = 0; at < data.length; at += INFLATE_SLICE) {
+      const end = Math.min(at + INFLATE_SLICE, data.length);
+      stream.push(data.subarray(at, end), end === data.length);
+    }
+    if (data.length === 0) stream.push(data, true);
   } catch (err) {
+    if (err instanceof PngTextLimitError) throw err;
     throw new PngFormatError(`malformed ${what} chunk: ${(err as Error).message}`);
   }
+  if (!ended) throw new PngFormatError(`malformed ${what} chunk: the compressed text ends early`);
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
-/** Decodes a tEXt, zTXt or iTXt chunk to [keyword, text]; undefined for any other chunk type. */
-export function decodeTextChunk(chunk: PngChunk): [string, string] | undefined {
+/**
+ * Decodes a tEXt, zTXt or iTXt chunk to [keyword, text]; undefined for any other chunk type.
+ * Text over `limit` bytes (decoded) throws PngTextLimitError before it is decoded.
+ */
+export function decodeTextChunk(
+  chunk: PngChunk,
+  limit: number = MAX_TEXT_CHUNK_BYTES,
+): [string, string] | undefined {
   const { type, data } = chunk;
   if (type !== "tEXt" && type !== "zTXt" && type !== "iTXt") return undefined;
   const keyEnd = nulAt(data, 0, type);
   const keyword = latin1.decode(data.subarray(0, keyEnd));
-  if (type === "tEXt") return [keyword, latin1.decode(data.subarray(keyEnd + 1))];
-  if (type === "zTXt") return [keyword, latin1.decode(inflate(data.subarray(keyEnd + 2), type))];
+  const plain = (body: Uint8Array) => {
+    if (body.length > limit) throw tooMuchText(type);
+    return body;
+  };
+  if (type === "tEXt") return [keyword, latin1.decode(plain(data.subarray(keyEnd + 1)))];
+  if (type === "zTXt") return [keyword, latin1.decode(inflate(data.subarray(keyEnd + 2), type, limit))];
   const compressed = data[keyEnd + 1] === 1;
   const languageEnd = nulAt(data, keyEnd + 3, type);
   const translatedEnd = nulAt(data, languageEnd + 1, type);
   const body = data.subarray(translatedEnd + 1);
-  return [keyword, utf8.decode(compressed ? inflate(body, type) : body)];
+  return [keyword, utf8.decode(compressed ? inflate(body, type, limit) : plain(body))];
 }
 
 /**
  * All text chunks of a PNG, keyword → text, without decoding any pixels. A keyword that appears
- * twice keeps its last value, as PIL's `Image.info` does.
+ * twice keeps its last value, as PIL's `Image.info` does. More text than `limits` allow (per
+ * chunk, in all) throws PngTextLimitError.
  */
-export function readPngText(bytes: Uint8Array): Record<string, string> {
+export function readPngText(
+  bytes: Uint8Array,
+  limits: TextLimits = DEFAULT_TEXT_LIMITS,
+): Record<string, string> {
   const text: Record<string, string> = {};
+  let total = 0;
   for (const chunk of pngChunks(bytes)) {
-    const entry = decodeTextChunk(chunk);
-    if (entry) text[entry[0]] = entry[1];
+    const entry = decodeTextChunk(chunk, Math.max(0, Math.min(limits.chunkBytes, limits.totalBytes - total)));
+    if (!entry) continue;
+    total += entry[0].length + entry[1].length;
+    text[entry[0]] = entry[1];
   }
   return text;
 }

@@ -7,7 +7,7 @@
  */
 import { convertIndexedToRgb, decode, encode } from "fast-png";
 import { type Rgb, toRgb, WHITE } from "./color.js";
-import { hasPngSignature, insertTextChunks, PngFormatError, readPngText } from "./png-chunks.js";
+import { hasPngSignature, insertTextChunks, PngFormatError, pngChunks, readPngText } from "./png-chunks.js";
 import { checkPixelCount, type Pixels, type RgbImage } from "./types.js";
 
 export { hasPngSignature, PngFormatError, readPngText } from "./png-chunks.js";
@@ -39,15 +39,72 @@ function unpackLowDepthGray(packed: ArrayLike<number>, width: number, height: nu
   return out;
 }
 
-export function decodePng(bytes: Uint8Array): DecodedPng {
+/** Largest image decoded: 8192 x 8192 (268 MB as RGBA), checked before any pixel is allocated. */
+export const MAX_DECODE_PIXELS = 8192 * 8192;
+
+/**
+ * The size an IHDR claims, read without decoding anything; refused when it is zero or larger than
+ * MAX_DECODE_PIXELS (so callers can check their own limits before decoding).
+ */
+export function pngHeaderSize(bytes: Uint8Array): { width: number; height: number } {
   if (!hasPngSignature(bytes)) throw new PngFormatError("not a PNG file (bad signature)");
+  const first = pngChunks(bytes).next();
+  if (first.done || first.value.type !== "IHDR" || first.value.data.length < 8) {
+    throw new PngFormatError("malformed PNG: it does not start with an IHDR chunk");
+  }
+  const view = new DataView(first.value.data.buffer, first.value.data.byteOffset, 8);
+  const width = view.getUint32(0);
+  const height = view.getUint32(4);
+  if (width === 0 || height === 0) throw new PngFormatError(`malformed PNG: its size is ${width}x${height}`);
+  if (width * height > MAX_DECODE_PIXELS) {
+    throw new PngFormatError(
+      `the PNG is ${width}x${height}, more than the ${MAX_DECODE_PIXELS} pixels (8192x8192) sdlite decodes`,
+    );
+  }
+  return { width, height };
+}
+
+const CHANNELS_BY_COLOR_TYPE: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Deflate expands at most ~1032:1; beyond this ratio the pixel data cannot be complete. */
+const MAX_DEFLATE_RATIO = 1100;
+
+/**
+ * Refuses a PNG whose compressed pixel data is too small to hold the pixels its header claims
+ * (a 100-byte file claiming 8192x8192 RGBA would otherwise make the decoder allocate 512 MB first).
+ */
+function checkPixelDataSize(bytes: Uint8Array, width: number, height: number): void {
+  let idat = 0;
+  let depth = 8;
+  let channels = 4;
+  for (const chunk of pngChunks(bytes)) {
+    if (chunk.type === "IHDR" && chunk.data.length >= 10) {
+      depth = chunk.data[8];
+      channels = CHANNELS_BY_COLOR_TYPE[chunk.data[9]] ?? 4;
+    } else if (chunk.type === "IDAT") idat += chunk.data.length;
+  }
+  const needed = height * (1 + Math.ceil((width * channels * depth) / 8));
+  if (idat * MAX_DEFLATE_RATIO < needed) {
+    throw new PngFormatError(
+      `cannot decode PNG: ${idat} bytes of pixel data cannot hold ${width}x${height} pixels (truncated or corrupt)`,
+    );
+  }
+}
+
+export function decodePng(bytes: Uint8Array): DecodedPng {
+  const { width: claimedWidth, height: claimedHeight } = pngHeaderSize(bytes);
+  checkPixelDataSize(bytes, claimedWidth, claimedHeight);
   const text = readPngText(bytes);
-  let png: ReturnType<typeof decode>;
   try {
-    png = decode(bytes);
+    return { ...eightBitPixels(decode(bytes)), text };
   } catch (err) {
+    if (err instanceof PngFormatError) throw err;
+    // fast-png's own errors, and data that does not fit the header (a palette index past the palette)
     throw new PngFormatError(`cannot decode PNG: ${(err as Error).message}`);
   }
+}
+
+/** fast-png's result as 8-bit interleaved pixels (palettes expanded, 16 bits cut, low depths scaled). */
+function eightBitPixels(png: ReturnType<typeof decode>): Pixels {
   const { width, height, depth } = png;
   let data: Uint8Array;
   let channels = png.channels;
@@ -63,9 +120,8 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
   } else {
     data = png.data instanceof Uint8Array ? png.data : Uint8Array.from(png.data);
   }
-  const result = { width, height, channels: asChannels(channels), data, text };
   checkPixelCount(width, height, channels, data.length);
-  return result;
+  return { width, height, channels: asChannels(channels), data };
 }
 
 /**

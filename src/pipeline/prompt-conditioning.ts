@@ -14,6 +14,7 @@
 import { resolveSampler } from "../schedulers/registry.js";
 import type { EmbeddingLookup, SpanTokenizer, TokenEmbedding } from "../tokenizer/prompt-chunks.js";
 import type { Conditioning, ConditioningSchedule } from "./denoise.js";
+import { InvalidRequestError } from "./invalid-request.js";
 import type { TextEncoderNetwork } from "./networks.js";
 import {
   encodePrompt,
@@ -28,7 +29,6 @@ import {
   scheduleIndexAt,
   splitComposablePrompt,
 } from "./prompt-schedule.js";
-import { InvalidRequestError } from "./request.js";
 
 export interface PromptConditioningRequest {
   prompt: string;

@@ -15,8 +15,8 @@
  * at the end) is used as typed, with no editing. Emphasis and escapes are left in the texts for the
  * emphasis parser.
  */
-import { PY_SPACE, PY_WORD, parseWeight } from "../tokenizer/prompt-weights.js";
-import { InvalidRequestError } from "./request.js";
+import { MAX_BRACKET_DEPTH, PY_SPACE, PY_WORD, parseWeight } from "../tokenizer/prompt-weights.js";
+import { InvalidRequestError } from "./invalid-request.js";
 
 /** One stretch of a schedule: `text` is the prompt for the steps up to and including `endAtStep`. */
 export interface ScheduledPrompt {
@@ -39,6 +39,12 @@ export interface WeightedSubprompt {
   readonly text: string;
   readonly weight: number;
 }
+
+/**
+ * Most characters of the different texts one prompt's schedule may hold. Each is encoded, so
+ * `[a|b]` on a 100 KB prompt over 150 steps would otherwise encode 150 prompts of 100 KB each.
+ */
+export const MAX_SCHEDULED_CHARACTERS = 1_000_000;
 
 type PromptNode =
   | string
@@ -71,17 +77,33 @@ export function promptSchedule(
   };
 
   const boundaries = new Set([total]);
+  let everyStep = false;
   visit(nodes, (node) => {
     if (node.kind === "alternate") {
-      for (let s = 1; s <= total; s++) boundaries.add(s);
+      if (!everyStep) for (let s = 1; s <= total; s++) boundaries.add(s);
+      everyStep = true;
     } else {
       const when = toStep(node.when);
       if (when >= 1) boundaries.add(when);
     }
   });
+  const distinct = new Set<string>();
+  let characters = 0;
   return [...boundaries]
     .sort((a, b) => a - b)
-    .map((step) => ({ endAtStep: step, text: textAt(nodes, step, toStep) }));
+    .map((step) => {
+      const text = textAt(nodes, step, toStep);
+      if (!distinct.has(text)) {
+        distinct.add(text);
+        characters += text.length;
+        if (characters > MAX_SCHEDULED_CHARACTERS) {
+          throw new InvalidRequestError(
+            `prompt: its editing and alternation over ${total} steps make more than ${MAX_SCHEDULED_CHARACTERS} characters of different prompts to encode; use fewer steps or a shorter prompt`,
+          );
+        }
+      }
+      return { endAtStep: step, text };
+    });
 }
 
 /**
@@ -95,19 +117,37 @@ export function scheduleIndexAt(schedule: readonly ScheduledPrompt[], step: numb
 }
 
 const AND_SEPARATOR = new RegExp(`(?<!${PY_WORD})AND(?!${PY_WORD})`, "u");
-// A1111's re_weight: a trailing ":1.5" is the sub-prompt's weight; trailing whitespace is dropped.
-const SUBPROMPT_WEIGHT = new RegExp(
-  `^((?:${PY_SPACE}|.)*?)(?:${PY_SPACE}*:${PY_SPACE}*([-+]?(?:\\p{Nd}+\\.?|\\p{Nd}*\\.\\p{Nd}+)))?${PY_SPACE}*$`,
-  "u",
-);
+const SPACE_CHAR = new RegExp(`^${PY_SPACE}$`, "u");
+// The number of A1111's re_weight: `[-+]?(?:\d+\.?|\d*\.\d+)` with Python's Unicode \d.
+const WEIGHT_NUMBER = /^[-+]?(?:\p{Nd}+\.?|\p{Nd}*\.\p{Nd}+)$/u;
 
 /** Splits `a cat :1.2 AND a dog` into weighted sub-prompts, as A1111's `get_multicond_prompt_list`. */
 export function splitComposablePrompt(prompt: string): WeightedSubprompt[] {
-  return prompt.split(AND_SEPARATOR).map((part) => {
-    const match = SUBPROMPT_WEIGHT.exec(part);
-    if (match === null) return { text: part, weight: 1 };
-    return { text: match[1], weight: match[2] === undefined ? 1 : parseWeight(match[2]) };
-  });
+  return prompt.split(AND_SEPARATOR).map(subpromptWeight);
+}
+
+/**
+ * A1111's re_weight, `^((?:\s|.)*?)(?:\s*:\s*(number))?\s*$`, read without a regex: as a regex its
+ * lazy prefix retried every whitespace run to the end (quadratic in a long run of spaces). The
+ * shortest prefix wins, so the weight is the number after the last ':' when only whitespace
+ * surrounds it up to the end, and trailing whitespace is dropped either way.
+ */
+function subpromptWeight(part: string): WeightedSubprompt {
+  const isSpace = (i: number) => SPACE_CHAR.test(part[i]);
+  let end = part.length;
+  while (end > 0 && isSpace(end - 1)) end--;
+  const colon = end > 0 ? part.lastIndexOf(":", end - 1) : -1;
+  if (colon >= 0) {
+    let from = colon + 1;
+    while (from < end && isSpace(from)) from++;
+    const number = part.slice(from, end);
+    if (WEIGHT_NUMBER.test(number)) {
+      let textEnd = colon;
+      while (textEnd > 0 && isSpace(textEnd - 1)) textEnd--;
+      return { text: part.slice(0, textEnd), weight: parseWeight(number) };
+    }
+  }
+  return { text: part.slice(0, end), weight: 1 };
 }
 
 function visit(nodes: readonly PromptNode[], fn: (node: Exclude<PromptNode, string>) => void): void {
@@ -143,14 +183,53 @@ const WHITESPACE = new RegExp(`${PY_SPACE}+`, "uy");
 /** Characters that end a run of plain text. */
 const SPECIAL = new Set(["\\", "[", "]", "(", ")", ":", "|"]);
 
+/** Appends without spreading into arguments (a spread of >100k nodes overflows the stack). */
+function append(out: PromptNode[], nodes: readonly PromptNode[]): void {
+  for (const node of nodes) out.push(node);
+}
+
+interface ParsedGroup {
+  readonly end: number;
+  readonly nodes: readonly PromptNode[] | undefined;
+}
+
 /**
  * Recursive descent over A1111's grammar. Inside brackets everything must be well formed; at the
  * top level a bracket group that is not is text, its brackets included.
+ *
+ * A group's parse depends only on where it starts, so each is parsed once and remembered: after a
+ * failed group the top level retries one character later, and without the memo a prompt of many
+ * unclosed brackets was re-read once per bracket (quadratic). Nesting deeper than
+ * MAX_BRACKET_DEPTH is refused, before the recursion could overflow the stack.
  */
 class ScheduleParser {
   private pos = 0;
+  private depth = 0;
+  private readonly groups = new Map<number, ParsedGroup>();
 
   constructor(private readonly text: string) {}
+
+  /** `[…]` or `(…)` at the current position (memoised); undefined when it is not well formed. */
+  private parseGroup(): readonly PromptNode[] | undefined {
+    const start = this.pos;
+    const known = this.groups.get(start);
+    if (known) {
+      this.pos = known.end;
+      return known.nodes;
+    }
+    if (++this.depth > MAX_BRACKET_DEPTH) {
+      throw new InvalidRequestError(
+        `prompt: brackets nested (or left open) more than ${MAX_BRACKET_DEPTH} deep; write literal brackets as \\( \\[`,
+      );
+    }
+    try {
+      const nodes = this.text[start] === "[" ? this.parseSquare() : this.parseRound();
+      this.groups.set(start, { end: this.pos, nodes });
+      return nodes;
+    } finally {
+      this.depth--;
+    }
+  }
 
   /** The whole prompt, or undefined where A1111's grammar rejects it. */
   parseStart(): PromptNode[] | undefined {
@@ -160,9 +239,9 @@ class ScheduleParser {
       const ch = text[this.pos];
       if (ch === "[" || ch === "(") {
         const start = this.pos;
-        const group = ch === "[" ? this.parseSquare() : this.parseRound();
+        const group = this.parseGroup();
         if (group !== undefined) {
-          out.push(...group);
+          append(out, group);
           continue;
         }
         this.pos = start + 1;
@@ -185,9 +264,9 @@ class ScheduleParser {
     while (this.pos < this.text.length) {
       const ch = this.text[this.pos];
       const start = this.pos;
-      const part = ch === "[" ? this.parseSquare() : ch === "(" ? this.parseRound() : undefined;
+      const part = ch === "[" || ch === "(" ? this.parseGroup() : undefined;
       if (part !== undefined) {
-        out.push(...part);
+        append(out, part);
         continue;
       }
       this.pos = start;
@@ -220,19 +299,30 @@ class ScheduleParser {
   /** `(p)` or `(p:p)`, kept as text around what is inside. */
   private parseRound(): PromptNode[] | undefined {
     this.pos++;
-    const first = this.parsePrompt();
-    if (this.eat(")")) return ["(", ...first, ")"];
+    const out: PromptNode[] = ["("];
+    append(out, this.parsePrompt());
+    if (this.eat(")")) {
+      out.push(")");
+      return out;
+    }
     if (!this.eat(":")) return undefined;
-    const second = this.parsePrompt();
+    out.push(":");
+    append(out, this.parsePrompt());
     if (!this.eat(")")) return undefined;
-    return ["(", ...first, ":", ...second, ")"];
+    out.push(")");
+    return out;
   }
 
   /** `[p]` (emphasis, kept as text), `[p|p…]`, `[p:when]` or `[p:p:when]`. */
   private parseSquare(): PromptNode[] | undefined {
     this.pos++;
     const first = this.parsePrompt();
-    if (this.eat("]")) return ["[", ...first, "]"];
+    if (this.eat("]")) {
+      const out: PromptNode[] = ["["];
+      append(out, first);
+      out.push("]");
+      return out;
+    }
     if (this.eat("|")) {
       const options = [first];
       do options.push(this.parsePrompt());

@@ -2,6 +2,9 @@
 import type { GrayImage, RgbImage } from "../image/types.js";
 import { resolveSampler } from "../schedulers/registry.js";
 import { AUTOMATIC_SCHEDULE } from "../schedulers/sigma-schedules.js";
+import { InvalidRequestError } from "./invalid-request.js";
+import { scheduleSteps } from "./prompt-conditioning.js";
+import { checkPromptLimits } from "./prompt-limits.js";
 
 export interface GenerationRequest {
   prompt: string;
@@ -48,12 +51,7 @@ export const MAX_SIDE = 4096;
 export const MAX_STEPS = 1000;
 export const MAX_BATCH = 64;
 
-export class InvalidRequestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidRequestError";
-  }
-}
+export { InvalidRequestError };
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new InvalidRequestError(message);
@@ -63,8 +61,21 @@ function isInt(v: unknown, min: number, max: number): boolean {
   return typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
 }
 
+/** The steps prompt schedules are laid over; the plain steps when the sampler is unknown (refused later). */
+function promptSteps(sampler: string, steps: number): number {
+  try {
+    return scheduleSteps(sampler, steps);
+  } catch {
+    return steps;
+  }
+}
+
 export function validateRequest(r: GenerationRequest): ValidRequest {
   check(typeof r.prompt === "string", "prompt must be a string");
+  check(
+    r.negativePrompt === undefined || typeof r.negativePrompt === "string",
+    "negative prompt must be a string",
+  );
   for (const [name, side] of [
     ["width", r.width],
     ["height", r.height],
@@ -105,6 +116,7 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
   );
   const padCondUncond = r.padCondUncond ?? false;
   check(typeof padCondUncond === "boolean", `padCondUncond must be true or false, got ${padCondUncond}`);
+  checkPromptLimits(r.prompt, r.negativePrompt ?? "", promptSteps(r.sampler, r.steps));
   if (r.mask) check(r.initImage !== undefined, "a mask needs an init image to inpaint");
   for (const [name, img] of [
     ["init image", r.initImage],

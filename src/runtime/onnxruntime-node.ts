@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import "./ort-telemetry.js";
 import * as ort from "onnxruntime-node";
 import {
   ExecutionProviderError,

@@ -24,6 +24,8 @@ export const HONOURED_FIELDS = new Set([
   "denoising_strength",
   "mask",
   "inpainting_mask_invert",
+  // the job's id, for /internal/progress
+  "force_task_id",
   // sdlite's own job API
   "kind",
 ]);
@@ -63,7 +65,6 @@ export const IGNORED_FIELD_DEFAULTS: Readonly<Record<string, unknown>> = {
   hr_scheduler: undefined,
   hr_prompt: "",
   hr_negative_prompt: "",
-  force_task_id: undefined,
   // sdlite always restores: an override never outlives its request
   override_settings_restore_afterwards: true,
   sampler_index_hr: undefined,

@@ -6,8 +6,9 @@
  */
 import jpeg from "jpeg-js";
 import { decodePng, hasPngSignature } from "../image/png.js";
+import { PngTextLimitError } from "../image/png-chunks.js";
 import type { Pixels } from "../image/types.js";
-import { invalidRequest } from "./http-error.js";
+import { HttpError, invalidRequest } from "./http-error.js";
 
 /** 64 megapixels: far above anything the pipeline accepts, far below a memory problem. */
 export const MAX_INPUT_MEGAPIXELS = 64;
@@ -72,6 +73,9 @@ export function decodeInputImage(bytes: Uint8Array, label: string): DecodedInput
       const { text, ...pixels } = png;
       return { pixels, text, format: "png" };
     } catch (err) {
+      if (err instanceof PngTextLimitError) {
+        throw new HttpError(413, `${label}: ${err.message}`, "PayloadTooLarge");
+      }
       throw invalidRequest(`${label}: ${(err as Error).message}`);
     }
   }

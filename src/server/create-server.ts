@@ -19,6 +19,7 @@ import { createAuthenticator } from "./auth.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
 import { type Job, JobQueue } from "./job-queue.js";
+import { registerJsonBodyParser } from "./json-body.js";
 import { DEFAULT_PREVIEW_EVERY, type PreviewMode } from "./live-preview.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { PipelinePool } from "./pipeline-pool.js";
@@ -102,6 +103,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const log = options.log ?? (() => {});
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const app = Fastify({ bodyLimit, logger: false });
+  registerJsonBodyParser(app);
 
   const modelsDir = options.modelsDir ?? sdliteModelsDir();
   const hubCacheDir =

@@ -7,13 +7,10 @@
 import { toRgb } from "../image/color.js";
 import type { RgbImage } from "../image/types.js";
 import type { ExtrasResize } from "../upscale/extras-upscale.js";
-import { upscaleTargetSize } from "../upscale/upscale-by.js";
+import { checkedUpscaleTarget } from "../upscale/upscale-by.js";
 import type { UpscalerCatalog, UpscalerEntry } from "../upscale/upscaler-catalog.js";
 import { decodeBase64Image } from "./base64-image.js";
 import { invalidRequest } from "./http-error.js";
-
-/** Largest output accepted (pixels): 8192 x 8192, a 200 MB RGB image. */
-export const MAX_UPSCALE_OUTPUT_PIXELS = 8192 * 8192;
 
 export interface ExtrasRequest {
   readonly image: RgbImage;
@@ -91,16 +88,10 @@ export function parseExtrasRequest(body: Body, catalog: UpscalerCatalog): Extras
   const scale =
     resize.mode === "by" ? resize.scale : Math.max(resize.width / image.width, resize.height / image.height);
   if (upscaler) {
-    let target: { width: number; height: number };
     try {
-      target = upscaleTargetSize(image.width, image.height, scale);
+      checkedUpscaleTarget(image.width, image.height, scale);
     } catch (err) {
       throw invalidRequest(`image ${image.width}x${image.height}: ${(err as Error).message}`);
-    }
-    if (target.width * target.height > MAX_UPSCALE_OUTPUT_PIXELS) {
-      throw invalidRequest(
-        `upscaling ${image.width}x${image.height} by ${scale} gives ${target.width}x${target.height}, more than the 8192x8192 sdlite accepts`,
-      );
     }
   }
   return {

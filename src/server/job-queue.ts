@@ -71,6 +71,14 @@ export class QueueClosedError extends Error {
   }
 }
 
+/** A client-chosen job id (A1111's force_task_id) that a known job already has. */
+export class DuplicateJobIdError extends Error {
+  constructor(readonly id: string) {
+    super(`a job with the id ${JSON.stringify(id)} exists already; choose another force_task_id`);
+    this.name = "DuplicateJobIdError";
+  }
+}
+
 export class JobCancelledError extends Error {
   constructor(readonly reason: string) {
     super(`job cancelled: ${reason}`);
@@ -81,7 +89,7 @@ export class JobCancelledError extends Error {
 type Listener<R> = (event: JobEvent<R>) => void;
 
 export class Job<R> {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly createdAt = Date.now();
   status: JobStatus = "queued";
   /** 1-based place among the waiting jobs; 0 once it runs or has finished. */
@@ -105,7 +113,11 @@ export class Job<R> {
   /** The latest step event, replayed to late subscribers. */
   lastStep?: Extract<JobEvent<R>, { type: "step" }>;
 
-  constructor(readonly kind: string) {
+  constructor(
+    readonly kind: string,
+    id: string = randomUUID(),
+  ) {
+    this.id = id;
     this.finished = new Promise<R>((resolve, reject) => {
       this.settle = { resolve, reject };
     });
@@ -208,12 +220,14 @@ export class JobQueue<R> {
     return this.jobs.get(id);
   }
 
-  submit(task: Task<R>): Job<R> {
+  /** Queues `task`; `id` is the job's id when the client chose one (A1111's force_task_id). */
+  submit(task: Task<R>, id?: string): Job<R> {
     if (!this.accepting) throw new QueueClosedError();
     if (this.waiting.length >= this.options.capacity) {
       throw new QueueFullError(this.options.capacity, this.retryAfterSeconds());
     }
-    const job = new Job<R>(task.kind);
+    if (id !== undefined && this.jobs.has(id)) throw new DuplicateJobIdError(id);
+    const job = new Job<R>(task.kind, id);
     this.jobs.set(job.id, job);
     this.waiting.push({ job, task });
     job.position = this.waiting.length;

@@ -157,7 +157,8 @@ export class ModelCatalog {
 
   /**
    * A1111's get_closet_checkpoint_match: an exact title, name, model name, hash or path, then the
-   * title without its " [hash]", then the shortest title containing the text.
+   * title without its " [hash]", then the shortest title containing the text. Only listed models
+   * are found: a path outside the model folders is unknown, and nothing on disk is touched.
    */
   find(query: string): CheckpointEntry | undefined {
     const q = query.trim();
@@ -174,7 +175,9 @@ export class ModelCatalog {
     const withoutHash = q.replace(/\s*\[[0-9a-f]{8,64}\]$/i, "");
     const byName = this.entries.find((e) => e.name === withoutHash || e.modelName === withoutHash);
     if (byName) return byName;
-    if (existsSync(q)) return this.entries.find((e) => e.path === resolve(q));
+    // a path names a listed model or nothing: never looked at on disk (`../../etc/passwd`)
+    const asPath = this.entries.find((e) => e.path === resolve(q));
+    if (asPath) return asPath;
     const containing = this.entries
       .filter((e) => this.title(e).includes(q))
       .sort((a, b) => this.title(a).length - this.title(b).length);

@@ -81,3 +81,49 @@ export function progressView<R>(
     current_task: job.id,
   };
 }
+
+/** A1111's /internal/progress answer (modules/progress.py ProgressResponse). */
+export interface A1111TaskProgress {
+  active: boolean;
+  queued: boolean;
+  completed: boolean;
+  progress: number | null;
+  eta: number | null;
+  live_preview: string | null;
+  id_live_preview: number;
+  textinfo: string | null;
+}
+
+/**
+ * A1111's progressapi for one task: "In queue: 2/3" while it waits, its progress while it runs,
+ * "Waiting..." for an id nobody knows (A1111's answer, e.g. before the request has arrived).
+ */
+export function taskProgress<R>(
+  job: Job<R> | undefined,
+  queue: { waiting: number; livePreview: boolean; now: number },
+): A1111TaskProgress {
+  const idle = { progress: null, eta: null, live_preview: null, id_live_preview: -1 };
+  if (!job) return { active: false, queued: false, completed: false, ...idle, textinfo: "Waiting..." };
+  if (job.status === "queued") {
+    return {
+      active: false,
+      queued: true,
+      completed: false,
+      ...idle,
+      textinfo: `In queue: ${job.position}/${queue.waiting}`,
+    };
+  }
+  if (job.isFinal) return { active: false, queued: false, completed: true, ...idle, textinfo: null };
+  const view = progressView(job, queue.now);
+  const image = queue.livePreview ? job.progress.currentImage : undefined;
+  return {
+    active: true,
+    queued: false,
+    completed: false,
+    progress: view.progress,
+    eta: view.eta_relative,
+    live_preview: image ? `data:image/png;base64,${image}` : null,
+    id_live_preview: image ? job.progress.samplingStep : -1,
+    textinfo: view.textinfo ?? "",
+  };
+}

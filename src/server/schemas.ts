@@ -129,6 +129,29 @@ export const progressResponseSchema = {
   },
 } as const;
 
+export const internalProgressBodySchema = {
+  type: ["object", "null"],
+  properties: {
+    id_task: nullable("string", { description: "the force_task_id a txt2img/img2img request was sent with" }),
+    id_live_preview: nullable("integer"),
+    live_preview: nullable("boolean"),
+  },
+} as const;
+
+export const internalProgressResponseSchema = {
+  type: "object",
+  properties: {
+    active: { type: "boolean" },
+    queued: { type: "boolean" },
+    completed: { type: "boolean" },
+    progress: { type: ["number", "null"] },
+    eta: { type: ["number", "null"] },
+    live_preview: { type: ["string", "null"] },
+    id_live_preview: { type: "integer" },
+    textinfo: { type: ["string", "null"], description: '"In queue: 2/3" while waiting' },
+  },
+} as const;
+
 export const pngInfoBodySchema = {
   type: "object",
   required: ["image"],

@@ -8,6 +8,7 @@ import type { LoraCatalog } from "../lora/lora-catalog.js";
 import { LoraFileError } from "../lora/lora-module.js";
 import type { JobEngine } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
+import { PromptSyntaxError } from "../tokenizer/prompt-weights.js";
 import type { GenerationKind, GenerationLimits, GenerationPlan } from "./generation-plan.js";
 import { planGeneration } from "./generation-plan.js";
 import {
@@ -18,6 +19,7 @@ import {
 } from "./generation-task.js";
 import { HttpError } from "./http-error.js";
 import {
+  DuplicateJobIdError,
   type Job,
   JobCancelledError,
   type JobQueue,
@@ -82,8 +84,9 @@ export class ServerContext {
     });
   }
 
-  submitGeneration(plan: GenerationPlan): Job<ServerJobResult> {
-    return this.submit(generationTask(plan, this.env));
+  /** `id`: the client's own job id (A1111's force_task_id), for /internal/progress. */
+  submitGeneration(plan: GenerationPlan, id?: string): Job<ServerJobResult> {
+    return this.submit(generationTask(plan, this.env), id);
   }
 
   /** Loading a model is a job like any other: never while a generation runs. */
@@ -116,10 +119,10 @@ export class ServerContext {
     return this.submit(task);
   }
 
-  private submit(task: Task<ServerJobResult>): Job<ServerJobResult> {
+  private submit(task: Task<ServerJobResult>, id?: string): Job<ServerJobResult> {
     let job: Job<ServerJobResult>;
     try {
-      job = this.queue.submit(task);
+      job = this.queue.submit(task, id);
     } catch (err) {
       throw toHttpError(err);
     }
@@ -142,12 +145,15 @@ export function toHttpError(err: unknown): HttpError {
     return new HttpError(429, err.message, "QueueFull", { "retry-after": String(err.retryAfterSeconds) });
   }
   if (err instanceof QueueClosedError) return new HttpError(503, err.message, "ShuttingDown");
+  if (err instanceof DuplicateJobIdError) return new HttpError(409, err.message, "DuplicateTaskId");
   if (err instanceof JobCancelledError) {
     return /shutting down/.test(err.reason)
       ? new HttpError(503, err.message, "ShuttingDown")
       : new HttpError(409, err.message, "Cancelled");
   }
-  if (err instanceof InvalidRequestError) return new HttpError(422, err.message, "ValidationError");
+  if (err instanceof InvalidRequestError || err instanceof PromptSyntaxError) {
+    return new HttpError(422, err.message, "ValidationError");
+  }
   if (err instanceof LoraFileError) return new HttpError(422, err.message, "LoraFileError");
   const error = err instanceof Error ? err : new Error(String(err));
   return new HttpError(500, error.message, error.name || "Error");

@@ -34,6 +34,8 @@ const PRE_TOKENIZER =
 
 /** Words seen by a long-running process are bounded; past this the BPE cache starts over. */
 const MAX_CACHED_WORDS = 50_000;
+/** Longer words are not cached: a few huge ones would hold the memory of thousands of ordinary ones. */
+const MAX_CACHED_WORD_LENGTH = 256;
 
 export interface ClipTokenizerOptions {
   /** Padding id: 49407 (`<|endoftext|>`) for SD1.x; SD2 pads with 0 ("!"). Defaults to the EOS id. */
@@ -107,7 +109,7 @@ export class ClipTokenizer {
         out.push(segment);
       } else if (segment.length > 0) {
         for (const piece of cleanupText(segment).match(PRE_TOKENIZER) ?? []) {
-          out.push(...this.bpe(bytesToBpeChars(piece)));
+          for (const token of this.bpe(bytesToBpeChars(piece))) out.push(token);
         }
       }
     }
@@ -167,38 +169,99 @@ export class ClipTokenizer {
     if (word === BOS_TOKEN || word === EOS_TOKEN) return [word];
     const cached = this.cache.get(word);
     if (cached) return cached;
-
     const chars = Array.from(word);
-    let symbols = [...chars.slice(0, -1), chars[chars.length - 1] + END_OF_WORD];
-    while (symbols.length > 1) {
-      let bestRank = Number.POSITIVE_INFINITY;
-      let bestIndex = -1;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const rank = this.ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
-          bestRank = rank;
-          bestIndex = i;
-        }
-      }
-      if (bestIndex < 0) break;
-      // Merge every occurrence of the best pair, scanning left to right.
-      const first = symbols[bestIndex];
-      const second = symbols[bestIndex + 1];
-      const merged: string[] = [];
-      for (let i = 0; i < symbols.length; ) {
-        if (symbols[i] === first && i + 1 < symbols.length && symbols[i + 1] === second) {
-          merged.push(first + second);
-          i += 2;
-        } else {
-          merged.push(symbols[i]);
-          i += 1;
-        }
-      }
-      symbols = merged;
+    const symbols = mergePairs([...chars.slice(0, -1), chars[chars.length - 1] + END_OF_WORD], this.ranks);
+    if (word.length <= MAX_CACHED_WORD_LENGTH) {
+      if (this.cache.size >= MAX_CACHED_WORDS) this.cache.clear();
+      this.cache.set(word, symbols);
     }
-
-    if (this.cache.size >= MAX_CACHED_WORDS) this.cache.clear();
-    this.cache.set(word, symbols);
     return symbols;
   }
+}
+
+/**
+ * transformers' BPE loop (merge every occurrence of the lowest-ranked pair, left to right, until
+ * no pair has a rank) with a heap of (rank, position): one merge at a time in that order gives the
+ * same symbols, because a merge only creates pairs ranked after it (their token did not exist
+ * before it), in O(n log n) instead of the loop's O(n²) on one long word.
+ */
+export function mergePairs(initial: readonly string[], ranks: ReadonlyMap<string, number>): string[] {
+  const symbols = [...initial];
+  const n = symbols.length;
+  const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+  const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+  // bumped when a symbol changes or is merged away, so stale heap entries can be recognised
+  const version = new Int32Array(n);
+  const heap = new PairHeap();
+  const push = (left: number) => {
+    const right = next[left];
+    if (right < 0) return;
+    const rank = ranks.get(`${symbols[left]} ${symbols[right]}`);
+    if (rank !== undefined)
+      heap.push({ rank, left, leftVersion: version[left], rightVersion: version[right] });
+  };
+  for (let i = 0; i + 1 < n; i++) push(i);
+  for (let entry = heap.pop(); entry !== undefined; entry = heap.pop()) {
+    const { left } = entry;
+    const right = next[left];
+    if (right < 0 || version[left] !== entry.leftVersion || version[right] !== entry.rightVersion) continue;
+    symbols[left] += symbols[right];
+    version[left]++;
+    version[right]++;
+    next[left] = next[right];
+    if (next[right] >= 0) prev[next[right]] = left;
+    if (prev[left] >= 0) push(prev[left]);
+    push(left);
+  }
+  const out: string[] = [];
+  for (let i = 0; i >= 0; i = next[i]) out.push(symbols[i]);
+  return out;
+}
+
+interface PairEntry {
+  readonly rank: number;
+  /** Index of the pair's left symbol; symbols keep their order, so ties go left to right. */
+  readonly left: number;
+  readonly leftVersion: number;
+  readonly rightVersion: number;
+}
+
+/** A binary min-heap of pairs by (rank, left). */
+class PairHeap {
+  private readonly items: PairEntry[] = [];
+
+  push(entry: PairEntry): void {
+    const items = this.items;
+    items.push(entry);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(items[i], items[parent])) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  pop(): PairEntry | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    items[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let smallest = i;
+      if (l < items.length && before(items[l], items[smallest])) smallest = l;
+      if (r < items.length && before(items[r], items[smallest])) smallest = r;
+      if (smallest === i) return top;
+      [items[i], items[smallest]] = [items[smallest], items[i]];
+      i = smallest;
+    }
+  }
+}
+
+function before(a: PairEntry, b: PairEntry): boolean {
+  return a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
 }

@@ -10,6 +10,20 @@ export interface WeightedSpan {
   weight: number;
 }
 
+/** A prompt the emphasis syntax cannot read (A1111 fails on the same prompts). */
+export class PromptSyntaxError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PromptSyntaxError";
+  }
+}
+
+/**
+ * Most brackets open at once. A1111 has no limit; real prompts stay under ten, and past a few
+ * hundred the weights are 1.1^n (infinite) while the parse's cost grows with the depth.
+ */
+export const MAX_BRACKET_DEPTH = 100;
+
 /** A1111 marks BREAK with this weight (a span that a bracket multiplied is ordinary text again). */
 export const BREAK_WEIGHT = -1;
 
@@ -42,8 +56,29 @@ const ATTENTION_TOKEN = new RegExp(
   "gu",
 );
 
-// A1111's re_break: `\s*\bBREAK\b\s*`.
-const BREAK_SEPARATOR = new RegExp(`${PY_SPACE}*(?<!${PY_WORD})BREAK(?!${PY_WORD})${PY_SPACE}*`, "u");
+const SPACE_CHAR = new RegExp(`^${PY_SPACE}$`, "u");
+const BREAK_WORD = new RegExp(`(?<!${PY_WORD})BREAK(?!${PY_WORD})`, "gu");
+
+/**
+ * `text.split(re_break)` for A1111's re_break, `\s*\bBREAK\b\s*`, without that regex: its leading
+ * `\s*` made the search retry every whitespace run to its end (quadratic in a long run of spaces).
+ * Each BREAK takes the whitespace on both sides with it.
+ */
+export function splitAtBreaks(text: string): string[] {
+  const parts: string[] = [];
+  let from = 0;
+  for (const match of text.matchAll(BREAK_WORD)) {
+    let start = match.index;
+    if (start < from) continue;
+    while (start > from && SPACE_CHAR.test(text[start - 1])) start--;
+    let end = match.index + match[0].length;
+    while (end < text.length && SPACE_CHAR.test(text[end])) end++;
+    parts.push(text.slice(from, start));
+    from = end;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
 
 const DECIMAL_DIGIT = /\p{Nd}/u;
 
@@ -60,7 +95,7 @@ export function parseWeight(spelled: string): number {
   const ascii = spelled.replace(/\p{Nd}/gu, (d) => String(decimalDigitValue(d)));
   if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(ascii)) {
     // A1111 fails the same way (Python's float() raises) rather than guessing.
-    throw new Error(`prompt: "${spelled}" is not a valid emphasis weight`);
+    throw new PromptSyntaxError(`prompt: "${spelled}" is not a valid emphasis weight`);
   }
   return Number(ascii);
 }
@@ -80,10 +115,13 @@ export function parsePromptAttention(prompt: string): WeightedSpan[] {
     const weight = match[1];
     if (text.startsWith("\\")) {
       res.push({ text: text.slice(1), weight: 1.0 });
-    } else if (text === "(") {
-      roundBrackets.push(res.length);
-    } else if (text === "[") {
-      squareBrackets.push(res.length);
+    } else if (text === "(" || text === "[") {
+      if (roundBrackets.length + squareBrackets.length >= MAX_BRACKET_DEPTH) {
+        throw new PromptSyntaxError(
+          `prompt: brackets nested (or left open) more than ${MAX_BRACKET_DEPTH} deep; write literal brackets as \\( \\[`,
+        );
+      }
+      (text === "(" ? roundBrackets : squareBrackets).push(res.length);
     } else if (weight !== undefined && roundBrackets.length > 0) {
       multiplyRange(roundBrackets.pop()!, parseWeight(weight));
     } else if (text === ")" && roundBrackets.length > 0) {
@@ -91,7 +129,7 @@ export function parsePromptAttention(prompt: string): WeightedSpan[] {
     } else if (text === "]" && squareBrackets.length > 0) {
       multiplyRange(squareBrackets.pop()!, SQUARE_BRACKET_MULTIPLIER);
     } else {
-      text.split(BREAK_SEPARATOR).forEach((part, i) => {
+      splitAtBreaks(text).forEach((part, i) => {
         if (i > 0) res.push({ text: "BREAK", weight: BREAK_WEIGHT });
         res.push({ text: part, weight: 1.0 });
       });
@@ -103,17 +141,14 @@ export function parsePromptAttention(prompt: string): WeightedSpan[] {
 
   if (res.length === 0) res.push({ text: "", weight: 1.0 });
 
-  // Merge runs of identical weights (exact float equality, as A1111 does).
-  let i = 0;
-  while (i + 1 < res.length) {
-    if (res[i].weight === res[i + 1].weight) {
-      res[i].text += res[i + 1].text;
-      res.splice(i + 1, 1);
-    } else {
-      i++;
-    }
+  // Merge runs of identical weights (exact float equality, as A1111 does), in one pass.
+  const merged: WeightedSpan[] = [];
+  for (const span of res) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last.weight === span.weight) last.text += span.text;
+    else merged.push(span);
   }
-  return res;
+  return merged;
 }
 
 /** True for the span A1111 treats as BREAK: exactly the text "BREAK" with weight -1. */

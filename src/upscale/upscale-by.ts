@@ -20,6 +20,9 @@ export interface UpscaleByOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Largest output (pixels): 8192 x 8192, a 200 MB RGB image. A1111 has no limit. */
+export const MAX_UPSCALE_OUTPUT_PIXELS = 8192 * 8192;
+
 /** Most passes A1111 makes. */
 const MAX_PASSES = 3;
 
@@ -40,13 +43,31 @@ export function upscaleTargetSize(
   return target;
 }
 
+/**
+ * upscaleTargetSize, refused with a one-line reason when the result would be larger than
+ * MAX_UPSCALE_OUTPUT_PIXELS: checked before anything is allocated or run.
+ */
+export function checkedUpscaleTarget(
+  width: number,
+  height: number,
+  scale: number,
+): { width: number; height: number } {
+  const target = upscaleTargetSize(width, height, scale);
+  if (target.width * target.height > MAX_UPSCALE_OUTPUT_PIXELS) {
+    throw new RangeError(
+      `upscaling ${width}x${height} by ${scale} gives ${target.width}x${target.height}, more than the 8192x8192 pixels sdlite makes`,
+    );
+  }
+  return target;
+}
+
 export async function upscaleBy(
   upscaler: Upscaler,
   image: RgbImage,
   scale: number,
   options: UpscaleByOptions = {},
 ): Promise<RgbImage> {
-  const dest = upscaleTargetSize(image.width, image.height, scale);
+  const dest = checkedUpscaleTarget(image.width, image.height, scale);
   let img = image;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     if (img.width >= dest.width && img.height >= dest.height && (pass > 0 || scale !== 1)) break;

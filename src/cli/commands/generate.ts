@@ -1,5 +1,6 @@
 /** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
 import { type Command, Option } from "commander";
+import { checkOutputFolder } from "../../image/output-folder.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
 
@@ -146,6 +147,7 @@ export function registerGenerateCommand(program: Command): void {
     .showHelpAfterError(false)
     .addHelpText("after", HELP)
     .action(async (prompt: string, options: GenerateOptions) => {
+      await checkOutputFolder(options.output); // before the model is loaded, not after the images are made
       const { runGenerate } = await import("../run-generate.js"); // loads onnxruntime only for this command
       await runGenerate(prompt, options);
     });

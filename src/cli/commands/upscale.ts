@@ -9,11 +9,12 @@ import { basename, dirname, extname, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { toRgb } from "../../image/color.js";
+import { checkOutputFolder, ensureOutputFolder } from "../../image/output-folder.js";
 import { writeFileNoOverwrite } from "../../image/output-path.js";
-import { decodePng, encodePng, hasPngSignature } from "../../image/png.js";
+import { decodePng, encodePng, hasPngSignature, pngHeaderSize } from "../../image/png.js";
 import { rgbPixels } from "../../image/types.js";
 import { formatPostprocessInfo, postprocessTextChunks } from "../../upscale/postprocess-info.js";
-import { type UpscaleProgress, upscaleBy } from "../../upscale/upscale-by.js";
+import { checkedUpscaleTarget, type UpscaleProgress, upscaleBy } from "../../upscale/upscale-by.js";
 import { formatDuration } from "../format.js";
 import { parseInteger, parseNumber } from "../option-parsers.js";
 
@@ -27,7 +28,7 @@ export interface UpscaleOptions {
   json?: boolean;
 }
 
-async function readPng(file: string) {
+async function readPngBytes(file: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
@@ -38,7 +39,13 @@ async function readPng(file: string) {
     throw err;
   }
   if (!hasPngSignature(bytes)) throw new Error(`${file} is not a PNG file`);
+  return bytes;
+}
+
+function decodeChecked(file: string, bytes: Uint8Array, check: (width: number, height: number) => void) {
   try {
+    const { width, height } = pngHeaderSize(bytes);
+    check(width, height); // before any pixel is decoded
     return decodePng(bytes);
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
@@ -91,14 +98,24 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   if (o.upscaler.toLowerCase() === "none") {
     throw new Error("-u None does not upscale; choose Lanczos, Nearest or an upscaler model file");
   }
-  const png = await readPng(input);
-  const image = toRgb(png);
+  const bytes = await readPngBytes(input);
+  const wanted = o.output ?? defaultUpscaleOutput(input);
+  await checkOutputFolder(dirname(wanted)); // before the work, not after it
   const { openUpscaler } = await import("../../upscale/open-upscaler.js"); // loads onnxruntime only here
   const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad });
+  const scale = o.scale ?? upscaler.scale;
+  let png: ReturnType<typeof decodePng>;
+  try {
+    // an output too large is refused from the header, before decoding or running anything
+    png = decodeChecked(input, bytes, (width, height) => checkedUpscaleTarget(width, height, scale));
+  } catch (err) {
+    await upscaler.close();
+    throw err;
+  }
+  const image = toRgb(png);
   const progress = tileReporter(process.stderr);
   const started = Date.now();
   let result: Awaited<ReturnType<typeof upscaleBy>>;
-  const scale = o.scale ?? upscaler.scale;
   try {
     result = await upscaleBy(upscaler, image, scale, { onProgress: (p) => progress.update(p) });
   } finally {
@@ -110,8 +127,9 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
     ["Postprocess upscale by", scale],
     ["Postprocess upscaler", upscaler.name],
   ]);
-  const bytes = encodePng(rgbPixels(result), postprocessTextChunks(png.text, infotext));
-  const file = await writeFileNoOverwrite(o.output ?? defaultUpscaleOutput(input), bytes);
+  const output = encodePng(rgbPixels(result), postprocessTextChunks(png.text, infotext));
+  await ensureOutputFolder(dirname(wanted)); // -o new-folder/big.png makes the folder, as generate -o does
+  const file = await writeFileNoOverwrite(wanted, output);
   if (o.json) {
     const summary = {
       file,

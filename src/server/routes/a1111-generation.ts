@@ -4,11 +4,14 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { GenerationResult } from "../generation-task.js";
-import { progressView } from "../progress-view.js";
+import { invalidRequest } from "../http-error.js";
+import { progressView, taskProgress } from "../progress-view.js";
 import {
   errorSchema,
   generationResponseSchema,
   img2imgBodySchema,
+  internalProgressBodySchema,
+  internalProgressResponseSchema,
   progressResponseSchema,
   txt2imgBodySchema,
 } from "../schemas.js";
@@ -16,7 +19,24 @@ import { type ServerContext, toHttpError } from "../server-context.js";
 
 type Body = Record<string, unknown>;
 
-const errors = { 404: errorSchema, 422: errorSchema, 429: errorSchema, 500: errorSchema, 503: errorSchema };
+/** A1111's force_task_id: the client's id for its job, to follow it with /internal/progress. */
+function forcedTaskId(body: Body): string | undefined {
+  const id = body.force_task_id;
+  if (id === undefined || id === null || id === "") return undefined;
+  if (typeof id !== "string" || id.length > 128 || !/^[\w.:-]+$/.test(id)) {
+    throw invalidRequest("force_task_id must be up to 128 letters, digits, '_', '-', '.' or ':'");
+  }
+  return id;
+}
+
+const errors = {
+  404: errorSchema,
+  409: errorSchema,
+  422: errorSchema,
+  429: errorSchema,
+  500: errorSchema,
+  503: errorSchema,
+};
 
 export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const generationRoute = (kind: "txt2img" | "img2img", bodySchema: object, summary: string) =>
@@ -31,8 +51,9 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
         },
       },
       async (request) => {
+        const taskId = forcedTaskId(request.body);
         const plan = ctx.plan(kind, request.body);
-        const job = ctx.submitGeneration(plan);
+        const job = ctx.submitGeneration(plan, taskId);
         let result: GenerationResult;
         try {
           result = (await job.finished) as GenerationResult;
@@ -62,6 +83,27 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
     },
     async (request) =>
       progressView(ctx.queue.current, Date.now(), { skipCurrentImage: request.query.skip_current_image }),
+  );
+
+  app.post<{ Body: { id_task?: string | null; live_preview?: boolean | null } }>(
+    "/internal/progress",
+    {
+      schema: {
+        tags: ["A1111"],
+        summary:
+          "A1111's task progress: a request sent with force_task_id is queued (with its place) or active",
+        body: internalProgressBodySchema,
+        response: { 200: internalProgressResponseSchema },
+      },
+    },
+    async (request) => {
+      const id = request.body?.id_task;
+      return taskProgress(typeof id === "string" ? ctx.queue.get(id) : undefined, {
+        waiting: ctx.queue.waitingCount,
+        livePreview: request.body?.live_preview !== false,
+        now: Date.now(),
+      });
+    },
   );
 
   app.post(

@@ -69,7 +69,15 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks): unknown {
     pos += n;
     return data.slice(pos - n, pos);
   };
-  const text = (n: number) => new TextDecoder("utf-8", { fatal: true }).decode(bytes(n));
+  const text = (n: number) => {
+    const raw = bytes(n);
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      // Python's pickle fails the same way (UnicodeDecodeError): a damaged file
+      throw new UnpickleError(`a ${n}-byte string that is not valid UTF-8`);
+    }
+  };
   const line = () => {
     const end = data.indexOf(0x0a, pos);
     if (end < 0) throw new UnpickleError("unterminated text line");

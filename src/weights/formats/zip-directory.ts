@@ -2,7 +2,15 @@
  * The central directory of a zip file (with zip64), read with positioned reads: enough to find
  * the stored (uncompressed) entries of a torch.save archive without reading the multi-GB payload.
  */
-import { readSync } from "node:fs";
+import { fstatSync, readSync } from "node:fs";
+
+/** A zip whose structure is damaged: offsets, sizes or counts that do not fit the file. */
+export class ZipFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ZipFormatError";
+  }
+}
 
 export interface ZipEntry {
   readonly name: string;
@@ -19,20 +27,28 @@ const EOCD64 = 0x06064b50;
 const CENTRAL_HEADER = 0x02014b50;
 const LOCAL_HEADER = 0x04034b50;
 
+/** `length` bytes at `position`, checked against the file's size before anything is allocated. */
 function readAt(fd: number, position: number, length: number): DataView {
+  const size = fstatSync(fd).size;
+  if (position < 0 || length < 0 || position + length > size) {
+    throw new ZipFormatError(
+      `zip: ${length} bytes at byte ${position} run past the end of the ${size}-byte file`,
+    );
+  }
   const buf = new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    if (n === 0) throw new ZipFormatError(`zip: unexpected end of file at byte ${position + done}`);
     done += n;
   }
   return new DataView(buf.buffer);
 }
 
 function u64(view: DataView, offset: number): number {
+  if (offset + 8 > view.byteLength) throw new ZipFormatError("zip64 field runs past its record");
   const value = view.getBigUint64(offset, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error("zip64 size beyond 2^53");
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZipFormatError("zip64 size beyond 2^53");
   return Number(value);
 }
 
@@ -47,25 +63,30 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
       break;
     }
   }
-  if (eocd < 0) throw new Error("no zip end-of-central-directory record");
+  if (eocd < 0) throw new ZipFormatError("no zip end-of-central-directory record");
   let entries = tail.getUint16(eocd + 10, true);
   let cdSize = tail.getUint32(eocd + 12, true);
   let cdOffset = tail.getUint32(eocd + 16, true);
   const locator = eocd - 20;
   if (locator >= 0 && tail.getUint32(locator, true) === EOCD64_LOCATOR) {
     const record = readAt(fd, u64(tail, locator + 8), 56);
-    if (record.getUint32(0, true) !== EOCD64) throw new Error("bad zip64 end-of-central-directory record");
+    if (record.getUint32(0, true) !== EOCD64)
+      throw new ZipFormatError("bad zip64 end-of-central-directory record");
     entries = u64(record, 32);
     cdSize = u64(record, 40);
     cdOffset = u64(record, 48);
   }
   if (cdOffset + cdSize > fileSize)
-    throw new Error("zip central directory runs past the end of the file; truncated?");
+    throw new ZipFormatError("zip central directory runs past the end of the file; truncated?");
+  if (entries * 46 > cdSize)
+    throw new ZipFormatError(`zip: ${entries} entries cannot fit a ${cdSize}-byte central directory`);
   const cd = readAt(fd, cdOffset, cdSize);
   const out = new Map<string, ZipEntry>();
   let p = 0;
   for (let e = 0; e < entries; e++) {
-    if (cd.getUint32(p, true) !== CENTRAL_HEADER) throw new Error(`bad zip central directory entry ${e}`);
+    if (p + 46 > cdSize || cd.getUint32(p, true) !== CENTRAL_HEADER) {
+      throw new ZipFormatError(`bad zip central directory entry ${e}`);
+    }
     const method = cd.getUint16(p + 10, true);
     let compressedSize = cd.getUint32(p + 20, true);
     let uncompressedSize = cd.getUint32(p + 24, true);
@@ -73,6 +94,9 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
     const extraLength = cd.getUint16(p + 30, true);
     const commentLength = cd.getUint16(p + 32, true);
     let localHeaderOffset = cd.getUint32(p + 42, true);
+    if (p + 46 + nameLength + extraLength + commentLength > cdSize) {
+      throw new ZipFormatError(`zip central directory entry ${e} runs past the directory`);
+    }
     const name = new TextDecoder().decode(new Uint8Array(cd.buffer, p + 46, nameLength));
     // zip64 extra field (id 1): 8-byte values for the fields saturated at 0xFFFFFFFF, in this order
     let x = p + 46 + nameLength;
@@ -94,6 +118,12 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
       }
       x += 4 + size;
     }
+    if (
+      localHeaderOffset + 30 + compressedSize > fileSize ||
+      (method === 0 && uncompressedSize !== compressedSize)
+    ) {
+      throw new ZipFormatError(`zip entry "${name}": its sizes or offset do not fit the file`);
+    }
     out.set(name, { name, method, compressedSize, uncompressedSize, localHeaderOffset });
     p = extraEnd + commentLength;
   }
@@ -103,12 +133,14 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
 /** Where an entry's bytes start (after its local header, whose extra field may differ from the directory's). */
 export function entryDataOffset(fd: number, entry: ZipEntry): number {
   const header = readAt(fd, entry.localHeaderOffset, 30);
-  if (header.getUint32(0, true) !== LOCAL_HEADER) throw new Error(`bad zip local header for "${entry.name}"`);
+  if (header.getUint32(0, true) !== LOCAL_HEADER)
+    throw new ZipFormatError(`bad zip local header for "${entry.name}"`);
   return entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
 }
 
 export function readEntry(fd: number, entry: ZipEntry): Uint8Array {
-  if (entry.method !== 0) throw new Error(`zip entry "${entry.name}" is compressed (method ${entry.method})`);
+  if (entry.method !== 0)
+    throw new ZipFormatError(`zip entry "${entry.name}" is compressed (method ${entry.method})`);
   const view = readAt(fd, entryDataOffset(fd, entry), entry.uncompressedSize);
   return new Uint8Array(view.buffer);
 }
