@@ -8,6 +8,8 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { describeRepair } from "../../cache/cache-entries.js";
+import { GraphCache } from "../../cache/graph-cache.js";
 import { toRgb } from "../../image/color.js";
 import { writeFileNoOverwrite } from "../../image/output-path.js";
 import { decodePng, encodePng, hasPngSignature } from "../../image/png.js";
@@ -94,7 +96,10 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   const png = await readPng(input);
   const image = toRgb(png);
   const { openUpscaler } = await import("../../upscale/open-upscaler.js"); // loads onnxruntime only here
-  const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad });
+  const cache = new GraphCache(undefined, {
+    onRepair: (r) => process.stderr.write(`${describeRepair(r)}\n`),
+  });
+  const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad, cache });
   const progress = tileReporter(process.stderr);
   const started = Date.now();
   let result: Awaited<ReturnType<typeof upscaleBy>>;
