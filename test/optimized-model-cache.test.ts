@@ -17,6 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { type CacheRepair, ENTRY_FILE, entryDigests } from "../src/cache/cache-entries.js";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
 import {
   OPTIMIZED_MODEL_FILE,
@@ -152,16 +153,54 @@ describe("saved optimised models", () => {
     assert.ok(optimized.lookup(entryKey()));
   });
 
-  it("an entry whose bytes are damaged at the same size fails to load, is removed and saved again", async () => {
-    const modelFile = join(optimized.dir, entryKey(), OPTIMIZED_MODEL_FILE);
+  it("an entry whose bytes are damaged at the same size is reported and saved again", async () => {
+    const modelFile = join(optimized.dir, entryKey(), `${OPTIMIZED_MODEL_FILE}.data`);
+    const bytes = readFileSync(modelFile);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    writeFileSync(modelFile, bytes);
+    const check = optimized.check(entryKey());
+    assert.equal(check.state, "damaged");
+    assert.match(check.state === "damaged" ? check.reason : "", /model\.onnx\.data: content differs/);
+    const repairs: CacheRepair[] = [];
+    const runtime = new RecordingRuntime();
+    const listening = new GraphCache(root, { onRepair: (r) => repairs.push(r) });
+    const session = await createGraphSession(runtime, build, {
+      cache: { cache: listening, key },
+      session: { intraOpNumThreads: 1 },
+    });
+    assert.deepEqual(await output(session), plain);
+    assert.deepEqual(
+      repairs.map((r) => [r.cache, r.key]),
+      [["optimized", entryKey()]],
+      "one note for the damaged entry",
+    );
+    assert.equal(runtime.created.length, 1, "never loaded from the damaged entry");
+    assert.ok(runtime.created[0].options?.optimizedModelFilePath, "saved again");
+    assert.ok(optimized.lookup(entryKey()));
+  });
+
+  it("an entry that passes its checks but fails to load is removed, reported and saved again", async () => {
+    // damage the checks cannot see: the manifest re-signed over the broken bytes
+    const entryDir = join(optimized.dir, entryKey());
+    const modelFile = join(entryDir, OPTIMIZED_MODEL_FILE);
     const bytes = readFileSync(modelFile);
     writeFileSync(modelFile, Buffer.alloc(bytes.length, 0xff));
-    assert.ok(optimized.lookup(entryKey()), "the sizes still match");
+    const manifest = JSON.parse(readFileSync(join(entryDir, ENTRY_FILE), "utf-8"));
+    manifest.digests = entryDigests(entryDir, Object.keys(manifest.files));
+    writeFileSync(join(entryDir, ENTRY_FILE), JSON.stringify(manifest));
+    assert.ok(optimized.lookup(entryKey()), "the checks pass");
+    const repairs: CacheRepair[] = [];
     const runtime = new RecordingRuntime();
-    assert.deepEqual(await output(await open(runtime)), plain);
+    const session = await createGraphSession(runtime, build, {
+      cache: { cache: new GraphCache(root, { onRepair: (r) => repairs.push(r) }), key },
+      session: { intraOpNumThreads: 1 },
+    });
+    assert.deepEqual(await output(session), plain);
     assert.equal(runtime.created.length, 2, "one failed load, then the plain graph saving again");
     assert.equal(runtime.created[0].path, modelFile);
     assert.ok(runtime.created[1].options?.optimizedModelFilePath);
+    assert.equal(repairs.length, 1);
+    assert.match(repairs[0].reason, /^the engine could not load it: /);
     assert.deepEqual(readFileSync(modelFile).length, bytes.length);
     assert.notEqual(readFileSync(modelFile)[0], 0xff, "rewritten");
   });

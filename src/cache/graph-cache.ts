@@ -4,9 +4,10 @@
  * the weights' identity (file paths, sizes, mtimes — or any caller-given content hash), the network
  * kind, its config and the build options, plus GRAPH_FORMAT_VERSION.
  *
- * Crash safety: an entry is built in a sibling temporary folder and renamed into place only when
- * complete, and it carries `entry.json` listing every file with its size. A folder without a valid
- * `entry.json`, or whose files do not match it, is never trusted; temporary folders are ignored.
+ * Crash safety and integrity: an entry is built in a sibling temporary folder and renamed into
+ * place only when complete, and it carries `entry.json` listing every file with its size and
+ * content digests (cache-entries.ts). A folder without a valid `entry.json`, or whose files do not
+ * match it, is never trusted: it is rebuilt, and a damaged one reported through `onRepair`.
  */
 import { createHash } from "node:crypto";
 import { rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,9 +16,12 @@ import { join, resolve } from "node:path";
 import type { GraphBuilder } from "../graph/graph-builder.js";
 import { type SerializeOptions, writeModel } from "../graph/onnx-model.js";
 import {
+  type CacheListener,
+  checkEntry,
   ENTRY_FILE,
+  type EntryCheck,
   type EntryManifest,
-  lookupEntry,
+  entryDigests,
   publishEntry,
   temporaryEntryDir,
 } from "./cache-entries.js";
@@ -81,19 +85,30 @@ export interface CachedGraph {
 export class GraphCache {
   readonly dir: string;
 
-  constructor(root: string = defaultCacheRoot()) {
+  constructor(
+    root: string = defaultCacheRoot(),
+    /** Also handed to the optimised-model cache beside it. */
+    readonly listener: CacheListener = {},
+  ) {
     this.dir = join(root, "graphs");
   }
 
-  /** The model path of a complete, verified entry, or undefined. */
+  /** What entry `key` looks like now (see checkEntry). */
+  check(key: string): EntryCheck {
+    return checkEntry(this.dir, key, GRAPH_FORMAT_VERSION);
+  }
+
+  /** The model path of a complete, intact entry, or undefined. */
   lookup(key: string): string | undefined {
-    return lookupEntry(this.dir, key, GRAPH_FORMAT_VERSION);
+    const found = this.check(key);
+    return found.state === "ok" ? found.modelPath : undefined;
   }
 
   /** Returns the cached model for `key`, building and storing it first when absent or damaged. */
   getOrBuild(key: string, build: () => GraphBuilder, options: SerializeOptions = {}): CachedGraph {
-    const found = this.lookup(key);
-    if (found) return { modelPath: found, hit: true };
+    const found = this.check(key);
+    if (found.state === "ok") return { modelPath: found.modelPath, hit: true };
+    if (found.state === "damaged") this.listener.onRepair?.({ cache: "graphs", key, reason: found.reason });
     const tmp = temporaryEntryDir(this.dir, key);
     try {
       const { modelPath, files } = writeModel(build(), tmp, options);
@@ -104,6 +119,7 @@ export class GraphCache {
         key,
         modelFile: modelPath.slice(tmp.length + 1),
         files: sizes,
+        digests: entryDigests(tmp, files),
         createdAt: new Date().toISOString(),
       };
       writeFileSync(join(tmp, ENTRY_FILE), JSON.stringify(manifest, null, 2));

@@ -10,9 +10,10 @@
  * entry; the plain graph stays in the graph cache as the portable source.
  *
  * Crash safety as in the graph cache: an entry is written in a sibling temporary folder, its files
- * flushed to disk, then `entry.json` (every file with its size) is written and the folder renamed
- * into place. A folder without a valid `entry.json`, or whose files do not match it, is never
- * trusted; a session that fails to load from an entry has the entry removed and saved again.
+ * flushed to disk, then `entry.json` (every file with its size and content digests) is written and
+ * the folder renamed into place. A folder without a valid `entry.json`, or whose files do not match
+ * it, is never trusted; a session that fails to load from an entry has the entry removed and saved
+ * again.
  */
 import { createHash } from "node:crypto";
 import {
@@ -27,9 +28,12 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import {
+  type CacheListener,
+  checkEntry,
   ENTRY_FILE,
+  type EntryCheck,
   type EntryManifest,
-  lookupEntry,
+  entryDigests,
   publishEntry,
   temporaryEntryDir,
 } from "./cache-entries.js";
@@ -64,17 +68,30 @@ export interface SavedModel<T> {
 export class OptimizedModelCache {
   readonly dir: string;
 
-  constructor(root: string = defaultCacheRoot()) {
+  constructor(
+    root: string = defaultCacheRoot(),
+    private readonly listener: CacheListener = {},
+  ) {
     this.dir = join(root, "optimized");
   }
 
-  /** The model path of a complete, verified entry, or undefined. */
-  lookup(key: string): string | undefined {
-    return lookupEntry(this.dir, key, OPTIMIZED_FORMAT_VERSION);
+  /** What entry `key` looks like now; a damaged one is reported (it is saved again by `save`). */
+  check(key: string): EntryCheck {
+    const found = checkEntry(this.dir, key, OPTIMIZED_FORMAT_VERSION);
+    if (found.state === "damaged")
+      this.listener.onRepair?.({ cache: "optimized", key, reason: found.reason });
+    return found;
   }
 
-  /** Drops an entry (one that exists but would not load). */
-  remove(key: string): void {
+  /** The model path of a complete, intact entry, or undefined. */
+  lookup(key: string): string | undefined {
+    const found = this.check(key);
+    return found.state === "ok" ? found.modelPath : undefined;
+  }
+
+  /** Drops an entry that passed its checks but would not load, saying why. */
+  remove(key: string, reason: string): void {
+    this.listener.onRepair?.({ cache: "optimized", key, reason });
     rmSync(join(this.dir, key), { recursive: true, force: true });
   }
 
@@ -127,6 +144,7 @@ export class OptimizedModelCache {
       ...meta,
       modelFile: OPTIMIZED_MODEL_FILE,
       files,
+      digests: entryDigests(tmp, Object.keys(files)),
       createdAt: new Date().toISOString(),
     };
     const manifestPath = join(tmp, ENTRY_FILE);

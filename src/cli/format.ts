@@ -11,6 +11,19 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** Rows as columns padded to their widest cell, two spaces apart. */
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => cell.padEnd(widths[col]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
 /** 0.4 s, 12 s, 3m05s, 1h02m. */
 export function formatDuration(ms: number): string {
   const s = ms / 1000;

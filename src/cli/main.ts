@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { PACKAGE_VERSION } from "../version.js";
 import { registerBenchCommand } from "./commands/bench.js";
+import { registerCacheCommand } from "./commands/cache.js";
 import { registerGenerateCommand } from "./commands/generate.js";
 import { registerInfoCommand } from "./commands/info.js";
 import { registerModelsCommand } from "./commands/models.js";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerUpscaleCommand(program);
   registerProfileCommand(program);
+  registerCacheCommand(program);
   return program;
 }
 

@@ -3,6 +3,8 @@
  * checks before any download, model and TAESD resolved), run it, and write one PNG per image as the
  * job made it. Progress goes to stderr; stdout gets the files written (or one JSON object).
  */
+import { describeRepair } from "../cache/cache-entries.js";
+import { GraphCache } from "../cache/graph-cache.js";
 import { writeNumberedFile } from "../image/output-path.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
@@ -55,6 +57,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     reporter.phase(`loading ${built.resolved.name}`);
     const result = await runGenerationJob(built.job, {
       signal: abort.signal,
+      local: { graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }) },
       onOpened: ({ warnings }) => {
         for (const w of warnings) reporter.note(`warning: ${w}`);
       },

@@ -41,15 +41,16 @@ export async function createGraphSession(
   if (fingerprint === undefined || !runtime.optimizedModelLoadOptions) return plainSession();
 
   // the optimised models live beside the graphs, under the same cache root
-  const optimized = new OptimizedModelCache(dirname(cache.dir));
+  const optimized = new OptimizedModelCache(dirname(cache.dir), cache.listener);
   const optimizedKey = optimizedModelKey(key, fingerprint);
   const found = optimized.lookup(optimizedKey);
   if (found) {
     try {
       return await runtime.createSession({ path: found }, runtime.optimizedModelLoadOptions(options.session));
-    } catch {
-      // damaged in a way its sizes do not show: saved again below
-      optimized.remove(optimizedKey);
+    } catch (err) {
+      // intact as written but unloadable (e.g. damage the samples missed): saved again below
+      const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      optimized.remove(optimizedKey, `the engine could not load it: ${message}`);
     }
   }
   const { modelPath } = cache.getOrBuild(key, build, options.serialize);

@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import "./ort-telemetry.js";
+// must run before onnxruntime-node loads: see the module
+import "./onnxruntime-telemetry.js";
 import * as ort from "onnxruntime-node";
 import {
   ExecutionProviderError,

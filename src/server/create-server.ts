@@ -8,6 +8,8 @@ import fastifyCors from "@fastify/cors";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { describeRepair } from "../cache/cache-entries.js";
+import { GraphCache } from "../cache/graph-cache.js";
 import { EmbeddingFolder } from "../embeddings/embedding-folder.js";
 import { openPipeline } from "../engine/open-pipeline.js";
 import { resolveHubSettings, sdliteModelsDir } from "../hub/hub-settings.js";
@@ -111,8 +113,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const models = new ModelCatalog({ defaultModel: options.model, modelsDir, hubCacheDir });
   const loras = new LoraCatalog(options.loraDir ?? join(modelsDir, "Lora"));
   const engine = options.engine ?? {};
+  // one graph cache for every pipeline and upscaler: a damaged entry is rebuilt with a log line
+  const graphCache = new GraphCache(undefined, { onRepair: (r) => log(describeRepair(r)) });
   const pool = new PipelinePool(
-    (spec) => openPipeline(spec.model.path, engineOptionsForJob(spec)),
+    (spec) => openPipeline(spec.model.path, engineOptionsForJob(spec, { graphCache })),
     options.maxPipelines ?? (engine.memory?.lowMemory ? 1 : 2),
   );
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
@@ -203,7 +207,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111EmbeddingRoutes(app, context);
   const upscalers = new UpscalerPool({
     threads: engine.runtime?.threads,
-    cache: engine.runtime?.cache === false ? false : undefined,
+    cache: engine.runtime?.cache === false ? false : graphCache,
   });
   a1111UpscaleRoutes(
     app,

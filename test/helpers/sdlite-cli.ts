@@ -18,7 +18,12 @@ export interface CliRun {
 export interface RunOptions {
   /** Sends `signal` to the CLI the first time its stderr matches `pattern` (e.g. Ctrl-C mid-run). */
   signalWhen?: { pattern: RegExp; signal: NodeJS.Signals };
+  /** The working folder (default: the repository). */
+  cwd?: string;
 }
+
+// resolved here, so the CLI also starts from a working folder outside the repository
+const TSX_LOADER = import.meta.resolve("tsx");
 
 /** Asynchronous, so an in-process server (the fake hub) keeps answering while the CLI runs. */
 export function runSdlite(
@@ -29,9 +34,9 @@ export function runSdlite(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), ...args],
+      ["--import", TSX_LOADER, join(repoRoot, "src", "cli", "main.ts"), ...args],
       {
-        cwd: repoRoot,
+        cwd: options.cwd ?? repoRoot,
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { type CachedRepo, type LocalModel, scanHubCache, scanModelsFolder } from "../../hub/cache-scan.js";
 import { resolveHubSettings, sdliteModelsDir } from "../../hub/hub-settings.js";
 import type { ModelLooks } from "../../hub/model-kind.js";
-import { formatBytes } from "../format.js";
+import { formatBytes, formatTable } from "../format.js";
 
 const HELP = `
 Where models are looked for:
@@ -21,18 +21,6 @@ function formatLooks(looks: ModelLooks): string {
   return `${family}${format} (${looks.detail})`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, col) => cell.padEnd(widths[col]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 function revisionLabel(repo: CachedRepo): string {
   return repo.revisions
     .map(
@@ -49,13 +37,13 @@ function printText(cacheDir: string, repos: CachedRepo[], modelsDir: string, loc
       const partial = r.incompleteBytes > 0 ? ` (+${formatBytes(r.incompleteBytes)} partial)` : "";
       return [r.repo, revisionLabel(r), formatBytes(r.sizeOnDisk) + partial, formatLooks(r.looks)];
     });
-    out.push(table([["REPO", "REVISIONS", "SIZE", "KIND"], ...rows]));
+    out.push(formatTable([["REPO", "REVISIONS", "SIZE", "KIND"], ...rows]));
   }
   out.push("", `sdlite models folder: ${modelsDir}`);
   if (local.length === 0) out.push("  (no models)");
   else {
     const rows = local.map((m) => [m.name, formatBytes(m.size), formatLooks(m.looks)]);
-    out.push(table([["NAME", "SIZE", "KIND"], ...rows]));
+    out.push(formatTable([["NAME", "SIZE", "KIND"], ...rows]));
   }
   process.stdout.write(`${out.join("\n")}\n`);
 }

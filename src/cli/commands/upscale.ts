@@ -8,6 +8,8 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { describeRepair } from "../../cache/cache-entries.js";
+import { GraphCache } from "../../cache/graph-cache.js";
 import { toRgb } from "../../image/color.js";
 import { checkOutputFolder, ensureOutputFolder } from "../../image/output-folder.js";
 import { writeFileNoOverwrite } from "../../image/output-path.js";
@@ -102,7 +104,10 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   const wanted = o.output ?? defaultUpscaleOutput(input);
   await checkOutputFolder(dirname(wanted)); // before the work, not after it
   const { openUpscaler } = await import("../../upscale/open-upscaler.js"); // loads onnxruntime only here
-  const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad });
+  const cache = new GraphCache(undefined, {
+    onRepair: (r) => process.stderr.write(`${describeRepair(r)}\n`),
+  });
+  const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad, cache });
   const scale = o.scale ?? upscaler.scale;
   let png: ReturnType<typeof decodePng>;
   try {
