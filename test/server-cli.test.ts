@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
@@ -103,6 +104,71 @@ describe("sdlite serve", () => {
     });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--decoder taesd needs TAESD weights/);
+  });
+
+  it("--listen serves every interface; Host names are checked over a real socket; --listen with --host is refused", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        main,
+        "serve",
+        "--listen",
+        "--api-key",
+        "k",
+        "--allowed-host",
+        "studio.lan",
+        "--port",
+        "0",
+      ],
+      { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+    /** GET /sdapi/v1/samplers on 127.0.0.1 with the Host header a browser would send. */
+    const get = (port: string, host: string) =>
+      new Promise<number | undefined>((resolveStatus, reject) => {
+        const req = request(
+          { host: "127.0.0.1", port, path: "/sdapi/v1/samplers", headers: { host, "x-api-key": "k" } },
+          (res) => {
+            res.resume();
+            resolveStatus(res.statusCode);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      const port = await new Promise<string>((resolvePort, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "serving on" line; stderr:\n${stderr}`)), 20_000);
+        child.stderr.on("data", () => {
+          const m = /serving on http:\/\/0\.0\.0\.0:(\d+)/.exec(stderr);
+          if (m) {
+            clearTimeout(timer);
+            resolvePort(m[1]);
+          }
+        });
+        child.on("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${stderr}`)));
+      });
+      assert.equal(await get(port, `studio.lan:${port}`), 200, "an --allowed-host name");
+      assert.equal(await get(port, `127.0.0.1:${port}`), 200, "an address");
+      assert.equal(await get(port, `rebound.attacker.example:${port}`), 403, "any other name");
+      assert.doesNotMatch(stderr, /warning: listening/, "credentials given: no warning");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, `exit code; stderr:\n${stderr}`);
+    const both = spawnSync(process.execPath, ["--import", "tsx", main, "serve", "--listen", "--host", "::"], {
+      cwd: repoRoot,
+      env,
+      encoding: "utf-8",
+    });
+    assert.equal(both.status, 1);
+    assert.match(both.stderr, /choose one of --listen and --host/);
   });
 
   it("knows which hosts are loopback (others without credentials get a warning)", () => {

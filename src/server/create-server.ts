@@ -18,6 +18,7 @@ import { engineOptionsForJob, type JobEngine } from "../pipeline/job-engine.js";
 import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { PACKAGE_VERSION } from "../version.js";
 import { createAuthenticator } from "./auth.js";
+import { createBrowserGuard } from "./browser-guard.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
 import { type Job, JobQueue } from "./job-queue.js";
@@ -53,8 +54,15 @@ export interface CreateServerOptions {
   apiKey?: string;
   /** "user:pass[,user2:pass2]": HTTP basic authentication. */
   apiAuth?: string;
-  /** Origins allowed by CORS; none: no CORS headers at all. */
+  /** Origins allowed by CORS; none: no CORS headers at all. Other origins' POSTs are refused. */
   corsOrigins?: readonly string[];
+  /**
+   * Host names requests may carry besides IP literals, localhost and this machine's name (a guard
+   * against DNS rebinding; see browser-guard.ts): a leading dot allows subdomains, "*" any name.
+   */
+  allowedHosts?: readonly string[];
+  /** The name or address the server listens on (`--host`): a name is allowed as Host too. */
+  listenHost?: string;
   /** Most jobs waiting behind the running one (default 16). */
   queueSize?: number;
   /** The engine settings of every job (runtime.threads, memory.lowMemory, taesd, speed.decoder, runtime.cache, …). */
@@ -166,6 +174,15 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
       credentials: true,
     });
   }
+
+  const guard = createBrowserGuard(
+    { allowedHosts: options.allowedHosts ?? [], corsOrigins: options.corsOrigins ?? [] },
+    options.listenHost,
+  );
+  app.addHook("onRequest", async (request, reply) => {
+    const refusal = guard.refusal(request.method, request.headers);
+    if (refusal !== undefined) return reply.code(403).send(a1111ErrorBody("HTTPException", refusal));
+  });
 
   const auth = createAuthenticator({ apiKey: options.apiKey, basic: options.apiAuth });
   if (auth.required) {

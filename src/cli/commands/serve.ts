@@ -15,6 +15,8 @@ export interface ServeOptions {
   embeddingsDir?: string;
   upscalersDir?: string;
   host: string;
+  listen?: boolean;
+  allowedHost: string[];
   port: number;
   apiKey?: string;
   apiAuth?: string;
@@ -46,9 +48,14 @@ Embeddings: a textual-inversion file's name in a prompt, from --embeddings-dir (
 <models-dir>/embeddings; re-read when it changes; listed by /sdapi/v1/embeddings).
 Credentials: browsers (the web UI, /docs) can answer --api-auth's password prompt; --api-key
 suits programs, which send it as "Authorization: Bearer KEY" or "X-API-Key: KEY".
+Browsers: requests whose Host is not an IP address, localhost, this machine's name or an
+--allowed-host are refused (DNS rebinding), and so are POSTs from other sites' pages unless their
+origin is given with --cors-origin. On a LAN: --listen --api-key KEY (and --allowed-host NAME for
+each name other machines use for this one).
 
 Examples:
   sdlite serve -m ./v1-5-pruned-emaonly.safetensors
+  sdlite serve --listen --api-key "$(openssl rand -hex 16)" --allowed-host studio.lan
   sdlite serve --host 0.0.0.0 --api-auth alice:secret --cors-origin https://app.example`;
 
 /** 127.0.0.0/8, ::1 and "localhost": reachable from this machine only. */
@@ -118,6 +125,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     apiKey: options.apiKey,
     apiAuth: options.apiAuth,
     corsOrigins: options.corsOrigin,
+    allowedHosts: options.allowedHost,
+    listenHost: options.host,
     queueSize: options.queueSize,
     engine: serveEngineOptions({ ...options, taesd }),
     // --fast --preview taesd without TAESD (it fell back): the default previews
@@ -184,6 +193,13 @@ export function registerServeCommand(program: Command): void {
       "ESRGAN-family upscaler models, .pth/.safetensors (default: <models-dir>/ESRGAN)",
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--listen", "listen on every interface, for other machines (as --host 0.0.0.0; A1111's flag)")
+    .option(
+      "--allowed-host <name>",
+      "a host name browsers and clients may use for this server (DNS-rebinding guard; .example.com: subdomains too; *: any); repeatable",
+      collect,
+      [],
+    )
     .option("--port <n>", "port (0: any free port)", parseInteger, 7860)
     .option(
       "--api-key <key>",
@@ -221,8 +237,13 @@ export function registerServeCommand(program: Command): void {
     )
     .option("--shutdown-grace <seconds>", "on SIGTERM, how long the running job may finish", parseInteger, 30)
     .addHelpText("after", HELP)
-    .action(async (options: ServeOptions) => {
+    .action(async (options: ServeOptions, command: Command) => {
       options.apiKey ??= process.env.SDLITE_API_KEY || undefined;
+      if (options.listen) {
+        if (command.getOptionValueSource("host") === "cli")
+          throw new Error("choose one of --listen and --host");
+        options.host = "0.0.0.0";
+      }
       if (options.apiKey !== undefined && options.apiAuth !== undefined) {
         throw new Error("choose one of --api-key and --api-auth");
       }
