@@ -23,41 +23,45 @@ const env = {
 
 after(() => rmSync(work, { recursive: true, force: true }));
 
+/** `sdlite serve ARGS` as a child; `listening` resolves with the address once it says so. */
+function startServe(args: string[]) {
+  const child = spawn(process.execPath, ["--import", "tsx", main, "serve", ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out = { stderr: "" };
+  child.stderr.on("data", (chunk) => {
+    out.stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+  const listening = new Promise<{ url: string; port: string }>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "serving on" line; stderr:\n${out.stderr}`)), 20_000);
+    child.stderr.on("data", () => {
+      const m = /serving on (http:\/\/[\d.]+:(\d+))/.exec(out.stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl({ url: m[1], port: m[2] });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${out.stderr}`)));
+  });
+  return { child, out, exited, listening };
+}
+
 describe("sdlite serve", () => {
   it("serves the API, then on SIGTERM finishes and exits 0", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        main,
-        "serve",
-        "-m",
-        fixturePath("models/tiny-sd15"),
-        "--port",
-        "0",
-        "--threads",
-        "1",
-      ],
-      { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+    const { child, out, exited, listening } = startServe([
+      "-m",
+      fixturePath("models/tiny-sd15"),
+      "--port",
+      "0",
+      "--threads",
+      "1",
+    ]);
     try {
-      const url = await new Promise<string>((resolveUrl, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "serving on" line; stderr:\n${stderr}`)), 20_000);
-        child.stderr.on("data", () => {
-          const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-          if (m) {
-            clearTimeout(timer);
-            resolveUrl(m[1]);
-          }
-        });
-        child.on("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${stderr}`)));
-      });
+      const { url } = await listening;
+      assert.match(url, /^http:\/\/127\.0\.0\.1:/);
       const health = await fetch(`${url}/sdlite/v1/health`);
       assert.equal(health.status, 200);
       const r = await fetch(`${url}/sdapi/v1/txt2img`, {
@@ -67,12 +71,12 @@ describe("sdlite serve", () => {
       });
       assert.equal(r.status, 200);
       assert.equal(JSON.parse(((await r.json()) as { info: string }).info).seed, 3);
-      assert.doesNotMatch(stderr, /warning/, "no warning on loopback");
+      assert.doesNotMatch(out.stderr, /warning/, "no warning on loopback");
     } finally {
       child.kill("SIGTERM");
     }
-    assert.equal(await exited, 0, `exit code; stderr:\n${stderr}`);
-    assert.match(stderr, /SIGTERM: finishing the running job/);
+    assert.equal(await exited, 0, `exit code; stderr:\n${out.stderr}`);
+    assert.match(out.stderr, /SIGTERM: finishing the running job/);
   });
 
   it("refuses --api-key together with --api-auth", () => {
@@ -107,28 +111,15 @@ describe("sdlite serve", () => {
   });
 
   it("--listen serves every interface; Host names are checked over a real socket; --listen with --host is refused", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        main,
-        "serve",
-        "--listen",
-        "--api-key",
-        "k",
-        "--allowed-host",
-        "studio.lan",
-        "--port",
-        "0",
-      ],
-      { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+    const { child, out, exited, listening } = startServe([
+      "--listen",
+      "--api-key",
+      "k",
+      "--allowed-host",
+      "studio.lan",
+      "--port",
+      "0",
+    ]);
     /** GET /sdapi/v1/samplers on 127.0.0.1 with the Host header a browser would send. */
     const get = (port: string, host: string) =>
       new Promise<number | undefined>((resolveStatus, reject) => {
@@ -143,25 +134,16 @@ describe("sdlite serve", () => {
         req.end();
       });
     try {
-      const port = await new Promise<string>((resolvePort, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "serving on" line; stderr:\n${stderr}`)), 20_000);
-        child.stderr.on("data", () => {
-          const m = /serving on http:\/\/0\.0\.0\.0:(\d+)/.exec(stderr);
-          if (m) {
-            clearTimeout(timer);
-            resolvePort(m[1]);
-          }
-        });
-        child.on("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${stderr}`)));
-      });
+      const { url, port } = await listening;
+      assert.match(url, /^http:\/\/0\.0\.0\.0:/);
       assert.equal(await get(port, `studio.lan:${port}`), 200, "an --allowed-host name");
       assert.equal(await get(port, `127.0.0.1:${port}`), 200, "an address");
       assert.equal(await get(port, `rebound.attacker.example:${port}`), 403, "any other name");
-      assert.doesNotMatch(stderr, /warning: listening/, "credentials given: no warning");
+      assert.doesNotMatch(out.stderr, /warning: listening/, "credentials given: no warning");
     } finally {
       child.kill("SIGTERM");
     }
-    assert.equal(await exited, 0, `exit code; stderr:\n${stderr}`);
+    assert.equal(await exited, 0, `exit code; stderr:\n${out.stderr}`);
     const both = spawnSync(process.execPath, ["--import", "tsx", main, "serve", "--listen", "--host", "::"], {
       cwd: repoRoot,
       env,
