@@ -138,6 +138,7 @@ describe("JobQueue", () => {
       run: async (context) => {
         for (let k = 0; k < 2; k++) {
           const signal = context.iterationSignal();
+          context.emit({ type: "step", step: 1, total: 2, jobNo: k, jobCount: 2 });
           if (k === 0) {
             skipNow();
             await new Promise((resolve) => signal.addEventListener("abort", resolve));
@@ -151,6 +152,59 @@ describe("JobQueue", () => {
     assert.equal(queue.skip(), true);
     assert.equal(await job.finished, "both");
     assert.deepEqual(seen, ["iteration 0: skipped", "iteration 1: ran"]);
+  });
+
+  it("a skip racing the end of an iteration stops neither it nor the next one before its first step", async () => {
+    const queue = new JobQueue<string[]>({ capacity: 1 });
+    /** A point the task stops at until the test lets it go on. */
+    const pause = () => {
+      let reach!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => {
+        reach = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const wait = () => {
+        reach();
+        return released;
+      };
+      return { reached, release, wait };
+    };
+    // iteration 1 has begun but made no step (the client saw iteration 0's last step); iteration 2 has made one
+    const beforeFirstStep = pause();
+    const afterFirstStep = pause();
+    const job = queue.submit({
+      kind: "test",
+      run: async (context) => {
+        const seen: string[] = [];
+        for (let k = 0; k < 3; k++) {
+          const signal = context.iterationSignal();
+          if (k === 1) await beforeFirstStep.wait();
+          let step = 0;
+          for (; step < 2 && !signal.aborted; step++) {
+            context.emit({ type: "step", step: step + 1, total: 2, jobNo: k, jobCount: 3 });
+            if (k === 2 && step === 0) await afterFirstStep.wait();
+          }
+          seen.push(`iteration ${k}: ${step} step(s)${signal.aborted ? ", skipped" : ""}`);
+        }
+        return seen;
+      },
+    });
+    await beforeFirstStep.reached;
+    assert.equal(queue.skip(), true);
+    assert.equal(job.progress.skipped, false, "dropped, not reported as skipped");
+    beforeFirstStep.release();
+    await afterFirstStep.reached;
+    assert.equal(queue.skip(), true);
+    assert.equal(job.progress.skipped, true);
+    afterFirstStep.release();
+    assert.deepEqual(await job.finished, [
+      "iteration 0: 2 step(s)",
+      "iteration 1: 2 step(s)",
+      "iteration 2: 1 step(s), skipped",
+    ]);
   });
 
   it("shutdown cancels the waiting jobs and gives the running one its grace period", async () => {

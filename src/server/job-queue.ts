@@ -183,6 +183,8 @@ interface Running<R> {
   job: Job<R>;
   controller: AbortController;
   iteration?: AbortController;
+  /** Whether the current iteration has reported a denoising step (see skip). */
+  iterationStepped?: boolean;
 }
 
 export class JobQueue<R> {
@@ -269,11 +271,18 @@ export class JobQueue<R> {
     return true;
   }
 
-  /** A1111 skip: stop the running job's current batch iteration only. */
+  /**
+   * A1111 skip: stop the running job's current batch iteration only (it keeps what it has). A
+   * skip that reaches an iteration before its first step is dropped, as A1111 drops one that
+   * arrives between iterations: it was meant for the image whose progress the client saw, which
+   * has just ended, and the fresh iteration would end with nothing to show.
+   */
   skip(): boolean {
-    if (!this.running) return false;
-    this.running.job.progress.skipped = true;
-    this.running.iteration?.abort("skip");
+    const running = this.running;
+    if (!running) return false;
+    if (!running.iterationStepped) return true;
+    running.job.progress.skipped = true;
+    running.iteration?.abort("skip");
     return true;
   }
 
@@ -340,11 +349,15 @@ export class JobQueue<R> {
       signal: controller.signal,
       iterationSignal: () => {
         running.iteration = new AbortController();
+        running.iterationStepped = false;
         job.progress.skipped = false;
         return AbortSignal.any([controller.signal, running.iteration.signal]);
       },
       progress: job.progress,
-      emit: (event) => job.emit(event),
+      emit: (event) => {
+        if (event.type === "step") running.iterationStepped = true;
+        job.emit(event);
+      },
     };
     try {
       const result = await task.run(context);
