@@ -4,9 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, describe, it } from "node:test";
 import type { OpenedPipeline } from "../src/engine/open-pipeline.js";
 import type { PipelineSpec } from "../src/pipeline/job-engine.js";
@@ -58,6 +66,27 @@ describe("ModelCatalog", () => {
     );
     assert.equal(catalog.list()[2].path, snapshot);
     assert.equal(catalog.defaultEntry()?.name, "tiny-sd15");
+  });
+
+  it("lists a model once however it is reached: -m through a symlink or a relative path, a relative hub cache", () => {
+    const linked = join(work, "linked-models");
+    symlinkSync(modelsDir, linked);
+    const relativeHub = relative(process.cwd(), join(work, "hub"));
+    for (const defaultModel of [
+      join(linked, "sd15", "tiny.safetensors"),
+      relative(process.cwd(), checkpoint),
+      join(relativeHub, "models--someone--tiny-sd", "snapshots", COMMIT),
+    ]) {
+      const seen = new ModelCatalog({ defaultModel, modelsDir: linked, hubCacheDir: relativeHub });
+      assert.deepEqual(
+        seen
+          .list()
+          .map((e) => e.name)
+          .sort(),
+        ["sd15/tiny.safetensors", "someone/tiny-sd"],
+        `-m ${defaultModel}`,
+      );
+    }
   });
 
   it("lists SD 2.x checkpoints with their own defaults (SD-Turbo: Euler, 1 step, no CFG)", () => {

@@ -5,7 +5,7 @@
  * `title` "name [shorthash]" once the hash is known. Hashes are SHA-256 of single-file
  * checkpoints, computed when one is loaded (A1111 does the same), and never for folders.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import { scanHubCache, scanModelsFolder } from "../hub/cache-scan.js";
 import { modelShortHash } from "../image/model-hash.js";
@@ -41,6 +41,15 @@ function modelNameOf(name: string): string {
   return stem.replace(/[/\\]/g, "_");
 }
 
+/** One spelling per file or folder: symlinks and relative paths to the same model list it once. */
+function canonicalPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
 /** A snapshot is a pipeline folder, or holds a single checkpoint file at its root. */
 function snapshotModelPath(snapshot: string): string | undefined {
   if (existsSync(join(snapshot, "model_index.json"))) return snapshot;
@@ -64,8 +73,9 @@ export class ModelCatalog {
     const entries: CheckpointEntry[] = [];
     const seen = new Set<string>();
     const add = (entry: CheckpointEntry) => {
-      if (seen.has(entry.path)) return;
-      seen.add(entry.path);
+      const key = canonicalPath(entry.path);
+      if (seen.has(key)) return;
+      seen.add(key);
       entries.push(entry);
     };
     const { defaultModel, modelsDir, hubCacheDir } = this.options;
@@ -80,11 +90,18 @@ export class ModelCatalog {
         if ((repo.looks.sd1 !== true && !repo.looks.sd2) || repo.revisions.length === 0) continue;
         const main = repo.revisions.find((r) => r.refs.includes("main")) ?? repo.revisions[0];
         const path = snapshotModelPath(main.path);
-        if (path) add({ name: repo.repo, modelName: modelNameOf(repo.repo), path, source: "hub-cache" });
+        if (path)
+          add({
+            name: repo.repo,
+            modelName: modelNameOf(repo.repo),
+            path: resolve(path),
+            source: "hub-cache",
+          });
       }
     }
     if (defaultModel) {
-      const existing = entries.find((e) => e.name === defaultModel || e.path === resolve(defaultModel));
+      const wanted = canonicalPath(defaultModel);
+      const existing = entries.find((e) => e.name === defaultModel || canonicalPath(e.path) === wanted);
       if (existing) entries.splice(entries.indexOf(existing), 1);
       const name = basename(resolve(defaultModel));
       entries.unshift(
