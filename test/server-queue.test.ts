@@ -133,7 +133,14 @@ describe("the job queue over HTTP", () => {
     assert.equal(done.status, "done", "an interrupted A1111 job still returns what it has");
     assert.ok(done.progress.step < 150, `stopped at step ${done.progress.step} of 150`);
     assert.equal(done.result.images.length, 1);
-    assert.equal(JSON.parse(done.result.info).interrupted, true);
+    const info = JSON.parse(done.result.info);
+    assert.equal(info.interrupted, true);
+    assert.deepEqual(
+      info.sdlite_stopped_at,
+      [{ step: done.progress.step, of: 150 }],
+      "the image is labelled with the steps it ran",
+    );
+    assert.match(info.infotexts[0], /Steps: 150,/, "its infotext names the steps asked for, as A1111's");
   });
 
   it("skip ends the current batch iteration only", async () => {
@@ -154,6 +161,8 @@ describe("the job queue over HTTP", () => {
     const info = JSON.parse(done.result.info);
     assert.deepEqual(info.all_seeds, [20, 21], "both iterations produced an image");
     assert.equal(info.interrupted, false);
+    assert.equal(info.sdlite_stopped_at[1], null, "the second ran to its end");
+    assert.ok(info.sdlite_stopped_at[0].step < 150, "the first was stopped early");
   });
 
   it("DELETE cancels a queued job at once and a running one at its next step", async () => {

@@ -3,7 +3,9 @@
  * the tiny fixture models): the pickers fill from the API, txt2img lands in the gallery with its
  * parameters, progress and its live preview update while a request runs, Cancel interrupts it, a
  * painted mask goes to img2img as a mask PNG, a dropped PNG fills the form (schedule type
- * included), server errors are shown, a server with --api-key gets its key from a dialog, the last
+ * included), server errors are shown (an unreachable server in words), Skip ends one image of a
+ * batch and stopped images say how many steps they ran, results survive a reload, models with one
+ * short name are told apart, a server with --api-key gets its key from a dialog, the last
  * `sdlite profile` shows in its panel, and the layout is one column on a phone.
  */
 import assert from "node:assert/strict";
@@ -70,22 +72,35 @@ interface OpenOptions {
   baseUrl?: string;
   /** Whether to wait until the lists are loaded (default true). */
   ready?: boolean;
+  /** Keep the results earlier pages left in the browser's storage (default: start empty). */
+  keepHistory?: boolean;
+  /** Console errors a test provokes on purpose (e.g. "net::ERR_CONNECTION_REFUSED"). */
+  expectedConsole?: RegExp;
 }
 
 /** A page on the UI, ready (lists loaded); page errors and console errors fail the test at `done`. */
 async function openUi(
   viewport = { width: 1280, height: 800 },
   expectedHttpError?: number,
-  { baseUrl = url, ready = true }: OpenOptions = {},
+  { baseUrl = url, ready = true, keepHistory = false, expectedConsole }: OpenOptions = {},
 ) {
   const page = await browser.context.newPage();
+  // one browser profile for every test: each page starts without earlier tests' results
+  if (!keepHistory) {
+    // once per tab: a reload of the page keeps what it made
+    await page.addInitScript(
+      "if (!sessionStorage.getItem('fresh')) { sessionStorage.setItem('fresh', '1'); indexedDB.deleteDatabase('sdlite'); }",
+    );
+  }
   await page.setViewportSize(viewport);
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(`page error: ${err.message}`));
   page.on("console", (msg) => {
     // Chromium logs every 4xx fetch; the one a test provokes on purpose is not an error of the page
     const expected = `the server responded with a status of ${expectedHttpError}`;
-    if (msg.type() === "error" && !(expectedHttpError && msg.text().includes(expected))) {
+    const provoked =
+      (expectedHttpError && msg.text().includes(expected)) || expectedConsole?.test(msg.text());
+    if (msg.type() === "error" && !provoked) {
       errors.push(`console error: ${msg.text()}`);
     }
   });
@@ -337,6 +352,14 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     // A1111 returns what the interrupted job had: the image after the steps it ran
     const infotext = (await page.textContent("figure.result .infotext")) ?? "";
     assert.match(infotext, /Steps: 150,/);
+    // …so the card says how far it got
+    const stopped = (await page.textContent("figure.result .stopped")) ?? "";
+    const ran = Number(/^Stopped after step (\d+) of 150$/.exec(stopped)?.[1]);
+    assert.ok(ran >= 1 && ran < 150, `label: "${stopped}"`);
+    assert.match(
+      (await page.getAttribute("figure.result img", "alt")) ?? "",
+      /stopped after step \d+ of 150/,
+    );
     const after = await apiGet<{ state: { job: string; sampling_step: number } }>("progress");
     assert.equal(after.state.job, "", "no job runs after the interrupt");
 
@@ -346,6 +369,96 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     await page.click("#generate");
     await page.waitForSelector("#status:has-text('Done: 1 image')", { timeout: 20_000 });
     await done();
+  });
+
+  it("skip: the Skip button ends the image being made, the batch goes on, the stopped one says so", async () => {
+    const { page, done } = await openUi();
+    await page.fill("#prompt", "two slow ones");
+    await page.fill("#steps", "60");
+    await setSize(page, 128, 128);
+    await page.fill("#batch-count", "2");
+    assert.equal(await page.isHidden("#skip"), true, "no Skip while idle");
+    await page.click("#generate");
+    await page.waitForFunction(
+      "/Batch 1\\/2 · Step [1-9]/.test(document.querySelector('#progress-text').textContent)",
+      undefined,
+      { timeout: 20_000, polling: 50 },
+    );
+    const skip = waitForApi(page, "skip");
+    await page.click("#skip");
+    await skip;
+    await page.waitForSelector("#status:has-text('Done: 2 images')", { timeout: 60_000 });
+    assert.match((await page.textContent("#status")) ?? "", /\(1 stopped early\)/);
+    const labels = await page
+      .locator("figure.result")
+      .evaluateAll((cards) => cards.map((c) => c.querySelector(".stopped")?.textContent ?? null));
+    assert.equal(labels.length, 2);
+    assert.match(labels[0] ?? "", /^Stopped after step \d+ of 60$/, "the skipped first image");
+    assert.equal(labels[1], null, "the second ran all its steps");
+    await done();
+  });
+
+  it("history: results come back after a reload and in a new tab; Clear removes them for good", async () => {
+    const first = await openUi();
+    await first.page.fill("#prompt", "kept across reloads");
+    await first.page.fill("#steps", "2");
+    await first.page.fill("#seed", "77");
+    await setSize(first.page, 64, 64);
+    await first.page.click("#generate");
+    await first.page.waitForSelector("#status:has-text('Done: 1 image')", { timeout: 20_000 });
+    const shown = await first.page.locator("figure.result .infotext").allTextContents();
+    const src = await first.page.getAttribute("figure.result img", "src");
+    await first.page.reload();
+    await first.page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    assert.deepEqual(await first.page.locator("figure.result .infotext").allTextContents(), shown);
+    assert.equal(await first.page.getAttribute("figure.result img", "src"), src, "the same PNG");
+    assert.equal(await first.page.isHidden("#gallery-empty"), true);
+    await first.done();
+
+    const second = await openUi(undefined, undefined, { keepHistory: true });
+    assert.deepEqual(await second.page.locator("figure.result .infotext").allTextContents(), shown);
+    await second.page.click("#gallery-clear");
+    assert.equal(await second.page.locator("figure.result").count(), 0);
+    await second.page.reload();
+    await second.page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    assert.equal(await second.page.locator("figure.result").count(), 0, "cleared for good");
+    await second.done();
+  });
+
+  it("a server that cannot be reached gets a sentence, not the browser's 'Failed to fetch'", async () => {
+    const { page, done } = await openUi(undefined, undefined, {
+      expectedConsole: /net::ERR_CONNECTION_REFUSED/,
+    });
+    await page.route("**/sdapi/v1/txt2img", (route) => route.abort("connectionrefused"));
+    await page.fill("#steps", "2");
+    await page.click("#generate");
+    await page.waitForSelector("#status.error");
+    const text = (await page.textContent("#status")) ?? "";
+    assert.match(text, /^Cannot reach the sdlite server\. Is `sdlite serve` still running\?/);
+    assert.doesNotMatch(text, /Failed to fetch|NetworkError/);
+    assert.equal(await page.isEnabled("#generate"), true, "the form stays usable");
+    await done();
+  });
+
+  it("models sharing a short name are told apart by their titles, so none looks listed twice", async () => {
+    const page = await browser.context.newPage();
+    await page.route("**/sdapi/v1/sd-models", (route) =>
+      route.fulfill({
+        json: [
+          { title: "v1-5.ckpt [cc6cb27103]", model_name: "v1-5" },
+          { title: "v1-5.safetensors [6ce0161689]", model_name: "v1-5" },
+          { title: "dreamshaper_8.safetensors", model_name: "dreamshaper_8" },
+        ],
+      }),
+    );
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    assert.deepEqual(await page.locator("#model option").allTextContents(), [
+      "v1-5.ckpt [cc6cb27103]",
+      "v1-5.safetensors [6ce0161689]",
+      "dreamshaper_8",
+    ]);
+    await page.close();
   });
 
   it("inpainting: a painted mask and the uploaded image go to img2img at the generation size", async () => {

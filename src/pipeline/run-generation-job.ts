@@ -75,8 +75,16 @@ export interface JobRunOptions {
   readonly hashModel?: boolean;
 }
 
+/** Where an image stopped early (interrupt or skip): the denoising steps it ran, of how many. */
+export interface StoppedAt {
+  readonly step: number;
+  readonly of: number;
+}
+
 export interface JobOutputImage {
   readonly seed: number;
+  /** Set when the image was stopped before its last step (its infotext still names every step asked for, as A1111's does). */
+  readonly stoppedAt?: StoppedAt;
   /** The PNG file, base64, with the infotext as its `parameters` text chunk. */
   readonly png: string;
   readonly infotext: string;
@@ -192,16 +200,20 @@ async function runOpened(
     },
   };
   // the latents of the running iteration, decoded if it is stopped
-  const last: { latents?: Float32Array; shape?: Shape4 } = {};
+  const last: { latents?: Float32Array; shape?: Shape4; stoppedAt?: StoppedAt } = {};
   const onProgress = (p: GenerationProgress) => {
     timings.record(p);
-    if (p.latents && p.latentShape) Object.assign(last, { latents: p.latents, shape: p.latentShape });
+    if (p.latents && p.latentShape) {
+      Object.assign(last, { latents: p.latents, shape: p.latentShape });
+      last.stoppedAt = { step: p.step, of: p.totalSteps };
+    }
     options.onProgress?.({ ...p, stepsPerSecond: timings.stepsPerSecond() });
   };
   const generation = await prepareGeneration(models, toRun, { onProgress, embeddings });
-  const made: GeneratedImage[] = [];
+  const made: (GeneratedImage & { stoppedAt?: StoppedAt })[] = [];
   for (let k = 0; k < generation.request.batchCount && !options.signal?.aborted; k++) {
     last.latents = undefined;
+    last.stoppedAt = undefined;
     const signal = options.iterationSignal?.(k) ?? options.signal;
     try {
       made.push(...(await generation.iteration(k, { signal, onProgress })));
@@ -211,8 +223,9 @@ async function runOpened(
       if (last.latents && last.shape) {
         const decoded = await decodeLatents(pipeline.models.vae, last.latents, last.shape);
         const seeds = iterationSeeds(generation.request, k);
+        const stoppedAt = last.stoppedAt;
         decoded.forEach((image, j) => {
-          made.push({ image, seed: seeds[j] });
+          made.push({ image, seed: seeds[j], ...(stoppedAt ? { stoppedAt } : {}) });
         });
       }
     }
@@ -225,7 +238,7 @@ async function runOpened(
     ...l,
     addnetHash: pipeline.loras.find((f) => f.file.path === l.path)?.file.addnetHash ?? "",
   }));
-  const images = made.map(({ image, seed }) => {
+  const images = made.map(({ image, seed, stoppedAt }) => {
     const record = buildGenerationRecord({ ...request, prompt: job.request.prompt, clipSkip }, seed, {
       modelName,
       modelHash: shortHash,
@@ -236,7 +249,7 @@ async function runOpened(
     });
     const infotext = formatInfotext(record);
     const png = Buffer.from(encodePng(rgbPixels(image), { parameters: infotext })).toString("base64");
-    return { seed, png, infotext, record };
+    return { seed, png, infotext, record, ...(stoppedAt ? { stoppedAt } : {}) };
   });
   const summary = timings.summary();
   return {

@@ -65,6 +65,8 @@ export function generationInfo(
     is_using_inpainting_conditioning: result.inpaintingConditioning,
     version: SDLITE_VERSION,
     interrupted: result.interrupted,
+    // per image: the denoising steps it ran when it was stopped early (interrupt, skip), else null
+    sdlite_stopped_at: result.images.map((i) => i.stoppedAt ?? null),
     sdlite_ignored_fields: [...plan.ignoredFields],
     sdlite_warnings: [...warnings],
   };

@@ -44,6 +44,9 @@ export interface GenerationInfo {
   infotexts?: string[];
   /** 1 when A1111 put a grid image first. */
   index_of_first_image?: number;
+  interrupted?: boolean;
+  /** sdlite only, per image: the denoising steps it ran when it was stopped early, else null. */
+  sdlite_stopped_at?: ({ step: number; of: number } | null)[];
 }
 
 export interface ProgressResponse {
@@ -97,13 +100,31 @@ export interface PngInfoResponse {
 
 /** A non-2xx answer, with the server's own explanation when it gave one. */
 export class ApiError extends Error {
+  /** `status` 0: no answer at all. */
   constructor(
     readonly status: number,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = "ApiError";
   }
+}
+
+/**
+ * What the page says when the server cannot be reached at all (the browser's own "Failed to fetch"
+ * / "NetworkError" tells the user nothing).
+ */
+export const UNREACHABLE_MESSAGE =
+  "Cannot reach the sdlite server. Is `sdlite serve` still running? (Check the terminal it runs in, then try again.)";
+
+/** Messages for statuses whose body, if any, explains little to a user of the page. */
+function statusMessage(status: number, detail: string): string {
+  if (status === 403) return `The server refused this request: ${detail}`;
+  if (status === 413) return `The request is too large for the server: ${detail}`;
+  if (status === 429) return `The server is busy with other jobs: ${detail}`;
+  if (status >= 500) return `The server failed: ${detail}`;
+  return detail;
 }
 
 /** A1111 errors are `{error, detail, body, errors}`; FastAPI validation puts a list in `detail`. */
@@ -147,11 +168,16 @@ export class A1111Client {
       const headers: Record<string, string> = {};
       if (body !== undefined) headers["content-type"] = "application/json";
       if (key !== undefined) headers["x-api-key"] = key;
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      try {
+        response = await fetch(`${this.baseUrl}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        // fetch rejects only when no answer came (server gone, connection refused or reset)
+        throw new ApiError(0, UNREACHABLE_MESSAGE, { cause: err });
+      }
       const wantsKey = /^Bearer\b/i.test(response.headers.get("www-authenticate") ?? "");
       if (response.status !== 401 || !wantsKey || !this.apiKey) break;
       const next = await this.apiKey.ask(key);
@@ -159,7 +185,12 @@ export class A1111Client {
       await response.body?.cancel();
       key = next;
     }
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      throw new ApiError(0, UNREACHABLE_MESSAGE, { cause: err });
+    }
     if (!response.ok) {
       let parsed: unknown;
       try {
@@ -167,7 +198,8 @@ export class A1111Client {
       } catch {
         parsed = undefined;
       }
-      throw new ApiError(response.status, errorMessage(response.status, parsed, text.slice(0, 200)));
+      const detail = errorMessage(response.status, parsed, text.slice(0, 200));
+      throw new ApiError(response.status, statusMessage(response.status, detail));
     }
     return text;
   }
@@ -186,6 +218,11 @@ export class A1111Client {
 
   interrupt(): Promise<unknown> {
     return this.request("POST", "interrupt");
+  }
+
+  /** Ends the image being made; a batch goes on with the next one. */
+  skip(): Promise<unknown> {
+    return this.request("POST", "skip");
   }
 
   samplers(): Promise<SamplerItem[]> {

@@ -1,9 +1,11 @@
 /**
  * Results gallery: each image with the parameters it was made with (info.infotexts), and actions
- * to copy them, reuse them, send the image to img2img and download it.
+ * to copy them, reuse them, send the image to img2img and download it. Results are kept in the
+ * browser (history.ts), so a reload shows them again.
  */
 import { type GenerationResponse, parseGenerationInfo } from "./api.js";
 import { byId, el } from "./dom.js";
+import type { ResultHistory } from "./history.js";
 import { base64ToBlob, pngDataUrl } from "./image-data.js";
 
 export interface GalleryItem {
@@ -12,17 +14,28 @@ export interface GalleryItem {
   /** A1111 infotext; "" when the server sent none. */
   readonly infotext: string;
   readonly seed?: number;
+  /** An image stopped early (Cancel, Skip): the steps it ran, of how many. */
+  readonly stoppedAt?: { readonly step: number; readonly of: number };
 }
 
 /** The images of a txt2img/img2img answer with their infotexts and seeds; A1111's grid image is left out. */
 export function resultsFromResponse(response: GenerationResponse): GalleryItem[] {
   const info = parseGenerationInfo(response.info);
   const first = info.index_of_first_image ?? 0;
-  return (response.images ?? []).slice(first).map((image, i) => ({
-    image,
-    infotext: info.infotexts?.[first + i] ?? info.infotexts?.[i] ?? "",
-    seed: info.all_seeds?.[i] ?? (i === 0 ? info.seed : undefined),
-  }));
+  return (response.images ?? []).slice(first).map((image, i) => {
+    const stoppedAt = info.sdlite_stopped_at?.[i];
+    return {
+      image,
+      infotext: info.infotexts?.[first + i] ?? info.infotexts?.[i] ?? "",
+      seed: info.all_seeds?.[i] ?? (i === 0 ? info.seed : undefined),
+      ...(stoppedAt ? { stoppedAt: { step: stoppedAt.step, of: stoppedAt.of } } : {}),
+    };
+  });
+}
+
+/** "Stopped after step 7 of 20": the infotext names the steps asked for, as A1111's does. */
+export function stoppedLabel(item: GalleryItem): string | undefined {
+  return item.stoppedAt ? `Stopped after step ${item.stoppedAt.step} of ${item.stoppedAt.of}` : undefined;
 }
 
 async function copyText(text: string): Promise<void> {
@@ -53,21 +66,35 @@ export class Gallery {
       onMessage(text: string): void;
       onError(err: unknown): void;
     },
+    private readonly history?: ResultHistory,
   ) {
     byId("gallery-clear", HTMLButtonElement).addEventListener("click", () => this.clear());
   }
 
-  /** Newest first, in the order the server returned them. */
+  /** Newest first, in the order the server returned them; kept for the next visit. */
   add(items: readonly GalleryItem[]): void {
-    const cards = items.map((item) => this.card(item));
-    this.list.prepend(...cards);
-    this.empty.hidden = this.list.childElementCount > 0;
+    this.show(items);
+    this.history?.add(items).catch((err: unknown) => this.events.onError(err));
+  }
+
+  /** Shows the results kept from earlier visits (before anything new is added). */
+  async restore(): Promise<void> {
+    if (!this.history) return;
+    const kept = await this.history.load();
+    this.show(kept.reverse());
   }
 
   clear(): void {
     this.list.replaceChildren();
     for (const url of this.objectUrls.splice(0)) URL.revokeObjectURL(url);
     this.empty.hidden = false;
+    this.history?.clear().catch((err: unknown) => this.events.onError(err));
+  }
+
+  private show(items: readonly GalleryItem[]): void {
+    const cards = items.map((item) => this.card(item));
+    this.list.prepend(...cards);
+    this.empty.hidden = this.list.childElementCount > 0;
   }
 
   private card(item: GalleryItem): HTMLElement {
@@ -75,7 +102,11 @@ export class Gallery {
     const url = URL.createObjectURL(base64ToBlob(item.image));
     this.objectUrls.push(url);
     const seedText = item.seed === undefined ? "" : `-${item.seed}`;
-    const image = el("img", { src: pngDataUrl(item.image), alt: `Result ${this.counter}${seedText}` });
+    const stopped = stoppedLabel(item);
+    const image = el("img", {
+      src: pngDataUrl(item.image),
+      alt: `Result ${this.counter}${seedText}${stopped ? ` (${stopped.toLowerCase()})` : ""}`,
+    });
     const button = (action: string, label: string, onClick: () => void | Promise<void>) => {
       const b = el("button", { type: "button", "data-action": action }, [label]);
       b.addEventListener("click", async () => {
@@ -116,6 +147,7 @@ export class Gallery {
       [
         el("a", { href: url, target: "_blank", rel: "noopener", class: "result-image" }, [image]),
         el("figcaption", {}, [
+          ...(stopped ? [el("p", { class: "stopped" }, [stopped])] : []),
           el("pre", { class: "infotext" }, [item.infotext || "(no parameters)"]),
           actions,
         ]),

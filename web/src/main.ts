@@ -4,6 +4,7 @@ import { ApiKeyDialog } from "./api-key.js";
 import { byId } from "./dom.js";
 import { GenerationForm } from "./form.js";
 import { Gallery, resultsFromResponse } from "./gallery.js";
+import { ResultHistory } from "./history.js";
 import { InitImagePanel } from "./init-image.js";
 import { LoraPicker } from "./lora-picker.js";
 import { ModelPicker } from "./model-picker.js";
@@ -20,6 +21,7 @@ const progress = new ProgressMonitor(api);
 const profilePanel = new ProfilePanel(api);
 const generateButton = byId("generate", HTMLButtonElement);
 const cancelButton = byId("cancel", HTMLButtonElement);
+const skipButton = byId("skip", HTMLButtonElement);
 const reuseSeedButton = byId("seed-reuse", HTMLButtonElement);
 const showError = (err: unknown) => status.error(err);
 
@@ -48,14 +50,17 @@ function applyParameters(infotext: string, source: string): void {
   status.info(`Parameters from ${source}${problems.length ? ` (${problems.join("; ")})` : ""}`);
 }
 
-const gallery = new Gallery({
-  onSendToImg2Img: (dataUrl) => {
-    void initImage.setImage(dataUrl).then(() => status.info("Image sent to img2img"), showError);
+const gallery = new Gallery(
+  {
+    onSendToImg2Img: (dataUrl) => {
+      void initImage.setImage(dataUrl).then(() => status.info("Image sent to img2img"), showError);
+    },
+    onUseParameters: (infotext) => applyParameters(infotext, "the result"),
+    onMessage: (text) => status.info(text),
+    onError: showError,
   },
-  onUseParameters: (infotext) => applyParameters(infotext, "the result"),
-  onMessage: (text) => status.info(text),
-  onError: showError,
-});
+  new ResultHistory(),
+);
 
 installPngDrop(api, {
   onParameters: (infotext, fileName) => applyParameters(infotext, fileName),
@@ -71,6 +76,8 @@ function setBusy(busy: boolean): void {
   generateButton.disabled = busy;
   cancelButton.hidden = !busy;
   cancelButton.disabled = false;
+  skipButton.hidden = !busy;
+  skipButton.disabled = false;
   models.disabled = busy;
 }
 
@@ -96,7 +103,9 @@ async function generate(): Promise<void> {
     reuseSeedButton.disabled = lastSeed === undefined;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const count = `${items.length} image${items.length === 1 ? "" : "s"}`;
-    status.info(cancelled ? `Cancelled (${count} returned)` : `Done: ${count} in ${seconds} s`);
+    const stopped = items.filter((i) => i.stoppedAt).length;
+    const early = stopped > 0 && !cancelled ? ` (${stopped} stopped early)` : "";
+    status.info(cancelled ? `Cancelled (${count} returned)` : `Done: ${count} in ${seconds} s${early}`);
   } catch (err) {
     if (cancelled) status.info("Cancelled");
     else showError(err);
@@ -123,6 +132,10 @@ cancelButton.addEventListener("click", () => {
   cancelButton.disabled = true;
   status.info("Cancelling…");
   api.interrupt().catch(showError);
+});
+skipButton.addEventListener("click", () => {
+  // the server ends the image being made (after its current step) and goes on with the next
+  api.skip().then(() => status.info("Skipping this image…"), showError);
 });
 reuseSeedButton.addEventListener("click", () => {
   if (lastSeed !== undefined) form.setSeed(lastSeed);
@@ -155,6 +168,12 @@ async function loadServerLists(): Promise<void> {
 
 setBusy(false);
 reuseSeedButton.disabled = true;
-void loadServerLists().finally(() => {
+const restored = gallery.restore().catch((err: unknown) => {
+  // private windows and some embedded browsers have no IndexedDB: results then last for the visit
+  status.error(
+    `Earlier results could not be read from this browser's storage: ${err instanceof Error ? err.message : String(err)}`,
+  );
+});
+void Promise.all([loadServerLists(), restored]).finally(() => {
   document.body.dataset.ready = "true";
 });

@@ -2,6 +2,17 @@
 import type { A1111Client, SdModelItem } from "./api.js";
 import { byId, el } from "./dom.js";
 
+/**
+ * What the picker shows per model: A1111's short `model_name`, or the full title where two models
+ * share one (v1-5.ckpt beside v1-5.safetensors), so no entry looks listed twice.
+ */
+export function modelLabels(models: readonly SdModelItem[]): string[] {
+  const short = models.map((m) => m.model_name || m.title);
+  return short.map((label, i) =>
+    short.indexOf(label) !== short.lastIndexOf(label) ? models[i].title : label,
+  );
+}
+
 export class ModelPicker {
   private readonly select = byId("model", HTMLSelectElement);
   private current = "";
@@ -18,9 +29,8 @@ export class ModelPicker {
   }
 
   setModels(models: readonly SdModelItem[], loaded: string | undefined): void {
-    this.select.replaceChildren(
-      ...models.map((m) => el("option", { value: m.title }, [m.model_name || m.title])),
-    );
+    const labels = modelLabels(models);
+    this.select.replaceChildren(...models.map((m, i) => el("option", { value: m.title }, [labels[i]])));
     // A1111 reports the loaded checkpoint by title; older builds by model name
     const current = models.find((m) => m.title === loaded || m.model_name === loaded);
     if (current) this.select.value = current.title;
