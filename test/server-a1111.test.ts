@@ -220,6 +220,28 @@ describe("A1111 generation endpoints", () => {
     assert.deepEqual([png.width, png.height], [64, 64]);
   });
 
+  it("A1111's inpainting fields out of range answer 422 with the field's name", async () => {
+    const base = {
+      init_images: [fixtureBase64("pipelines/inpaint_ddim_8_init.png")],
+      mask: fixtureBase64("pipelines/inpaint_ddim_8_mask.png"),
+      prompt: "a cat",
+      steps: 1,
+      width: 64,
+      height: 64,
+    };
+    for (const [field, value, pattern] of [
+      ["inpainting_fill", 4, /inpainting_fill must be an integer from 0 to 3/],
+      ["mask_blur", 65, /mask_blur must be an integer from 0 to 64/],
+      ["mask_blur_y", -1, /mask_blur_y must be an integer/],
+      ["inpaint_full_res_padding", 1.5, /inpaint_full_res_padding must be integer/],
+    ] as const) {
+      const r = await post("/sdapi/v1/img2img", { ...base, [field]: value });
+      assert.equal(r.statusCode, 422, `${field}: ${r.body}`);
+      assert.match(r.json().detail, pattern);
+    }
+    await assertStillServing();
+  });
+
   it("a <lora:tiny-sd15-kohya:0.7> tag applies the LoRA and reproduces txt2img_lora_euler_a_4", async () => {
     const c = manifest().lora.pipeline;
     const prompt = `${c.prompt} <lora:tiny-sd15-kohya:0.7>`;

@@ -119,7 +119,8 @@ export function resizeImageMode(
       : ratio >= srcRatio
         ? height
         : Math.floor((image.height * width) / image.width);
-  const resized = resize(image, channels, srcW, srcH);
+  // a sliver (1 px against a wide target) would scale to nothing; keep one line of it
+  const resized = resize(image, channels, Math.max(srcW, 1), Math.max(srcH, 1));
   paste(
     out,
     resized,

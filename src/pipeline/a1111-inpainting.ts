@@ -81,6 +81,9 @@ export interface PreparedInpainting {
   readonly warnings: readonly string[];
 }
 
+/** The largest mask blur (A1111's slider ends at 64; the kernel grows with it). */
+export const MAX_MASK_BLUR = 64;
+
 function fail(message: string): never {
   throw new InvalidRequestError(message);
 }

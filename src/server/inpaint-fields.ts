@@ -9,6 +9,7 @@ import {
   checkInpaintSettings,
   type InpaintSettings,
   MASKED_CONTENTS,
+  MAX_MASK_BLUR,
 } from "../pipeline/a1111-inpainting.js";
 import { invalidRequest } from "./http-error.js";
 
@@ -38,9 +39,9 @@ function flagField(body: Body, key: string, fallback: boolean): boolean {
 /** The inpaint settings an img2img body with a mask asks for. */
 export function inpaintSettingsFromBody(body: Body): InpaintSettings {
   const d = A1111_API_INPAINT;
-  let blurX = integerField(body, "mask_blur_x", d.maskBlurX, 0, 256);
-  let blurY = integerField(body, "mask_blur_y", d.maskBlurY, 0, 256);
-  if (present(body, "mask_blur")) blurX = blurY = integerField(body, "mask_blur", 4, 0, 256);
+  let blurX = integerField(body, "mask_blur_x", d.maskBlurX, 0, MAX_MASK_BLUR);
+  let blurY = integerField(body, "mask_blur_y", d.maskBlurY, 0, MAX_MASK_BLUR);
+  if (present(body, "mask_blur")) blurX = blurY = integerField(body, "mask_blur", 4, 0, MAX_MASK_BLUR);
   const fill = integerField(body, "inpainting_fill", 0, 0, 3);
   return checkInpaintSettings({
     maskBlurX: blurX,
