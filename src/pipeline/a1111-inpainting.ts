@@ -97,8 +97,8 @@ export function checkInpaintSettings(v: unknown): InpaintSettings {
   if (v === null || typeof v !== "object" || Array.isArray(v)) fail("inpaint settings must be an object");
   const s = v as Record<string, unknown>;
   for (const key of ["maskBlurX", "maskBlurY"]) {
-    if (!isCount(s[key], 256))
-      fail(`inpaint ${key} (mask blur) must be an integer from 0 to 256, got ${s[key]}`);
+    if (!isCount(s[key], MAX_MASK_BLUR))
+      fail(`inpaint ${key} (mask blur) must be an integer from 0 to ${MAX_MASK_BLUR}, got ${s[key]}`);
   }
   if (!MASKED_CONTENTS.includes(s.maskedContent as MaskedContent)) {
     fail(
