@@ -236,6 +236,37 @@ describe('"Only masked" (inpaint_full_res)', () => {
     );
   });
 
+  test("inpainting_mask_invert repaints what the mask leaves black", () => {
+    const request = {
+      prompt: "",
+      sampler: "Euler",
+      steps: 1,
+      guidance: 1,
+      seed: 1,
+      width: W,
+      height: H,
+      initImage: image,
+      mask,
+    };
+    const plain = {
+      ...settings,
+      fullRes: false,
+      maskBlurX: 0,
+      maskBlurY: 0,
+      maskedContent: "original" as const,
+    };
+    const inverted = prepareInpainting(request, { ...plain, invertMask: true });
+    assert.equal(inverted.infotext["Mask mode"], "Inpaint not masked");
+    assert.deepEqual(
+      [...inverted.request.mask!.data],
+      [...maskData].map((v) => 255 - v),
+    );
+    const generated = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(3) };
+    const out = inverted.finish(generated);
+    assert.deepEqual(pixel(out, 55, 35), pixel(image, 55, 35), "the painted area is kept");
+    assert.deepEqual(pixel(out, 5, 5), [3, 3, 3], "the rest is generated");
+  });
+
   test("a blank mask runs plain img2img, as A1111 does", async () => {
     const blank = { width: W, height: H, data: new Uint8Array(W * H) };
     const request = {
