@@ -19,6 +19,15 @@ export { formatInfotext, parseInfotext } from "./image/infotext.js";
 export { decodePng, decodePngRgb, encodePng, readPngText } from "./image/png.js";
 export type { GrayImage, RgbImage } from "./image/types.js";
 export { LoraCatalog, type LoraEntry } from "./lora/lora-catalog.js";
+export {
+  A1111_API_INPAINT,
+  A1111_UI_INPAINT,
+  type InpaintSettings,
+  MASKED_CONTENTS,
+  type MaskedContent,
+  OUTPAINT_INPAINT,
+  type Outpaint,
+} from "./pipeline/a1111-inpainting.js";
 export { GenerationCancelled } from "./pipeline/denoise.js";
 export {
   type ConditioningFacts,

@@ -1,7 +1,7 @@
 /**
  * `sdlite generate` and `sdlite serve` make the same GenerationJob from the same request, so they
  * write the same PNG bytes and the same `parameters` text: txt2img (with a negative prompt, Clip
- * skip 2 and two iterations), img2img, inpainting, a `<lora:name:weight>` tag with a textual-inversion
+ * skip 2 and two iterations), img2img, inpainting with A1111's inpainting fields, outpainting, a `<lora:name:weight>` tag with a textual-inversion
  * embedding (the CLI reading --lora-dir and --embeddings-dir, the server its folders) and the speed
  * settings of --fast (int8 UNet, DeepCache 3, TAESD) with the tiny fixture models. The CLI runs as its own process, the server in this one.
  */
@@ -12,7 +12,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { serveEngineOptions } from "../src/cli/commands/serve.js";
-import { readPngText } from "../src/image/png.js";
+import { toRgb } from "../src/image/color.js";
+import { outpaintCanvas } from "../src/image/outpaint-canvas.js";
+import { decodePng, encodePng, readPngText } from "../src/image/png.js";
+import type { Pixels } from "../src/image/types.js";
 import type { JobEngine } from "../src/pipeline/job-engine.js";
 import { createServer } from "../src/server/create-server.js";
 import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
@@ -186,7 +189,7 @@ describe("the CLI and the server make identical PNGs for the same request", () =
     assert.doesNotMatch(cli[0].parameters, /Clip skip/, "Clip skip 1 is left out, as A1111 does");
   });
 
-  test("inpainting with the 9-channel model", async () => {
+  test("inpainting with the 9-channel model: A1111's API defaults (Only masked, fill, mask blur 4)", async () => {
     const c = pipelineCase("inpaint_ddim_8");
     const [init, mask] = [fixturePath(c.init_image_png!), fixturePath(c.mask_png!)];
     const { cli: args, body } = caseSettings(c);
@@ -201,6 +204,13 @@ describe("the CLI and the server make identical PNGs for the same request", () =
       mask,
       "--strength",
       String(c.strength),
+      "--mask-blur",
+      "4",
+      "--inpainting-fill",
+      "fill",
+      "--inpaint-full-res",
+      "--inpaint-padding",
+      "0",
     ]);
     const served = await viaServer(plain, "img2img", {
       ...body,
@@ -210,6 +220,52 @@ describe("the CLI and the server make identical PNGs for the same request", () =
       override_settings: { sd_model_checkpoint: "tiny-sd15-inpaint" },
     });
     assertSame(cli, served, "inpaint");
+    assert.match(
+      cli[0].parameters,
+      /Mask blur: 4, Inpaint area: Only masked, Masked area padding: 0, Masked content: fill/,
+    );
+  });
+
+  test("outpainting: --outpaint, and img2img with the canvas and mask it stands for", async () => {
+    const c = pipelineCase("inpaint_ddim_8");
+    const init = fixturePath(c.init_image_png!);
+    const model = fixturePath("models", "tiny-sd15-inpaint");
+    const settings = ["--sampler", "Euler a", "--steps", "3", "--cfg", "7.5", "--seed", "5"];
+    const cli = await viaCli([
+      "a beach",
+      ...settings,
+      "-m",
+      model,
+      "--init-image",
+      init,
+      "--outpaint",
+      "left:20,down:8",
+    ]);
+    // the canvas (rounded to 88x72) and mask --outpaint makes, blur 4 reaching 4 pixels into the image
+    const canvas = outpaintCanvas(
+      toRgb(decodePng(readFileSync(init))),
+      { left: 20, right: 0, up: 0, down: 8 },
+      4,
+      4,
+    );
+    const png = (pixels: Pixels) => Buffer.from(encodePng(pixels)).toString("base64");
+    const served = await viaServer(plain, "img2img", {
+      prompt: "a beach",
+      sampler_name: "Euler a",
+      steps: 3,
+      cfg_scale: 7.5,
+      seed: 5,
+      width: 88,
+      height: 72,
+      init_images: [png({ ...canvas.image, channels: 3 })],
+      mask: png({ ...canvas.mask, channels: 1 }),
+      mask_blur: 4,
+      inpainting_fill: 0,
+      inpaint_full_res: false,
+      override_settings: { sd_model_checkpoint: "tiny-sd15-inpaint" },
+    });
+    assertSame(cli, served, "outpaint");
+    assert.match(cli[0].parameters, /Size: 88x72, .*Mask blur: 4, Masked content: fill/);
   });
 
   test("a <lora:name:weight> tag found in the LoRA folder, a textual-inversion embedding", async () => {

@@ -29,8 +29,8 @@ describe("ignoredFields", () => {
       hr_scale: 1.5,
       hr_upscaler: "Latent",
       hr_second_pass_steps: 10,
-      mask_blur: 4,
-      inpainting_fill: 1,
+      mask_round: false,
+      latent_mask: "iVBOR...",
     };
     assert.deepEqual(ignoredFields(hires), []);
     assert.deepEqual(ignoredFields({ ...hires, enable_hr: true }), [
@@ -39,7 +39,21 @@ describe("ignoredFields", () => {
       "hr_second_pass_steps",
       "hr_upscaler",
     ]);
-    assert.deepEqual(ignoredFields({ ...hires, mask: "iVBOR..." }), ["inpainting_fill", "mask_blur"]);
+    assert.deepEqual(ignoredFields({ ...hires, mask: "iVBOR..." }), ["latent_mask", "mask_round"]);
+  });
+
+  it("A1111's inpainting fields are honoured, with or without a mask", () => {
+    const inpainting = {
+      mask: "iVBOR...",
+      mask_blur: 8,
+      mask_blur_x: 2,
+      mask_blur_y: 3,
+      inpainting_fill: 2,
+      inpaint_full_res: false,
+      inpaint_full_res_padding: 32,
+      inpainting_mask_invert: 1,
+    };
+    assert.deepEqual(ignoredFields(inpainting), []);
   });
 
   it("false is reported where A1111's default is true", () => {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import jpeg from "jpeg-js";
 import { toRgb } from "../src/image/color.js";
-import { decodePng } from "../src/image/png.js";
+import { decodePng, encodePng } from "../src/image/png.js";
 import { createServer } from "../src/server/create-server.js";
 import { fixturePath, manifest } from "./helpers/fixtures.js";
 
@@ -151,7 +151,7 @@ describe("A1111 generation endpoints", () => {
     assert.equal(body.parameters.init_images, null, "images are not echoed back");
   });
 
-  it("inpainting with the 9-channel model (override_settings) reproduces inpaint_ddim_8", async () => {
+  it("inpainting with the 9-channel model (override_settings) reproduces inpaint_ddim_8 under the mask, the init image elsewhere", async () => {
     const c = manifest().pipelines.cases.find((x: { kind: string }) => x.kind === "inpaint");
     const r = await post("/sdapi/v1/img2img", {
       init_images: [fixtureBase64(c.init_image_png)],
@@ -165,11 +165,32 @@ describe("A1111 generation endpoints", () => {
       width: c.width,
       height: c.height,
       mask_blur: 0,
+      // A1111's "original" content over the whole picture: diffusers' loop; A1111 pastes the init back
+      inpainting_fill: 1,
+      inpaint_full_res: false,
       override_settings: { sd_model_checkpoint: "tiny-sd15-inpaint" },
     });
     assert.equal(r.statusCode, 200, r.body);
     const body = r.json();
-    const max = compareWithFixture(body.images[0], c.png, "inpaint");
+    const got = toRgb(decodePng(new Uint8Array(Buffer.from(body.images[0], "base64"))));
+    const init = toRgb(decodePng(new Uint8Array(readFileSync(fixturePath(c.init_image_png)))));
+    const mask = decodePng(new Uint8Array(readFileSync(fixturePath(c.mask_png)))).data;
+    for (let i = 0; i < mask.length; i++) {
+      if (mask[i] === 0)
+        assert.deepEqual([...got.data.subarray(i * 3, i * 3 + 3)], [...init.data.subarray(i * 3, i * 3 + 3)]);
+    }
+    const unmaskedAsFixture = Buffer.from(got.data);
+    const want = toRgb(decodePng(new Uint8Array(readFileSync(fixturePath(c.png)))));
+    for (let i = 0; i < mask.length; i++) {
+      if (mask[i] === 0) unmaskedAsFixture.set(want.data.subarray(i * 3, i * 3 + 3), i * 3);
+    }
+    const max = compareWithFixture(
+      Buffer.from(
+        encodePng({ width: got.width, height: got.height, channels: 3, data: unmaskedAsFixture }),
+      ).toString("base64"),
+      c.png,
+      "inpaint",
+    );
     console.log(`# inpaint vs ${c.png}: max ${max} level(s)`);
     const info = parseInfo(body);
     assert.equal(info.sd_model_name, "tiny-sd15-inpaint");
@@ -187,6 +208,7 @@ describe("A1111 generation endpoints", () => {
       init_images: [init],
       mask: fixtureBase64("pipelines/inpaint_ddim_8_mask.png"),
       inpainting_mask_invert: 1,
+      inpaint_full_res: false,
       prompt: "a cat",
       steps: 4,
       denoising_strength: 0.5,
@@ -196,6 +218,28 @@ describe("A1111 generation endpoints", () => {
     assert.equal(r.statusCode, 200, r.body);
     const png = decodePng(new Uint8Array(Buffer.from(r.json().images[0], "base64")));
     assert.deepEqual([png.width, png.height], [64, 64]);
+  });
+
+  it("A1111's inpainting fields out of range answer 422 with the field's name", async () => {
+    const base = {
+      init_images: [fixtureBase64("pipelines/inpaint_ddim_8_init.png")],
+      mask: fixtureBase64("pipelines/inpaint_ddim_8_mask.png"),
+      prompt: "a cat",
+      steps: 1,
+      width: 64,
+      height: 64,
+    };
+    for (const [field, value, pattern] of [
+      ["inpainting_fill", 4, /inpainting_fill must be an integer from 0 to 3/],
+      ["mask_blur", 65, /mask_blur must be an integer from 0 to 64/],
+      ["mask_blur_y", -1, /mask_blur_y must be an integer/],
+      ["inpaint_full_res_padding", 1.5, /inpaint_full_res_padding must be integer/],
+    ] as const) {
+      const r = await post("/sdapi/v1/img2img", { ...base, [field]: value });
+      assert.equal(r.statusCode, 422, `${field}: ${r.body}`);
+      assert.match(r.json().detail, pattern);
+    }
+    await assertStillServing();
   });
 
   it("a <lora:tiny-sd15-kohya:0.7> tag applies the LoRA and reproduces txt2img_lora_euler_a_4", async () => {

@@ -502,6 +502,11 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     const body = jsonBody(await request);
     assert.equal(body.denoising_strength, 0.6);
     assert.deepEqual([body.width, body.height], [96, 64]);
+    // A1111's inpainting fields go with the mask: its img2img tab's defaults
+    assert.deepEqual(
+      [body.mask_blur, body.inpainting_fill, body.inpaint_full_res, body.inpaint_full_res_padding],
+      [4, 1, false, 32],
+    );
     const init = decodeBase64Png((body.init_images as string[])[0]);
     assert.deepEqual([init.width, init.height], [96, 64]);
     const centre = (32 * 96 + 48) * init.channels;
@@ -533,6 +538,61 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     const unmasked = (await (await plainAnswer).json()) as ApiResponse;
     await page.waitForSelector("figure.result >> nth=1", { timeout: 20_000 });
     assert.notEqual(unmasked.images[0], masked.images[0], "the mask changed the result");
+    await done();
+  });
+
+  it("outpainting: the controls send the canvas, its mask and A1111's fields; the result shows", async () => {
+    const { page, done } = await openUi();
+    await page.fill("#prompt", "a wide beach");
+    await page.fill("#steps", "3");
+    await page.fill("#seed", "11");
+    await page.click("#img2img summary");
+    await page.setInputFiles("#init-file", {
+      name: "beach.png",
+      mimeType: "image/png",
+      buffer: Buffer.from(pngBase64(64, 48, [200, 150, 60]), "base64"),
+    });
+    await page.waitForSelector("#inpaint-options:not([hidden])");
+    assert.equal(await page.inputValue("#inpainting-fill"), "1", "A1111's default: original");
+    await page.fill("#outpaint-pixels", "20");
+    await page.locator("#outpaint-pixels").dispatchEvent("change");
+    assert.equal(await page.inputValue("#inpainting-fill"), "0", "outpainting switches to fill");
+    for (const side of ["right", "up", "down"]) await page.uncheck(`#outpaint-${side}`);
+    await page.fill("#mask-blur", "2");
+    await page.selectOption("#inpaint-area", "masked");
+
+    const request = waitForApi(page, "img2img");
+    const answer = page.waitForResponse((r) => r.url().endsWith("/sdapi/v1/img2img"));
+    await page.click("#generate");
+    const body = jsonBody(await request);
+    // 64 + 20 = 84 → 88: the left side gets all 24 pixels; the canvas is the generation size
+    assert.deepEqual([body.width, body.height], [88, 48]);
+    assert.deepEqual(
+      [body.mask_blur, body.inpainting_fill, body.inpaint_full_res],
+      [2, 0, false],
+      "outpainting runs on the whole picture",
+    );
+    const init = decodeBase64Png((body.init_images as string[])[0]);
+    assert.deepEqual([init.width, init.height], [88, 48]);
+    const rgb = (x: number, y: number) => [
+      ...init.data.subarray((y * 88 + x) * init.channels, (y * 88 + x) * init.channels + 3),
+    ];
+    assert.deepEqual(rgb(24, 10), [200, 150, 60], "the image starts after the new area");
+    assert.deepEqual(rgb(5, 10), [0, 0, 0], "the new area starts black");
+    const mask = decodeBase64Png(body.mask as string);
+    const gray = (x: number, y: number) => mask.data[(y * 88 + x) * mask.channels];
+    // white over the new area and the blur's 2 pixels of overlap, black over the rest of the image
+    assert.deepEqual([gray(0, 0), gray(25, 20), gray(26, 20), gray(87, 47)], [255, 255, 0, 0]);
+
+    const response = (await (await answer).json()) as ApiResponse;
+    const result = decodeBase64Png(response.images[0]);
+    assert.deepEqual([result.width, result.height], [88, 48]);
+    await page.waitForSelector("figure.result");
+    const infotext = (await page.textContent("figure.result .infotext")) ?? "";
+    assert.match(infotext, /Size: 88x48, /);
+    assert.match(infotext, /Mask blur: 2, Masked content: fill/);
+    const info = JSON.parse(response.info) as { sdlite_ignored_fields?: string[] };
+    assert.deepEqual(info.sdlite_ignored_fields ?? [], [], "the server honoured every field");
     await done();
   });
 

@@ -9,6 +9,7 @@ import { oneShotLowMemory, withSpeedPreset } from "../engine/speed-preset.js";
 import { type DownloadProgress, sdliteModelsDir } from "../hub/index.js";
 import { LoraCatalog } from "../lora/lora-catalog.js";
 import {
+  decodeJobRequest,
   GENERATION_JOB_VERSION,
   type GenerationJob,
   type JobRequest,
@@ -23,6 +24,7 @@ import { resolveSampler } from "../schedulers/registry.js";
 import { resolveSchedule } from "../schedulers/sigma-schedules.js";
 import { readOverridesFile } from "../weights/architecture/ldm-yaml-config.js";
 import type { GenerateOptions } from "./commands/generate.js";
+import { asksForA1111Inpainting, inpaintSettings, parseOutpaintArg } from "./inpaint-options.js";
 import { type InputImages, loadInputImages } from "./input-images.js";
 import { parseLoraArg } from "./parse-lora-arg.js";
 import type { ProgressReporter } from "./progress-reporter.js";
@@ -63,6 +65,20 @@ export function checkOptions(o: GenerateOptions): void {
   if (o.sampler !== undefined) resolveSampler(o.sampler, { scheduleType: schedule });
   if (o.strength !== undefined && !o.initImage) {
     throw new InvalidRequestError("--strength needs --init-image (it is the img2img denoising strength)");
+  }
+  if (asksForA1111Inpainting(o)) {
+    if (!o.initImage) {
+      throw new InvalidRequestError(
+        "--outpaint, --inpainting-fill, --mask-blur, --inpaint-full-res, --inpaint-padding and --invert-mask need --init-image",
+      );
+    }
+    if (o.outpaint !== undefined) parseOutpaintArg(o.outpaint);
+    else if (!o.mask) {
+      throw new InvalidRequestError(
+        "--inpainting-fill, --mask-blur, --inpaint-full-res, --inpaint-padding and --invert-mask need --mask (or --outpaint)",
+      );
+    }
+    inpaintSettings(o);
   }
   if (o.decoder === "taesd" && !o.taesd && !o.fast) {
     throw new InvalidRequestError(
@@ -130,12 +146,17 @@ function jobRequest(
     padCondUncond: o.padCondUncond,
     strength: o.strength,
   };
-  validateRequest({ ...request, initImage: images.initImage, mask: images.mask });
-  return {
+  const inpaint = inpaintSettings(o);
+  if (!inpaint) validateRequest({ ...request, initImage: images.initImage, mask: images.mask });
+  const job: JobRequest = {
     ...request,
     ...(images.initImage ? { initImage: encodeImage(images.initImage, 3) } : {}),
     ...(images.mask ? { mask: encodeImage(images.mask, 1) } : {}),
+    ...(inpaint ? { inpaint } : {}),
+    ...(o.outpaint !== undefined ? { outpaint: parseOutpaintArg(o.outpaint) } : {}),
   };
+  if (inpaint) decodeJobRequest(job);
+  return job;
 }
 
 /** The LoRA folder, read only when the prompt names a LoRA. */
@@ -178,7 +199,17 @@ export async function buildCliJob(
   const executionProviders = checkedProviders(o.provider);
   const overrides = o.config ? readOverridesFile(o.config) : undefined;
   const seed = seedOrRandom(o.seed);
-  const images = loadInputImages(o, { width: GENERIC_DEFAULTS.width, height: GENERIC_DEFAULTS.height });
+  const images = loadInputImages(
+    {
+      initImage: o.initImage,
+      mask: o.mask,
+      width: o.width,
+      height: o.height,
+      a1111: asksForA1111Inpainting(o),
+      outpaint: o.outpaint !== undefined ? parseOutpaintArg(o.outpaint) : undefined,
+    },
+    { width: GENERIC_DEFAULTS.width, height: GENERIC_DEFAULTS.height },
+  );
   // without -m the default model's LCM sampler is known now: a schedule it cannot take costs no download
   jobRequest(prompt, o, o.model ? GENERIC_DEFAULTS : DEFAULT_MODEL_DEFAULTS, images, seed);
   const { loras, warnings } = resolveJobLoras(

@@ -2,9 +2,12 @@
  * `--init-image` and `--mask` read from PNG files and brought to the generation size: the size
  * asked for, or else the init image's own size rounded down to a multiple of 8 (as diffusers does).
  * An image of another size is resampled with PIL's Lanczos, as diffusers' image processor does.
+ * With A1111 inpainting options the init image stays as it is (the job scales or crops it) and the
+ * default size is, for outpainting, the canvas's.
  */
 import { readFileSync } from "node:fs";
 import { maskToGray, toRgb } from "../image/color.js";
+import { type OutpaintExtension, roundedExtension } from "../image/outpaint-canvas.js";
 import { decodePng, hasPngSignature } from "../image/png.js";
 import { defaultGenerationSize, resizeGray, resizeRgb } from "../image/resize.js";
 import type { GrayImage, Pixels, RgbImage } from "../image/types.js";
@@ -15,6 +18,13 @@ export interface InputImageOptions {
   mask?: string;
   width?: number;
   height?: number;
+  /**
+   * A1111 inpainting (job.request.inpaint): the init image keeps its size (the job crops or scales
+   * it), the mask is brought to that size.
+   */
+  a1111?: boolean;
+  /** Outpainting: the default size is the canvas's (rounded to multiples of 8). */
+  outpaint?: OutpaintExtension;
 }
 
 export interface InputImages {
@@ -50,9 +60,19 @@ function isValidSide(side: number): boolean {
 export function loadInputImages(options: InputImageOptions, fallback: { width: number; height: number }) {
   let init = options.initImage ? toRgb(readPng(options.initImage, "init image")) : undefined;
   let mask = options.mask ? maskToGray(readPng(options.mask, "mask")) : undefined;
-  const natural = init ? defaultGenerationSize(init.width, init.height) : fallback;
+  let natural = init ? defaultGenerationSize(init.width, init.height) : fallback;
+  if (init && options.outpaint) {
+    const ext = roundedExtension(init.width, init.height, options.outpaint);
+    natural = { width: init.width + ext.left + ext.right, height: init.height + ext.up + ext.down };
+  }
   const width = options.width ?? natural.width;
   const height = options.height ?? natural.height;
+  if (init && options.a1111) {
+    if (mask && (mask.width !== init.width || mask.height !== init.height)) {
+      mask = resizeGray(mask, init.width, init.height);
+    }
+    return { width, height, initImage: init, ...(mask ? { mask } : {}) };
+  }
   const resizable = isValidSide(width) && isValidSide(height);
   if (init && resizable && (init.width !== width || init.height !== height)) {
     init = resizeRgb(init, width, height);

@@ -28,6 +28,7 @@ import {
   usesClassifierFreeGuidance,
 } from "./denoise.js";
 import { sampleScaledLatents } from "./latent-distribution.js";
+import { fillLatents } from "./latent-fill.js";
 import type { LatentDistribution, Shape4, TextEncoderNetwork, UNetNetwork, VaeNetwork } from "./networks.js";
 import { encodeConditioning, scheduleSteps } from "./prompt-conditioning.js";
 import { type GenerationRequest, type ValidRequest, validateRequest } from "./request.js";
@@ -165,7 +166,7 @@ export async function prepareGeneration(
       scheduleType: req.schedule,
     });
     const start = req.initImage ? img2imgStart(scheduler, req.steps, req.strength).startIndex : 0;
-    const init = await prepareLatents(models, req, rng, scheduler, start, latentShape, () =>
+    const init = await prepareLatents(models, req, rng, scheduler, start, latentShape, seeds, () =>
       report("encode-image", k),
     );
 
@@ -222,6 +223,7 @@ async function prepareLatents(
   scheduler: ReturnType<typeof createScheduler>,
   start: number,
   shape: Shape4,
+  seeds: readonly number[],
   onEncodeImage: () => void,
 ): Promise<InitialLatents> {
   const batch = shape[0];
@@ -237,9 +239,13 @@ async function prepareLatents(
 
   // diffusers samples the init image's posterior unless a 9-channel model starts from pure noise
   const needsImageLatents = !mask || !inpaint9 || !fullStrength;
-  const imageLatents = needsImageLatents
+  let imageLatents = needsImageLatents
     ? samplePosterior(await models.vae.encode(image, imageShape), rng, batch, models.vae)
     : undefined;
+  if (imageLatents && mask && req.latentFill) {
+    const latentMask = maskToLatentSize(mask, req.height, req.width);
+    imageLatents = fillLatents(imageLatents, latentMask, req.latentFill, req.rng, seeds, shape);
+  }
   const noise = rng.randn(shape);
   const latents = mask && fullStrength ? sigmaScale(noise) : scheduler.addNoise(imageLatents!, noise, start);
   if (!mask) return { latents };

@@ -13,6 +13,15 @@ import {
   type ArchitectureOverrides,
   parseArchitectureOverrides,
 } from "../weights/architecture/architecture-overrides.js";
+import {
+  checkInpaintSettings,
+  checkOutpaint,
+  type InpaintSettings,
+  OUTPAINT_INPAINT,
+  type Outpaint,
+  type PreparedInpainting,
+  prepareInpainting,
+} from "./a1111-inpainting.js";
 import { type JobEngine, validateJobEngine } from "./job-engine.js";
 import { decodeImage, type EncodedImage } from "./job-image.js";
 import { type GenerationRequest, InvalidRequestError, validateRequest } from "./request.js";
@@ -44,10 +53,19 @@ export interface JobLora {
   inPrompt: boolean;
 }
 
-/** Every GenerationRequest field, the images base64-encoded; the prompt as typed, LoRA tags included. */
+/**
+ * Every GenerationRequest field, the images base64-encoded; the prompt as typed, LoRA tags included.
+ * `inpaint` and `outpaint` ask for A1111's inpainting around the loop (a1111-inpainting.ts); then
+ * the init image and mask may be of any size (the same one), and width × height is the size the
+ * loop runs at.
+ */
 export type JobRequest = Omit<GenerationRequest, "initImage" | "mask"> & {
   initImage?: EncodedImage;
   mask?: EncodedImage;
+  /** A1111's mask blur, masked content, "Only masked" and mask inversion. */
+  inpaint?: InpaintSettings;
+  /** Pixels to add on each side (outpainting); inpaint defaults to OUTPAINT_INPAINT. */
+  outpaint?: Outpaint;
 };
 
 export interface GenerationJob {
@@ -135,7 +153,15 @@ export function validateGenerationJob(value: unknown): GenerationJob {
  * (what the text encoder sees). Validated; the prompt's tags must parse.
  */
 export function decodeJobRequest(request: JobRequest): GenerationRequest {
-  const { initImage, mask, ...fields } = request;
+  return prepareJobRequest(request).request;
+}
+
+/**
+ * The request as generate() takes it (decodeJobRequest), with what must happen to each generated
+ * image afterwards (A1111's paste-back when the job inpaints the A1111 way) and its infotext entries.
+ */
+export function prepareJobRequest(request: JobRequest): PreparedInpainting {
+  const { initImage, mask, inpaint, outpaint, ...fields } = request;
   if (typeof fields.prompt !== "string") fail("prompt must be a string");
   let prompt: string;
   try {
@@ -150,6 +176,18 @@ export function decodeJobRequest(request: JobRequest): GenerationRequest {
     ...(initImage !== undefined ? { initImage: decodeImage(initImage, 3, "init image") as RgbImage } : {}),
     ...(mask !== undefined ? { mask: decodeImage(mask, 1, "mask") as GrayImage } : {}),
   };
-  validateRequest(decoded);
-  return decoded;
+  if (inpaint === undefined && outpaint === undefined) {
+    validateRequest(decoded);
+    return { request: decoded, finish: (image) => image, infotext: {}, warnings: [] };
+  }
+  // sizes, sampler and the rest first, so the images are only worked on for a sound request
+  validateRequest({ ...decoded, initImage: undefined, mask: undefined, latentFill: undefined });
+  const settings = inpaint === undefined ? OUTPAINT_INPAINT : checkInpaintSettings(inpaint);
+  const prepared = prepareInpainting(
+    decoded,
+    settings,
+    outpaint === undefined ? undefined : checkOutpaint(outpaint),
+  );
+  validateRequest(prepared.request);
+  return prepared;
 }

@@ -37,6 +37,8 @@ export interface RecordContext {
   readonly conditioning?: ConditioningFacts;
   /** The speed settings that ran: written where they are not the exact defaults. */
   readonly speed?: SpeedOptions;
+  /** A1111's inpainting entries (`Mask blur`, `Masked content`, `Inpaint area`, …), in its order. */
+  readonly inpainting?: Readonly<Record<string, string | number>>;
 }
 
 /**
@@ -88,6 +90,7 @@ export function buildGenerationRecord(
     .map(loraTag)
     .join(" ");
   const extra = {
+    ...context.inpainting,
     ...(context.vae ? { VAE: loraName(context.vae) } : {}),
     ...conditioningParameters(context.conditioning),
     ...speedEntries(context.speed),

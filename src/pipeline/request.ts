@@ -36,6 +36,11 @@ export interface GenerationRequest {
   /** Inpainting mask at width × height, white = repaint. */
   mask?: GrayImage;
   /**
+   * A1111's latent masked content: the init image's latents under the mask replaced by the seed's
+   * noise ("latent noise", inpainting_fill 2) or by zeros ("latent nothing", 3) before noising.
+   */
+  latentFill?: LatentFill;
+  /**
    * A1111's "Pad prompt/negative prompt" (`pad_cond_uncond`, default off): a prompt and negative
    * prompt of different lengths (75-token windows) are padded with empty-prompt windows and run in
    * one UNet batch, instead of two UNet calls at their own lengths.
@@ -43,8 +48,10 @@ export interface GenerationRequest {
   padCondUncond?: boolean;
 }
 
-export type ValidRequest = Required<Omit<GenerationRequest, "initImage" | "mask">> &
-  Pick<GenerationRequest, "initImage" | "mask">;
+export type LatentFill = "noise" | "nothing";
+
+export type ValidRequest = Required<Omit<GenerationRequest, "initImage" | "mask" | "latentFill">> &
+  Pick<GenerationRequest, "initImage" | "mask" | "latentFill">;
 
 /** Sides above this are refused: memory grows with the square of the side. */
 export const MAX_SIDE = 4096;
@@ -118,6 +125,13 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
   check(typeof padCondUncond === "boolean", `padCondUncond must be true or false, got ${padCondUncond}`);
   checkPromptLimits(r.prompt, r.negativePrompt ?? "", promptSteps(r.sampler, r.steps));
   if (r.mask) check(r.initImage !== undefined, "a mask needs an init image to inpaint");
+  if (r.latentFill !== undefined) {
+    check(
+      r.latentFill === "noise" || r.latentFill === "nothing",
+      `latentFill must be "noise" or "nothing", got ${JSON.stringify(r.latentFill)}`,
+    );
+    check(r.mask !== undefined, "a latent fill needs a mask");
+  }
   for (const [name, img] of [
     ["init image", r.initImage],
     ["mask", r.mask],
@@ -147,5 +161,6 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     padCondUncond,
     initImage: r.initImage,
     mask: r.mask,
+    ...(r.latentFill !== undefined ? { latentFill: r.latentFill } : {}),
   };
 }

@@ -16,6 +16,7 @@ import { loraShortHash, modelShortHash } from "../image/model-hash.js";
 import { encodePng } from "../image/png.js";
 import { rgbPixels } from "../image/types.js";
 import type { UnmatchedLoraKey } from "../lora/lora-module.js";
+import type { PreparedInpainting } from "./a1111-inpainting.js";
 import { GenerationCancelled } from "./denoise.js";
 import {
   decodeLatents,
@@ -27,9 +28,9 @@ import {
   type Stage,
 } from "./generate.js";
 import {
-  decodeJobRequest,
   type GenerationJob,
   modelNameOf,
+  prepareJobRequest,
   validateGenerationJob,
 } from "./generation-job.js";
 import { buildGenerationRecord, type RecordLora } from "./generation-record.js";
@@ -121,7 +122,7 @@ export async function runGenerationJob(
   options: JobRunOptions = {},
 ): Promise<GenerationJobResult> {
   validateGenerationJob(job);
-  const request = decodeJobRequest(job.request);
+  const request = prepareJobRequest(job.request);
   const opening = performance.now();
   const pipeline =
     options.pipeline ?? (await openPipeline(job.model.path, engineOptionsForJob(job, options.local)));
@@ -166,12 +167,13 @@ function modelHash(
 
 async function runOpened(
   job: GenerationJob,
-  request: GenerationRequest,
+  prepared: PreparedInpainting,
   pipeline: OpenedPipeline,
   loadMs: number,
   options: JobRunOptions,
 ): Promise<GenerationJobResult> {
-  const warnings: string[] = [];
+  const { request } = prepared;
+  const warnings: string[] = [...prepared.warnings];
   let clipSkip = request.clipSkip ?? 1;
   if (clipSkip > 1 && pipeline.model.format === "onnx") {
     // an exported text encoder has only its last layer as output
@@ -238,8 +240,10 @@ async function runOpened(
     ...l,
     addnetHash: pipeline.loras.find((f) => f.file.path === l.path)?.file.addnetHash ?? "",
   }));
-  const images = made.map(({ image, seed, stoppedAt }) => {
+  const images = made.map(({ image: generated, seed, stoppedAt }) => {
+    const image = prepared.finish(generated);
     const record = buildGenerationRecord({ ...request, prompt: job.request.prompt, clipSkip }, seed, {
+      inpainting: prepared.infotext,
       modelName,
       modelHash: shortHash,
       loras,

@@ -24,6 +24,13 @@ export const HONOURED_FIELDS = new Set([
   "denoising_strength",
   "mask",
   "inpainting_mask_invert",
+  // A1111's inpainting (with a mask): a1111-inpainting.ts
+  "mask_blur",
+  "mask_blur_x",
+  "mask_blur_y",
+  "inpainting_fill",
+  "inpaint_full_res",
+  "inpaint_full_res_padding",
   // the job's id, for /internal/progress
   "force_task_id",
   // sdlite's own job API
@@ -76,13 +83,7 @@ export const IGNORED_FIELD_DEFAULTS: Readonly<Record<string, unknown>> = {
   // img2img
   resize_mode: 0,
   image_cfg_scale: undefined,
-  mask_blur: undefined,
-  mask_blur_x: 4,
-  mask_blur_y: 4,
   mask_round: true,
-  inpainting_fill: 0,
-  inpaint_full_res: undefined,
-  inpaint_full_res_padding: 0,
   initial_noise_multiplier: undefined,
   latent_mask: undefined,
   include_init_images: undefined,
@@ -90,16 +91,7 @@ export const IGNORED_FIELD_DEFAULTS: Readonly<Record<string, unknown>> = {
 
 /** Fields that only matter when hires fix is on, or when a mask is given. */
 const HIRES_ONLY = /^(hr_|firstphase_|sampler_index_hr$)/;
-const MASK_ONLY = new Set([
-  "mask_blur",
-  "mask_blur_x",
-  "mask_blur_y",
-  "mask_round",
-  "inpainting_fill",
-  "inpaint_full_res",
-  "inpaint_full_res_padding",
-  "latent_mask",
-]);
+const MASK_ONLY = new Set(["mask_round", "latent_mask"]);
 
 function isEmpty(value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === "") return true;

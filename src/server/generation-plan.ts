@@ -8,6 +8,7 @@ import { maskToGray, toRgb } from "../image/color.js";
 import { resizeGray, resizeRgb } from "../image/resize.js";
 import type { GrayImage, RgbImage } from "../image/types.js";
 import type { LoraCatalog } from "../lora/lora-catalog.js";
+import type { InpaintSettings } from "../pipeline/a1111-inpainting.js";
 import { decodeJobRequest, type JobLora, type JobRequest, randomSeed } from "../pipeline/generation-job.js";
 import { encodeImage } from "../pipeline/job-image.js";
 import { resolveJobLoras } from "../pipeline/job-loras.js";
@@ -16,6 +17,7 @@ import { type ResolvedSampler, resolveSampler } from "../schedulers/registry.js"
 import { ignoredFields } from "./a1111-fields.js";
 import { decodeBase64Image } from "./base64-image.js";
 import { HttpError, invalidRequest } from "./http-error.js";
+import { inpaintSettingsFromBody } from "./inpaint-fields.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 
 export type GenerationKind = "txt2img" | "img2img";
@@ -193,6 +195,11 @@ export function checkedPadCondUncond(value: unknown): boolean {
   return value;
 }
 
+/**
+ * The init image (and mask) of an img2img body. Without a mask the image is scaled to width × height
+ * (resize_mode 0, "Just resize": PIL's Lanczos, images.resize_image). With one, both keep the init
+ * image's size (the mask scaled to it) and A1111's inpainting fields say what the job does with them.
+ */
 function readInitImages(body: Body, width: number, height: number, ignored: string[]) {
   const list = body.init_images;
   if (!Array.isArray(list) || list.length === 0) {
@@ -201,17 +208,15 @@ function readInitImages(body: Body, width: number, height: number, ignored: stri
   if (list.length > 1) ignored.push("init_images[1:]");
   const init = decodeBase64Image(list[0], "init_images[0]");
   let image = toRgb(init.pixels); // transparency over white, as A1111's img2img_background_color
-  // resize_mode 0, "Just resize": PIL resize with Lanczos (images.resize_image)
-  if (image.width !== width || image.height !== height) image = resizeRgb(image, width, height);
-  let mask: GrayImage | undefined;
-  if (body.mask !== undefined && body.mask !== null && body.mask !== "") {
-    const decoded = decodeBase64Image(body.mask, "mask");
-    mask = maskToGray(decoded.pixels);
-    if (mask.width !== width || mask.height !== height) mask = resizeGray(mask, width, height);
-    const invert = body.inpainting_mask_invert;
-    if (invert === 1 || invert === true) mask = { ...mask, data: mask.data.map((v) => 255 - v) };
+  if (body.mask === undefined || body.mask === null || body.mask === "") {
+    if (image.width !== width || image.height !== height) image = resizeRgb(image, width, height);
+    return { image };
   }
-  return { image, mask };
+  let mask = maskToGray(decodeBase64Image(body.mask, "mask").pixels);
+  if (mask.width !== image.width || mask.height !== image.height) {
+    mask = resizeGray(mask, image.width, image.height);
+  }
+  return { image, mask, inpaint: inpaintSettingsFromBody(body) };
 }
 
 export function planGeneration(kind: GenerationKind, body: Body, context: PlanContext): GenerationPlan {
@@ -245,7 +250,7 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
   const styles = Array.isArray(body.styles) ? body.styles.map(String) : [];
 
   let denoisingStrength: number | undefined;
-  let init: { image: RgbImage; mask?: GrayImage } | undefined;
+  let init: { image: RgbImage; mask?: GrayImage; inpaint?: InpaintSettings } | undefined;
   if (kind === "img2img") {
     denoisingStrength = numberField(body, "denoising_strength", 0.75);
     if (!(denoisingStrength > 0 && denoisingStrength <= 1)) {
@@ -275,6 +280,7 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     ...(denoisingStrength !== undefined ? { strength: denoisingStrength } : {}),
     ...(init ? { initImage: encodeImage(init.image, 3) } : {}),
     ...(init?.mask ? { mask: encodeImage(init.mask, 1) } : {}),
+    ...(init?.inpaint ? { inpaint: init.inpaint } : {}),
   };
   decodeJobRequest(request); // refused now, not once queued
   return {

@@ -56,9 +56,21 @@ const img2imgProperties = {
   denoising_strength: nullable("number", { default: 0.75 }),
   mask: nullable("string", { description: "base64 mask, white = repaint" }),
   inpainting_mask_invert: nullable("integer", { description: "1: black = repaint" }),
-  mask_blur: nullable("integer"),
-  inpainting_fill: nullable("integer"),
-  inpaint_full_res: nullable("boolean"),
+  mask_blur: nullable("integer", {
+    description: "Gaussian mask blur (sigma, pixels); sets mask_blur_x and mask_blur_y",
+  }),
+  mask_blur_x: nullable("integer", { default: 4 }),
+  mask_blur_y: nullable("integer", { default: 4 }),
+  inpainting_fill: nullable("integer", {
+    default: 0,
+    description: "masked content: 0 fill, 1 original, 2 latent noise, 3 latent nothing",
+  }),
+  inpaint_full_res: nullable("boolean", {
+    default: true,
+    description:
+      'true: "Only masked" (the masked area\'s box, padded, at width × height); false: whole picture',
+  }),
+  inpaint_full_res_padding: nullable("integer", { default: 0 }),
   resize_mode: nullable("integer"),
 } as const;
 

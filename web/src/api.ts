@@ -27,6 +27,13 @@ export interface Img2ImgRequest extends Txt2ImgRequest {
   /** Base64 PNG, white = repaint. */
   mask?: string;
   denoising_strength: number;
+  /** A1111's inpainting fields, sent with a mask: Gaussian blur sigma in pixels. */
+  mask_blur?: number;
+  /** Masked content: 0 fill, 1 original, 2 latent noise, 3 latent nothing. */
+  inpainting_fill?: number;
+  /** "Only masked": the masked area's box (plus the padding) at width × height, pasted back. */
+  inpaint_full_res?: boolean;
+  inpaint_full_res_padding?: number;
 }
 
 export interface GenerationResponse {

@@ -65,3 +65,29 @@ export function imageToBase64Png(source: CanvasImageSource, width: number, heigh
   ctx.drawImage(source, 0, 0, width, height);
   return canvasToBase64Png(canvas);
 }
+
+/** The image's own pixels as RGB bytes, transparency over white (as A1111 flattens an init image). */
+export function imageRgb(source: HTMLImageElement): { width: number; height: number; data: Uint8Array } {
+  const width = source.naturalWidth;
+  const height = source.naturalHeight;
+  const { ctx } = newCanvas(width, height);
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(source, 0, 0);
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set(rgba.subarray(i * 4, i * 4 + 3), i * 3);
+  return { width, height, data };
+}
+
+/** RGB (3 bytes a pixel) or gray (1) bytes as a base64 PNG. */
+export function pixelsToBase64Png(width: number, height: number, data: Uint8Array, channels: 1 | 3): string {
+  const { canvas, ctx } = newCanvas(width, height);
+  const image = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) image.data[i * 4 + c] = data[i * channels + (channels === 3 ? c : 0)];
+    image.data[i * 4 + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvasToBase64Png(canvas);
+}

@@ -1,14 +1,20 @@
 /**
  * The img2img / inpainting panel: an uploaded (or sent-from-gallery) init image with the mask
- * brush over it. With an image the UI calls /img2img; with paint on it, the paint goes as `mask`.
+ * brush over it. With an image the UI calls /img2img; with paint on it, the paint goes as `mask`
+ * with A1111's inpainting fields; with outpainting pixels, the image goes on its larger canvas.
  */
+import { outpaintCanvas } from "../../src/image/outpaint-canvas.js";
 import { byId } from "./dom.js";
-import { imageToBase64Png, loadImage, readFileAsDataUrl } from "./image-data.js";
+import { imageRgb, imageToBase64Png, loadImage, pixelsToBase64Png, readFileAsDataUrl } from "./image-data.js";
+import { type InpaintFields, InpaintOptions } from "./inpaint-options.js";
 import { MaskPainter } from "./mask-painter.js";
 
-export interface Img2ImgFields {
+export interface Img2ImgFields extends Partial<InpaintFields> {
   init_images: string[];
   mask?: string;
+  /** Outpainting: the canvas's size, which replaces the form's. */
+  width?: number;
+  height?: number;
 }
 
 /** Small images are shown larger (room to paint), big ones fit the column and 60% of the screen height. */
@@ -27,6 +33,7 @@ export class InitImagePanel {
   private readonly eraser = byId("eraser", HTMLInputElement);
   private readonly mode = byId("img2img-mode", HTMLSpanElement);
   private readonly painter: MaskPainter;
+  private readonly options = new InpaintOptions();
   private loaded: HTMLImageElement | undefined;
 
   constructor(
@@ -95,12 +102,50 @@ export class InitImagePanel {
     this.show();
   }
 
-  /** init_images (and mask when something is painted), both at the generation size. */
+  /**
+   * init_images (and mask, with A1111's inpainting fields, when something is painted), both at the
+   * generation size; when outpainting, the canvas and its mask at the canvas's size.
+   */
   fields(width: number, height: number): Img2ImgFields | undefined {
     if (!this.loaded) return undefined;
+    const extension = this.options.outpaint();
+    if (extension) return this.outpaintFields(this.loaded, extension);
     const fields: Img2ImgFields = { init_images: [imageToBase64Png(this.loaded, width, height)] };
-    if (!this.painter.isEmpty()) fields.mask = this.painter.toBase64Png(width, height);
+    if (!this.painter.isEmpty()) {
+      fields.mask = this.painter.toBase64Png(width, height);
+      Object.assign(fields, this.options.fields());
+    }
     return fields;
+  }
+
+  /** The image on its outpainting canvas, the mask over the new area (plus any painted strokes). */
+  private outpaintFields(
+    loaded: HTMLImageElement,
+    extension: ReturnType<InpaintOptions["outpaint"]> & {},
+  ): Img2ImgFields {
+    const inpaint = this.options.fields();
+    const image = imageRgb(loaded);
+    const canvas = outpaintCanvas(image, extension, inpaint.mask_blur, inpaint.mask_blur);
+    const { width, height } = canvas.image;
+    const mask = canvas.mask.data.slice();
+    if (!this.painter.isEmpty()) {
+      const painted = this.painter.toGray(image.width, image.height);
+      const { left, up } = canvas.extension;
+      for (let y = 0; y < image.height; y++) {
+        for (let x = 0; x < image.width; x++) {
+          const i = (y + up) * width + x + left;
+          mask[i] = Math.max(mask[i], painted[y * image.width + x]);
+        }
+      }
+    }
+    return {
+      init_images: [pixelsToBase64Png(width, height, canvas.image.data, 3)],
+      mask: pixelsToBase64Png(width, height, mask, 1),
+      ...inpaint,
+      inpaint_full_res: false,
+      width,
+      height,
+    };
   }
 
   private show(): void {
@@ -108,6 +153,7 @@ export class InitImagePanel {
     this.stage.hidden = !has;
     this.tools.hidden = !has;
     this.dropZone.hidden = has;
+    this.options.show(has);
     this.mode.textContent = has ? "img2img — paint over the image to inpaint" : "off";
   }
 }

@@ -86,7 +86,15 @@ async function generate(): Promise<void> {
   const img2img = initImage.fields(settings.width, settings.height);
   cancelled = false;
   setBusy(true);
-  status.info(img2img ? (img2img.mask ? "Inpainting…" : "Generating from the image…") : "Generating…");
+  status.info(
+    img2img
+      ? img2img.width !== undefined
+        ? "Outpainting…"
+        : img2img.mask
+          ? "Inpainting…"
+          : "Generating from the image…"
+      : "Generating…",
+  );
   progress.start();
   const started = performance.now();
   try {

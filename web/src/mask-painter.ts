@@ -46,6 +46,19 @@ export class MaskPainter {
 
   /** The mask stretched to width × height (the generation size): black background, white strokes. */
   toBase64Png(width: number, height: number): string {
+    return canvasToBase64Png(this.render(width, height));
+  }
+
+  /** The mask at width × height as gray bytes (one per pixel, white = repaint). */
+  toGray(width: number, height: number): Uint8Array {
+    const canvas = this.render(width, height);
+    const ctx = canvas.getContext("2d");
+    if (!ctx) throw new Error("this browser has no 2D canvas");
+    const { data } = ctx.getImageData(0, 0, width, height);
+    return Uint8Array.from({ length: width * height }, (_, i) => data[i * 4]);
+  }
+
+  private render(width: number, height: number): HTMLCanvasElement {
     const white = newCanvas(this.canvas.width, this.canvas.height);
     white.ctx.drawImage(this.canvas, 0, 0);
     white.ctx.globalCompositeOperation = "source-in"; // keep the strokes' alpha, make them white
@@ -55,7 +68,7 @@ export class MaskPainter {
     out.ctx.fillStyle = "#000";
     out.ctx.fillRect(0, 0, width, height);
     out.ctx.drawImage(white.canvas, 0, 0, width, height);
-    return canvasToBase64Png(out.canvas);
+    return out.canvas;
   }
 
   /** Pointer position in canvas pixels, and how many canvas pixels one screen pixel covers. */

@@ -2,9 +2,10 @@
 import { type Command, Option } from "commander";
 import { checkOutputFolder } from "../../image/output-folder.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
+import type { InpaintCliOptions } from "../inpaint-options.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
 
-export interface GenerateOptions {
+export interface GenerateOptions extends InpaintCliOptions {
   model?: string;
   negative?: string;
   lora: string[];
@@ -53,6 +54,8 @@ Examples:
   sdlite generate "a photo of a cat" -m ./v1-5-pruned-emaonly.safetensors --seed 42
   sdlite generate "a watercolor landscape" -m model.safetensors --init-image in.png --strength 0.6
   sdlite generate "a red ball" -m sd-inpainting/ --init-image in.png --mask mask.png
+  sdlite generate "a red ball" -m model.safetensors --init-image in.png --mask mask.png --mask-blur 4 --inpainting-fill original --inpaint-full-res
+  sdlite generate "a wide beach" -m sd-inpainting/ --init-image in.png --outpaint left:128,right:128 --inpainting-fill fill
   sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M" --scheduler Karras
   sdlite generate "a fox" -m model.safetensors --sampler "Euler a" --scheduler "SGM Uniform"   (old "DPM++ 2M Karras" names work too)
   sdlite generate "a cat <lora:detail:0.7>" -m model.safetensors --lora-dir ./Lora
@@ -88,6 +91,29 @@ export function registerGenerateCommand(program: Command): void {
     .option("--init-image <png>", "img2img / inpainting source image")
     .option("--strength <x>", "img2img denoising strength in (0, 1] (default 0.75)", parseNumber)
     .option("--mask <png>", "inpainting mask, white = repaint")
+    .option(
+      "--outpaint <sides>",
+      "outpainting: extend the init image, e.g. left:128,down:64 (sides left, right, up, down); each side of the canvas is rounded up to a multiple of 8; the new area is masked and generated",
+    )
+    .option(
+      "--inpainting-fill <kind>",
+      "A1111 masked content: fill, original, latent-noise or latent-nothing (0..3); default original, fill with --outpaint",
+    )
+    .option(
+      "--mask-blur <px>",
+      "A1111 mask blur: Gaussian sigma in pixels (default 4 with A1111 inpainting options)",
+      parseInteger,
+    )
+    .option(
+      "--inpaint-full-res",
+      'A1111 "Only masked": inpaint the masked area\'s box (plus --inpaint-padding) at the full -W x -H size, then paste it back',
+    )
+    .option(
+      "--inpaint-padding <px>",
+      'padding around the masked area for "Only masked" (default 32)',
+      parseInteger,
+    )
+    .option("--invert-mask", "repaint what the mask leaves black (A1111 inpainting_mask_invert)")
     .option("--batch-size <n>", "images per batch (run together)", parseInteger)
     .option("--batch-count <n>", "batches, one after the other", parseInteger)
     .addOption(
