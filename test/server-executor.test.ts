@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -39,6 +39,7 @@ function serverOptions(executor: "in-process" | "child-process") {
   return {
     model,
     modelsDir: join(work, "models"),
+    loraDir: join(work, "Lora"),
     hubCacheDir: false as const,
     engine: { runtime: { threads: 1 } },
     webDir: false as const,
@@ -48,6 +49,12 @@ function serverOptions(executor: "in-process" | "child-process") {
 }
 
 before(async () => {
+  mkdirSync(join(work, "Lora"));
+  // a safetensors file that is not a LoRA: the executor process finds out when it opens the pipeline
+  copyFileSync(
+    fixturePath("models/tiny-taesd/diffusion_pytorch_model.safetensors"),
+    join(work, "Lora", "not-a-lora.safetensors"),
+  );
   app = await createServer(serverOptions("child-process"));
 });
 
@@ -63,7 +70,7 @@ async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> 
 }
 
 interface ProgressBody {
-  state: { sampling_step: number; sampling_steps: number; interrupted: boolean };
+  state: { job_no: number; sampling_step: number; sampling_steps: number; interrupted: boolean };
   current_image: string | null;
 }
 
@@ -127,6 +134,43 @@ describe("the server with a child-process job executor", () => {
     // the step running when the interrupt arrived ends, and one report of it may still be on its way
     assert.ok(stoppedAt <= seen + 2, `stopped at step ${stoppedAt}, the interrupt came after step ${seen}`);
     assert.ok(stoppedAt < LONG_JOB.steps);
+  });
+
+  it("skip ends the running iteration only, interrupt the job; both keep what they have", async () => {
+    const job = { ...LONG_JOB, width: 128, height: 128, n_iter: 2 };
+    const running = app.inject({ method: "POST", url: "/sdapi/v1/txt2img", payload: job });
+    await untilStep(app, 2);
+    assert.equal((await app.inject({ method: "POST", url: "/sdapi/v1/skip" })).statusCode, 200);
+    for (;;) {
+      const p = await progress(app);
+      if (p.state.job_no === 1 && p.state.sampling_step >= 2) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal((await app.inject({ method: "POST", url: "/sdapi/v1/interrupt" })).statusCode, 200);
+    const done = await running;
+    assert.equal(done.statusCode, 200, done.body);
+    const info = JSON.parse(done.json().info) as {
+      sdlite_stopped_at: ({ step: number } | null)[];
+      all_seeds: number[];
+    };
+    assert.equal(done.json().images.length, 2, "one image per iteration");
+    assert.deepEqual(info.all_seeds, [job.seed, job.seed + 1]);
+    for (const [k, at] of info.sdlite_stopped_at.entries()) {
+      assert.ok(
+        at && at.step >= 2 && at.step < job.steps,
+        `iteration ${k} stopped early: ${JSON.stringify(at)}`,
+      );
+    }
+  });
+
+  it("a bad LoRA found only in the executor process is still a 422 naming it", async () => {
+    const bad = await app.inject({
+      method: "POST",
+      url: "/sdapi/v1/txt2img",
+      payload: { ...SMALL_JOB, prompt: "cat <lora:not-a-lora:1>" },
+    });
+    assert.equal(bad.statusCode, 422, bad.body);
+    assert.match(bad.json().detail, /not-a-lora\.safetensors.*not a LoRA file/);
   });
 
   it("fails the job of a killed executor process with a clear error and serves the next job with a fresh one", async () => {
