@@ -98,7 +98,7 @@ export class ChildProcessExecutor implements JobExecutor {
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.disconnect();
+    if (child.connected) child.disconnect();
     const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
     await exited;
     clearTimeout(timer);
