@@ -14,6 +14,15 @@ export type {
 } from "./engine/engine-options.js";
 export { type OpenedPipeline, openPipeline } from "./engine/open-pipeline.js";
 export type { PreviewDecoder } from "./engine/preview-decoder.js";
+export { ChildProcessExecutor, type ChildProcessExecutorOptions } from "./executor/child-process-executor.js";
+export { InProcessExecutor, type InProcessExecutorOptions } from "./executor/in-process-executor.js";
+export {
+  type ExecutionOptions,
+  type ExecutionProgress,
+  ExecutorCrashedError,
+  type JobExecutor,
+  type OpenedModelInfo,
+} from "./executor/job-executor.js";
 export type { GenerationRecord } from "./image/generation-record.js";
 export { formatInfotext, parseInfotext } from "./image/infotext.js";
 export { decodePng, decodePngRgb, encodePng, readPngText } from "./image/png.js";

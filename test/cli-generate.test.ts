@@ -390,7 +390,7 @@ test("Ctrl-C stops a run at the next step: exit 130, no half-made files", async 
   assert.equal(run.status, 130, describeRun(run));
   assert.equal(run.stdout, "");
   assert.match(run.stderr, /^interrupted: stopping after the current step/m);
-  assert.match(run.stderr, /\nsdlite: interrupted\n$/);
+  assert.match(run.stderr, /\nsdlite: interrupted; 0 images were saved\n$/);
   const steps = run.stderr.split("\n").filter((l) => l.startsWith("step ")).length;
   assert.ok(steps < 1000, `stopped early (${steps} steps)`);
   assert.ok(!existsSync(ws.out), "no output files");

@@ -1,11 +1,12 @@
 /**
  * What `sdlite generate` does, in order: build the GenerationJob from the options (generate-job.ts:
- * checks before any download, model and TAESD resolved), run it, and write one PNG per image as the
- * job made it. Progress goes to stderr; stdout gets the files written (or one JSON object).
+ * checks before any download, model and TAESD resolved), run it, and write each PNG as soon as its
+ * image is decoded (complete or not at all), so Ctrl-C or SIGTERM during a long --batch-count keeps
+ * every finished image. Progress goes to stderr; stdout gets the files written (or one JSON object).
  */
 import { describeRepair } from "../cache/cache-entries.js";
 import { GraphCache } from "../cache/graph-cache.js";
-import { writeNumberedFile } from "../image/output-path.js";
+import { outputTarget, writeOutputImage } from "../image/output-target.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
@@ -46,12 +47,19 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
   let stepsPerSecond = 0;
   const reporter = createProgressReporter(process.stderr, () => stepsPerSecond);
   const abort = new AbortController();
-  const onSigint = () => {
-    reporter.note("interrupted: stopping after the current step (Ctrl-C again to quit at once)");
+  const stop = (signal: NodeJS.Signals) => {
+    reporter.note(
+      `${signal === "SIGINT" ? "interrupted" : signal}: stopping after the current step (again to quit at once)`,
+    );
     abort.abort();
-    process.once("SIGINT", () => process.exit(130));
+    process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
   };
+  const onSigint = () => stop("SIGINT");
+  const onSigterm = () => stop("SIGTERM");
   process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigterm);
+  const target = outputTarget(o.output);
+  const written: { file: string; seed: number; infotext: string }[] = [];
   try {
     const built = await buildCliJob(prompt, o, reporter, abort.signal, started);
     reporter.phase(`loading ${built.resolved.name}`);
@@ -65,21 +73,18 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
         stepsPerSecond = p.stepsPerSecond;
         reporter.generation(p);
       },
+      onImage: async ({ png, seed, infotext }) => {
+        const file = await writeOutputImage(target, seed, new Uint8Array(Buffer.from(png, "base64")));
+        written.push({ file, seed, infotext });
+        if (!o.json) process.stdout.write(`saved ${file} (seed ${seed})\n`);
+      },
     }).catch((err: unknown) => {
       throw withConfigHint(err, o);
     });
     reporter.finish();
+    // stopped between two iterations: the job ended early without an error
+    if (abort.signal.aborted) throw new Error("interrupted");
 
-    const written: { file: string; seed: number; infotext: string }[] = [];
-    for (const { png, seed, infotext } of result.images) {
-      const file = await writeNumberedFile(
-        o.output,
-        String(seed),
-        new Uint8Array(Buffer.from(png, "base64")),
-      );
-      written.push({ file, seed, infotext });
-      if (!o.json) process.stdout.write(`saved ${file} (seed ${seed})\n`);
-    }
     const { timings } = result;
     const ms = (t: number) => Math.round(t * 10) / 10;
     if (o.json) {
@@ -112,12 +117,17 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     }
   } catch (err) {
     if (!abort.signal.aborted) throw err;
-    // Ctrl-C: whatever was cut short (a download resumes next time) ends here, as shells expect
+    // Ctrl-C: whatever was cut short (a download resumes next time) ends here, as shells expect;
+    // the images finished before it are written already
     reporter.finish();
-    process.stderr.write("sdlite: interrupted\n");
+    const saved = written.length === 1 ? "1 image was saved" : `${written.length} images were saved`;
+    process.stderr.write(
+      `sdlite: interrupted; ${saved}${written.length > 0 ? ` (last: ${written.at(-1)?.file})` : ""}\n`,
+    );
     process.exitCode = 130;
   } finally {
     reporter.finish();
     process.removeListener("SIGINT", onSigint);
+    process.removeListener("SIGTERM", onSigterm);
   }
 }

@@ -58,6 +58,11 @@ export interface JobRunOptions {
    */
   readonly keepStopped?: () => boolean;
   readonly onProgress?: (progress: JobProgress) => void;
+  /**
+   * Each image as soon as it is made (its iteration decoded), before the next iteration starts;
+   * awaited, so a caller can write the file first. The result lists the same images again.
+   */
+  readonly onImage?: (image: JobOutputImage) => void | Promise<void>;
   /** Once the pipeline is open, before the first step: what the caller may want to show at once. */
   readonly onOpened?: (opened: {
     readonly pipeline: OpenedPipeline;
@@ -212,11 +217,39 @@ async function runOpened(
     options.onProgress?.({ ...p, stepsPerSecond: timings.stepsPerSecond() });
   };
   const generation = await prepareGeneration(models, toRun, { onProgress, embeddings });
-  const made: (GeneratedImage & { stoppedAt?: StoppedAt })[] = [];
+  const modelName = job.model.name ?? modelNameOf(job.model.path);
+  const loras: RecordLora[] = job.loras.map((l) => ({
+    ...l,
+    addnetHash: pipeline.loras.find((f) => f.file.path === l.path)?.file.addnetHash ?? "",
+  }));
+  const images: JobOutputImage[] = [];
+  const finish = async (made: readonly (GeneratedImage & { stoppedAt?: StoppedAt })[]) => {
+    const shortHash = await hash;
+    for (const { image: generated, seed, stoppedAt } of made) {
+      const image = prepared.finish(generated);
+      const record = buildGenerationRecord({ ...request, prompt: job.request.prompt, clipSkip }, seed, {
+        inpainting: prepared.infotext,
+        modelName,
+        modelHash: shortHash,
+        loras,
+        vae: job.model.vae,
+        conditioning: generation.conditioning,
+        speed: job.engine.speed,
+      });
+      const infotext = formatInfotext(record);
+      const png = Buffer.from(encodePng(rgbPixels(image), { parameters: infotext })).toString("base64");
+      const output: JobOutputImage = { seed, png, infotext, record, ...(stoppedAt ? { stoppedAt } : {}) };
+      images.push(output);
+      await options.onImage?.(output);
+    }
+  };
+  // the PNGs and what the caller does with them are not generation time
+  let finishingMs = 0;
   for (let k = 0; k < generation.request.batchCount && !options.signal?.aborted; k++) {
     last.latents = undefined;
     last.stoppedAt = undefined;
     const signal = options.iterationSignal?.(k) ?? options.signal;
+    const made: (GeneratedImage & { stoppedAt?: StoppedAt })[] = [];
     try {
       made.push(...(await generation.iteration(k, { signal, onProgress })));
     } catch (err) {
@@ -231,30 +264,12 @@ async function runOpened(
         });
       }
     }
+    const finishing = performance.now();
+    await finish(made);
+    finishingMs += performance.now() - finishing;
   }
-  const generateMs = performance.now() - started;
-
-  const modelName = job.model.name ?? modelNameOf(job.model.path);
+  const generateMs = performance.now() - started - finishingMs;
   const shortHash = await hash;
-  const loras: RecordLora[] = job.loras.map((l) => ({
-    ...l,
-    addnetHash: pipeline.loras.find((f) => f.file.path === l.path)?.file.addnetHash ?? "",
-  }));
-  const images = made.map(({ image: generated, seed, stoppedAt }) => {
-    const image = prepared.finish(generated);
-    const record = buildGenerationRecord({ ...request, prompt: job.request.prompt, clipSkip }, seed, {
-      inpainting: prepared.infotext,
-      modelName,
-      modelHash: shortHash,
-      loras,
-      vae: job.model.vae,
-      conditioning: generation.conditioning,
-      speed: job.engine.speed,
-    });
-    const infotext = formatInfotext(record);
-    const png = Buffer.from(encodePng(rgbPixels(image), { parameters: infotext })).toString("base64");
-    return { seed, png, infotext, record, ...(stoppedAt ? { stoppedAt } : {}) };
-  });
   const summary = timings.summary();
   return {
     images,

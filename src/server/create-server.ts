@@ -1,7 +1,7 @@
 /**
  * `createServer(options)`: the whole HTTP server as a fastify instance, not yet listening, so tests
  * call `app.inject()` and the CLI calls `app.listen()`. Composes the job queue, the model and
- * LoRA catalogs, the pipeline pool and the routes; `app.sdlite.shutdown()` stops it gracefully.
+ * LoRA catalogs, the job executor and the routes; `app.sdlite.shutdown()` stops it gracefully.
  */
 import { join } from "node:path";
 import fastifyCors from "@fastify/cors";
@@ -11,10 +11,12 @@ import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { describeRepair } from "../cache/cache-entries.js";
 import { GraphCache } from "../cache/graph-cache.js";
 import { EmbeddingFolder } from "../embeddings/embedding-folder.js";
-import { openPipeline } from "../engine/open-pipeline.js";
+import { ChildProcessExecutor } from "../executor/child-process-executor.js";
+import { InProcessExecutor } from "../executor/in-process-executor.js";
+import type { JobExecutor } from "../executor/job-executor.js";
 import { resolveHubSettings, sdliteModelsDir } from "../hub/hub-settings.js";
 import { LoraCatalog } from "../lora/lora-catalog.js";
-import { engineOptionsForJob, type JobEngine } from "../pipeline/job-engine.js";
+import type { JobEngine } from "../pipeline/job-engine.js";
 import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { PACKAGE_VERSION } from "../version.js";
 import { createAuthenticator } from "./auth.js";
@@ -25,7 +27,6 @@ import { type Job, JobQueue } from "./job-queue.js";
 import { registerJsonBodyParser } from "./json-body.js";
 import { DEFAULT_PREVIEW_EVERY, type PreviewMode } from "./live-preview.js";
 import { ModelCatalog } from "./model-catalog.js";
-import { PipelinePool } from "./pipeline-pool.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
 import { a1111EmbeddingRoutes } from "./routes/a1111-embeddings.js";
 import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
@@ -69,6 +70,12 @@ export interface CreateServerOptions {
   engine?: JobEngine;
   /** Opened pipelines kept (default 2, 1 with engine.memory.lowMemory). */
   maxPipelines?: number;
+  /**
+   * Where generations run: "in-process" (the default: on this thread, which then answers no
+   * request while a network runs) or "child-process" (`sdlite serve`: a forked process, so the
+   * server stays responsive; see src/executor/README.md).
+   */
+  executor?: "in-process" | "child-process";
   limits?: Partial<GenerationLimits>;
   /** Largest request body in bytes (default 50 MB). */
   bodyLimit?: number;
@@ -108,6 +115,11 @@ declare module "fastify" {
 
 export const DEFAULT_QUEUE_SIZE = 16;
 export const DEFAULT_BODY_LIMIT = 50 * 1024 * 1024;
+/**
+ * On shutdown, how long a job cancelled after the grace period may take to end its running step
+ * before its executor process is killed (an in-process job cannot be killed: it is waited for).
+ */
+export const STOP_STEP_MS = 5000;
 
 export async function createServer(options: CreateServerOptions = {}): Promise<FastifyInstance> {
   const log = options.log ?? (() => {});
@@ -123,10 +135,11 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   const engine = options.engine ?? {};
   // one graph cache for every pipeline and upscaler: a damaged entry is rebuilt with a log line
   const graphCache = new GraphCache(undefined, { onRepair: (r) => log(describeRepair(r)) });
-  const pool = new PipelinePool(
-    (spec) => openPipeline(spec.model.path, engineOptionsForJob(spec, { graphCache })),
-    options.maxPipelines ?? (engine.memory?.lowMemory ? 1 : 2),
-  );
+  const maxPipelines = options.maxPipelines ?? (engine.memory?.lowMemory ? 1 : 2);
+  const executor: JobExecutor =
+    options.executor === "child-process"
+      ? new ChildProcessExecutor({ maxPipelines, log })
+      : new InProcessExecutor({ maxPipelines, local: { graphCache } });
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
   const previewEvery = options.previewEvery ?? DEFAULT_PREVIEW_EVERY[previewMode];
   const queue = new JobQueue<ServerJobResult>({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE });
@@ -135,7 +148,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     models,
     loras,
     new EmbeddingFolder(options.embeddingsDir ?? join(modelsDir, "embeddings")),
-    pool,
+    executor,
     new ServerOptions({
       clipSkip: options.clipSkip,
       randnSource: options.randnSource,
@@ -241,7 +254,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     await queue.shutdown(0);
   });
   app.addHook("onClose", async () => {
-    await pool.closeAll();
+    await executor.close();
     await upscalers.close();
   });
 
@@ -252,7 +265,14 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
       return entry ? context.submitModelLoad(entry) : undefined;
     },
     async shutdown(graceMs = 30_000) {
-      await queue.shutdown(graceMs);
+      const stopped = queue.shutdown(graceMs);
+      // a cancelled job stops at the end of its running step; one longer than that is killed
+      const bound = new Promise<"late">((resolve) => {
+        const timer = setTimeout(() => resolve("late"), graceMs + STOP_STEP_MS);
+        void stopped.finally(() => clearTimeout(timer));
+      });
+      if ((await Promise.race([stopped, bound])) === "late") await executor.close(0);
+      await stopped;
       await app.close();
     },
   } satisfies SdliteServer);

@@ -1,7 +1,8 @@
 /**
  * One queued txt2img/img2img job: the plan completed into a GenerationJob when it runs (the model
- * selected then, the Clip skip option then), run on the pool's pipeline for it, with steps and live
- * previews (live-preview.ts: TAESD or the cheap latent approximation) reported as it goes, and
+ * selected then, the Clip skip option then), run by the server's job executor (src/executor/: in a
+ * child process for `serve`) on a pipeline it keeps open, with steps and live previews (live-preview.ts:
+ * TAESD or the cheap latent approximation) reported as it goes, and
  * turned into A1111's response: base64 PNGs carrying their infotext, the echoed parameters and the
  * `info` JSON string.
  *
@@ -9,21 +10,20 @@
  * (interrupt then ends the job, skip goes on with the next iteration). Cancel returns nothing.
  */
 
-import type { TextualInversionEmbedding } from "../embeddings/embedding-file.js";
+import type { JobExecutor } from "../executor/job-executor.js";
 import { encodePng } from "../image/png.js";
 import type { RgbImage } from "../image/types.js";
 import { rgbPixels } from "../image/types.js";
 import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generation-job.js";
 import type { JobEngine, PipelineSpec } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
-import { type GenerationJobResult, runGenerationJob } from "../pipeline/run-generation-job.js";
+import type { GenerationJobResult } from "../pipeline/run-generation-job.js";
 import { generationInfo } from "./generation-info.js";
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import { HttpError, invalidRequest } from "./http-error.js";
 import type { JobContext, Task } from "./job-queue.js";
-import { LivePreview, type PreviewSettings } from "./live-preview.js";
+import type { PreviewSettings } from "./live-preview.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
-import type { PipelinePool } from "./pipeline-pool.js";
 
 export interface GenerationResult {
   readonly kind: GenerationKind;
@@ -35,7 +35,8 @@ export interface GenerationResult {
 }
 
 export interface GenerationEnvironment {
-  readonly pool: PipelinePool;
+  /** Runs the jobs (in this process or a child process) and keeps their pipelines open. */
+  readonly executor: JobExecutor;
   readonly catalog: ModelCatalog;
   /** The server's engine settings, for every job. */
   readonly engine: JobEngine;
@@ -45,9 +46,8 @@ export interface GenerationEnvironment {
   clipSkip(): number;
   /** The pad_cond_uncond option when the job runs. */
   padCondUncond(): boolean;
-  /** The embeddings folder, and its contents when the job runs (re-read if it changed). */
+  /** The embeddings folder (the executor reads it, again whenever it changed). */
   readonly embeddingsDir: string;
-  embeddings(): readonly TextualInversionEmbedding[];
   /** The live-preview settings when the job runs. */
   preview(): PreviewSettings;
 }
@@ -83,7 +83,6 @@ async function runGeneration(
   progress.jobCount = iterations;
   progress.textinfo = `Loading ${entry.name}`;
   const spec: PipelineSpec = { ...modelSpec(entry, env.engine), loras: [...plan.loras] };
-  const pipeline = await env.pool.acquire(spec);
   await env.catalog.ensureHash(entry);
   const hash = env.catalog.shortHash(entry);
   const job: GenerationJob = {
@@ -98,22 +97,17 @@ async function runGeneration(
     },
   };
 
-  let live: LivePreview | undefined;
   let iteration = -1;
   let result: GenerationJobResult;
   try {
-    result = await runGenerationJob(job, {
-      pipeline,
-      embeddings: env.embeddings(),
+    result = await env.executor.run(job, {
       signal: context.signal,
       iterationSignal: () => context.iterationSignal(),
       keepStopped: () => context.signal.reason !== "cancel",
-      onOpened: () => {
-        live = new LivePreview(env.preview(), pipeline.previewDecoder, (image, step) => {
-          const png = base64Png(image);
-          progress.currentImage = png;
-          context.emit({ type: "preview", image: png, step });
-        });
+      preview: env.preview(),
+      onPreview: (png, step) => {
+        progress.currentImage = png;
+        context.emit({ type: "preview", image: png, step });
       },
       onProgress: (p) => {
         if (p.batchIndex !== iteration) {
@@ -122,7 +116,7 @@ async function runGeneration(
           progress.samplingStep = 0;
           progress.textinfo = iterations > 1 ? `Batch ${iteration + 1} of ${iterations}` : undefined;
         }
-        if (p.stage !== "denoise" || !p.latents || !p.latentShape) return;
+        if (p.stage !== "denoise") return;
         progress.samplingStep = p.step;
         progress.samplingSteps = p.totalSteps;
         context.emit({
@@ -132,7 +126,6 @@ async function runGeneration(
           jobNo: iteration,
           jobCount: iterations,
         });
-        live?.step({ ...p, latents: p.latents, latentShape: p.latentShape });
       },
     });
   } catch (err) {
@@ -140,11 +133,8 @@ async function runGeneration(
       throw invalidRequest((err as Error).message);
     }
     throw err;
-  } finally {
-    // a preview still decoding belongs to this job: it must not outlive it
-    await live?.settled();
   }
-  const warnings = [...plan.warnings, ...result.warnings, ...(live?.failure ? [live.failure] : [])];
+  const warnings = [...plan.warnings, ...result.warnings];
   return {
     kind: plan.kind,
     images: plan.sendImages ? result.images.map((i) => i.png) : [],

@@ -4,6 +4,7 @@
  */
 
 import type { EmbeddingFolder } from "../embeddings/embedding-folder.js";
+import type { JobExecutor } from "../executor/job-executor.js";
 import type { LoraCatalog } from "../lora/lora-catalog.js";
 import { LoraFileError } from "../lora/lora-module.js";
 import type { JobEngine } from "../pipeline/job-engine.js";
@@ -28,7 +29,6 @@ import {
   type Task,
 } from "./job-queue.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
-import type { PipelinePool } from "./pipeline-pool.js";
 import type { ServerOptions } from "./server-options.js";
 import type { UpscaleResult } from "./upscale-task.js";
 
@@ -51,21 +51,20 @@ export class ServerContext {
     readonly models: ModelCatalog,
     readonly loras: LoraCatalog,
     readonly embeddings: EmbeddingFolder,
-    readonly pool: PipelinePool,
+    readonly executor: JobExecutor,
     readonly options: ServerOptions,
     readonly limits: GenerationLimits,
     readonly log: ServerLog,
     readonly engine: JobEngine = {},
   ) {
     this.env = {
-      pool,
+      executor,
       catalog: models,
       engine,
       currentModel: () => this.selectedModel(),
       clipSkip: () => this.options.clipSkip,
       padCondUncond: () => this.options.padCondUncond,
       embeddingsDir: embeddings.dir,
-      embeddings: () => this.embeddings.current().embeddings,
       preview: () => this.options.preview(),
     };
   }
@@ -95,7 +94,7 @@ export class ServerContext {
       kind: "load-model",
       run: async (context) => {
         context.progress.textinfo = `Loading ${entry.name}`;
-        await this.pool.acquire(modelSpec(entry, this.engine));
+        await this.executor.prepare(modelSpec(entry, this.engine));
         await this.models.ensureHash(entry);
         this.selected = entry;
         return { kind: "load-model", title: this.models.title(entry) };
@@ -108,7 +107,7 @@ export class ServerContext {
     return this.submit({
       kind: "unload-model",
       run: async () => {
-        await this.pool.closeAll();
+        await this.executor.release();
         return { kind: "unload-model", title: "" };
       },
     });

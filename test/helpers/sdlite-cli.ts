@@ -16,8 +16,8 @@ export interface CliRun {
 }
 
 export interface RunOptions {
-  /** Sends `signal` to the CLI the first time its stderr matches `pattern` (e.g. Ctrl-C mid-run). */
-  signalWhen?: { pattern: RegExp; signal: NodeJS.Signals };
+  /** Sends `signal` to the CLI the first time its stderr (or `stream`) matches `pattern` (e.g. Ctrl-C mid-run). */
+  signalWhen?: { pattern: RegExp; signal: NodeJS.Signals; stream?: "stdout" | "stderr" };
   /** The working folder (default: the repository). */
   cwd?: string;
 }
@@ -43,17 +43,21 @@ export function runSdlite(
     );
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf-8").on("data", (d: string) => {
-      stdout += d;
-    });
     let signalled = false;
-    child.stderr.setEncoding("utf-8").on("data", (d: string) => {
-      stderr += d;
+    const watch = (stream: "stdout" | "stderr", text: string) => {
       const when = options.signalWhen;
-      if (when && !signalled && when.pattern.test(stderr)) {
+      if (when && !signalled && (when.stream ?? "stderr") === stream && when.pattern.test(text)) {
         signalled = true;
         child.kill(when.signal);
       }
+    };
+    child.stdout.setEncoding("utf-8").on("data", (d: string) => {
+      stdout += d;
+      watch("stdout", stdout);
+    });
+    child.stderr.setEncoding("utf-8").on("data", (d: string) => {
+      stderr += d;
+      watch("stderr", stderr);
     });
     child.on("error", reject);
     child.on("close", (status) => resolvePromise({ status, stdout, stderr }));

@@ -1,6 +1,6 @@
 /** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
 import { type Command, Option } from "commander";
-import { checkOutputFolder } from "../../image/output-folder.js";
+import { checkOutputTarget, outputTarget } from "../../image/output-target.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
 import type { InpaintCliOptions } from "../inpaint-options.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
@@ -127,7 +127,11 @@ export function registerGenerateCommand(program: Command): void {
       "--pad-cond-uncond",
       "A1111's pad_cond_uncond: pad a prompt and negative prompt of different lengths with empty-prompt windows to one UNet batch (default: two UNet calls, each at its own length)",
     )
-    .option("-o, --output <dir>", "output folder (files are never overwritten)", "outputs")
+    .option(
+      "-o, --output <dir|file.png>",
+      "output folder (A1111 names: 00012-<seed>.png), or a file name ending in .png (more images: name-1.png, name-2.png, …); existing files are never overwritten",
+      "outputs",
+    )
     .option("--json", "print one JSON object (files, seeds, infotexts, timings) on stdout")
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--provider <name>", 'onnxruntime execution provider(s), e.g. "cpu" or "webgpu,cpu"')
@@ -173,7 +177,8 @@ export function registerGenerateCommand(program: Command): void {
     .showHelpAfterError(false)
     .addHelpText("after", HELP)
     .action(async (prompt: string, options: GenerateOptions) => {
-      await checkOutputFolder(options.output); // before the model is loaded, not after the images are made
+      // before the model is loaded, not after the images are made
+      await checkOutputTarget(outputTarget(options.output));
       const { runGenerate } = await import("../run-generate.js"); // loads onnxruntime only for this command
       await runGenerate(prompt, options);
     });

@@ -2,6 +2,7 @@
  * `sdlite serve`: the AUTOMATIC1111-compatible HTTP API (/sdapi/v1), sdlite's job API
  * (/sdlite/v1/jobs), the web UI at / and API docs at /docs. Loopback only unless told otherwise;
  * SIGTERM/SIGINT stop it gracefully (queued jobs cancelled, the running one given a grace period).
+ * Jobs run in a child process (src/executor/), so the server answers while one computes.
  */
 import { isIP } from "node:net";
 import { type Command, Option } from "commander";
@@ -128,6 +129,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     allowedHosts: options.allowedHost,
     listenHost: options.host,
     queueSize: options.queueSize,
+    // onnxruntime computes in a child process: this one keeps answering while a job runs
+    executor: "child-process",
     engine: serveEngineOptions({ ...options, taesd }),
     // --fast --preview taesd without TAESD (it fell back): the default previews
     preview: options.preview === "taesd" && taesd === undefined ? undefined : options.preview,
@@ -235,7 +238,12 @@ export function registerServeCommand(program: Command): void {
       "a live preview every n steps (default 5 with taesd, 3 with approx; -1: none)",
       parseInteger,
     )
-    .option("--shutdown-grace <seconds>", "on SIGTERM, how long the running job may finish", parseInteger, 30)
+    .option(
+      "--shutdown-grace <seconds>",
+      "on SIGTERM, how long the running job may finish; then it is cancelled (its step ends, or its process is killed 5 s later)",
+      parseInteger,
+      30,
+    )
     .addHelpText("after", HELP)
     .action(async (options: ServeOptions, command: Command) => {
       options.apiKey ??= process.env.SDLITE_API_KEY || undefined;

@@ -28,7 +28,7 @@ function describe(list: readonly TextualInversionEmbedding[]) {
 
 export function a1111EmbeddingRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const listing = (force: boolean) => {
-    const width = ctx.pool.latest()?.models.textEncoder.hiddenSize;
+    const width = ctx.executor.latestModel()?.textEncoderWidth;
     const { loaded, skipped } = selectEmbeddings(ctx.embeddings.current(force).embeddings, width);
     return { loaded: describe(loaded), skipped: describe(skipped) };
   };
