@@ -3,7 +3,8 @@
  * serve with one or two of the command's own options (read from its commander definition) set to a
  * value of the wrong type or range, or thrown in without one. Each run is spawned in a sandbox of
  * its own (HOME, caches and models inside it) and must end with exit 0, or exit 1 with one line on
- * stderr that is not a stack trace, within HANG_MS; serve, when the options happen to be valid, must
+ * stderr that is not a stack trace, within HANG_MS and MEMORY_BOUND_BYTES (the peak resident set
+ * of the sdlite process, read from /proc while it runs); serve, when the options happen to be valid, must
  * come up and stop on SIGTERM. Nothing may be written in the sandbox outside the output the
  * command was given and sdlite's caches, and the input files stay as they were.
  * Each input is a process (a second or two), so CI tries few; `npm run fuzz` many.
@@ -24,16 +25,23 @@ import { registerTokenizeCommand } from "../src/cli/commands/tokenize.js";
 import { registerUpscaleCommand } from "../src/cli/commands/upscale.js";
 import { encodePng } from "../src/image/png.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
 import { claimedSizePng } from "./helpers/hostile-png.js";
 import { repoRoot } from "./helpers/sdlite-cli.js";
 
 const HANG_MS = 120_000;
 const root = mkdtempSync(join(tmpdir(), "sdlite-fuzz-cli-"));
 const tally = newTally();
+/** `command --option` pairs the fuzzer set, against all there are: how much of the CLI it reached. */
+const optionsTried = new Set<string>();
+let optionsTotal = 0;
 after(() => {
   rmSync(root, { recursive: true, force: true });
-  reportTally("command line, every option", tally, { hangBoundMs: HANG_MS });
+  reportTally("command line, every option", tally, {
+    hangBoundMs: HANG_MS,
+    optionsTried: optionsTried.size,
+    optionsTotal,
+  });
 });
 
 const TINY = fixturePath("models", "tiny-sd15");
@@ -128,6 +136,18 @@ interface Run {
   stderr: string;
   ms: number;
   servedAndStopped?: boolean;
+  /** The largest VmHWM (peak resident set) read from /proc while it ran, in bytes. */
+  peakRss: number;
+}
+
+/** The process's peak resident set so far, in bytes (0 once it has gone). */
+function peakRssOf(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf-8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function spawnSdlite(args: string[], cwd: string): Promise<Run> {
@@ -154,7 +174,11 @@ function spawnSdlite(args: string[], cwd: string): Promise<Run> {
     );
     let stderr = "";
     let served = false;
+    let peakRss = 0;
     const timer = setTimeout(() => child.kill("SIGKILL"), HANG_MS);
+    const memory = setInterval(() => {
+      peakRss = Math.max(peakRss, peakRssOf(child.pid!));
+    }, 50);
     child.stderr.setEncoding("utf-8").on("data", (d: string) => {
       stderr += d;
       if (!served && /sdlite serving on http/.test(stderr)) {
@@ -165,7 +189,8 @@ function spawnSdlite(args: string[], cwd: string): Promise<Run> {
     child.on("error", reject);
     child.on("close", (status, signal) => {
       clearTimeout(timer);
-      done({ status, signal, stderr, ms: performance.now() - started, servedAndStopped: served });
+      clearInterval(memory);
+      done({ status, signal, stderr, ms: performance.now() - started, servedAndStopped: served, peakRss });
     });
   });
 }
@@ -180,6 +205,10 @@ test("fuzz CLI options: exit 0, or exit 1 with one line; no hang, nothing writte
   timeout: 3_600_000,
 }, async () => {
   const options = commandOptions();
+  optionsTotal = [...options.values()].reduce(
+    (n, own) => n + own.filter((o) => o.long !== "--help").length,
+    0,
+  );
   let n = 0;
   await fc.assert(
     fc.asyncProperty(input, async ([command, edits]) => {
@@ -197,6 +226,7 @@ test("fuzz CLI options: exit 0, or exit 1 with one line; no hang, nothing writte
         }
         const option = own[pick % own.length];
         const flag = option.long ?? option.short!;
+        optionsTried.add(`${command} ${flag}`);
         const takesValue = option.required || option.optional;
         args.push(flag, ...(takesValue || withValue ? [value] : []));
         // generate's -o is a folder; upscale's a file, never overwritten (name-1.png beside it)
@@ -206,6 +236,8 @@ test("fuzz CLI options: exit 0, or exit 1 with one line; no hang, nothing writte
       tally.inputs++;
       const run = await spawnSdlite(args, sandbox);
       const what = `sdlite ${args.map((a) => JSON.stringify(a.slice(0, 60))).join(" ")}\n${run.stderr.slice(-1500)}`;
+      // before the try: counted there as the memory bound, not again as an other failure
+      checkMemory(tally, what, run.peakRss);
       try {
         if (run.signal !== null && !(run.servedAndStopped && run.signal === "SIGTERM")) {
           if (run.ms >= HANG_MS) tally.hangs++;

@@ -16,7 +16,7 @@ import { PngFormatError } from "../src/image/png-chunks.js";
 import { decodeInputImage } from "../src/server/base64-image.js";
 import { HttpError } from "../src/server/http-error.js";
 import { pngInfo } from "../src/server/png-info.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
 import { claimedSizePng, hostilePng, iTXt, pngChunk, tEXt, zTXt } from "./helpers/hostile-png.js";
 
 const HANG_MS = 10_000;
@@ -141,6 +141,7 @@ test("fuzz image inputs: decoded, or refused as malformed, too large or unsuppor
         tally.otherFailures++;
         assert.fail(`${(grown / 2 ** 20).toFixed(0)} MiB of buffers for ${bytes.length} bytes`);
       }
+      checkMemory(tally, `${bytes.length} bytes of image`);
     }),
     fuzzParameters(200),
   );

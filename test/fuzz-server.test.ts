@@ -3,8 +3,9 @@
  * requests mutated field by field from their schemas (wrong types, extremes, huge strings, hostile
  * images, prompts of syntax soup), random bytes under every content type, bodies over the size
  * limit and nested 100,000 deep, random job ids and query strings. Every answer is below 500 and
- * an error is A1111's JSON error; no request takes over HANG_MS, and `/sdapi/v1/progress`, asked
- * while each request is in flight, answers within PROGRESS_MS.
+ * an error is A1111's JSON error; no request takes over HANG_MS or takes the process past
+ * MEMORY_BOUND_BYTES, and `/sdapi/v1/progress`, asked while each request is in flight, answers
+ * within PROGRESS_MS.
  *
  * Jobs are kept small (64x64 to 128x128, at most 3 steps) so that the progress bound measures the
  * server and not the model: onnxruntime still runs on the main thread (issue 17 item 1), and a
@@ -20,7 +21,7 @@ import type { FastifyInstance, InjectOptions } from "fastify";
 import { encodePng } from "../src/image/png.js";
 import { createServer } from "../src/server/create-server.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
 import { claimedSizePng, hostilePng, tEXt, zlibBomb, zTXt } from "./helpers/hostile-png.js";
 
 const HANG_MS = 30_000;
@@ -312,6 +313,7 @@ async function check(request: InjectOptions): Promise<void> {
     tally.otherFailures++;
     assert.fail(`progress answered ${progress.statusCode} after ${progressMs.toFixed(0)} ms during ${what}`);
   }
+  checkMemory(tally, what);
   const eventStream = String(response.headers["content-type"] ?? "").startsWith("text/event-stream");
   if (response.statusCode >= 400 && !eventStream) {
     let body: { detail?: unknown };
