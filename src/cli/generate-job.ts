@@ -23,6 +23,7 @@ import { resolveSampler } from "../schedulers/registry.js";
 import { resolveSchedule } from "../schedulers/sigma-schedules.js";
 import { readOverridesFile } from "../weights/architecture/ldm-yaml-config.js";
 import type { GenerateOptions } from "./commands/generate.js";
+import { checkHeldImages } from "./held-images.js";
 import { type InputImages, loadInputImages } from "./input-images.js";
 import { parseLoraArg } from "./parse-lora-arg.js";
 import type { ProgressReporter } from "./progress-reporter.js";
@@ -131,6 +132,7 @@ function jobRequest(
     strength: o.strength,
   };
   validateRequest({ ...request, initImage: images.initImage, mask: images.mask });
+  checkHeldImages(images.width, images.height, o.batchSize ?? 1, o.batchCount ?? 1);
   return {
     ...request,
     ...(images.initImage ? { initImage: encodeImage(images.initImage, 3) } : {}),

@@ -110,6 +110,11 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
         `${written.length} image(s) in ${formatDuration(timings.generateMs)} (${formatRate(timings.stepsPerSecond)}; model loaded in ${formatDuration(timings.loadMs)})`,
       );
     }
+    if (result.interrupted) {
+      // Ctrl-C between batches: the finished ones are saved, and the run still says it was cut short
+      process.stderr.write(`sdlite: interrupted (${written.length} finished image(s) saved)\n`);
+      process.exitCode = 130;
+    }
   } catch (err) {
     if (!abort.signal.aborted) throw err;
     // Ctrl-C: whatever was cut short (a download resumes next time) ends here, as shells expect
