@@ -5,16 +5,16 @@
  * limit and nested 100,000 deep, random job ids and query strings. Every answer is below 500 and
  * an error is A1111's JSON error; no request takes over HANG_MS or takes the process past
  * MEMORY_BOUND_BYTES, and `/sdapi/v1/progress`, asked while each request is in flight, answers
- * within PROGRESS_MS.
+ * within PROGRESS_MS. Nothing is written beside the server's caches.
  *
  * Jobs are kept small (64x64 to 128x128, at most 3 steps) so that the progress bound measures the
  * server and not the model: onnxruntime still runs on the main thread (issue 17 item 1), and a
  * request inside larger limits blocks every answer for as long as a step takes.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
 import type { FastifyInstance, InjectOptions } from "fastify";
@@ -288,6 +288,12 @@ test("fuzz every route: below 500, JSON errors, no hang, progress always answers
     }),
     fuzzParameters(120),
   );
+  // the server writes nothing of its own but caches: the model folders hold what they held
+  const written = readdirSync(work, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(work, join(e.parentPath, e.name)))
+    .filter((f) => !f.startsWith("cache/"));
+  assert.deepEqual(written, [join("models", "Lora", "kohya.safetensors")]);
 });
 
 async function check(request: InjectOptions): Promise<void> {
