@@ -1,7 +1,8 @@
 /**
  * Fuzzing the command line: a quick valid call of generate, upscale, tokenize, info, models or
  * serve with one or two of the command's own options (read from its commander definition) set to a
- * value of the wrong type or range, or thrown in without one. Each run is spawned in a sandbox of
+ * value of the wrong type or range, or thrown in without one; the first option walks every
+ * (command, option) pair in turn, so a run of as many inputs as there are pairs tries each. Each run is spawned in a sandbox of
  * its own (HOME, caches and models inside it) and must end with exit 0, or exit 1 with one line on
  * stderr that is not a stack trace, within HANG_MS and MEMORY_BOUND_BYTES (the peak resident set
  * of the sdlite process, read from /proc while it runs); serve, when the options happen to be valid, must
@@ -125,10 +126,21 @@ const WRONG = fc.oneof(
   fc.integer().map(String),
 );
 
-const input = fc.tuple(
-  fc.constantFrom(...Object.keys(BASE)),
-  fc.array(fc.tuple(fc.nat(), WRONG, fc.boolean()), { minLength: 1, maxLength: 2 }),
-);
+/** [option pick, wrong value, give a value to a flag that takes none]; the first edit's option is chosen round-robin. */
+const input = fc.array(fc.tuple(fc.nat(), WRONG, fc.boolean()), { minLength: 1, maxLength: 2 });
+
+const OPTIONS = commandOptions();
+/** Every command's own options but --help. */
+const ownOptions = (command: string) => (OPTIONS.get(command) ?? []).filter((o) => o.long !== "--help");
+/**
+ * Every (command, option) pair. The first edit of run n sets pair (START + n) so that a long run
+ * reaches every option of every command, and CI runs, starting anywhere, reach them all in turn.
+ */
+const PAIRS = Object.keys(BASE).flatMap((command): [string, Option | undefined][] => {
+  const own = ownOptions(command);
+  return own.length === 0 ? [[command, undefined]] : own.map((o): [string, Option] => [command, o]);
+});
+const START = Math.floor(Math.random() * PAIRS.length);
 
 interface Run {
   status: number | null;
@@ -204,27 +216,24 @@ function filesUnder(dir: string): string[] {
 test("fuzz CLI options: exit 0, or exit 1 with one line; no hang, nothing written elsewhere", {
   timeout: 3_600_000,
 }, async () => {
-  const options = commandOptions();
-  optionsTotal = [...options.values()].reduce(
-    (n, own) => n + own.filter((o) => o.long !== "--help").length,
-    0,
-  );
+  optionsTotal = PAIRS.length;
   let n = 0;
   await fc.assert(
-    fc.asyncProperty(input, async ([command, edits]) => {
+    fc.asyncProperty(input, async (edits) => {
+      const [command, first] = PAIRS[(START + n) % PAIRS.length];
       const sandbox = join(root, `run-${n++}`);
       mkdirSync(join(sandbox, "models"), { recursive: true });
       writeFileSync(join(sandbox, "in.png"), INPUT_PNG);
       writeFileSync(join(sandbox, "big.png"), claimedSizePng(9000, 9000));
       const args = [...BASE[command].args];
-      const own = (options.get(command) ?? []).filter((o) => o.long !== "--help");
+      const own = ownOptions(command);
       const outputs = new Set(BASE[command].out ? [BASE[command].out] : []);
-      for (const [pick, value, withValue] of edits) {
+      for (const [i, [pick, value, withValue]] of edits.entries()) {
         if (own.length === 0) {
           args.push(value); // a command without options: an extra argument
           continue;
         }
-        const option = own[pick % own.length];
+        const option = i === 0 && first ? first : own[pick % own.length];
         const flag = option.long ?? option.short!;
         optionsTried.add(`${command} ${flag}`);
         const takesValue = option.required || option.optional;
