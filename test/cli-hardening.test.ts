@@ -2,8 +2,8 @@
  * What crashed, hung or printed a raw error from the command line (issue 16), spawned as a user
  * runs it: long prompts (SIGSEGV at ~29 KB of command line: onnxruntime's telemetry read it with
  * a routine recursing per character), huge upscale factors and claimed image sizes, LoRA weights
- * that are not numbers, output paths that are files or cannot be made. Each is exit 0, or exit 1
- * with one line on stderr.
+ * that are not numbers, output paths that are files or cannot be made, a batch count of 10000.
+ * Each is exit 0, or exit 1 with one line on stderr (130 after Ctrl-C).
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -40,22 +40,63 @@ function assertOneLineError(run: CliRun, pattern: RegExp): void {
 }
 
 describe("long prompts", () => {
-  test("1 KB, 10 KB and 100 KB prompts and a 30 KB negative prompt generate", {
-    timeout: 240_000,
+  test("prompts and negative prompts of 1, 10, 30 and 100 KB generate", {
+    timeout: 300_000,
   }, async () => {
     for (const [kb, negativeKb] of [
-      [1, 0],
-      [10, 30],
-      [100, 0],
+      [1, 1],
+      [10, 10],
+      [30, 30],
+      [100, 100],
     ]) {
       const prompt = "a red barn, ".repeat(Math.ceil((kb * 1024) / 12));
       const out = join(root, `long-${kb}`);
-      const extra = negativeKb > 0 ? ["--negative", "fog, ".repeat((negativeKb * 1024) / 5)] : [];
-      const run = await quick(prompt, out, extra);
+      const negative = "fog, ".repeat(Math.ceil((negativeKb * 1024) / 5));
+      const run = await quick(prompt, out, ["--negative", negative]);
       assert.equal(run.status, 0, `${kb} KB: ${describeRun(run).slice(0, 2000)}`);
       const [file] = readdirSync(out);
-      assert.ok(readPngText(readFileSync(join(out, file))).parameters.startsWith(prompt.trim()));
+      const parameters = readPngText(readFileSync(join(out, file))).parameters;
+      assert.ok(parameters.startsWith(prompt.trim()));
+      assert.ok(
+        parameters.includes(`\nNegative prompt: ${negative.trim()}`),
+        `${kb} KB: the negative prompt`,
+      );
     }
+  });
+});
+
+describe("long runs show their scale at once", () => {
+  test("--batch-count 10000 prints each batch with an ETA at once; each image is written as it is made; Ctrl-C keeps them and exits 130", {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(root, "many");
+    const started = performance.now();
+    const run = await runSdlite(
+      ["generate", "a cat", "-m", TINY, "-W", "64", "-H", "64", "--steps", "1", "--seed", "1"].concat([
+        "--batch-count",
+        "10000",
+        "--threads",
+        "1",
+        "-o",
+        out,
+      ]),
+      env,
+      { signalWhen: { pattern: /^step 1\/1 \(batch 3\/10000\)/m, signal: "SIGINT" } },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(run.status, 130, describeRun(run));
+    assert.match(
+      run.stderr,
+      /^step 1\/1 \(batch 1\/10000\), .*ETA \d/m,
+      "the scale, stated on the first step",
+    );
+    const saved = readdirSync(out);
+    assert.ok(saved.length >= 3, `images saved before Ctrl-C: ${saved.join(", ")}`);
+    assert.ok(
+      run.stderr.includes(`\nsdlite: interrupted; ${saved.length} images were saved (last: `),
+      describeRun(run),
+    );
+    assert.ok(seconds < 60, `${seconds.toFixed(1)} s to start and stop`);
   });
 });
 

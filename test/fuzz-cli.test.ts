@@ -1,9 +1,11 @@
 /**
  * Fuzzing the command line: a quick valid call of generate, upscale, tokenize, info, models or
  * serve with one or two of the command's own options (read from its commander definition) set to a
- * value of the wrong type or range, or thrown in without one. Each run is spawned in a sandbox of
+ * value of the wrong type or range, or thrown in without one; the first option walks every
+ * (command, option) pair in turn, so a run of as many inputs as there are pairs tries each. Each run is spawned in a sandbox of
  * its own (HOME, caches and models inside it) and must end with exit 0, or exit 1 with one line on
- * stderr that is not a stack trace, within HANG_MS; serve, when the options happen to be valid, must
+ * stderr that is not a stack trace, within HANG_MS and MEMORY_BOUND_BYTES (the peak resident set
+ * of the sdlite process, read from /proc while it runs); serve, when the options happen to be valid, must
  * come up and stop on SIGTERM. Nothing may be written in the sandbox outside the output the
  * command was given and sdlite's caches, and the input files stay as they were.
  * Each input is a process (a second or two), so CI tries few; `npm run fuzz` many.
@@ -24,16 +26,23 @@ import { registerTokenizeCommand } from "../src/cli/commands/tokenize.js";
 import { registerUpscaleCommand } from "../src/cli/commands/upscale.js";
 import { encodePng } from "../src/image/png.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
 import { claimedSizePng } from "./helpers/hostile-png.js";
 import { repoRoot } from "./helpers/sdlite-cli.js";
 
 const HANG_MS = 120_000;
 const root = mkdtempSync(join(tmpdir(), "sdlite-fuzz-cli-"));
 const tally = newTally();
+/** `command --option` pairs the fuzzer set, against all there are: how much of the CLI it reached. */
+const optionsTried = new Set<string>();
+let optionsTotal = 0;
 after(() => {
   rmSync(root, { recursive: true, force: true });
-  reportTally("command line, every option", tally, { hangBoundMs: HANG_MS });
+  reportTally("command line, every option", tally, {
+    hangBoundMs: HANG_MS,
+    optionsTried: optionsTried.size,
+    optionsTotal,
+  });
 });
 
 const TINY = fixturePath("models", "tiny-sd15");
@@ -117,10 +126,24 @@ const WRONG = fc.oneof(
   fc.integer().map(String),
 );
 
-const input = fc.tuple(
-  fc.constantFrom(...Object.keys(BASE)),
-  fc.array(fc.tuple(fc.nat(), WRONG, fc.boolean()), { minLength: 1, maxLength: 2 }),
-);
+/** [option pick, wrong value, give a value to a flag that takes none]; the first edit's option is chosen round-robin. */
+const input = fc.array(fc.tuple(fc.nat(), WRONG, fc.boolean()), { minLength: 1, maxLength: 2 });
+
+const OPTIONS = commandOptions();
+/** Every command's own options but --help. */
+const ownOptions = (command: string) => (OPTIONS.get(command) ?? []).filter((o) => o.long !== "--help");
+/**
+ * Every (command, option) pair. The first edit of run n sets pair (START + n) so that a long run
+ * reaches every option of every command, and CI runs, starting anywhere, reach them all in turn.
+ */
+const PAIRS = Object.keys(BASE).flatMap((command): [string, Option | undefined][] => {
+  const own = ownOptions(command);
+  return own.length === 0 ? [[command, undefined]] : own.map((o): [string, Option] => [command, o]);
+});
+// one seed for fast-check and the start, so that the seed fast-check prints replays both
+if (!Number.isInteger(Number(process.env.SDLITE_FUZZ_SEED)) || process.env.SDLITE_FUZZ_SEED === "")
+  process.env.SDLITE_FUZZ_SEED = String(Math.floor(Math.random() * 2 ** 31));
+const START = Math.abs(Number(process.env.SDLITE_FUZZ_SEED)) % PAIRS.length;
 
 interface Run {
   status: number | null;
@@ -128,6 +151,18 @@ interface Run {
   stderr: string;
   ms: number;
   servedAndStopped?: boolean;
+  /** The largest VmHWM (peak resident set) read from /proc while it ran, in bytes. */
+  peakRss: number;
+}
+
+/** The process's peak resident set so far, in bytes (0 once it has gone). */
+function peakRssOf(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf-8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function spawnSdlite(args: string[], cwd: string): Promise<Run> {
@@ -154,7 +189,11 @@ function spawnSdlite(args: string[], cwd: string): Promise<Run> {
     );
     let stderr = "";
     let served = false;
+    let peakRss = 0;
     const timer = setTimeout(() => child.kill("SIGKILL"), HANG_MS);
+    const memory = setInterval(() => {
+      peakRss = Math.max(peakRss, peakRssOf(child.pid!));
+    }, 50);
     child.stderr.setEncoding("utf-8").on("data", (d: string) => {
       stderr += d;
       if (!served && /sdlite serving on http/.test(stderr)) {
@@ -165,7 +204,8 @@ function spawnSdlite(args: string[], cwd: string): Promise<Run> {
     child.on("error", reject);
     child.on("close", (status, signal) => {
       clearTimeout(timer);
-      done({ status, signal, stderr, ms: performance.now() - started, servedAndStopped: served });
+      clearInterval(memory);
+      done({ status, signal, stderr, ms: performance.now() - started, servedAndStopped: served, peakRss });
     });
   });
 }
@@ -179,24 +219,27 @@ function filesUnder(dir: string): string[] {
 test("fuzz CLI options: exit 0, or exit 1 with one line; no hang, nothing written elsewhere", {
   timeout: 3_600_000,
 }, async () => {
-  const options = commandOptions();
+  optionsTotal = PAIRS.length;
   let n = 0;
   await fc.assert(
-    fc.asyncProperty(input, async ([command, edits]) => {
+    fc.asyncProperty(input, async (edits) => {
+      const [command, first] = PAIRS[(START + n) % PAIRS.length];
       const sandbox = join(root, `run-${n++}`);
       mkdirSync(join(sandbox, "models"), { recursive: true });
       writeFileSync(join(sandbox, "in.png"), INPUT_PNG);
       writeFileSync(join(sandbox, "big.png"), claimedSizePng(9000, 9000));
       const args = [...BASE[command].args];
-      const own = (options.get(command) ?? []).filter((o) => o.long !== "--help");
+      const own = ownOptions(command);
       const outputs = new Set(BASE[command].out ? [BASE[command].out] : []);
-      for (const [pick, value, withValue] of edits) {
+      for (const [i, [pick, value, withValue]] of edits.entries()) {
         if (own.length === 0) {
           args.push(value); // a command without options: an extra argument
+          optionsTried.add(`${command} (an extra argument)`);
           continue;
         }
-        const option = own[pick % own.length];
+        const option = i === 0 && first ? first : own[pick % own.length];
         const flag = option.long ?? option.short!;
+        optionsTried.add(`${command} ${flag}`);
         const takesValue = option.required || option.optional;
         args.push(flag, ...(takesValue || withValue ? [value] : []));
         // generate's -o is a folder; upscale's a file, never overwritten (name-1.png beside it)
@@ -206,6 +249,8 @@ test("fuzz CLI options: exit 0, or exit 1 with one line; no hang, nothing writte
       tally.inputs++;
       const run = await spawnSdlite(args, sandbox);
       const what = `sdlite ${args.map((a) => JSON.stringify(a.slice(0, 60))).join(" ")}\n${run.stderr.slice(-1500)}`;
+      // before the try: counted there as the memory bound, not again as an other failure
+      checkMemory(tally, what, run.peakRss);
       try {
         if (run.signal !== null && !(run.servedAndStopped && run.signal === "SIGTERM")) {
           if (run.ms >= HANG_MS) tally.hangs++;

@@ -1,7 +1,7 @@
 /**
  * Fuzzing image inputs: valid PNGs (gray, RGB, RGBA, palette, 16-bit, interlaced-flagged, with
  * tEXt/zTXt/iTXt) and a JPEG, mutated by bit flips, inserted and deleted bytes, truncation, lying
- * chunk lengths, random IHDR sizes and decompression bombs, then read as sdlite reads them: the
+ * chunk lengths, random IHDR and JPEG frame sizes and decompression bombs, then read as sdlite reads them: the
  * PNG decoder (CLI init images and upscale inputs), the server's base64 image decoder (img2img,
  * extras) and png-info's text reader. Each input decodes, or is refused with PngFormatError or a
  * 4xx HttpError, within HANG_MS, without holding more than MEMORY_BOUND of buffers.
@@ -16,7 +16,7 @@ import { PngFormatError } from "../src/image/png-chunks.js";
 import { decodeInputImage } from "../src/server/base64-image.js";
 import { HttpError } from "../src/server/http-error.js";
 import { pngInfo } from "../src/server/png-info.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
 import { claimedSizePng, hostilePng, iTXt, pngChunk, tEXt, zTXt } from "./helpers/hostile-png.js";
 
 const HANG_MS = 10_000;
@@ -93,6 +93,18 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
       () =>
         claimedSizePng(w, h),
   ),
+  // a JPEG's frame header (SOF0) claiming any size up to 65535x65535; other seeds as they are
+  fc
+    .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }))
+    .map(([w, h]) => (b: Uint8Array) => {
+      const out = new Uint8Array(b);
+      const sof = out.findIndex((x, i) => x === 0xff && out[i + 1] === 0xc0);
+      if (sof >= 0 && sof + 9 <= out.length) {
+        new DataView(out.buffer).setUint16(sof + 5, h);
+        new DataView(out.buffer).setUint16(sof + 7, w);
+      }
+      return out;
+    }),
   fc
     .uint8Array({ maxLength: 512 })
     .map((junk) => () => Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...junk])),
@@ -141,6 +153,7 @@ test("fuzz image inputs: decoded, or refused as malformed, too large or unsuppor
         tally.otherFailures++;
         assert.fail(`${(grown / 2 ** 20).toFixed(0)} MiB of buffers for ${bytes.length} bytes`);
       }
+      checkMemory(tally, `${bytes.length} bytes of image`);
     }),
     fuzzParameters(200),
   );

@@ -3,7 +3,8 @@
  * and such soups repeated up to 200 KB, as prompt and negative prompt, over 1-150 steps. Every
  * input passes validateRequest's prompt checks and is split, scheduled, parsed for emphasis and
  * tokenized into windows, or is refused with InvalidRequestError; anything else (a RangeError from
- * a stack overflow, a TypeError) is a crash, and more than HANG_MS for one input a hang.
+ * a stack overflow, a TypeError) is a crash, more than HANG_MS for one input a hang, and a resident
+ * set over MEMORY_BOUND_BYTES a failure.
  * CI tries a few hundred inputs; `npm run fuzz` (SDLITE_FUZZ_RUNS) many more.
  */
 import assert from "node:assert/strict";
@@ -15,7 +16,7 @@ import { promptSchedule, splitComposablePrompt } from "../src/pipeline/prompt-sc
 import { loadClipTokenizer } from "../src/tokenizer/load-tokenizer.js";
 import { tokenizeWeightedPrompt } from "../src/tokenizer/prompt-chunks.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
 
 /** One input's bound: the 200 KB adversarial prompts take well under a second each. */
 const HANG_MS = 10_000;
@@ -101,6 +102,7 @@ test("fuzz the prompt path: parsed and tokenized, or refused with InvalidRequest
         tally.hangs++;
         assert.fail(`${ms.toFixed(0)} ms for a ${text.length}-character prompt`);
       }
+      checkMemory(tally, `a ${text.length}-character prompt`);
     }),
     fuzzParameters(150),
   );

@@ -1,9 +1,11 @@
 /**
- * Fuzzing the files users point sdlite at: a single-file checkpoint, a LoRA, textual-inversion
+ * Fuzzing the files users point sdlite at: a single-file checkpoint (.safetensors and a torch.save
+ * .ckpt pickle), a LoRA, textual-inversion
  * embeddings (.safetensors and torch pickles) and upscalers (.safetensors and .pth), mutated by bit
  * flips (most in the header, where the structure is), truncation, appended junk and a lying length
  * field, then opened as sdlite opens them. Each opens, or is refused with an error of its own
- * kind and a one-line message (no TypeError, no V8 allocation or stack failure), within HANG_MS.
+ * kind and a one-line message (no TypeError, no V8 allocation or stack failure), within HANG_MS and
+ * MEMORY_BOUND_BYTES of resident memory.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,13 +17,15 @@ import { readEmbeddingFile } from "../src/embeddings/embedding-file.js";
 import { readLoraFile } from "../src/lora/lora-file.js";
 import { LoraTargets } from "../src/lora/lora-targets.js";
 import { openUpscalerWeights } from "../src/upscale/upscaler-weights.js";
+import { SafetensorsFile } from "../src/weights/formats/safetensors.js";
 import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { checkMemory, fuzzParameters, newTally, reportTally } from "./helpers/fuzz.js";
+import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
 import { openTinyLoraModel } from "./helpers/tiny-lora-model.js";
 import { tinyCompactWeights, writeTinyPth, writeTinySafetensors } from "./helpers/tiny-upscalers.js";
-import { writeTorchPickle } from "./helpers/torch-checkpoint-writer.js";
+import { writeTorchCheckpoint, writeTorchPickle } from "./helpers/torch-checkpoint-writer.js";
 
 const HANG_MS = 20_000;
 const dir = mkdtempSync(join(tmpdir(), "sdlite-fuzz-weights-"));
@@ -49,14 +53,32 @@ const embeddingTensor = {
   data: new Uint8Array(vectors.buffer),
 };
 const compact = tinyCompactWeights(8, 2, 4);
+const SINGLE = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
+
+/** The tiny checkpoint as torch.save writes it: a zip of a pickle and its storages. */
+function tinyCkpt(path: string): void {
+  const src = SafetensorsFile.open(SINGLE);
+  writeTorchCheckpoint(
+    path,
+    src.names().map((name) => ({
+      name,
+      dtype: "F16" as const,
+      shape: src.info(name).shape,
+      data: src.readRaw(name).bytes,
+    })),
+  );
+  src.close();
+}
+
+/** Opens a checkpoint as the CLI does (the tiny model's shapes need its overrides), then closes it. */
+function openCheckpoint(path: string): void {
+  loadModel(path, { overrides: TINY_OVERRIDES }).close();
+}
 
 /** [extension, bytes, opener]: each opener closes what it opened. */
 const SEEDS: [string, Uint8Array, (path: string) => void][] = [
-  [
-    ".safetensors",
-    readFileSync(fixturePath("single_file", "tiny-sd15-fp16.safetensors")),
-    (p) => loadModel(p),
-  ],
+  [".safetensors", readFileSync(SINGLE), openCheckpoint],
+  [".ckpt", written("tiny.ckpt", tinyCkpt), openCheckpoint],
   [
     ".safetensors",
     readFileSync(fixturePath("lora", "tiny-sd15-kohya.safetensors")),
@@ -157,6 +179,7 @@ test("fuzz weight files: opened, or refused with the file's own kind of error", 
         tally.hangs++;
         assert.fail(`${ms.toFixed(0)} ms`);
       }
+      checkMemory(tally, `${extension} #${pick}`);
     }),
     fuzzParameters(250),
   );

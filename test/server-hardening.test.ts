@@ -243,6 +243,31 @@ describe("a queued request shows its place", () => {
     assert.deepEqual([b.queued, b.active, b.textinfo], [true, false, "In queue: 1/1"]);
     assert.deepEqual((await progressOf(running)).active, true);
     assert.equal((await progressOf("nobody")).textinfo, "Waiting...");
+    const progress = (await app.inject({ method: "GET", url: "/sdapi/v1/progress" })).json();
+    assert.deepEqual([progress.state.job, progress.state.job_count], ["txt2img", 1]);
+
+    // bad values are refused at once while the long job runs, never queued behind it; timed once it
+    // steps (opening its sessions still holds the event loop until inference leaves it: issue 17)
+    for (let i = 0; i < 1000; i++) {
+      const p = (await app.inject({ method: "GET", url: "/sdapi/v1/progress" })).json();
+      if (p.state.sampling_step >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const image = Buffer.from(hostilePng({ width: 16, height: 16 })).toString("base64");
+    for (const [url, payload] of [
+      ["/sdapi/v1/extra-single-image", { image, upscaler_1: "nope" }],
+      ["/sdapi/v1/extra-single-image", { image, upscaler_1: "Lanczos", upscaler_2: "nope" }],
+      ["/sdapi/v1/extra-single-image", { image, upscaler_1: "Lanczos", upscaling_resize: 1e9 }],
+      ["/sdapi/v1/txt2img", { ...small, override_settings: { sd_model_checkpoint: "../../etc/passwd" } }],
+      ["/sdapi/v1/txt2img", { ...small, prompt: "(".repeat(5000) }],
+      ["/sdapi/v1/options", { sd_model_checkpoint: ["a"] }],
+    ] as const) {
+      const started = performance.now();
+      await clientError({ method: "POST", url, payload });
+      const ms = performance.now() - started;
+      assert.ok(ms < 1000, `${url} ${JSON.stringify(payload).slice(0, 80)}: ${ms.toFixed(0)} ms`);
+    }
+    assert.equal(app.sdlite.context.queue.waitingCount, 1, "only task-b waits");
 
     const third = await app.inject({
       method: "POST",

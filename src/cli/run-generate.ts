@@ -73,6 +73,8 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
         stepsPerSecond = p.stepsPerSecond;
         reporter.generation(p);
       },
+      // each image is written as it is made and not kept: any --batch-count runs in constant memory
+      keepImages: false,
       onImage: async ({ png, seed, infotext }) => {
         const file = await writeOutputImage(target, seed, new Uint8Array(Buffer.from(png, "base64")));
         written.push({ file, seed, infotext });

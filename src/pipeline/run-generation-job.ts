@@ -60,9 +60,15 @@ export interface JobRunOptions {
   readonly onProgress?: (progress: JobProgress) => void;
   /**
    * Each image as soon as it is made (its iteration decoded), before the next iteration starts;
-   * awaited, so a caller can write the file first. The result lists the same images again.
+   * awaited, so a caller can write the file first. The result lists the same images again, unless
+   * `keepImages` is false.
    */
   readonly onImage?: (image: JobOutputImage) => void | Promise<void>;
+  /**
+   * false: the result's `images` stays empty, so a caller that writes each image in `onImage` holds
+   * none of them (a --batch-count of thousands runs in constant memory). Default true.
+   */
+  readonly keepImages?: boolean;
   /** Once the pipeline is open, before the first step: what the caller may want to show at once. */
   readonly onOpened?: (opened: {
     readonly pipeline: OpenedPipeline;
@@ -239,7 +245,7 @@ async function runOpened(
       const infotext = formatInfotext(record);
       const png = Buffer.from(encodePng(rgbPixels(image), { parameters: infotext })).toString("base64");
       const output: JobOutputImage = { seed, png, infotext, record, ...(stoppedAt ? { stoppedAt } : {}) };
-      images.push(output);
+      if (options.keepImages !== false) images.push(output);
       await options.onImage?.(output);
     }
   };
