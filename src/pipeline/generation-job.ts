@@ -13,9 +13,10 @@ import {
   type ArchitectureOverrides,
   parseArchitectureOverrides,
 } from "../weights/architecture/architecture-overrides.js";
+import { checkJobHires, hiresSize, type JobHires } from "./hires-fix.js";
 import { type JobEngine, validateJobEngine } from "./job-engine.js";
 import { decodeImage, type EncodedImage } from "./job-image.js";
-import { type GenerationRequest, InvalidRequestError, validateRequest } from "./request.js";
+import { type GenerationRequest, InvalidRequestError, MAX_SIDE, validateRequest } from "./request.js";
 
 /** The shape of GenerationJob this code reads and writes. */
 export const GENERATION_JOB_VERSION = 1;
@@ -57,6 +58,8 @@ export interface GenerationJob {
   /** Textual-inversion embeddings folder: a prompt word naming one of its files uses it. */
   embeddingsDir?: string;
   request: JobRequest;
+  /** A1111's hires fix on a txt2img request: a second, img2img pass at a larger size (hires-fix.ts). */
+  hires?: JobHires;
   engine: JobEngine;
 }
 
@@ -126,7 +129,16 @@ export function validateGenerationJob(value: unknown): GenerationJob {
   }
   validateJobEngine(value.engine);
   if (!isObject(value.request)) fail("job request must be an object");
-  decodeJobRequest(value.request as unknown as JobRequest);
+  const request = decodeJobRequest(value.request as unknown as JobRequest);
+  if (value.hires !== undefined) {
+    const hires = checkJobHires(value.hires);
+    if (request.initImage)
+      fail("hires fix is for txt2img: a job with an init image cannot have hires settings");
+    const size = hiresSize(request.width, request.height, hires);
+    if (size.width > MAX_SIDE || size.height > MAX_SIDE) {
+      fail(`hires fix size ${size.width}x${size.height}: each side must be at most ${MAX_SIDE} pixels`);
+    }
+  }
   return value as unknown as GenerationJob;
 }
 
