@@ -96,6 +96,7 @@ async function runGeneration(
       clipSkip: plan.clipSkip ?? env.clipSkip(),
       padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
     },
+    ...(plan.hires ? { hires: plan.hires } : {}),
   };
 
   let live: LivePreview | undefined;

@@ -9,6 +9,7 @@ import { LoraFileError } from "../lora/lora-module.js";
 import type { JobEngine } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
 import { PromptSyntaxError } from "../tokenizer/prompt-weights.js";
+import type { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import type { GenerationKind, GenerationLimits, GenerationPlan } from "./generation-plan.js";
 import { planGeneration } from "./generation-plan.js";
 import {
@@ -45,6 +46,8 @@ export type ServerLog = (line: string) => void;
 export class ServerContext {
   private selected?: CheckpointEntry;
   readonly env: GenerationEnvironment;
+  /** The upscalers folder's files, for hr_upscaler (set with the upscale routes). */
+  upscalers?: UpscalerCatalog;
 
   constructor(
     readonly queue: JobQueue<ServerJobResult>,
@@ -81,6 +84,7 @@ export class ServerContext {
       loras: this.loras,
       limits: this.limits,
       randnSource: this.options.randnSource,
+      upscalers: this.upscalers,
     });
   }
 
