@@ -31,7 +31,7 @@ import {
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { PipelinePool } from "./pipeline-pool.js";
 import type { ServerOptions } from "./server-options.js";
-import type { UpscaleResult } from "./upscale-task.js";
+import type { BatchUpscaleResult, UpscaleResult } from "./upscale-task.js";
 
 export interface ModelLoaded {
   readonly kind: "load-model" | "unload-model";
@@ -39,7 +39,7 @@ export interface ModelLoaded {
   readonly title: string;
 }
 
-export type ServerJobResult = GenerationResult | ModelLoaded | UpscaleResult;
+export type ServerJobResult = GenerationResult | ModelLoaded | UpscaleResult | BatchUpscaleResult;
 
 export type ServerLog = (line: string) => void;
 
