@@ -486,7 +486,17 @@ describe("A1111 discovery and settings endpoints", () => {
   it("the smaller endpoints clients probe answer in A1111's shapes; unload and reload are queued", async () => {
     const expected: [string, unknown][] = [
       ["/internal/ping", {}],
-      ["/sdapi/v1/latent-upscale-modes", []],
+      [
+        "/sdapi/v1/latent-upscale-modes",
+        [
+          "Latent",
+          "Latent (antialiased)",
+          "Latent (bicubic)",
+          "Latent (bicubic antialiased)",
+          "Latent (nearest)",
+          "Latent (nearest-exact)",
+        ].map((name) => ({ name })),
+      ],
       ["/sdapi/v1/face-restorers", []],
       ["/sdapi/v1/hypernetworks", []],
       ["/sdapi/v1/prompt-styles", []],

@@ -13,7 +13,7 @@ import {
   type ArchitectureOverrides,
   parseArchitectureOverrides,
 } from "../weights/architecture/architecture-overrides.js";
-import { checkJobHires, hiresSize, type JobHires } from "./hires-fix.js";
+import { checkJobHires, hiresSize, type JobHires, secondPassRequest } from "./hires-fix.js";
 import { type JobEngine, validateJobEngine } from "./job-engine.js";
 import { decodeImage, type EncodedImage } from "./job-image.js";
 import { type GenerationRequest, InvalidRequestError, MAX_SIDE, validateRequest } from "./request.js";
@@ -137,6 +137,18 @@ export function validateGenerationJob(value: unknown): GenerationJob {
     const size = hiresSize(request.width, request.height, hires);
     if (size.width > MAX_SIDE || size.height > MAX_SIDE) {
       fail(`hires fix size ${size.width}x${size.height}: each side must be at most ${MAX_SIDE} pixels`);
+    }
+    // the second pass by the rules of any img2img request (its image is only measured here)
+    const second = secondPassRequest(request, hires, {
+      width: size.width,
+      height: size.height,
+      data: new Uint8Array(0),
+    });
+    try {
+      validateRequest(second);
+    } catch (err) {
+      if (err instanceof InvalidRequestError) fail(`hires fix second pass: ${err.message}`);
+      throw err;
     }
   }
   return value as unknown as GenerationJob;

@@ -123,6 +123,12 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     Number.isFinite(strength) && strength > 0 && strength <= 1,
     `strength must be in (0, 1], got ${strength}`,
   );
+  if (r.initImage && isInt(r.steps, 1, MAX_STEPS) && strength > 0 && strength <= 1) {
+    check(
+      Math.trunc(r.steps * strength) >= 1,
+      `img2img strength ${strength} with ${r.steps} steps leaves no denoising step (int(steps × strength) = 0); raise the strength or the steps`,
+    );
+  }
   const padCondUncond = r.padCondUncond ?? false;
   check(typeof padCondUncond === "boolean", `padCondUncond must be true or false, got ${padCondUncond}`);
   check(

@@ -8,7 +8,14 @@ import { maskToGray, toRgb } from "../image/color.js";
 import { resizeGray, resizeRgb } from "../image/resize.js";
 import type { GrayImage, RgbImage } from "../image/types.js";
 import type { LoraCatalog } from "../lora/lora-catalog.js";
-import { decodeJobRequest, type JobLora, type JobRequest, randomSeed } from "../pipeline/generation-job.js";
+import {
+  decodeJobRequest,
+  GENERATION_JOB_VERSION,
+  type JobLora,
+  type JobRequest,
+  randomSeed,
+  validateGenerationJob,
+} from "../pipeline/generation-job.js";
 import { checkJobHires, hiresSize, type JobHires } from "../pipeline/hires-fix.js";
 import { encodeImage } from "../pipeline/job-image.js";
 import { resolveJobLoras } from "../pipeline/job-loras.js";
@@ -366,7 +373,22 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     ...(init ? { initImage: encodeImage(init.image, 3) } : {}),
     ...(init?.mask ? { mask: encodeImage(init.mask, 1) } : {}),
   };
-  decodeJobRequest(request); // refused now, not once queued
+  const decoded = decodeJobRequest(request); // refused now, not once queued
+  if (hires) {
+    try {
+      validateGenerationJob({
+        version: GENERATION_JOB_VERSION,
+        model: { path: "-" },
+        loras: [],
+        request: { ...request, prompt: decoded.prompt },
+        hires,
+        engine: {},
+      });
+    } catch (err) {
+      if (err instanceof InvalidRequestError) throw invalidRequest(err.message);
+      throw err;
+    }
+  }
   return {
     kind,
     request,

@@ -6,6 +6,7 @@
  * queueing, with the field named.
  */
 import type { FastifyInstance } from "fastify";
+import { LATENT_UPSCALE_MODES } from "../../pipeline/latent-upscale.js";
 import { toA1111Upscaler, type UpscalerCatalog } from "../../upscale/upscaler-catalog.js";
 import { parseExtrasBatchRequest, parseExtrasRequest } from "../extras-request.js";
 import { errorSchema } from "../schemas.js";
@@ -105,6 +106,20 @@ export function a1111UpscaleRoutes(
       },
     },
     async () => catalog.list().map(toA1111Upscaler),
+  );
+
+  app.get(
+    "/sdapi/v1/latent-upscale-modes",
+    {
+      schema: {
+        tags,
+        summary: "The hires fix's Latent upscalers (hr_upscaler names)",
+        response: {
+          200: { type: "array", items: { type: "object", properties: { name: { type: "string" } } } },
+        },
+      },
+    },
+    async () => Object.keys(LATENT_UPSCALE_MODES).map((name) => ({ name })),
   );
 
   app.post<{ Body: Record<string, unknown> }>(
