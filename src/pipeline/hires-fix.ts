@@ -6,6 +6,7 @@
  * holds the JSON settings, their checks, the sizes (calculate_target_resolution) and the infotext
  * entries; run-generation-job.ts runs the passes (hires-pass.ts).
  */
+import { resolveSampler } from "../schedulers/registry.js";
 import { InvalidRequestError } from "./invalid-request.js";
 import { LATENT_UPSCALE_MODES, type LatentUpscaleMode, latentUpscaleMode } from "./latent-upscale.js";
 import { type GenerationRequest, MAX_SIDE, MAX_STEPS } from "./request.js";
@@ -158,6 +159,16 @@ export function checkJobHires(value: unknown): JobHires {
   return value as JobHires;
 }
 
+/** A1111's "Use same scheduler": the first pass's schedule type, where the second pass's sampler takes it. */
+function sameSchedule(sampler: string, schedule: string | undefined): string | undefined {
+  try {
+    resolveSampler(sampler, { scheduleType: schedule });
+    return schedule;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The second pass as an ordinary img2img request: the first pass's settings at the hires size, the
  * hires sampler, steps, prompts and strength, one image (one seed) at a time; `initImage` is the
@@ -174,7 +185,7 @@ export function secondPassRequest(
     prompt: hires.prompt || first.prompt,
     negativePrompt: hires.negativePrompt || first.negativePrompt,
     sampler: hires.sampler || first.sampler,
-    schedule: hires.sampler || hires.schedule ? hires.schedule : first.schedule,
+    schedule: hires.schedule || sameSchedule(hires.sampler || first.sampler, first.schedule),
     steps: hires.steps || first.steps,
     width: initImage.width,
     height: initImage.height,
@@ -187,8 +198,8 @@ export function secondPassRequest(
 
 /**
  * The infotext entries A1111 adds for the hires fix, in its order (processing.py: Hires sampler,
- * Hires schedule type, Hires prompt, Hires negative prompt, then Hires upscale or Hires resize,
- * Hires steps, Hires upscaler); `Denoising strength` has its own place in the record.
+ * Hires prompt, Hires negative prompt, then Hires upscale or Hires resize, Hires steps, Hires
+ * upscaler; the sampler adds Hires schedule type later); `Denoising strength` has its own place.
  */
 export function hiresInfotextEntries(
   first: GenerationRequest,
@@ -196,8 +207,6 @@ export function hiresInfotextEntries(
 ): Record<string, string | number> {
   const out: Record<string, string | number> = {};
   if (hires.sampler && hires.sampler !== first.sampler) out["Hires sampler"] = hires.sampler;
-  if (hires.schedule && hires.schedule !== (first.schedule ?? "Automatic"))
-    out["Hires schedule type"] = hires.schedule;
   if (hires.prompt && hires.prompt !== first.prompt) out["Hires prompt"] = hires.prompt;
   if (hires.negativePrompt && hires.negativePrompt !== (first.negativePrompt ?? ""))
     out["Hires negative prompt"] = hires.negativePrompt;
@@ -208,5 +217,8 @@ export function hiresInfotextEntries(
   }
   if (hires.steps) out["Hires steps"] = hires.steps;
   if (hires.upscaler !== undefined) out["Hires upscaler"] = hires.upscaler;
+  // A1111's sampler writes this one when the second pass sets up its schedule, after the rest
+  if (hires.schedule && hires.schedule !== (first.schedule ?? "Automatic"))
+    out["Hires schedule type"] = hires.schedule;
   return out;
 }
