@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import type { GenerateOptions } from "../src/cli/commands/generate.js";
+import { checkOptions, hiresSettings, parseHiresResize } from "../src/cli/generate-job.js";
 import { openPipeline } from "../src/engine/open-pipeline.js";
 import { decodePngRgb } from "../src/image/png.js";
 import type { RgbImage } from "../src/image/types.js";
@@ -332,4 +334,48 @@ test("the second pass encodes and decodes in tiles of the first pass's size (til
     assert.ok(r.height <= 64 && r.width <= 64, `an encoder run of ${r.width}x${r.height} px`);
   for (const r of decodes)
     assert.ok(r.height <= 8 && r.width <= 8, `a decoder run of ${r.width}x${r.height} latents`);
+});
+
+describe("the CLI's hires options", () => {
+  const base: GenerateOptions = { lora: [], output: "unused" };
+  test("become the job's hires settings", () => {
+    assert.equal(hiresSettings(base), undefined, "no hires option: no hires fix");
+    assert.deepEqual(hiresSettings({ ...base, hires: true }), {});
+    assert.deepEqual(
+      hiresSettings({
+        ...base,
+        hiresUpscaler: "latent (nearest)",
+        hiresResize: "1024x0",
+        hiresSteps: 8,
+        denoisingStrength: 0.4,
+        hiresSampler: "DDIM",
+        hiresPrompt: "detailed",
+      }),
+      {
+        upscaler: "Latent (nearest)",
+        resizeX: 1024,
+        resizeY: 0,
+        steps: 8,
+        denoisingStrength: 0.4,
+        sampler: "DDIM",
+        prompt: "detailed",
+      },
+    );
+  });
+
+  test("bad combinations are refused before anything loads, in one line", () => {
+    const bad: [Partial<GenerateOptions>, RegExp][] = [
+      [{ hiresResize: "big" }, /--hires-resize must be WIDTHxHEIGHT/],
+      [{ hiresResize: "0x0" }, /--hires-resize/],
+      [{ hiresUpscaler: "no-such-upscaler" }, /--hires-upscaler "no-such-upscaler" is no file/],
+      [{ denoisingStrength: 0.5 }, /--denoising-strength needs the hires fix/],
+      [{ hires: true, initImage: "in.png" }, /hires fix .* cannot be used with --init-image/],
+      [{ hiresSampler: "Nope" }, /unknown sampler "Nope"/],
+      [{ hiresScale: 0 }, /hires scale must be/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(() => checkOptions({ ...base, ...options }), message, JSON.stringify(options));
+    }
+    assert.deepEqual(parseHiresResize("640x0"), { resizeX: 640, resizeY: 0 });
+  });
 });
