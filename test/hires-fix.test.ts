@@ -379,3 +379,12 @@ describe("the CLI's hires options", () => {
     assert.deepEqual(parseHiresResize("640x0"), { resizeX: 640, resizeY: 0 });
   });
 });
+
+test("a 9-channel inpainting model: the second pass repaints all of the enlarged image", async () => {
+  const result = await runGenerationJob({
+    ...job(FIRST, { upscaler: "Lanczos", denoisingStrength: 0.5 }),
+    model: { path: fixturePath("models", "tiny-sd15-inpaint") },
+  });
+  assert.equal(result.inpaintingConditioning, true);
+  assert.deepEqual([pixels(result.images[0].png).width, pixels(result.images[0].png).height], [128, 96]);
+});

@@ -124,7 +124,19 @@ export async function prepareHiresPass(
     height: size.height,
     data: new Uint8Array(size.width * size.height * 3),
   };
-  const request: GenerationRequest = secondPassRequest(first, prompts, blank);
+  const request: GenerationRequest = {
+    ...secondPassRequest(first, prompts, blank),
+    // an inpainting model repaints all of the enlarged image, as its first pass did of a blank one
+    ...(models.unet.inChannels === 9
+      ? {
+          mask: {
+            width: size.width,
+            height: size.height,
+            data: new Uint8Array(size.width * size.height).fill(255),
+          },
+        }
+      : {}),
+  };
   const second: PreparedGeneration = await prepareGeneration(models, request, options);
   let upscaler: Upscaler | undefined;
 
