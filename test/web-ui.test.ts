@@ -745,7 +745,15 @@ describe("web UI in headless Chromium against sdlite serve", () => {
         samplers.map((s) => s.name),
       );
       // each list request was retried once with the wrong key and once with the right one
-      const lists = ["samplers", "schedulers", "sd-models", "options", "loras"].length;
+      const lists = [
+        "samplers",
+        "schedulers",
+        "sd-models",
+        "options",
+        "loras",
+        "latent-upscale-modes",
+        "upscalers",
+      ].length;
       assert.deepEqual(
         [...keys].sort(),
         [...Array(lists).fill("open sesame"), ...Array(lists).fill("wrong")],

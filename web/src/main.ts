@@ -147,21 +147,23 @@ reuseSeedButton.addEventListener("click", () => {
 
 /** Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker. */
 async function loadServerLists(): Promise<void> {
-  const [samplers, schedulers, sdModels, options, loras] = await Promise.allSettled([
+  const [samplers, schedulers, sdModels, options, loras, latentModes, upscalers] = await Promise.allSettled([
     api.samplers(),
     api.schedulers(),
     api.sdModels(),
     api.options(),
     api.loras(),
+    // hires upscalers: optional lists (a server without them keeps the built-in Latent modes)
+    api.latentUpscaleModes(),
+    api.upscalers(),
     profilePanel.load(),
   ]);
-  // hires upscalers: optional lists (a server without them keeps the built-in Latent modes)
-  void Promise.allSettled([api.latentUpscaleModes(), api.upscalers()]).then(([latent, upscalers]) => {
-    const names = (r: PromiseSettledResult<{ name: string }[]>) =>
-      r.status === "fulfilled" && Array.isArray(r.value) ? r.value : undefined;
-    const latentNames = names(latent)?.map((m) => m.name);
-    hires.setUpscalers(latentNames, names(upscalers) ?? []);
-  });
+  const names = (r: PromiseSettledResult<{ name: string }[]>) =>
+    r.status === "fulfilled" && Array.isArray(r.value) ? r.value : undefined;
+  hires.setUpscalers(
+    names(latentModes)?.map((m) => m.name),
+    names(upscalers) ?? [],
+  );
   if (samplers.status === "fulfilled") form.setSamplers(samplers.value);
   else showError(samplers.reason);
   // A1111 before 1.9 has no /schedulers: its samplers carry the schedule in their names
