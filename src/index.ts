@@ -55,9 +55,12 @@ export {
   randomSeed,
   validateGenerationJob,
 } from "./pipeline/generation-job.js";
+export { hiresSize, type JobHires } from "./pipeline/hires-fix.js";
 export type { JobEngine } from "./pipeline/job-engine.js";
 export { decodeImage, type EncodedImage, encodeImage } from "./pipeline/job-image.js";
 export { type LoraFolder, resolveJobLoras } from "./pipeline/job-loras.js";
+export { LATENT_UPSCALE_MODES, upscaleLatents } from "./pipeline/latent-upscale.js";
+export { applyRecipe, findRecipe, RECIPES, type Recipe } from "./pipeline/recipes.js";
 export { type GenerationRequest, InvalidRequestError } from "./pipeline/request.js";
 export {
   type GenerationJobResult,

@@ -14,7 +14,7 @@ import type { FastifyInstance } from "fastify";
 import { serveEngineOptions } from "../src/cli/commands/serve.js";
 import { toRgb } from "../src/image/color.js";
 import { outpaintCanvas } from "../src/image/outpaint-canvas.js";
-import { decodePng, encodePng, readPngText } from "../src/image/png.js";
+import { decodePng, decodePngRgb, encodePng, readPngText } from "../src/image/png.js";
 import type { Pixels } from "../src/image/types.js";
 import type { JobEngine } from "../src/pipeline/job-engine.js";
 import { createServer } from "../src/server/create-server.js";
@@ -285,6 +285,74 @@ describe("the CLI and the server make identical PNGs for the same request", () =
     assert.match(
       cli[0].parameters,
       new RegExp(`TI hashes: "inkstyle: [0-9a-f]{12}", Lora hashes: "${LORA}: [0-9a-f]{12}"`),
+    );
+  });
+
+  test("hires fix: --hires-* options and A1111's enable_hr / hr_* fields", async () => {
+    const settings = {
+      prompt: "a castle",
+      sampler_name: "Euler a",
+      steps: 3,
+      cfg_scale: 6,
+      seed: 5,
+      width: 64,
+      height: 48,
+    };
+    const args = [
+      "a castle",
+      "-m",
+      TINY,
+      "--steps",
+      "3",
+      "--cfg",
+      "6",
+      "--seed",
+      "5",
+      "-W",
+      "64",
+      "-H",
+      "48",
+    ];
+    const lanczos = await viaCli([
+      ...args,
+      "--hires-scale",
+      "1.5",
+      "--hires-upscaler",
+      "Lanczos",
+      "--hires-steps",
+      "2",
+      "--denoising-strength",
+      "0.55",
+      "--hires-sampler",
+      "DDIM",
+    ]);
+    const lanczosServed = await viaServer(plain, "txt2img", {
+      ...settings,
+      enable_hr: true,
+      hr_scale: 1.5,
+      hr_upscaler: "Lanczos",
+      hr_second_pass_steps: 2,
+      denoising_strength: 0.55,
+      hr_sampler_name: "DDIM",
+    });
+    assertSame(lanczos, lanczosServed, "hires Lanczos");
+    assert.match(
+      lanczos[0].parameters,
+      /Size: 64x48, Model: tiny-sd15, Denoising strength: 0\.55, RNG: CPU, Hires sampler: DDIM, Hires upscale: 1\.5, Hires steps: 2, Hires upscaler: Lanczos, Version: sdlite /,
+    );
+    assert.equal(decodePngRgb(new Uint8Array(lanczos[0].png)).image.width, 96);
+
+    const latent = await viaCli([...args, "--hires-resize", "128x0", "--hires-upscaler", "Latent (nearest)"]);
+    const latentServed = await viaServer(plain, "txt2img", {
+      ...settings,
+      enable_hr: true,
+      hr_resize_x: 128,
+      hr_upscaler: "Latent (nearest)",
+    });
+    assertSame(latent, latentServed, "hires Latent (nearest)");
+    assert.match(
+      latent[0].parameters,
+      /Denoising strength: 0\.75, .*Hires resize: 128x0, Hires upscaler: Latent \(nearest\)/,
     );
   });
 

@@ -1,7 +1,8 @@
 /** Which request fields are reported as accepted-but-ignored (info.sdlite_ignored_fields). */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { ignoredFields } from "../src/server/a1111-fields.js";
+import { HONOURED_FIELDS, IGNORED_FIELD_DEFAULTS, ignoredFields } from "../src/server/a1111-fields.js";
 
 describe("ignoredFields", () => {
   it("lists unsupported fields only when set to something that would change A1111's result", () => {
@@ -33,12 +34,13 @@ describe("ignoredFields", () => {
       latent_mask: "iVBOR...",
     };
     assert.deepEqual(ignoredFields(hires), []);
-    assert.deepEqual(ignoredFields({ ...hires, enable_hr: true }), [
-      "enable_hr",
-      "hr_scale",
-      "hr_second_pass_steps",
-      "hr_upscaler",
-    ]);
+    // the hires fix itself is honoured; another checkpoint for the second pass is not
+    assert.deepEqual(ignoredFields({ ...hires, enable_hr: true }), []);
+    assert.deepEqual(
+      ignoredFields({ ...hires, enable_hr: true, hr_checkpoint_name: "other", firstphase_width: 256 }),
+      ["firstphase_width", "hr_checkpoint_name"],
+    );
+    assert.deepEqual(ignoredFields({ hr_checkpoint_name: "other" }), [], "without enable_hr: silent");
     assert.deepEqual(ignoredFields({ ...hires, mask: "iVBOR..." }), ["latent_mask", "mask_round"]);
   });
 
@@ -61,5 +63,18 @@ describe("ignoredFields", () => {
     assert.deepEqual(ignoredFields({ override_settings_restore_afterwards: false }), [
       "override_settings_restore_afterwards",
     ]);
+  });
+});
+
+describe("the README's list of ignored A1111 fields", () => {
+  it("is the server's own list, field for field", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const start = readme.indexOf("<!-- ignored-fields:start -->");
+    const end = readme.indexOf("<!-- ignored-fields:end -->");
+    assert.ok(start >= 0 && end > start, "README.md marks the list with ignored-fields:start/end comments");
+    const listed = [...readme.slice(start, end).matchAll(/`([a-z_0-9]+)`/g)].map((m) => m[1]);
+    assert.deepEqual([...listed].sort(), Object.keys(IGNORED_FIELD_DEFAULTS).sort());
+    assert.equal(new Set(listed).size, listed.length, "each field once");
+    for (const field of listed) assert.ok(!HONOURED_FIELDS.has(field), `${field} is honoured, not ignored`);
   });
 });

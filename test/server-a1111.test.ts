@@ -352,6 +352,52 @@ describe("A1111 scheduler field", () => {
   });
 });
 
+describe("A1111 hires fix fields", () => {
+  const body = { prompt: "a tower", steps: 2, seed: 3, width: 64, height: 64, enable_hr: true };
+
+  it("bad hires settings are answered 4xx before queueing, naming the field", async () => {
+    for (const [extra, why] of [
+      [{ hr_upscaler: "4x-Nowhere" }, /hr_upscaler: could not find upscaler named "4x-Nowhere"/],
+      [{ hr_second_pass_steps: 500 }, /hr_second_pass_steps must be from 0 to/],
+      [{ denoising_strength: 0 }, /denoising_strength must be in \(0, 1\]/],
+      [{ hr_scale: 40 }, /hires scale must be/],
+      [{ hr_resize_x: 4096, hr_resize_y: 4096 }, /hires fix size 4096x4096 is too large/],
+      [
+        { denoising_strength: 0.3 },
+        /hires fix second pass: img2img strength 0\.3 with 2 steps leaves no denoising step/,
+      ],
+      [{ hr_sampler_name: "Nope" }, /Sampler not found/],
+    ] as const) {
+      const r = await post("/sdapi/v1/txt2img", { ...body, ...extra });
+      assert.ok(
+        r.statusCode >= 400 && r.statusCode < 500,
+        `${JSON.stringify(extra)}: ${r.statusCode} ${r.body}`,
+      );
+      assert.match(r.json().detail, why);
+    }
+    await assertStillServing();
+  });
+
+  it("eta is honoured with DDIM (`Eta DDIM`), reported as ignored with a σ sampler", async () => {
+    const ddim = await post("/sdapi/v1/txt2img", {
+      ...body,
+      enable_hr: false,
+      sampler_name: "DDIM",
+      eta: 0.4,
+    });
+    assert.equal(ddim.statusCode, 200, ddim.body);
+    const info = parseInfo(ddim.json());
+    assert.deepEqual(info.sdlite_ignored_fields, []);
+    assert.match(info.infotexts[0], /Eta DDIM: 0\.4/);
+    const euler = parseInfo(
+      (
+        await post("/sdapi/v1/txt2img", { ...body, enable_hr: false, sampler_name: "Euler", eta: 0.4 })
+      ).json(),
+    );
+    assert.deepEqual(euler.sdlite_ignored_fields, ["eta"]);
+  });
+});
+
 describe("A1111 discovery and settings endpoints", () => {
   it("samplers, schedulers, upscalers, sd-vae, memory, progress", async () => {
     const get = async (url: string) => {
@@ -530,7 +576,17 @@ describe("A1111 discovery and settings endpoints", () => {
   it("the smaller endpoints clients probe answer in A1111's shapes; unload and reload are queued", async () => {
     const expected: [string, unknown][] = [
       ["/internal/ping", {}],
-      ["/sdapi/v1/latent-upscale-modes", []],
+      [
+        "/sdapi/v1/latent-upscale-modes",
+        [
+          "Latent",
+          "Latent (antialiased)",
+          "Latent (bicubic)",
+          "Latent (bicubic antialiased)",
+          "Latent (nearest)",
+          "Latent (nearest-exact)",
+        ].map((name) => ({ name })),
+      ],
       ["/sdapi/v1/face-restorers", []],
       ["/sdapi/v1/hypernetworks", []],
       ["/sdapi/v1/prompt-styles", []],

@@ -249,3 +249,61 @@ describe("POST /sdapi/v1/extra-single-image", () => {
     }
   });
 });
+
+describe("POST /sdapi/v1/extra-batch-images", () => {
+  it("each image of imageList as extra-single-image makes it, in order, one job", async () => {
+    const other = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 13) % 256);
+    const otherBase64 = Buffer.from(encodePng({ width: 8, height: 8, channels: 3, data: other })).toString(
+      "base64",
+    );
+    const settings = { upscaler_1: "realesr-tiny-x2", upscaling_resize: 2 };
+    const r = await app.inject({
+      method: "POST",
+      url: "/sdapi/v1/extra-batch-images",
+      payload: {
+        ...settings,
+        imageList: [
+          { data: imageBase64, name: "boat.png" },
+          { data: `data:image/png;base64,${otherBase64}`, name: "other.png" },
+        ],
+      },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const json = r.json() as { html_info: string; images: string[] };
+    assert.equal(json.images.length, 2);
+    for (const [i, image] of [imageBase64, otherBase64].entries()) {
+      const single = await extras({ ...settings, image });
+      assert.equal(single.statusCode, 200, single.body);
+      assert.equal(json.images[i], single.json().image, `image ${i} as extra-single-image makes it`);
+    }
+    assert.equal(json.html_info, "<p>Postprocess upscale by: 2, Postprocess upscaler: realesr-tiny-x2</p>");
+    assert.equal(decodePng(Buffer.from(json.images[0], "base64")).text.parameters, parameters);
+  });
+
+  it("refuses a missing or bad imageList, naming the image", async () => {
+    const post = (payload: Record<string, unknown>) =>
+      app.inject({ method: "POST", url: "/sdapi/v1/extra-batch-images", payload });
+    for (const [payload, message] of [
+      [{ upscaler_1: "Lanczos" }, /imageList is required/],
+      [{ imageList: [] }, /imageList is required/],
+      [{ imageList: ["x"] }, /imageList\/0 must be object/],
+      [
+        {
+          imageList: [
+            { data: imageBase64, name: "a" },
+            { data: "not base64!", name: "b.png" },
+          ],
+        },
+        /imageList\[1\] \(b\.png\)/,
+      ],
+      [{ imageList: [{ data: imageBase64 }], upscaler_1: "4x-Missing" }, /no upscaler named/],
+    ] as const) {
+      const r = await post(payload);
+      assert.ok(
+        r.statusCode >= 400 && r.statusCode < 500,
+        `${JSON.stringify(payload).slice(0, 60)}: ${r.statusCode}`,
+      );
+      assert.match(r.json().detail, message);
+    }
+  });
+});

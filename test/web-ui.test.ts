@@ -304,6 +304,82 @@ describe("web UI in headless Chromium against sdlite serve", () => {
     await done();
   });
 
+  it("hires fix: the section sends A1111's enable_hr and hr_* fields; a result's Hires entries come back", async () => {
+    const { page, done } = await openUi();
+    const expectedUpscalers = [
+      ...(await apiGet<{ name: string }[]>("latent-upscale-modes")),
+      ...(await apiGet<{ name: string }[]>("upscalers")),
+    ].map((u) => u.name);
+    const listed = await page.locator("#hires-upscaler option").allTextContents();
+    assert.deepEqual(listed, expectedUpscalers, "Latent modes, then the server's upscalers");
+    assert.ok(listed.includes("Latent (nearest-exact)") && listed.includes("Lanczos"));
+
+    await page.fill("#prompt", "a castle");
+    await page.fill("#steps", "2");
+    await page.fill("#seed", "9");
+    await setSize(page, 64, 64);
+    const plain = waitForApi(page, "txt2img");
+    await page.click("#generate");
+    assert.equal(jsonBody(await plain).enable_hr, undefined, "off: no hires fields");
+    await page.waitForSelector("#status:has-text('Done')", { timeout: 20_000 });
+
+    await page.click("#hires summary");
+    await page.check("#hires-enable");
+    await page.selectOption("#hires-upscaler", "Lanczos");
+    await page.fill("#hires-scale", "1.5");
+    await page.fill("#hires-steps", "4");
+    await page.locator("#hires-strength").fill("0.45");
+    assert.equal(await page.textContent("#hires-mode"), "×1.5");
+    const request = waitForApi(page, "txt2img");
+    const answer = page.waitForResponse((r) => r.url().endsWith("/sdapi/v1/txt2img"));
+    await page.click("#generate");
+    const body = jsonBody(await request);
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.entries(body).filter(
+          ([k]) => k.startsWith("hr_") || k === "enable_hr" || k === "denoising_strength",
+        ),
+      ),
+      {
+        enable_hr: true,
+        hr_upscaler: "Lanczos",
+        hr_scale: 1.5,
+        hr_second_pass_steps: 4,
+        hr_resize_x: 0,
+        hr_resize_y: 0,
+        denoising_strength: 0.45,
+      },
+    );
+    const response = (await (await answer).json()) as ApiResponse;
+    await page.waitForSelector("#status:has-text('Done')", { timeout: 20_000 });
+    assert.deepEqual(
+      JSON.parse(response.info).sdlite_ignored_fields,
+      [],
+      "the server honours every field sent",
+    );
+    assert.equal(decodeBase64Png(response.images[0]).width, 96);
+    const infotext = (await page.locator("figure.result .infotext").first().textContent()) ?? "";
+    assert.match(
+      infotext,
+      /Denoising strength: 0\.45, .*Hires upscale: 1\.5, Hires steps: 4, Hires upscaler: Lanczos/,
+    );
+
+    // the older result (no hires) turns the section off; the hires one restores its settings
+    await page.locator("figure.result").nth(1).locator("button[data-action=use]").click();
+    assert.equal(await page.isChecked("#hires-enable"), false);
+    await page.locator("figure.result").first().locator("button[data-action=use]").click();
+    assert.equal(await page.isChecked("#hires-enable"), true);
+    assert.deepEqual(
+      [
+        await page.inputValue("#hires-upscaler"),
+        await page.inputValue("#hires-scale"),
+        await page.inputValue("#hires-steps"),
+      ],
+      ["Lanczos", "1.5", "4"],
+    );
+    await done();
+  });
+
   it("progress: the bar, step counter and live preview update while the request runs", async () => {
     const { page, done } = await openUi();
     await page.fill("#prompt", "a slow one");
@@ -731,7 +807,15 @@ describe("web UI in headless Chromium against sdlite serve", () => {
         samplers.map((s) => s.name),
       );
       // each list request was retried once with the wrong key and once with the right one
-      const lists = ["samplers", "schedulers", "sd-models", "options", "loras"].length;
+      const lists = [
+        "samplers",
+        "schedulers",
+        "sd-models",
+        "options",
+        "loras",
+        "latent-upscale-modes",
+        "upscalers",
+      ].length;
       assert.deepEqual(
         [...keys].sort(),
         [...Array(lists).fill("open sesame"), ...Array(lists).fill("wrong")],

@@ -4,7 +4,7 @@
  * looked up in --lora-dir, TAESD and the model resolved (hub ids fetched), the speed preset applied.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import { oneShotLowMemory, withSpeedPreset } from "../engine/speed-preset.js";
 import { type DownloadProgress, sdliteModelsDir } from "../hub/index.js";
 import { LoraCatalog } from "../lora/lora-catalog.js";
@@ -15,13 +15,18 @@ import {
   type JobRequest,
   seedOrRandom,
 } from "../pipeline/generation-job.js";
+import { checkJobHires, type JobHires } from "../pipeline/hires-fix.js";
 import { speedSettings } from "../pipeline/job-engine.js";
 import { encodeImage } from "../pipeline/job-image.js";
 import { type LoraFolder, resolveJobLoras } from "../pipeline/job-loras.js";
+import { LATENT_UPSCALE_MODES, latentUpscaleMode } from "../pipeline/latent-upscale.js";
+import { applyRecipe, findRecipe } from "../pipeline/recipes.js";
 import { InvalidRequestError, validateRequest } from "../pipeline/request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { resolveSampler } from "../schedulers/registry.js";
 import { resolveSchedule } from "../schedulers/sigma-schedules.js";
+import { classicUpscaler } from "../upscale/classic-upscalers.js";
+import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { readOverridesFile } from "../weights/architecture/ldm-yaml-config.js";
 import type { GenerateOptions } from "./commands/generate.js";
 import { asksForA1111Inpainting, inpaintSettings, parseOutpaintArg } from "./inpaint-options.js";
@@ -58,11 +63,74 @@ function scheduleOption(o: GenerateOptions): string | undefined {
   return o.scheduler ?? o.scheduleType;
 }
 
+/** Whether any hires-fix option asks for the hires fix. */
+export function wantsHires(o: GenerateOptions): boolean {
+  return (
+    o.hires === true ||
+    [
+      o.hiresScale,
+      o.hiresUpscaler,
+      o.hiresSteps,
+      o.hiresResize,
+      o.hiresSampler,
+      o.hiresPrompt,
+      o.hiresNegative,
+    ].some((v) => v !== undefined)
+  );
+}
+
+/** --hires-resize WxH: A1111's hr_resize_x and hr_resize_y (0: from the other side). */
+export function parseHiresResize(text: string): { resizeX: number; resizeY: number } {
+  const m = /^(\d+)x(\d+)$/i.exec(text.trim());
+  if (!m || (Number(m[1]) === 0 && Number(m[2]) === 0)) {
+    throw new InvalidRequestError(
+      `--hires-resize must be WIDTHxHEIGHT (e.g. 1024x1024, 0 for one side), got "${text}"`,
+    );
+  }
+  return { resizeX: Number(m[1]), resizeY: Number(m[2]) };
+}
+
+/** The img2img strength: --strength, or A1111's name for it, --denoising-strength (without hires fix). */
+function img2imgStrength(o: GenerateOptions): number | undefined {
+  return wantsHires(o) ? o.strength : (o.strength ?? o.denoisingStrength);
+}
+
+/** The hires-fix upscaler as the job names it: a latent mode or resampler, or an ESRGAN file. */
+function hiresUpscaler(spec: string | undefined): Pick<JobHires, "upscaler" | "upscalerPath"> {
+  if (spec === undefined) return {};
+  if (latentUpscaleMode(spec) || classicUpscaler(spec))
+    return { upscaler: latentUpscaleMode(spec) ?? classicUpscaler(spec)!.name };
+  if (existsSync(spec)) return { upscaler: basename(spec, extname(spec)), upscalerPath: resolve(spec) };
+  const found = new UpscalerCatalog(join(sdliteModelsDir(), "ESRGAN")).find(spec);
+  if (found?.path) return { upscaler: found.name, upscalerPath: found.path };
+  throw new InvalidRequestError(
+    `--hires-upscaler "${spec}" is no file, none of ${Object.keys(LATENT_UPSCALE_MODES).join(", ")}, Lanczos, Nearest, None, and not in $SDLITE_MODELS/ESRGAN`,
+  );
+}
+
+/** The job's hires settings from the options, or undefined without hires fix. */
+export function hiresSettings(o: GenerateOptions): JobHires | undefined {
+  if (!wantsHires(o)) return undefined;
+  return {
+    ...hiresUpscaler(o.hiresUpscaler),
+    ...(o.hiresScale !== undefined ? { scale: o.hiresScale } : {}),
+    ...(o.hiresResize !== undefined ? parseHiresResize(o.hiresResize) : {}),
+    ...(o.hiresSteps !== undefined ? { steps: o.hiresSteps } : {}),
+    ...(o.denoisingStrength !== undefined ? { denoisingStrength: o.denoisingStrength } : {}),
+    ...(o.hiresSampler !== undefined ? { sampler: o.hiresSampler } : {}),
+    ...(o.hiresPrompt !== undefined ? { prompt: o.hiresPrompt } : {}),
+    ...(o.hiresNegative !== undefined ? { negativePrompt: o.hiresNegative } : {}),
+  };
+}
+
 /** Everything that can be refused without a model, so a bad setting never costs a download. */
 export function checkOptions(o: GenerateOptions): void {
-  const schedule = scheduleOption(o);
+  const recipe = o.recipe !== undefined ? findRecipe(o.recipe) : undefined;
+  const schedule = applyRecipe(recipe, { sampler: o.sampler, schedule: scheduleOption(o) }).schedule;
   if (schedule !== undefined) resolveSchedule(schedule);
-  if (o.sampler !== undefined) resolveSampler(o.sampler, { scheduleType: schedule });
+  const sampler = o.sampler ?? recipe?.sampler;
+  if (sampler !== undefined) resolveSampler(sampler, { scheduleType: schedule });
+  if (o.hiresSampler !== undefined) resolveSampler(o.hiresSampler);
   if (o.strength !== undefined && !o.initImage) {
     throw new InvalidRequestError("--strength needs --init-image (it is the img2img denoising strength)");
   }
@@ -80,6 +148,19 @@ export function checkOptions(o: GenerateOptions): void {
     }
     inpaintSettings(o);
   }
+  if (wantsHires(o) && o.initImage) {
+    throw new InvalidRequestError("hires fix (--hires*) is for txt2img: it cannot be used with --init-image");
+  }
+  if (o.denoisingStrength !== undefined && !o.initImage && !wantsHires(o)) {
+    throw new InvalidRequestError(
+      "--denoising-strength needs the hires fix (--hires, --hires-scale, …) or --init-image",
+    );
+  }
+  if (o.strength !== undefined && o.denoisingStrength !== undefined && o.strength !== o.denoisingStrength) {
+    throw new InvalidRequestError("--strength and --denoising-strength disagree; give one of them");
+  }
+  const hires = hiresSettings(o);
+  if (hires) checkJobHires(hires);
   if (o.decoder === "taesd" && !o.taesd && !o.fast) {
     throw new InvalidRequestError(
       `--decoder taesd needs TAESD weights: --taesd PATH or --taesd ${DEFAULT_TAESD_REPO} (a Hugging Face repo id)`,
@@ -129,13 +210,24 @@ function jobRequest(
   images: InputImages,
   seed: number,
 ): JobRequest {
+  const recipe = o.recipe !== undefined ? findRecipe(o.recipe) : undefined;
+  const settings = applyRecipe(recipe, {
+    sampler: o.sampler,
+    schedule: scheduleOption(o),
+    timestepSpacing: o.timestepSpacing,
+    steps: o.steps,
+    cfg: o.cfg,
+    eta: o.eta,
+  });
   const request = {
     prompt,
     negativePrompt: o.negative,
-    sampler: o.sampler ?? defaults.sampler,
-    schedule: scheduleOption(o),
-    steps: o.steps ?? defaults.steps,
-    guidance: o.cfg ?? defaults.cfg,
+    sampler: settings.sampler ?? defaults.sampler,
+    schedule: settings.schedule,
+    steps: settings.steps ?? defaults.steps,
+    guidance: settings.cfg ?? defaults.cfg,
+    ...(settings.eta !== undefined ? { eta: settings.eta } : {}),
+    ...(settings.timestepSpacing !== undefined ? { timestepSpacing: settings.timestepSpacing } : {}),
     seed,
     width: images.width,
     height: images.height,
@@ -144,7 +236,7 @@ function jobRequest(
     rng: o.rng,
     clipSkip: o.clipSkip,
     padCondUncond: o.padCondUncond,
-    strength: o.strength,
+    strength: img2imgStrength(o),
   };
   const inpaint = inpaintSettings(o);
   if (!inpaint) validateRequest({ ...request, initImage: images.initImage, mask: images.mask });
@@ -219,6 +311,10 @@ export async function buildCliJob(
   );
 
   if (o.seed === undefined || o.seed === -1) reporter.note(`seed ${seed} (random)`);
+  if (o.recipe !== undefined && loras.length === 0) {
+    const recipe = findRecipe(o.recipe);
+    reporter.note(`note: recipe ${recipe.name} is made for a LoRA: --lora ${recipe.lora}`);
+  }
   for (const w of warnings) reporter.note(`warning: ${w}`);
   // TAESD first: a few MB, and a bad --taesd repo id never costs a model download
   const taesd = await chooseTaesd(o, reporter, signal);
@@ -245,6 +341,7 @@ export async function buildCliJob(
     loras,
     embeddingsDir: o.embeddingsDir ?? join(sdliteModelsDir(), "embeddings"),
     request: jobRequest(prompt, o, resolved.defaults, images, seed),
+    ...(hiresSettings(o) ? { hires: hiresSettings(o) } : {}),
     engine: {
       runtime: { executionProviders, threads: o.threads },
       memory: { lowMemory: oneShotLowMemory(preset, o.lowMemory), weightStorage: o.weightStorage },

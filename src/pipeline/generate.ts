@@ -31,7 +31,12 @@ import { sampleScaledLatents } from "./latent-distribution.js";
 import { fillLatents } from "./latent-fill.js";
 import type { LatentDistribution, Shape4, TextEncoderNetwork, UNetNetwork, VaeNetwork } from "./networks.js";
 import { encodeConditioning, scheduleSteps } from "./prompt-conditioning.js";
-import { type GenerationRequest, type ValidRequest, validateRequest } from "./request.js";
+import {
+  type GenerationRequest,
+  InvalidRequestError,
+  type ValidRequest,
+  validateRequest,
+} from "./request.js";
 
 export interface PipelineModels {
   tokenizer: SpanTokenizer;
@@ -104,7 +109,30 @@ export interface PreparedGeneration {
   /** What the prompts turned into (the same for every image). */
   readonly conditioning: ConditioningFacts;
   /** Iteration k (0-based): batchSize images with seeds seed + k·batchSize + j. */
-  iteration(k: number, options?: Pick<GenerateOptions, "signal" | "onProgress">): Promise<GeneratedImage[]>;
+  iteration(k: number, options?: IterationOptions): Promise<GeneratedImage[]>;
+  /** Iteration k up to its final latents, not decoded (hires fix's latent upscalers take them). */
+  denoiseIteration(k: number, options?: IterationOptions): Promise<DenoisedLatents>;
+}
+
+export interface IterationOptions extends Pick<GenerateOptions, "signal" | "onProgress"> {
+  /**
+   * img2img from another start than the request's init image (hires fix's second pass): these
+   * seeds, and this image (encoded as the request's would be) or these latents (scaled, used as the
+   * encoded image: no posterior sample is drawn, the noise is the generator's first draw).
+   */
+  readonly start?: IterationStart;
+}
+
+export interface IterationStart {
+  readonly seeds: readonly number[];
+  readonly image?: RgbImage;
+  readonly latents?: Float32Array;
+}
+
+export interface DenoisedLatents {
+  readonly latents: Float32Array;
+  readonly shape: Shape4;
+  readonly seeds: readonly number[];
 }
 
 /** The seeds of iteration k's images: one generator per image, as AUTOMATIC1111 numbers them. */
@@ -155,22 +183,34 @@ export async function prepareGeneration(
   await models.stageDone?.("text-encoder");
   const facts: ConditioningFacts = { padded: encoded.padded, embeddings: encoded.embeddings };
 
-  const iteration = async (
+  const denoiseIteration = async (
     k: number,
-    { signal, onProgress = options.onProgress }: Pick<GenerateOptions, "signal" | "onProgress"> = {},
-  ): Promise<GeneratedImage[]> => {
+    { signal, onProgress = options.onProgress, start: from }: IterationOptions = {},
+  ): Promise<DenoisedLatents> => {
     const report = reporter(onProgress);
-    const seeds = iterationSeeds(req, k);
+    const seeds = from ? [...from.seeds] : iterationSeeds(req, k);
+    if (seeds.length !== req.batchSize) {
+      throw new InvalidRequestError(`${seeds.length} seeds for a batch of ${req.batchSize}`);
+    }
     const rng = new BatchRandomSource(seeds.map((s) => createRandomSource(req.rng, s)));
     const scheduler = createScheduler(req.sampler, models.schedulerConfig, req.steps, {
       scheduleType: req.schedule,
+      eta: req.eta,
+      timestepSpacing: req.timestepSpacing,
     });
-    const start = req.initImage ? img2imgStart(scheduler, req.steps, req.strength).startIndex : 0;
-    const init = await prepareLatents(models, req, rng, scheduler, start, latentShape, seeds, () =>
-      report("encode-image", k),
-    );
+    const started = from ? { ...req, initImage: from.image ?? req.initImage } : req;
+    const fromImage = started.initImage !== undefined || from?.latents !== undefined;
+    const start = fromImage ? img2imgStart(scheduler, req.steps, req.strength).startIndex : 0;
+    if (from?.latents && from.latents.length !== latentShape.reduce((a, b) => a * b)) {
+      throw new InvalidRequestError(`start latents do not have the shape ${latentShape.join("x")}`);
+    }
+    const init = from?.latents
+      ? { latents: scheduler.addNoise(from.latents, rng.randn(latentShape), start) }
+      : await prepareLatents(models, started, rng, scheduler, start, latentShape, seeds, () =>
+          report("encode-image", k),
+        );
 
-    if (req.initImage) await models.stageDone?.("vae");
+    if (started.initImage && !from?.latents) await models.stageDone?.("vae");
     const latents = await denoise({
       unet: models.unet,
       scheduler,
@@ -184,14 +224,18 @@ export async function prepareGeneration(
       signal,
       onStep: (p) => report("denoise", k, p.step, p.total, p.latents),
     });
-
     await models.stageDone?.("unet");
-    report("decode", k);
+    return { latents, shape: latentShape, seeds };
+  };
+
+  const iteration = async (k: number, iterationOptions: IterationOptions = {}): Promise<GeneratedImage[]> => {
+    const { latents, seeds } = await denoiseIteration(k, iterationOptions);
+    reporter(iterationOptions.onProgress ?? options.onProgress)("decode", k);
     const decoded = await decodeLatents(models.vae, latents, latentShape);
     await models.stageDone?.("vae");
     return decoded.map((image, j) => ({ image, seed: seeds[j], conditioning: facts }));
   };
-  return { request: req, latentShape, conditioning: facts, iteration };
+  return { request: req, latentShape, conditioning: facts, iteration, denoiseIteration };
 }
 
 /** One image at a time: the VAE decoder's activations dominate peak memory. */

@@ -22,9 +22,10 @@ import {
   type PreparedInpainting,
   prepareInpainting,
 } from "./a1111-inpainting.js";
+import { checkJobHires, hiresSize, type JobHires, secondPassRequest } from "./hires-fix.js";
 import { type JobEngine, validateJobEngine } from "./job-engine.js";
 import { decodeImage, type EncodedImage } from "./job-image.js";
-import { type GenerationRequest, InvalidRequestError, validateRequest } from "./request.js";
+import { type GenerationRequest, InvalidRequestError, MAX_SIDE, validateRequest } from "./request.js";
 
 /** The shape of GenerationJob this code reads and writes. */
 export const GENERATION_JOB_VERSION = 1;
@@ -75,6 +76,8 @@ export interface GenerationJob {
   /** Textual-inversion embeddings folder: a prompt word naming one of its files uses it. */
   embeddingsDir?: string;
   request: JobRequest;
+  /** A1111's hires fix on a txt2img request: a second, img2img pass at a larger size (hires-fix.ts). */
+  hires?: JobHires;
   engine: JobEngine;
 }
 
@@ -144,7 +147,28 @@ export function validateGenerationJob(value: unknown): GenerationJob {
   }
   validateJobEngine(value.engine);
   if (!isObject(value.request)) fail("job request must be an object");
-  decodeJobRequest(value.request as unknown as JobRequest);
+  const request = decodeJobRequest(value.request as unknown as JobRequest);
+  if (value.hires !== undefined) {
+    const hires = checkJobHires(value.hires);
+    if (request.initImage)
+      fail("hires fix is for txt2img: a job with an init image cannot have hires settings");
+    const size = hiresSize(request.width, request.height, hires);
+    if (size.width > MAX_SIDE || size.height > MAX_SIDE) {
+      fail(`hires fix size ${size.width}x${size.height}: each side must be at most ${MAX_SIDE} pixels`);
+    }
+    // the second pass by the rules of any img2img request (its image is only measured here)
+    const second = secondPassRequest(request, hires, {
+      width: size.width,
+      height: size.height,
+      data: new Uint8Array(0),
+    });
+    try {
+      validateRequest(second);
+    } catch (err) {
+      if (err instanceof InvalidRequestError) fail(`hires fix second pass: ${err.message}`);
+      throw err;
+    }
+  }
   return value as unknown as GenerationJob;
 }
 

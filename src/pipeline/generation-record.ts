@@ -11,6 +11,7 @@ import { resolveSampler } from "../schedulers/registry.js";
 import { AUTOMATIC_SCHEDULE } from "../schedulers/sigma-schedules.js";
 import { SDLITE_VERSION } from "../version.js";
 import type { ConditioningFacts } from "./generate.js";
+import { DEFAULT_HIRES_STRENGTH, hiresInfotextEntries, type JobHires } from "./hires-fix.js";
 import { loraName } from "./job-loras.js";
 import type { GenerationRequest } from "./request.js";
 
@@ -39,6 +40,8 @@ export interface RecordContext {
   readonly speed?: SpeedOptions;
   /** A1111's inpainting entries (`Mask blur`, `Masked content`, `Inpaint area`, …), in its order. */
   readonly inpainting?: Readonly<Record<string, string | number>>;
+  /** The hires fix that made the image (`request` is then its first pass). */
+  readonly hires?: JobHires;
 }
 
 /**
@@ -75,6 +78,20 @@ export function speedEntries(speed: RecordContext["speed"] = {}): Record<string,
 }
 
 /**
+ * The sampler options a request sets: A1111's `Eta DDIM` for DDIM (its sampler writes it when not 0)
+ * and `Eta` otherwise (TCD's gamma); sdlite's `Timestep spacing` when the request replaces the model's.
+ */
+export function samplerOptionEntries(
+  request: Pick<GenerationRequest, "eta" | "timestepSpacing">,
+  sampler: string,
+): Record<string, string | number> {
+  return {
+    ...(request.eta !== undefined ? { [sampler === "DDIM" ? "Eta DDIM" : "Eta"]: request.eta } : {}),
+    ...(request.timestepSpacing !== undefined ? { "Timestep spacing": request.timestepSpacing } : {}),
+  };
+}
+
+/**
  * The record of the image made from `request` with `seed` (batch images differ only in their seed).
  * `request.prompt` is the prompt as typed: LoRA tags in it stay, as in A1111.
  */
@@ -92,9 +109,16 @@ export function buildGenerationRecord(
   const extra = {
     ...context.inpainting,
     ...(context.vae ? { VAE: loraName(context.vae) } : {}),
+    ...(context.hires ? hiresInfotextEntries(request, context.hires) : {}),
     ...conditioningParameters(context.conditioning),
+    ...samplerOptionEntries(request, sampler.sampler),
     ...speedEntries(context.speed),
   };
+  const denoisingStrength = request.initImage
+    ? (request.strength ?? 0.75)
+    : context.hires
+      ? (context.hires.denoisingStrength ?? DEFAULT_HIRES_STRENGTH)
+      : undefined;
   return {
     prompt: tags === "" ? request.prompt : `${request.prompt} ${tags}`.trim(),
     ...(request.negativePrompt ? { negativePrompt: request.negativePrompt } : {}),
@@ -108,7 +132,7 @@ export function buildGenerationRecord(
     height: request.height,
     ...(context.modelHash ? { modelHash: context.modelHash } : {}),
     ...(context.modelName ? { model: context.modelName } : {}),
-    ...(request.initImage ? { denoisingStrength: request.strength ?? 0.75 } : {}),
+    ...(denoisingStrength !== undefined ? { denoisingStrength } : {}),
     ...((request.clipSkip ?? 1) > 1 ? { clipSkip: request.clipSkip } : {}),
     rng: (request.rng ?? "cpu") === "nv" ? "NV" : "CPU",
     ...(Object.keys(extra).length > 0 ? { extra } : {}),

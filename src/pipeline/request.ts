@@ -2,6 +2,7 @@
 import type { GrayImage, RgbImage } from "../image/types.js";
 import { resolveSampler } from "../schedulers/registry.js";
 import { AUTOMATIC_SCHEDULE } from "../schedulers/sigma-schedules.js";
+import type { TimestepSpacing } from "../schedulers/types.js";
 import { InvalidRequestError } from "./invalid-request.js";
 import { scheduleSteps } from "./prompt-conditioning.js";
 import { checkPromptLimits } from "./prompt-limits.js";
@@ -46,12 +47,20 @@ export interface GenerationRequest {
    * one UNet batch, instead of two UNet calls at their own lengths.
    */
   padCondUncond?: boolean;
+  /** DDIM's eta, TCD's gamma (diffusers' `eta`); default: the sampler's own (DDIM 0, TCD 0.3). */
+  eta?: number;
+  /** diffusers' timestep_spacing, replacing the model's scheduler config; default: the model's. */
+  timestepSpacing?: TimestepSpacing;
 }
 
 export type LatentFill = "noise" | "nothing";
 
-export type ValidRequest = Required<Omit<GenerationRequest, "initImage" | "mask" | "latentFill">> &
-  Pick<GenerationRequest, "initImage" | "mask" | "latentFill">;
+export type ValidRequest = Required<
+  Omit<GenerationRequest, "initImage" | "mask" | "latentFill" | "eta" | "timestepSpacing">
+> &
+  Pick<GenerationRequest, "initImage" | "mask" | "latentFill" | "eta" | "timestepSpacing">;
+
+export const TIMESTEP_SPACINGS: readonly TimestepSpacing[] = ["leading", "trailing", "linspace"];
 
 /** Sides above this are refused: memory grows with the square of the side. */
 export const MAX_SIDE = 4096;
@@ -121,8 +130,22 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     Number.isFinite(strength) && strength > 0 && strength <= 1,
     `strength must be in (0, 1], got ${strength}`,
   );
+  if (r.initImage && isInt(r.steps, 1, MAX_STEPS) && strength > 0 && strength <= 1) {
+    check(
+      Math.trunc(r.steps * strength) >= 1,
+      `img2img strength ${strength} with ${r.steps} steps leaves no denoising step (int(steps × strength) = 0); raise the strength or the steps`,
+    );
+  }
   const padCondUncond = r.padCondUncond ?? false;
   check(typeof padCondUncond === "boolean", `padCondUncond must be true or false, got ${padCondUncond}`);
+  check(
+    r.eta === undefined || (Number.isFinite(r.eta) && r.eta >= 0 && r.eta <= 1),
+    `eta must be a number from 0 to 1, got ${r.eta}`,
+  );
+  check(
+    r.timestepSpacing === undefined || TIMESTEP_SPACINGS.includes(r.timestepSpacing),
+    `timestep spacing must be one of ${TIMESTEP_SPACINGS.join(", ")}, got ${JSON.stringify(r.timestepSpacing)}`,
+  );
   checkPromptLimits(r.prompt, r.negativePrompt ?? "", promptSteps(r.sampler, r.steps));
   if (r.mask) check(r.initImage !== undefined, "a mask needs an init image to inpaint");
   if (r.latentFill !== undefined) {
@@ -159,6 +182,8 @@ export function validateRequest(r: GenerationRequest): ValidRequest {
     clipSkip,
     strength,
     padCondUncond,
+    ...(r.eta !== undefined ? { eta: r.eta } : {}),
+    ...(r.timestepSpacing !== undefined ? { timestepSpacing: r.timestepSpacing } : {}),
     initImage: r.initImage,
     mask: r.mask,
     ...(r.latentFill !== undefined ? { latentFill: r.latentFill } : {}),

@@ -14,8 +14,9 @@ import type { GenerationRecord, LoraHash } from "../image/generation-record.js";
 import { formatInfotext } from "../image/infotext.js";
 import { loraShortHash, modelShortHash } from "../image/model-hash.js";
 import { encodePng } from "../image/png.js";
-import { rgbPixels } from "../image/types.js";
+import { type RgbImage, rgbPixels } from "../image/types.js";
 import type { UnmatchedLoraKey } from "../lora/lora-module.js";
+import { openUpscaler } from "../upscale/open-upscaler.js";
 import type { PreparedInpainting } from "./a1111-inpainting.js";
 import { GenerationCancelled } from "./denoise.js";
 import {
@@ -34,6 +35,7 @@ import {
   validateGenerationJob,
 } from "./generation-job.js";
 import { buildGenerationRecord, type RecordLora } from "./generation-record.js";
+import { prepareHiresPass } from "./hires-pass.js";
 import { engineOptionsForJob, type LocalEngine } from "./job-engine.js";
 import type { Shape4 } from "./networks.js";
 import type { GenerationRequest } from "./request.js";
@@ -85,6 +87,8 @@ export interface JobRunOptions {
    * a timed run pays for no file read beside it. Default true.
    */
   readonly hashModel?: boolean;
+  /** Hires fix: each first-pass image, before it is enlarged (A1111's save_images_before_highres_fix). */
+  readonly onFirstPass?: (image: RgbImage, seed: number, iteration: number) => void;
 }
 
 /** Where an image stopped early (interrupt or skip): the denoising steps it ran, of how many. */
@@ -241,6 +245,7 @@ async function runOpened(
         vae: job.model.vae,
         conditioning: generation.conditioning,
         speed: job.engine.speed,
+        ...(job.hires ? { hires: job.hires } : {}),
       });
       const infotext = formatInfotext(record);
       const png = Buffer.from(encodePng(rgbPixels(image), { parameters: infotext })).toString("base64");
@@ -251,13 +256,38 @@ async function runOpened(
   };
   // the PNGs and what the caller does with them are not generation time
   let finishingMs = 0;
+  const hires = job.hires
+    ? await prepareHiresPass(models, generation.request, job.hires, {
+        embeddings,
+        onProgress,
+        openUpscaler: (upscale) =>
+          openUpscaler(upscale.path ?? upscale.name, {
+            runtime: options.local?.runtime,
+            threads: job.engine.runtime?.threads,
+            executionProviders: job.engine.runtime?.executionProviders,
+            ...(job.engine.runtime?.cache === false
+              ? { cache: false }
+              : options.local?.graphCache
+                ? { cache: options.local.graphCache }
+                : {}),
+            name: upscale.name,
+          }),
+      })
+    : undefined;
   for (let k = 0; k < generation.request.batchCount && !options.signal?.aborted; k++) {
     last.latents = undefined;
     last.stoppedAt = undefined;
     const signal = options.iterationSignal?.(k) ?? options.signal;
     const made: (GeneratedImage & { stoppedAt?: StoppedAt })[] = [];
     try {
-      made.push(...(await generation.iteration(k, { signal, onProgress })));
+      if (hires) {
+        const first = await generation.denoiseIteration(k, { signal, onProgress });
+        const onFirstImage =
+          options.onFirstPass && ((image: RgbImage, seed: number) => options.onFirstPass?.(image, seed, k));
+        made.push(...(await hires.run(first, k, { signal, onProgress, onFirstImage })));
+      } else {
+        made.push(...(await generation.iteration(k, { signal, onProgress })));
+      }
     } catch (err) {
       if (!(err instanceof GenerationCancelled) || !options.keepStopped?.()) throw err;
       // stopped, not cancelled: A1111 still decodes the latents it has
@@ -274,6 +304,7 @@ async function runOpened(
     await finish(made);
     finishingMs += performance.now() - finishing;
   }
+  await hires?.close();
   const generateMs = performance.now() - started - finishingMs;
   const shortHash = await hash;
   const summary = timings.summary();

@@ -24,7 +24,7 @@ import {
   scheduleSpellings,
 } from "./sigma-schedules.js";
 import { TCDScheduler } from "./tcd.js";
-import type { Scheduler, SchedulerConfig, SchedulerFactory } from "./types.js";
+import type { Scheduler, SchedulerConfig, SchedulerFactory, TimestepSpacing } from "./types.js";
 import { UniPCMultistepScheduler } from "./unipc-multistep.js";
 
 // the img2img start point belongs with the scheduler a pipeline gets from here
@@ -143,6 +143,8 @@ export interface SamplerOptions {
   scheduleType?: string;
   /** DDIM/TCD eta (stored as config.extra.eta). */
   eta?: number;
+  /** Replaces the model's timestep_spacing (diffusers' option; Hyper-SD and Turbo want "trailing"). */
+  timestepSpacing?: TimestepSpacing;
 }
 
 export interface ResolvedSampler {
@@ -268,6 +270,7 @@ export function createScheduler(
     useKarrasSigmas: resolved.karras,
     sigmaSchedule: resolved.schedule.sigmas,
     extra,
+    ...(options.timestepSpacing !== undefined ? { timestepSpacing: options.timestepSpacing } : {}),
   };
   return resolved.entry.create(config, steps);
 }

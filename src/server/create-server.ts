@@ -239,12 +239,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     threads: engine.runtime?.threads,
     cache: engine.runtime?.cache === false ? false : graphCache,
   });
-  a1111UpscaleRoutes(
-    app,
-    context,
-    new UpscalerCatalog(options.upscalersDir ?? join(modelsDir, "ESRGAN")),
-    upscalers,
-  );
+  context.upscalers = new UpscalerCatalog(options.upscalersDir ?? join(modelsDir, "ESRGAN"));
+  a1111UpscaleRoutes(app, context, context.upscalers, upscalers);
   sdliteJobRoutes(app, context);
   sdliteProfileRoutes(app, options.profileDir);
   await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));

@@ -102,3 +102,36 @@ export function parseExtrasRequest(body: Body, catalog: UpscalerCatalog): Extras
     ...(secondEntry && visibility > 0 ? { second: { upscaler: secondEntry, visibility } } : {}),
   };
 }
+
+/** Most images one extra-batch-images request may carry. */
+export const MAX_BATCH_IMAGES = 64;
+
+/**
+ * POST /sdapi/v1/extra-batch-images's body (A1111's ExtrasBatchImagesRequest): the single-image
+ * fields once, and `imageList`, a list of {data: base64, name}; each image checked as
+ * extra-single-image checks its one.
+ */
+export function parseExtrasBatchRequest(body: Body, catalog: UpscalerCatalog): ExtrasRequest[] {
+  const list = body.imageList;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw invalidRequest("imageList is required: a list of {data: base64 image, name}");
+  }
+  if (list.length > MAX_BATCH_IMAGES) {
+    throw invalidRequest(
+      `imageList has ${list.length} images; this server upscales at most ${MAX_BATCH_IMAGES} per request`,
+    );
+  }
+  return list.map((item, i) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item) || typeof item.data !== "string") {
+      throw invalidRequest(`imageList[${i}] must be an object {data: base64 image, name}`);
+    }
+    try {
+      return parseExtrasRequest({ ...body, image: item.data }, catalog);
+    } catch (err) {
+      // name the image the field belongs to
+      throw invalidRequest(
+        `imageList[${i}]${typeof item.name === "string" && item.name ? ` (${item.name})` : ""}: ${(err as Error).message}`,
+      );
+    }
+  });
+}

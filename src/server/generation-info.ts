@@ -55,7 +55,12 @@ export function generationInfo(
     sd_vae_hash: null,
     seed_resize_from_w: -1,
     seed_resize_from_h: -1,
-    denoising_strength: plan.kind === "img2img" ? (request.strength ?? null) : null,
+    denoising_strength:
+      plan.kind === "img2img"
+        ? (request.strength ?? null)
+        : plan.hires
+          ? (plan.hires.denoisingStrength ?? null)
+          : null,
     extra_generation_params: extra,
     index_of_first_image: 0,
     infotexts: result.images.map((i) => i.infotext),

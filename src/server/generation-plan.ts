@@ -9,11 +9,21 @@ import { resizeGray, resizeRgb } from "../image/resize.js";
 import type { GrayImage, RgbImage } from "../image/types.js";
 import type { LoraCatalog } from "../lora/lora-catalog.js";
 import type { InpaintSettings } from "../pipeline/a1111-inpainting.js";
-import { decodeJobRequest, type JobLora, type JobRequest, randomSeed } from "../pipeline/generation-job.js";
+import {
+  decodeJobRequest,
+  GENERATION_JOB_VERSION,
+  type JobLora,
+  type JobRequest,
+  randomSeed,
+  validateGenerationJob,
+} from "../pipeline/generation-job.js";
+import { checkJobHires, hiresSize, type JobHires } from "../pipeline/hires-fix.js";
 import { encodeImage } from "../pipeline/job-image.js";
 import { resolveJobLoras } from "../pipeline/job-loras.js";
-import { MAX_SIDE } from "../pipeline/request.js";
+import { latentUpscaleMode } from "../pipeline/latent-upscale.js";
+import { InvalidRequestError, MAX_SIDE } from "../pipeline/request.js";
 import { type ResolvedSampler, resolveSampler } from "../schedulers/registry.js";
+import type { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { ignoredFields } from "./a1111-fields.js";
 import { decodeBase64Image } from "./base64-image.js";
 import { HttpError, invalidRequest } from "./http-error.js";
@@ -41,6 +51,8 @@ export interface GenerationPlan {
   readonly request: JobRequest;
   /** The prompt's LoRA tags found in the LoRA folder. */
   readonly loras: readonly JobLora[];
+  /** txt2img with enable_hr: A1111's hires fix. */
+  readonly hires?: JobHires;
   readonly sampler: ResolvedSampler;
   /** From override_settings; otherwise the option at run time. */
   readonly clipSkip?: number;
@@ -62,6 +74,8 @@ export interface PlanContext {
   readonly limits: GenerationLimits;
   /** The server-wide randn_source option, when override_settings does not set one. */
   readonly randnSource: string;
+  /** Where hr_upscaler names are looked up (ESRGAN-family files); resamplers and Latent modes need none. */
+  readonly upscalers?: UpscalerCatalog;
 }
 
 type Body = Readonly<Record<string, unknown>>;
@@ -219,6 +233,79 @@ function readInitImages(body: Body, width: number, height: number, ignored: stri
   return { image, mask, inpaint: inpaintSettingsFromBody(body) };
 }
 
+/** "Use same sampler" and friends: A1111's UI values for "as the first pass". */
+function optionalName(body: Body, key: string, same: string): string | undefined {
+  const v = stringField(body, key, "");
+  return v === "" || v === same ? undefined : v;
+}
+
+/** hr_upscaler as the job names it: a Latent mode, a resampler, or a file of the upscalers folder. */
+function hiresUpscalerField(
+  body: Body,
+  upscalers: UpscalerCatalog | undefined,
+): Pick<JobHires, "upscaler" | "upscalerPath"> {
+  const name = stringField(body, "hr_upscaler", "");
+  if (name === "") return {};
+  const latent = latentUpscaleMode(name);
+  if (latent) return { upscaler: latent };
+  const entry = upscalers?.find(name);
+  if (!entry)
+    throw invalidRequest(
+      `hr_upscaler: could not find upscaler named ${JSON.stringify(name)} (see /sdapi/v1/upscalers)`,
+    );
+  if (entry.problem) throw invalidRequest(`hr_upscaler ${entry.name}: ${entry.problem}`);
+  return { upscaler: entry.name, ...(entry.path ? { upscalerPath: entry.path } : {}) };
+}
+
+/** A1111's enable_hr fields as the job's hires settings; checked against the server's limits. */
+function readHires(body: Body, width: number, height: number, context: PlanContext): JobHires {
+  const { limits } = context;
+  const steps = intField(body, "hr_second_pass_steps", 0);
+  if (steps < 0 || steps > limits.maxSteps) {
+    throw invalidRequest(`hr_second_pass_steps must be from 0 to ${limits.maxSteps}, got ${steps}`);
+  }
+  const strength = numberField(body, "denoising_strength", 0.75);
+  if (!(strength > 0 && strength <= 1)) {
+    throw invalidRequest(`denoising_strength must be in (0, 1], got ${strength}`);
+  }
+  const sampler = optionalName(body, "hr_sampler_name", "Use same sampler");
+  if (sampler !== undefined) {
+    try {
+      resolveSampler(sampler);
+    } catch (err) {
+      throw new HttpError(404, `Sampler not found: ${(err as Error).message}`);
+    }
+  }
+  const schedule = optionalName(body, "hr_scheduler", "Use same scheduler");
+  const prompt = stringField(body, "hr_prompt", "");
+  const negativePrompt = stringField(body, "hr_negative_prompt", "");
+  const hires: JobHires = {
+    ...hiresUpscalerField(body, context.upscalers),
+    scale: numberField(body, "hr_scale", 2),
+    resizeX: intField(body, "hr_resize_x", 0),
+    resizeY: intField(body, "hr_resize_y", 0),
+    steps,
+    denoisingStrength: strength,
+    ...(sampler !== undefined ? { sampler } : {}),
+    ...(schedule !== undefined ? { schedule } : {}),
+    ...(prompt !== "" ? { prompt } : {}),
+    ...(negativePrompt !== "" ? { negativePrompt } : {}),
+  };
+  try {
+    checkJobHires(hires);
+    const size = hiresSize(width, height, hires);
+    if (size.width * size.height > limits.maxPixels || size.width > MAX_SIDE || size.height > MAX_SIDE) {
+      throw invalidRequest(
+        `hires fix size ${size.width}x${size.height} is too large: this server allows at most ${limits.maxPixels} pixels per image and ${MAX_SIDE} per side`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof InvalidRequestError) throw invalidRequest(err.message);
+    throw err;
+  }
+  return hires;
+}
+
 export function planGeneration(kind: GenerationKind, body: Body, context: PlanContext): GenerationPlan {
   const { limits } = context;
   const ignored = ignoredFields(body);
@@ -258,6 +345,15 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     }
     init = readInitImages(body, width, height, ignored);
   }
+  const hires =
+    kind === "txt2img" && body.enable_hr === true ? readHires(body, width, height, context) : undefined;
+  // A1111's eta: DDIM's eta, TCD's gamma here (the σ samplers take none)
+  let eta: number | undefined;
+  if (body.eta !== undefined && body.eta !== null && ["DDIM", "TCD"].includes(sampler.sampler)) {
+    eta = numberField(body, "eta", 0);
+    if (!(eta >= 0 && eta <= 1)) throw invalidRequest(`eta must be from 0 to 1, got ${eta}`);
+    ignored.splice(0, ignored.length, ...ignored.filter((k) => k !== "eta"));
+  }
   const parameters: Record<string, unknown> = { ...body };
   if (kind === "img2img") {
     // A1111 clears the images from the echo
@@ -277,16 +373,33 @@ export function planGeneration(kind: GenerationKind, body: Body, context: PlanCo
     batchSize,
     batchCount: nIter,
     rng,
+    ...(eta !== undefined ? { eta } : {}),
     ...(denoisingStrength !== undefined ? { strength: denoisingStrength } : {}),
     ...(init ? { initImage: encodeImage(init.image, 3) } : {}),
     ...(init?.mask ? { mask: encodeImage(init.mask, 1) } : {}),
     ...(init?.inpaint ? { inpaint: init.inpaint } : {}),
   };
-  decodeJobRequest(request); // refused now, not once queued
+  const decoded = decodeJobRequest(request); // refused now, not once queued
+  if (hires) {
+    try {
+      validateGenerationJob({
+        version: GENERATION_JOB_VERSION,
+        model: { path: "-" },
+        loras: [],
+        request: { ...request, prompt: decoded.prompt },
+        hires,
+        engine: {},
+      });
+    } catch (err) {
+      if (err instanceof InvalidRequestError) throw invalidRequest(err.message);
+      throw err;
+    }
+  }
   return {
     kind,
     request,
     loras,
+    ...(hires ? { hires } : {}),
     sampler,
     clipSkip: overrides.clipSkip,
     padCondUncond: overrides.padCondUncond,

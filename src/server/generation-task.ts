@@ -95,6 +95,7 @@ async function runGeneration(
       clipSkip: plan.clipSkip ?? env.clipSkip(),
       padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
     },
+    ...(plan.hires ? { hires: plan.hires } : {}),
   };
 
   let iteration = -1;

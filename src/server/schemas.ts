@@ -29,7 +29,22 @@ const generationProperties = {
   restore_faces: nullable("boolean"),
   tiling: nullable("boolean"),
   denoising_strength: nullable("number"),
-  enable_hr: nullable("boolean"),
+  enable_hr: nullable("boolean", {
+    description: "txt2img hires fix: a second, img2img pass at a larger size",
+  }),
+  hr_scale: nullable("number", { default: 2 }),
+  hr_upscaler: nullable("string", {
+    description:
+      "a Latent mode (/sdapi/v1/latent-upscale-modes) or an upscaler (/sdapi/v1/upscalers); default Latent",
+  }),
+  hr_second_pass_steps: nullable("integer", { default: 0, description: "0: steps" }),
+  hr_resize_x: nullable("integer", { default: 0 }),
+  hr_resize_y: nullable("integer", { default: 0 }),
+  hr_sampler_name: nullable("string"),
+  hr_scheduler: nullable("string"),
+  hr_prompt: nullable("string"),
+  hr_negative_prompt: nullable("string"),
+  eta: nullable("number", { description: "DDIM's eta, TCD's gamma (other samplers ignore it)" }),
   override_settings: nullable("object", {
     description: "honoured: sd_model_checkpoint, CLIP_stop_at_last_layers, randn_source, pad_cond_uncond",
   }),

@@ -10,6 +10,7 @@ import { LoraFileError } from "../lora/lora-module.js";
 import type { JobEngine } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
 import { PromptSyntaxError } from "../tokenizer/prompt-weights.js";
+import type { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import type { GenerationKind, GenerationLimits, GenerationPlan } from "./generation-plan.js";
 import { planGeneration } from "./generation-plan.js";
 import {
@@ -30,7 +31,7 @@ import {
 } from "./job-queue.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { ServerOptions } from "./server-options.js";
-import type { UpscaleResult } from "./upscale-task.js";
+import type { BatchUpscaleResult, UpscaleResult } from "./upscale-task.js";
 
 export interface ModelLoaded {
   readonly kind: "load-model" | "unload-model";
@@ -38,13 +39,15 @@ export interface ModelLoaded {
   readonly title: string;
 }
 
-export type ServerJobResult = GenerationResult | ModelLoaded | UpscaleResult;
+export type ServerJobResult = GenerationResult | ModelLoaded | UpscaleResult | BatchUpscaleResult;
 
 export type ServerLog = (line: string) => void;
 
 export class ServerContext {
   private selected?: CheckpointEntry;
   readonly env: GenerationEnvironment;
+  /** The upscalers folder's files, for hr_upscaler (set with the upscale routes). */
+  upscalers?: UpscalerCatalog;
 
   constructor(
     readonly queue: JobQueue<ServerJobResult>,
@@ -80,6 +83,7 @@ export class ServerContext {
       loras: this.loras,
       limits: this.limits,
       randnSource: this.options.randnSource,
+      upscalers: this.upscalers,
     });
   }
 

@@ -67,3 +67,34 @@ export function upscaleTask(request: ExtrasRequest, pool: UpscalerPool): Task<Up
     },
   };
 }
+
+export interface BatchUpscaleResult {
+  readonly kind: "extras-batch";
+  /** Base64 PNGs, in the order of the request's imageList. */
+  readonly images: readonly string[];
+  /** The first image's html_info (A1111 answers one for the batch). */
+  readonly html_info: string;
+}
+
+/** extra-batch-images: the images one after the other in one queued job. */
+export function batchUpscaleTask(
+  requests: readonly ExtrasRequest[],
+  pool: UpscalerPool,
+): Task<BatchUpscaleResult> {
+  return {
+    kind: "extras",
+    run: async (context) => {
+      const images: string[] = [];
+      let htmlInfo = "";
+      for (const [i, request] of requests.entries()) {
+        context.signal.throwIfAborted();
+        context.progress.jobNo = i;
+        context.progress.jobCount = requests.length;
+        const one = await upscaleTask(request, pool).run(context);
+        images.push(one.image);
+        if (i === 0) htmlInfo = one.html_info;
+      }
+      return { kind: "extras-batch", images, html_info: htmlInfo };
+    },
+  };
+}

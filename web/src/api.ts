@@ -21,6 +21,21 @@ export interface Txt2ImgRequest {
   n_iter: number;
 }
 
+/** A1111's hires-fix fields of a txt2img body. */
+export interface HiresFields {
+  enable_hr: true;
+  hr_upscaler: string;
+  hr_scale: number;
+  hr_second_pass_steps: number;
+  hr_resize_x: number;
+  hr_resize_y: number;
+  denoising_strength: number;
+}
+
+export interface UpscalerItem {
+  name: string;
+}
+
 export interface Img2ImgRequest extends Txt2ImgRequest {
   /** Base64 PNGs (no data: prefix). */
   init_images: string[];
@@ -211,7 +226,7 @@ export class A1111Client {
     return text;
   }
 
-  txt2img(body: Txt2ImgRequest): Promise<GenerationResponse> {
+  txt2img(body: Txt2ImgRequest | (Txt2ImgRequest & HiresFields)): Promise<GenerationResponse> {
     return this.request("POST", "txt2img", body);
   }
 
@@ -238,6 +253,16 @@ export class A1111Client {
 
   schedulers(): Promise<SchedulerItem[]> {
     return this.request("GET", "schedulers");
+  }
+
+  /** Image upscalers: None, Lanczos, Nearest and the server's models. */
+  upscalers(): Promise<UpscalerItem[]> {
+    return this.request("GET", "upscalers");
+  }
+
+  /** A1111's Latent hires upscalers ("Latent", "Latent (nearest)", …). */
+  latentUpscaleModes(): Promise<UpscalerItem[]> {
+    return this.request("GET", "latent-upscale-modes");
   }
 
   sdModels(): Promise<SdModelItem[]> {

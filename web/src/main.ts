@@ -1,9 +1,11 @@
 /** Entry point: builds the page's parts and wires them to each other and to the A1111 API. */
+import { parseInfotext } from "../../src/image/infotext.js";
 import { A1111Client, type Img2ImgRequest } from "./api.js";
 import { ApiKeyDialog } from "./api-key.js";
 import { byId } from "./dom.js";
 import { GenerationForm } from "./form.js";
 import { Gallery, resultsFromResponse } from "./gallery.js";
+import { HiresPanel } from "./hires-fix.js";
 import { ResultHistory } from "./history.js";
 import { InitImagePanel } from "./init-image.js";
 import { LoraPicker } from "./lora-picker.js";
@@ -17,6 +19,7 @@ const api = new A1111Client("", new ApiKeyDialog());
 const status = new StatusLine();
 const form = new GenerationForm();
 const loraPicker = new LoraPicker(form.prompt);
+const hires = new HiresPanel();
 const progress = new ProgressMonitor(api);
 const profilePanel = new ProfilePanel(api);
 const generateButton = byId("generate", HTMLButtonElement);
@@ -47,6 +50,7 @@ const models = new ModelPicker(api, {
 
 function applyParameters(infotext: string, source: string): void {
   const problems = form.applyInfotext(infotext);
+  hires.applyParameters(parseInfotext(infotext).parameters);
   status.info(`Parameters from ${source}${problems.length ? ` (${problems.join("; ")})` : ""}`);
 }
 
@@ -104,7 +108,7 @@ async function generate(): Promise<void> {
           ...img2img,
           denoising_strength: form.denoisingStrength(),
         } satisfies Img2ImgRequest)
-      : await api.txt2img(settings);
+      : await api.txt2img({ ...settings, ...hires.fields() });
     const items = resultsFromResponse(response);
     gallery.add(items);
     if (items[0]?.seed !== undefined) lastSeed = items[0].seed;
@@ -151,14 +155,23 @@ reuseSeedButton.addEventListener("click", () => {
 
 /** Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker. */
 async function loadServerLists(): Promise<void> {
-  const [samplers, schedulers, sdModels, options, loras] = await Promise.allSettled([
+  const [samplers, schedulers, sdModels, options, loras, latentModes, upscalers] = await Promise.allSettled([
     api.samplers(),
     api.schedulers(),
     api.sdModels(),
     api.options(),
     api.loras(),
+    // hires upscalers: optional lists (a server without them keeps the built-in Latent modes)
+    api.latentUpscaleModes(),
+    api.upscalers(),
     profilePanel.load(),
   ]);
+  const names = (r: PromiseSettledResult<{ name: string }[]>) =>
+    r.status === "fulfilled" && Array.isArray(r.value) ? r.value : undefined;
+  hires.setUpscalers(
+    names(latentModes)?.map((m) => m.name),
+    names(upscalers) ?? [],
+  );
   if (samplers.status === "fulfilled") form.setSamplers(samplers.value);
   else showError(samplers.reason);
   // A1111 before 1.9 has no /schedulers: its samplers carry the schedule in their names

@@ -1,6 +1,8 @@
 /** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
 import { type Command, Option } from "commander";
 import { checkOutputTarget, outputTarget } from "../../image/output-target.js";
+import { LATENT_UPSCALE_MODES } from "../../pipeline/latent-upscale.js";
+import { RECIPES } from "../../pipeline/recipes.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
 import type { InpaintCliOptions } from "../inpaint-options.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
@@ -41,6 +43,18 @@ export interface GenerateOptions extends InpaintCliOptions {
   vae?: string;
   config?: string;
   variant?: string;
+  recipe?: string;
+  eta?: number;
+  timestepSpacing?: "leading" | "trailing" | "linspace";
+  hires?: boolean;
+  hiresScale?: number;
+  hiresUpscaler?: string;
+  hiresSteps?: number;
+  hiresResize?: string;
+  hiresSampler?: string;
+  hiresPrompt?: string;
+  hiresNegative?: string;
+  denoisingStrength?: number;
 }
 
 const HELP = `
@@ -59,6 +73,8 @@ Examples:
   sdlite generate "a cat" -m model.safetensors --lora detail.safetensors:0.7 --sampler "DPM++ 2M" --scheduler Karras
   sdlite generate "a fox" -m model.safetensors --sampler "Euler a" --scheduler "SGM Uniform"   (old "DPM++ 2M Karras" names work too)
   sdlite generate "a cat <lora:detail:0.7>" -m model.safetensors --lora-dir ./Lora
+  sdlite generate "a castle" -m model.safetensors --hires-scale 2 --hires-upscaler Latent --denoising-strength 0.6
+  sdlite generate "a cat" -m model.safetensors --recipe hyper-sd-8 --lora Hyper-SD15-8steps-lora.safetensors
   sdlite generate "a lighthouse at dusk" --fast          (int8 UNet, DeepCache, TAESD, low memory: about 4x faster, not exact)`;
 
 export function registerGenerateCommand(program: Command): void {
@@ -126,6 +142,51 @@ export function registerGenerateCommand(program: Command): void {
     .option(
       "--pad-cond-uncond",
       "A1111's pad_cond_uncond: pad a prompt and negative prompt of different lengths with empty-prompt windows to one UNet batch (default: two UNet calls, each at its own length)",
+    )
+    .option(
+      "--recipe <name>",
+      `few-step preset setting sampler, schedule, steps, CFG (and eta) together; explicit options win: ${RECIPES.map((r) => r.name).join(", ")}`,
+    )
+    .option(
+      "--eta <x>",
+      "DDIM eta / TCD gamma in [0, 1] (default: the sampler's, DDIM 0, TCD 0.3)",
+      parseNumber,
+    )
+    .addOption(
+      new Option(
+        "--timestep-spacing <kind>",
+        "timestep spacing replacing the model's scheduler config (diffusers' timestep_spacing)",
+      ).choices(["leading", "trailing", "linspace"]),
+    )
+    .option(
+      "--hires",
+      "hires fix (A1111 enable_hr) with its defaults: Latent upscaler, scale 2, strength 0.75",
+    )
+    .option(
+      "--hires-scale <x>",
+      "hires fix: enlarge the first image by this factor (A1111 hr_scale, default 2)",
+      parseNumber,
+    )
+    .option(
+      "--hires-upscaler <name|file>",
+      `hires fix upscaler (A1111 hr_upscaler): ${Object.keys(LATENT_UPSCALE_MODES).join(", ")}, Lanczos, Nearest, None, or an ESRGAN .pth/.safetensors file (or its name in $SDLITE_MODELS/ESRGAN)`,
+    )
+    .option(
+      "--hires-steps <n>",
+      "hires fix second-pass steps (A1111 hr_second_pass_steps; 0: the same as --steps)",
+      parseInteger,
+    )
+    .option(
+      "--hires-resize <WxH>",
+      "hires fix: final size instead of --hires-scale (A1111 hr_resize_x/y; 0 for one side keeps the aspect)",
+    )
+    .option("--hires-sampler <name>", "hires fix second-pass sampler (default: --sampler's)")
+    .option("--hires-prompt <text>", "hires fix second-pass prompt (default: the prompt)")
+    .option("--hires-negative <text>", "hires fix second-pass negative prompt (default: --negative)")
+    .option(
+      "--denoising-strength <x>",
+      "A1111 denoising_strength: the hires second pass's strength (default 0.75), or img2img's (same as --strength)",
+      parseNumber,
     )
     .option(
       "-o, --output <dir|file.png>",

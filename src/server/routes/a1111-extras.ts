@@ -12,7 +12,6 @@ export function a1111ExtraRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.get("/internal/ping", { schema: { tags, summary: "Liveness, as A1111 answers it" } }, async () => ({}));
   const empty = (url: string, summary: string, value: () => unknown) =>
     app.get(url, { schema: { tags, summary } }, async () => value());
-  empty("/sdapi/v1/latent-upscale-modes", "Latent upscale modes (hires fix is not supported)", () => []);
   empty("/sdapi/v1/face-restorers", "Face restorers (none)", () => []);
   empty("/sdapi/v1/hypernetworks", "Hypernetworks (not supported)", () => []);
   empty("/sdapi/v1/prompt-styles", "Saved prompt styles (none)", () => []);

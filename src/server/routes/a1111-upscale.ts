@@ -1,14 +1,22 @@
 /**
  * A1111's upscaling endpoints: GET /sdapi/v1/upscalers (None, Lanczos, Nearest and the models in
- * the upscalers folder) and POST /sdapi/v1/extra-single-image (queued like a generation; answers
- * {html_info, image} when done). Bad input is refused before queueing, with the field named.
+ * the upscalers folder), POST /sdapi/v1/extra-single-image (queued like a generation; answers
+ * {html_info, image} when done) and POST /sdapi/v1/extra-batch-images (the same settings for every
+ * image of `imageList`, one queued job; answers {html_info, images}). Bad input is refused before
+ * queueing, with the field named.
  */
 import type { FastifyInstance } from "fastify";
+import { LATENT_UPSCALE_MODES } from "../../pipeline/latent-upscale.js";
 import { toA1111Upscaler, type UpscalerCatalog } from "../../upscale/upscaler-catalog.js";
-import { parseExtrasRequest } from "../extras-request.js";
+import { parseExtrasBatchRequest, parseExtrasRequest } from "../extras-request.js";
 import { errorSchema } from "../schemas.js";
 import { type ServerContext, toHttpError } from "../server-context.js";
-import { type UpscaleResult, upscaleTask } from "../upscale-task.js";
+import {
+  type BatchUpscaleResult,
+  batchUpscaleTask,
+  type UpscaleResult,
+  upscaleTask,
+} from "../upscale-task.js";
 import type { UpscalerPool } from "../upscaler-pool.js";
 
 const tags = ["A1111"];
@@ -42,6 +50,25 @@ const extrasBodySchema = {
     upscale_first: nullable("boolean"),
   },
   additionalProperties: true,
+} as const;
+
+const extrasBatchBodySchema = {
+  ...extrasBodySchema,
+  properties: {
+    ...extrasBodySchema.properties,
+    imageList: nullable("array", {
+      items: {
+        type: "object",
+        properties: { data: { type: "string" }, name: { type: "string" } },
+      },
+      description: "the images: {data: base64 PNG or JPEG, name}",
+    }),
+  },
+} as const;
+
+const extrasBatchResponseSchema = {
+  type: "object",
+  properties: { html_info: { type: "string" }, images: { type: "array", items: { type: "string" } } },
 } as const;
 
 const extrasResponseSchema = {
@@ -81,6 +108,20 @@ export function a1111UpscaleRoutes(
     async () => catalog.list().map(toA1111Upscaler),
   );
 
+  app.get(
+    "/sdapi/v1/latent-upscale-modes",
+    {
+      schema: {
+        tags,
+        summary: "The hires fix's Latent upscalers (hr_upscaler names)",
+        response: {
+          200: { type: "array", items: { type: "object", properties: { name: { type: "string" } } } },
+        },
+      },
+    },
+    async () => Object.keys(LATENT_UPSCALE_MODES).map((name) => ({ name })),
+  );
+
   app.post<{ Body: Record<string, unknown> }>(
     "/sdapi/v1/extra-single-image",
     {
@@ -109,6 +150,37 @@ export function a1111UpscaleRoutes(
         ctx.queue.forget(job.id);
       }
       return { html_info: result.html_info, image: result.image };
+    },
+  );
+
+  app.post<{ Body: Record<string, unknown> }>(
+    "/sdapi/v1/extra-batch-images",
+    {
+      schema: {
+        tags,
+        summary: "Upscale several images with the same settings (one queued job; answers when done)",
+        body: extrasBatchBodySchema,
+        response: {
+          200: extrasBatchResponseSchema,
+          422: errorSchema,
+          429: errorSchema,
+          500: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const parsed = parseExtrasBatchRequest(request.body, catalog);
+      const job = ctx.submitTask(batchUpscaleTask(parsed, pool));
+      let result: BatchUpscaleResult;
+      try {
+        result = (await job.finished) as BatchUpscaleResult;
+      } catch (err) {
+        throw toHttpError(err);
+      } finally {
+        ctx.queue.forget(job.id);
+      }
+      return { html_info: result.html_info, images: [...result.images] };
     },
   );
 }
