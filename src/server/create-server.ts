@@ -36,6 +36,9 @@ import { sdliteProfileRoutes } from "./routes/sdlite-profile.js";
 import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
+import type { ServerQueue } from "./server-queue.js";
+import { callerKey } from "./caller-key.js";
+import { MemoryRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { UpscalerPool } from "./upscaler-pool.js";
 
 export interface CreateServerOptions {
@@ -87,6 +90,15 @@ export interface CreateServerOptions {
   log?: ServerLog;
   /** Where `sdlite profile` keeps the last profile; default `$SDLITE_CACHE/profile`. */
   profileDir?: string;
+  /**
+   * Where jobs wait and who runs them: default this process (JobQueue); `sdlite serve --queue
+   * redis://…` passes a queue on Redis whose workers are other processes (src/queue/).
+   */
+  queue?: (capacity: number) => ServerQueue<ServerJobResult>;
+  /** New jobs per minute per caller (API key, user or address); a number: counted in this process. */
+  rateLimit?: number | RateLimiter;
+  /** A generation running longer than this is stopped and fails (504). */
+  jobTimeoutSeconds?: number;
 }
 
 export interface SdliteServer {
@@ -129,7 +141,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   );
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
   const previewEvery = options.previewEvery ?? DEFAULT_PREVIEW_EVERY[previewMode];
-  const queue = new JobQueue<ServerJobResult>({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE });
+  const capacity = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+  const queue = options.queue?.(capacity) ?? new JobQueue<ServerJobResult>({ capacity });
   const context = new ServerContext(
     queue,
     models,
@@ -147,6 +160,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     log,
     engine,
   );
+  if (options.jobTimeoutSeconds !== undefined) context.jobTimeoutMs = options.jobTimeoutSeconds * 1000;
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     let http: HttpError;
@@ -200,6 +214,26 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     });
   }
 
+  const limiter =
+    typeof options.rateLimit === "number" ? new MemoryRateLimiter(options.rateLimit) : options.rateLimit;
+  if (limiter) {
+    const limited = new Set(["/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdlite/v1/jobs"]);
+    app.addHook("preHandler", async (request, reply) => {
+      if (request.method !== "POST" || !limited.has(request.url.split("?")[0])) return;
+      const decision = await limiter.take(callerKey(request));
+      if (decision.allowed) return;
+      return reply
+        .code(429)
+        .header("retry-after", String(decision.retryAfterSeconds))
+        .send(
+          a1111ErrorBody(
+            "RateLimited",
+            `rate limit: at most ${limiter.perMinute} jobs a minute; retry in ${decision.retryAfterSeconds} s`,
+          ),
+        );
+    });
+  }
+
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -234,7 +268,9 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   );
   sdliteJobRoutes(app, context);
   sdliteProfileRoutes(app, options.profileDir);
-  await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));
+  await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()), () =>
+    queue.health(),
+  );
 
   // before in-flight requests are awaited: their jobs must end first
   app.addHook("preClose", async () => {
