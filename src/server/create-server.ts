@@ -19,6 +19,7 @@ import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { PACKAGE_VERSION } from "../version.js";
 import { createAuthenticator } from "./auth.js";
 import { createBrowserGuard } from "./browser-guard.js";
+import { callerKey } from "./caller-key.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
 import { type Job, JobQueue } from "./job-queue.js";
@@ -26,6 +27,7 @@ import { registerJsonBodyParser } from "./json-body.js";
 import { DEFAULT_PREVIEW_EVERY, type PreviewMode } from "./live-preview.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { PipelinePool } from "./pipeline-pool.js";
+import { MemoryRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
 import { a1111EmbeddingRoutes } from "./routes/a1111-embeddings.js";
 import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
@@ -37,8 +39,6 @@ import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
 import type { ServerQueue } from "./server-queue.js";
-import { callerKey } from "./caller-key.js";
-import { MemoryRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { UpscalerPool } from "./upscaler-pool.js";
 
 export interface CreateServerOptions {

@@ -4,8 +4,8 @@
  * records (pipeline/generation-record.ts), the same text the PNGs carry.
  */
 import type { GenerationJobResult } from "../pipeline/run-generation-job.js";
-import { SDLITE_VERSION } from "../version.js";
 import type { ResolvedSampler } from "../schedulers/registry.js";
+import { SDLITE_VERSION } from "../version.js";
 import type { GenerationPlan } from "./generation-plan.js";
 
 /** What of a plan the info needs (a remote job carries just this). */

@@ -17,8 +17,8 @@ import { rgbPixels } from "../image/types.js";
 import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generation-job.js";
 import type { JobEngine, PipelineSpec } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
-import type { ResolvedSampler } from "../schedulers/registry.js";
 import { type GenerationJobResult, runGenerationJob } from "../pipeline/run-generation-job.js";
+import type { ResolvedSampler } from "../schedulers/registry.js";
 import { generationInfo } from "./generation-info.js";
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import { HttpError, invalidRequest } from "./http-error.js";
@@ -98,7 +98,11 @@ export function modelSpec(entry: CheckpointEntry, engine: JobEngine): PipelineSp
 }
 
 /** The plan as a GenerationJob for `entry`, with the options as they are now. */
-function completeJob(plan: GenerationPlan, env: GenerationEnvironment, entry: CheckpointEntry): GenerationJob {
+function completeJob(
+  plan: GenerationPlan,
+  env: GenerationEnvironment,
+  entry: CheckpointEntry,
+): GenerationJob {
   const spec: PipelineSpec = { ...modelSpec(entry, env.engine), loras: [...plan.loras] };
   const hash = env.catalog.shortHash(entry);
   return {

@@ -237,7 +237,9 @@ export class JobQueue<R> implements ServerQueue<R> {
   }
 
   health(): QueueHealth {
-    return this.accepting ? { available: true } : { available: false, message: "the server is shutting down" };
+    return this.accepting
+      ? { available: true }
+      : { available: false, message: "the server is shutting down" };
   }
 
   async admin(): Promise<QueueAdmin> {

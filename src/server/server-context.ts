@@ -29,10 +29,10 @@ import {
 } from "./job-queue.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { PipelinePool } from "./pipeline-pool.js";
-import { QueueUnavailableError, type ServerQueue } from "./server-queue.js";
 import type { ServerOptions } from "./server-options.js";
-import { postWebhook } from "./webhook.js";
+import { JobDetachedError, QueueUnavailableError, type ServerQueue } from "./server-queue.js";
 import type { UpscaleResult } from "./upscale-task.js";
+import { postWebhook } from "./webhook.js";
 
 export interface ModelLoaded {
   readonly kind: "load-model" | "unload-model";
@@ -117,10 +117,12 @@ export class ServerContext {
       const url = options.webhook;
       job.finished.then(
         () => postWebhook(url, job, this.log),
-        () => postWebhook(url, job, this.log),
+        // a job detached from this stopping process has not ended
+        (err) => (err instanceof JobDetachedError ? undefined : postWebhook(url, job, this.log)),
       );
     }
-    if (this.jobTimeoutMs !== undefined && this.queue.backend === "memory") this.limitTime(job, this.jobTimeoutMs);
+    if (this.jobTimeoutMs !== undefined && this.queue.backend === "memory")
+      this.limitTime(job, this.jobTimeoutMs);
     return job;
   }
 
@@ -204,6 +206,7 @@ export function toHttpError(err: unknown): HttpError {
   }
   if (err instanceof QueueClosedError) return new HttpError(503, err.message, "ShuttingDown");
   if (err instanceof QueueUnavailableError) return new HttpError(503, err.message, "QueueUnavailable");
+  if (err instanceof JobDetachedError) return new HttpError(503, err.message, "ShuttingDown");
   if (err instanceof DuplicateJobIdError) return new HttpError(409, err.message, "DuplicateTaskId");
   if (err instanceof JobCancelledError) {
     if (/^timed out/.test(err.reason)) return new HttpError(504, err.message, "JobTimeout");

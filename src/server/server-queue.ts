@@ -79,3 +79,11 @@ export class QueueUnavailableError extends Error {
     this.name = "QueueUnavailableError";
   }
 }
+
+/** This API process stops while its job goes on elsewhere: the waiter gets 503, the job stays queued. */
+export class JobDetachedError extends Error {
+  constructor(id: string) {
+    super(`the API server stopped; job ${id} stays queued (GET /sdlite/v1/jobs/${id} on any API server)`);
+    this.name = "JobDetachedError";
+  }
+}

@@ -3,8 +3,9 @@
  * JSON to the URL the client gave. Once, without following redirects, given 10 s; a failure is a
  * log line, never the job's failure.
  */
-import type { Job } from "./job-queue.js";
+
 import { invalidRequest } from "./http-error.js";
+import type { Job } from "./job-queue.js";
 
 const TIMEOUT_MS = 10_000;
 

@@ -40,7 +40,13 @@ function errorBody(job: Job<ServerJobResult>) {
   return { status: http.statusCode, ...a1111ErrorBody(http.kind, http.message) };
 }
 
-const STATES = { queued: "queued", running: "generating", done: "completed", failed: "failed", cancelled: "cancelled" };
+const STATES = {
+  queued: "queued",
+  running: "generating",
+  done: "completed",
+  failed: "failed",
+  cancelled: "cancelled",
+};
 
 /** Overall progress from 0 to 1: iterations done and steps of the current one. */
 function fraction(job: Job<ServerJobResult>): number {
@@ -164,7 +170,8 @@ export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void 
     {
       schema: {
         tags,
-        summary: "Queue depth per model, running jobs and the workers with their models, device and last heartbeat",
+        summary:
+          "Queue depth per model, running jobs and the workers with their models, device and last heartbeat",
       },
     },
     async () => ctx.queue.admin(),

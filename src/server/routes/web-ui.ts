@@ -56,7 +56,9 @@ export async function webUiRoutes(
     async (_request, reply) => {
       const h = health();
       if (h.available) return { status: "ok" };
-      return reply.code(503).send({ status: "unavailable", message: h.message ?? "the job queue is unavailable" });
+      return reply
+        .code(503)
+        .send({ status: "unavailable", message: h.message ?? "the job queue is unavailable" });
     },
   );
 
