@@ -330,7 +330,7 @@ export class RedisJobQueue implements ServerQueue<R> {
 
   private control(action: "interrupt" | "skip", id?: string): boolean {
     const job = id === undefined ? this.current : this.mirrors.get(id)?.job;
-    if (!job || job.status !== "running" || !this.mirrors.has(job.id)) return false;
+    if (job?.status !== "running" || !this.mirrors.has(job.id)) return false;
     if (action === "interrupt") job.progress.interrupted = true;
     this.redis
       .publish(CONTROL_CHANNEL, JSON.stringify({ id: job.id, action } satisfies ControlMessage))

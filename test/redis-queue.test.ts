@@ -1,0 +1,366 @@
+/**
+ * Scale-out on a real redis-server (started here on a free port, in a temp folder): one API
+ * process (`sdlite serve --queue`), three `sdlite worker` processes, the tiny model. Every image
+ * must equal what the in-process server makes for the same request; a worker killed mid-job, an
+ * API restart and a Redis restart must lose nothing.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { FastifyInstance } from "fastify";
+import { createServer } from "../src/server/create-server.js";
+import { fixturePath } from "./helpers/fixtures.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const main = join(repoRoot, "src", "cli", "main.ts");
+const model = fixturePath("models/tiny-sd15");
+const work = mkdtempSync(join(tmpdir(), "sdlite-redis-"));
+const env = {
+  ...process.env,
+  SDLITE_CACHE: join(work, "cache"),
+  SDLITE_MODELS: join(work, "models"),
+  HF_HUB_CACHE: join(work, "hub"),
+  HF_HUB_OFFLINE: "1",
+};
+
+const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createNetServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+interface Child {
+  readonly child: ChildProcess;
+  readonly out: { text: string };
+  readonly exited: Promise<number | null>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** A process whose output is kept; `waitFor` resolves with the first match of `pattern`. */
+function start(command: string, args: string[]): Child {
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  const out = { text: "" };
+  child.stdout?.on("data", (chunk) => {
+    out.text += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    out.text += chunk;
+  });
+  const exited = new Promise<number | null>((r) =>
+    child.on("exit", (code) => {
+      children.delete(child);
+      r(code);
+    }),
+  );
+  return { child, out, exited };
+}
+
+async function waitFor(c: Child, pattern: RegExp, ms = 60_000): Promise<RegExpExecArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = pattern.exec(c.out.text);
+    if (m) return m;
+    if (c.child.exitCode !== null)
+      throw new Error(`exited (${c.child.exitCode}) before ${pattern}:\n${c.out.text}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} within ${ms} ms:\n${c.out.text}`);
+    await sleep(50);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+let redisPort = 0;
+const redisDir = join(work, "redis");
+let redis: Child | undefined;
+
+async function startRedis(): Promise<void> {
+  // append-only with fsync on every write: a restart keeps every job
+  redis = start("redis-server", [
+    "--port",
+    String(redisPort),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    redisDir,
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+  ]);
+  await waitFor(redis, /Ready to accept connections/);
+}
+
+const queueUrl = () => `redis://127.0.0.1:${redisPort}`;
+
+async function startApi(): Promise<{ api: Child; url: string }> {
+  const api = start(process.execPath, [
+    "--import",
+    "tsx",
+    main,
+    "serve",
+    "--queue",
+    queueUrl(),
+    "-m",
+    model,
+    "--port",
+    "0",
+    "--threads",
+    "1",
+    "--queue-size",
+    "64",
+    "--shutdown-grace",
+    "1",
+  ]);
+  const m = await waitFor(api, /serving on (http:\/\/[\d.]+:\d+)/);
+  return { api, url: m[1] };
+}
+
+function startWorker(): Child {
+  return start(process.execPath, [
+    "--import",
+    "tsx",
+    main,
+    "worker",
+    "--queue",
+    queueUrl(),
+    "-m",
+    model,
+    "--threads",
+    "1",
+    "--lock-seconds",
+    "3",
+  ]);
+}
+
+type Body = Record<string, unknown>;
+interface JobView {
+  id: string;
+  state: string;
+  position: number;
+  worker: string | null;
+  result?: { images: string[]; info: string };
+  error?: { detail: string };
+}
+interface WorkerView {
+  id: string;
+  pid: number;
+  models: string[];
+  device: string;
+  job: string | null;
+  jobs_done: number;
+}
+
+async function post(url: string, body: Body): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+async function submit(api: string, body: Body): Promise<string> {
+  const r = await post(`${api}/sdlite/v1/jobs`, body);
+  assert.equal(r.status, 202, await r.clone().text());
+  return ((await r.json()) as { id: string }).id;
+}
+
+async function jobView(api: string, id: string): Promise<JobView> {
+  const r = await fetch(`${api}/sdlite/v1/jobs/${id}`);
+  assert.equal(r.status, 200, `GET job ${id}: ${r.status}`);
+  return (await r.json()) as JobView;
+}
+
+async function completed(api: () => string, id: string, ms = 90_000): Promise<JobView> {
+  return until(
+    `job ${id} to complete`,
+    async () => {
+      const view = await jobView(api(), id);
+      if (view.state === "failed" || view.state === "cancelled") {
+        throw new assert.AssertionError({
+          message: `job ${id} ${view.state}: ${JSON.stringify(view.error)}`,
+        });
+      }
+      return view.state === "completed" ? view : undefined;
+    },
+    ms,
+  );
+}
+
+async function workers(api: string): Promise<WorkerView[]> {
+  const r = await fetch(`${api}/sdlite/v1/admin/queue`);
+  return ((await r.json()) as { workers: WorkerView[] }).workers;
+}
+
+const small = (seed: number, steps = 2): Body => ({
+  prompt: "a photo of a cat",
+  width: 64,
+  height: 64,
+  steps,
+  seed,
+  sampler_name: "Euler a",
+});
+
+/** What the in-process server makes for the same body: the reference every worker must match. */
+let reference: FastifyInstance;
+async function expected(body: Body): Promise<{ image: string; infotext: string }> {
+  const r = await reference.inject({ method: "POST", url: "/sdapi/v1/txt2img", payload: body });
+  assert.equal(r.statusCode, 200, r.body);
+  const json = r.json() as { images: string[]; info: string };
+  return { image: json.images[0], infotext: (JSON.parse(json.info) as { infotexts: string[] }).infotexts[0] };
+}
+
+function infotextOf(view: JobView): string {
+  return (JSON.parse(view.result?.info ?? "{}") as { infotexts: string[] }).infotexts[0];
+}
+
+describe("scale-out on Redis", { skip: hasRedis ? false : "redis-server is not installed" }, () => {
+  let api: Child;
+  let apiUrl = "";
+  const pool: Child[] = [];
+
+  before(async () => {
+    redisPort = await freePort();
+    spawnSync("mkdir", ["-p", redisDir]);
+    await startRedis();
+    ({ api, url: apiUrl } = await startApi());
+    for (let i = 0; i < 3; i++) pool.push(startWorker());
+    await Promise.all(pool.map((w) => waitFor(w, /sdlite worker \S+ on redis:/)));
+    reference = await createServer({
+      model,
+      modelsDir: join(work, "models"),
+      hubCacheDir: false,
+      engine: { runtime: { threads: 1 } },
+      webDir: false,
+    });
+  });
+
+  after(async () => {
+    await reference?.close();
+    for (const child of children) child.kill("SIGKILL");
+    await sleep(200);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("runs 50 concurrent jobs on three workers: every image the in-process one, each once", async () => {
+    const seeds = Array.from({ length: 50 }, (_, i) => 1000 + i);
+    const ids = await Promise.all(seeds.map((seed) => submit(apiUrl, small(seed))));
+    assert.equal(new Set(ids).size, 50);
+    const views = await Promise.all(ids.map((id) => completed(() => apiUrl, id)));
+    for (const [i, view] of views.entries()) {
+      const want = await expected(small(seeds[i]));
+      assert.equal(view.result?.images.length, 1);
+      assert.equal(view.result?.images[0], want.image, `seed ${seeds[i]}: the worker's PNG differs`);
+      assert.equal(infotextOf(view), want.infotext);
+    }
+    assert.equal(new Set(views.map((v) => v.result?.images[0])).size, 50, "50 different images");
+    // each job once in the list, completed
+    const list = (await (await fetch(`${apiUrl}/sdlite/v1/jobs?limit=1000`)).json()) as { jobs: JobView[] };
+    const listed = list.jobs.filter((j) => ids.includes(j.id));
+    assert.equal(listed.length, 50);
+    assert.ok(listed.every((j) => j.state === "completed"));
+    // the work was shared, and the workers announce what they have
+    const announced = await workers(apiUrl);
+    assert.equal(announced.length, 3);
+    for (const w of announced) {
+      assert.deepEqual(w.models, ["tiny-sd15"]);
+      assert.equal(w.device, "cpu");
+    }
+    // at least once: a job whose worker looked dead (its lock lapsed) may have run twice, but it
+    // has one result, checked above
+    assert.ok(announced.reduce((n, w) => n + w.jobs_done, 0) >= 50);
+    assert.ok(announced.filter((w) => w.jobs_done > 0).length >= 2, JSON.stringify(announced));
+  });
+
+  it("the A1111 endpoint waits for its job on a worker", async () => {
+    const r = await post(`${apiUrl}/sdapi/v1/txt2img`, small(7));
+    assert.equal(r.status, 200);
+    const json = (await r.json()) as { images: string[] };
+    assert.equal(json.images[0], (await expected(small(7))).image);
+  });
+
+  it("a worker killed mid-job (kill -9): its job completes on another", async () => {
+    const body = small(4242, 120);
+    const id = await submit(apiUrl, body);
+    const running = await until("the job to start", async () => {
+      const view = await jobView(apiUrl, id);
+      return view.state === "generating" && view.worker ? view : undefined;
+    });
+    const victim = (await workers(apiUrl)).find((w) => w.id === running.worker);
+    assert.ok(victim, `worker ${running.worker} is announced`);
+    const child = pool.find((w) => w.child.pid === victim.pid);
+    assert.ok(child, "the worker is one of ours");
+    assert.notEqual((await jobView(apiUrl, id)).state, "completed", "killed while the job runs");
+    child.child.kill("SIGKILL");
+    await child.exited;
+    pool.splice(pool.indexOf(child), 1);
+    const done = await completed(() => apiUrl, id);
+    assert.notEqual(done.worker, victim.id, "another worker finished it");
+    assert.equal(done.result?.images[0], (await expected(body)).image);
+    // the dead worker drops out of the list after its heartbeats stop
+    await until("the dead worker to drop out", async () =>
+      (await workers(apiUrl)).some((w) => w.id === victim.id) ? undefined : true,
+    );
+  });
+
+  it("queued jobs survive a restart of the API process", async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => small(500 + i, 40));
+    const ids: string[] = [];
+    for (const body of bodies) ids.push(await submit(apiUrl, body));
+    const states = await Promise.all(ids.map(async (id) => (await jobView(apiUrl, id)).state));
+    assert.ok(states.includes("queued"), `some still queued at the restart: ${states}`);
+    api.child.kill("SIGTERM");
+    assert.equal(await api.exited, 0, api.out.text);
+    ({ api, url: apiUrl } = await startApi());
+    for (const [i, id] of ids.entries()) {
+      const view = await completed(() => apiUrl, id);
+      assert.equal(view.result?.images[0], (await expected(bodies[i])).image);
+    }
+  });
+
+  it("a Redis restart: the API says it is unavailable (503), then recovers", async () => {
+    redis?.child.kill("SIGKILL");
+    await redis?.exited;
+    const down = await until("the health check to fail", async () => {
+      const r = await fetch(`${apiUrl}/sdlite/v1/health`);
+      return r.status === 503 ? ((await r.json()) as { message: string }) : undefined;
+    });
+    assert.match(down.message, /Redis at redis:\/\/127\.0\.0\.1:\d+ cannot be reached/);
+    const refused = await post(`${apiUrl}/sdlite/v1/jobs`, small(9));
+    assert.equal(refused.status, 503);
+    assert.match(((await refused.json()) as { detail: string }).detail, /unavailable/);
+    await startRedis();
+    await until("the health check to pass", async () =>
+      (await fetch(`${apiUrl}/sdlite/v1/health`)).status === 200 ? true : undefined,
+    );
+    const id = await submit(apiUrl, small(9));
+    const view = await completed(() => apiUrl, id);
+    assert.equal(view.result?.images[0], (await expected(small(9))).image);
+  });
+});
