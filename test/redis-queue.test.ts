@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
+import { RedisJobQueue } from "../src/queue/redis-job-queue.js";
 import { createServer } from "../src/server/create-server.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -49,12 +50,14 @@ interface Child {
 }
 
 const children = new Set<ChildProcess>();
+const outputs = new WeakMap<ChildProcess, { text: string }>();
 
 /** A process whose output is kept; `waitFor` resolves with the first match of `pattern`. */
 function start(command: string, args: string[]): Child {
   const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   const out = { text: "" };
+  outputs.set(child, out);
   child.stdout?.on("data", (chunk) => {
     out.text += chunk;
   });
@@ -154,8 +157,9 @@ function startWorker(): Child {
     model,
     "--threads",
     "1",
+    // a killed worker's job runs again after this; a worker on a loaded machine must still renew in time
     "--lock-seconds",
-    "3",
+    "6",
   ]);
 }
 
@@ -197,6 +201,15 @@ async function jobView(api: string, id: string): Promise<JobView> {
   return (await r.json()) as JobView;
 }
 
+/** The end of every process's output, for a failure message. */
+function tails(): string {
+  return [...children]
+    .map(
+      (c) => `--- ${c.spawnargs.slice(3, 5).join(" ")} (pid ${c.pid}):\n${outputs.get(c)?.text.slice(-1500)}`,
+    )
+    .join("\n");
+}
+
 async function completed(api: () => string, id: string, ms = 90_000): Promise<JobView> {
   return until(
     `job ${id} to complete`,
@@ -210,7 +223,10 @@ async function completed(api: () => string, id: string, ms = 90_000): Promise<Jo
       return view.state === "completed" ? view : undefined;
     },
     ms,
-  );
+  ).catch(async (err) => {
+    const view = await jobView(api(), id).catch(() => undefined);
+    throw new Error(`${(err as Error).message}: ${JSON.stringify(view)}\n${tails()}`);
+  });
 }
 
 async function workers(api: string): Promise<WorkerView[]> {
@@ -327,6 +343,103 @@ describe("scale-out on Redis", { skip: hasRedis ? false : "redis-server is not i
     await until("the dead worker to drop out", async () =>
       (await workers(apiUrl)).some((w) => w.id === victim.id) ? undefined : true,
     );
+  });
+
+  it("cancels a waiting and a running job; /progress and /interrupt act on the caller's own job", async () => {
+    const long = (seed: number): Body => ({ ...small(seed, 150), width: 96, height: 96 });
+    const as = (key: string) => ({ "content-type": "application/json", "x-api-key": key });
+    const submitAs = async (key: string, body: Body) => {
+      const r = await fetch(`${apiUrl}/sdlite/v1/jobs`, {
+        method: "POST",
+        headers: as(key),
+        body: JSON.stringify(body),
+      });
+      assert.equal(r.status, 202);
+      return ((await r.json()) as { id: string }).id;
+    };
+    // two workers are left: two jobs run, the third waits
+    const first = await submitAs("frank", long(31));
+    const second = await submitAs("erin", long(32));
+    const third = await submitAs("frank", long(33));
+    await until("two jobs running", async () => {
+      const states = await Promise.all([first, second].map(async (id) => (await jobView(apiUrl, id)).state));
+      return states.every((s) => s === "generating") ? true : undefined;
+    });
+    assert.equal((await jobView(apiUrl, third)).state, "queued");
+    await until("the waiting job to be first in line", async () =>
+      (await jobView(apiUrl, third)).position === 1 ? true : undefined,
+    );
+    // erin sees her own job's progress, not frank's
+    const progress = await until("erin's progress", async () => {
+      const r = await fetch(`${apiUrl}/sdapi/v1/progress`, { headers: as("erin") });
+      const p = (await r.json()) as { current_task: string | null; state: { sampling_step: number } };
+      return p.current_task === second && p.state.sampling_step > 0 ? p : undefined;
+    });
+    assert.equal(progress.current_task, second);
+    const nobody = (await (await fetch(`${apiUrl}/sdapi/v1/progress`, { headers: as("grace") })).json()) as {
+      current_task: string | null;
+    };
+    assert.equal(nobody.current_task, null, "a caller without a job sees none");
+
+    const cancelWaiting = await fetch(`${apiUrl}/sdlite/v1/jobs/${third}`, { method: "DELETE" });
+    assert.equal(cancelWaiting.status, 200);
+    await until("the waiting job cancelled", async () =>
+      (await jobView(apiUrl, third)).state === "cancelled" ? true : undefined,
+    );
+    assert.equal((await fetch(`${apiUrl}/sdlite/v1/jobs/${first}`, { method: "DELETE" })).status, 200);
+    // erin interrupts her job: it ends early with what it has, as A1111 does
+    assert.equal(
+      (await fetch(`${apiUrl}/sdapi/v1/interrupt`, { method: "POST", headers: as("erin"), body: "{}" }))
+        .status,
+      200,
+    );
+    const interrupted = await completed(() => apiUrl, second);
+    assert.equal(
+      (JSON.parse(interrupted.result?.info ?? "{}") as { interrupted: boolean }).interrupted,
+      true,
+    );
+    await until("the running job cancelled", async () =>
+      (await jobView(apiUrl, first)).state === "cancelled" ? true : undefined,
+    );
+    const result = await fetch(`${apiUrl}/sdlite/v1/jobs/${first}/result`);
+    assert.equal(result.status, 409);
+  });
+
+  it("a full queue answers 429 with Retry-After; jobs wait for a worker with their model", async () => {
+    // a model no worker has: its jobs wait
+    const unserved = join(work, "tiny-unserved");
+    symlinkSync(model, unserved);
+    const queue = await RedisJobQueue.connect({ url: queueUrl(), capacity: 2 });
+    const app = await createServer({
+      model: unserved,
+      modelsDir: join(work, "models"),
+      hubCacheDir: false,
+      webDir: false,
+      queue: () => queue,
+    });
+    try {
+      await app.sdlite.preload()?.finished;
+      const send = () => app.inject({ method: "POST", url: "/sdlite/v1/jobs", payload: small(1) });
+      const a = await send();
+      const b = await send();
+      assert.deepEqual([a.statusCode, b.statusCode], [202, 202]);
+      assert.deepEqual([a.json().position, b.json().position], [1, 2]);
+      const full = await send();
+      assert.equal(full.statusCode, 429);
+      assert.ok(Number(full.headers["retry-after"]) >= 1);
+      const admin = (await app.inject({ method: "GET", url: "/sdlite/v1/admin/queue" })).json() as {
+        routes: { route: string; waiting: number }[];
+      };
+      assert.equal(admin.routes.find((r) => r.route === "tiny-unserved")?.waiting, 2);
+      for (const r of [a, b]) {
+        assert.equal(
+          (await app.inject({ method: "DELETE", url: `/sdlite/v1/jobs/${r.json().id}` })).statusCode,
+          200,
+        );
+      }
+    } finally {
+      await app.close();
+    }
   });
 
   it("queued jobs survive a restart of the API process", async () => {
