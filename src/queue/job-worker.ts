@@ -16,13 +16,10 @@ import { Redis } from "ioredis";
 import { GraphCache } from "../cache/graph-cache.js";
 import { openPipeline } from "../engine/open-pipeline.js";
 import { engineOptionsForJob } from "../pipeline/job-engine.js";
-import {
-  type GenerationResult,
-  type RemoteGeneration,
-  runRemoteGeneration,
-} from "../server/generation-task.js";
+import type { GenerationResult } from "../server/generation-task.js";
 import type { AbortReason, JobContext, JobProgress } from "../server/job-queue.js";
 import { PipelinePool } from "../server/pipeline-pool.js";
+import { poolRunner, type RemoteGeneration, runRemoteGeneration } from "../server/remote-generation.js";
 import { toHttpError } from "../server/server-context.js";
 import type { WorkerView } from "../server/server-queue.js";
 import { CONTROL_CHANNEL, cancelKey, EVENTS_CHANNEL, PREFIX, queueName } from "./queue-keys.js";
@@ -76,6 +73,8 @@ export async function startWorker(options: JobWorkerOptions): Promise<RunningWor
     (spec) => openPipeline(spec.model.path, engineOptionsForJob(spec, { graphCache })),
     Math.max(1, options.models.length),
   );
+  // after the executor work lands, any job executor's `run` fits here
+  const runner = poolRunner(pool);
   const startedAt = new Date().toISOString();
   let active: Active | undefined;
   let jobsDone = 0;
@@ -180,7 +179,7 @@ export async function startWorker(options: JobWorkerOptions): Promise<RunningWor
       },
     };
     try {
-      const result = await runRemoteGeneration(generation, pool, context);
+      const result = await runRemoteGeneration(generation, runner, context);
       if (controller.signal.reason === "cancel")
         throw cancelError(current.cancelReason ?? "cancelled by request");
       jobsDone++;

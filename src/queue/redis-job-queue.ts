@@ -77,6 +77,8 @@ export class RedisJobQueue implements ServerQueue<R> {
   private readonly waitingByRoute = new Map<string, number>();
   private readonly runningByRoute = new Map<string, number>();
   private readonly durationsMs: number[] = [];
+  /** Adds to BullMQ in flight, by job id. */
+  private readonly adding = new Map<string, Promise<void>>();
   private accepting = true;
   private polling = false;
   private timer?: NodeJS.Timeout;
@@ -207,8 +209,13 @@ export class RedisJobQueue implements ServerQueue<R> {
       kind: task.kind,
       generation: task.remote.data as QueuedJob["generation"],
     };
-    void this.add(mirror, data, id !== undefined);
+    const adding = this.add(mirror, data, id !== undefined).finally(() => this.adding.delete(job.id));
+    this.adding.set(job.id, adding);
     return job;
+  }
+
+  async accepted(id: string): Promise<void> {
+    await this.adding.get(id);
   }
 
   private pendingOn(route: string): number {
@@ -357,6 +364,7 @@ export class RedisJobQueue implements ServerQueue<R> {
   async shutdown(graceMs: number): Promise<void> {
     if (!this.accepting && !this.timer) return;
     this.accepting = false;
+    await Promise.allSettled([...this.adding.values()]); // a job answered 202 must be on Redis
     await this.local.shutdown(graceMs);
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && [...this.mirrors.values()].some((m) => m.job.status === "running")) {

@@ -3,9 +3,10 @@
  * events a worker publishes while it runs, the control messages it listens to, and errors as
  * text that keeps their HTTP status (BullMQ keeps a failure as a message only).
  */
-import type { RemoteGeneration } from "../server/generation-task.js";
+
 import { HttpError } from "../server/http-error.js";
 import { JobCancelledError, type JobProgress } from "../server/job-queue.js";
+import type { RemoteGeneration } from "../server/remote-generation.js";
 
 export interface QueuedJob {
   readonly id: string;

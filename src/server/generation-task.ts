@@ -10,7 +10,6 @@
  */
 
 import type { TextualInversionEmbedding } from "../embeddings/embedding-file.js";
-import type { OpenedPipeline } from "../engine/open-pipeline.js";
 import { encodePng } from "../image/png.js";
 import type { RgbImage } from "../image/types.js";
 import { rgbPixels } from "../image/types.js";
@@ -18,7 +17,6 @@ import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generati
 import type { JobEngine, PipelineSpec } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
 import { type GenerationJobResult, runGenerationJob } from "../pipeline/run-generation-job.js";
-import type { ResolvedSampler } from "../schedulers/registry.js";
 import { generationInfo } from "./generation-info.js";
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import { HttpError, invalidRequest } from "./http-error.js";
@@ -62,106 +60,9 @@ export function generationTask(plan: GenerationPlan, env: GenerationEnvironment)
   return { kind: plan.kind, run: (context) => runGeneration(plan, env, context) };
 }
 
-/** What of a plan the response needs, as JSON: it travels with a job sent to another process. */
-export interface PlanSummary {
-  readonly kind: GenerationKind;
-  readonly sampler: Pick<ResolvedSampler, "sampler" | "scheduleType">;
-  readonly styles: readonly string[];
-  readonly ignoredFields: readonly string[];
-  readonly warnings: readonly string[];
-  readonly parameters: Readonly<Record<string, unknown>>;
-  readonly sendImages: boolean;
-}
-
-export function planSummary(plan: GenerationPlan): PlanSummary {
-  const { kind, styles, ignoredFields, warnings, parameters, sendImages } = plan;
-  const sampler = { sampler: plan.sampler.sampler, scheduleType: plan.sampler.scheduleType };
-  return { kind, sampler, styles, ignoredFields, warnings, parameters, sendImages };
-}
-
-/** A generation as another process takes it (a worker behind a queue on Redis): all JSON. */
-export interface RemoteGeneration {
-  readonly version: 1;
-  /** The job, completed here when it was queued: the model selected then, the options then. */
-  readonly job: GenerationJob;
-  readonly plan: PlanSummary;
-  readonly preview: PreviewSettings;
-  /** The job is stopped (and fails) after this long running. */
-  readonly timeoutMs?: number;
-  /** POSTed the job's outcome when it ends. */
-  readonly webhook?: string;
-}
-
 /** The pipeline a checkpoint opens with on this server (no LoRAs: a model switch). */
 export function modelSpec(entry: CheckpointEntry, engine: JobEngine): PipelineSpec {
   return { model: { path: entry.path, name: entry.modelName }, loras: [], engine };
-}
-
-/** The plan as a GenerationJob for `entry`, with the options as they are now. */
-function completeJob(
-  plan: GenerationPlan,
-  env: GenerationEnvironment,
-  entry: CheckpointEntry,
-): GenerationJob {
-  const spec: PipelineSpec = { ...modelSpec(entry, env.engine), loras: [...plan.loras] };
-  const hash = env.catalog.shortHash(entry);
-  return {
-    version: GENERATION_JOB_VERSION,
-    ...spec,
-    model: { ...spec.model, ...(hash ? { hash } : {}) },
-    embeddingsDir: env.embeddingsDir,
-    request: {
-      ...plan.request,
-      clipSkip: plan.clipSkip ?? env.clipSkip(),
-      padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
-    },
-  };
-}
-
-function noModel(): HttpError {
-  return new HttpError(
-    503,
-    "no model is loaded: start the server with -m MODEL or put a checkpoint in the models folder",
-  );
-}
-
-/**
- * The generation as a task whose work is JSON (`remote`), completed now: a queue on Redis sends it
- * to a worker that has the model (route: the model's name); run here, it does what the worker does.
- */
-export function remoteGenerationTask(
-  plan: GenerationPlan,
-  env: GenerationEnvironment,
-  extra: Pick<RemoteGeneration, "timeoutMs" | "webhook"> = {},
-): Task<GenerationResult> {
-  const entry = plan.model ?? env.currentModel();
-  if (!entry) throw noModel();
-  const data: RemoteGeneration = {
-    version: 1,
-    job: completeJob(plan, env, entry),
-    plan: planSummary(plan),
-    preview: env.preview(),
-    ...extra,
-  };
-  return {
-    kind: plan.kind,
-    remote: { route: entry.modelName, data },
-    run: (context) => runRemoteGeneration(data, env.pool, context),
-  };
-}
-
-/** A RemoteGeneration on a pool's pipeline for it: the worker's side, and the embedded one's. */
-export async function runRemoteGeneration(
-  data: RemoteGeneration,
-  pool: PipelinePool,
-  context: JobContext,
-): Promise<GenerationResult> {
-  const startedAt = new Date();
-  const { job } = data;
-  context.progress.jobCount = job.request.batchCount ?? 1;
-  context.progress.textinfo = `Loading ${job.model.name ?? job.model.path}`;
-  const pipeline = await pool.acquire(job);
-  return executeGeneration(job, data.plan, { pipeline, preview: data.preview, startedAt }, context);
 }
 
 async function runGeneration(
@@ -172,48 +73,43 @@ async function runGeneration(
   const startedAt = new Date();
   const { progress } = context;
   const entry = plan.model ?? env.currentModel();
-  if (!entry) throw noModel();
-  progress.jobCount = plan.request.batchCount ?? 1;
-  progress.textinfo = `Loading ${entry.name}`;
-  const pipeline = await env.pool.acquire({ ...modelSpec(entry, env.engine), loras: [...plan.loras] });
-  await env.catalog.ensureHash(entry);
-  const job = completeJob(plan, env, entry);
-  return executeGeneration(
-    job,
-    planSummary(plan),
-    { pipeline, embeddings: env.embeddings(), preview: env.preview(), startedAt },
-    context,
-  );
-}
-
-/** One job on an open pipeline, with steps and previews reported; A1111's response. */
-async function executeGeneration(
-  job: GenerationJob,
-  plan: PlanSummary,
-  run: {
-    pipeline: OpenedPipeline;
-    embeddings?: readonly TextualInversionEmbedding[];
-    preview: PreviewSettings;
-    startedAt: Date;
-  },
-  context: JobContext,
-): Promise<GenerationResult> {
-  const { progress } = context;
-  const { pipeline } = run;
-  const iterations = job.request.batchCount ?? 1;
+  if (!entry) {
+    throw new HttpError(
+      503,
+      "no model is loaded: start the server with -m MODEL or put a checkpoint in the models folder",
+    );
+  }
+  const iterations = plan.request.batchCount ?? 1;
   progress.jobCount = iterations;
+  progress.textinfo = `Loading ${entry.name}`;
+  const spec: PipelineSpec = { ...modelSpec(entry, env.engine), loras: [...plan.loras] };
+  const pipeline = await env.pool.acquire(spec);
+  await env.catalog.ensureHash(entry);
+  const hash = env.catalog.shortHash(entry);
+  const job: GenerationJob = {
+    version: GENERATION_JOB_VERSION,
+    ...spec,
+    model: { ...spec.model, ...(hash ? { hash } : {}) },
+    embeddingsDir: env.embeddingsDir,
+    request: {
+      ...plan.request,
+      clipSkip: plan.clipSkip ?? env.clipSkip(),
+      padCondUncond: plan.padCondUncond ?? env.padCondUncond(),
+    },
+  };
+
   let live: LivePreview | undefined;
   let iteration = -1;
   let result: GenerationJobResult;
   try {
     result = await runGenerationJob(job, {
       pipeline,
-      embeddings: run.embeddings,
+      embeddings: env.embeddings(),
       signal: context.signal,
       iterationSignal: () => context.iterationSignal(),
       keepStopped: () => context.signal.reason !== "cancel",
       onOpened: () => {
-        live = new LivePreview(run.preview, pipeline.previewDecoder, (image, step) => {
+        live = new LivePreview(env.preview(), pipeline.previewDecoder, (image, step) => {
           const png = base64Png(image);
           progress.currentImage = png;
           context.emit({ type: "preview", image: png, step });
@@ -253,6 +149,6 @@ async function executeGeneration(
     kind: plan.kind,
     images: plan.sendImages ? result.images.map((i) => i.png) : [],
     parameters: plan.parameters,
-    info: JSON.stringify(generationInfo({ ...plan, request: job.request }, result, run.startedAt, warnings)),
+    info: JSON.stringify(generationInfo(plan, result, startedAt, warnings)),
   };
 }

@@ -16,7 +16,6 @@ import {
   type GenerationResult,
   generationTask,
   modelSpec,
-  remoteGenerationTask,
 } from "./generation-task.js";
 import { HttpError } from "./http-error.js";
 import {
@@ -29,6 +28,7 @@ import {
 } from "./job-queue.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
 import type { PipelinePool } from "./pipeline-pool.js";
+import { poolRunner, remoteGenerationTask } from "./remote-generation.js";
 import type { ServerOptions } from "./server-options.js";
 import { JobDetachedError, QueueUnavailableError, type ServerQueue } from "./server-queue.js";
 import type { UpscaleResult } from "./upscale-task.js";
@@ -106,7 +106,7 @@ export class ServerContext {
     const task =
       this.queue.backend === "memory"
         ? generationTask(plan, this.env)
-        : remoteGenerationTask(plan, this.env, { timeoutMs: this.jobTimeoutMs });
+        : remoteGenerationTask(plan, this.env, poolRunner(this.pool), { timeoutMs: this.jobTimeoutMs });
     const job = this.submit(task, id);
     if (options.owner !== undefined) {
       this.owners.delete(options.owner); // re-inserted last: the map stays bounded by callers

@@ -55,6 +55,11 @@ export interface ServerQueue<R> {
   readonly isAccepting: boolean;
   /** Throws QueueFullError, QueueClosedError, DuplicateJobIdError or QueueUnavailableError. */
   submit(task: Task<R>, id?: string): Job<R>;
+  /**
+   * Resolves once the job `submit` returned is safely stored (a queue on Redis adds it
+   * asynchronously); it may have failed by then (the store refused it). Absent: at once.
+   */
+  accepted?(id: string): Promise<void>;
   get(id: string): Job<R> | undefined;
   /** get(), or a job this process has not seen (submitted by another API process, or before a restart). */
   find(id: string): Promise<Job<R> | undefined>;

@@ -142,6 +142,8 @@ export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void 
         owner: callerKey(request),
         webhook: checkedWebhook(webhook),
       });
+      await ctx.queue.accepted?.(job.id);
+      if (job.status === "failed") throw toHttpError(job.error);
       reply.code(202);
       return { id: job.id, position: job.position };
     },
