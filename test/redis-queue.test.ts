@@ -381,6 +381,22 @@ describe("scale-out on Redis", { skip: hasRedis ? false : "redis-server is not i
     };
     assert.equal(nobody.current_task, null, "a caller without a job sees none");
 
+    // the worker's steps and previews reach the job's event stream through Redis
+    const stream = new AbortController();
+    const events = await fetch(`${apiUrl}/sdlite/v1/jobs/${second}/events`, { signal: stream.signal });
+    assert.match(events.headers.get("content-type") ?? "", /text\/event-stream/);
+    let seen = "";
+    const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+    while (!(/event: step/.test(seen) && /event: preview/.test(seen))) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += Buffer.from(value).toString("utf-8");
+    }
+    stream.abort();
+    assert.match(seen, /event: started/);
+    assert.match(seen, /event: step\ndata: \{"step":\d+,"total":150/);
+    assert.match(seen, /event: preview\ndata: \{"image":"iVBOR/);
+
     const cancelWaiting = await fetch(`${apiUrl}/sdlite/v1/jobs/${third}`, { method: "DELETE" });
     assert.equal(cancelWaiting.status, 200);
     await until("the waiting job cancelled", async () =>
@@ -437,6 +453,30 @@ describe("scale-out on Redis", { skip: hasRedis ? false : "redis-server is not i
           200,
         );
       }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("a worker stops a job running past --job-timeout: 504", async () => {
+    const queue = await RedisJobQueue.connect({ url: queueUrl(), capacity: 4 });
+    const app = await createServer({
+      model,
+      modelsDir: join(work, "models"),
+      hubCacheDir: false,
+      webDir: false,
+      queue: () => queue,
+      jobTimeoutSeconds: 1,
+    });
+    try {
+      await app.sdlite.preload()?.finished;
+      const r = await app.inject({
+        method: "POST",
+        url: "/sdapi/v1/txt2img",
+        payload: { ...small(3, 150), width: 96, height: 96 },
+      });
+      assert.equal(r.statusCode, 504, r.body);
+      assert.match(r.json().detail, /timed out after 1 s/);
     } finally {
       await app.close();
     }
