@@ -483,7 +483,7 @@ describe("scale-out on Redis", { skip: hasRedis ? false : "redis-server is not i
   });
 
   it("queued jobs survive a restart of the API process", async () => {
-    const bodies = Array.from({ length: 6 }, (_, i) => small(500 + i, 40));
+    const bodies = Array.from({ length: 6 }, (_, i) => small(500 + i, 24));
     const ids: string[] = [];
     for (const body of bodies) ids.push(await submit(apiUrl, body));
     const states = await Promise.all(ids.map(async (id) => (await jobView(apiUrl, id)).state));
