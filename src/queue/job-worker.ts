@@ -15,7 +15,9 @@ import { UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { GraphCache } from "../cache/graph-cache.js";
 import { openPipeline } from "../engine/open-pipeline.js";
+import { GENERATION_JOB_VERSION } from "../pipeline/generation-job.js";
 import { engineOptionsForJob } from "../pipeline/job-engine.js";
+import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import type { GenerationResult } from "../server/generation-task.js";
 import type { AbortReason, JobContext, JobProgress } from "../server/job-queue.js";
 import { PipelinePool } from "../server/pipeline-pool.js";
@@ -204,6 +206,23 @@ export async function startWorker(options: JobWorkerOptions): Promise<RunningWor
       void heartbeat();
     }
   };
+
+  // a first job builds the graphs (synchronous work that could outlast the job lock and have the
+  // job taken for stalled): done here, before any job is taken; later opens read the graph cache
+  for (const model of options.models) {
+    const started = Date.now();
+    await runGenerationJob(
+      {
+        version: GENERATION_JOB_VERSION,
+        model: { path: model.path },
+        loras: [],
+        request: { prompt: "", sampler: "Euler", steps: 1, guidance: 1, seed: 0, width: 64, height: 64 },
+        engine: { runtime },
+      },
+      { local: { graphCache }, hashModel: false },
+    );
+    log(`${model.route} ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
 
   const workers = options.models.map((model) => {
     const worker = new Worker<QueuedJob, GenerationResult>(

@@ -35,6 +35,7 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
     models.push({ route: routeOf(m), path: resolved.path });
   }
   const { startWorker } = await import("../../queue/job-worker.js");
+  say(`connecting to Redis at ${safeUrl(url)} (waits until it answers)`);
   const worker = await startWorker({
     url,
     models,
