@@ -13,7 +13,9 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
 import { RedisJobQueue } from "../src/queue/redis-job-queue.js";
+import { RedisRateLimiter } from "../src/queue/redis-rate-limiter.js";
 import { createServer } from "../src/server/create-server.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -455,6 +457,24 @@ describe("scale-out on Redis", { skip: hasRedis ? false : "redis-server is not i
       }
     } finally {
       await app.close();
+    }
+  });
+
+  it("counts a caller's jobs in Redis, so every API process shares the rate limit", async () => {
+    const clients = [new Redis(queueUrl()), new Redis(queueUrl())];
+    try {
+      // two API processes, one count (within one minute's window: not across its end)
+      const toNextMinute = 60_000 - (Date.now() % 60_000);
+      if (toNextMinute < 2_000) await sleep(toNextMinute + 50);
+      const [a, b] = clients.map((c) => new RedisRateLimiter(c, 2));
+      assert.equal((await a.take("key:henry")).allowed, true);
+      assert.equal((await b.take("key:henry")).allowed, true);
+      const refused = await a.take("key:henry");
+      assert.equal(refused.allowed, false);
+      assert.ok(refused.retryAfterSeconds >= 1 && refused.retryAfterSeconds <= 60);
+      assert.equal((await b.take("key:ida")).allowed, true, "another caller has its own count");
+    } finally {
+      for (const c of clients) c.disconnect();
     }
   });
 
