@@ -11,6 +11,7 @@ import { registerProfileCommand } from "./commands/profile.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerTokenizeCommand } from "./commands/tokenize.js";
 import { registerUpscaleCommand } from "./commands/upscale.js";
+import { registerWorkerCommand } from "./commands/worker.js";
 import { failIfExitingUnsettled } from "./lost-await-guard.js";
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerUpscaleCommand(program);
   registerProfileCommand(program);
   registerCacheCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

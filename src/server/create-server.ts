@@ -21,12 +21,14 @@ import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { PACKAGE_VERSION } from "../version.js";
 import { createAuthenticator } from "./auth.js";
 import { createBrowserGuard } from "./browser-guard.js";
+import { callerKey } from "./caller-key.js";
 import { DEFAULT_LIMITS, type GenerationLimits } from "./generation-plan.js";
 import { a1111ErrorBody, HttpError } from "./http-error.js";
 import { type Job, JobQueue } from "./job-queue.js";
 import { registerJsonBodyParser } from "./json-body.js";
 import { DEFAULT_PREVIEW_EVERY, type PreviewMode } from "./live-preview.js";
 import { ModelCatalog } from "./model-catalog.js";
+import { MemoryRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { a1111DiscoveryRoutes } from "./routes/a1111-discovery.js";
 import { a1111EmbeddingRoutes } from "./routes/a1111-embeddings.js";
 import { a1111ExtraRoutes } from "./routes/a1111-extras.js";
@@ -37,6 +39,7 @@ import { sdliteProfileRoutes } from "./routes/sdlite-profile.js";
 import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
+import type { ServerQueue } from "./server-queue.js";
 import { UpscalerPool } from "./upscaler-pool.js";
 
 export interface CreateServerOptions {
@@ -94,6 +97,15 @@ export interface CreateServerOptions {
   log?: ServerLog;
   /** Where `sdlite profile` keeps the last profile; default `$SDLITE_CACHE/profile`. */
   profileDir?: string;
+  /**
+   * Where jobs wait and who runs them: default this process (JobQueue); `sdlite serve --queue
+   * redis://…` passes a queue on Redis whose workers are other processes (src/queue/).
+   */
+  queue?: (capacity: number) => ServerQueue<ServerJobResult>;
+  /** New jobs per minute per caller (API key, user or address); a number: counted in this process. */
+  rateLimit?: number | RateLimiter;
+  /** A generation running longer than this is stopped and fails (504). */
+  jobTimeoutSeconds?: number;
 }
 
 export interface SdliteServer {
@@ -142,7 +154,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
       : new InProcessExecutor({ maxPipelines, local: { graphCache } });
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
   const previewEvery = options.previewEvery ?? DEFAULT_PREVIEW_EVERY[previewMode];
-  const queue = new JobQueue<ServerJobResult>({ capacity: options.queueSize ?? DEFAULT_QUEUE_SIZE });
+  const capacity = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+  const queue = options.queue?.(capacity) ?? new JobQueue<ServerJobResult>({ capacity });
   const context = new ServerContext(
     queue,
     models,
@@ -160,6 +173,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     log,
     engine,
   );
+  if (options.jobTimeoutSeconds !== undefined) context.jobTimeoutMs = options.jobTimeoutSeconds * 1000;
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     let http: HttpError;
@@ -213,6 +227,26 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
     });
   }
 
+  const limiter =
+    typeof options.rateLimit === "number" ? new MemoryRateLimiter(options.rateLimit) : options.rateLimit;
+  if (limiter) {
+    const limited = new Set(["/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdlite/v1/jobs"]);
+    app.addHook("preHandler", async (request, reply) => {
+      if (request.method !== "POST" || !limited.has(request.url.split("?")[0])) return;
+      const decision = await limiter.take(callerKey(request));
+      if (decision.allowed) return;
+      return reply
+        .code(429)
+        .header("retry-after", String(decision.retryAfterSeconds))
+        .send(
+          a1111ErrorBody(
+            "RateLimited",
+            `rate limit: at most ${limiter.perMinute} jobs a minute; retry in ${decision.retryAfterSeconds} s`,
+          ),
+        );
+    });
+  }
+
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -243,7 +277,9 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111UpscaleRoutes(app, context, context.upscalers, upscalers);
   sdliteJobRoutes(app, context);
   sdliteProfileRoutes(app, options.profileDir);
-  await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()));
+  await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()), () =>
+    queue.health(),
+  );
 
   // before in-flight requests are awaited: their jobs must end first
   app.addHook("preClose", async () => {

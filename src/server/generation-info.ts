@@ -4,8 +4,14 @@
  * records (pipeline/generation-record.ts), the same text the PNGs carry.
  */
 import type { GenerationJobResult } from "../pipeline/run-generation-job.js";
+import type { ResolvedSampler } from "../schedulers/registry.js";
 import { SDLITE_VERSION } from "../version.js";
 import type { GenerationPlan } from "./generation-plan.js";
+
+/** What of a plan the info needs (a remote job carries just this). */
+export type InfoPlan = Pick<GenerationPlan, "kind" | "request" | "styles" | "ignoredFields" | "hires"> & {
+  readonly sampler: Pick<ResolvedSampler, "sampler" | "scheduleType">;
+};
 
 /** "20240131120000": A1111's job_timestamp (local time). */
 function jobTimestamp(date: Date): string {
@@ -15,7 +21,7 @@ function jobTimestamp(date: Date): string {
 
 /** A1111's `info` object (before JSON.stringify), for the images actually made. */
 export function generationInfo(
-  plan: GenerationPlan,
+  plan: InfoPlan,
   result: GenerationJobResult,
   startedAt: Date,
   warnings: readonly string[],

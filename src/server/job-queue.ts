@@ -8,6 +8,7 @@
  * return what it has; `skip` aborts only the current batch iteration. A failing task fails alone.
  */
 import { randomUUID } from "node:crypto";
+import type { QueueAdmin, QueueHealth, RemoteWork, ServerQueue } from "./server-queue.js";
 
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 
@@ -52,6 +53,8 @@ export interface JobContext {
 export interface Task<R> {
   readonly kind: string;
   run(context: JobContext): Promise<R>;
+  /** The same work as JSON, for a queue whose workers are other processes (server-queue.ts). */
+  readonly remote?: RemoteWork;
 }
 
 export class QueueFullError extends Error {
@@ -112,6 +115,8 @@ export class Job<R> {
   private readonly listeners = new Set<Listener<R>>();
   /** The latest step event, replayed to late subscribers. */
   lastStep?: Extract<JobEvent<R>, { type: "step" }>;
+  /** The worker process running or having run it (a queue on Redis). */
+  worker?: string;
 
   constructor(
     readonly kind: string,
@@ -187,7 +192,8 @@ interface Running<R> {
   iterationStepped?: boolean;
 }
 
-export class JobQueue<R> {
+export class JobQueue<R> implements ServerQueue<R> {
+  readonly backend = "memory" as const;
   private readonly waiting: { job: Job<R>; task: Task<R> }[] = [];
   private running?: Running<R>;
   private readonly jobs = new Map<string, Job<R>>();
@@ -220,6 +226,33 @@ export class JobQueue<R> {
 
   get(id: string): Job<R> | undefined {
     return this.jobs.get(id);
+  }
+
+  async find(id: string): Promise<Job<R> | undefined> {
+    return this.jobs.get(id);
+  }
+
+  async list(limit: number): Promise<Job<R>[]> {
+    return [...this.jobs.values()].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
+  }
+
+  health(): QueueHealth {
+    return this.accepting
+      ? { available: true }
+      : { available: false, message: "the server is shutting down" };
+  }
+
+  async admin(): Promise<QueueAdmin> {
+    const running = this.running ? 1 : 0;
+    return {
+      backend: "memory",
+      ...this.health(),
+      capacity: this.capacity,
+      depth: this.waiting.length,
+      running,
+      routes: [{ route: "(this process)", waiting: this.waiting.length, running }],
+      workers: [],
+    };
   }
 
   /** Queues `task`; `id` is the job's id when the client chose one (A1111's force_task_id). */
@@ -263,9 +296,9 @@ export class JobQueue<R> {
     return false;
   }
 
-  /** A1111 interrupt: stop the running job; it may still return what it has. */
-  interrupt(): boolean {
-    if (!this.running) return false;
+  /** A1111 interrupt: stop the running job (when `id`, only if it is that one); it may still return what it has. */
+  interrupt(id?: string): boolean {
+    if (!this.running || (id !== undefined && this.running.job.id !== id)) return false;
     this.running.job.progress.interrupted = true;
     this.running.controller.abort("interrupt" satisfies AbortReason);
     return true;
@@ -277,9 +310,9 @@ export class JobQueue<R> {
    * arrives between iterations: it was meant for the image whose progress the client saw, which
    * has just ended, and the fresh iteration would end with nothing to show.
    */
-  skip(): boolean {
+  skip(id?: string): boolean {
     const running = this.running;
-    if (!running) return false;
+    if (!running || (id !== undefined && running.job.id !== id)) return false;
     if (!running.iterationStepped) return true;
     running.job.progress.skipped = true;
     running.iteration?.abort("skip");

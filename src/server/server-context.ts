@@ -24,14 +24,16 @@ import {
   DuplicateJobIdError,
   type Job,
   JobCancelledError,
-  type JobQueue,
   QueueClosedError,
   QueueFullError,
   type Task,
 } from "./job-queue.js";
 import type { CheckpointEntry, ModelCatalog } from "./model-catalog.js";
+import { remoteGenerationTask } from "./remote-generation.js";
 import type { ServerOptions } from "./server-options.js";
+import { JobDetachedError, QueueUnavailableError, type ServerQueue } from "./server-queue.js";
 import type { BatchUpscaleResult, UpscaleResult } from "./upscale-task.js";
+import { postWebhook } from "./webhook.js";
 
 export interface ModelLoaded {
   readonly kind: "load-model" | "unload-model";
@@ -43,14 +45,26 @@ export type ServerJobResult = GenerationResult | ModelLoaded | UpscaleResult | B
 
 export type ServerLog = (line: string) => void;
 
+/** Per generation: who sent it, and what to do when it ends. */
+export interface SubmitOptions {
+  /** The caller's key (caller-key.ts): /progress and /interrupt act on the caller's own job. */
+  owner?: string;
+  /** An http(s) URL POSTed the job's outcome when it ends. */
+  webhook?: string;
+}
+
 export class ServerContext {
   private selected?: CheckpointEntry;
   readonly env: GenerationEnvironment;
   /** The upscalers folder's files, for hr_upscaler (set with the upscale routes). */
   upscalers?: UpscalerCatalog;
+  /** A generation running longer is stopped and fails (on a queue on Redis the worker stops it). */
+  jobTimeoutMs?: number;
+  /** Each caller's latest generation. */
+  private readonly owners = new Map<string, string>();
 
   constructor(
-    readonly queue: JobQueue<ServerJobResult>,
+    readonly queue: ServerQueue<ServerJobResult>,
     readonly models: ModelCatalog,
     readonly loras: LoraCatalog,
     readonly embeddings: EmbeddingFolder,
@@ -87,9 +101,54 @@ export class ServerContext {
     });
   }
 
-  /** `id`: the client's own job id (A1111's force_task_id), for /internal/progress. */
-  submitGeneration(plan: GenerationPlan, id?: string): Job<ServerJobResult> {
-    return this.submit(generationTask(plan, this.env), id);
+  /**
+   * `id`: the client's own job id (A1111's force_task_id), for /internal/progress. In-process the
+   * job is completed when it runs; for a queue on Redis now, as JSON for a worker.
+   */
+  submitGeneration(plan: GenerationPlan, id?: string, options: SubmitOptions = {}): Job<ServerJobResult> {
+    const task =
+      this.queue.backend === "memory"
+        ? generationTask(plan, this.env)
+        : remoteGenerationTask(plan, this.env, this.executor, { timeoutMs: this.jobTimeoutMs });
+    const job = this.submit(task, id);
+    if (options.owner !== undefined) {
+      this.owners.delete(options.owner); // re-inserted last: the map stays bounded by callers
+      this.owners.set(options.owner, job.id);
+      if (this.owners.size > 1000) this.owners.delete(this.owners.keys().next().value as string);
+    }
+    if (options.webhook !== undefined) {
+      const url = options.webhook;
+      job.finished.then(
+        () => postWebhook(url, job, this.log),
+        // a job detached from this stopping process has not ended
+        (err) => (err instanceof JobDetachedError ? undefined : postWebhook(url, job, this.log)),
+      );
+    }
+    if (this.jobTimeoutMs !== undefined && this.queue.backend === "memory")
+      this.limitTime(job, this.jobTimeoutMs);
+    return job;
+  }
+
+  /** The caller's latest generation, if this process still knows it. */
+  ownJob(owner: string): Job<ServerJobResult> | undefined {
+    const id = this.owners.get(owner);
+    return id === undefined ? undefined : this.queue.get(id);
+  }
+
+  private limitTime(job: Job<ServerJobResult>, ms: number): void {
+    let timer: NodeJS.Timeout | undefined;
+    const start = () => {
+      timer = setTimeout(() => this.queue.cancel(job.id, `timed out after ${ms / 1000} s`), ms);
+      timer.unref();
+    };
+    if (job.status === "running") start();
+    job.subscribe((event) => {
+      if (event.type === "started") start();
+    });
+    job.finished.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
   }
 
   /** Loading a model is a job like any other: never while a generation runs. */
@@ -98,7 +157,8 @@ export class ServerContext {
       kind: "load-model",
       run: async (context) => {
         context.progress.textinfo = `Loading ${entry.name}`;
-        await this.executor.prepare(modelSpec(entry, this.engine));
+        // with workers elsewhere, they open the model; this process only selects it
+        if (this.queue.backend === "memory") await this.executor.prepare(modelSpec(entry, this.engine));
         await this.models.ensureHash(entry);
         this.selected = entry;
         return { kind: "load-model", title: this.models.title(entry) };
@@ -148,8 +208,11 @@ export function toHttpError(err: unknown): HttpError {
     return new HttpError(429, err.message, "QueueFull", { "retry-after": String(err.retryAfterSeconds) });
   }
   if (err instanceof QueueClosedError) return new HttpError(503, err.message, "ShuttingDown");
+  if (err instanceof QueueUnavailableError) return new HttpError(503, err.message, "QueueUnavailable");
+  if (err instanceof JobDetachedError) return new HttpError(503, err.message, "ShuttingDown");
   if (err instanceof DuplicateJobIdError) return new HttpError(409, err.message, "DuplicateTaskId");
   if (err instanceof JobCancelledError) {
+    if (/^timed out/.test(err.reason)) return new HttpError(504, err.message, "JobTimeout");
     return /shutting down/.test(err.reason)
       ? new HttpError(503, err.message, "ShuttingDown")
       : new HttpError(409, err.message, "Cancelled");

@@ -31,6 +31,9 @@ export interface ServeOptions {
   preview?: "taesd" | "approx" | "none";
   previewEvery?: number;
   shutdownGrace: number;
+  queue?: string;
+  rateLimit?: number;
+  jobTimeout?: number;
 }
 
 const HELP = `
@@ -117,8 +120,35 @@ export async function runServe(options: ServeOptions): Promise<void> {
       `warning: listening on ${options.host} without --api-key or --api-auth: anyone who can reach this port can use it`,
     );
   }
+  let queue: import("../../queue/redis-job-queue.js").RedisJobQueue | undefined;
+  let rateLimit: number | import("../../server/rate-limit.js").RateLimiter | undefined = options.rateLimit;
+  if (options.queue !== undefined) {
+    // jobs wait on Redis and `sdlite worker` processes run them
+    const { checkedRedisUrl, safeUrl } = await import("../../queue/redis-url.js");
+    const { RedisJobQueue } = await import("../../queue/redis-job-queue.js");
+    const url = checkedRedisUrl(options.queue);
+    queue = await RedisJobQueue.connect({
+      url,
+      capacity: options.queueSize,
+      log: (line) => say(`${new Date().toISOString()} ${line}`),
+    });
+    say(
+      `jobs queue on Redis at ${safeUrl(url)}; run them with: sdlite worker --queue ${safeUrl(url)} -m MODEL`,
+    );
+    if (options.rateLimit !== undefined) {
+      const { Redis } = await import("ioredis");
+      const { RedisRateLimiter } = await import("../../queue/redis-rate-limiter.js");
+      const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+      client.on("error", () => {});
+      rateLimit = new RedisRateLimiter(client, options.rateLimit);
+    }
+  }
+  const redisQueue = queue;
   const app = await createServer({
     model,
+    ...(redisQueue ? { queue: () => redisQueue } : {}),
+    rateLimit,
+    jobTimeoutSeconds: options.jobTimeout,
     modelsDir: options.modelsDir,
     loraDir: options.loraDir,
     embeddingsDir: options.embeddingsDir,
@@ -244,6 +274,12 @@ export function registerServeCommand(program: Command): void {
       parseInteger,
       30,
     )
+    .option(
+      "--queue <url>",
+      "queue jobs on Redis (redis://host:port) for `sdlite worker` processes instead of running them here",
+    )
+    .option("--rate-limit <n>", "at most n new jobs a minute per API key (or user, or address)", parseInteger)
+    .option("--job-timeout <seconds>", "stop and fail a generation running longer than this", parseInteger)
     .addHelpText("after", HELP)
     .action(async (options: ServeOptions, command: Command) => {
       options.apiKey ??= process.env.SDLITE_API_KEY || undefined;
@@ -260,6 +296,12 @@ export function registerServeCommand(program: Command): void {
       }
       if (options.preview === "taesd" && options.taesd === undefined && !options.fast) {
         throw new Error("--preview taesd needs TAESD weights: --taesd PATH or --taesd madebyollin/taesd");
+      }
+      if (options.rateLimit !== undefined && options.rateLimit < 1) {
+        throw new Error(`--rate-limit must be at least 1 job a minute, got ${options.rateLimit}`);
+      }
+      if (options.jobTimeout !== undefined && options.jobTimeout < 1) {
+        throw new Error(`--job-timeout must be at least 1 second, got ${options.jobTimeout}`);
       }
       if (options.previewEvery !== undefined && options.previewEvery < -1) {
         throw new Error(`--preview-every must be -1 (no previews) or more, got ${options.previewEvery}`);

@@ -2,7 +2,8 @@
  * The A1111 generation endpoints: txt2img and img2img (queued, answered when done), and the
  * controls around the running job: progress, interrupt, skip.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { callerKey } from "../caller-key.js";
 import type { GenerationResult } from "../generation-task.js";
 import { invalidRequest } from "../http-error.js";
 import { progressView, taskProgress } from "../progress-view.js";
@@ -39,6 +40,16 @@ const errors = {
 };
 
 export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  /**
+   * The job /progress, /interrupt and /skip are about: in one process the running one (as A1111);
+   * with workers elsewhere, where many run at once, the caller's own unfinished job.
+   */
+  const ownJobId = (request: FastifyRequest): string | undefined => {
+    if (ctx.queue.backend === "memory") return undefined;
+    const job = ctx.ownJob(callerKey(request));
+    return job && !job.isFinal ? job.id : "";
+  };
+
   const generationRoute = (kind: "txt2img" | "img2img", bodySchema: object, summary: string) =>
     app.post<{ Body: Body }>(
       `/sdapi/v1/${kind}`,
@@ -53,7 +64,7 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
       async (request) => {
         const taskId = forcedTaskId(request.body);
         const plan = ctx.plan(kind, request.body);
-        const job = ctx.submitGeneration(plan, taskId);
+        const job = ctx.submitGeneration(plan, taskId, { owner: callerKey(request) });
         let result: GenerationResult;
         try {
           result = (await job.finished) as GenerationResult;
@@ -81,8 +92,11 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
         response: { 200: progressResponseSchema },
       },
     },
-    async (request) =>
-      progressView(ctx.queue.current, Date.now(), { skipCurrentImage: request.query.skip_current_image }),
+    async (request) => {
+      const own = ownJobId(request);
+      const job = own === undefined ? ctx.queue.current : own ? ctx.queue.get(own) : undefined;
+      return progressView(job, Date.now(), { skipCurrentImage: request.query.skip_current_image });
+    },
   );
 
   app.post<{ Body: { id_task?: string | null; live_preview?: boolean | null } }>(
@@ -109,8 +123,9 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
   app.post(
     "/sdapi/v1/interrupt",
     { schema: { tags: ["A1111"], summary: "Stop the running job; it returns what it has" } },
-    async () => {
-      ctx.queue.interrupt();
+    async (request) => {
+      const own = ownJobId(request);
+      if (own !== "") ctx.queue.interrupt(own);
       return {};
     },
   );
@@ -118,8 +133,9 @@ export function a1111GenerationRoutes(app: FastifyInstance, ctx: ServerContext):
   app.post(
     "/sdapi/v1/skip",
     { schema: { tags: ["A1111"], summary: "Stop the running job's current batch iteration" } },
-    async () => {
-      ctx.queue.skip();
+    async (request) => {
+      const own = ownJobId(request);
+      if (own !== "") ctx.queue.skip(own);
       return {};
     },
   );

@@ -7,14 +7,21 @@
  *   GET    /sdlite/v1/jobs/:id/events  text/event-stream: queued, started, step, preview, done | error | cancelled
  *   GET    /sdlite/v1/jobs/:id/result  200 result · 202 still waiting · 4xx/5xx how it ended
  *   DELETE /sdlite/v1/jobs/:id         cancel a queued or running job
+ *   GET    /sdlite/v1/jobs             the known jobs, newest first (?limit=)
+ *   GET    /sdlite/v1/admin/queue      queue depth per model and the workers (heartbeats)
+ *
+ * A job's `state` is what sd.cpp's and AI Horde's users expect (queued, generating, completed,
+ * failed, cancelled); `status` is the older name set (running, done) kept for existing clients.
  */
 import { PassThrough } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { callerKey } from "../caller-key.js";
 import type { GenerationResult } from "../generation-task.js";
 import { a1111ErrorBody, HttpError } from "../http-error.js";
 import type { Job, JobEvent } from "../job-queue.js";
 import { errorSchema, jobBodySchema, jobIdParamsSchema } from "../schemas.js";
 import { type ServerContext, type ServerJobResult, toHttpError } from "../server-context.js";
+import { checkedWebhook } from "../webhook.js";
 
 const tags = ["sdlite jobs"];
 /** A comment line this often keeps proxies from closing a quiet stream. */
@@ -33,18 +40,43 @@ function errorBody(job: Job<ServerJobResult>) {
   return { status: http.statusCode, ...a1111ErrorBody(http.kind, http.message) };
 }
 
-function jobView(job: Job<ServerJobResult>) {
+const STATES = {
+  queued: "queued",
+  running: "generating",
+  done: "completed",
+  failed: "failed",
+  cancelled: "cancelled",
+};
+
+/** Overall progress from 0 to 1: iterations done and steps of the current one. */
+function fraction(job: Job<ServerJobResult>): number {
+  if (job.status === "done") return 1;
+  const p = job.progress;
+  if (p.jobCount < 1) return 0;
+  const step = p.samplingSteps > 0 ? p.samplingStep / p.samplingSteps : 0;
+  return Math.min(1, (p.jobNo + step) / p.jobCount);
+}
+
+function jobView(job: Job<ServerJobResult>, withResult = true) {
   const p = job.progress;
   return {
     id: job.id,
     kind: job.kind,
+    state: STATES[job.status],
     status: job.status,
     position: job.position,
     created_at: new Date(job.createdAt).toISOString(),
     started_at: job.startedAt ? new Date(job.startedAt).toISOString() : null,
     finished_at: job.finishedAt ? new Date(job.finishedAt).toISOString() : null,
-    progress: { step: p.samplingStep, total: p.samplingSteps, job_no: p.jobNo, job_count: p.jobCount },
-    ...(job.status === "done" ? { result: resultBody(job.result) } : {}),
+    progress: {
+      fraction: fraction(job),
+      step: p.samplingStep,
+      total: p.samplingSteps,
+      job_no: p.jobNo,
+      job_count: p.jobCount,
+    },
+    worker: job.worker ?? null,
+    ...(job.status === "done" && withResult ? { result: resultBody(job.result) } : {}),
     ...(job.status === "failed" || job.status === "cancelled" ? { error: errorBody(job) } : {}),
   };
 }
@@ -79,8 +111,8 @@ function eventToSse(job: Job<ServerJobResult>, event: JobEvent<ServerJobResult>)
 }
 
 export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const findJob = (id: string) => {
-    const job = ctx.queue.get(id);
+  const findJob = async (id: string) => {
+    const job = await ctx.queue.find(id);
     if (!job) throw new HttpError(404, `no job ${id} (finished jobs are kept for a while, then forgotten)`);
     return job;
   };
@@ -96,19 +128,55 @@ export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void 
           202: { type: "object", properties: { id: { type: "string" }, position: { type: "integer" } } },
           422: errorSchema,
           429: errorSchema,
+          503: errorSchema,
         },
       },
     },
     async (request, reply) => {
-      const body = request.body;
+      const { webhook, ...body } = request.body;
       const images = body.init_images;
       const kind =
         (body.kind as string | undefined) ??
         (Array.isArray(images) && images.length > 0 ? "img2img" : "txt2img");
-      const job = ctx.submitGeneration(ctx.plan(kind as "txt2img" | "img2img", body));
+      const job = ctx.submitGeneration(ctx.plan(kind as "txt2img" | "img2img", body), undefined, {
+        owner: callerKey(request),
+        webhook: checkedWebhook(webhook),
+      });
+      await ctx.queue.accepted?.(job.id);
+      if (job.status === "failed") throw toHttpError(job.error);
       reply.code(202);
       return { id: job.id, position: job.position };
     },
+  );
+
+  app.get<{ Querystring: { limit?: number } }>(
+    "/sdlite/v1/jobs",
+    {
+      schema: {
+        tags,
+        summary: "The known jobs, newest first, without their images",
+        querystring: {
+          type: "object",
+          properties: { limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
+        },
+      },
+    },
+    async (request) => {
+      const jobs = await ctx.queue.list(request.query.limit ?? 100);
+      return { jobs: jobs.map((job) => jobView(job, false)) };
+    },
+  );
+
+  app.get(
+    "/sdlite/v1/admin/queue",
+    {
+      schema: {
+        tags,
+        summary:
+          "Queue depth per model, running jobs and the workers with their models, device and last heartbeat",
+      },
+    },
+    async () => ctx.queue.admin(),
   );
 
   app.get<IdParams>(
@@ -120,14 +188,14 @@ export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void 
         params: jobIdParamsSchema,
       },
     },
-    async (request) => jobView(findJob(request.params.id)),
+    async (request) => jobView(await findJob(request.params.id)),
   );
 
   app.get<IdParams>(
     "/sdlite/v1/jobs/:id/result",
     { schema: { tags, summary: "A finished job's images and info", params: jobIdParamsSchema } },
     async (request, reply) => {
-      const job = findJob(request.params.id);
+      const job = await findJob(request.params.id);
       if (job.status === "done") return resultBody(job.result);
       if (job.status === "failed" || job.status === "cancelled") throw toHttpError(job.error);
       reply.code(202);
@@ -139,7 +207,7 @@ export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void 
     "/sdlite/v1/jobs/:id",
     { schema: { tags, summary: "Cancel a queued or running job", params: jobIdParamsSchema } },
     async (request) => {
-      const job = findJob(request.params.id);
+      const job = await findJob(request.params.id);
       if (!ctx.queue.cancel(job.id))
         throw new HttpError(
           409,
@@ -160,7 +228,7 @@ export function sdliteJobRoutes(app: FastifyInstance, ctx: ServerContext): void 
       },
     },
     async (request, reply) => {
-      const job = findJob(request.params.id);
+      const job = await findJob(request.params.id);
       const stream = new PassThrough();
       reply
         .header("content-type", "text/event-stream; charset=utf-8")

@@ -9,6 +9,7 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 
 import { HEALTH_PATH } from "../auth.js";
+import type { QueueHealth } from "../server-queue.js";
 
 /** dist/web below the package root; src/server/routes (tsx) and dist/src/server/routes sit at different depths. */
 export function defaultWebDir(): string | undefined {
@@ -39,13 +40,26 @@ const PLACEHOLDER = `<!doctype html>
 <li>sdlite's job API under <code>/sdlite/v1/jobs</code></li></ul></body></html>
 `;
 
-export async function webUiRoutes(app: FastifyInstance, webDir: string | undefined): Promise<void> {
+export async function webUiRoutes(
+  app: FastifyInstance,
+  webDir: string | undefined,
+  health: () => QueueHealth = () => ({ available: true }),
+): Promise<void> {
   app.get(
     HEALTH_PATH,
-    { schema: { tags: ["sdlite"], summary: "Liveness check (no authentication)" } },
-    async () => ({
-      status: "ok",
-    }),
+    {
+      schema: {
+        tags: ["sdlite"],
+        summary: "Liveness check (no authentication): 503 with a message while the job queue is unavailable",
+      },
+    },
+    async (_request, reply) => {
+      const h = health();
+      if (h.available) return { status: "ok" };
+      return reply
+        .code(503)
+        .send({ status: "unavailable", message: h.message ?? "the job queue is unavailable" });
+    },
   );
 
   if (webDir && existsSync(join(webDir, "index.html"))) {
