@@ -6,9 +6,11 @@
 import { describeRepair } from "../cache/cache-entries.js";
 import { GraphCache } from "../cache/graph-cache.js";
 import { writeNumberedFile } from "../image/output-path.js";
+import type { GenerationJob } from "../pipeline/generation-job.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
+import { cpuAfterFailure, describeDevice, deviceDoc } from "./device-choice.js";
 import { formatDuration, formatRate } from "./format.js";
 import { buildCliJob, type CliJob } from "./generate-job.js";
 import { createProgressReporter } from "./progress-reporter.js";
@@ -55,19 +57,35 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
   try {
     const built = await buildCliJob(prompt, o, reporter, abort.signal, started);
     reporter.phase(`loading ${built.resolved.name}`);
-    const result = await runGenerationJob(built.job, {
-      signal: abort.signal,
-      local: { graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }) },
-      onOpened: ({ warnings }) => {
-        for (const w of warnings) reporter.note(`warning: ${w}`);
-      },
-      onProgress: (p) => {
-        stepsPerSecond = p.stepsPerSecond;
-        reporter.generation(p);
-      },
-    }).catch((err: unknown) => {
-      throw withConfigHint(err, o);
-    });
+    const run = (job: GenerationJob) =>
+      runGenerationJob(job, {
+        signal: abort.signal,
+        local: {
+          graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }),
+        },
+        onOpened: ({ warnings }) => {
+          for (const w of warnings) reporter.note(`warning: ${w}`);
+        },
+        onProgress: (p) => {
+          stepsPerSecond = p.stepsPerSecond;
+          reporter.generation(p);
+        },
+      });
+    let device = built.device;
+    const result = await run(built.job)
+      .catch(async (err: unknown) => {
+        // --device auto: a GPU that fails mid-run (an op, memory, a lost device) hands over to the CPU
+        const onCpu = device && !abort.signal.aborted ? cpuAfterFailure(device, err) : undefined;
+        if (!onCpu) throw err;
+        device = onCpu;
+        reporter.note(describeDevice(onCpu));
+        const { job } = built;
+        const runtime = { ...job.engine.runtime, executionProviders: onCpu.executionProviders };
+        return run({ ...job, engine: { ...job.engine, runtime } });
+      })
+      .catch((err: unknown) => {
+        throw withConfigHint(err, o);
+      });
     reporter.finish();
 
     const written: { file: string; seed: number; infotext: string }[] = [];
@@ -94,6 +112,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
           ...(resolved.repo ? { repo: resolved.repo } : {}),
         },
         engine: engineDoc(o, built),
+        ...(device ? { device: deviceDoc(device) } : {}),
         timings: {
           resolveModelMs: ms(built.resolvedAt),
           loadMs: ms(timings.loadMs),

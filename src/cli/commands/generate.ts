@@ -2,6 +2,7 @@
 import { type Command, Option } from "commander";
 import { checkOutputFolder } from "../../image/output-folder.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
+import { DEVICE_NAMES, type DeviceName } from "../device-choice.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
 
 export interface GenerateOptions {
@@ -30,6 +31,7 @@ export interface GenerateOptions {
   json?: boolean;
   threads?: number;
   provider?: string;
+  device?: DeviceName;
   lowMemory?: boolean;
   fast?: boolean;
   taesd?: string;
@@ -105,6 +107,12 @@ export function registerGenerateCommand(program: Command): void {
     .option("--json", "print one JSON object (files, seeds, infotexts, timings) on stdout")
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--provider <name>", 'onnxruntime execution provider(s), e.g. "cpu" or "webgpu,cpu"')
+    .addOption(
+      new Option(
+        "--device <name>",
+        "where the networks run: cpu (default), webgpu (an error if no adapter works), auto (WebGPU if a probe runs right on it, else the CPU with a note); dml/coreml where onnxruntime-node bundles them",
+      ).choices([...DEVICE_NAMES]),
+    )
     .option("--low-memory", "load each network only while it runs (on with --fast)")
     .option("--no-low-memory", "keep every network loaded (with --fast)")
     .option(
