@@ -8,9 +8,9 @@ import { probeWebGpu } from "../engine/webgpu-probe.js";
 import { InvalidRequestError } from "../pipeline/invalid-request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { DEVICE_NAMES, type DeviceName } from "./device-names.js";
 
-export const DEVICE_NAMES = ["auto", "cpu", "webgpu", "dml", "coreml"] as const;
-export type DeviceName = (typeof DEVICE_NAMES)[number];
+export { DEVICE_NAMES, type DeviceName };
 
 export interface DeviceChoice {
   readonly requested: DeviceName;

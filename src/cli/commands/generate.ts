@@ -2,7 +2,7 @@
 import { type Command, Option } from "commander";
 import { checkOutputFolder } from "../../image/output-folder.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
-import { DEVICE_NAMES, type DeviceName } from "../device-choice.js";
+import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
 
 export interface GenerateOptions {

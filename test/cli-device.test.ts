@@ -1,0 +1,72 @@
+/**
+ * `sdlite generate --device`: auto on the SwiftShader adapter (helpers/webgpu-adapter.ts) reports
+ * the adapter and makes the CPU's image within one 8-bit level; without any adapter, an explicit
+ * webgpu is one error line (exit 1) and auto falls back to the CPU's exact image. 64x64, 2 steps:
+ * SwiftShader is 100-200x slower than the CPU.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { decodePng } from "../src/image/png.js";
+import { fixturePath } from "./helpers/fixtures.js";
+import { runSdlite } from "./helpers/sdlite-cli.js";
+import { NO_ADAPTER_ENV, swiftShaderEnv } from "./helpers/webgpu-adapter.js";
+
+const MODEL = fixturePath("models", "tiny-sd15");
+const cache = mkdtempSync(join(tmpdir(), "sdlite-device-cache-"));
+
+async function generate(device: string, env: Record<string, string>) {
+  const out = mkdtempSync(join(tmpdir(), "sdlite-device-"));
+  const args = ["generate", "a red cube", "-m", MODEL, "--steps", "2", "-W", "64", "-H", "64"];
+  const run = await runSdlite([...args, "--seed", "7", "-o", out, "--json", "--device", device], {
+    SDLITE_CACHE: cache,
+    ...env,
+  });
+  return run;
+}
+
+function pixels(run: { stdout: string }) {
+  const doc = JSON.parse(run.stdout);
+  return { doc, data: decodePng(readFileSync(doc.files[0])).data };
+}
+
+describe("generate --device", () => {
+  test("auto picks the SwiftShader WebGPU adapter, says so, and matches the CPU image within 1 level", async () => {
+    const cpu = await generate("cpu", {});
+    assert.equal(cpu.status, 0, cpu.stderr);
+    const gpu = await generate("auto", swiftShaderEnv());
+    assert.equal(gpu.status, 0, gpu.stderr);
+    assert.match(gpu.stderr, /device: webgpu \(adapter: SwiftShader \(software\), Google, vulkan\)/);
+    const want = pixels(cpu);
+    const got = pixels(gpu);
+    assert.deepEqual(want.doc.device, { requested: "cpu", used: "cpu" });
+    assert.equal(got.doc.device.used, "webgpu");
+    assert.equal(got.doc.device.adapter.name, "SwiftShader (software)");
+    let worst = 0;
+    for (let i = 0; i < want.data.length; i++) worst = Math.max(worst, Math.abs(want.data[i] - got.data[i]));
+    assert.ok(worst <= 1, `WebGPU image differs from the CPU image by ${worst} levels`);
+  });
+
+  test("no adapter: explicit webgpu is one error line, auto falls back to the CPU's exact image", async () => {
+    const explicit = await generate("webgpu", NO_ADAPTER_ENV);
+    assert.equal(explicit.status, 1);
+    const ours = explicit.stderr.split("\n").filter((l) => l.startsWith("sdlite:"));
+    assert.equal(ours.length, 1, explicit.stderr);
+    assert.match(ours[0], /^sdlite: --device webgpu: no usable WebGPU adapter: /);
+    assert.doesNotMatch(explicit.stderr, /\n\s+at /, "no stack trace");
+    assert.equal(explicit.stdout, "");
+
+    const auto = await generate("auto", NO_ADAPTER_ENV);
+    assert.equal(auto.status, 0, auto.stderr);
+    const fallback = auto.stderr.split("\n").filter((l) => l.includes("falling back to the CPU"));
+    assert.equal(fallback.length, 1, auto.stderr);
+    assert.match(fallback[0], /^device: cpu \(no usable WebGPU adapter: .*; falling back to the CPU\)$/);
+    const cpu = await generate("cpu", {});
+    const got = pixels(auto);
+    assert.equal(got.doc.device.used, "cpu");
+    assert.match(got.doc.device.fallback, /no usable WebGPU adapter/);
+    assert.deepEqual(got.data, pixels(cpu).data);
+  });
+});
