@@ -37,6 +37,9 @@ function expected(): Float32Array {
 /** The first line of an onnxruntime/Dawn error (they run to many lines of stack and log). */
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
+  // onnxruntime puts its source location and a C++ signature before the reason
+  const reason = text.match(/Failed to get a WebGPU adapter[^\n]*/);
+  if (reason) return reason[0].trim().slice(0, 300);
   return (text.split("\n").find((l) => l.trim() !== "") ?? text).trim().slice(0, 300);
 }
 
