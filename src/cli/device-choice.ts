@@ -5,6 +5,7 @@
  */
 import { describeAdapter, type GpuAdapterInfo, gpuAdapterInfo } from "../engine/gpu-adapter-info.js";
 import { probeWebGpu } from "../engine/webgpu-probe.js";
+import { probeWebGpuInChild } from "../engine/webgpu-probe-process.js";
 import { InvalidRequestError } from "../pipeline/invalid-request.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -53,7 +54,8 @@ export async function chooseDevice(
     }
     return { requested, device: requested, executionProviders: [requested] };
   }
-  const probe = await probeWebGpu(runtime);
+  // the default runtime is probed in a child process: no Dawn noise on stderr, no crash here
+  const probe = runtime === onnxruntimeNode() ? await probeWebGpuInChild() : await probeWebGpu(runtime);
   if (probe.usable) {
     return { requested, device: "webgpu", executionProviders: ["webgpu"], adapter: gpuAdapterInfo() };
   }
