@@ -5,13 +5,15 @@
  * SwiftShader is 100-200x slower than the CPU.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { decodePng } from "../src/image/png.js";
+import { serveEngineOptions } from "../src/cli/commands/serve.js";
+import { decodePng, encodePng } from "../src/image/png.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { runSdlite } from "./helpers/sdlite-cli.js";
+import { tinyRrdbWeights, writeTinyPth } from "./helpers/tiny-upscalers.js";
 import { NO_ADAPTER_ENV, swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
@@ -68,5 +70,45 @@ describe("generate --device", () => {
     assert.equal(got.doc.device.used, "cpu");
     assert.match(got.doc.device.fallback, /no usable WebGPU adapter/);
     assert.deepEqual(got.data, pixels(cpu).data);
+  });
+});
+
+describe("upscale --device", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sdlite-device-upscale-"));
+  const input = join(dir, "in.png");
+  const data = Uint8Array.from({ length: 16 * 12 * 3 }, (_, i) => (i * 29 + (i >> 5)) % 256);
+  writeFileSync(input, encodePng({ width: 16, height: 12, channels: 3, data }));
+  const model = join(dir, "RealESRGAN_tiny.pth");
+  writeTinyPth(model, tinyRrdbWeights({ blocks: 1, features: 8, growth: 4, upsamples: 2, unshuffle: 1 }, 9));
+
+  async function upscale(device: string, env: Record<string, string>) {
+    const out = join(mkdtempSync(join(dir, "out-")), "big.png");
+    const args = ["upscale", input, "-u", model, "--scale", "4", "--tile", "0", "-o", out, "--json"];
+    const run = await runSdlite([...args, "--device", device], { SDLITE_CACHE: cache, ...env });
+    assert.equal(run.status, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    return { run, doc, data: decodePng(readFileSync(doc.file)).data };
+  }
+
+  test("webgpu on SwiftShader within 1 level of the CPU; auto without an adapter is the CPU's exact image", async () => {
+    const cpu = await upscale("cpu", {});
+    const gpu = await upscale("webgpu", swiftShaderEnv());
+    assert.equal(gpu.doc.device.used, "webgpu");
+    let worst = 0;
+    for (let i = 0; i < cpu.data.length; i++) worst = Math.max(worst, Math.abs(cpu.data[i] - gpu.data[i]));
+    assert.ok(worst <= 1, `WebGPU upscale differs from the CPU's by ${worst} levels`);
+    const auto = await upscale("auto", NO_ADAPTER_ENV);
+    assert.match(auto.run.stderr, /^device: cpu \(no usable WebGPU adapter: .*; falling back to the CPU\)$/m);
+    assert.deepEqual(auto.data, cpu.data);
+  });
+});
+
+describe("serve --device", () => {
+  test("the chosen providers reach every job's engine settings; none given, none set", () => {
+    assert.deepEqual(serveEngineOptions({ threads: 2 }, ["webgpu"]).runtime, {
+      threads: 2,
+      executionProviders: ["webgpu"],
+    });
+    assert.deepEqual(serveEngineOptions({ threads: 2 }).runtime, { threads: 2 });
   });
 });
