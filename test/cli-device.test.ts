@@ -112,3 +112,27 @@ describe("serve --device", () => {
     assert.deepEqual(serveEngineOptions({ threads: 2 }).runtime, { threads: 2 });
   });
 });
+
+describe("bench --device", () => {
+  test("webgpu times each stage on the GPU in the same table as the CPU", async () => {
+    const benchDir = mkdtempSync(join(tmpdir(), "sdlite-device-bench-"));
+    const args = [
+      "bench",
+      "-m",
+      MODEL,
+      "--device",
+      "webgpu",
+      "--stages",
+      "text",
+      "--runs",
+      "1",
+      "--size",
+      "64",
+    ];
+    const run = await runSdlite([...args, "--bench-dir", benchDir], swiftShaderEnv());
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^device: webgpu \(adapter: SwiftShader/m);
+    assert.match(run.stdout, /^\| default +\| text encoder +\| +\d+\.\d+ s/m);
+    assert.match(run.stdout, /^\| executionProviders=webgpu +\| text encoder +\| +\d+\.\d+ s/m);
+  });
+});
