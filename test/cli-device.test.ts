@@ -10,7 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { serveEngineOptions } from "../src/cli/commands/serve.js";
+import { chooseDevice, cpuAfterFailure, type DeviceChoice } from "../src/cli/device-choice.js";
 import { decodePng, encodePng } from "../src/image/png.js";
+import { InvalidRequestError } from "../src/pipeline/invalid-request.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { runSdlite } from "./helpers/sdlite-cli.js";
 import { tinyRrdbWeights, writeTinyPth } from "./helpers/tiny-upscalers.js";
@@ -134,5 +137,44 @@ describe("bench --device", () => {
     assert.match(run.stderr, /^device: webgpu \(adapter: SwiftShader/m);
     assert.match(run.stdout, /^\| default +\| text encoder +\| +\d+\.\d+ s/m);
     assert.match(run.stdout, /^\| executionProviders=webgpu +\| text encoder +\| +\d+\.\d+ s/m);
+  });
+});
+
+describe("device choice", () => {
+  const onGpu = (requested: "auto" | "webgpu"): DeviceChoice => ({
+    requested,
+    device: "webgpu",
+    executionProviders: ["webgpu"],
+  });
+
+  test("auto hands a GPU that failed mid-run to the CPU with the error's first line; explicit devices keep the error", () => {
+    const lost = new Error("Device lost: the GPU was reset\n    at somewhere (x.cc:1)");
+    assert.deepEqual(cpuAfterFailure(onGpu("auto"), lost), {
+      requested: "auto",
+      device: "cpu",
+      executionProviders: ["cpu"],
+      fallback: "webgpu failed: Device lost: the GPU was reset",
+    });
+    assert.equal(cpuAfterFailure(onGpu("webgpu"), lost), undefined);
+    assert.equal(cpuAfterFailure(onGpu("auto"), new InvalidRequestError("bad size")), undefined);
+  });
+
+  test("dml and coreml are refused in one line where onnxruntime-node does not bundle them", async () => {
+    const available = onnxruntimeNode().availableProviders();
+    for (const device of ["dml", "coreml"] as const) {
+      if (available.includes(device)) {
+        assert.deepEqual((await chooseDevice(device)).executionProviders, [device]);
+      } else {
+        await assert.rejects(chooseDevice(device), (err: Error) => {
+          assert.ok(err instanceof InvalidRequestError);
+          assert.match(
+            err.message,
+            new RegExp(`^--device ${device}: onnxruntime-node bundles it only on (Windows|macOS); this is `),
+          );
+          assert.doesNotMatch(err.message, /\n/);
+          return true;
+        });
+      }
+    }
   });
 });
