@@ -111,6 +111,14 @@ describe("graph variant per execution provider", () => {
     assert.deepEqual(graphVariantFor(["nosuch-provider", "cpu"], {}), expected);
   });
 
+  it("WebGPU gets matmul attention everywhere (its MultiHeadAttention fails test/webgpu-networks.test.ts); an explicit choice wins", () => {
+    assert.deepEqual(graphVariantFor(["webgpu"], {}), {
+      attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
+      weightStorage: "auto",
+    });
+    assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
+  });
+
   it("what the user asked for wins over the provider's choice", () => {
     assert.deepEqual(graphVariantFor(["cpu"], { attention: "matmul", weightStorage: "fp16" }), {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },

@@ -29,6 +29,7 @@ import { classicUpscaler } from "../upscale/classic-upscalers.js";
 import { UpscalerCatalog } from "../upscale/upscaler-catalog.js";
 import { readOverridesFile } from "../weights/architecture/ldm-yaml-config.js";
 import type { GenerateOptions } from "./commands/generate.js";
+import { chooseDevice, type DeviceChoice, describeDevice } from "./device-choice.js";
 import { asksForA1111Inpainting, inpaintSettings, parseOutpaintArg } from "./inpaint-options.js";
 import { type InputImages, loadInputImages } from "./input-images.js";
 import { parseLoraArg } from "./parse-lora-arg.js";
@@ -49,6 +50,8 @@ export interface CliJob {
   readonly resolved: ResolvedModel;
   /** Set when TAESD weights were given or fetched. */
   readonly taesd?: ResolvedTaesd;
+  /** Set by --device: where the networks run, and on which adapter. */
+  readonly device?: DeviceChoice;
   /** Ran the model-independent checks and resolved the model: from the command's start. */
   readonly resolvedAt: number;
 }
@@ -288,6 +291,9 @@ export async function buildCliJob(
   started: number,
 ): Promise<CliJob> {
   checkOptions(o);
+  if (o.device !== undefined && o.provider !== undefined) {
+    throw new InvalidRequestError("--device and --provider: give one of them");
+  }
   const executionProviders = checkedProviders(o.provider);
   const overrides = o.config ? readOverridesFile(o.config) : undefined;
   const seed = seedOrRandom(o.seed);
@@ -329,6 +335,9 @@ export async function buildCliJob(
     onDownloadProgress: (p) => reporter.download(p),
   });
   const preset = o.fast ? "fast" : undefined;
+  // after the model is resolved: a download error never waits for the GPU probe
+  const device = o.device ? await chooseDevice(o.device) : undefined;
+  if (device) reporter.note(describeDevice(device));
   const job: GenerationJob = {
     version: GENERATION_JOB_VERSION,
     model: {
@@ -343,7 +352,7 @@ export async function buildCliJob(
     request: jobRequest(prompt, o, resolved.defaults, images, seed),
     ...(hiresSettings(o) ? { hires: hiresSettings(o) } : {}),
     engine: {
-      runtime: { executionProviders, threads: o.threads },
+      runtime: { executionProviders: device?.executionProviders ?? executionProviders, threads: o.threads },
       memory: { lowMemory: oneShotLowMemory(preset, o.lowMemory), weightStorage: o.weightStorage },
       ...speedSettings(
         preset,
@@ -352,5 +361,5 @@ export async function buildCliJob(
       ),
     },
   };
-  return { job, resolved, taesd, resolvedAt: performance.now() - started };
+  return { job, resolved, taesd, device, resolvedAt: performance.now() - started };
 }

@@ -7,9 +7,11 @@
 import { describeRepair } from "../cache/cache-entries.js";
 import { GraphCache } from "../cache/graph-cache.js";
 import { outputTarget, writeOutputImage } from "../image/output-target.js";
+import type { GenerationJob } from "../pipeline/generation-job.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
+import { cpuAfterFailure, describeDevice, deviceDoc } from "./device-choice.js";
 import { formatDuration, formatRate } from "./format.js";
 import { buildCliJob, type CliJob } from "./generate-job.js";
 import { createProgressReporter } from "./progress-reporter.js";
@@ -63,26 +65,44 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
   try {
     const built = await buildCliJob(prompt, o, reporter, abort.signal, started);
     reporter.phase(`loading ${built.resolved.name}`);
-    const result = await runGenerationJob(built.job, {
-      signal: abort.signal,
-      local: { graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }) },
-      onOpened: ({ warnings }) => {
-        for (const w of warnings) reporter.note(`warning: ${w}`);
-      },
-      onProgress: (p) => {
-        stepsPerSecond = p.stepsPerSecond;
-        reporter.generation(p);
-      },
-      // each image is written as it is made and not kept: any --batch-count runs in constant memory
-      keepImages: false,
-      onImage: async ({ png, seed, infotext }) => {
-        const file = await writeOutputImage(target, seed, new Uint8Array(Buffer.from(png, "base64")));
-        written.push({ file, seed, infotext });
-        if (!o.json) process.stdout.write(`saved ${file} (seed ${seed})\n`);
-      },
-    }).catch((err: unknown) => {
-      throw withConfigHint(err, o);
-    });
+    const run = (job: GenerationJob) =>
+      runGenerationJob(job, {
+        signal: abort.signal,
+        local: {
+          graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }),
+        },
+        onOpened: ({ warnings }) => {
+          for (const w of warnings) reporter.note(`warning: ${w}`);
+        },
+        onProgress: (p) => {
+          stepsPerSecond = p.stepsPerSecond;
+          reporter.generation(p);
+        },
+        // each image is written as it is made and not kept: any --batch-count runs in constant memory
+        keepImages: false,
+        onImage: async ({ png, seed, infotext }) => {
+          const file = await writeOutputImage(target, seed, new Uint8Array(Buffer.from(png, "base64")));
+          written.push({ file, seed, infotext });
+          if (!o.json) process.stdout.write(`saved ${file} (seed ${seed})\n`);
+        },
+      });
+    let device = built.device;
+    const result = await run(built.job)
+      .catch(async (err: unknown) => {
+        // --device auto: a GPU that fails mid-run (an op, memory, a lost device) hands over to the CPU
+        // (only before the first image is saved: a rerun would make the saved ones again)
+        const onCpu =
+          device && !abort.signal.aborted && written.length === 0 ? cpuAfterFailure(device, err) : undefined;
+        if (!onCpu) throw err;
+        device = onCpu;
+        reporter.note(describeDevice(onCpu));
+        const { job } = built;
+        const runtime = { ...job.engine.runtime, executionProviders: onCpu.executionProviders };
+        return run({ ...job, engine: { ...job.engine, runtime } });
+      })
+      .catch((err: unknown) => {
+        throw withConfigHint(err, o);
+      });
     reporter.finish();
     // stopped between two iterations: the job ended early without an error
     if (abort.signal.aborted) throw new Error("interrupted");
@@ -101,6 +121,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
           ...(resolved.repo ? { repo: resolved.repo } : {}),
         },
         engine: engineDoc(o, built),
+        ...(device ? { device: deviceDoc(device) } : {}),
         timings: {
           resolveModelMs: ms(built.resolvedAt),
           loadMs: ms(timings.loadMs),

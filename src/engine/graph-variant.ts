@@ -54,6 +54,16 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
     }),
   },
+  {
+    // onnxruntime's native WebGPU MultiHeadAttention computes wrong numbers on the SwiftShader
+    // adapter (head size a multiple of 4, query length >= 32; test/webgpu-networks.test.ts shows it),
+    // and no GPU proved it right yet: MatMul→Softmax→MatMul, which matches the CPU.
+    name: "webgpu",
+    variant: (requested) => ({
+      attention: attentionEverywhere(requested.attention ?? "matmul"),
+      weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+    }),
+  },
 ];
 
 /** The entry of the first provider in the list (the one onnxruntime tries first); CPU's by default. */

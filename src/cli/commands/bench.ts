@@ -24,6 +24,7 @@ import { type BenchEvent, type BenchPlan, runBench } from "../../bench/run-bench
 import { type ImageSettings, STAGE_TITLES, STAGES, type StageName } from "../../bench/stage-job.js";
 import { formatSeconds } from "../../bench/units.js";
 import { defaultsForModel, GENERIC_DEFAULTS, SD_TURBO_DEFAULTS } from "../../pipeline/model-defaults.js";
+import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 
 interface BenchFlags {
   model?: string;
@@ -42,6 +43,7 @@ interface BenchFlags {
   lowMemory?: boolean;
   decoder?: string;
   attention?: string;
+  device?: DeviceName;
   option: [string, OptionValue][];
   set: Record<string, OptionValue>[];
   compareQuality?: boolean;
@@ -210,6 +212,12 @@ export function registerBenchCommand(program: Command): void {
         .argParser(collect(parseBaseline))
         .default([], "none"),
     )
+    .addOption(
+      new Option(
+        "--device <name>",
+        "also time every stage on this device, as one more option set beside the CPU's: webgpu (an error if no adapter works), auto (WebGPU if usable), dml/coreml where bundled; cpu: the CPU only (default)",
+      ).choices([...DEVICE_NAMES]),
+    )
     .option("--sdcpp-steps <n>", "denoising steps of each stable-diffusion.cpp call", integer(1), 2)
     .option("--bench-dir <dir>", "generated models, graph cache and images", ".bench")
     .action(async (flags: BenchFlags) => {
@@ -223,6 +231,15 @@ export function registerBenchCommand(program: Command): void {
           );
       }
       const log = (line: string) => process.stderr.write(`${line}\n`);
+      if (flags.device !== undefined && flags.device !== "cpu") {
+        // the GPU as one more option set: its stages in the same table as the CPU's
+        const { chooseDevice, describeDevice } = await import("../device-choice.js");
+        const device = await chooseDevice(flags.device);
+        log(describeDevice(device));
+        if (device.device !== "cpu") {
+          sets.push({ ...sets[0], executionProviders: device.executionProviders.join("+") });
+        }
+      }
       const benchDir = resolve(flags.benchDir);
       mkdirSync(benchDir, { recursive: true });
       let modelPath = flags.model;

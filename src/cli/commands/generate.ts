@@ -4,6 +4,7 @@ import { checkOutputTarget, outputTarget } from "../../image/output-target.js";
 import { LATENT_UPSCALE_MODES } from "../../pipeline/latent-upscale.js";
 import { RECIPES } from "../../pipeline/recipes.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
+import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 import type { InpaintCliOptions } from "../inpaint-options.js";
 import { collect, parseInteger, parseNumber } from "../option-parsers.js";
 
@@ -33,6 +34,7 @@ export interface GenerateOptions extends InpaintCliOptions {
   json?: boolean;
   threads?: number;
   provider?: string;
+  device?: DeviceName;
   lowMemory?: boolean;
   fast?: boolean;
   taesd?: string;
@@ -196,6 +198,12 @@ export function registerGenerateCommand(program: Command): void {
     .option("--json", "print one JSON object (files, seeds, infotexts, timings) on stdout")
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option("--provider <name>", 'onnxruntime execution provider(s), e.g. "cpu" or "webgpu,cpu"')
+    .addOption(
+      new Option(
+        "--device <name>",
+        "where the networks run: cpu (default), webgpu (an error if no adapter works), auto (WebGPU if a probe runs right on it, else the CPU with a note); dml/coreml where onnxruntime-node bundles them",
+      ).choices([...DEVICE_NAMES]),
+    )
     .option("--low-memory", "load each network only while it runs (on with --fast)")
     .option("--no-low-memory", "keep every network loaded (with --fast)")
     .option(

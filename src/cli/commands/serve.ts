@@ -7,6 +7,8 @@
 import { isIP } from "node:net";
 import { type Command, Option } from "commander";
 import { type JobEngine, speedSettings } from "../../pipeline/job-engine.js";
+import type { DeviceChoice } from "../device-choice.js";
+import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 import { collect, parseInteger } from "../option-parsers.js";
 
 export interface ServeOptions {
@@ -24,6 +26,7 @@ export interface ServeOptions {
   corsOrigin: string[];
   queueSize: number;
   threads?: number;
+  device?: DeviceName;
   lowMemory?: boolean;
   fast?: boolean;
   taesd?: string;
@@ -82,9 +85,10 @@ function urlHost(host: string): string {
  */
 export function serveEngineOptions(
   options: Pick<ServeOptions, "threads" | "lowMemory" | "taesd" | "decoder" | "fast">,
+  executionProviders?: string[],
 ): JobEngine {
   return {
-    runtime: { threads: options.threads },
+    runtime: { threads: options.threads, ...(executionProviders ? { executionProviders } : {}) },
     memory: { lowMemory: options.lowMemory },
     ...speedSettings(options.fast ? "fast" : undefined, { decoder: options.decoder }, options.taesd),
   };
@@ -105,6 +109,12 @@ export async function runServe(options: ServeOptions): Promise<void> {
       options.taesd !== undefined
         ? (await resolveTaesd(options.taesd, lookup)).path
         : (await fastPresetTaesd(lookup, say))?.path;
+  }
+  let device: DeviceChoice | undefined;
+  if (options.device !== undefined) {
+    const { chooseDevice, describeDevice } = await import("../device-choice.js");
+    device = await chooseDevice(options.device);
+    say(describeDevice(device));
   }
   let model: string | undefined;
   if (options.model !== undefined) {
@@ -161,7 +171,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     queueSize: options.queueSize,
     // onnxruntime computes in a child process: this one keeps answering while a job runs
     executor: "child-process",
-    engine: serveEngineOptions({ ...options, taesd }),
+    engine: serveEngineOptions({ ...options, taesd }, device?.executionProviders),
     // --fast --preview taesd without TAESD (it fell back): the default previews
     preview: options.preview === "taesd" && taesd === undefined ? undefined : options.preview,
     previewEvery: options.previewEvery,
@@ -242,6 +252,12 @@ export function registerServeCommand(program: Command): void {
     .option("--cors-origin <origin>", "allow browser requests from this origin; repeatable", collect, [])
     .option("--queue-size <n>", "most jobs waiting behind the running one", parseInteger, 16)
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
+    .addOption(
+      new Option(
+        "--device <name>",
+        "where every job's networks run: cpu (default), webgpu (exit 1 if no adapter works), auto (WebGPU if a probe runs right on it at start-up, else the CPU); dml/coreml where bundled",
+      ).choices([...DEVICE_NAMES]),
+    )
     .option("--low-memory", "load each network only while it runs; keep one model open")
     .option(
       "--fast",

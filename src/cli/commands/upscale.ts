@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import cliProgress from "cli-progress";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { describeRepair } from "../../cache/cache-entries.js";
 import { GraphCache } from "../../cache/graph-cache.js";
 import { toRgb } from "../../image/color.js";
@@ -17,6 +17,7 @@ import { decodePng, encodePng, hasPngSignature, pngHeaderSize } from "../../imag
 import { rgbPixels } from "../../image/types.js";
 import { formatPostprocessInfo, postprocessTextChunks } from "../../upscale/postprocess-info.js";
 import { checkedUpscaleTarget, type UpscaleProgress, upscaleBy } from "../../upscale/upscale-by.js";
+import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 import { formatDuration } from "../format.js";
 import { parseInteger, parseNumber } from "../option-parsers.js";
 
@@ -27,6 +28,7 @@ export interface UpscaleOptions {
   tile?: number;
   tilePad?: number;
   threads?: number;
+  device?: DeviceName;
   json?: boolean;
 }
 
@@ -107,7 +109,18 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   const cache = new GraphCache(undefined, {
     onRepair: (r) => process.stderr.write(`${describeRepair(r)}\n`),
   });
-  const upscaler = openUpscaler(o.upscaler, { threads: o.threads, tile: o.tile, tilePad: o.tilePad, cache });
+  const { chooseDevice, cpuAfterFailure, describeDevice, deviceDoc } = await import("../device-choice.js");
+  let device = o.device ? await chooseDevice(o.device) : undefined;
+  if (device) process.stderr.write(`${describeDevice(device)}\n`);
+  const open = () =>
+    openUpscaler(o.upscaler, {
+      threads: o.threads,
+      tile: o.tile,
+      tilePad: o.tilePad,
+      cache,
+      executionProviders: device?.executionProviders,
+    });
+  let upscaler = open();
   const scale = o.scale ?? upscaler.scale;
   let png: ReturnType<typeof decodePng>;
   try {
@@ -122,7 +135,18 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
   const started = Date.now();
   let result: Awaited<ReturnType<typeof upscaleBy>>;
   try {
-    result = await upscaleBy(upscaler, image, scale, { onProgress: (p) => progress.update(p) });
+    result = await upscaleBy(upscaler, image, scale, { onProgress: (p) => progress.update(p) }).catch(
+      async (err: unknown) => {
+        // --device auto: a GPU that fails mid-run hands over to the CPU
+        const onCpu = device ? cpuAfterFailure(device, err) : undefined;
+        if (!onCpu) throw err;
+        device = onCpu;
+        process.stderr.write(`${describeDevice(onCpu)}\n`);
+        await upscaler.close();
+        upscaler = open();
+        return upscaleBy(upscaler, image, scale, { onProgress: (p) => progress.update(p) });
+      },
+    );
   } finally {
     progress.finish();
     await upscaler.close();
@@ -144,6 +168,7 @@ export async function runUpscale(input: string, o: UpscaleOptions): Promise<void
       scale,
       infotext,
       seconds,
+      ...(device ? { device: deviceDoc(device) } : {}),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {
@@ -171,6 +196,12 @@ export function registerUpscaleCommand(program: Command): void {
     .option("--tile <px>", "tile size in input pixels; 0: no tiling (default 192)", parseInteger)
     .option("--tile-pad <px>", "context pixels around each tile (default 16)", parseInteger)
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
+    .addOption(
+      new Option(
+        "--device <name>",
+        "where an upscaler model runs: cpu (default), webgpu (an error if no adapter works), auto (WebGPU if usable, else the CPU); dml/coreml where bundled",
+      ).choices([...DEVICE_NAMES]),
+    )
     .option("--json", "print one JSON object (file, size, infotext, seconds) on stdout")
     .addHelpText(
       "after",
