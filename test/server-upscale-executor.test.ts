@@ -2,7 +2,8 @@
  * The extras upscale under the child-process executor (what `sdlite serve` runs): while an ESRGAN
  * upscale of a large image computes, /progress and /interrupt answer within a second (the network
  * runs in the executor process, not on the server's thread); an interrupt stops it within a tile;
- * the PNG is the same bytes as the in-process executor's; bad upscalers are still a 4xx.
+ * the PNG is the same bytes as the in-process executor's; bad upscalers are still a 4xx, and an
+ * upscaler failing inside the executor process keeps its error class.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,8 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { ChildProcessExecutor } from "../src/executor/child-process-executor.js";
+import { InProcessExecutor } from "../src/executor/in-process-executor.js";
 import { decodePng, encodePng } from "../src/image/png.js";
 import { createServer } from "../src/server/create-server.js";
+import { UpscalerModelError } from "../src/upscale/esrgan-architecture.js";
+import { upscaleJobImage } from "../src/upscale/upscale-job.js";
 import { tinyRrdbWeights, writeTinyPth } from "./helpers/tiny-upscalers.js";
 
 const work = mkdtempSync(join(tmpdir(), "sdlite-server-upscale-executor-"));
@@ -189,6 +194,29 @@ describe("extras upscale in the executor process", () => {
       });
       assert.equal(r.statusCode, 422, r.body);
       assert.match((r.json() as { detail: string }).detail, pattern);
+    }
+  });
+
+  it("an upscaler failing in the executor process keeps its error class (as in process)", async () => {
+    // readable weights, but no ESRGAN-family network: found only when the executor opens it
+    const odd = join(work, "odd.pth");
+    writeTinyPth(odd, new Map([["foo.weight", { shape: [2], data: Float32Array.of(1, 2) }]]));
+    const job = {
+      image: upscaleJobImage({ width: 8, height: 8, data: pixels.subarray(0, 192) }),
+      text: {},
+      resize: { mode: "by" as const, scale: 2 },
+      upscaler: { name: "odd", path: odd },
+    };
+    for (const executor of [new ChildProcessExecutor({ upscaleCache: false }), new InProcessExecutor()]) {
+      try {
+        await assert.rejects(executor.upscale(job), (err: Error) => {
+          assert.ok(err instanceof UpscalerModelError, `${err.name}: ${err.message}`);
+          assert.match(err.message, /not an ESRGAN-family upscaler/);
+          return true;
+        });
+      } finally {
+        await executor.close();
+      }
     }
   });
 });
