@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { GenerationJob } from "../pipeline/generation-job.js";
 import type { PipelineSpec } from "../pipeline/job-engine.js";
 import type { GenerationJobResult } from "../pipeline/run-generation-job.js";
+import type { UpscaleJob, UpscaleJobOptions, UpscaleJobResult } from "../upscale/upscale-job.js";
 import { deserializeError, type FromExecutor, type ToExecutor } from "./executor-messages.js";
 import {
   type ExecutionOptions,
@@ -26,15 +27,22 @@ export interface ChildProcessExecutorOptions {
   readonly maxPipelines?: number;
   /** Lines worth a server log (a repaired graph-cache entry). */
   readonly log?: (line: string) => void;
+  /** Threads per upscaler operator (default: physical cores). */
+  readonly upscaleThreads?: number;
+  /** false: upscaler graphs are built in memory, not cached. */
+  readonly upscaleCache?: boolean;
 }
 
 /** How long close() waits for the process to stop on its own before killing it. */
 export const DEFAULT_CLOSE_GRACE_MS = 5000;
 
+type Result = GenerationJobResult | UpscaleJobResult | undefined;
+
 interface Pending {
-  readonly resolve: (result: GenerationJobResult | undefined) => void;
+  readonly resolve: (result: Result) => void;
   readonly reject: (error: Error) => void;
   readonly options?: ExecutionOptions;
+  readonly upscaleOptions?: UpscaleJobOptions;
 }
 
 /** The process's entry point: the .ts source when running from source (tsx), else the built .js. */
@@ -62,15 +70,30 @@ export class ChildProcessExecutor implements JobExecutor {
   }
 
   async run(job: GenerationJob, options: ExecutionOptions = {}): Promise<GenerationJobResult> {
-    const { signal } = options;
     const id = this.nextId;
-    const result = this.request((id) => ({ type: "run", id, job, preview: options.preview }), options);
+    const result = this.request((id) => ({ type: "run", id, job, preview: options.preview }), { options });
+    return (await this.abortable(id, result, options.signal, options.keepStopped)) as GenerationJobResult;
+  }
+
+  async upscale(job: UpscaleJob, options: UpscaleJobOptions = {}): Promise<UpscaleJobResult> {
+    const id = this.nextId;
+    const result = this.request((id) => ({ type: "upscale", id, job }), { upscaleOptions: options });
+    return (await this.abortable(id, result, options.signal)) as UpscaleJobResult;
+  }
+
+  /** Sends operation `id` an abort message when `signal` aborts, until it ends. */
+  private async abortable(
+    id: number,
+    result: Promise<Result>,
+    signal: AbortSignal | undefined,
+    keepStopped?: () => boolean,
+  ): Promise<Result> {
     const onAbort = () =>
-      this.post({ type: "abort", id, reason: signal?.reason, keep: options.keepStopped?.() ?? false });
+      this.post({ type: "abort", id, reason: signal?.reason, keep: keepStopped?.() ?? false });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return (await result) as GenerationJobResult;
+      return await result;
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -111,13 +134,13 @@ export class ChildProcessExecutor implements JobExecutor {
 
   private request(
     message: (id: number) => ToExecutor,
-    options?: ExecutionOptions,
-  ): Promise<GenerationJobResult | undefined> {
+    callbacks: Pick<Pending, "options" | "upscaleOptions"> = {},
+  ): Promise<Result> {
     if (this.closed) return Promise.reject(new Error("the job executor is closed"));
     const id = this.nextId++;
     const child = this.start();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, options });
+      this.pending.set(id, { resolve, reject, ...callbacks });
       child.send(message(id));
     });
   }
@@ -128,7 +151,8 @@ export class ChildProcessExecutor implements JobExecutor {
 
   private start(): ChildProcess {
     if (this.child) return this.child;
-    const child = fork(entryPoint(), [JSON.stringify({ maxPipelines: this.options.maxPipelines })], {
+    const { maxPipelines, upscaleThreads, upscaleCache } = this.options;
+    const child = fork(entryPoint(), [JSON.stringify({ maxPipelines, upscaleThreads, upscaleCache })], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.child = child;
@@ -167,6 +191,9 @@ export class ChildProcessExecutor implements JobExecutor {
         return;
       case "preview":
         options?.onPreview?.(message.png, message.step);
+        return;
+      case "upscale-progress":
+        pending.upscaleOptions?.onProgress?.(message.upscaler, message.progress);
         return;
       case "iteration": {
         const signal = options?.iterationSignal?.(message.iteration);

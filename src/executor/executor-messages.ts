@@ -1,6 +1,6 @@
 /**
  * What the server and its executor process say to each other over the IPC channel: plain JSON,
- * one operation (prepare, run, release) at a time, each answered by `done` or `failed` with its id.
+ * one operation (prepare, run, upscale, release) at a time, each answered by `done` or `failed` with its id.
  */
 
 import { LoraFileError } from "../lora/lora-module.js";
@@ -11,14 +11,18 @@ import type { PipelineSpec } from "../pipeline/job-engine.js";
 import type { GenerationJobResult } from "../pipeline/run-generation-job.js";
 import type { PreviewSettings } from "../server/live-preview.js";
 import { PromptSyntaxError } from "../tokenizer/prompt-weights.js";
+import { UpscalerModelError } from "../upscale/esrgan-architecture.js";
+import type { UpscaleProgress } from "../upscale/upscale-by.js";
+import type { UpscaleJob, UpscaleJobResult } from "../upscale/upscale-job.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { ExecutionProgress, OpenedModelInfo } from "./job-executor.js";
 
 export type ToExecutor =
   | { type: "prepare"; id: number; spec: PipelineSpec }
   | { type: "run"; id: number; job: GenerationJob; preview?: PreviewSettings }
+  | { type: "upscale"; id: number; job: UpscaleJob }
   | { type: "release"; id: number }
-  /** The job's signal aborted; `keep`: decode what the stopped iteration has. */
+  /** The job's (or upscale's) signal aborted; `keep`: decode what the stopped iteration has. */
   | { type: "abort"; id: number; reason: unknown; keep: boolean }
   /** Iteration `iteration`'s own signal aborted (skip). */
   | { type: "skip"; id: number; iteration: number; keep: boolean };
@@ -35,9 +39,10 @@ export type FromExecutor =
   | { type: "progress"; id: number; progress: ExecutionProgress }
   | { type: "iteration"; id: number; iteration: number }
   | { type: "preview"; id: number; png: string; step: number }
+  | { type: "upscale-progress"; id: number; upscaler: number; progress: UpscaleProgress }
   | { type: "model"; model: OpenedModelInfo | undefined }
   | { type: "log"; line: string }
-  | { type: "done"; id: number; result?: GenerationJobResult }
+  | { type: "done"; id: number; result?: GenerationJobResult | UpscaleJobResult }
   | { type: "failed"; id: number; error: SerializedError };
 
 export function serializeError(err: unknown): SerializedError {
@@ -55,6 +60,7 @@ const KNOWN_ERRORS: readonly (abstract new (...args: never[]) => Error)[] = [
   LoraFileError,
   PromptSyntaxError,
   ModelLoadError,
+  UpscalerModelError,
 ];
 
 export function deserializeError(e: SerializedError): Error {

@@ -11,6 +11,10 @@ import { InProcessExecutor } from "./in-process-executor.js";
 /** argv[2]: the executor's settings as JSON. */
 interface ProcessSettings {
   readonly maxPipelines?: number;
+  /** Threads per upscaler operator; default: physical cores. */
+  readonly upscaleThreads?: number;
+  /** false: upscaler graphs are built in memory, not cached. */
+  readonly upscaleCache?: boolean;
 }
 
 const send = (message: FromExecutor) => process.send?.(message);
@@ -19,9 +23,16 @@ const settings: ProcessSettings = JSON.parse(process.argv[2] ?? "{}");
 const graphCache = new GraphCache(undefined, {
   onRepair: (r) => send({ type: "log", line: describeRepair(r) }),
 });
-const executor = new InProcessExecutor({ maxPipelines: settings.maxPipelines, local: { graphCache } });
+const executor = new InProcessExecutor({
+  maxPipelines: settings.maxPipelines,
+  local: { graphCache },
+  upscalers: {
+    threads: settings.upscaleThreads,
+    cache: settings.upscaleCache === false ? false : graphCache,
+  },
+});
 
-/** The running job's controls, reached by abort and skip messages. */
+/** The running job's (or upscale's) controls, reached by abort and skip messages. */
 interface Running {
   readonly id: number;
   readonly controller: AbortController;
@@ -54,6 +65,21 @@ async function handle(message: ToExecutor): Promise<void> {
       send({ type: "model", model: undefined });
       send({ type: "done", id: message.id });
       return;
+    case "upscale": {
+      const { id } = message;
+      const job: Running = { id, controller: new AbortController(), keep: false };
+      running = job;
+      try {
+        const result = await executor.upscale(message.job, {
+          signal: job.controller.signal,
+          onProgress: (upscaler, progress) => send({ type: "upscale-progress", id, upscaler, progress }),
+        });
+        send({ type: "done", id, result });
+      } finally {
+        running = undefined;
+      }
+      return;
+    }
     case "run": {
       const { id } = message;
       const job: Running = { id, controller: new AbortController(), keep: false };

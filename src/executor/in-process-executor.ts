@@ -12,6 +12,14 @@ import { engineOptionsForJob, type LocalEngine, type PipelineSpec } from "../pip
 import { type GenerationJobResult, runGenerationJob } from "../pipeline/run-generation-job.js";
 import { LivePreview } from "../server/live-preview.js";
 import { type PipelineOpener, PipelinePool } from "../server/pipeline-pool.js";
+import { UpscalerPool } from "../server/upscaler-pool.js";
+import type { OpenUpscalerOptions } from "../upscale/open-upscaler.js";
+import {
+  runUpscaleJob,
+  type UpscaleJob,
+  type UpscaleJobOptions,
+  type UpscaleJobResult,
+} from "../upscale/upscale-job.js";
 import type { ExecutionOptions, JobExecutor, OpenedModelInfo } from "./job-executor.js";
 
 export interface InProcessExecutorOptions {
@@ -21,10 +29,13 @@ export interface InProcessExecutorOptions {
   readonly local?: LocalEngine;
   /** How a pipeline is opened; default openPipeline with the job's engine settings and `local`. */
   readonly opener?: PipelineOpener;
+  /** How upscaler models are opened (threads, graph cache). */
+  readonly upscalers?: OpenUpscalerOptions;
 }
 
 export class InProcessExecutor implements JobExecutor {
   private readonly pool: PipelinePool;
+  private readonly upscalers: UpscalerPool;
   /** Embedding folders by path, re-read only when their files change. */
   private readonly embeddingFolders = new Map<string, EmbeddingFolder>();
 
@@ -33,6 +44,7 @@ export class InProcessExecutor implements JobExecutor {
       options.opener ??
       ((spec: PipelineSpec) => openPipeline(spec.model.path, engineOptionsForJob(spec, options.local)));
     this.pool = new PipelinePool(opener, options.maxPipelines ?? 2);
+    this.upscalers = new UpscalerPool(options.upscalers);
   }
 
   async prepare(spec: PipelineSpec): Promise<void> {
@@ -71,6 +83,10 @@ export class InProcessExecutor implements JobExecutor {
     return live?.failure ? { ...result, warnings: [...result.warnings, live.failure] } : result;
   }
 
+  upscale(job: UpscaleJob, options: UpscaleJobOptions = {}): Promise<UpscaleJobResult> {
+    return runUpscaleJob(job, (entry) => this.upscalers.get(entry), options);
+  }
+
   release(): Promise<void> {
     return this.pool.closeAll();
   }
@@ -82,6 +98,7 @@ export class InProcessExecutor implements JobExecutor {
 
   async close(): Promise<void> {
     await this.pool.closeAll();
+    await this.upscalers.close();
   }
 
   private embeddings(dir: string) {

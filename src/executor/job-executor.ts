@@ -6,13 +6,15 @@
  * onnxruntime computes on it for minutes).
  *
  * An executor runs one job at a time and keeps the pipelines it opened for the next jobs (a pool,
- * see server/pipeline-pool.ts), so a model switch is `prepare` and an unload is `release`.
+ * see server/pipeline-pool.ts), so a model switch is `prepare` and an unload is `release`. It runs
+ * the extras upscales too (upscale/upscale-job.ts), whose ESRGAN networks block a thread as long.
  */
 
 import type { GenerationJob } from "../pipeline/generation-job.js";
 import type { PipelineSpec } from "../pipeline/job-engine.js";
 import type { GenerationJobResult, JobProgress } from "../pipeline/run-generation-job.js";
 import type { PreviewSettings } from "../server/live-preview.js";
+import type { UpscaleJob, UpscaleJobOptions, UpscaleJobResult } from "../upscale/upscale-job.js";
 
 /** A progress report as JSON: the pipeline's, without the latents (previews are drawn by the executor). */
 export type ExecutionProgress = Omit<JobProgress, "latents" | "latentShape">;
@@ -46,6 +48,11 @@ export interface JobExecutor {
    * or ExecutorCrashedError when the process running it died.
    */
   run(job: GenerationJob, options?: ExecutionOptions): Promise<GenerationJobResult>;
+  /**
+   * Runs one extras upscale (ESRGAN models kept open between jobs); stops at the next tile when the
+   * signal aborts, rejecting with the signal's reason. Errors keep their class as run's do.
+   */
+  upscale(job: UpscaleJob, options?: UpscaleJobOptions): Promise<UpscaleJobResult>;
   /** Closes every open pipeline (A1111's unload); the executor stays usable. */
   release(): Promise<void>;
   /** The pipeline used last, or undefined before any or after release. */

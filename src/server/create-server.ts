@@ -40,7 +40,6 @@ import { defaultWebDir, webUiRoutes } from "./routes/web-ui.js";
 import { ServerContext, type ServerJobResult, type ServerLog, toHttpError } from "./server-context.js";
 import { ServerOptions } from "./server-options.js";
 import type { ServerQueue } from "./server-queue.js";
-import { UpscalerPool } from "./upscaler-pool.js";
 
 export interface CreateServerOptions {
   /** `-m`: the model loaded first (a path, or a name the catalog knows). */
@@ -148,10 +147,16 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   // one graph cache for every pipeline and upscaler: a damaged entry is rebuilt with a log line
   const graphCache = new GraphCache(undefined, { onRepair: (r) => log(describeRepair(r)) });
   const maxPipelines = options.maxPipelines ?? (engine.memory?.lowMemory ? 1 : 2);
+  const upscaleThreads = engine.runtime?.threads;
+  const upscaleCache = engine.runtime?.cache !== false;
   const executor: JobExecutor =
     options.executor === "child-process"
-      ? new ChildProcessExecutor({ maxPipelines, log })
-      : new InProcessExecutor({ maxPipelines, local: { graphCache } });
+      ? new ChildProcessExecutor({ maxPipelines, log, upscaleThreads, upscaleCache })
+      : new InProcessExecutor({
+          maxPipelines,
+          local: { graphCache },
+          upscalers: { threads: upscaleThreads, cache: upscaleCache ? graphCache : false },
+        });
   const previewMode = options.preview ?? (engine.taesd ? "taesd" : "approx");
   const previewEvery = options.previewEvery ?? DEFAULT_PREVIEW_EVERY[previewMode];
   const capacity = options.queueSize ?? DEFAULT_QUEUE_SIZE;
@@ -269,12 +274,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   a1111DiscoveryRoutes(app, context);
   a1111ExtraRoutes(app, context);
   a1111EmbeddingRoutes(app, context);
-  const upscalers = new UpscalerPool({
-    threads: engine.runtime?.threads,
-    cache: engine.runtime?.cache === false ? false : graphCache,
-  });
   context.upscalers = new UpscalerCatalog(options.upscalersDir ?? join(modelsDir, "ESRGAN"));
-  a1111UpscaleRoutes(app, context, context.upscalers, upscalers);
+  a1111UpscaleRoutes(app, context, context.upscalers);
   sdliteJobRoutes(app, context);
   sdliteProfileRoutes(app, options.profileDir);
   await webUiRoutes(app, options.webDir === false ? undefined : (options.webDir ?? defaultWebDir()), () =>
@@ -287,7 +288,6 @@ export async function createServer(options: CreateServerOptions = {}): Promise<F
   });
   app.addHook("onClose", async () => {
     await executor.close();
-    await upscalers.close();
   });
 
   app.decorate("sdlite", {

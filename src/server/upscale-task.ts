@@ -1,69 +1,43 @@
 /**
  * An extras upscale as a queued job, like a generation: it waits its turn (an upscale saturates the
  * CPU as a generation does), reports tiles as steps (so /progress and the job events show it), and
- * stops at the next tile when cancelled or interrupted.
+ * stops at the next tile when cancelled or interrupted. The job executor runs it (in the executor
+ * process under `sdlite serve`, so the server keeps answering while ESRGAN computes).
  */
-import { encodePng } from "../image/png.js";
-import { rgbPixels } from "../image/types.js";
-import { extrasUpscale } from "../upscale/extras-upscale.js";
-import { formatPostprocessInfo, infotextHtml, postprocessTextChunks } from "../upscale/postprocess-info.js";
+import type { JobExecutor } from "../executor/job-executor.js";
+import { type UpscaleJobResult, upscaleJobImage } from "../upscale/upscale-job.js";
 import type { ExtrasRequest } from "./extras-request.js";
 import type { Task } from "./job-queue.js";
-import type { UpscalerPool } from "./upscaler-pool.js";
 
-export interface UpscaleResult {
+export interface UpscaleResult extends UpscaleJobResult {
   readonly kind: "extras";
-  /** Base64 PNG: the input's text chunks plus the `postprocessing` infotext. */
-  readonly image: string;
-  readonly html_info: string;
-  readonly info: string;
-  readonly width: number;
-  readonly height: number;
 }
 
-export function upscaleTask(request: ExtrasRequest, pool: UpscalerPool): Task<UpscaleResult> {
+export function upscaleTask(request: ExtrasRequest, executor: JobExecutor): Task<UpscaleResult> {
   return {
     kind: "extras",
     run: async (context) => {
       const { progress } = context;
-      let image = request.image;
-      let infotext = "";
-      if (request.upscaler) {
-        progress.textinfo = `Upscaling with ${request.upscaler.name}`;
-        const upscaler = await pool.get(request.upscaler);
-        const second = request.second
-          ? { upscaler: await pool.get(request.second.upscaler), visibility: request.second.visibility }
-          : undefined;
-        const result = await extrasUpscale(
-          image,
-          { resize: request.resize, upscaler, second },
-          {
-            signal: context.signal,
-            onProgress: (index, p) => {
-              progress.samplingStep = p.tile;
-              progress.samplingSteps = p.tiles;
-              context.emit({
-                type: "step",
-                step: p.tile,
-                total: p.tiles,
-                jobNo: index,
-                jobCount: second ? 2 : 1,
-              });
-            },
+      const { second } = request;
+      if (request.upscaler) progress.textinfo = `Upscaling with ${request.upscaler.name}`;
+      const result = await executor.upscale(
+        { ...request, image: upscaleJobImage(request.image) },
+        {
+          signal: context.signal,
+          onProgress: (index, p) => {
+            progress.samplingStep = p.tile;
+            progress.samplingSteps = p.tiles;
+            context.emit({
+              type: "step",
+              step: p.tile,
+              total: p.tiles,
+              jobNo: index,
+              jobCount: second ? 2 : 1,
+            });
           },
-        );
-        image = result.image;
-        infotext = formatPostprocessInfo(result.info);
-      }
-      const png = encodePng(rgbPixels(image), postprocessTextChunks(request.text, infotext, "api"));
-      return {
-        kind: "extras",
-        image: Buffer.from(png).toString("base64"),
-        html_info: infotextHtml(infotext),
-        info: infotext,
-        width: image.width,
-        height: image.height,
-      };
+        },
+      );
+      return { kind: "extras", ...result };
     },
   };
 }
@@ -79,7 +53,7 @@ export interface BatchUpscaleResult {
 /** extra-batch-images: the images one after the other in one queued job. */
 export function batchUpscaleTask(
   requests: readonly ExtrasRequest[],
-  pool: UpscalerPool,
+  executor: JobExecutor,
 ): Task<BatchUpscaleResult> {
   return {
     kind: "extras",
@@ -90,7 +64,7 @@ export function batchUpscaleTask(
         context.signal.throwIfAborted();
         context.progress.jobNo = i;
         context.progress.jobCount = requests.length;
-        const one = await upscaleTask(request, pool).run(context);
+        const one = await upscaleTask(request, executor).run(context);
         images.push(one.image);
         if (i === 0) htmlInfo = one.html_info;
       }

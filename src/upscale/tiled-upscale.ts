@@ -58,7 +58,12 @@ export async function runTiles(
   const tiles = planTiles(width, height, options.tile, options.pad, options.multiple ?? 1);
   let done = 0;
   for (const t of tiles) {
-    options.signal?.throwIfAborted();
+    if (options.signal) {
+      // onnxruntime held the thread for the last tile: let a stop sent meanwhile (an HTTP request,
+      // an executor message) arrive now, before the next tile, not after it
+      await new Promise((resolve) => setImmediate(resolve));
+      options.signal.throwIfAborted();
+    }
     const h = t.wy1 - t.wy0;
     const w = t.wx1 - t.wx0;
     const output = await network(cropPlanes(planes, channels, width, height, t), h, w);

@@ -17,7 +17,6 @@ import {
   type UpscaleResult,
   upscaleTask,
 } from "../upscale-task.js";
-import type { UpscalerPool } from "../upscaler-pool.js";
 
 const tags = ["A1111"];
 const nullable = (type: string, extra: Record<string, unknown> = {}) => ({ type: [type, "null"], ...extra });
@@ -90,12 +89,7 @@ const upscalerSchema = {
   },
 } as const;
 
-export function a1111UpscaleRoutes(
-  app: FastifyInstance,
-  ctx: ServerContext,
-  catalog: UpscalerCatalog,
-  pool: UpscalerPool,
-): void {
+export function a1111UpscaleRoutes(app: FastifyInstance, ctx: ServerContext, catalog: UpscalerCatalog): void {
   app.get(
     "/sdapi/v1/upscalers",
     {
@@ -140,7 +134,7 @@ export function a1111UpscaleRoutes(
     },
     async (request) => {
       const parsed = parseExtrasRequest(request.body, catalog);
-      const job = ctx.submitTask(upscaleTask(parsed, pool));
+      const job = ctx.submitTask(upscaleTask(parsed, ctx.executor));
       let result: UpscaleResult;
       try {
         result = (await job.finished) as UpscaleResult;
@@ -171,7 +165,7 @@ export function a1111UpscaleRoutes(
     },
     async (request) => {
       const parsed = parseExtrasBatchRequest(request.body, catalog);
-      const job = ctx.submitTask(batchUpscaleTask(parsed, pool));
+      const job = ctx.submitTask(batchUpscaleTask(parsed, ctx.executor));
       let result: BatchUpscaleResult;
       try {
         result = (await job.finished) as BatchUpscaleResult;
