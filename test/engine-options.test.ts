@@ -149,7 +149,7 @@ describe("a variant's attention per network reaches each network's graph", () =>
         weights: { component: model.textEncoder, weights: model.textEncoder.weights, lora },
       },
       ctx,
-      {},
+      { quantization: "none" },
     );
     const unet = buildNetwork(
       NETWORK_FACTORIES.unet,
