@@ -8,7 +8,10 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
-import { TEXT_ENCODER_QUANTIZATIONS, type TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
+import {
+  TEXT_ENCODER_QUANTIZATIONS,
+  type TextEncoderQuantization,
+} from "../graph/text-encoder-quantization.js";
 import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
 import { VAE_QUANTIZATIONS, type VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
@@ -110,9 +113,14 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
 }
 
 /** A quantization setting checked against its choices: a clear error names the network. */
-function checkedQuantization<T extends string>(value: T | undefined, choices: readonly T[], network: string): T {
+function checkedQuantization<T extends string>(
+  value: T | undefined,
+  choices: readonly T[],
+  network: string,
+): T {
   const q = value ?? ("none" as T);
-  if (!choices.includes(q)) throw new Error(`unknown ${network} quantization "${q}" (expected ${choices.join(", ")})`);
+  if (!choices.includes(q))
+    throw new Error(`unknown ${network} quantization "${q}" (expected ${choices.join(", ")})`);
   return q;
 }
 
