@@ -39,7 +39,14 @@ describe("EngineOptions fields", () => {
         .sort();
     assert.deepEqual(byRecord("runtime"), ["backend", "cache", "executionProviders", "threads"]);
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
-    assert.deepEqual(byRecord("speed"), ["attention", "decoder", "deepCacheInterval", "unetQuantization"]);
+    assert.deepEqual(byRecord("speed"), [
+      "attention",
+      "decoder",
+      "deepCacheInterval",
+      "textEncoderQuantization",
+      "unetQuantization",
+      "vaeQuantization",
+    ]);
     assert.deepEqual(byRecord("model"), ["loras", "overrides", "taesd", "vae", "variant"]);
   });
 
@@ -70,6 +77,8 @@ describe("the bench's option sets follow the type", () => {
       "variant",
       "deepCacheInterval",
       "unetQuantization",
+      "vaeQuantization",
+      "textEncoderQuantization",
       "weightStorage",
       "executionProviders",
     ])
@@ -149,7 +158,7 @@ describe("a variant's attention per network reaches each network's graph", () =>
         weights: { component: model.textEncoder, weights: model.textEncoder.weights, lora },
       },
       ctx,
-      {},
+      { quantization: "none" },
     );
     const unet = buildNetwork(
       NETWORK_FACTORIES.unet,

@@ -356,7 +356,13 @@ export async function buildCliJob(
       memory: { lowMemory: oneShotLowMemory(preset, o.lowMemory), weightStorage: o.weightStorage },
       ...speedSettings(
         preset,
-        { decoder: o.decoder, deepCacheInterval: o.deepCache, unetQuantization: o.quantize },
+        {
+          decoder: o.decoder,
+          deepCacheInterval: o.deepCache,
+          unetQuantization: o.quantize,
+          vaeQuantization: o.quantizeVae,
+          textEncoderQuantization: o.quantizeTextEncoder,
+        },
         taesd?.path,
       ),
     },

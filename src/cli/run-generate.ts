@@ -41,6 +41,11 @@ function engineDoc(o: GenerateOptions, { job, taesd }: CliJob) {
     ...(taesd ? { taesd: { path: taesd.path, ...(taesd.repo ? { repo: taesd.repo } : {}) } } : {}),
     deepCacheInterval: job.engine.speed?.deepCacheInterval ?? 1,
     unetQuantization: job.engine.speed?.unetQuantization ?? "none",
+    // opt-in, never set by --fast: listed only when asked for
+    ...(job.engine.speed?.vaeQuantization ? { vaeQuantization: job.engine.speed.vaeQuantization } : {}),
+    ...(job.engine.speed?.textEncoderQuantization
+      ? { textEncoderQuantization: job.engine.speed.textEncoderQuantization }
+      : {}),
   };
 }
 

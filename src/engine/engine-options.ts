@@ -8,7 +8,9 @@
  */
 import type { GraphCache } from "../cache/graph-cache.js";
 import type { AttentionKind } from "../graph/layers.js";
+import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import type { UNetQuantization } from "../graph/unet-quantization.js";
+import type { VaeQuantization } from "../graph/vae-quantization.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { ArchitectureOverrides } from "../weights/architecture/architecture-overrides.js";
 import type { WeightStorageChoice } from "./weight-storage-choice.js";
@@ -68,6 +70,10 @@ export interface SpeedOptions {
   deepCacheInterval?: number;
   /** int8 UNet layers: "none" (default), "int8-linear" (transformer linears) or "int8" (also convs). */
   unetQuantization?: UNetQuantization;
+  /** int8 convs in the full VAE's decoder blocks: "none" (default) or "int8". */
+  vaeQuantization?: VaeQuantization;
+  /** int8 text encoder transformer linears: "none" (default) or "int8". */
+  textEncoderQuantization?: TextEncoderQuantization;
   /** "vae" (quality default) or "taesd" (fast). */
   decoder?: DecoderKind;
 }
@@ -99,7 +105,14 @@ export const ENGINE_OPTION_FIELDS: {
   model: { loras: "object", overrides: "object", vae: "string", taesd: "string", variant: "string" },
   runtime: { backend: "object", executionProviders: "strings", threads: "number", cache: "object" },
   memory: { lowMemory: "boolean", tileLatentSize: "number", weightStorage: "string" },
-  speed: { attention: "string", deepCacheInterval: "number", unetQuantization: "string", decoder: "string" },
+  speed: {
+    attention: "string",
+    deepCacheInterval: "number",
+    unetQuantization: "string",
+    vaeQuantization: "string",
+    textEncoderQuantization: "string",
+    decoder: "string",
+  },
 };
 
 export interface EngineOptionField {

@@ -8,7 +8,12 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
+import {
+  TEXT_ENCODER_QUANTIZATIONS,
+  type TextEncoderQuantization,
+} from "../graph/text-encoder-quantization.js";
 import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
+import { VAE_QUANTIZATIONS, type VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
 import { validateDeepCacheInterval } from "../pipeline/deep-cache.js";
 import type { PipelineModels } from "../pipeline/generate.js";
@@ -107,9 +112,31 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
   return { deepCacheInterval, quantization, inpainting: model.inpainting };
 }
 
+/** A quantization setting checked against its choices: a clear error names the network. */
+function checkedQuantization<T extends string>(
+  value: T | undefined,
+  choices: readonly T[],
+  network: string,
+): T {
+  const q = value ?? ("none" as T);
+  if (!choices.includes(q))
+    throw new Error(`unknown ${network} quantization "${q}" (expected ${choices.join(", ")})`);
+  return q;
+}
+
 async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
   const ctx = networkContext(model, options);
   const unetOptions = unetSettings(model, options);
+  const textEncoderQuantization: TextEncoderQuantization = checkedQuantization(
+    options.speed?.textEncoderQuantization,
+    TEXT_ENCODER_QUANTIZATIONS,
+    "text encoder",
+  );
+  const vaeQuantization: VaeQuantization = checkedQuantization(
+    options.speed?.vaeQuantization,
+    VAE_QUANTIZATIONS,
+    "VAE",
+  );
   const tokenizer =
     model.tokenizer.kind === "folder"
       ? loadClipTokenizer(model.tokenizer.path)
@@ -128,7 +155,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
       ? { kind: "weights", weights: merged.textEncoder }
       : { kind: "onnx", onnx: onnxPart(model, "textEncoder") },
     ctx,
-    {},
+    { quantization: textEncoderQuantization },
   );
   const unet = buildNetwork(
     NETWORK_FACTORIES.unet,
@@ -139,6 +166,7 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
   const vae = openVae(model, ctx, {
     decoder: options.speed?.decoder ?? "vae",
     tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
+    quantization: vaeQuantization,
   });
 
   const lowMemory = options.memory?.lowMemory ?? false;

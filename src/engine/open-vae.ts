@@ -4,12 +4,13 @@
  * images, and TAESD live previews when TAESD weights were given.
  */
 
+import type { VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import type { DecoderKind } from "./engine-options.js";
 import type { LazySession } from "./lazy-session.js";
 import type { NetworkContext } from "./networks/network-factory.js";
 import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
-import type { DecoderPart, VaeParts } from "./networks/vae.js";
+import type { DecoderPart, VaeParts, VaeSettings } from "./networks/vae.js";
 import { type PreviewDecoder, SessionPreviewDecoder } from "./preview-decoder.js";
 import { SessionVae } from "./session-networks.js";
 
@@ -17,6 +18,8 @@ export interface VaeSetup {
   decoder: DecoderKind;
   /** Decode latents larger than this per side (encode images larger than 8× it) in overlapping tiles; 0 = never tile. */
   tileLatentSize: number;
+  /** int8 convs in the full VAE's decoder (validated by the caller). */
+  quantization: VaeQuantization;
 }
 
 export interface OpenedVae {
@@ -26,24 +29,24 @@ export interface OpenedVae {
   preview?: PreviewDecoder;
 }
 
-function vaeParts(model: LoadedModel, ctx: NetworkContext): VaeParts {
+function vaeParts(model: LoadedModel, ctx: NetworkContext, settings: VaeSettings): VaeParts {
   if (model.vae) {
     return buildNetwork(
       NETWORK_FACTORIES.vae,
       { kind: "weights", weights: { component: model.vae, weights: model.vae.weights } },
       ctx,
-      {},
+      settings,
     );
   }
   if (model.format === "onnx") {
     const onnx = { decoder: model.vaeDecoder, encoder: model.vaeEncoder };
-    return buildNetwork(NETWORK_FACTORIES.vae, { kind: "onnx", onnx }, ctx, {});
+    return buildNetwork(NETWORK_FACTORIES.vae, { kind: "onnx", onnx }, ctx, settings);
   }
   throw new Error(`${model.path}: the model has no VAE`);
 }
 
 export function openVae(model: LoadedModel, ctx: NetworkContext, setup: VaeSetup): OpenedVae {
-  const vae = vaeParts(model, ctx);
+  const vae = vaeParts(model, ctx, { quantization: setup.quantization });
   const taesd: DecoderPart | undefined =
     model.taesd &&
     buildNetwork(

@@ -25,6 +25,7 @@ import {
   quickGelu,
 } from "./layers.js";
 import { ONNX_DATA_TYPE } from "./onnx-proto.js";
+import { type TextEncoderQuantization, textEncoderInt8Policy } from "./text-encoder-quantization.js";
 import type { WeightStorage } from "./weight-storage.js";
 
 export interface TextEncoderGraphOptions {
@@ -35,6 +36,10 @@ export interface TextEncoderGraphOptions {
   readonly weightStorage?: WeightStorage;
   /** Adds the `extra_token_embeddings` input: ids from vocabSize on index its rows. */
   readonly extraTokens?: boolean;
+  /** int8 transformer linears (text-encoder-quantization.ts); default "none". */
+  readonly quantization?: TextEncoderQuantization;
+  /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
+  readonly int8WeightBits?: 7 | 8;
 }
 
 export const TEXT_ENCODER_INPUT = "input_ids";
@@ -71,7 +76,12 @@ export function buildTextEncoderGraph(
     }
   }
   const b = new GraphBuilder("text_encoder", { weightStorage: options.weightStorage });
-  const ctx: LayerContext = { b, weights, attention: options.attention ?? "matmul" };
+  const ctx: LayerContext = {
+    b,
+    weights,
+    attention: options.attention ?? "matmul",
+    int8: textEncoderInt8Policy(options.quantization, options.int8WeightBits),
+  };
   const c = config.hiddenSize;
   const ids = b.input(TEXT_ENCODER_INPUT, "int32", ["batch", "sequence"]);
 

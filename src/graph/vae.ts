@@ -27,12 +27,17 @@ import {
   silu,
   upsampleNearest,
 } from "./layers.js";
+import { type VaeQuantization, vaeDecoderInt8Policy } from "./vae-quantization.js";
 import type { WeightStorage } from "./weight-storage.js";
 
 export interface VaeGraphOptions {
   readonly attention?: AttentionKind;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** int8 decoder convs (vae-quantization.ts); default "none". The encoder ignores it. */
+  readonly quantization?: VaeQuantization;
+  /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
+  readonly int8WeightBits?: 7 | 8;
 }
 
 export const VAE_DECODER_INPUT = "latent_sample";
@@ -116,8 +121,9 @@ function context(
   weights: WeightSource,
   config: VaeConfig,
   options: VaeGraphOptions,
+  int8?: LayerContext["int8"],
 ): VaeContext {
-  return { b, weights, config, attention: options.attention ?? "matmul" };
+  return { b, weights, config, attention: options.attention ?? "matmul", int8 };
 }
 
 export function buildVaeDecoderGraph(
@@ -126,7 +132,8 @@ export function buildVaeDecoderGraph(
   options: VaeGraphOptions = {},
 ): GraphBuilder {
   const b = new GraphBuilder("vae_decoder", { weightStorage: options.weightStorage });
-  const ctx = context(b, weights, config, options);
+  const int8 = vaeDecoderInt8Policy(options.quantization, options.int8WeightBits);
+  const ctx = context(b, weights, config, options, int8);
   const blocks = config.blockOutChannels;
   const z = b.input(VAE_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
 

@@ -74,6 +74,13 @@ export function speedEntries(speed: RecordContext["speed"] = {}): Record<string,
     ...((speed.unetQuantization ?? "none") !== "none"
       ? { "UNet quantization": speed.unetQuantization! }
       : {}),
+    // the full VAE's decoder only: with TAESD decoding, the int8 decoder never ran
+    ...((speed.vaeQuantization ?? "none") !== "none" && speed.decoder !== "taesd"
+      ? { "VAE quantization": speed.vaeQuantization! }
+      : {}),
+    ...((speed.textEncoderQuantization ?? "none") !== "none"
+      ? { "Text encoder quantization": speed.textEncoderQuantization! }
+      : {}),
   };
 }
 

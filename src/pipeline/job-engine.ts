@@ -15,7 +15,9 @@ import type {
 import { type SpeedPresetName, withSpeedPreset } from "../engine/speed-preset.js";
 import { WEIGHT_STORAGE_CHOICES } from "../engine/weight-storage-choice.js";
 import type { AttentionKind } from "../graph/layers.js";
+import { TEXT_ENCODER_QUANTIZATIONS } from "../graph/text-encoder-quantization.js";
 import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
+import { VAE_QUANTIZATIONS } from "../graph/vae-quantization.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { GenerationJob } from "./generation-job.js";
 import { InvalidRequestError } from "./request.js";
@@ -54,6 +56,8 @@ export const JOB_ENGINE_FIELDS: {
     attention: ["mha", "matmul"] satisfies AttentionKind[],
     deepCacheInterval: "positive-int",
     unetQuantization: UNET_QUANTIZATIONS,
+    vaeQuantization: VAE_QUANTIZATIONS,
+    textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
     decoder: ["vae", "taesd"] satisfies DecoderKind[],
   },
 };
@@ -183,7 +187,10 @@ export type SpeedSettings = Pick<JobEngine, "taesd" | "speed">;
  */
 export function speedSettings(
   preset: SpeedPresetName | undefined,
-  explicit: Pick<SpeedOptions, "decoder" | "deepCacheInterval" | "unetQuantization">,
+  explicit: Pick<
+    SpeedOptions,
+    "decoder" | "deepCacheInterval" | "unetQuantization" | "vaeQuantization" | "textEncoderQuantization"
+  >,
   taesd: string | undefined,
 ): SpeedSettings {
   const speed = withSpeedPreset(preset, {
@@ -196,6 +203,13 @@ export function speedSettings(
     speed: {
       ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
       ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
+      // no preset sets these: only asked for explicitly, and "none" stays unset like a default
+      ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
+        ? { vaeQuantization: explicit.vaeQuantization }
+        : {}),
+      ...(explicit.textEncoderQuantization && explicit.textEncoderQuantization !== "none"
+        ? { textEncoderQuantization: explicit.textEncoderQuantization }
+        : {}),
       ...(taesd ? { decoder: speed.decoder ?? "taesd" } : {}),
     },
   };

@@ -41,6 +41,8 @@ export interface GenerateOptions extends InpaintCliOptions {
   decoder?: "vae" | "taesd";
   deepCache?: number;
   quantize?: "none" | "int8-linear" | "int8";
+  quantizeVae?: "none" | "int8";
+  quantizeTextEncoder?: "none" | "int8";
   weightStorage?: "auto" | "fp32" | "fp16";
   vae?: string;
   config?: string;
@@ -230,6 +232,18 @@ export function registerGenerateCommand(program: Command): void {
         "--quantize <kind>",
         "int8 UNet layers: none, int8-linear (transformer linears) or int8 (also convs)",
       ).choices(["none", "int8-linear", "int8"]),
+    )
+    .addOption(
+      new Option(
+        "--quantize-vae <kind>",
+        "int8 convs in the VAE decoder's blocks: none or int8 (not in --fast; docs/benchmarks.md has the error)",
+      ).choices(["none", "int8"]),
+    )
+    .addOption(
+      new Option(
+        "--quantize-text-encoder <kind>",
+        "int8 text encoder transformer linears: none or int8 (not in --fast; docs/benchmarks.md has the error)",
+      ).choices(["none", "int8"]),
     )
     .addOption(
       new Option(

@@ -11,8 +11,10 @@ import {
   TEXT_ENCODER_OUTPUT,
   textEncoderGraphExtras,
 } from "../../graph/text-encoder.js";
+import type { TextEncoderQuantization } from "../../graph/text-encoder-quantization.js";
 import type { TextEncoderConfig } from "../../weights/architecture/model-config.js";
 import type { OnnxComponent } from "../../weights/loaded-model.js";
+import { int8WeightBitsForThisCpu } from "../int8-weight-bits.js";
 import { SessionTextEncoder } from "../session-networks.js";
 import {
   type BuiltNetwork,
@@ -22,20 +24,27 @@ import {
   variantGraphOptions,
 } from "./network-factory.js";
 
+export interface TextEncoderSettings {
+  /** int8 transformer linears (validated by the caller). */
+  readonly quantization: TextEncoderQuantization;
+}
+
 export type TextEncoderFactory = NetworkFactory<
   TextEncoderConfig,
   OnnxComponent,
-  Record<string, never>,
+  TextEncoderSettings,
   BuiltNetwork<SessionTextEncoder>
 >;
 
 export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
   name: "clip-text-encoder",
-  fromWeights(source, ctx) {
+  fromWeights(source, ctx, { quantization }) {
     const { config } = source.component;
     const extras = textEncoderGraphExtras(config);
     const { clipSkips } = extras;
-    const options = { ...variantGraphOptions(ctx, source, "textEncoder"), ...extras };
+    // "none" stays out of the key, so the float graph keeps its cache entry (as for the UNet)
+    const int8 = quantization === "none" ? {} : { quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+    const options = { ...variantGraphOptions(ctx, source, "textEncoder"), ...extras, ...int8 };
     const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
       buildTextEncoderGraph(source.weights, config, options),
     );
@@ -47,7 +56,12 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
     });
     return { network, sessions: [session] };
   },
-  fromOnnx(component, ctx) {
+  fromOnnx(component, ctx, { quantization }) {
+    if (quantization !== "none") {
+      throw new Error(
+        `${ctx.modelPath}: text encoder quantization rebuilds the text encoder graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
+      );
+    }
     const session = onnxFolderSession(ctx, component);
     const out = component.outputs.find((o) => o.name === "last_hidden_state") ?? component.outputs[0];
     const hidden = Number(out.shape[2]) || 768;

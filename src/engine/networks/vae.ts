@@ -10,8 +10,10 @@ import {
   VAE_ENCODER_INPUT,
   VAE_ENCODER_OUTPUTS,
 } from "../../graph/vae.js";
+import type { VaeQuantization } from "../../graph/vae-quantization.js";
 import type { VaeConfig } from "../../weights/architecture/model-config.js";
 import type { OnnxComponent } from "../../weights/loaded-model.js";
+import { int8WeightBitsForThisCpu } from "../int8-weight-bits.js";
 import type { LazySession } from "../lazy-session.js";
 import type { VaeDecoderIo, VaeEncoderIo } from "../session-networks.js";
 import {
@@ -44,15 +46,25 @@ export interface OnnxVae {
 /** SD1.x's VAE scaling factor, for ONNX folders (their graphs carry no config). */
 const SD1_SCALING_FACTOR = 0.18215;
 
-export type VaeFactory = NetworkFactory<VaeConfig, OnnxVae, Record<string, never>, VaeParts>;
+export interface VaeSettings {
+  /** int8 decoder convs (validated by the caller); the encoder stays float32. */
+  readonly quantization: VaeQuantization;
+}
+
+export type VaeFactory = NetworkFactory<VaeConfig, OnnxVae, VaeSettings, VaeParts>;
 
 export const AUTOENCODER_KL: VaeFactory = {
   name: "vae",
-  fromWeights(source, ctx) {
+  fromWeights(source, ctx, { quantization }) {
     const { config } = source.component;
     const options = variantGraphOptions(ctx, source, "vae");
-    const decoder = builtGraphSession(ctx, source, "vae_decoder", options, () =>
-      buildVaeDecoderGraph(source.weights, config, options),
+    // "none" stays out of the key, so the float decoder keeps its cache entry (as for the UNet)
+    const decoderOptions =
+      quantization === "none"
+        ? options
+        : { ...options, quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+    const decoder = builtGraphSession(ctx, source, "vae_decoder", decoderOptions, () =>
+      buildVaeDecoderGraph(source.weights, config, decoderOptions),
     );
     const encoder = builtGraphSession(ctx, source, "vae_encoder", options, () =>
       buildVaeEncoderGraph(source.weights, config, options),
@@ -75,7 +87,12 @@ export const AUTOENCODER_KL: VaeFactory = {
       scalingFactor: config.scalingFactor,
     };
   },
-  fromOnnx({ decoder, encoder }, ctx) {
+  fromOnnx({ decoder, encoder }, ctx, { quantization }) {
+    if (quantization !== "none") {
+      throw new Error(
+        `${ctx.modelPath}: VAE quantization rebuilds the VAE decoder graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
+      );
+    }
     return {
       decoder: {
         session: onnxFolderSession(ctx, decoder),
