@@ -18,7 +18,7 @@ import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generati
 import type { JobEngine, PipelineSpec } from "../pipeline/job-engine.js";
 import { InvalidRequestError } from "../pipeline/request.js";
 import type { GenerationJobResult } from "../pipeline/run-generation-job.js";
-import { generationInfo } from "./generation-info.js";
+import { generationInfo, type InfoPlan } from "./generation-info.js";
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import { HttpError, invalidRequest } from "./http-error.js";
 import type { JobContext, Task } from "./job-queue.js";
@@ -98,14 +98,35 @@ async function runGeneration(
     ...(plan.hires ? { hires: plan.hires } : {}),
   };
 
+  return runForResponse(job, plan, env.executor, env.preview(), context, startedAt);
+}
+
+/** What of a plan A1111's response needs: a GenerationPlan, or its JSON summary on a worker. */
+export type ResponsePlan = Omit<InfoPlan, "request" | "hires"> &
+  Pick<GenerationPlan, "warnings" | "parameters" | "sendImages">;
+
+/**
+ * Runs a completed job with its steps and previews reported to `context`, and turns the result into
+ * A1111's response; the same for a job run here and one run by a worker behind the queue on Redis.
+ */
+export async function runForResponse(
+  job: GenerationJob,
+  plan: ResponsePlan,
+  runner: Pick<JobExecutor, "run">,
+  preview: PreviewSettings,
+  context: JobContext,
+  startedAt: Date,
+): Promise<GenerationResult> {
+  const { progress } = context;
+  const iterations = job.request.batchCount ?? 1;
   let iteration = -1;
   let result: GenerationJobResult;
   try {
-    result = await env.executor.run(job, {
+    result = await runner.run(job, {
       signal: context.signal,
       iterationSignal: () => context.iterationSignal(),
       keepStopped: () => context.signal.reason !== "cancel",
-      preview: env.preview(),
+      preview,
       onPreview: (png, step) => {
         progress.currentImage = png;
         context.emit({ type: "preview", image: png, step });
@@ -140,6 +161,8 @@ async function runGeneration(
     kind: plan.kind,
     images: plan.sendImages ? result.images.map((i) => i.png) : [],
     parameters: plan.parameters,
-    info: JSON.stringify(generationInfo(plan, result, startedAt, warnings)),
+    info: JSON.stringify(
+      generationInfo({ ...plan, request: job.request, hires: job.hires }, result, startedAt, warnings),
+    ),
   };
 }

@@ -8,22 +8,18 @@
  * so the API process (embedded) and a worker hand their jobs to any executor.
  */
 import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generation-job.js";
-import { InvalidRequestError } from "../pipeline/request.js";
-import type { JobProgress } from "../pipeline/run-generation-job.js";
-import { type GenerationJobResult, runGenerationJob } from "../pipeline/run-generation-job.js";
+import type { GenerationJobResult, JobProgress } from "../pipeline/run-generation-job.js";
 import type { ResolvedSampler } from "../schedulers/registry.js";
-import { generationInfo } from "./generation-info.js";
 import type { GenerationKind, GenerationPlan } from "./generation-plan.js";
 import {
-  base64Png,
   type GenerationEnvironment,
   type GenerationResult,
   modelSpec,
+  runForResponse,
 } from "./generation-task.js";
-import { HttpError, invalidRequest } from "./http-error.js";
+import { HttpError } from "./http-error.js";
 import type { JobContext, Task } from "./job-queue.js";
-import { LivePreview, type PreviewSettings } from "./live-preview.js";
-import type { PipelinePool } from "./pipeline-pool.js";
+import type { PreviewSettings } from "./live-preview.js";
 
 /** What of a plan the response needs, as JSON. */
 export interface PlanSummary {
@@ -122,50 +118,5 @@ export async function runRemoteGeneration(
   const iterations = job.request.batchCount ?? 1;
   progress.jobCount = iterations;
   progress.textinfo = `Loading ${job.model.name ?? job.model.path}`;
-  let iteration = -1;
-  let result: GenerationJobResult;
-  try {
-    result = await runner.run(job, {
-      signal: context.signal,
-      iterationSignal: () => context.iterationSignal(),
-      keepStopped: () => context.signal.reason !== "cancel",
-      preview: data.preview,
-      onPreview: (png, step) => {
-        progress.currentImage = png;
-        context.emit({ type: "preview", image: png, step });
-      },
-      onProgress: (p) => {
-        if (p.batchIndex !== iteration) {
-          iteration = p.batchIndex;
-          progress.jobNo = iteration;
-          progress.samplingStep = 0;
-          progress.textinfo = iterations > 1 ? `Batch ${iteration + 1} of ${iterations}` : undefined;
-        }
-        if (p.stage !== "denoise") return;
-        progress.samplingStep = p.step;
-        progress.samplingSteps = p.totalSteps;
-        context.emit({
-          type: "step",
-          step: p.step,
-          total: p.totalSteps,
-          jobNo: iteration,
-          jobCount: iterations,
-        });
-      },
-    });
-  } catch (err) {
-    if (err instanceof InvalidRequestError || /clip skip \d+ is not available/.test(String(err))) {
-      throw invalidRequest((err as Error).message);
-    }
-    throw err;
-  }
-  const warnings = [...plan.warnings, ...result.warnings];
-  return {
-    kind: plan.kind,
-    images: plan.sendImages ? result.images.map((i) => i.png) : [],
-    parameters: plan.parameters,
-    info: JSON.stringify(
-      generationInfo({ ...plan, request: job.request, hires: job.hires }, result, startedAt, warnings),
-    ),
-  };
+  return runForResponse(job, plan, runner, data.preview, context, startedAt);
 }
