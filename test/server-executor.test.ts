@@ -16,6 +16,7 @@ import { ChildProcessExecutor } from "../src/executor/child-process-executor.js"
 import { createServer, STOP_STEP_MS } from "../src/server/create-server.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { repoRoot } from "./helpers/sdlite-cli.js";
+import { timed } from "./helpers/timed.js";
 
 const work = mkdtempSync(join(tmpdir(), "sdlite-server-executor-"));
 process.env.SDLITE_CACHE = join(work, "cache");
@@ -62,12 +63,6 @@ after(async () => {
   await app?.close();
   rmSync(work, { recursive: true, force: true });
 });
-
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const start = performance.now();
-  const value = await f();
-  return { value, ms: performance.now() - start };
-}
 
 interface ProgressBody {
   state: { job_no: number; sampling_step: number; sampling_steps: number; interrupted: boolean };

@@ -17,6 +17,7 @@ import { decodePng, encodePng } from "../src/image/png.js";
 import { createServer } from "../src/server/create-server.js";
 import { UpscalerModelError } from "../src/upscale/esrgan-architecture.js";
 import { upscaleJobImage } from "../src/upscale/upscale-job.js";
+import { timed } from "./helpers/timed.js";
 import { tinyRrdbWeights, writeTinyPth } from "./helpers/tiny-upscalers.js";
 
 const work = mkdtempSync(join(tmpdir(), "sdlite-server-upscale-executor-"));
@@ -63,12 +64,6 @@ after(async () => {
   await app?.close();
   rmSync(work, { recursive: true, force: true });
 });
-
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const start = performance.now();
-  const value = await f();
-  return { value, ms: performance.now() - start };
-}
 
 interface ProgressBody {
   state: { sampling_step: number; sampling_steps: number; interrupted: boolean };
