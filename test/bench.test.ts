@@ -19,8 +19,9 @@ import { NetworkClock } from "../src/bench/network-clock.js";
 import { optionSetLabel, parseOption, parseOptionList, unknownOptions } from "../src/bench/option-set.js";
 import { parseProcStatus, readProcMemory } from "../src/bench/proc-status.js";
 import { writeRandomTaesd } from "../src/bench/random-taesd.js";
+import { checkRound2Targets } from "../src/bench/round2-targets.js";
 import { RssSampler } from "../src/bench/rss-sampler.js";
-import type { StageReport } from "../src/bench/run-bench.js";
+import { round2Inputs, type StageReport } from "../src/bench/run-bench.js";
 import {
   locateSdcpp,
   runSdcppProcess,
@@ -167,6 +168,102 @@ describe("targets", () => {
       [true, true],
     );
     assert.equal(checkTargets({ unetStepMs: {} }).length, 0);
+  });
+});
+
+describe("round-2 targets (issue 15)", () => {
+  it("few-step images loaded and fresh, peak memory, time before the first step, exact default vs plain export", () => {
+    const checks = checkRound2Targets({
+      steps: 1,
+      cfg: false,
+      exactDefault: true,
+      imageMs: 1900,
+      freshImageMs: 4100,
+      imagePeakBytes: 2.1e9,
+      beforeFirstStepMs: 1400,
+      unetStepMs: { batch: 2, ours: 2000, plain: 2600 },
+    });
+    assert.deepEqual(
+      checks.map((c) => [c.target, c.measured, c.met]),
+      [
+        ["1-step 512x512 image, no CFG, graphs loaded (server)", 1.9, true],
+        ["1-step 512x512 image, no CFG, fresh process (start to image)", 4.1, false],
+        ["1-step 512x512 image, no CFG, peak memory", 2.1e9, false],
+        ["fresh process: start to the first step", 1.4, true],
+        ["exact default's UNet step (batch 2) vs the plain export, same run", 1.3, true],
+      ],
+    );
+    const fourStep = checkRound2Targets({
+      steps: 4,
+      cfg: false,
+      exactDefault: false,
+      imageMs: 4200,
+      freshImageMs: 6900,
+    });
+    assert.deepEqual(
+      fourStep.map((c) => [c.goal, c.met]),
+      [
+        [4, false],
+        [7, true],
+      ],
+    );
+    // CFG images and other step counts have no image goal; only the exact default is held to the plain export
+    assert.deepEqual(checkRound2Targets({ steps: 4, cfg: true, exactDefault: false, imageMs: 1 }), []);
+    assert.deepEqual(
+      checkRound2Targets({
+        steps: 2,
+        cfg: false,
+        exactDefault: false,
+        unetStepMs: { batch: 1, ours: 1, plain: 9 },
+      }),
+      [],
+    );
+  });
+
+  it("reads the fresh process's times from the whole-image stage and the plain export's step from its rows", () => {
+    const run = (unetMs: number, calls: number) => ({
+      ms: unetMs + 100,
+      networks: { unet: { ms: unetMs, calls } },
+    });
+    const report = (set: string, stage: string, outcome: object, median?: number) =>
+      ({
+        set,
+        stage,
+        variant: "timed",
+        outcome,
+        summary: median === undefined ? undefined : { median },
+      }) as unknown as StageReport;
+    const stages = [
+      report(
+        "default",
+        "image",
+        {
+          openStartMs: 300,
+          openMs: 200,
+          first: run(1500, 1),
+          firstUnetEndMs: 1700,
+          runs: [run(1000, 1), run(1200, 1)],
+          builtGraphs: 0,
+        },
+        1200,
+      ),
+      report("default", "unet2", { runs: [] }, 2000),
+      report(baselineLabel("ort-plain"), "unet2", { runs: [] }, 2600),
+    ];
+    const image = { prompt: "p", sampler: "LCM", steps: 1, guidance: 1, seed: 1 };
+    const inputs = round2Inputs(stages, "default", image);
+    assert.equal(inputs.freshImageMs, 300 + 200 + 1600, "process start → open → first image");
+    assert.equal(
+      inputs.beforeFirstStepMs,
+      1700 - 1100,
+      "first step's end less a loaded step (median of 1000, 1200)",
+    );
+    assert.equal(inputs.imageMs, 1200);
+    assert.deepEqual(inputs.unetStepMs, { batch: 2, ours: 2000, plain: 2600 });
+    // a warm-up that built graphs is no fresh start from a warm cache
+    const built = [{ ...stages[0], outcome: { ...stages[0].outcome, builtGraphs: 3 } } as StageReport];
+    assert.equal(round2Inputs(built, "default", image).freshImageMs, undefined);
+    assert.equal(round2Inputs(built, "default", image).beforeFirstStepMs, undefined);
   });
 });
 
@@ -586,6 +683,11 @@ describe("sdlite bench on the tiny fixture model", () => {
     }
     const image = timed.find((s) => s.stage === "image")!;
     assert.equal(image.outcome.runs[0].networks.unet.calls, 4, "4 LCM steps without CFG: 4 UNet calls");
+    assert.ok(
+      image.outcome.openStartMs > 0 &&
+        image.outcome.firstUnetEndMs > image.outcome.openStartMs + image.outcome.openMs,
+      `process start → open (${image.outcome.openStartMs} ms) → first UNet step's end (${image.outcome.firstUnetEndMs} ms)`,
+    );
     assert.ok(existsSync(image.outcome.imagePath), "the image stage wrote its PNG");
 
     const cold = stages.find((s) => s.variant === "cold")!;

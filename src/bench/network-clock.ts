@@ -9,6 +9,8 @@ type AsyncMethod = (...args: never[]) => Promise<unknown>;
 
 export class NetworkClock {
   private totals = new Map<string, { ms: number; calls: number }>();
+  /** When each network's first call ended, in ms since the process started (performance.now()). */
+  private readonly firstEnds = new Map<string, number>();
 
   /**
    * The network with `method` timed under `name`; every other member reads from (and methods run
@@ -39,7 +41,9 @@ export class NetworkClock {
           try {
             return await (value as AsyncMethod).apply(target, args);
           } finally {
-            clock.add(name, performance.now() - started);
+            const ended = performance.now();
+            clock.add(name, ended - started);
+            if (!clock.firstEnds.has(name)) clock.firstEnds.set(name, ended);
           }
         };
       },
@@ -51,6 +55,11 @@ export class NetworkClock {
     t.ms += ms;
     t.calls++;
     this.totals.set(name, t);
+  }
+
+  /** When `name`'s first call ended, in ms since the process started; undefined before it ran. */
+  firstEndMs(name: string): number | undefined {
+    return this.firstEnds.get(name);
   }
 
   /** The totals since the last take, then starts counting afresh. */

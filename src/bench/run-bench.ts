@@ -18,6 +18,7 @@ import {
 import { compareImages, type ImageDifference } from "./image-difference.js";
 import { type MachineInfo, machineInfo } from "./machine-info.js";
 import { type OptionSet, optionSetLabel } from "./option-set.js";
+import { checkRound2Targets, type Round2Inputs } from "./round2-targets.js";
 import {
   defaultSdcppDir,
   locateSdcpp,
@@ -325,7 +326,16 @@ export async function runBench(
     quality,
     targets: plan.sets.map((options) => {
       const set = optionSetLabel(options);
-      return { set, checks: plan.size === 512 ? checkTargets(targetInputs(stages, set, plan.image)) : [] };
+      return {
+        set,
+        checks:
+          plan.size === 512
+            ? [
+                ...checkTargets(targetInputs(stages, set, plan.image)),
+                ...checkRound2Targets(round2Inputs(stages, set, plan.image)),
+              ]
+            : [],
+      };
     }),
     baselines,
     comparisons: compareWithBaselines(stages, plan.image),
@@ -367,5 +377,52 @@ export function targetInputs(
       batch1: (!cfg ? perStep : undefined) ?? timed("unet1")?.summary?.median,
       batch2: (cfg ? perStep : undefined) ?? timed("unet2")?.summary?.median,
     },
+  };
+}
+
+/**
+ * Issue 15's inputs: the whole-image stage (its warm-up run is the fresh process: graphs loaded from
+ * the cache, nothing built) and the UNet step against the plain export at the batch both ran.
+ */
+export function round2Inputs(
+  stages: readonly StageReport[],
+  set: string,
+  image: ImageSettings,
+): Round2Inputs {
+  const timed = (label: string, stage: StageName) =>
+    stages.find((s) => s.set === label && s.stage === stage && s.variant === "timed");
+  const wholeImage = timed(set, "image");
+  const fresh = wholeImage && wholeImage.outcome.builtGraphs === 0 ? wholeImage.outcome : undefined;
+  const loadedStep = wholeImage?.outcome.runs.length
+    ? summarize(
+        wholeImage.outcome.runs
+          .map((r) => (r.networks.unet ? r.networks.unet.ms / r.networks.unet.calls : Number.NaN))
+          .filter(Number.isFinite),
+      )?.median
+    : undefined;
+  const cfg = image.guidance > 1;
+  const plainLabel = baselineLabel("ort-plain");
+  const unetStep = ([1, 2] as const)
+    .map((batch) => {
+      const stage: StageName = batch === 1 ? "unet1" : "unet2";
+      const ours = timed(set, stage)?.summary?.median;
+      const plain = timed(plainLabel, stage)?.summary?.median;
+      return ours !== undefined && plain !== undefined ? { batch, ours, plain } : undefined;
+    })
+    .filter((u) => u !== undefined)
+    .pop();
+  return {
+    steps: image.steps,
+    cfg,
+    exactDefault: set === "default",
+    imageMs: wholeImage?.summary?.median,
+    freshImageMs:
+      fresh?.openStartMs !== undefined ? fresh.openStartMs + fresh.openMs + fresh.first.ms : undefined,
+    imagePeakBytes: wholeImage?.peakRssBytes,
+    beforeFirstStepMs:
+      fresh?.firstUnetEndMs !== undefined && loadedStep !== undefined
+        ? fresh.firstUnetEndMs - loadedStep
+        : undefined,
+    unetStepMs: unetStep,
   };
 }

@@ -61,8 +61,15 @@ export interface StartupTiming {
 }
 
 export interface StageOutcome {
+  /** When openPipeline was called, in ms since this process started (Node's start-up and imports). */
+  readonly openStartMs?: number;
   /** openPipeline: reading the model's headers and configs; graphs load lazily on first use. */
   readonly openMs: number;
+  /**
+   * When the warm-up run's first UNet call ended, in ms since this process started: a fresh
+   * process's time to its first denoising step, loading and prompt encoding included.
+   */
+  readonly firstUnetEndMs?: number;
   /** The warm-up run: includes loading (or building) the graphs it needs. */
   readonly first: RunTiming;
   readonly runs: readonly RunTiming[];

@@ -168,6 +168,7 @@ export async function runStage(
   onProgress: (progress: StageProgress) => void = () => {},
 ): Promise<StageOutcome> {
   const entriesBefore = countCacheEntries(job.cacheDir);
+  // performance.now() counts from this process's start, so this is Node's start-up and imports
   const opened = performance.now();
   const pipeline: OpenedPipeline = await openPipeline(job.modelPath, engineOptions(job));
   const openMs = performance.now() - opened;
@@ -214,7 +215,9 @@ export async function runStage(
     const image = work.lastPng?.();
     if (image && job.imageOut) writeFileSync(job.imageOut, image);
     return {
+      openStartMs: opened,
       openMs,
+      firstUnetEndMs: clock.firstEndMs("unet"),
       first,
       runs,
       builtGraphs: countCacheEntries(job.cacheDir) - entriesBefore,
