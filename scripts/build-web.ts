@@ -1,15 +1,29 @@
 /**
  * Builds the browser UI of `sdlite serve`: bundles web/src/main.ts with esbuild into
- * dist/web/main.js and copies web/index.html and the stylesheets next to it. Everything the page
- * loads comes from that folder (no CDN). Type checking is `tsc -p web/tsconfig.json` (esbuild only
+ * dist/web/main.js, the in-tab engine (web/src/local/local-engine.ts) into dist/web/local-engine.js,
+ * and copies web/index.html, the stylesheets, the CLIP vocabulary (dist/web/clip-tokenizer/) and
+ * onnxruntime-web's module and wasm files (dist/web/ort/) next to them. Everything the page loads
+ * comes from that folder (no CDN). Type checking is `tsc -p web/tsconfig.json` (esbuild only
  * strips types).
  *
  *   node --import tsx scripts/build-web.ts [outDir]
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+
+/**
+ * onnxruntime-web's build with the native WebGPU execution provider (it also runs "wasm"), and the
+ * wasm binary it loads. The engine imports the module from ORT_WEB_DIR at run time.
+ */
+export const ORT_WEB_FILES = [
+  "ort.webgpu.min.mjs",
+  "ort-wasm-simd-threaded.asyncify.mjs",
+  "ort-wasm-simd-threaded.asyncify.wasm",
+] as const;
+export const ORT_WEB_DIR = "ort";
 
 /** The repository root: the nearest folder above this file holding web/index.html (works from dist/ too). */
 function repoRoot(): string {
@@ -47,7 +61,26 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<string> {
     legalComments: "none",
     logLevel: "warning",
   });
+  await build({
+    entryPoints: [join(root, "web", "src", "local", "local-engine.ts")],
+    outfile: join(outDir, "local-engine.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: ["es2022"],
+    minify: options.minify ?? true,
+    sourcemap: true,
+    legalComments: "none",
+    logLevel: "warning",
+  });
   copyFileSync(join(root, "web", "index.html"), join(outDir, "index.html"));
+  const ortDist = dirname(createRequire(import.meta.url).resolve("onnxruntime-web/webgpu"));
+  mkdirSync(join(outDir, ORT_WEB_DIR));
+  for (const name of ORT_WEB_FILES) copyFileSync(join(ortDist, name), join(outDir, ORT_WEB_DIR, name));
+  mkdirSync(join(outDir, "clip-tokenizer"));
+  for (const name of readdirSync(join(root, "assets", "clip-tokenizer"))) {
+    copyFileSync(join(root, "assets", "clip-tokenizer", name), join(outDir, "clip-tokenizer", name));
+  }
   for (const name of readdirSync(join(root, "web", "src"))) {
     if (name.endsWith(".css")) copyFileSync(join(root, "web", "src", name), join(outDir, name));
   }
