@@ -8,11 +8,11 @@
  *
  *   node --import tsx scripts/build-web.ts [outDir]
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 /**
  * onnxruntime-web's build with the native WebGPU execution provider (it also runs "wasm"), and the
@@ -34,6 +34,29 @@ function repoRoot(): string {
     dir = parent;
   }
   return dir;
+}
+
+/**
+ * src/version.ts reads package.json from the disk at run time; in the browser bundle it is the
+ * version written in at build time instead (the same text: the infotext's `Version`).
+ */
+function packageVersionPlugin(root: string): Plugin {
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf-8")) as { version: string };
+  const versionFile = join(root, "src", "version.ts");
+  return {
+    name: "sdlite-package-version",
+    setup(b) {
+      b.onResolve({ filter: /\/version\.js$/ }, (args) =>
+        resolve(args.resolveDir, args.path.replace(/\.js$/, ".ts")) === versionFile
+          ? { path: versionFile, namespace: "sdlite-version" }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: "sdlite-version" }, () => ({
+        contents: `export const PACKAGE_VERSION = ${JSON.stringify(version)};\nexport const SDLITE_VERSION = \`sdlite \${PACKAGE_VERSION}\`;\n`,
+        loader: "ts",
+      }));
+    },
+  };
 }
 
 export interface BuildWebOptions {
@@ -63,6 +86,7 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<string> {
   });
   await build({
     entryPoints: [join(root, "web", "src", "local", "local-engine.ts")],
+    plugins: [packageVersionPlugin(root)],
     outfile: join(outDir, "local-engine.js"),
     bundle: true,
     format: "esm",

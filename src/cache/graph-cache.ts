@@ -14,8 +14,8 @@ import { rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { GraphBuilder } from "../graph/graph-builder.js";
-import { type FileIdentity, GRAPH_FORMAT_VERSION, type GraphKeyParts, graphKeyName, graphKeyText } from "./graph-key.js";
-import { type SerializeOptions, writeModel } from "../graph/onnx-model.js";
+import type { SerializeOptions } from "../graph/onnx-model.js";
+import { writeModel } from "../graph/write-model.js";
 import {
   type CacheListener,
   checkEntry,
@@ -26,6 +26,13 @@ import {
   publishEntry,
   temporaryEntryDir,
 } from "./cache-entries.js";
+import {
+  type FileIdentity,
+  GRAPH_FORMAT_VERSION,
+  type GraphKeyParts,
+  graphKeyName,
+  graphKeyText,
+} from "./graph-key.js";
 
 export { GRAPH_FORMAT_VERSION } from "./graph-key.js";
 

@@ -46,4 +46,3 @@ export function graphKeyText(parts: GraphKeyParts): string {
 export function graphKeyName(kind: string, sha256Hex: string): string {
   return `${kind.replace(/[^a-z0-9_-]/gi, "_")}-${sha256Hex.slice(0, 32)}`;
 }
-

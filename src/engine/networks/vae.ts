@@ -59,9 +59,7 @@ export const AUTOENCODER_KL: VaeFactory = {
     const options = variantGraphOptions(ctx, source, "vae");
     // "none" stays out of the key, so the float decoder keeps its cache entry (as for the UNet)
     const decoderOptions =
-      quantization === "none"
-        ? options
-        : { ...options, quantization, int8WeightBits: ctx.int8WeightBits() };
+      quantization === "none" ? options : { ...options, quantization, int8WeightBits: ctx.int8WeightBits() };
     const decoder = builtGraphSession(ctx, source, "vae_decoder", decoderOptions, () =>
       buildVaeDecoderGraph(source.weights, config, decoderOptions),
     );
