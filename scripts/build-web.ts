@@ -59,6 +59,16 @@ function packageVersionPlugin(root: string): Plugin {
   };
 }
 
+/**
+ * The engine bundle must not lean on Node's globals: esbuild (platform browser) already refuses
+ * `node:` imports, and web/tsconfig.json has Node's types (the engine's modules are type-checked
+ * with the Node code they share), so Buffer or process would slip through to fail in the tab.
+ */
+function checkBrowserOnly(bundle: string): void {
+  const found = readFileSync(bundle, "utf-8").match(/\b(Buffer|process)\s*[.(]/);
+  if (found) throw new Error(`build-web: ${bundle} uses Node's ${found[1]}, which the browser does not have`);
+}
+
 export interface BuildWebOptions {
   /** Default: <repo>/dist/web. */
   outDir?: string;
@@ -97,6 +107,7 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<string> {
     legalComments: "none",
     logLevel: "warning",
   });
+  checkBrowserOnly(join(outDir, "local-engine.js"));
   copyFileSync(join(root, "web", "index.html"), join(outDir, "index.html"));
   const ortDist = dirname(createRequire(import.meta.url).resolve("onnxruntime-web/webgpu"));
   mkdirSync(join(outDir, ORT_WEB_DIR));
