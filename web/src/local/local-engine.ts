@@ -18,9 +18,9 @@
  * it is: no mask blur, masked content or paste-back), hires fix, batches.
  */
 import type { GraphStore } from "./store-graph-sessions.js";
-import type { WebGpuSupport } from "./webgpu-support.js";
+import { type WebGpuSupport, webgpuSupport } from "./webgpu-support.js";
 
-export type { GraphStore, WebGpuSupport };
+export { type GraphStore, type WebGpuSupport, webgpuSupport };
 
 export type LocalBackend = "webgpu" | "wasm";
 
