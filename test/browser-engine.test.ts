@@ -15,7 +15,8 @@ import type { Page } from "playwright-core";
 import { decodePngRgb } from "../src/image/png.js";
 import { GENERATION_JOB_VERSION } from "../src/pipeline/generation-job.js";
 import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
-import type { LocalGenerateRequest } from "../web/src/local/local-engine.js";
+import type { LocalGenerateRequest, WebGpuSupport } from "../web/src/local/local-engine.js";
+import { MIN_BUFFER_BYTES } from "../web/src/local/webgpu-support.js";
 import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { type IsolatedServer, startIsolatedServer } from "./helpers/isolated-server.js";
@@ -116,8 +117,24 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     const { image, text } = decodePngRgb(Uint8Array.from(result.png));
     assert.equal(text.parameters, cpu.infotext, `${label}: the PNG's parameters chunk`);
     const d = maxLevels(image.data, cpu.pixels);
+    console.log(`${label}: pixels within ${d} levels of the CPU's`);
     assert.ok(d <= levels, `${label}: pixels differ by up to ${d} levels (tolerance ${levels})`);
   }
+
+  test("webgpuSupport: SwiftShader's adapter is usable, without shader-f16 (which the float32 graphs do not need)", async () => {
+    const support = await page.evaluate(() =>
+      (globalThis as unknown as { sdliteWebgpuSupport(): Promise<WebGpuSupport> }).sdliteWebgpuSupport(),
+    );
+    assert.deepEqual(support.missing, []);
+    assert.equal(support.ok, true);
+    assert.equal(support.shaderF16, false);
+    assert.ok(support.maxBufferSize >= MIN_BUFFER_BYTES, String(support.maxBufferSize));
+    assert.ok(
+      support.maxStorageBufferBindingSize >= MIN_BUFFER_BYTES,
+      String(support.maxStorageBufferBindingSize),
+    );
+    assert.ok(support.adapter && support.adapter.length > 0);
+  });
 
   // matmul attention on WebGPU (src/engine/graph-variant.ts); the networks agree to 3e-5 (browser-runtime.test.ts)
   test("WebGPU: same infotext, pixels within 2 levels", async () => {
