@@ -99,11 +99,15 @@ export class Sha256 {
 /** 16 MiB slices: few enough awaits, small enough buffers. */
 const SLICE_BYTES = 16 * 1024 * 1024;
 
-export async function blobSha256(blob: Blob, signal?: AbortSignal): Promise<string> {
+export async function blobSha256(
+  blob: Blob,
+  signal?: AbortSignal,
+  sliceBytes = SLICE_BYTES,
+): Promise<string> {
   const hash = new Sha256();
-  for (let at = 0; at < blob.size; at += SLICE_BYTES) {
+  for (let at = 0; at < blob.size; at += sliceBytes) {
     signal?.throwIfAborted();
-    hash.update(new Uint8Array(await blob.slice(at, Math.min(blob.size, at + SLICE_BYTES)).arrayBuffer()));
+    hash.update(new Uint8Array(await blob.slice(at, Math.min(blob.size, at + sliceBytes)).arrayBuffer()));
   }
   return hash.hex();
 }
