@@ -17,7 +17,30 @@
  * Not yet: LoRAs (a request with `loras` is refused), A1111's inpainting extras (a mask is used as
  * it is: no mask blur, masked content or paste-back), hires fix, batches.
  */
+import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
+import { graphVariantFor } from "../../../src/engine/graph-variant.js";
+import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
+import type { GenerationRecord } from "../../../src/image/generation-record.js";
+import { formatInfotext } from "../../../src/image/infotext.js";
+import { modelShortHash } from "../../../src/image/model-hash.js";
+import { encodePng } from "../../../src/image/png.js";
+import { type GrayImage, type RgbImage, rgbPixels } from "../../../src/image/types.js";
+import { loraFingerprint } from "../../../src/lora/lora-fingerprint.js";
+import { parsePromptTags } from "../../../src/lora/lora-tags.js";
+import { generate } from "../../../src/pipeline/generate.js";
+import { buildGenerationRecord } from "../../../src/pipeline/generation-record.js";
+import { type GenerationRequest, validateRequest } from "../../../src/pipeline/request.js";
+import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
+import { ClipTokenizer } from "../../../src/tokenizer/clip-tokenizer.js";
+import { parseMerges, parseVocab } from "../../../src/tokenizer/vocab-files.js";
+import type { ArchitectureOverrides } from "../../../src/weights/architecture/architecture-overrides.js";
+import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
+import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
+import { singleFileModel } from "../../../src/weights/single-file-model.js";
+import { BlobSafetensors } from "./blob-safetensors.js";
+import { blobSha256 } from "./blob-sha256.js";
 import type { GraphStore } from "./store-graph-sessions.js";
+import { storeGraphSessions } from "./store-graph-sessions.js";
 import { type WebGpuSupport, webgpuSupport } from "./webgpu-support.js";
 
 export { type GraphStore, type WebGpuSupport, webgpuSupport };
@@ -84,30 +107,6 @@ export interface LocalEngine {
   ): Promise<LocalImage>;
   dispose(): Promise<void>;
 }
-
-import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
-import { graphVariantFor } from "../../../src/engine/graph-variant.js";
-import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
-import type { GenerationRecord } from "../../../src/image/generation-record.js";
-import { formatInfotext } from "../../../src/image/infotext.js";
-import { modelShortHash } from "../../../src/image/model-hash.js";
-import { encodePng } from "../../../src/image/png.js";
-import { type GrayImage, type RgbImage, rgbPixels } from "../../../src/image/types.js";
-import { loraFingerprint } from "../../../src/lora/lora-fingerprint.js";
-import { parsePromptTags } from "../../../src/lora/lora-tags.js";
-import { generate } from "../../../src/pipeline/generate.js";
-import { buildGenerationRecord } from "../../../src/pipeline/generation-record.js";
-import { type GenerationRequest, validateRequest } from "../../../src/pipeline/request.js";
-import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
-import { ClipTokenizer } from "../../../src/tokenizer/clip-tokenizer.js";
-import { parseMerges, parseVocab } from "../../../src/tokenizer/vocab-files.js";
-import type { ArchitectureOverrides } from "../../../src/weights/architecture/architecture-overrides.js";
-import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
-import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
-import { singleFileModel } from "../../../src/weights/single-file-model.js";
-import { BlobSafetensors } from "./blob-safetensors.js";
-import { blobSha256 } from "./blob-sha256.js";
-import { storeGraphSessions } from "./store-graph-sessions.js";
 
 /** Where the built folder keeps ORT's files and the CLIP vocabulary (scripts/build-web.ts). */
 const ORT_MODULE = "ort/ort.webgpu.min.mjs";
