@@ -21,7 +21,7 @@ import { zipSync } from "fflate";
 import { OnnxModelSessionError } from "../src/engine/onnx-folder-session.js";
 import { type EngineOptions, openPipeline } from "../src/engine/open-pipeline.js";
 import { float, GraphBuilder, MS_DOMAIN } from "../src/graph/graph-builder.js";
-import { writeModel } from "../src/graph/onnx-model.js";
+import { writeModel } from "../src/graph/write-model.js";
 import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { ExecutionProviderError } from "../src/runtime/runtime.js";

@@ -13,8 +13,10 @@ import { fileURLToPath } from "node:url";
 import { ORT_PLAIN_OPTIONS } from "../src/bench/baselines.js";
 import { engineOptionsFromSet, KNOWN_ENGINE_OPTIONS } from "../src/bench/option-set.js";
 import { GraphCache } from "../src/cache/graph-cache.js";
+import { diskGraphSessions } from "../src/engine/disk-graph-sessions.js";
 import { engineOptionFields, engineOptionsFromFlat } from "../src/engine/engine-options.js";
 import { DEFAULT_ATTENTION, graphVariantFor } from "../src/engine/graph-variant.js";
+import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type {
   NetworkContext,
   NetworkFactory,
@@ -147,7 +149,8 @@ describe("a variant's attention per network reaches each network's graph", () =>
     const ctx: NetworkContext = {
       target: { runtime: onnxruntimeNode(), session: { intraOpNumThreads: 1 } },
       variant: { attention: { textEncoder: "matmul", unet: "mha", vae: "mha" }, weightStorage: "fp32" },
-      cache,
+      graphs: diskGraphSessions(cache),
+      int8WeightBits: int8WeightBitsForThisCpu,
       modelPath: model.path,
     };
     const lora = { fingerprint: "", changed: false };

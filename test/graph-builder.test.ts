@@ -16,8 +16,9 @@ import {
   silu,
   upsampleNearest,
 } from "../src/graph/layers.js";
-import { serializeModel, writeModel } from "../src/graph/onnx-model.js";
+import { serializeModel } from "../src/graph/onnx-model.js";
 import { ProtoWriter } from "../src/graph/protobuf-writer.js";
+import { writeModel } from "../src/graph/write-model.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";

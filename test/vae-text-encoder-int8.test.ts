@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GraphCache } from "../src/cache/graph-cache.js";
+import { diskGraphSessions } from "../src/engine/disk-graph-sessions.js";
 import type { SpeedOptions } from "../src/engine/engine-options.js";
+import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type { NetworkContext } from "../src/engine/networks/network-factory.js";
 import { buildNetwork, NETWORK_FACTORIES } from "../src/engine/networks/registry.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
@@ -293,7 +295,8 @@ describe("vaeQuantization / textEncoderQuantization as options", () => {
       const ctx: NetworkContext = {
         target: { runtime: onnxruntimeNode(), session: { intraOpNumThreads: 1 } },
         variant: { attention: { textEncoder: "mha", unet: "mha", vae: "mha" }, weightStorage: "fp32" },
-        cache,
+        graphs: diskGraphSessions(cache),
+        int8WeightBits: int8WeightBitsForThisCpu,
         modelPath: model.path,
       };
       const lora = { fingerprint: "", changed: false };

@@ -14,7 +14,8 @@ import { rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { GraphBuilder } from "../graph/graph-builder.js";
-import { type SerializeOptions, writeModel } from "../graph/onnx-model.js";
+import type { SerializeOptions } from "../graph/onnx-model.js";
+import { writeModel } from "../graph/write-model.js";
 import {
   type CacheListener,
   checkEntry,
@@ -25,9 +26,15 @@ import {
   publishEntry,
   temporaryEntryDir,
 } from "./cache-entries.js";
+import {
+  type FileIdentity,
+  GRAPH_FORMAT_VERSION,
+  type GraphKeyParts,
+  graphKeyName,
+  graphKeyText,
+} from "./graph-key.js";
 
-/** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
-export const GRAPH_FORMAT_VERSION = 1;
+export { GRAPH_FORMAT_VERSION } from "./graph-key.js";
 
 /** `$SDLITE_CACHE`, else `$XDG_CACHE_HOME/sdlite`, else `~/.cache/sdlite`. */
 export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,11 +43,7 @@ export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(homedir(), ".cache", "sdlite");
 }
 
-export interface FileIdentity {
-  readonly path: string;
-  readonly size: number;
-  readonly mtimeMs: number;
-}
+export type { FileIdentity } from "./graph-key.js";
 
 /** Cheap identity of weight files: replacing or touching a file changes it. */
 export function fileIdentity(path: string): FileIdentity {
@@ -48,32 +51,10 @@ export function fileIdentity(path: string): FileIdentity {
   return { path: resolve(path), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }
 
-/** Canonical JSON (sorted object keys) so equal descriptions hash equally. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export interface GraphKeyParts {
-  /** "unet", "text_encoder", "vae_decoder", … */
-  readonly kind: string;
-  /** fileIdentity() of every weight file, or a content hash string. */
-  readonly weights: readonly FileIdentity[] | string;
-  /** The network config and any transform of the weights (LoRA list, dtype, …). */
-  readonly config?: unknown;
-  /** Build options (attention kind, …). */
-  readonly options?: unknown;
-}
+export type { GraphKeyParts } from "./graph-key.js";
 
 export function graphCacheKey(parts: GraphKeyParts): string {
-  const text = canonical({ formatVersion: GRAPH_FORMAT_VERSION, ...parts });
-  return `${parts.kind.replace(/[^a-z0-9_-]/gi, "_")}-${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+  return graphKeyName(parts.kind, createHash("sha256").update(graphKeyText(parts)).digest("hex"));
 }
 
 export interface CachedGraph {

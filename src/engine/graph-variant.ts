@@ -57,10 +57,21 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
   {
     // onnxruntime's native WebGPU MultiHeadAttention computes wrong numbers on the SwiftShader
     // adapter (head size a multiple of 4, query length >= 32; test/webgpu-networks.test.ts shows it),
-    // and no GPU proved it right yet: MatMul→Softmax→MatMul, which matches the CPU.
+    // and no GPU proved it right yet: MatMul→Softmax→MatMul, which matches the CPU. The same entry
+    // serves onnxruntime-web's WebGPU build in the browser (the native EP too; JSEP rejects the
+    // text encoder's [1,1,S,S] causal bias): test/browser-runtime.test.ts and browser-engine.test.ts.
     name: "webgpu",
     variant: (requested) => ({
       attention: attentionEverywhere(requested.attention ?? "matmul"),
+      weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+    }),
+  },
+  {
+    // onnxruntime-web's wasm backend (the in-tab engine, web/src/local/): its CPU kernels are
+    // onnxruntime's own, MultiHeadAttention included; test/browser-engine.test.ts checks the image.
+    name: "wasm",
+    variant: (requested) => ({
+      attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
     }),
   },

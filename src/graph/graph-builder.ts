@@ -223,7 +223,7 @@ export class GraphBuilder {
     dims: readonly number[],
     data: TensorBytes,
   ): string {
-    const key = `${elementType}|${dims.join(",")}|${Buffer.from(bytesOf(data)).toString("base64")}`;
+    const key = `${elementType}|${dims.join(",")}|${hexOf(bytesOf(data))}`;
     let name = this.constants.get(key);
     if (!name) {
       name = this.freshName("const");
@@ -297,3 +297,10 @@ export function initializerBytes(spec: InitializerSpec): Uint8Array {
 }
 
 export type { TensorProto };
+
+/** Bytes as hex (the constants' dedup key; no Buffer, so the graph builder runs in the browser too). */
+function hexOf(bytes: Uint8Array): string {
+  let hex = "";
+  for (const b of bytes) hex += b < 16 ? `0${b.toString(16)}` : b.toString(16);
+  return hex;
+}

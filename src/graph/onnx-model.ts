@@ -1,13 +1,12 @@
 /**
  * Serialises a GraphBuilder into an ONNX model: the protobuf (small) plus external data chunks
  * (the weights), either in memory — for `externalData: [{path, data}]` — or streamed to a folder as
- * `model.onnx` + `weights-N.bin`, which onnxruntime resolves relative to the model file.
+ * `model.onnx` + `weights-N.bin` (write-model.ts, Node only), which onnxruntime resolves relative to
+ * the model file.
  *
  * Weights are split into chunks of at most `maxChunkBytes` (1 GiB by default) so that no single
  * buffer comes near the 2-4 GB limits of protobuf, typed arrays and fs calls.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
 import {
   type GraphBuilder,
   type InitializerSpec,
@@ -51,14 +50,14 @@ interface Placement {
   readonly length: number;
 }
 
-interface Layout {
+export interface Layout {
   readonly inline: InitializerSpec[];
   readonly placed: Placement[];
   readonly chunkSizes: number[];
   readonly chunkNames: string[];
 }
 
-function planLayout(builder: GraphBuilder, options: SerializeOptions): Layout {
+export function planLayout(builder: GraphBuilder, options: SerializeOptions): Layout {
   const minBytes = options.externalMinBytes ?? 1024;
   const maxChunk = options.maxChunkBytes ?? 2 ** 30;
   const prefix = options.externalPrefix ?? "weights";
@@ -85,7 +84,11 @@ function planLayout(builder: GraphBuilder, options: SerializeOptions): Layout {
   return { inline, placed, chunkSizes, chunkNames };
 }
 
-function encodeWithLayout(builder: GraphBuilder, layout: Layout, options: SerializeOptions): Uint8Array {
+export function encodeWithLayout(
+  builder: GraphBuilder,
+  layout: Layout,
+  options: SerializeOptions,
+): Uint8Array {
   const initializers: TensorProto[] = [
     ...layout.inline.map((spec) => ({
       name: spec.name,
@@ -127,64 +130,4 @@ export function serializeModel(builder: GraphBuilder, options: SerializeOptions 
     bytes: encodeWithLayout(builder, layout, options),
     externalData: chunks.map((data, i) => ({ path: layout.chunkNames[i], data })),
   };
-}
-
-/**
- * Streams the model into `dir` as `modelFile` + external chunks, one weight in memory at a time.
- * Files are written under temporary names and renamed, the model file last, so an interrupted
- * write never leaves a model file whose weights are incomplete. Use a fresh folder (GraphCache
- * does): overwriting another model's files in place is not atomic as a whole.
- */
-export function writeModel(
-  builder: GraphBuilder,
-  dir: string,
-  options: SerializeOptions & { modelFile?: string } = {},
-): { modelPath: string; files: string[] } {
-  mkdirSync(dir, { recursive: true });
-  const layout = planLayout(builder, options);
-  const tmpSuffix = `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const written: string[] = [];
-  try {
-    for (let c = 0; c < layout.chunkSizes.length; c++) {
-      const tmp = join(dir, layout.chunkNames[c] + tmpSuffix);
-      written.push(tmp);
-      const fd = openSync(tmp, "w");
-      try {
-        let cursor = 0;
-        for (const p of layout.placed) {
-          if (p.chunk !== c) continue;
-          if (p.offset > cursor) writeAll(fd, new Uint8Array(p.offset - cursor));
-          writeAll(fd, initializerBytes(p.spec));
-          cursor = p.offset + p.length;
-        }
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    const modelFile = options.modelFile ?? "model.onnx";
-    const tmpModel = join(dir, modelFile + tmpSuffix);
-    written.push(tmpModel);
-    const fd = openSync(tmpModel, "w");
-    try {
-      writeAll(fd, encodeWithLayout(builder, layout, options));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    for (let c = 0; c < layout.chunkNames.length; c++)
-      renameSync(written[c], join(dir, layout.chunkNames[c]));
-    renameSync(tmpModel, join(dir, modelFile));
-    return { modelPath: join(dir, modelFile), files: [modelFile, ...layout.chunkNames] };
-  } catch (err) {
-    for (const f of written) rmSync(f, { force: true });
-    throw err;
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30));
-  }
 }

@@ -4,7 +4,6 @@
  * on), followed by LoRAs given as files (`--lora FILE:WEIGHT`). One parser, lora/lora-tags.ts,
  * for the CLI and the server alike.
  */
-import { basename, extname } from "node:path";
 import { LoraTagError, parsePromptTags } from "../lora/lora-tags.js";
 import type { JobLora } from "./generation-job.js";
 import { InvalidRequestError } from "./request.js";
@@ -24,7 +23,7 @@ export interface ResolvedLoras {
 
 /** The name A1111 knows a LoRA file by: its file name without extension. */
 export function loraName(path: string): string {
-  return basename(path, extname(path));
+  return fileStem(path);
 }
 
 /** The prompt's LoRA tags found in `folder`, then `files` (given outside the prompt). */
@@ -67,4 +66,12 @@ export function resolveJobLoras(
     loras.push({ path: file.path, weight: file.weight, name: loraName(file.path), inPrompt: false });
   }
   return { loras, warnings };
+}
+
+/** A path's file name without its extension (node's basename(p, extname(p)), either separator): no node:path, so the browser's infotext names LoRAs alike. */
+function fileStem(path: string): string {
+  const trimmed = path.replace(/[\\/]+$/, "");
+  const name = trimmed.slice(Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\")) + 1);
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(0, dot) : name;
 }

@@ -15,20 +15,16 @@
 import { existsSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { ArchitectureOverrides } from "./architecture/architecture-overrides.js";
-import type {
-  ModelFamily,
-  TaesdConfig,
-  TextEncoderConfig,
-  UNetConfig,
-  VaeConfig,
-} from "./architecture/model-config.js";
+import type { ModelFamily } from "./architecture/model-config.js";
 import { type OpenedComponent, openDiffusersComponent, readJsonFile } from "./diffusers-component.js";
 import type { LoadedModel, LoadedOnnxModel, LoadedWeightsModel, WeightsComponent } from "./loaded-model.js";
+import { checkCompatible } from "./model-compatibility.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { isTurboName, modelProfile, unetFamily, withPredictionType } from "./model-profile.js";
+import { modelProfile, unetFamily, withPredictionType } from "./model-profile.js";
 import { isOnnxFolder, openOnnxFolder } from "./onnx-folder.js";
-import { defaultScheduler, defaultTokenizer, schedulerIn, tokenizerIn } from "./pipeline-extras.js";
+import { schedulerIn, tokenizerIn } from "./pipeline-extras.js";
 import { openSingleFileCheckpoint } from "./single-file-checkpoint.js";
+import { singleFileModel } from "./single-file-model.js";
 import { openStandaloneVae, openTaesd } from "./standalone-vae.js";
 
 export interface LoadModelOptions {
@@ -109,46 +105,12 @@ function loadSingleFile(path: string, options: LoadModelOptions): LoadedWeightsM
     const checkpoint = openSingleFileCheckpoint(path, options.overrides);
     opened.add(checkpoint.file);
     const { vae: standaloneVae, taesd } = extras(options, opened);
-    const vae = standaloneVae ? stripClose(standaloneVae) : checkpoint.vae;
-    if (!vae) {
-      throw new ModelLoadError(
-        "missing-tensor",
-        path,
-        "the checkpoint has no VAE (no first_stage_model.* tensors); give one with options.vae",
-      );
-    }
-    if (!checkpoint.textEncoder) {
-      throw new ModelLoadError(
-        "missing-tensor",
-        path,
-        "the checkpoint has no text encoder (no cond_stage_model.transformer.* or cond_stage_model.model.* tensors)",
-      );
-    }
-    checkCompatible(path, checkpoint.unet.config, checkpoint.textEncoder.config, vae.config, taesd?.config);
-    const why = "a single-file checkpoint holds only network weights";
-    const family = checkpoint.detected.family;
-    const told = checkpoint.overrides.scheduler?.predictionType;
-    const hint = checkpoint.predictionHint;
-    const turboName = isTurboName(path);
-    const scheduler = defaultScheduler(why, {
-      family,
-      turbo: family === "sd2" && turboName,
-      predictionType: told ?? hint?.predictionType,
-    });
-    return {
-      format: "single-file",
-      path,
-      profile: modelProfile(family, scheduler, told ? "override" : hint ? "file" : "default", { turboName }),
-      inpainting: checkpoint.detected.inpainting,
-      unet: checkpoint.unet,
-      textEncoder: checkpoint.textEncoder,
-      vae,
+    return singleFileModel(path, checkpoint, {
+      vae: standaloneVae && stripClose(standaloneVae),
       vaeReplacedBy: standaloneVae ? options.vae : undefined,
       taesd: taesd && stripClose(taesd),
-      tokenizer: defaultTokenizer(why, family),
-      scheduler,
       close: () => opened.closeAll(),
-    };
+    });
   } catch (err) {
     opened.closeAll();
     throw err;
@@ -249,32 +211,5 @@ function loadOnnxFolder(dir: string, options: LoadModelOptions): LoadedOnnxModel
   } catch (err) {
     opened.closeAll();
     throw err;
-  }
-}
-
-/** The components must fit together: text width = cross-attention width, latent channels agree. */
-function checkCompatible(
-  path: string,
-  unet: UNetConfig,
-  textEncoder: TextEncoderConfig,
-  vae: VaeConfig,
-  taesd?: TaesdConfig,
-): void {
-  const fail = (msg: string): never => {
-    throw new ModelLoadError("unsupported-config", path, msg);
-  };
-  if (textEncoder.hiddenSize !== unet.crossAttentionDim) {
-    fail(
-      `text encoder width ${textEncoder.hiddenSize} != UNet cross-attention dim ${unet.crossAttentionDim}`,
-    );
-  }
-  const latent = vae.latentChannels;
-  if (unet.outChannels !== latent || (unet.inChannels !== latent && unet.inChannels !== 2 * latent + 1)) {
-    fail(
-      `UNet in/out channels ${unet.inChannels}/${unet.outChannels} do not fit a VAE with ${latent} latent channels`,
-    );
-  }
-  if (taesd && taesd.latentChannels !== latent) {
-    fail(`TAESD has ${taesd.latentChannels} latent channels, the VAE ${latent}`);
   }
 }

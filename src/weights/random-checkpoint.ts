@@ -7,7 +7,7 @@
  * reaches it, so memory stays at one tensor however large the file.
  */
 import { writeFileSync } from "node:fs";
-import { type ArchitectureOverrides, overridesSidecarPath } from "./architecture/architecture-overrides.js";
+import type { ArchitectureOverrides } from "./architecture/architecture-overrides.js";
 import {
   SD2_TEXT_ENCODER,
   SD15_TEXT_ENCODER,
@@ -15,6 +15,7 @@ import {
   SD15_VAE,
   SD21_UNET,
 } from "./architecture/model-config.js";
+import { overridesSidecarPath } from "./architecture/overrides-sidecar.js";
 import { type Dtype, f32ToF16Bits } from "./formats/dtype.js";
 import { type TensorToWrite, writeSafetensors } from "./formats/safetensors-writer.js";
 import { type CheckpointConfigs, ldmCheckpointKeys } from "./key-maps/ldm-key-map.js";

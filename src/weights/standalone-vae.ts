@@ -5,13 +5,10 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type ArchitectureOverrides,
-  mergeOverrides,
-  readOverridesSidecar,
-} from "./architecture/architecture-overrides.js";
+import { type ArchitectureOverrides, mergeOverrides } from "./architecture/architecture-overrides.js";
 import { classifyWeightFile, detectVae, stripPrefix } from "./architecture/detect-architecture.js";
 import type { TaesdConfig, VaeConfig } from "./architecture/model-config.js";
+import { readOverridesSidecar } from "./architecture/overrides-sidecar.js";
 import { componentFromFiles, type OpenedComponent, openDiffusersComponent } from "./diffusers-component.js";
 import { openWeightsFile } from "./formats/open-weights-file.js";
 import { tensorShapes } from "./formats/tensor-file.js";

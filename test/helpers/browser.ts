@@ -20,13 +20,26 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+/**
+ * For onnxruntime-web's WebGPU backend: the new headless mode with WebGPU turned on finds
+ * SwiftShader's software adapter (no GPU needed; no shader-f16), so the GPU is not disabled here.
+ */
+const WEBGPU_ARGS = [
+  "--headless=new",
+  "--enable-unsafe-webgpu",
+  ...CHROMIUM_ARGS.filter((a) => a !== "--headless" && a !== "--disable-gpu"),
+];
+
 export interface Browser {
   readonly context: BrowserContext;
   close(): Promise<void>;
 }
 
-/** A fresh Chromium with its own throw-away profile. */
-export async function launchBrowser(viewport = { width: 1280, height: 800 }): Promise<Browser> {
+/** A fresh Chromium with its own throw-away profile; `webgpu` turns WebGPU on (SwiftShader). */
+export async function launchBrowser(
+  viewport = { width: 1280, height: 800 },
+  options: { webgpu?: boolean } = {},
+): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}: the web UI tests need it. Install it with ` +
@@ -37,7 +50,7 @@ export async function launchBrowser(viewport = { width: 1280, height: 800 }): Pr
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: options.webgpu ? WEBGPU_ARGS : CHROMIUM_ARGS,
     viewport,
   });
   return {

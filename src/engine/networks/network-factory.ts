@@ -2,16 +2,16 @@
  * What a network factory is and what it gets. A factory turns one network's source (weights in the
  * canonical name space, or an ONNX folder's model) into a pipeline network over lazily created
  * sessions. Every factory takes the same context: the execution target (runtime, providers,
- * threads), the graph variant chosen for that target (graph-variant.ts) and the graph cache, so
- * a new backend or variant reaches every network without a branch in openPipeline.
+ * threads), the graph variant chosen for that target (graph-variant.ts) and where built graphs are
+ * kept (graph-sessions.ts: the disk cache in Node, the page's store in the browser), so a new
+ * backend or variant reaches every network without a branch in openPipeline.
  */
-import { fileIdentity, type GraphCache, graphCacheKey } from "../../cache/graph-cache.js";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
 import type { AttentionKind } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
-import { createGraphSession } from "../graph-session.js";
+import type { GraphSessions } from "../graph-sessions.js";
 import type { AttentionNetwork, GraphVariant } from "../graph-variant.js";
 import { LazySession } from "../lazy-session.js";
 import { createOnnxFolderSession } from "../onnx-folder-session.js";
@@ -27,8 +27,10 @@ export interface ExecutionTarget {
 export interface NetworkContext {
   readonly target: ExecutionTarget;
   readonly variant: GraphVariant;
-  /** Built graphs are kept here; undefined builds them in memory every time. */
-  readonly cache: GraphCache | undefined;
+  /** Where built graphs become sessions (and are kept between runs). */
+  readonly graphs: GraphSessions;
+  /** How wide int8 weight codes may be on this machine (engine/int8-weight-bits.ts in Node). */
+  readonly int8WeightBits: () => 7 | 8;
   /** The model file or folder the networks come from, for messages. */
   readonly modelPath: string;
 }
@@ -91,17 +93,15 @@ export function builtGraphSession(
   build: () => GraphBuilder,
 ): LazySession {
   const { component, lora } = source;
-  const cache = ctx.cache && {
-    cache: ctx.cache,
-    key: graphCacheKey({
-      kind,
-      weights: component.files.map((f) => fileIdentity(f)),
-      config: lora ? { config: component.config, loras: lora.fingerprint } : component.config,
-      options: keyOptions,
-    }),
+  const request = {
+    kind,
+    weightFiles: component.files,
+    config: lora ? { config: component.config, loras: lora.fingerprint } : component.config,
+    options: keyOptions,
+    build,
   };
   const { runtime, session } = ctx.target;
-  return new LazySession(() => createGraphSession(runtime, build, { cache, session }));
+  return new LazySession(() => ctx.graphs.create(request, runtime, session));
 }
 
 /** A session over an ONNX folder's model, run as it is. */

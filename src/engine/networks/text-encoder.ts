@@ -14,7 +14,6 @@ import {
 import type { TextEncoderQuantization } from "../../graph/text-encoder-quantization.js";
 import type { TextEncoderConfig } from "../../weights/architecture/model-config.js";
 import type { OnnxComponent } from "../../weights/loaded-model.js";
-import { int8WeightBitsForThisCpu } from "../int8-weight-bits.js";
 import { SessionTextEncoder } from "../session-networks.js";
 import {
   type BuiltNetwork,
@@ -43,7 +42,7 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
     const extras = textEncoderGraphExtras(config);
     const { clipSkips } = extras;
     // "none" stays out of the key, so the float graph keeps its cache entry (as for the UNet)
-    const int8 = quantization === "none" ? {} : { quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+    const int8 = quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() };
     const options = { ...variantGraphOptions(ctx, source, "textEncoder"), ...extras, ...int8 };
     const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
       buildTextEncoderGraph(source.weights, config, options),

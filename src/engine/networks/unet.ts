@@ -9,7 +9,6 @@ import { DeepCacheUNet } from "../../pipeline/deep-cache.js";
 import type { UNetNetwork } from "../../pipeline/networks.js";
 import type { UNetConfig } from "../../weights/architecture/model-config.js";
 import type { OnnxComponent } from "../../weights/loaded-model.js";
-import { int8WeightBitsForThisCpu } from "../int8-weight-bits.js";
 import { SessionDeepCacheUNet } from "../session-deep-cache.js";
 import { SessionUNet } from "../session-networks.js";
 import {
@@ -43,7 +42,7 @@ export const SD_UNET: UNetFactory = {
         : {
             ...variantGraphOptions(ctx, source, "unet"),
             quantization,
-            int8WeightBits: int8WeightBitsForThisCpu(),
+            int8WeightBits: ctx.int8WeightBits(),
           };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>

@@ -13,7 +13,6 @@ import {
 import type { VaeQuantization } from "../../graph/vae-quantization.js";
 import type { VaeConfig } from "../../weights/architecture/model-config.js";
 import type { OnnxComponent } from "../../weights/loaded-model.js";
-import { int8WeightBitsForThisCpu } from "../int8-weight-bits.js";
 import type { LazySession } from "../lazy-session.js";
 import type { VaeDecoderIo, VaeEncoderIo } from "../session-networks.js";
 import {
@@ -60,9 +59,7 @@ export const AUTOENCODER_KL: VaeFactory = {
     const options = variantGraphOptions(ctx, source, "vae");
     // "none" stays out of the key, so the float decoder keeps its cache entry (as for the UNet)
     const decoderOptions =
-      quantization === "none"
-        ? options
-        : { ...options, quantization, int8WeightBits: int8WeightBitsForThisCpu() };
+      quantization === "none" ? options : { ...options, quantization, int8WeightBits: ctx.int8WeightBits() };
     const decoder = builtGraphSession(ctx, source, "vae_decoder", decoderOptions, () =>
       buildVaeDecoderGraph(source.weights, config, decoderOptions),
     );

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
-import { writeModel } from "../../graph/onnx-model.js";
+import { writeModel } from "../../graph/write-model.js";
 import type { Runtime, SessionOptions, TensorData } from "../../runtime/runtime.js";
 import type { NetworkCount } from "../count-graph.js";
 import type { OpKind } from "../op-kinds.js";

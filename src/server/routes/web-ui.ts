@@ -40,6 +40,16 @@ const PLACEHOLDER = `<!doctype html>
 <li>sdlite's job API under <code>/sdlite/v1/jobs</code></li></ul></body></html>
 `;
 
+/**
+ * The UI's files are sent cross-origin isolated: the in-tab engine's onnxruntime-web needs
+ * SharedArrayBuffer for its wasm threads. Everything the page loads is same-origin (no CDN), so
+ * require-corp blocks nothing it uses.
+ */
+export const CROSS_ORIGIN_ISOLATION = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+} as const;
+
 export async function webUiRoutes(
   app: FastifyInstance,
   webDir: string | undefined,
@@ -63,7 +73,14 @@ export async function webUiRoutes(
   );
 
   if (webDir && existsSync(join(webDir, "index.html"))) {
-    await app.register(fastifyStatic, { root: webDir, prefix: "/", index: "index.html" });
+    await app.register(fastifyStatic, {
+      root: webDir,
+      prefix: "/",
+      index: "index.html",
+      setHeaders: (reply) => {
+        reply.headers(CROSS_ORIGIN_ISOLATION);
+      },
+    });
   } else {
     app.get("/", { schema: { hide: true } }, async (_request, reply) =>
       reply.type("text/html").send(PLACEHOLDER),

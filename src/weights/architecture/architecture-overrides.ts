@@ -14,7 +14,6 @@
  * `unet.attentionHeads` is one count or one per down block; `unet.headChannels` gives the heads'
  * width instead (SD 2.x: 64, LDM's `num_head_channels`).
  */
-import { existsSync, readFileSync } from "node:fs";
 import type { PredictionType } from "../../schedulers/types.js";
 import { ModelLoadError } from "../model-load-error.js";
 import { sameOrList, type TextEncoderConfig, type UNetConfig, type VaeConfig } from "./model-config.js";
@@ -164,22 +163,4 @@ export function mergeOverrides(...sources: (ArchitectureOverrides | undefined)[]
     if (s.scheduler) out.scheduler = { ...out.scheduler, ...s.scheduler };
   }
   return out;
-}
-
-/** `model.safetensors` -> `model.safetensors.sdlite.json`, the sidecar checked for overrides. */
-export function overridesSidecarPath(checkpointPath: string): string {
-  return `${checkpointPath}.sdlite.json`;
-}
-
-/** Reads the sidecar beside a checkpoint, if there is one. */
-export function readOverridesSidecar(checkpointPath: string): ArchitectureOverrides | undefined {
-  const path = overridesSidecarPath(checkpointPath);
-  if (!existsSync(path)) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf-8"));
-  } catch (err) {
-    throw new ModelLoadError("unsupported-config", path, `not valid JSON (${(err as Error).message})`);
-  }
-  return parseArchitectureOverrides(json, path);
 }

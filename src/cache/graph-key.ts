@@ -1,0 +1,48 @@
+/**
+ * A built graph's cache key: the network kind, the weights' identity, its config and build options,
+ * hashed as canonical JSON. No I/O and no hashing here (the caller hashes graphKeyText with SHA-256:
+ * node:crypto in graph-cache.ts, Web Crypto in the browser), so the Node cache and the browser's
+ * graph store key graphs alike.
+ */
+
+/** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
+export const GRAPH_FORMAT_VERSION = 1;
+
+export interface FileIdentity {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** Canonical JSON (sorted object keys) so equal descriptions hash equally. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface GraphKeyParts {
+  /** "unet", "text_encoder", "vae_decoder", … */
+  readonly kind: string;
+  /** fileIdentity() of every weight file, or a content hash string. */
+  readonly weights: readonly FileIdentity[] | string;
+  /** The network config and any transform of the weights (LoRA list, dtype, …). */
+  readonly config?: unknown;
+  /** Build options (attention kind, …). */
+  readonly options?: unknown;
+}
+
+/** What a graph's key hashes: the parts as canonical JSON, with GRAPH_FORMAT_VERSION. */
+export function graphKeyText(parts: GraphKeyParts): string {
+  return canonical({ formatVersion: GRAPH_FORMAT_VERSION, ...parts });
+}
+
+/** The key from the kind and the SHA-256 (hex) of graphKeyText: `<kind>-<32 hex digits>`. */
+export function graphKeyName(kind: string, sha256Hex: string): string {
+  return `${kind.replace(/[^a-z0-9_-]/gi, "_")}-${sha256Hex.slice(0, 32)}`;
+}

@@ -1,0 +1,155 @@
+/**
+ * From a loaded model to the pipeline's networks: each network built with its factory
+ * (networks/registry.ts) for the execution target and graph variant of the context, wrapped in the
+ * pipeline's network seams, with low-memory release per stage. open-pipeline.ts loads the model,
+ * tokenizer and LoRAs from disk for Node; the browser engine does the same from a Blob.
+ */
+import {
+  TEXT_ENCODER_QUANTIZATIONS,
+  type TextEncoderQuantization,
+} from "../graph/text-encoder-quantization.js";
+import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
+import { VAE_QUANTIZATIONS, type VaeQuantization } from "../graph/vae-quantization.js";
+import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
+import { validateDeepCacheInterval } from "../pipeline/deep-cache.js";
+import type { PipelineModels } from "../pipeline/generate.js";
+import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
+import type { ClipTokenizer } from "../tokenizer/clip-tokenizer.js";
+import type { LoadedModel } from "../weights/loaded-model.js";
+import type { LoadedLora, LoraMergedWeights } from "./apply-loras.js";
+import type { EngineOptions } from "./engine-options.js";
+import type { LazySession } from "./lazy-session.js";
+import type { NetworkContext } from "./networks/network-factory.js";
+import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
+import type { UNetSettings } from "./networks/unet.js";
+import { openVae } from "./open-vae.js";
+import type { PreviewDecoder } from "./preview-decoder.js";
+
+/**
+ * 64 latents = 512 px, diffusers' own tile for SD1.x (the VAE's sample_size): larger images decode (and
+ * encode) in overlapping tiles. A 1024x1024 decode then peaks at 2.19 GB instead of 4.60 GB with 768 px
+ * tiles, for 5 % more time (docs/benchmarks.md, d3-vae1024); 512x512 stays one piece.
+ */
+export const DEFAULT_TILE_LATENT_SIZE = 64;
+
+export interface OpenedPipeline {
+  readonly models: PipelineModels;
+  readonly model: LoadedModel;
+  readonly loras: readonly { file: LoraFile; weight: number }[];
+  /** LoRA keys that matched nothing in this model: reported, never silently dropped. */
+  readonly unmatchedLoraKeys: readonly UnmatchedLoraKey[];
+  /**
+   * TAESD for live previews of the latents generate() reports; undefined without TAESD weights.
+   * Its session loads on the first preview and, in low-memory mode, is freed when denoising ends.
+   */
+  readonly previewDecoder?: PreviewDecoder;
+  close(): Promise<void>;
+}
+
+function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings {
+  const deepCacheInterval = validateDeepCacheInterval(options.speed?.deepCacheInterval ?? 1);
+  const quantization = options.speed?.unetQuantization ?? "none";
+  if (!UNET_QUANTIZATIONS.includes(quantization)) {
+    throw new Error(
+      `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
+    );
+  }
+  return { deepCacheInterval, quantization, inpainting: model.inpainting };
+}
+
+/** A quantization setting checked against its choices: a clear error names the network. */
+function checkedQuantization<T extends string>(
+  value: T | undefined,
+  choices: readonly T[],
+  network: string,
+): T {
+  const q = value ?? ("none" as T);
+  if (!choices.includes(q))
+    throw new Error(`unknown ${network} quantization "${q}" (expected ${choices.join(", ")})`);
+  return q;
+}
+
+/**
+ * The four networks (and TAESD previews) of a loaded model wired into the pipeline's seams, for
+ * the given network context, tokenizer and LoRA-merged weights (undefined for an ONNX folder).
+ * No file system: openPipeline (Node) and the browser engine (web/src/local/) both call it.
+ */
+export function assemblePipeline(
+  model: LoadedModel,
+  ctx: NetworkContext,
+  tokenizer: ClipTokenizer,
+  merged: LoraMergedWeights | undefined,
+  options: EngineOptions,
+): OpenedPipeline {
+  const unetOptions = unetSettings(model, options);
+  const textEncoderQuantization: TextEncoderQuantization = checkedQuantization(
+    options.speed?.textEncoderQuantization,
+    TEXT_ENCODER_QUANTIZATIONS,
+    "text encoder",
+  );
+  const vaeQuantization: VaeQuantization = checkedQuantization(
+    options.speed?.vaeQuantization,
+    VAE_QUANTIZATIONS,
+    "VAE",
+  );
+  const schedulerConfig = parseSchedulerConfig(
+    model.scheduler.kind === "file" ? model.scheduler.config : model.scheduler.fallback,
+  );
+
+  const loras: readonly LoadedLora[] = merged?.loras ?? [];
+  const textEncoder = buildNetwork(
+    NETWORK_FACTORIES.textEncoder,
+    merged
+      ? { kind: "weights", weights: merged.textEncoder }
+      : { kind: "onnx", onnx: onnxPart(model, "textEncoder") },
+    ctx,
+    { quantization: textEncoderQuantization },
+  );
+  const unet = buildNetwork(
+    NETWORK_FACTORIES.unet,
+    merged ? { kind: "weights", weights: merged.unet } : { kind: "onnx", onnx: onnxPart(model, "unet") },
+    ctx,
+    unetOptions,
+  );
+  const vae = openVae(model, ctx, {
+    decoder: options.speed?.decoder ?? "vae",
+    tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
+    quantization: vaeQuantization,
+  });
+
+  const lowMemory = options.memory?.lowMemory ?? false;
+  const release = async (sessions: readonly LazySession[]) => {
+    if (lowMemory) for (const s of sessions) await s.release();
+  };
+  const models: PipelineModels = {
+    tokenizer,
+    textEncoder: textEncoder.network,
+    unet: unet.network,
+    vae: vae.network,
+    schedulerConfig,
+    stageDone: async (stage) => {
+      // the UNet stage owns both DeepCache graphs
+      const byStage = { "text-encoder": textEncoder.sessions, unet: unet.sessions, vae: vae.sessions };
+      await release(byStage[stage]);
+      if (stage === "unet" && lowMemory) await vae.preview?.release();
+    },
+  };
+  return {
+    models,
+    model,
+    loras,
+    unmatchedLoraKeys: loras.flatMap((l) => l.file.unmatched),
+    previewDecoder: vae.preview,
+    close: async () => {
+      await vae.preview?.release(); // after a preview still decoding
+      for (const s of [...textEncoder.sessions, ...unet.sessions, ...vae.sessions]) await s.release();
+      model.close();
+    },
+  };
+}
+
+/** An ONNX folder's model for one network (the loader found one for each). */
+function onnxPart(model: LoadedModel, network: "textEncoder" | "unet") {
+  if (model.format !== "onnx") throw new Error(`${model.path}: not an ONNX pipeline folder`);
+  return model[network];
+}

@@ -1,0 +1,304 @@
+/**
+ * The in-tab engine: a single-file SD1.5 checkpoint (a Blob) to images, entirely in the browser on
+ * onnxruntime-web (WebGPU, or wasm). This file is the seam the web UI codes against.
+ *
+ * Everything numerical is sdlite's own code, bundled as it is: the checkpoint is read and checked by
+ * the weights loader (src/weights/ldm-checkpoint.ts) over a Blob-backed file, the networks are built
+ * by the graph builder (src/graph/) through the engine's factories and assemblePipeline
+ * (src/engine/assemble-pipeline.ts), and images are made by the pipeline's generate()
+ * (src/pipeline/), with the same request checks, infotext and PNG metadata as `sdlite generate`.
+ * Only where Node reads files there is a browser side here: the Blob file (blob-safetensors.ts), the
+ * graph store (store-graph-sessions.ts), the tokenizer's vocabulary fetched from the built folder,
+ * and the model hash streamed over the Blob (blob-sha256.ts).
+ *
+ * The page must be cross-origin isolated (COOP/COEP headers: `sdlite serve` sends them) for
+ * onnxruntime-web's threads. ORT's module and wasm files come from `./ort/` beside this bundle.
+ *
+ * Not yet: LoRAs (a request with `loras` is refused), A1111's inpainting extras (a mask is used as
+ * it is: no mask blur, masked content or paste-back), hires fix, batches.
+ */
+import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
+import { graphVariantFor } from "../../../src/engine/graph-variant.js";
+import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
+import type { GenerationRecord } from "../../../src/image/generation-record.js";
+import { formatInfotext } from "../../../src/image/infotext.js";
+import { modelShortHash } from "../../../src/image/model-hash.js";
+import { encodePng } from "../../../src/image/png.js";
+import { type GrayImage, type RgbImage, rgbPixels } from "../../../src/image/types.js";
+import { loraFingerprint } from "../../../src/lora/lora-fingerprint.js";
+import { parsePromptTags } from "../../../src/lora/lora-tags.js";
+import { generate } from "../../../src/pipeline/generate.js";
+import { buildGenerationRecord } from "../../../src/pipeline/generation-record.js";
+import { type GenerationRequest, validateRequest } from "../../../src/pipeline/request.js";
+import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
+import { ClipTokenizer } from "../../../src/tokenizer/clip-tokenizer.js";
+import { parseMerges, parseVocab } from "../../../src/tokenizer/vocab-files.js";
+import type { ArchitectureOverrides } from "../../../src/weights/architecture/architecture-overrides.js";
+import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
+import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
+import { singleFileModel } from "../../../src/weights/single-file-model.js";
+import { BlobSafetensors } from "./blob-safetensors.js";
+import { blobSha256 } from "./blob-sha256.js";
+import type { GraphStore } from "./store-graph-sessions.js";
+import { storeGraphSessions } from "./store-graph-sessions.js";
+import { type WebGpuSupport, webgpuSupport } from "./webgpu-support.js";
+
+export { type GraphStore, type WebGpuSupport, webgpuSupport };
+
+export type LocalBackend = "webgpu" | "wasm";
+
+export interface LocalLoadOptions {
+  backend: LocalBackend;
+  /** Built graphs are kept here between visits (e.g. OPFS); without it they are built every time. */
+  graphStore?: GraphStore;
+  /** Progress while loading and building: a message, and a fraction in [0, 1] when known. */
+  onStatus?(message: string, fraction?: number): void;
+  signal?: AbortSignal;
+  /**
+   * What a single file cannot tell (GroupNorm groups, heads, activation, prediction type), as the
+   * `<checkpoint>.sdlite.json` sidecar would give it to `sdlite generate` (src/weights/README.md).
+   * Real SD1.5 checkpoints need none.
+   */
+  overrides?: ArchitectureOverrides;
+}
+
+/** RGBA pixels, as ImageData holds them (an ImageData fits). */
+export interface LocalImageData {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8ClampedArray | Uint8Array;
+}
+
+export interface LocalGenerateRequest {
+  prompt: string;
+  negativePrompt?: string;
+  steps: number;
+  cfgScale: number;
+  width: number;
+  height: number;
+  seed: number;
+  /** A1111's sampler name ("Euler a", "DPM++ 2M", …). */
+  sampler: string;
+  /** A1111's Schedule type ("Automatic", "Karras", …); default Automatic. */
+  scheduler?: string;
+  /** img2img: the init image (resized to width × height by the caller). */
+  initImage?: LocalImageData;
+  /** Inpainting: white = repaint, as RGBA (its red channel is used), same size as the init image. */
+  mask?: LocalImageData;
+  /** img2img strength; default 0.75. */
+  denoisingStrength?: number;
+  /** Not yet: refused with an error. */
+  loras?: { name: string; file: Blob; weight: number }[];
+}
+
+export interface LocalImage {
+  /** The PNG file, with A1111's `parameters` text chunk. */
+  png: Uint8Array;
+  infotext: string;
+  seed: number;
+}
+
+export interface LocalEngine {
+  readonly backend: LocalBackend;
+  generate(
+    request: LocalGenerateRequest,
+    onStep?: (step: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<LocalImage>;
+  dispose(): Promise<void>;
+}
+
+/** Where the built folder keeps ORT's files and the CLIP vocabulary (scripts/build-web.ts). */
+const ORT_MODULE = "ort/ort.webgpu.min.mjs";
+const ORT_DIR = "ort/";
+const TOKENIZER_DIR = "clip-tokenizer/";
+
+/** onnxruntime-web, loaded once per page: one module, one WebGPU device, one call at a time. */
+let ortRuntime: Promise<OnnxruntimeWeb> | undefined;
+
+function webRuntime(): Promise<OnnxruntimeWeb> {
+  ortRuntime ??= (async () => {
+    const ort = (await import(
+      /* webpackIgnore: true */ new URL(ORT_MODULE, import.meta.url).href
+    )) as OrtWebModule;
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    return new OnnxruntimeWeb(ort, {
+      wasmPaths: new URL(ORT_DIR, import.meta.url).href,
+      // without COOP/COEP there is no SharedArrayBuffer: one thread
+      ...(isolated ? {} : { numThreads: 1 }),
+    });
+  })();
+  return ortRuntime;
+}
+
+async function fetchText(url: URL): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url.pathname}: HTTP ${res.status} (the built web folder is incomplete)`);
+  return res.text();
+}
+
+async function bundledTokenizer(padToken: string | undefined): Promise<ClipTokenizer> {
+  const dir = new URL(TOKENIZER_DIR, import.meta.url);
+  const [vocab, merges] = await Promise.all([
+    fetchText(new URL("vocab.json", dir)),
+    fetchText(new URL("merges.txt", dir)),
+  ]);
+  return new ClipTokenizer(parseVocab(vocab), parseMerges(merges), padToken ? { padToken } : {});
+}
+
+/** The infotext's `Model`: the file name without .safetensors / .ckpt (as modelNameOf in Node). */
+function modelName(name: string): string {
+  const m = /\.(safetensors|ckpt)$/i.exec(name);
+  return m ? name.slice(0, -m[0].length) : name;
+}
+
+function rgbOf(image: LocalImageData, what: string): RgbImage {
+  const { width, height, data } = image;
+  if (data.length !== width * height * 4) throw new Error(`${what}: expected ${width}x${height} RGBA pixels`);
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    rgb[i] = data[j];
+    rgb[i + 1] = data[j + 1];
+    rgb[i + 2] = data[j + 2];
+  }
+  return { width, height, data: rgb };
+}
+
+function grayOf(image: LocalImageData): GrayImage {
+  const { width, height, data } = image;
+  if (data.length !== width * height * 4) throw new Error(`mask: expected ${width}x${height} RGBA pixels`);
+  const gray = new Uint8Array(width * height);
+  for (let i = 0; i < gray.length; i++) gray[i] = data[i * 4];
+  return { width, height, data: gray };
+}
+
+/** The pipeline request of `sdlite generate` with the same settings. */
+export function pipelineRequest(request: LocalGenerateRequest): GenerationRequest {
+  if (request.loras && request.loras.length > 0) {
+    throw new Error("LoRAs are not supported by the in-browser engine yet");
+  }
+  const prompt = parsePromptTags(request.prompt).prompt;
+  const r: GenerationRequest = {
+    prompt,
+    ...(request.negativePrompt ? { negativePrompt: request.negativePrompt } : {}),
+    sampler: request.sampler,
+    ...(request.scheduler ? { schedule: request.scheduler } : {}),
+    steps: request.steps,
+    guidance: request.cfgScale,
+    seed: request.seed,
+    width: request.width,
+    height: request.height,
+    ...(request.initImage ? { initImage: rgbOf(request.initImage, "init image") } : {}),
+    ...(request.initImage && request.denoisingStrength !== undefined
+      ? { strength: request.denoisingStrength }
+      : {}),
+    ...(request.mask ? { mask: grayOf(request.mask) } : {}),
+  };
+  validateRequest(r);
+  return r;
+}
+
+/** The network context for this page's runtime: the backend's graph variant (graph-variant.ts). */
+function networkContext(
+  runtime: OnnxruntimeWeb,
+  backend: LocalBackend,
+  graphs: NetworkContext["graphs"],
+  name: string,
+): NetworkContext {
+  return {
+    target: { runtime, session: { executionProviders: [backend] } },
+    variant: graphVariantFor([backend], {}),
+    graphs,
+    // int8 graphs are never asked for here
+    int8WeightBits: () => 8,
+    modelPath: name,
+  };
+}
+
+/** The model's own weights as the factories take them: no LoRA (its fingerprint as Node's, for the same keys). */
+function withoutLoras(model: LoadedWeightsModel) {
+  const lora = { fingerprint: loraFingerprint([]), changed: false };
+  return {
+    loras: [],
+    unet: { component: model.unet, weights: model.unet.weights, lora },
+    textEncoder: { component: model.textEncoder, weights: model.textEncoder.weights, lora },
+  };
+}
+
+export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Promise<LocalEngine> {
+  const { backend, onStatus, signal } = options;
+  if (backend !== "webgpu" && backend !== "wasm") throw new Error(`unknown backend "${String(backend)}"`);
+  if (backend === "webgpu" && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
+    throw new Error("this browser has no WebGPU; use the wasm backend");
+  }
+  const name = (checkpoint as Blob & { name?: string }).name ?? "model.safetensors";
+  onStatus?.("loading onnxruntime-web");
+  const runtime = await webRuntime();
+  onStatus?.("reading the checkpoint header");
+  const file = await BlobSafetensors.open(checkpoint, name);
+  let pipeline: OpenedPipeline;
+  try {
+    const model = singleFileModel(name, readLdmCheckpoint(file, name, options.overrides), {
+      close: () => file.close(),
+    });
+    const tokenizer = await bundledTokenizer(
+      model.tokenizer.kind === "not-in-format" ? model.tokenizer.padToken : undefined,
+    );
+    const graphs = storeGraphSessions({ checkpoint, file, store: options.graphStore, onStatus, signal });
+    pipeline = assemblePipeline(
+      model,
+      networkContext(runtime, backend, graphs, name),
+      tokenizer,
+      withoutLoras(model),
+      {},
+    );
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  // A1111's Model hash: streamed once, while the first image is made
+  let hash: Promise<string | undefined> | undefined;
+  const modelHash = () => {
+    hash ??= blobSha256(checkpoint).then(modelShortHash, () => undefined);
+    return hash;
+  };
+  onStatus?.("ready", 1);
+  let busy: Promise<unknown> = Promise.resolve();
+
+  const run = async (
+    request: LocalGenerateRequest,
+    onStep?: (step: number, total: number) => void,
+    runSignal?: AbortSignal,
+  ): Promise<LocalImage> => {
+    const r = pipelineRequest(request);
+    const shortHash = modelHash();
+    const [made] = await generate(pipeline.models, r, {
+      signal: runSignal,
+      onProgress: (p) => {
+        if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
+      },
+    });
+    if (!made) throw new Error("the generation was cancelled");
+    const record: GenerationRecord = buildGenerationRecord({ ...r, prompt: request.prompt }, made.seed, {
+      modelName: modelName(name),
+      modelHash: await shortHash,
+      conditioning: made.conditioning,
+    });
+    const infotext = formatInfotext(record);
+    return { png: encodePng(rgbPixels(made.image), { parameters: infotext }), infotext, seed: made.seed };
+  };
+
+  return {
+    backend,
+    generate(request, onStep, runSignal) {
+      // one generation at a time: the sessions and onnxruntime-web's device are shared
+      const next = busy.then(() => run(request, onStep, runSignal));
+      busy = next.catch(() => undefined);
+      return next;
+    },
+    async dispose() {
+      await busy;
+      await pipeline.close();
+    },
+  };
+}
