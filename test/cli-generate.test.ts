@@ -168,6 +168,21 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
       "denoise",
       "encode-prompt",
     ]);
+    // where the process's time went: each network's session, and the time before the first step
+    const startup = doc.timings.startup as {
+      sessions: { network: string; createMs: number; runs: number }[];
+      beforeFirstStepMs: number;
+      processMs: number;
+    };
+    assert.deepEqual(
+      startup.sessions.map((s) => [s.network, s.runs]),
+      [
+        ["text_encoder", 2], // the prompt and the (empty) negative prompt
+        ["unet", 4],
+        ["vae_decoder", 1],
+      ],
+    );
+    assert.ok(startup.beforeFirstStepMs > 0 && startup.beforeFirstStepMs < startup.processMs);
     const infotext = checkAgainstFixture(doc.files[0], c, {});
     assert.deepEqual(doc.infotexts, [infotext]);
     // not a terminal: plain progress lines on stderr, one per step

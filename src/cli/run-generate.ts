@@ -9,12 +9,15 @@ import { GraphCache } from "../cache/graph-cache.js";
 import { outputTarget, writeOutputImage } from "../image/output-target.js";
 import type { GenerationJob } from "../pipeline/generation-job.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
+import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
+import { RecordingRuntime } from "../runtime/recording-runtime.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
 import { cpuAfterFailure, describeDevice, deviceDoc } from "./device-choice.js";
 import { formatDuration, formatRate } from "./format.js";
 import { buildCliJob, type CliJob } from "./generate-job.js";
 import { createProgressReporter } from "./progress-reporter.js";
+import { startupBreakdown } from "./startup-breakdown.js";
 
 /** The loader names its load option and the sidecar file; on the command line the option is --config. */
 function withConfigHint(err: unknown, o: GenerateOptions): unknown {
@@ -70,10 +73,13 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
   try {
     const built = await buildCliJob(prompt, o, reporter, abort.signal, started);
     reporter.phase(`loading ${built.resolved.name}`);
+    // records each session's creation and runs for --json's start-up breakdown
+    const runtime = new RecordingRuntime(onnxruntimeNode());
     const run = (job: GenerationJob) =>
       runGenerationJob(job, {
         signal: abort.signal,
         local: {
+          runtime,
           graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }),
         },
         onOpened: ({ warnings }) => {
@@ -135,6 +141,12 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
           stagesMs: Object.fromEntries(Object.entries(timings.stagesMs).map(([k, v]) => [k, ms(v)])),
           denoiseSteps: timings.denoiseSteps,
           stepsPerSecond: Math.round(timings.stepsPerSecond * 1000) / 1000,
+          startup: startupBreakdown({
+            runStartedAt: started,
+            resolveModelMs: built.resolvedAt,
+            openPipelineMs: timings.loadMs,
+            sessions: runtime.sessions(),
+          }),
         },
       };
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

@@ -152,7 +152,7 @@ export class OnnxruntimeNode implements Runtime {
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
-      enableCpuMemArena: true,
+      enableCpuMemArena: options.cpuMemArena ?? true,
       enableMemPattern: true,
       logSeverityLevel: options.logSeverityLevel ?? 3,
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),

@@ -31,6 +31,11 @@ export interface SessionOptions {
   readonly executionProviders?: readonly string[];
   /** Threads for one operator; default: the number of physical cores. */
   readonly intraOpNumThreads?: number;
+  /**
+   * Keep the memory a run frees in the engine's pool for the next run (default true). false hands it
+   * back after each run: less memory held between runs, for a little more time allocating.
+   */
+  readonly cpuMemArena?: boolean;
   /** Default "all" (includes the NCHWc conv layout on x86). */
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
   /**

@@ -83,7 +83,8 @@ export function variantGraphOptions(
 
 /**
  * A session over a graph built from `source`, through the graph cache. `kind` and `keyOptions`
- * (everything the build depends on besides the weights and config) make the cache key.
+ * (everything the build depends on besides the weights and config) make the cache key. `memory`:
+ * this network's memory settings over the pipeline's session options (they shape no graph).
  */
 export function builtGraphSession(
   ctx: NetworkContext,
@@ -91,6 +92,7 @@ export function builtGraphSession(
   kind: string,
   keyOptions: object,
   build: () => GraphBuilder,
+  memory: Pick<SessionOptions, "cpuMemArena"> = {},
 ): LazySession {
   const { component, lora } = source;
   const request = {
@@ -100,7 +102,8 @@ export function builtGraphSession(
     options: keyOptions,
     build,
   };
-  const { runtime, session } = ctx.target;
+  const { runtime } = ctx.target;
+  const session = { ...ctx.target.session, ...memory };
   return new LazySession(() => ctx.graphs.create(request, runtime, session));
 }
 

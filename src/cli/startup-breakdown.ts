@@ -1,0 +1,94 @@
+/**
+ * `sdlite generate --json`'s `timings.startup`: where a fresh process spends its time before the
+ * first denoising step and in all. Times are ms since the process started (Node's performance
+ * clock), so `beforeFirstStepMs` includes Node's own start, loading sdlite's modules, resolving the
+ * model, opening it, each session's creation and the prompt's encoding. CPU times are the
+ * process's (all threads): steadier than wall times on a shared machine.
+ */
+import { basename, dirname, sep } from "node:path";
+import type { SessionActivity } from "../runtime/recording-runtime.js";
+
+export interface SessionStartup {
+  /** The network, from its model's folder: "text_encoder", "unet", "taesd_decoder", … */
+  readonly network: string;
+  /** "optimized": a saved optimised model; "graph": a cached built graph; "file": a model file as it is. */
+  readonly from: "optimized" | "graph" | "file" | "memory";
+  readonly createdAtMs: number;
+  readonly createMs: number;
+  readonly createCpuMs: number;
+  readonly firstRunMs?: number;
+  readonly runs: number;
+}
+
+export interface StartupBreakdown {
+  /** Node itself, until it was ready to load sdlite's modules. */
+  readonly nodeBootstrapMs: number;
+  /** Loading sdlite's modules and parsing the command line, until `generate` began. */
+  readonly importMs: number;
+  readonly resolveModelMs: number;
+  /** Opening the model (headers, tokenizer, networks set up; sessions are created later). */
+  readonly openPipelineMs: number;
+  readonly sessions: readonly SessionStartup[];
+  /** From the process's start until the UNet's first run began (its session created). */
+  readonly beforeFirstStepMs?: number;
+  /** From the process's start until now. */
+  readonly processMs: number;
+  readonly processCpuMs: number;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** A cache entry's folder is `<kind>-<32 hex digits>` (graph-cache.ts' keys). */
+function networkOf(model: string): string {
+  if (model === "in-memory") return "in-memory";
+  return basename(dirname(model)).replace(/-[0-9a-f]{32}$/, "");
+}
+
+function sourceOf(model: string): SessionStartup["from"] {
+  if (model === "in-memory") return "memory";
+  const parts = dirname(dirname(model)).split(sep);
+  const folder = parts[parts.length - 1];
+  return folder === "optimized" ? "optimized" : folder === "graphs" ? "graph" : "file";
+}
+
+export function sessionStartup(a: SessionActivity): SessionStartup {
+  return {
+    network: networkOf(a.model),
+    from: sourceOf(a.model),
+    createdAtMs: round(a.createdAt),
+    createMs: round(a.createMs),
+    createCpuMs: round(a.createCpuMs),
+    ...(a.firstRunMs !== undefined ? { firstRunMs: round(a.firstRunMs) } : {}),
+    runs: a.runs,
+  };
+}
+
+export interface StartupInputs {
+  /** performance.now() when `generate` began. */
+  readonly runStartedAt: number;
+  readonly resolveModelMs: number;
+  readonly openPipelineMs: number;
+  readonly sessions: readonly SessionActivity[];
+  /** Defaults: this process's clocks. */
+  readonly bootstrapCompleteAt?: number;
+  readonly now?: number;
+  readonly cpuMs?: number;
+}
+
+export function startupBreakdown(inputs: StartupInputs): StartupBreakdown {
+  const bootstrap = inputs.bootstrapCompleteAt ?? performance.nodeTiming.bootstrapComplete;
+  const cpu = process.cpuUsage();
+  const firstUnetRun = inputs.sessions.find(
+    (s) => networkOf(s.model) === "unet" && s.firstRunAt !== undefined,
+  );
+  return {
+    nodeBootstrapMs: round(bootstrap),
+    importMs: round(inputs.runStartedAt - bootstrap),
+    resolveModelMs: round(inputs.resolveModelMs),
+    openPipelineMs: round(inputs.openPipelineMs),
+    sessions: inputs.sessions.map(sessionStartup),
+    ...(firstUnetRun?.firstRunAt !== undefined ? { beforeFirstStepMs: round(firstUnetRun.firstRunAt) } : {}),
+    processMs: round(inputs.now ?? performance.now()),
+    processCpuMs: round(inputs.cpuMs ?? (cpu.user + cpu.system) / 1000),
+  };
+}

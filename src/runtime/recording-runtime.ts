@@ -1,0 +1,128 @@
+/**
+ * A Runtime that records what its sessions cost: for each session, when it was created, how long
+ * creation took (wall and process CPU time, which stays meaningful on a busy machine), and its runs.
+ * `sdlite generate --json` reports it as the start-up breakdown (where a fresh process spends its
+ * time before the first step). It wraps another Runtime and changes nothing it does.
+ */
+import type { ModelSource, Runtime, Session, SessionOptions, TensorData } from "./runtime.js";
+
+export interface SessionActivity {
+  /** The model file, or "in-memory" for a model given as bytes. */
+  readonly model: string;
+  /** When creation began, in ms since the recorder's clock origin (process start by default). */
+  readonly createdAt: number;
+  readonly createMs: number;
+  /** Process CPU time (all threads) during creation. */
+  readonly createCpuMs: number;
+  /** When the first run began, and how long it took; undefined before a run. */
+  firstRunAt?: number;
+  firstRunMs?: number;
+  runs: number;
+  runMs: number;
+  released: boolean;
+}
+
+export interface RecorderClock {
+  now(): number;
+  /** Process CPU time in ms. */
+  cpu(): number;
+}
+
+const processClock: RecorderClock = {
+  now: () => performance.now(),
+  cpu: () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
+};
+
+class RecordingSession implements Session {
+  constructor(
+    private readonly inner: Session,
+    private readonly activity: SessionActivity,
+    private readonly clock: RecorderClock,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
+
+  async run(
+    feeds: Readonly<Record<string, TensorData>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, TensorData>> {
+    const start = this.clock.now();
+    const result = await this.inner.run(feeds, outputNames);
+    const ms = this.clock.now() - start;
+    const a = this.activity;
+    if (a.firstRunAt === undefined) {
+      a.firstRunAt = start;
+      a.firstRunMs = ms;
+    }
+    a.runs++;
+    a.runMs += ms;
+    return result;
+  }
+
+  async release(): Promise<void> {
+    this.activity.released = true;
+    await this.inner.release();
+  }
+
+  get endProfiling(): Session["endProfiling"] {
+    const inner = this.inner;
+    return inner.endProfiling && (() => inner.endProfiling?.() ?? Promise.resolve(undefined));
+  }
+}
+
+export class RecordingRuntime implements Runtime {
+  readonly name: string;
+  private readonly recorded: SessionActivity[] = [];
+  readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
+  readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
+
+  constructor(
+    private readonly inner: Runtime,
+    private readonly clock: RecorderClock = processClock,
+  ) {
+    this.name = inner.name;
+    // optional capabilities stay absent where the wrapped runtime lacks them
+    if (inner.optimizedModelFingerprint) {
+      this.optimizedModelFingerprint = (o) => inner.optimizedModelFingerprint?.(o);
+    }
+    if (inner.optimizedModelLoadOptions) {
+      const load = inner.optimizedModelLoadOptions.bind(inner);
+      this.optimizedModelLoadOptions = (o) => load(o);
+    }
+  }
+
+  availableProviders(): string[] {
+    return this.inner.availableProviders();
+  }
+
+  async createSession(model: ModelSource, options?: SessionOptions): Promise<Session> {
+    const createdAt = this.clock.now();
+    const cpu = this.clock.cpu();
+    const session = await this.inner.createSession(model, options);
+    const activity: SessionActivity = {
+      model: "path" in model ? model.path : "in-memory",
+      createdAt,
+      createMs: this.clock.now() - createdAt,
+      createCpuMs: this.clock.cpu() - cpu,
+      runs: 0,
+      runMs: 0,
+      released: false,
+    };
+    this.recorded.push(activity);
+    return new RecordingSession(session, activity, this.clock);
+  }
+
+  /** Every session created so far, in creation order. */
+  sessions(): readonly SessionActivity[] {
+    return this.recorded;
+  }
+}
