@@ -63,7 +63,8 @@ export interface PngChunk {
 /** A chunk type for a message: its four letters, or its bytes in hex when they are not letters. */
 function printableType(type: string): string {
   if (/^[A-Za-z]{4}$/.test(type)) return type;
-  return `0x${Buffer.from(type, "latin1").toString("hex")}`;
+  // no Buffer: the web UI bundles this file to read dropped PNGs in the page
+  return `0x${Array.from(type, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** The chunks up to and including IEND, without checking CRCs (pixels are checked by the decoder). */

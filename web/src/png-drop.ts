@@ -1,6 +1,7 @@
 /**
  * Drop a PNG anywhere on the page: its `parameters` text is read through POST /sdapi/v1/png-info
- * and handed on to fill the form (A1111's "PNG Info" → "Send to txt2img" in one gesture).
+ * (or in the page, in "This device" mode: `reader` decides) and handed on to fill the form
+ * (A1111's "PNG Info" → "Send to txt2img" in one gesture).
  */
 import type { A1111Client } from "./api.js";
 import { byId } from "./dom.js";
@@ -10,8 +11,11 @@ function carriesFiles(e: DragEvent): boolean {
   return Array.from(e.dataTransfer?.types ?? []).includes("Files");
 }
 
+/** What reads a PNG's parameters: the server's /png-info, or the page itself. */
+export type PngInfoReader = Pick<A1111Client, "pngInfo">;
+
 export function installPngDrop(
-  api: A1111Client,
+  api: PngInfoReader,
   events: {
     onParameters(infotext: string, fileName: string): void;
     onMessage(text: string): void;
