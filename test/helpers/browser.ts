@@ -25,8 +25,19 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+/** WebGPU in headless Chromium (SwiftShader without a GPU): the new headless mode and the unsafe-WebGPU switch. */
+const WEBGPU_ARGS = ["--headless=new", "--enable-unsafe-webgpu"];
+
+export interface LaunchOptions {
+  /** Launch with WebGPU enabled (the "This device" mode tests); default false, as the server UI tests. */
+  webgpu?: boolean;
+}
+
 /** A fresh Chromium with its own throw-away profile. */
-export async function launchBrowser(viewport = { width: 1280, height: 800 }): Promise<Browser> {
+export async function launchBrowser(
+  viewport = { width: 1280, height: 800 },
+  { webgpu = false }: LaunchOptions = {},
+): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}: the web UI tests need it. Install it with ` +
@@ -37,7 +48,9 @@ export async function launchBrowser(viewport = { width: 1280, height: 800 }): Pr
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: webgpu
+      ? [...WEBGPU_ARGS, ...CHROMIUM_ARGS.filter((a) => a !== "--headless" && a !== "--disable-gpu")]
+      : CHROMIUM_ARGS,
     viewport,
   });
   return {

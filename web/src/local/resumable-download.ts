@@ -183,7 +183,12 @@ async function fetchPart(
   signal: AbortSignal | undefined,
   report: (done: number) => void,
 ): Promise<number> {
-  const response = await doFetch(target.url, { headers: { Range: `bytes=${start}-${end}` }, signal });
+  // no-store: the bytes go to OPFS; the HTTP cache would keep a second copy (and split Range requests)
+  const response = await doFetch(target.url, {
+    headers: { Range: `bytes=${start}-${end}` },
+    signal,
+    cache: "no-store",
+  });
   if (response.status === 416 || response.status === 404) {
     throw new DownloadError(`${target.path}: the hub answered ${response.status} for bytes ${start}-${end}`);
   }
