@@ -5,6 +5,7 @@
  * "Clear cache" empties it.
  */
 import type { GraphStore } from "./local-engine-api.js";
+import { type GraphEntry, keysToEvict } from "./lru-eviction.js";
 import {
   entryNames,
   fileIn,
@@ -19,30 +20,13 @@ import {
 /** 8 GiB: an SD1.5's graphs with their fp16 weights are ~2 GB; a few models and sizes fit. */
 export const DEFAULT_GRAPH_CACHE_BYTES = 8 * 1024 ** 3;
 
-export interface GraphEntry {
-  key: string;
-  bytes: number;
-  /** Date.now() of the last get or put. */
-  used: number;
-}
+export type { GraphEntry };
 
 /** A GraphStore that can say what it holds and be emptied (the page's cache line and button). */
 export interface ManagedGraphStore extends GraphStore {
   readonly kind: "OPFS" | "IndexedDB";
   entries(): Promise<GraphEntry[]>;
   clear(): Promise<void>;
-}
-
-/** The keys to drop so the rest fits in maxBytes, least recently used first. */
-export function keysToEvict(entries: readonly GraphEntry[], maxBytes: number): string[] {
-  let total = entries.reduce((sum, e) => sum + e.bytes, 0);
-  const out: string[] = [];
-  for (const e of [...entries].sort((a, b) => a.used - b.used)) {
-    if (total <= maxBytes) break;
-    out.push(e.key);
-    total -= e.bytes;
-  }
-  return out;
 }
 
 type Index = Record<string, GraphEntry>;
