@@ -187,8 +187,11 @@ reuseSeedButton.addEventListener("click", () => {
   if (lastSeed !== undefined) form.setSeed(lastSeed);
 });
 
-/** Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker. */
-async function loadServerLists(): Promise<void> {
+/**
+ * Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker.
+ * Returns whether an API answered at all.
+ */
+async function loadServerLists(): Promise<boolean> {
   const [samplers, schedulers, sdModels, options, loras, latentModes, upscalers] = await Promise.allSettled([
     api.samplers(),
     api.schedulers(),
@@ -219,24 +222,31 @@ async function loadServerLists(): Promise<void> {
     showError(sdModels.reason);
   }
   loraPicker.setLoras(loras.status === "fulfilled" && Array.isArray(loras.value) ? loras.value : []);
+  return apiAnswered(samplers);
 }
 
-/** Whether an A1111 API answers here: a static host has none (404, or its index page instead of JSON). */
-async function serverAnswers(): Promise<boolean> {
-  try {
-    return Array.isArray(await api.samplers());
-  } catch (err) {
-    return !(err instanceof ApiError) || (err.status !== 0 && err.status !== 404 && err.status !== 405);
-  }
+/** Whether an A1111 API answered /samplers: a static host has none (404, or its index page instead of JSON). */
+function apiAnswered(samplers: PromiseSettledResult<unknown>): boolean {
+  if (samplers.status === "fulfilled") return Array.isArray(samplers.value);
+  const err = samplers.reason;
+  return !(err instanceof ApiError) || (err.status !== 0 && err.status !== 404 && err.status !== 405);
 }
 
-function enterMode(mode: AppMode): Promise<void> {
-  if (mode === "local") return local.enter().catch(showError);
+/** Resolves to whether the mode works here (for "server": whether an API answered). */
+function enterMode(mode: AppMode): Promise<boolean> {
+  if (mode === "local")
+    return local.enter().then(
+      () => true,
+      (err: unknown) => {
+        showError(err);
+        return true;
+      },
+    );
   status.clear();
   return loadServerLists();
 }
 
-let entered: Promise<void> = Promise.resolve();
+let entered: Promise<boolean> = Promise.resolve(true);
 const modeSwitch = new ModeSwitch((mode) => {
   entered = enterMode(mode);
 });
@@ -244,13 +254,13 @@ const modeSwitch = new ModeSwitch((mode) => {
 /** The mode chosen on an earlier visit; else "Server" when an API answers, "This device" when none does. */
 async function startMode(): Promise<void> {
   const kept = storedMode();
-  if (kept === "local" || (kept === undefined && !(await serverAnswers()))) {
+  modeSwitch.set(kept ?? "server");
+  if (!(await entered) && kept === undefined) {
+    // the page's own fallback, not the user's choice: a later visit asks the server again
     modeSwitch.set("local");
-    if (kept === undefined) status.info("No server answers at this address: images are made on this device");
-  } else {
-    modeSwitch.set("server");
+    await entered;
+    status.info("No server answers at this address: images are made on this device");
   }
-  await entered;
 }
 
 setBusy(false);
