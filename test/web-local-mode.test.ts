@@ -219,9 +219,23 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     const startup = host.paths.filter(isApiPath);
     assert.ok(startup.includes("/sdapi/v1/samplers"), startup.join(", "));
     await dropFiles(page, "#checkpoint-drop", { "model.safetensors": CHECKPOINT });
+    await page.fill("#prompt", "a tower by the sea");
     await page.fill("#steps", "2");
     await page.click("#generate");
     await page.waitForSelector("figure.result");
+    // a PNG dropped on the page has its parameters read in the page, not by /png-info
+    const src = (await page.locator("figure.result img").first().getAttribute("src")) ?? "";
+    await page.fill("#prompt", "");
+    await page.evaluate(`(async () => {
+      const blob = await (await fetch(${JSON.stringify(src)})).blob();
+      const dt = new DataTransfer();
+      dt.items.add(new File([blob], "result.png", { type: "image/png" }));
+      for (const type of ["dragenter", "dragover", "drop"]) {
+        document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }
+    })()`);
+    await page.waitForSelector("#status:has-text('Parameters from result.png')");
+    assert.equal(await page.inputValue("#prompt"), "a tower by the sea");
     assert.deepEqual(host.paths.filter(isApiPath), startup, "no API request in This device mode");
     // the fallback was not a choice: a later visit asks again
     assert.equal(await page.evaluate("localStorage.getItem('sdlite.mode')"), null);
