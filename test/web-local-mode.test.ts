@@ -389,6 +389,26 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
       [img2img?.initImage, img2img?.denoisingStrength, img2img?.mask],
       [[64, 80], 0.5, undefined],
     );
+
+    // inpainting: a painted stroke goes to the engine as the mask, at the generation size
+    await page.fill("#brush-size", "40");
+    await page.locator("#mask-canvas").scrollIntoViewIfNeeded();
+    const box = await page.locator("#mask-canvas").boundingBox();
+    assert.ok(box, "the mask canvas is shown");
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.6, { steps: 5 });
+    await page.mouse.up();
+    await page.click("#generate");
+    await page.waitForSelector("#status:has-text('Done on this device: 1 image')");
+    const inpaint = (await doubleRecord(page)).requests.at(-1);
+    assert.deepEqual(
+      [inpaint?.initImage, inpaint?.mask],
+      [
+        [64, 80],
+        [64, 80],
+      ],
+    );
     await done();
   });
 
@@ -444,6 +464,43 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
       "built again after Clear cache",
     );
     await done();
+  });
+
+  it("without OPFS the graph store falls back to IndexedDB, kept across a reload (engine test double)", async () => {
+    await freshBrowser();
+    const page = await browser.context.newPage();
+    await page.addInitScript(
+      "delete StorageManager.prototype.getDirectory; localStorage.setItem('sdlite.mode', 'local');",
+    );
+    await page.goto(host.url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 15_000 });
+    const generate = async () => {
+      await dropFiles(page, "#checkpoint-drop", { "model.safetensors": CHECKPOINT });
+      await page.fill("#steps", "1");
+      await page.click("#generate");
+      await page.waitForSelector("#status:has-text('Done on this device')");
+    };
+    await generate();
+    assert.deepEqual(
+      (await doubleRecord(page)).opened.map((o) => o.graph),
+      ["built"],
+    );
+    assert.match(
+      (await page.textContent("#graph-cache-text")) ?? "",
+      /^Built graphs kept in IndexedDB: 1, 4\.0 KB/,
+    );
+    await reloadReady(page);
+    await generate();
+    assert.deepEqual(
+      (await doubleRecord(page)).opened.map((o) => o.graph),
+      ["from cache"],
+    );
+    // and a hub download says why it cannot be stored
+    await page.fill("#hub-repo", "org/anything");
+    await page.click("#hub-download");
+    await page.waitForSelector("#download-text.error");
+    assert.match((await page.textContent("#download-text")) ?? "", /no origin private file system/);
+    await page.close();
   });
 
   describe("Hugging Face download into OPFS", () => {
