@@ -412,12 +412,11 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await done();
   });
 
-  it("a file that is neither checkpoint nor LoRA is refused in words", async () => {
+  it("a .safetensors file dropped anywhere that is neither checkpoint nor LoRA is refused in words", async () => {
     await freshBrowser();
     const { page, done } = await openPage(browser, host.url, /status of 404/);
-    await dropFiles(page, "#checkpoint-drop", {
-      "notes.safetensors": Buffer.from("hello world, not a model"),
-    });
+    // dropped anywhere on the page, a model file goes to the picker (never read as a PNG)
+    await dropFiles(page, "body", { "notes.safetensors": Buffer.from("hello world, not a model") });
     await page.waitForSelector("#status.error");
     assert.match((await page.textContent("#status")) ?? "", /^notes\.safetensors: not a \.safetensors file/);
     await done();

@@ -87,6 +87,13 @@ const pngReader: PngInfoReader = {
 
 installPngDrop(pngReader, {
   onParameters: (infotext, fileName) => applyParameters(infotext, fileName),
+  onModelFiles: (files) => {
+    if (modeSwitch.mode === "local") void local.addModelFiles(files);
+    else
+      status.info(
+        `${files[0].name}: model files are used in "This device" mode; the server has its own models`,
+      );
+  },
   onMessage: (text) => status.info(text),
   onError: showError,
 });

@@ -18,6 +18,8 @@ export function installPngDrop(
   api: PngInfoReader,
   events: {
     onParameters(infotext: string, fileName: string): void;
+    /** Model files (.safetensors, .ckpt, …) dropped anywhere: never read here (they may be gigabytes). */
+    onModelFiles(files: File[]): void;
     onMessage(text: string): void;
     onError(err: unknown): void;
   },
@@ -43,10 +45,13 @@ export function installPngDrop(
   });
   window.addEventListener("drop", (e) => {
     hide();
-    const file = e.dataTransfer?.files[0];
+    const files = [...(e.dataTransfer?.files ?? [])];
+    const file = files[0];
     if (!file) return;
     e.preventDefault(); // never navigate away to the dropped file
-    void readParameters(file);
+    const models = files.filter((f) => /\.(safetensors|ckpt|pt|pth|bin)$/i.test(f.name));
+    if (models.length > 0) events.onModelFiles(models);
+    else void readParameters(file);
   });
   // drops on the init-image zone stop propagation, so clear the overlay on the capture phase too
   window.addEventListener("drop", hide, { capture: true });

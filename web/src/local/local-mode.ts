@@ -92,8 +92,9 @@ export class LocalMode {
     this.warning.hidden = warning === undefined;
   }
 
-  get downloading(): boolean {
-    return this.models.busy;
+  /** Model files dropped elsewhere on the page go to the picker, as if dropped on it. */
+  addModelFiles(files: File[]): Promise<void> {
+    return this.models.addFiles(files);
   }
 
   cancel(): void {

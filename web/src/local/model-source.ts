@@ -136,10 +136,6 @@ export class ModelSource {
     await this.refreshList(getSetting(SELECTED_KEY) ?? undefined);
   }
 
-  get busy(): boolean {
-    return this.download !== undefined;
-  }
-
   /** The checkpoint chosen in the picker, or undefined (with the reason shown) when there is none. */
   async current(): Promise<LocalCheckpoint | undefined> {
     const value = this.select.value;
