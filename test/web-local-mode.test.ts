@@ -617,6 +617,15 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
       await page.click("#generate");
       await page.waitForSelector("figure.result");
       assert.equal((await doubleRecord(page)).opened[0].checkpointBytes, source.length);
+
+      // Delete removes the download from OPFS and from the picker
+      await page.click("#local-model-delete");
+      await page.waitForSelector("#status:has-text('Deleted org/tiny-sd/model.safetensors')");
+      assert.deepEqual(await opfsSizes(page, "models"), {});
+      assert.deepEqual(await page.locator("#local-model option").allTextContents(), [
+        "No checkpoint yet: drop one or download one",
+      ]);
+      assert.equal(await page.isVisible("#local-model-delete"), false);
       await page.close();
       assert.deepEqual(errors, []);
     });

@@ -13,7 +13,7 @@ import {
   parseRepoInput,
   pickCheckpoint,
 } from "./hub-checkpoint.js";
-import { entryNames, hasOpfs, opfsDirectory } from "./opfs.js";
+import { entryNames, hasOpfs, opfsDirectory, removeIn } from "./opfs.js";
 import {
   completedBlob,
   DEFAULT_CHUNK_BYTES,
@@ -80,6 +80,7 @@ export class ModelSource {
   private readonly progress = byId("download-progress", HTMLProgressElement);
   private readonly text = byId("download-text", HTMLDivElement);
   private readonly select = byId("local-model", HTMLSelectElement);
+  private readonly deleteButton = byId("local-model-delete", HTMLButtonElement);
   private readonly loraList = byId("local-loras", HTMLDivElement);
   /** Files dropped this visit, by option value. */
   private readonly dropped = new Map<string, File>();
@@ -119,8 +120,10 @@ export class ModelSource {
     this.stopButton.addEventListener("click", () => this.download?.abort());
     this.select.addEventListener("change", () => {
       setSetting(SELECTED_KEY, this.select.value);
+      this.showDelete();
       this.events.onChange();
     });
+    this.deleteButton.addEventListener("click", () => void this.deleteSelected());
     for (const input of [this.repo, this.file]) {
       input.addEventListener("keydown", (e) => {
         if (e.key === "Enter") {
@@ -260,6 +263,26 @@ export class ModelSource {
     this.select.replaceChildren(...options);
     const wanted = options.find((o) => o.value === select && !o.disabled) ?? options.find((o) => !o.disabled);
     if (wanted) this.select.value = wanted.value;
+    this.showDelete();
+  }
+
+  /** Delete is offered for downloads (a dropped file stays where it is on the user's disk). */
+  private showDelete(): void {
+    this.deleteButton.hidden = !this.select.value.startsWith("hub:");
+  }
+
+  private async deleteSelected(): Promise<void> {
+    const value = this.select.value;
+    if (!value.startsWith("hub:") || this.download) return;
+    const label = this.select.selectedOptions[0]?.textContent ?? value;
+    try {
+      await removeIn(await this.modelsDir(), value.slice(4));
+      this.events.onChange();
+      await this.refreshList();
+      this.events.onMessage(`Deleted ${label.replace(/ \([^)]*\)$/, "")} from this browser's storage`);
+    } catch (err) {
+      this.events.onError(err);
+    }
   }
 
   private showProgress(done: number, total: number, text: string): void {
