@@ -263,6 +263,7 @@ export class ModelSource {
     this.select.replaceChildren(...options);
     const wanted = options.find((o) => o.value === select && !o.disabled) ?? options.find((o) => !o.disabled);
     if (wanted) this.select.value = wanted.value;
+    else this.select.selectedIndex = 0; // show the hint (or the partial download) rather than a blank box
     this.showDelete();
   }
 
