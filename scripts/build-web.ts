@@ -74,6 +74,24 @@ export interface BuildWebOptions {
   outDir?: string;
   /** Default true; false keeps the bundle readable. */
   minify?: boolean;
+  /**
+   * Test builds: imports whose path ends with a key are bundled from the value (an absolute path)
+   * instead, e.g. `{ "local/engine-deps.js": doublePath }` puts a test double in place of the
+   * in-tab engine.
+   */
+  replaceModules?: Record<string, string>;
+}
+
+function replaceModulesPlugin(replacements: Record<string, string>): Plugin {
+  return {
+    name: "replace-modules",
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        const hit = Object.entries(replacements).find(([suffix]) => args.path.endsWith(suffix));
+        return hit ? { path: hit[1] } : undefined;
+      });
+    },
+  };
 }
 
 /** Builds the UI into outDir (replacing what was there) and returns that folder. */
@@ -93,6 +111,7 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<string> {
     sourcemap: true,
     legalComments: "none",
     logLevel: "warning",
+    plugins: options.replaceModules ? [replaceModulesPlugin(options.replaceModules)] : [],
   });
   await build({
     entryPoints: [join(root, "web", "src", "local", "local-engine.ts")],

@@ -5,7 +5,9 @@
  *   GET /api/models/{org}/{name}/revision/{revision}[?blobs=true]  (sha + siblings)
  * The CDN is a second server on another port (another origin, so it must not receive the token),
  * serving LFS objects by sha256 with Range support. Errors carry X-Error-Code like the real hub.
- * Knobs: cut a response after N bytes (or stall it), serve corrupted bytes, ignore Range, require a token, gate a repo.
+ * Knobs: cut a response after N bytes (or stall it, also at a given offset of the file), serve
+ * corrupted bytes, ignore Range, require a token, gate a repo. Both servers answer with CORS headers
+ * (as huggingface.co does), so a page on another origin can download from them.
  * Every request is logged so tests can assert on what went over the wire.
  */
 import { createHash } from "node:crypto";
@@ -51,6 +53,7 @@ export class FakeHub {
   readonly requests: LoggedRequest[] = [];
   private readonly repos = new Map<string, FakeRepo>();
   private readonly cuts: Array<{ path: string; afterBytes: number; stall: boolean }> = [];
+  private readonly stallsAt: Array<{ path: string; offset: number }> = [];
   private readonly corrupted = new Set<string>();
   private token: string | undefined;
   /** When set, GETs answer 200 with the whole file even if a Range was asked for. */
@@ -114,6 +117,14 @@ export class FakeHub {
     this.cuts.push({ path, afterBytes, stall: true });
   }
 
+  /**
+   * The first GET of `path` whose body covers byte `offset` of the file sends the bytes before it,
+   * then goes silent with the connection open (whatever Range it asked for).
+   */
+  stallAt(path: string, offset: number): void {
+    this.stallsAt.push({ path, offset });
+  }
+
   /** GETs of `path` serve the right length with one byte flipped (HEAD still announces the true sha256). */
   corrupt(path: string, on = true): void {
     if (on) this.corrupted.add(path);
@@ -145,6 +156,20 @@ export class FakeHub {
       range: req.headers.range,
       authorization: req.headers.authorization,
     });
+    res.setHeader("Access-Control-Allow-Origin", "*");
+    res.setHeader(
+      "Access-Control-Expose-Headers",
+      "Content-Range, Content-Length, Accept-Ranges, ETag, X-Repo-Commit, X-Linked-Etag, X-Linked-Size, X-Error-Code, X-Error-Message",
+    );
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, {
+        "Access-Control-Allow-Methods": "GET, HEAD",
+        "Access-Control-Allow-Headers": "Range, Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+      });
+      res.end();
+      return;
+    }
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (server === "cdn") {
@@ -280,8 +305,9 @@ export class FakeHub {
     const size = body.length;
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     let status = 200;
+    let start = 0;
     if (range && !this.ignoreRange) {
-      const start = Number(range[1]);
+      start = Number(range[1]);
       const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
       if (start >= size) {
         res.writeHead(416, { "Content-Range": `bytes */${size}` });
@@ -295,6 +321,14 @@ export class FakeHub {
     res.writeHead(status, { ...headers, "Content-Length": String(body.length), "Accept-Ranges": "bytes" });
     if (req.method === "HEAD") {
       res.end();
+      return;
+    }
+    const stall = this.stallsAt.findIndex(
+      (c) => c.path === path && c.offset >= start && c.offset < start + body.length,
+    );
+    if (stall >= 0) {
+      const { offset } = this.stallsAt.splice(stall, 1)[0];
+      res.write(body.subarray(0, offset - start));
       return;
     }
     const cut = this.cuts.findIndex((c) => c.path === path);

@@ -1,16 +1,24 @@
-/** Entry point: builds the page's parts and wires them to each other and to the A1111 API. */
+/**
+ * Entry point: builds the page's parts and wires them to each other and to where images are made:
+ * the A1111 API of the server ("Server" mode) or the in-tab engine ("This device", web/src/local/).
+ */
+
 import { parseInfotext } from "../../src/image/infotext.js";
-import { A1111Client, type Img2ImgRequest } from "./api.js";
+import { readPngText } from "../../src/image/png-chunks.js";
+import { A1111Client, ApiError, type Img2ImgRequest } from "./api.js";
 import { ApiKeyDialog } from "./api-key.js";
+import { type AppMode, ModeSwitch, storedMode } from "./app-mode.js";
 import { byId } from "./dom.js";
 import { GenerationForm } from "./form.js";
 import { Gallery, resultsFromResponse } from "./gallery.js";
 import { HiresPanel } from "./hires-fix.js";
 import { ResultHistory } from "./history.js";
 import { InitImagePanel } from "./init-image.js";
+import { localEngineDeps } from "./local/engine-deps.js";
+import { LocalMode } from "./local/local-mode.js";
 import { LoraPicker } from "./lora-picker.js";
 import { ModelPicker } from "./model-picker.js";
-import { installPngDrop } from "./png-drop.js";
+import { installPngDrop, type PngInfoReader } from "./png-drop.js";
 import { ProfilePanel } from "./profile-panel.js";
 import { ProgressMonitor } from "./progress.js";
 import { StatusLine } from "./status.js";
@@ -66,8 +74,26 @@ const gallery = new Gallery(
   new ResultHistory(),
 );
 
-installPngDrop(api, {
+const local = new LocalMode(localEngineDeps, { form, initImage, gallery, progress, status });
+
+/** In "This device" mode a dropped PNG's parameters are read in the page, not by the server. */
+const pngReader: PngInfoReader = {
+  async pngInfo(imageBase64) {
+    if (modeSwitch.mode !== "local") return api.pngInfo(imageBase64);
+    const bytes = Uint8Array.from(atob(imageBase64), (c) => c.charCodeAt(0));
+    return { info: readPngText(bytes).parameters ?? "" };
+  },
+};
+
+installPngDrop(pngReader, {
   onParameters: (infotext, fileName) => applyParameters(infotext, fileName),
+  onModelFiles: (files) => {
+    if (modeSwitch.mode === "local") void local.addModelFiles(files);
+    else
+      status.info(
+        `${files[0].name}: model files are used in "This device" mode; the server has its own models`,
+      );
+  },
   onMessage: (text) => status.info(text),
   onError: showError,
 });
@@ -80,12 +106,26 @@ function setBusy(busy: boolean): void {
   generateButton.disabled = busy;
   cancelButton.hidden = !busy;
   cancelButton.disabled = false;
-  skipButton.hidden = !busy;
+  skipButton.hidden = !busy || modeSwitch.mode === "local";
   skipButton.disabled = false;
   models.disabled = busy;
+  modeSwitch.disabled = busy;
+}
+
+async function generateLocal(): Promise<void> {
+  cancelled = false;
+  setBusy(true);
+  try {
+    const { seed } = await local.generate();
+    if (seed !== undefined) lastSeed = seed;
+    reuseSeedButton.disabled = lastSeed === undefined;
+  } finally {
+    setBusy(false);
+  }
 }
 
 async function generate(): Promise<void> {
+  if (modeSwitch.mode === "local") return generateLocal();
   const settings = form.settings();
   const img2img = initImage.fields(settings.width, settings.height);
   cancelled = false;
@@ -143,7 +183,8 @@ cancelButton.addEventListener("click", () => {
   cancelled = true;
   cancelButton.disabled = true;
   status.info("Cancelling…");
-  api.interrupt().catch(showError);
+  if (modeSwitch.mode === "local") local.cancel();
+  else api.interrupt().catch(showError);
 });
 skipButton.addEventListener("click", () => {
   // the server ends the image being made (after its current step) and goes on with the next
@@ -153,8 +194,11 @@ reuseSeedButton.addEventListener("click", () => {
   if (lastSeed !== undefined) form.setSeed(lastSeed);
 });
 
-/** Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker. */
-async function loadServerLists(): Promise<void> {
+/**
+ * Fills the pickers from the server; a missing optional endpoint (e.g. /loras) only hides its picker.
+ * Returns whether an API answered at all.
+ */
+async function loadServerLists(): Promise<boolean> {
   const [samplers, schedulers, sdModels, options, loras, latentModes, upscalers] = await Promise.allSettled([
     api.samplers(),
     api.schedulers(),
@@ -185,6 +229,45 @@ async function loadServerLists(): Promise<void> {
     showError(sdModels.reason);
   }
   loraPicker.setLoras(loras.status === "fulfilled" && Array.isArray(loras.value) ? loras.value : []);
+  return apiAnswered(samplers);
+}
+
+/** Whether an A1111 API answered /samplers: a static host has none (404, or its index page instead of JSON). */
+function apiAnswered(samplers: PromiseSettledResult<unknown>): boolean {
+  if (samplers.status === "fulfilled") return Array.isArray(samplers.value);
+  const err = samplers.reason;
+  return !(err instanceof ApiError) || (err.status !== 0 && err.status !== 404 && err.status !== 405);
+}
+
+/** Resolves to whether the mode works here (for "server": whether an API answered). */
+function enterMode(mode: AppMode): Promise<boolean> {
+  if (mode === "local")
+    return local.enter().then(
+      () => true,
+      (err: unknown) => {
+        showError(err);
+        return true;
+      },
+    );
+  status.clear();
+  return loadServerLists();
+}
+
+let entered: Promise<boolean> = Promise.resolve(true);
+const modeSwitch = new ModeSwitch((mode) => {
+  entered = enterMode(mode);
+});
+
+/** The mode chosen on an earlier visit; else "Server" when an API answers, "This device" when none does. */
+async function startMode(): Promise<void> {
+  const kept = storedMode();
+  modeSwitch.set(kept ?? "server");
+  if (!(await entered) && kept === undefined) {
+    // the page's own fallback, not the user's choice: a later visit asks the server again
+    modeSwitch.set("local");
+    await entered;
+    status.info("No server answers at this address: images are made on this device");
+  }
 }
 
 setBusy(false);
@@ -195,6 +278,6 @@ const restored = gallery.restore().catch((err: unknown) => {
     `Earlier results could not be read from this browser's storage: ${err instanceof Error ? err.message : String(err)}`,
   );
 });
-void Promise.all([loadServerLists(), restored]).finally(() => {
+void Promise.all([startMode(), restored]).finally(() => {
   document.body.dataset.ready = "true";
 });

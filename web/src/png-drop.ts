@@ -1,6 +1,7 @@
 /**
  * Drop a PNG anywhere on the page: its `parameters` text is read through POST /sdapi/v1/png-info
- * and handed on to fill the form (A1111's "PNG Info" → "Send to txt2img" in one gesture).
+ * (or in the page, in "This device" mode: `reader` decides) and handed on to fill the form
+ * (A1111's "PNG Info" → "Send to txt2img" in one gesture).
  */
 import type { A1111Client } from "./api.js";
 import { byId } from "./dom.js";
@@ -10,10 +11,15 @@ function carriesFiles(e: DragEvent): boolean {
   return Array.from(e.dataTransfer?.types ?? []).includes("Files");
 }
 
+/** What reads a PNG's parameters: the server's /png-info, or the page itself. */
+export type PngInfoReader = Pick<A1111Client, "pngInfo">;
+
 export function installPngDrop(
-  api: A1111Client,
+  api: PngInfoReader,
   events: {
     onParameters(infotext: string, fileName: string): void;
+    /** Model files (.safetensors, .ckpt, …) dropped anywhere: never read here (they may be gigabytes). */
+    onModelFiles(files: File[]): void;
     onMessage(text: string): void;
     onError(err: unknown): void;
   },
@@ -39,10 +45,13 @@ export function installPngDrop(
   });
   window.addEventListener("drop", (e) => {
     hide();
-    const file = e.dataTransfer?.files[0];
+    const files = [...(e.dataTransfer?.files ?? [])];
+    const file = files[0];
     if (!file) return;
     e.preventDefault(); // never navigate away to the dropped file
-    void readParameters(file);
+    const models = files.filter((f) => /\.(safetensors|ckpt|pt|pth|bin)$/i.test(f.name));
+    if (models.length > 0) events.onModelFiles(models);
+    else void readParameters(file);
   });
   // drops on the init-image zone stop propagation, so clear the overlay on the capture phase too
   window.addEventListener("drop", hide, { capture: true });

@@ -40,6 +40,19 @@ export class ProgressMonitor {
     this.schedule();
   }
 
+  /** Shows the bar without polling the server: "This device" mode reports its own steps (update). */
+  startLocal(): void {
+    this.running = false;
+    this.show(0, "Starting…");
+    this.preview.hidden = true;
+    this.preview.removeAttribute("src");
+    this.box.hidden = false;
+  }
+
+  update(fraction: number, text: string): void {
+    this.show(fraction, text);
+  }
+
   stop(): void {
     this.running = false;
     if (this.timer !== undefined) clearTimeout(this.timer);

@@ -1,0 +1,150 @@
+/**
+ * Runs the form's request on the in-tab engine: opens the engine for the chosen checkpoint (once,
+ * again only when the checkpoint or backend changes), turns the form's values and the img2img /
+ * inpainting pieces into a LocalGenerateRequest, and hands the PNGs back as gallery items. The
+ * engine comes from the injected LocalEngineDeps; nothing here calls the server.
+ */
+
+import type { Txt2ImgRequest } from "../api.js";
+import type { GalleryItem } from "../gallery.js";
+import { loadImage, newCanvas, pngDataUrl } from "../image-data.js";
+import type { Img2ImgFields } from "../init-image.js";
+import { chooseBackend } from "./capability-line.js";
+import type {
+  GraphStore,
+  LocalEngine,
+  LocalEngineDeps,
+  LocalGenerateRequest,
+  LocalPixels,
+  WebGpuSupport,
+} from "./local-engine-api.js";
+import type { LocalCheckpoint, LocalLora } from "./model-source.js";
+
+export interface LocalJob {
+  settings: Txt2ImgRequest;
+  img2img?: Img2ImgFields;
+  denoisingStrength: number;
+}
+
+/** Base64 PNG (what the form pieces produce) → RGBA pixels (what the engine takes). */
+export async function pixelsFromBase64Png(base64: string): Promise<LocalPixels> {
+  const img = await loadImage(pngDataUrl(base64));
+  const { ctx } = newCanvas(img.naturalWidth, img.naturalHeight);
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, img.naturalWidth, img.naturalHeight);
+  return { width: data.width, height: data.height, data: data.data };
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** A1111's random seed: an integer in [0, 2^32). */
+function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+/** The engine's request for one image of the job (batch count: seed, seed+1, …). */
+export async function localRequest(
+  job: LocalJob,
+  seed: number,
+  loras: readonly LocalLora[],
+): Promise<LocalGenerateRequest> {
+  const s = job.settings;
+  const request: LocalGenerateRequest = {
+    prompt: s.prompt,
+    negativePrompt: s.negative_prompt,
+    steps: s.steps,
+    cfgScale: s.cfg_scale,
+    width: job.img2img?.width ?? s.width,
+    height: job.img2img?.height ?? s.height,
+    seed,
+    sampler: s.sampler_name,
+    ...(s.scheduler ? { scheduler: s.scheduler } : {}),
+    ...(loras.length > 0 ? { loras: [...loras] } : {}),
+  };
+  const init = job.img2img?.init_images[0];
+  if (init) {
+    request.initImage = await pixelsFromBase64Png(init);
+    request.denoisingStrength = job.denoisingStrength;
+    if (job.img2img?.mask) request.mask = await pixelsFromBase64Png(job.img2img.mask);
+  }
+  return request;
+}
+
+export class LocalRunner {
+  private engine: { id: string; engine: Promise<LocalEngine> } | undefined;
+  private probe: Promise<WebGpuSupport> | undefined;
+
+  constructor(
+    private readonly deps: LocalEngineDeps,
+    private readonly graphStore: Promise<GraphStore | undefined>,
+    private readonly onStatus: (message: string, fraction?: number) => void,
+  ) {}
+
+  /** The WebGPU probe, run once a visit. */
+  support(): Promise<WebGpuSupport> {
+    this.probe ??= this.deps.webgpuSupport().catch((err: unknown) => ({
+      ok: false,
+      shaderF16: false,
+      maxBufferSize: 0,
+      maxStorageBufferBindingSize: 0,
+      missing: [`the WebGPU check failed: ${err instanceof Error ? err.message : String(err)}`],
+    }));
+    return this.probe;
+  }
+
+  /** Drops the open engine (another checkpoint was chosen, or the cache was cleared). */
+  async close(): Promise<void> {
+    const open = this.engine;
+    this.engine = undefined;
+    if (open) await (await open.engine.catch(() => undefined))?.dispose();
+  }
+
+  private async open(checkpoint: LocalCheckpoint, signal: AbortSignal): Promise<LocalEngine> {
+    if (this.engine?.id !== checkpoint.id) {
+      await this.close();
+      const backend = chooseBackend(await this.support());
+      const graphStore = await this.graphStore.catch(() => undefined);
+      const engine = this.deps.openLocalEngine(checkpoint.blob, {
+        backend,
+        ...(graphStore ? { graphStore } : {}),
+        onStatus: this.onStatus,
+        signal,
+      });
+      this.engine = { id: checkpoint.id, engine };
+      // a failed or stopped load is not kept: the next Generate tries again
+      engine.catch(() => {
+        if (this.engine?.engine === engine) this.engine = undefined;
+      });
+    }
+    return this.engine.engine;
+  }
+
+  /** Every image of the job (batch count), newest last; stops between images when `signal` aborts. */
+  async run(
+    checkpoint: LocalCheckpoint,
+    loras: readonly LocalLora[],
+    job: LocalJob,
+    onStep: (image: number, images: number, step: number, total: number) => void,
+    signal: AbortSignal,
+    onImage: (item: GalleryItem) => void,
+  ): Promise<number> {
+    const engine = await this.open(checkpoint, signal);
+    const first = job.settings.seed >= 0 ? job.settings.seed : randomSeed();
+    const count = Math.max(1, job.settings.n_iter ?? 1);
+    let made = 0;
+    for (let i = 0; i < count; i++) {
+      signal.throwIfAborted();
+      const request = await localRequest(job, (first + i) % 2 ** 32, loras);
+      const image = await engine.generate(request, (step, total) => onStep(i, count, step, total), signal);
+      onImage({ image: bytesToBase64(image.png), infotext: image.infotext, seed: image.seed });
+      made++;
+    }
+    return made;
+  }
+}

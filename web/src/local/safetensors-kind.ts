@@ -1,0 +1,47 @@
+/**
+ * Tells a dropped `.safetensors` file's kind from its header alone (the first 8 + N bytes; the
+ * tensors are never read): an SD checkpoint, a LoRA/LyCORIS file, or something else.
+ */
+
+export type SafetensorsKind = "checkpoint" | "lora" | "other";
+
+/** A header larger than this is not a model the tab could run anyway. */
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+/** From the tensor names: LDM checkpoints hold `model.diffusion_model.*`, LoRAs `lora_*`/`.lora_A.` names. */
+export function kindFromTensorNames(names: readonly string[]): SafetensorsKind {
+  if (
+    names.some(
+      (n) =>
+        /(^|\.)(lora_(up|down|A|B)|hada_w1_a|lokr_w1|alpha)(\.|$)|lora\.(up|down)\./.test(n) ||
+        n.startsWith("lora_"),
+    )
+  ) {
+    return "lora";
+  }
+  if (names.some((n) => n.startsWith("model.diffusion_model."))) return "checkpoint";
+  return "other";
+}
+
+export async function safetensorsTensorNames(file: Blob): Promise<string[]> {
+  if (file.size < 8) throw new Error("too short to be a .safetensors file");
+  const head = new DataView(await file.slice(0, 8).arrayBuffer());
+  const length = Number(head.getBigUint64(0, true));
+  if (length < 2 || length > MAX_HEADER_BYTES || 8 + length > file.size) {
+    throw new Error("not a .safetensors file (its header length makes no sense)");
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(await file.slice(8, 8 + length).text());
+  } catch {
+    throw new Error("not a .safetensors file (its header is not JSON)");
+  }
+  if (!header || typeof header !== "object" || Array.isArray(header)) {
+    throw new Error("not a .safetensors file (its header is not a JSON object)");
+  }
+  return Object.keys(header).filter((k) => k !== "__metadata__");
+}
+
+export async function safetensorsKind(file: Blob): Promise<SafetensorsKind> {
+  return kindFromTensorNames(await safetensorsTensorNames(file));
+}
