@@ -49,7 +49,7 @@ export function installPngDrop(
     const file = files[0];
     if (!file) return;
     e.preventDefault(); // never navigate away to the dropped file
-    const models = files.filter((f) => /\.(safetensors|ckpt|pt|pth|bin)$/i.test(f.name));
+    const models = files.filter((f) => /\.(safetensors|ckpt|pt|pth|bin|sdlite\.json)$/i.test(f.name));
     if (models.length > 0) events.onModelFiles(models);
     else void readParameters(file);
   });

@@ -18,6 +18,8 @@ export interface LocalLoadOptions {
   graphStore?: GraphStore;
   onStatus?(message: string, fraction?: number): void;
   signal?: AbortSignal;
+  /** What a single file cannot tell, from a dropped `<file>.sdlite.json` (local-engine.ts checks it). */
+  overrides?: Record<string, unknown>;
 }
 
 /** RGBA pixels, as ImageData holds them. */

@@ -115,6 +115,7 @@ export class LocalRunner {
         ...(graphStore ? { graphStore } : {}),
         onStatus: this.onStatus,
         signal,
+        ...(checkpoint.overrides ? { overrides: checkpoint.overrides } : {}),
       });
       this.engine = { id: checkpoint.id, engine };
       // a failed or stopped load is not kept: the next Generate tries again

@@ -36,6 +36,11 @@ export interface LocalCheckpoint {
   id: string;
   label: string;
   blob: Blob;
+  /**
+   * A `<file>.sdlite.json` dropped with the checkpoint: what a single file cannot tell, as the
+   * sidecar beside the file tells `sdlite generate` (src/weights/README.md).
+   */
+  overrides?: Record<string, unknown>;
 }
 
 export interface LocalLora {
@@ -67,6 +72,15 @@ function setSetting(key: string, value: string): void {
   }
 }
 
+/** A sidecar's JSON object; anything else is refused with the reason. */
+async function readSidecar(file: File): Promise<Record<string, unknown>> {
+  const value: unknown = JSON.parse(await file.text());
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new Error(`${file.name}: a .sdlite.json sidecar holds one JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
 const isAbort = (err: unknown) => err instanceof DOMException && err.name === "AbortError";
 
 export class ModelSource {
@@ -84,6 +98,8 @@ export class ModelSource {
   private readonly loraList = byId("local-loras", HTMLDivElement);
   /** Files dropped this visit, by option value. */
   private readonly dropped = new Map<string, File>();
+  /** `<file>.sdlite.json` sidecars dropped this visit, by the checkpoint file name they describe. */
+  private readonly sidecars = new Map<string, Record<string, unknown>>();
   private readonly loras: { name: string; file: File; weight: HTMLInputElement; row: HTMLElement }[] = [];
   private download: AbortController | undefined;
 
@@ -144,7 +160,10 @@ export class ModelSource {
     const value = this.select.value;
     const label = this.select.selectedOptions[0]?.textContent ?? value;
     const dropped = this.dropped.get(value);
-    if (dropped) return { id: value, label: dropped.name, blob: dropped };
+    if (dropped) {
+      const overrides = this.sidecars.get(dropped.name);
+      return { id: value, label: dropped.name, blob: dropped, ...(overrides ? { overrides } : {}) };
+    }
     if (value.startsWith("hub:")) {
       const dir = await this.modelsDir();
       const blob = await completedBlob(await dir.getDirectoryHandle(value.slice(4)));
@@ -166,6 +185,10 @@ export class ModelSource {
     let checkpoint: string | undefined;
     for (const file of files) {
       try {
+        if (/\.safetensors\.sdlite\.json$/i.test(file.name)) {
+          this.sidecars.set(file.name.slice(0, -".sdlite.json".length), await readSidecar(file));
+          continue;
+        }
         if (!/\.safetensors$/i.test(file.name)) {
           throw new Error(`${file.name}: only .safetensors files run in the browser`);
         }
