@@ -24,7 +24,9 @@ import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
 import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import { applyLoras, type LoadedLora, refuseLorasOnOnnx } from "./apply-loras.js";
+import { type DeviceFeedStats, DeviceResidentFeeds } from "./device-resident-feeds.js";
 import type { EngineOptions } from "./engine-options.js";
+import { gpuAdapterInfo } from "./gpu-adapter-info.js";
 import { graphVariantFor } from "./graph-variant.js";
 import type { LazySession } from "./lazy-session.js";
 import type { NetworkContext } from "./networks/network-factory.js";
@@ -32,6 +34,7 @@ import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
 import type { UNetSettings } from "./networks/unet.js";
 import { openVae } from "./open-vae.js";
 import type { PreviewDecoder } from "./preview-decoder.js";
+import { chooseSequentialLoading, type LoadingChoice } from "./sequential-loading.js";
 import { validateWeightStorage } from "./weight-storage-choice.js";
 
 export type { EngineOptions, LoraRequest } from "./engine-options.js";
@@ -55,6 +58,13 @@ export interface OpenedPipeline {
    * Its session loads on the first preview and, in low-memory mode, is freed when denoising ends.
    */
   readonly previewDecoder?: PreviewDecoder;
+  /** Whether networks load one at a time (memory.lowMemory, or WebGPU's default) and why. */
+  readonly loading: LoadingChoice;
+  /**
+   * On a provider with device memory (WebGPU): how often the UNet's text embeddings were uploaded
+   * and how often an upload was reused by a later step. Undefined where every input crosses.
+   */
+  readonly deviceFeeds?: DeviceFeedStats;
   close(): Promise<void>;
 }
 
@@ -93,11 +103,17 @@ function networkContext(model: LoadedModel, options: EngineOptions): NetworkCont
   // unset stays unset: the provider's entry chooses its default
   const requested = options.memory?.weightStorage;
   const weightStorage = requested === undefined ? undefined : validateWeightStorage(requested);
+  const session = { executionProviders, intraOpNumThreads: threads };
+  const resident =
+    options.runtime?.deviceResidentFeeds !== false && runtime.deviceTensors?.(session) === true
+      ? new DeviceResidentFeeds(runtime, session)
+      : undefined;
   return {
-    target: { runtime, session: { executionProviders, intraOpNumThreads: threads } },
+    target: { runtime, session },
     variant: graphVariantFor(executionProviders, { attention: options.speed?.attention, weightStorage }),
     cache: cache === false ? undefined : (cache ?? defaultGraphCache()),
     modelPath: model.path,
+    residentFeeds: resident,
   };
 }
 
@@ -169,7 +185,13 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     quantization: vaeQuantization,
   });
 
-  const lowMemory = options.memory?.lowMemory ?? false;
+  const loading = chooseSequentialLoading(
+    options.memory?.lowMemory,
+    options.runtime?.executionProviders,
+    gpuAdapterInfo,
+  );
+  const lowMemory = loading.sequential;
+  const resident = ctx.residentFeeds;
   const release = async (sessions: readonly LazySession[]) => {
     if (lowMemory) for (const s of sessions) await s.release();
   };
@@ -182,6 +204,8 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     stageDone: async (stage) => {
       // the UNet stage owns both DeepCache graphs
       const byStage = { "text-encoder": textEncoder.sessions, unet: unet.sessions, vae: vae.sessions };
+      // the embeddings were uploaded for this denoising run only
+      if (stage === "unet") resident?.dispose();
       await release(byStage[stage]);
       if (stage === "unet" && lowMemory) await vae.preview?.release();
     },
@@ -192,8 +216,11 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     loras,
     unmatchedLoraKeys: loras.flatMap((l) => l.file.unmatched),
     previewDecoder: vae.preview,
+    loading,
+    deviceFeeds: resident?.stats,
     close: async () => {
       await vae.preview?.release(); // after a preview still decoding
+      await resident?.release();
       for (const s of [...textEncoder.sessions, ...unet.sessions, ...vae.sessions]) await s.release();
       model.close();
     },
