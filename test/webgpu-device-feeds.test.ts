@@ -111,12 +111,12 @@ describe("device-resident feeds on WebGPU (tiny SD1.5, SwiftShader)", () => {
     const before = { ...resident.deviceFeeds };
     const n = 2;
     for (let k = 0; k < n; k++) {
-      const want = await generate(plain.models, request("a [red:blue:2] cube", 10 + k));
-      const got = await generate(resident.models, request("a [red:blue:2] cube", 10 + k));
+      const want = await generate(plain.models, request("a [red:blue:1] cube", 10 + k));
+      const got = await generate(resident.models, request("a [red:blue:1] cube", 10 + k));
       assert.deepEqual(got[0].image.data, want[0].image.data);
       assert.equal(runtime.liveDeviceTensors?.(), live, `generation ${k + 1} left device tensors behind`);
     }
-    // "red" for steps 1-2, "blue" for step 3: two uploads and one reuse per generation
+    // A1111's [from:to:1]: "red" for steps 1-2, "blue" for step 3: two uploads and one reuse per generation
     assert.deepEqual(resident.deviceFeeds, {
       uploads: (before.uploads ?? 0) + 2 * n,
       reuses: (before.reuses ?? 0) + n,
