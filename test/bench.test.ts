@@ -12,6 +12,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { compareWithBaselines } from "../src/bench/baseline-comparison.js";
 import { baselineLabel, ORT_PLAIN_OPTIONS, parseBaseline } from "../src/bench/baselines.js";
+import { deviceOfSet, pairDevices } from "../src/bench/bench-device.js";
 import { machineBusyMs, otherCpuShare } from "../src/bench/cpu-share.js";
 import { compareImages } from "../src/bench/image-difference.js";
 import { markdownTable } from "../src/bench/markdown-table.js";
@@ -37,6 +38,7 @@ import { checkTargets } from "../src/bench/targets.js";
 import { SD15_TAESD } from "../src/weights/architecture/model-config.js";
 import { openTaesd } from "../src/weights/standalone-vae.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "sdlite-bench-"));
@@ -781,5 +783,71 @@ describe("sdlite bench on the tiny fixture model", () => {
     assert.equal(sdcpp.available, false);
     assert.match(sdcpp.reason, /invalid ELF header/);
     assert.match(stdout, /stable-diffusion\.cpp: not run: .*invalid ELF header/);
+  });
+});
+
+describe("bench --device: the GPU beside the CPU", () => {
+  it("pairs each GPU stage with the same options' CPU stage by median", () => {
+    const gpu = { executionProviders: "webgpu", decoder: "taesd" };
+    const stages = [
+      stageRow("decoder=taesd", "unet1", [400, 300, 500], { options: { decoder: "taesd" } }),
+      stageRow("decoder=taesd,executionProviders=webgpu", "unet1", [100, 200, 300], { options: gpu }),
+      stageRow("default", "unet1", [50]),
+      stageRow("decoder=taesd,executionProviders=webgpu", "vae", [10], { options: gpu }),
+    ];
+    assert.equal(deviceOfSet(gpu), "webgpu");
+    assert.equal(deviceOfSet({ executionProviders: "webgpu+cpu" }), "webgpu");
+    assert.equal(deviceOfSet({}), "cpu");
+    // the VAE has no CPU row to pair with; "default" is not the GPU set's CPU twin
+    assert.deepEqual(pairDevices(stages), [
+      {
+        stage: "unet1",
+        gpuSet: "decoder=taesd,executionProviders=webgpu",
+        cpuSet: "decoder=taesd",
+        device: "webgpu",
+        gpuMs: 200,
+        cpuMs: 400,
+        speedup: 2,
+      },
+    ]);
+  });
+
+  it("sdlite bench --device webgpu (SwiftShader): CPU and GPU rows in one table, the adapter in the header and the JSON", () => {
+    Object.assign(process.env, swiftShaderEnv());
+    const { stdout, result } = sdliteBench(
+      join(dir, "device.json"),
+      "--stages",
+      "unet1",
+      "--device",
+      "webgpu",
+    );
+    assert.deepEqual(
+      result.stages.map((s: StageRow) => [s.set, s.stage]),
+      [
+        ["default", "unet1"],
+        ["executionProviders=webgpu", "unet1"],
+      ],
+    );
+    assert.equal(result.plan.device.used, "webgpu");
+    assert.deepEqual(result.plan.device.executionProviders, ["webgpu"]);
+    assert.equal(result.plan.device.adapter.name, "SwiftShader (software)");
+    assert.equal(result.plan.device.adapter.vendor, "Google");
+    assert.match(
+      stdout,
+      /GPU: webgpu \(providers webgpu\); adapter: SwiftShader \(software\), Google, vulkan, video memory not reported/,
+    );
+    // SwiftShader's step takes seconds: "13.8 s" as well as "0.05 s"
+    assert.match(stdout, /\| executionProviders=webgpu \| UNet step, batch 1 +\| +[\d.]+ s \|/);
+    const median = (set: string) => result.stages.find((s: StageRow) => s.set === set).summary.median;
+    assert.equal(result.devices.length, 1);
+    const [pair] = result.devices;
+    assert.deepEqual([pair.stage, pair.device, pair.cpuSet], ["unet1", "webgpu", "default"]);
+    assert.equal(pair.gpuMs, median("executionProviders=webgpu"));
+    assert.equal(pair.cpuMs, median("default"));
+    assert.ok(stdout.includes("### GPU against the CPU, stage by stage (medians)"), stdout);
+    assert.match(
+      stdout,
+      /\| UNet step, batch 1 +\| webgpu +\| +[\d.]+ s \| +[\d.]+ s \| +\d+\.\d\dx \| default +\|/,
+    );
   });
 });

@@ -39,7 +39,13 @@ describe("EngineOptions fields", () => {
         .filter((f) => f.record === record)
         .map((f) => f.name)
         .sort();
-    assert.deepEqual(byRecord("runtime"), ["backend", "cache", "executionProviders", "threads"]);
+    assert.deepEqual(byRecord("runtime"), [
+      "backend",
+      "cache",
+      "deviceResidentFeeds",
+      "executionProviders",
+      "threads",
+    ]);
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
       "attention",

@@ -1,4 +1,5 @@
 /** A bench result as Markdown: the stage table, start-up, where a whole image's time goes, quality, targets. */
+import { describeAdapter } from "../engine/gpu-adapter-info.js";
 import type { BaselineComparison } from "./baseline-comparison.js";
 import { markdownTable } from "./markdown-table.js";
 import type { BenchResult, StageReport } from "./run-bench.js";
@@ -254,14 +255,51 @@ function baselineTable(): string {
   );
 }
 
+/** The GPU line of the header: what was asked, what ran, on which adapter (memory said even when unknown). */
+function deviceLine(result: BenchResult): string | undefined {
+  const d = result.plan.device;
+  if (!d) return undefined;
+  if (d.used === "cpu") return `GPU: --device ${d.requested} ran on the CPU only (${d.fallback ?? "no GPU"})`;
+  const adapter = d.adapter
+    ? `${describeAdapter(d.adapter)}${d.adapter.memoryBytes ? "" : ", video memory not reported"}`
+    : "adapter not known";
+  return `GPU: ${d.used} (providers ${d.executionProviders.join("+")}); adapter: ${adapter}`;
+}
+
+function deviceTable(result: BenchResult): string | undefined {
+  if (result.devices.length === 0) return undefined;
+  return markdownTable(
+    [
+      { header: "Stage" },
+      { header: "Device" },
+      { header: "GPU median", align: "right" },
+      { header: "CPU median", align: "right" },
+      { header: "GPU speed-up", align: "right" },
+      { header: "CPU options" },
+    ],
+    result.devices.map((p) => [
+      STAGE_TITLES[p.stage],
+      p.device,
+      formatSeconds(p.gpuMs),
+      formatSeconds(p.cpuMs),
+      `${p.speedup.toFixed(2)}x`,
+      p.cpuSet,
+    ]),
+  );
+}
+
 export function benchMarkdown(result: BenchResult): string {
   const { machine: m, plan: p } = result;
   const header = [
     `Machine: ${m.cpuModel}, ${m.logicalCpus} logical CPUs, ${formatBytes(m.totalMemoryBytes)} RAM; Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
     `Model: ${p.modelPath}${p.taesdPath ? ` (TAESD: ${p.taesdPath})` : ""}; ${p.size}x${p.size}; timed runs per stage: ${p.runs} (whole image: ${p.imageRuns}), each stage after one warm-up run in its own process; image: ${p.image.sampler}, ${p.image.steps} steps, guidance ${p.image.guidance}, seed ${p.image.seed}`,
-  ].join("\n");
+    deviceLine(result),
+  ]
+    .filter((line) => line !== undefined)
+    .join("\n");
   const sections: [string, string | undefined][] = [
     ["Stages", stageTable(result.stages)],
+    ["GPU against the CPU, stage by stage (medians)", deviceTable(result)],
     ["Start-up", startupTable(result.stages)],
     ["Whole image: where the time goes (medians)", imageTable(result.stages)],
     ["Quality: the final image against a reference image (same seed unless named)", qualityTable(result)],

@@ -15,6 +15,7 @@ import {
   baselineLabel,
   ORT_PLAIN_OPTIONS,
 } from "./baselines.js";
+import { type BenchDevice, type DevicePair, pairDevices } from "./bench-device.js";
 import { compareImages, type ImageDifference } from "./image-difference.js";
 import { type MachineInfo, machineInfo } from "./machine-info.js";
 import { type OptionSet, optionSetLabel } from "./option-set.js";
@@ -51,6 +52,8 @@ export interface BenchPlan {
   readonly baselines?: readonly BaselineSpec[];
   /** Denoising steps of each stable-diffusion.cpp call (its UNet step is the sampling time over them). */
   readonly sdcppSteps?: number;
+  /** The GPU timed beside the CPU (--device) and its adapter; absent: the CPU only. */
+  readonly device?: BenchDevice;
 }
 
 /** Why a stage process ran: a stage as asked, start-up with an empty or a filled cache, or an image for the quality comparison. */
@@ -109,6 +112,8 @@ export interface BenchResult {
   readonly targets: readonly { readonly set: string; readonly checks: readonly TargetCheck[] }[];
   readonly baselines: readonly BaselineStatus[];
   readonly comparisons: readonly BaselineComparison[];
+  /** Each GPU stage's median beside the same options' CPU median (--device). */
+  readonly devices: readonly DevicePair[];
 }
 
 export type BenchEvent =
@@ -339,6 +344,7 @@ export async function runBench(
     }),
     baselines,
     comparisons: compareWithBaselines(stages, plan.image),
+    devices: pairDevices(stages),
   };
 }
 

@@ -17,6 +17,7 @@ import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
 import type { ClipTokenizer } from "../tokenizer/clip-tokenizer.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import type { LoadedLora, LoraMergedWeights } from "./apply-loras.js";
+import type { DeviceFeedStats } from "./device-resident-feeds.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { LazySession } from "./lazy-session.js";
 import type { NetworkContext } from "./networks/network-factory.js";
@@ -24,6 +25,7 @@ import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
 import type { UNetSettings } from "./networks/unet.js";
 import { openVae } from "./open-vae.js";
 import type { PreviewDecoder } from "./preview-decoder.js";
+import type { LoadingChoice } from "./sequential-loading.js";
 
 /**
  * 64 latents = 512 px, diffusers' own tile for SD1.x (the VAE's sample_size): larger images decode (and
@@ -43,6 +45,13 @@ export interface OpenedPipeline {
    * Its session loads on the first preview and, in low-memory mode, is freed when denoising ends.
    */
   readonly previewDecoder?: PreviewDecoder;
+  /** Whether networks load one at a time (memory.lowMemory, or WebGPU's default) and why. */
+  readonly loading: LoadingChoice;
+  /**
+   * On a provider with device memory (WebGPU): how often the UNet's text embeddings were uploaded
+   * and how often an upload was reused by a later step. Undefined where every input crosses.
+   */
+  readonly deviceFeeds?: DeviceFeedStats;
   close(): Promise<void>;
 }
 
@@ -80,6 +89,10 @@ export function assemblePipeline(
   tokenizer: ClipTokenizer,
   merged: LoraMergedWeights | undefined,
   options: EngineOptions,
+  loading: LoadingChoice = {
+    sequential: options.memory?.lowMemory ?? false,
+    reason: options.memory?.lowMemory === undefined ? "default" : "asked for",
+  },
 ): OpenedPipeline {
   const unetOptions = unetSettings(model, options);
   const textEncoderQuantization: TextEncoderQuantization = checkedQuantization(
@@ -117,7 +130,8 @@ export function assemblePipeline(
     quantization: vaeQuantization,
   });
 
-  const lowMemory = options.memory?.lowMemory ?? false;
+  const lowMemory = loading.sequential;
+  const resident = ctx.residentFeeds;
   const release = async (sessions: readonly LazySession[]) => {
     if (lowMemory) for (const s of sessions) await s.release();
   };
@@ -130,6 +144,8 @@ export function assemblePipeline(
     stageDone: async (stage) => {
       // the UNet stage owns both DeepCache graphs
       const byStage = { "text-encoder": textEncoder.sessions, unet: unet.sessions, vae: vae.sessions };
+      // the embeddings were uploaded for this denoising run only
+      if (stage === "unet") resident?.dispose();
       await release(byStage[stage]);
       if (stage === "unet" && lowMemory) await vae.preview?.release();
     },
@@ -140,8 +156,11 @@ export function assemblePipeline(
     loras,
     unmatchedLoraKeys: loras.flatMap((l) => l.file.unmatched),
     previewDecoder: vae.preview,
+    loading,
+    deviceFeeds: resident?.stats,
     close: async () => {
       await vae.preview?.release(); // after a preview still decoding
+      await resident?.release();
       for (const s of [...textEncoder.sessions, ...unet.sessions, ...vae.sessions]) await s.release();
       model.close();
     },

@@ -44,11 +44,19 @@ export interface RuntimeOptions {
   threads?: number;
   /** Built-graph cache; false builds in memory every time. */
   cache?: GraphCache | false;
+  /**
+   * Keep the UNet's text embeddings in device memory across steps where the provider has some
+   * (WebGPU; device-resident-feeds.ts). Default true; false feeds them from the CPU every step.
+   */
+  deviceResidentFeeds?: boolean;
 }
 
 /** What is kept in memory and on disk. */
 export interface MemoryOptions {
-  /** Load each network only while its stage runs. */
+  /**
+   * Load each network only while its stage runs. Unset: off on the CPU, on for WebGPU unless the
+   * adapter reports 8 GiB or more (sequential-loading.ts).
+   */
   lowMemory?: boolean;
   /** Tile the VAE decode above this latent size per side (64 = 512 px), the encode above 8× it in pixels; 0 never tiles. */
   tileLatentSize?: number;
@@ -103,7 +111,13 @@ export const ENGINE_OPTION_FIELDS: {
   readonly speed: FieldKinds<SpeedOptions>;
 } = {
   model: { loras: "object", overrides: "object", vae: "string", taesd: "string", variant: "string" },
-  runtime: { backend: "object", executionProviders: "strings", threads: "number", cache: "object" },
+  runtime: {
+    backend: "object",
+    executionProviders: "strings",
+    threads: "number",
+    cache: "object",
+    deviceResidentFeeds: "boolean",
+  },
   memory: { lowMemory: "boolean", tileLatentSize: "number", weightStorage: "string" },
   speed: {
     attention: "string",

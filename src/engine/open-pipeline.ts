@@ -15,11 +15,14 @@ import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import { applyLoras, refuseLorasOnOnnx } from "./apply-loras.js";
 import { assemblePipeline, type OpenedPipeline } from "./assemble-pipeline.js";
+import { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import { diskGraphSessions } from "./disk-graph-sessions.js";
 import type { EngineOptions } from "./engine-options.js";
+import { gpuAdapterInfo } from "./gpu-adapter-info.js";
 import { graphVariantFor } from "./graph-variant.js";
 import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
 import type { NetworkContext } from "./networks/network-factory.js";
+import { chooseSequentialLoading } from "./sequential-loading.js";
 import { validateWeightStorage } from "./weight-storage-choice.js";
 
 export { DEFAULT_TILE_LATENT_SIZE, type OpenedPipeline } from "./assemble-pipeline.js";
@@ -61,12 +64,18 @@ function networkContext(model: LoadedModel, options: EngineOptions): NetworkCont
   // unset stays unset: the provider's entry chooses its default
   const requested = options.memory?.weightStorage;
   const weightStorage = requested === undefined ? undefined : validateWeightStorage(requested);
+  const session = { executionProviders, intraOpNumThreads: threads };
+  const resident =
+    options.runtime?.deviceResidentFeeds !== false && runtime.deviceTensors?.(session) === true
+      ? new DeviceResidentFeeds(runtime, session)
+      : undefined;
   return {
-    target: { runtime, session: { executionProviders, intraOpNumThreads: threads } },
+    target: { runtime, session },
     variant: graphVariantFor(executionProviders, { attention: options.speed?.attention, weightStorage }),
     graphs: diskGraphSessions(cache === false ? undefined : (cache ?? defaultGraphCache())),
     int8WeightBits: int8WeightBitsForThisCpu,
     modelPath: model.path,
+    residentFeeds: resident,
   };
 }
 
@@ -79,7 +88,12 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
   const requests = options.loras ?? [];
   refuseLorasOnOnnx(model, requests);
   const merged = model.format === "onnx" ? undefined : applyLoras(model, requests);
-  return assemblePipeline(model, ctx, tokenizer, merged, options);
+  const loading = chooseSequentialLoading(
+    options.memory?.lowMemory,
+    options.runtime?.executionProviders,
+    gpuAdapterInfo,
+  );
+  return assemblePipeline(model, ctx, tokenizer, merged, options, loading);
 }
 
 let sharedCache: GraphCache | undefined;

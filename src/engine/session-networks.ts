@@ -12,7 +12,8 @@ import type {
   UNetNetwork,
   VaeNetwork,
 } from "../pipeline/networks.js";
-import type { Session, TensorData } from "../runtime/runtime.js";
+import type { Session, SessionFeed, TensorData } from "../runtime/runtime.js";
+import type { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import type { LazySession } from "./lazy-session.js";
 import { type FloatTensor, tiledDecode, tiledEncode } from "./tiled-vae.js";
 
@@ -110,11 +111,30 @@ export function unetFeeds(io: UNetIo, input: UNetInput): Record<string, TensorDa
   };
 }
 
+/**
+ * unetFeeds with the context (the text embeddings, the same for every step) fed from device memory
+ * where `resident` is given: uploaded on the first step, the same device tensor after.
+ */
+export async function residentUnetFeeds(
+  io: UNetIo,
+  input: UNetInput,
+  resident: DeviceResidentFeeds | undefined,
+): Promise<Record<string, SessionFeed>> {
+  const feeds: Record<string, SessionFeed> = unetFeeds(io, input);
+  if (resident) {
+    const context = feeds[io.context] as TensorData;
+    feeds[io.context] = await resident.feed(input.context, context.dims);
+  }
+  return feeds;
+}
+
 export class SessionUNet implements UNetNetwork {
   constructor(
     private readonly session: LazySession,
     readonly inChannels: number,
     private readonly io: UNetIo,
+    /** Keeps the context in device memory across steps (WebGPU); undefined: every step feeds it from the CPU. */
+    private readonly resident?: DeviceResidentFeeds,
   ) {}
 
   get timeCondProjDim(): number | undefined {
@@ -122,7 +142,7 @@ export class SessionUNet implements UNetNetwork {
   }
 
   async predict(input: UNetInput): Promise<Float32Array> {
-    const feeds = unetFeeds(this.io, input);
+    const feeds = await residentUnetFeeds(this.io, input, this.resident);
     const s: Session = await this.session.get();
     const result = await s.run(feeds, [this.io.output]);
     return floatOutput(result, this.io.output);

@@ -10,10 +10,13 @@ import { basename, dirname, join, resolve } from "node:path";
 import "./onnxruntime-telemetry.js";
 import * as ort from "onnxruntime-node";
 import {
+  type DeviceTensor,
   ExecutionProviderError,
+  isDeviceTensor,
   type ModelSource,
   type Runtime,
   type Session,
+  type SessionFeed,
   type SessionOptions,
   type TensorData,
   type TensorValues,
@@ -49,6 +52,45 @@ function toOrtTensor(name: string, t: TensorData): ort.Tensor {
   return new ort.Tensor("int64", t.data, t.dims);
 }
 
+/** Device tensors made and not yet disposed (Runtime.liveDeviceTensors). */
+let liveDeviceTensors = 0;
+
+/**
+ * An ORT tensor at location "gpu-buffer". Only sessions read it: the Node binding's download
+ * (`getData()`) aborts the process in onnxruntime-node 1.30, so there is no way back but a run.
+ */
+class OrtDeviceTensor implements DeviceTensor {
+  readonly location = "device";
+  private released = false;
+
+  constructor(readonly tensor: ort.Tensor) {
+    liveDeviceTensors++;
+  }
+
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+
+  get disposed(): boolean {
+    return this.released;
+  }
+
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    liveDeviceTensors--;
+    this.tensor.dispose();
+  }
+}
+
+function toOrtFeed(name: string, feed: SessionFeed): ort.Tensor {
+  if (!isDeviceTensor(feed)) return toOrtTensor(name, feed);
+  if (!(feed instanceof OrtDeviceTensor))
+    throw new Error(`input "${name}": a device tensor of another runtime`);
+  if (feed.disposed) throw new Error(`input "${name}": the device tensor was disposed`);
+  return feed.tensor;
+}
+
 function fromOrtTensor(name: string, t: ort.Tensor): TensorData {
   const data = t.data;
   if (data instanceof Float32Array || data instanceof Int32Array || data instanceof BigInt64Array) {
@@ -62,6 +104,8 @@ class OrtSession implements Session {
     private readonly session: ort.InferenceSession,
     /** The profile file prefix, when profiling. */
     private readonly profilePrefix?: string,
+    /** Outputs ORT leaves in device memory (preferredOutputLocation "gpu-buffer"). */
+    private readonly deviceOutputs: ReadonlySet<string> = new Set(),
   ) {}
 
   get inputNames(): readonly string[] {
@@ -73,17 +117,40 @@ class OrtSession implements Session {
   }
 
   async run(
-    feeds: Readonly<Record<string, TensorData>>,
+    feeds: Readonly<Record<string, SessionFeed>>,
     outputNames?: readonly string[],
   ): Promise<Record<string, TensorData>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(name, t);
-    const results = outputNames
-      ? await this.session.run(ortFeeds, outputNames)
-      : await this.session.run(ortFeeds);
+    const device = (outputNames ?? this.outputNames).filter((n) => this.deviceOutputs.has(n));
+    if (device.length > 0) {
+      throw new Error(`outputs ${device.join(", ")} stay in device memory: use runToDevice`);
+    }
+    const results = await this.runOrt(feeds, outputNames);
     const out: Record<string, TensorData> = {};
     for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(name, t);
     return out;
+  }
+
+  async runToDevice(
+    feeds: Readonly<Record<string, SessionFeed>>,
+    outputNames: readonly string[],
+  ): Promise<{ host: Record<string, TensorData>; device: Record<string, DeviceTensor> }> {
+    const results = await this.runOrt(feeds, outputNames);
+    const host: Record<string, TensorData> = {};
+    const device: Record<string, DeviceTensor> = {};
+    for (const [name, t] of Object.entries(results)) {
+      if (t.location === "gpu-buffer") device[name] = new OrtDeviceTensor(t);
+      else host[name] = fromOrtTensor(name, t);
+    }
+    return { host, device };
+  }
+
+  private async runOrt(
+    feeds: Readonly<Record<string, SessionFeed>>,
+    outputNames: readonly string[] | undefined,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtFeed(name, t);
+    return outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
   }
 
   async release(): Promise<void> {
@@ -137,11 +204,26 @@ export class OnnxruntimeNode implements Runtime {
     return { ...options, graphOptimizationLevel: "disabled", optimizedModelFilePath: undefined };
   }
 
+  /** WebGPU first: ORT's "gpu-buffer" tensors (ECOSYSTEM.md 2.2); the CPU has no device memory. */
+  deviceTensors(options: SessionOptions = {}): boolean {
+    return options.executionProviders?.[0] === "webgpu";
+  }
+
+  liveDeviceTensors(): number {
+    return liveDeviceTensors;
+  }
+
   async createSession(model: ModelSource, options: SessionOptions = {}): Promise<Session> {
     const providers = options.executionProviders ?? ["cpu"];
     const available = this.availableProviders();
     for (const p of providers) {
       if (!available.includes(p)) throw new ExecutionProviderError(p, available);
+    }
+    const deviceOutputs = new Set(options.deviceOutputs ?? []);
+    if (deviceOutputs.size > 0 && !this.deviceTensors(options)) {
+      throw new Error(
+        `device outputs need a provider with device memory (webgpu); got ${providers.join(", ")}`,
+      );
     }
     const profilePrefix = options.enableProfiling
       ? resolve(options.profileFilePrefix ?? DEFAULT_PROFILE_PREFIX)
@@ -157,6 +239,13 @@ export class OnnxruntimeNode implements Runtime {
       logSeverityLevel: options.logSeverityLevel ?? 3,
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
       ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
+      ...(deviceOutputs.size > 0
+        ? {
+            preferredOutputLocation: Object.fromEntries(
+              [...deviceOutputs].map((name) => [name, "gpu-buffer" as const]),
+            ),
+          }
+        : {}),
     };
     const config = { ...options.configEntries };
     if (options.optimizedModelFilePath) {
@@ -175,7 +264,7 @@ export class OnnxruntimeNode implements Runtime {
               ...ortOptions,
               externalData: model.externalData?.map((f) => ({ path: f.path, data: f.data })),
             });
-      return new OrtSession(session, profilePrefix);
+      return new OrtSession(session, profilePrefix, deviceOutputs);
     } catch (err) {
       const gpu = providers.filter((p) => p !== "cpu");
       const message = err instanceof Error ? err.message.split("\n")[0] : String(err);

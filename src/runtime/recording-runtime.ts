@@ -4,7 +4,15 @@
  * `sdlite generate --json` reports it as the start-up breakdown (where a fresh process spends its
  * time before the first step). It wraps another Runtime and changes nothing it does.
  */
-import type { ModelSource, Runtime, Session, SessionOptions, TensorData } from "./runtime.js";
+import type {
+  DeviceTensor,
+  ModelSource,
+  Runtime,
+  Session,
+  SessionFeed,
+  SessionOptions,
+  TensorData,
+} from "./runtime.js";
 
 export interface SessionActivity {
   /** The model file, or "in-memory" for a model given as bytes. */
@@ -52,11 +60,25 @@ class RecordingSession implements Session {
   }
 
   async run(
-    feeds: Readonly<Record<string, TensorData>>,
+    feeds: Readonly<Record<string, SessionFeed>>,
     outputNames?: readonly string[],
   ): Promise<Record<string, TensorData>> {
+    return this.timed(() => this.inner.run(feeds, outputNames));
+  }
+
+  get runToDevice(): Session["runToDevice"] {
+    const inner = this.inner;
+    if (!inner.runToDevice) return undefined;
+    return (
+      feeds: Readonly<Record<string, SessionFeed>>,
+      outputNames: readonly string[],
+    ): Promise<{ host: Record<string, TensorData>; device: Record<string, DeviceTensor> }> =>
+      this.timed(() => inner.runToDevice!(feeds, outputNames));
+  }
+
+  private async timed<T>(run: () => Promise<T>): Promise<T> {
     const start = this.clock.now();
-    const result = await this.inner.run(feeds, outputNames);
+    const result = await run();
     const ms = this.clock.now() - start;
     const a = this.activity;
     if (a.firstRunAt === undefined) {
@@ -84,6 +106,8 @@ export class RecordingRuntime implements Runtime {
   private readonly recorded: SessionActivity[] = [];
   readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
   readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
+  readonly deviceTensors?: Runtime["deviceTensors"];
+  readonly liveDeviceTensors?: Runtime["liveDeviceTensors"];
 
   constructor(
     private readonly inner: Runtime,
@@ -98,6 +122,8 @@ export class RecordingRuntime implements Runtime {
       const load = inner.optimizedModelLoadOptions.bind(inner);
       this.optimizedModelLoadOptions = (o) => load(o);
     }
+    if (inner.deviceTensors) this.deviceTensors = (o) => inner.deviceTensors?.(o) ?? false;
+    if (inner.liveDeviceTensors) this.liveDeviceTensors = () => inner.liveDeviceTensors?.() ?? 0;
   }
 
   availableProviders(): string[] {

@@ -10,6 +10,27 @@ export interface TensorData {
   readonly data: TensorValues;
 }
 
+/**
+ * A tensor held in device memory (a WebGPU buffer), made by a session created with
+ * `SessionOptions.deviceOutputs`. Opaque: only a later run of a session on the same device reads
+ * it, without a copy. Whoever holds it disposes it (device memory is not garbage-collected);
+ * feeding a disposed one is an error.
+ */
+export interface DeviceTensor {
+  readonly location: "device";
+  readonly dims: readonly number[];
+  readonly disposed: boolean;
+  /** Frees the device memory; a second call does nothing. */
+  dispose(): void;
+}
+
+/** What a session run takes per input: CPU values, or a tensor already in device memory. */
+export type SessionFeed = TensorData | DeviceTensor;
+
+export function isDeviceTensor(feed: SessionFeed): feed is DeviceTensor {
+  return "location" in feed && feed.location === "device";
+}
+
 export interface ExternalDataFile {
   /** The name the model's tensors refer to (their external_data "location"). */
   readonly path: string;
@@ -55,6 +76,11 @@ export interface SessionOptions {
    * a path in a folder of its own. Default: the engine's name in the working directory.
    */
   readonly profileFilePrefix?: string;
+  /**
+   * Outputs that stay in device memory: `Session.runToDevice` returns them as DeviceTensors. Only
+   * for runtimes whose `deviceTensors(options)` is true for these options.
+   */
+  readonly deviceOutputs?: readonly string[];
   /** 0 verbose … 4 fatal; default 3 (errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
@@ -62,11 +88,22 @@ export interface SessionOptions {
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** Runs the graph; returns the requested outputs (default all) as CPU typed arrays. */
+  /**
+   * Runs the graph; returns the requested outputs (default all) as CPU typed arrays. A device
+   * output (SessionOptions.deviceOutputs) cannot be returned here: see runToDevice.
+   */
   run(
-    feeds: Readonly<Record<string, TensorData>>,
+    feeds: Readonly<Record<string, SessionFeed>>,
     outputNames?: readonly string[],
   ): Promise<Record<string, TensorData>>;
+  /**
+   * Sessions created with `deviceOutputs`: runs the graph and returns those of `outputNames` that
+   * are device outputs as DeviceTensors (the caller disposes them), the others on the CPU.
+   */
+  runToDevice?(
+    feeds: Readonly<Record<string, SessionFeed>>,
+    outputNames: readonly string[],
+  ): Promise<{ host: Record<string, TensorData>; device: Record<string, DeviceTensor> }>;
   release(): Promise<void>;
   /**
    * Stops recording (sessions created with enableProfiling) and returns the trace file's path
@@ -88,6 +125,13 @@ export interface Runtime {
   optimizedModelFingerprint?(options?: SessionOptions): string | undefined;
   /** The options that load a model this runtime saved optimised with `options`. */
   optimizedModelLoadOptions?(options?: SessionOptions): SessionOptions;
+  /**
+   * Whether sessions with these options have device memory that tensors can stay in between runs
+   * (`deviceOutputs`, DeviceTensor feeds); absent or false: every tensor crosses to the CPU.
+   */
+  deviceTensors?(options?: SessionOptions): boolean;
+  /** DeviceTensors made and not yet disposed, over the runtime's life (a leak shows here). */
+  liveDeviceTensors?(): number;
 }
 
 export class ExecutionProviderError extends Error {

@@ -11,6 +11,7 @@ import type {
   SessionOptions,
   TensorData,
 } from "../../src/runtime/runtime.js";
+import { isDeviceTensor } from "../../src/runtime/runtime.js";
 
 export interface RecordedRun {
   readonly feeds: Readonly<Record<string, TensorData>>;
@@ -51,7 +52,11 @@ export class RecordingRuntime implements Runtime {
       outputNames: session.outputNames,
       async run(feeds, outputNames) {
         const outputs = await session.run(feeds, outputNames);
-        record.runs.push({ feeds, outputs });
+        const host = Object.entries(feeds).map(([name, feed]) => {
+          if (isDeviceTensor(feed)) throw new Error(`RecordingRuntime records CPU feeds only (${name})`);
+          return [name, feed] as const;
+        });
+        record.runs.push({ feeds: Object.fromEntries(host), outputs });
         return outputs;
       },
       release: () => session.release(),

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type BaselineSpec, parseBaseline } from "../../bench/baselines.js";
+import type { BenchDevice } from "../../bench/bench-device.js";
 import { ensureRandomModels } from "../../bench/bench-models.js";
 import { benchMarkdown } from "../../bench/bench-report.js";
 import {
@@ -231,13 +232,22 @@ export function registerBenchCommand(program: Command): void {
           );
       }
       const log = (line: string) => process.stderr.write(`${line}\n`);
+      let device: BenchDevice | undefined;
       if (flags.device !== undefined && flags.device !== "cpu") {
-        // the GPU as one more option set: its stages in the same table as the CPU's
+        // the GPU as one more option set, the first set on the GPU: its stages in the same table as the CPU's
         const { chooseDevice, describeDevice } = await import("../device-choice.js");
-        const device = await chooseDevice(flags.device);
-        log(describeDevice(device));
-        if (device.device !== "cpu") {
-          sets.push({ ...sets[0], executionProviders: device.executionProviders.join("+") });
+        const choice = await chooseDevice(flags.device);
+        log(describeDevice(choice));
+        device = {
+          requested: choice.requested,
+          used: choice.device,
+          executionProviders: choice.executionProviders,
+          ...(choice.adapter ? { adapter: choice.adapter } : {}),
+          ...(choice.fallback ? { fallback: choice.fallback } : {}),
+        };
+        if (choice.device !== "cpu") {
+          const providers = choice.executionProviders.join("+");
+          sets.push({ ...sets[0], executionProviders: providers });
         }
       }
       const benchDir = resolve(flags.benchDir);
@@ -267,6 +277,7 @@ export function registerBenchCommand(program: Command): void {
         // one of each: a later --baseline of the same name replaces an earlier one
         baselines: [...new Map(flags.baseline.map((b) => [b.name, b])).values()],
         sdcppSteps: flags.sdcppSteps,
+        ...(device ? { device } : {}),
       };
       const result = await runBench(plan, (e) => log(describe(e)));
       process.stdout.write(benchMarkdown(result));

@@ -11,6 +11,7 @@ import type { AttentionKind } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
+import type { DeviceResidentFeeds } from "../device-resident-feeds.js";
 import type { GraphSessions } from "../graph-sessions.js";
 import type { AttentionNetwork, GraphVariant } from "../graph-variant.js";
 import { LazySession } from "../lazy-session.js";
@@ -33,6 +34,11 @@ export interface NetworkContext {
   readonly int8WeightBits: () => 7 | 8;
   /** The model file or folder the networks come from, for messages. */
   readonly modelPath: string;
+  /**
+   * Where the target has device memory (WebGPU): the UNet's text embeddings stay there across
+   * steps. Undefined on the CPU, where every input is fed as it is.
+   */
+  readonly residentFeeds?: DeviceResidentFeeds;
 }
 
 /** A network's weights as a factory takes them. */

@@ -58,16 +58,24 @@ export const SD_UNET: UNetFactory = {
         : undefined,
     };
     if (!deepFeature) {
-      const network = new SessionUNet(full, config.inChannels, { ...io, timestepType: "float32" });
+      const network = new SessionUNet(
+        full,
+        config.inChannels,
+        { ...io, timestepType: "float32" },
+        ctx.residentFeeds,
+      );
       return { network, sessions: [full] };
     }
     const shallow = builtGraphSession(ctx, source, "unet_shallow", options, () =>
       buildShallowUNetGraph(source.weights, config, options),
     );
-    const halves = new SessionDeepCacheUNet(full, shallow, config.inChannels, {
-      ...io,
-      feature: UNET_DEEP_FEATURE,
-    });
+    const halves = new SessionDeepCacheUNet(
+      full,
+      shallow,
+      config.inChannels,
+      { ...io, feature: UNET_DEEP_FEATURE },
+      ctx.residentFeeds,
+    );
     return { network: new DeepCacheUNet(halves, deepCacheInterval), sessions: [full, shallow] };
   },
   fromOnnx(component, ctx, settings) {
@@ -78,14 +86,19 @@ export const SD_UNET: UNetFactory = {
     }
     const session = onnxFolderSession(ctx, component);
     const timestep = component.inputs.find((i) => i.name === "timestep");
-    const network = new SessionUNet(session, settings.inpainting ? 9 : 4, {
-      sample: "sample",
-      timestep: "timestep",
-      timestepType: timestep?.elementType === "int64" ? "int64" : "float32",
-      context: "encoder_hidden_states",
-      output: component.outputs[0].name,
-      latentSides: { multipleOf: 8, model: component.modelPath },
-    });
+    const network = new SessionUNet(
+      session,
+      settings.inpainting ? 9 : 4,
+      {
+        sample: "sample",
+        timestep: "timestep",
+        timestepType: timestep?.elementType === "int64" ? "int64" : "float32",
+        context: "encoder_hidden_states",
+        output: component.outputs[0].name,
+        latentSides: { multipleOf: 8, model: component.modelPath },
+      },
+      ctx.residentFeeds,
+    );
     return { network, sessions: [session] };
   },
 };
