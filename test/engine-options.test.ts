@@ -146,7 +146,11 @@ describe("a variant's attention per network reaches each network's graph", () =>
     const cache = new GraphCache(root);
     const ctx: NetworkContext = {
       target: { runtime: onnxruntimeNode(), session: { intraOpNumThreads: 1 } },
-      variant: { attention: { textEncoder: "matmul", unet: "mha", vae: "mha" }, weightStorage: "fp32" },
+      variant: {
+        attention: { textEncoder: "matmul", unet: "mha", vae: "mha" },
+        weightStorage: "fp32",
+        computePrecision: "fp32",
+      },
       cache,
       modelPath: model.path,
     };

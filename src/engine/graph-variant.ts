@@ -8,6 +8,7 @@
  * that graph's cache key (network-factory.ts); its default value stays out, so existing cache
  * entries keep their keys.
  */
+import type { ComputePrecision } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
 
@@ -25,6 +26,12 @@ export interface GraphVariant {
   readonly attention: Readonly<Record<AttentionNetwork, AttentionKind>>;
   /** How weights are stored, resolved per network (weight-storage-choice.ts). */
   readonly weightStorage: WeightStorageChoice;
+  /**
+   * The arithmetic of every network: "fp32", or "fp16" weights and activations with float32
+   * softmax, norms and timestep embedding (graph/float16-compute.ts). Never fp16 on the CPU
+   * unless asked: onnxruntime's x86 kernels would only cast back to float32.
+   */
+  readonly computePrecision: ComputePrecision;
 }
 
 /** What the user set explicitly (EngineOptions.speed.attention, memory.weightStorage). */
@@ -32,13 +39,22 @@ export interface RequestedVariant {
   /** One attention form for every network, whatever the provider prefers. */
   readonly attention?: AttentionKind;
   readonly weightStorage?: WeightStorageChoice;
+  readonly computePrecision?: ComputePrecision;
+}
+
+/** What is known of the device the provider runs on (absent: nothing, assume the least). */
+export interface DeviceFeatures {
+  /** The WebGPU adapter runs f16 shaders (its "shader-f16" feature; webgpu-shader-f16.ts checks it). */
+  readonly shaderF16?: boolean;
 }
 
 export interface ExecutionProviderEntry {
   /** The provider's name as SessionOptions.executionProviders spells it. */
   readonly name: string;
   /** This provider's variant, with the fields the user set taking precedence. */
-  variant(requested: RequestedVariant): GraphVariant;
+  variant(requested: RequestedVariant, device?: DeviceFeatures): GraphVariant;
+  /** Whether the variant depends on DeviceFeatures, so that the caller finds them out first. */
+  readonly usesDeviceFeatures?: boolean;
 }
 
 /** The same attention form in every network. */
@@ -52,6 +68,7 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
     variant: (requested) => ({
       attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+      computePrecision: requested.computePrecision ?? "fp32",
     }),
   },
   {
@@ -59,9 +76,14 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
     // adapter (head size a multiple of 4, query length >= 32; test/webgpu-networks.test.ts shows it),
     // and no GPU proved it right yet: MatMul→Softmax→MatMul, which matches the CPU.
     name: "webgpu",
-    variant: (requested) => ({
+    // fp16 compute where the adapter has f16 shaders: onnxruntime's WebGPU kernels otherwise refuse
+    // to run ("requires f16 but the device does not support it", as on SwiftShader); the fp16 graphs
+    // are checked on the CPU provider instead (test/webgpu-fp16.test.ts)
+    usesDeviceFeatures: true,
+    variant: (requested, device) => ({
       attention: attentionEverywhere(requested.attention ?? "matmul"),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+      computePrecision: requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32"),
     }),
   },
 ];
@@ -77,6 +99,7 @@ export function executionProviderEntry(providers: readonly string[] | undefined)
 export function graphVariantFor(
   providers: readonly string[] | undefined,
   requested: RequestedVariant,
+  device?: DeviceFeatures,
 ): GraphVariant {
-  return executionProviderEntry(providers).variant(requested);
+  return executionProviderEntry(providers).variant(requested, device);
 }

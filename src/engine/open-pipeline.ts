@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
+import { COMPUTE_PRECISIONS, type ComputePrecision } from "../graph/float16-compute.js";
 import {
   TEXT_ENCODER_QUANTIZATIONS,
   type TextEncoderQuantization,
@@ -25,13 +26,14 @@ import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import { applyLoras, type LoadedLora, refuseLorasOnOnnx } from "./apply-loras.js";
 import type { EngineOptions } from "./engine-options.js";
-import { graphVariantFor } from "./graph-variant.js";
+import { type DeviceFeatures, executionProviderEntry, graphVariantFor } from "./graph-variant.js";
 import type { LazySession } from "./lazy-session.js";
 import type { NetworkContext } from "./networks/network-factory.js";
 import { buildNetwork, NETWORK_FACTORIES } from "./networks/registry.js";
 import type { UNetSettings } from "./networks/unet.js";
 import { openVae } from "./open-vae.js";
 import type { PreviewDecoder } from "./preview-decoder.js";
+import { webGpuRunsF16 } from "./webgpu-shader-f16.js";
 import { validateWeightStorage } from "./weight-storage-choice.js";
 
 export type { EngineOptions, LoraRequest } from "./engine-options.js";
@@ -81,8 +83,37 @@ export async function openPipeline(path: string, options: EngineOptions = {}): P
   }
 }
 
+/**
+ * The compute precision asked for: unset stays unset (the provider's entry chooses), except that
+ * int8 layers have no fp16 form, so with any quantization it is float32 and an explicit fp16 an error.
+ */
+function requestedPrecision(options: EngineOptions): ComputePrecision | undefined {
+  const { precision, unetQuantization, vaeQuantization, textEncoderQuantization } = options.speed ?? {};
+  if (precision !== undefined && !COMPUTE_PRECISIONS.includes(precision)) {
+    throw new Error(`unknown precision "${precision}" (expected ${COMPUTE_PRECISIONS.join(", ")})`);
+  }
+  const quantized = [unetQuantization, vaeQuantization, textEncoderQuantization].some(
+    (q) => q !== undefined && q !== "none",
+  );
+  if (!quantized) return precision;
+  if (precision === "fp16") throw new Error("precision fp16 does not combine with int8 quantization");
+  return "fp32";
+}
+
+/** What the first provider's variant needs to know of the device (WebGPU: f16 shaders), when it is asked. */
+async function deviceFeatures(options: EngineOptions): Promise<DeviceFeatures | undefined> {
+  const { backend, executionProviders } = options.runtime ?? {};
+  if (!executionProviderEntry(executionProviders).usesDeviceFeatures) return undefined;
+  if (requestedPrecision(options) !== undefined) return undefined;
+  return { shaderF16: await webGpuRunsF16(backend ?? onnxruntimeNode()) };
+}
+
 /** The execution target and graph variant every network factory of this pipeline gets. */
-function networkContext(model: LoadedModel, options: EngineOptions): NetworkContext {
+function networkContext(
+  model: LoadedModel,
+  options: EngineOptions,
+  device: DeviceFeatures | undefined,
+): NetworkContext {
   const { backend, executionProviders, threads, cache } = options.runtime ?? {};
   const runtime = backend ?? onnxruntimeNode();
   // sessions are created lazily: an unknown provider would otherwise surface only mid-generation
@@ -93,9 +124,14 @@ function networkContext(model: LoadedModel, options: EngineOptions): NetworkCont
   // unset stays unset: the provider's entry chooses its default
   const requested = options.memory?.weightStorage;
   const weightStorage = requested === undefined ? undefined : validateWeightStorage(requested);
+  const requestedVariant = {
+    attention: options.speed?.attention,
+    weightStorage,
+    computePrecision: requestedPrecision(options),
+  };
   return {
     target: { runtime, session: { executionProviders, intraOpNumThreads: threads } },
-    variant: graphVariantFor(executionProviders, { attention: options.speed?.attention, weightStorage }),
+    variant: graphVariantFor(executionProviders, requestedVariant, device),
     cache: cache === false ? undefined : (cache ?? defaultGraphCache()),
     modelPath: model.path,
   };
@@ -125,7 +161,7 @@ function checkedQuantization<T extends string>(
 }
 
 async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
-  const ctx = networkContext(model, options);
+  const ctx = networkContext(model, options, await deviceFeatures(options));
   const unetOptions = unetSettings(model, options);
   const textEncoderQuantization: TextEncoderQuantization = checkedQuantization(
     options.speed?.textEncoderQuantization,

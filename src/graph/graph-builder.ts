@@ -171,6 +171,23 @@ export class GraphBuilder {
     return spec.name;
   }
 
+  /** Swaps an existing initializer for another of the same name (a whole-graph pass changing its type). */
+  replaceInitializer(spec: InitializerSpec): void {
+    if (!this.initializerSpecs.has(spec.name))
+      throw new Error(`graph "${this.name}": no initializer "${spec.name}"`);
+    this.initializerSpecs.set(spec.name, spec);
+  }
+
+  /** Whether `name` is taken by an input, initializer or node output. */
+  isNameUsed(name: string): boolean {
+    return this.usedNames.has(name);
+  }
+
+  /** Marks `name` as taken (a pass adding values under names of its own). */
+  claimName(name: string): string {
+    return this.claim(name);
+  }
+
   /**
    * A float32 weight under its checkpoint key, read from `source` only when the model is written.
    * With fp16 storage the initializer under the key is float16 and the returned value is its Cast

@@ -13,6 +13,7 @@
  */
 import type { TextEncoderConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
@@ -34,6 +35,8 @@ export interface TextEncoderGraphOptions {
   readonly clipSkips?: readonly number[];
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
   /** Adds the `extra_token_embeddings` input: ids from vocabSize on index its rows. */
   readonly extraTokens?: boolean;
   /** int8 transformer linears (text-encoder-quantization.ts); default "none". */
@@ -145,7 +148,7 @@ export function buildTextEncoderGraph(
   for (const [k, hidden] of skipped) {
     b.output(finalNorm(hidden), clipSkipOutput(k), "float32", ["batch", "sequence", c]);
   }
-  return b;
+  return withPrecision(b, options.computePrecision);
 }
 
 /** Gather from the vocabulary, except ids ≥ vocabSize, which take row id − vocabSize of `extra`. */

@@ -13,6 +13,7 @@
  */
 import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { type AttentionKind, conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
@@ -34,6 +35,8 @@ export interface ShallowUNetGraphOptions {
   readonly int8WeightBits?: 7 | 8;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
 }
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
@@ -111,5 +114,5 @@ export function buildShallowUNetGraph(
     return conv2d(ctx, "conv_out", normed);
   });
   b.output(h, UNET_OUTPUT, "float32", ["batch", config.outChannels, "height", "width"]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }

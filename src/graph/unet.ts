@@ -15,6 +15,7 @@
  */
 import { attentionHeadsPerLevel, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
@@ -41,6 +42,8 @@ export interface UNetGraphOptions {
   readonly deepFeature?: boolean;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
 }
 
 export const UNET_INPUTS = {
@@ -269,5 +272,5 @@ export function buildUNetGraph(
     return conv2d(ctx, "conv_out", normed);
   });
   b.output(h, UNET_OUTPUT, "float32", ["batch", config.outChannels, "height", "width"]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }

@@ -65,18 +65,23 @@ export interface NetworkFactory<Config, OnnxSource, Settings, Output> {
 
 /**
  * Build options every weights graph gets from the variant: the attention form of `network` (TAESD,
- * which has none, is keyed with the VAE's) and this network's weight storage.
+ * which has none, is keyed with the VAE's), this network's weight storage and, when fp16, the
+ * compute precision (fp32 stays out of the options, so float32 graphs keep their cache keys).
  */
 export function variantGraphOptions(
   ctx: NetworkContext,
   source: NetworkWeights<unknown>,
   network: AttentionNetwork,
-): { attention: AttentionKind; weightStorage?: "fp16" } {
+): { attention: AttentionKind; weightStorage?: "fp16"; computePrecision?: "fp16" } {
   const storage = resolveWeightStorage(ctx.variant.weightStorage, {
     storedDtypes: source.component.storedDtypes,
     loraChanged: source.lora?.changed,
   });
-  return { attention: ctx.variant.attention[network], ...storageOption(storage) };
+  return {
+    attention: ctx.variant.attention[network],
+    ...storageOption(storage),
+    ...(ctx.variant.computePrecision === "fp16" ? { computePrecision: "fp16" as const } : {}),
+  };
 }
 
 /**
