@@ -110,7 +110,9 @@ export function toFloat16Compute(
   // needs them so; node outputs are float16 unless their node is kept
   const newType = new Map<string, ElementType>();
   const wantsHalf = new Set<string>();
-  for (const n of b.nodes) n.inputs.forEach((v, i) => needs(n, i) === "float16" && wantsHalf.add(v));
+  for (const n of b.nodes) {
+    for (let i = 0; i < n.inputs.length; i++) if (needs(n, i) === "float16") wantsHalf.add(n.inputs[i]);
+  }
   for (const spec of b.initializers) {
     if (spec.elementType !== "float32" || !wantsHalf.has(spec.name)) continue;
     b.replaceInitializer({ ...spec, elementType: "float16", data: lazyFloat16(spec) });
