@@ -43,6 +43,7 @@ describe("EngineOptions fields", () => {
       "attention",
       "decoder",
       "deepCacheInterval",
+      "precision",
       "textEncoderQuantization",
       "unetQuantization",
       "vaeQuantization",
@@ -81,6 +82,7 @@ describe("the bench's option sets follow the type", () => {
       "textEncoderQuantization",
       "weightStorage",
       "executionProviders",
+      "precision",
     ])
       assert.ok(KNOWN_ENGINE_OPTIONS.includes(name), `${name} is settable`);
     for (const name of ["cache", "backend", "taesd", "loras", "overrides"])
@@ -114,6 +116,7 @@ describe("graph variant per execution provider", () => {
     const expected = {
       attention: { textEncoder: DEFAULT_ATTENTION, unet: DEFAULT_ATTENTION, vae: DEFAULT_ATTENTION },
       weightStorage: "auto",
+      computePrecision: "fp32",
     };
     assert.deepEqual(graphVariantFor(undefined, {}), expected);
     assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
@@ -124,6 +127,7 @@ describe("graph variant per execution provider", () => {
     assert.deepEqual(graphVariantFor(["webgpu"], {}), {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "auto",
+      computePrecision: "fp32",
     });
     assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
   });
@@ -132,6 +136,7 @@ describe("graph variant per execution provider", () => {
     assert.deepEqual(graphVariantFor(["cpu"], { attention: "matmul", weightStorage: "fp16" }), {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "fp16",
+      computePrecision: "fp32",
     });
   });
 });

@@ -191,7 +191,12 @@ export function speedSettings(
   preset: SpeedPresetName | undefined,
   explicit: Pick<
     SpeedOptions,
-    "decoder" | "deepCacheInterval" | "unetQuantization" | "vaeQuantization" | "textEncoderQuantization"
+    | "decoder"
+    | "deepCacheInterval"
+    | "unetQuantization"
+    | "vaeQuantization"
+    | "textEncoderQuantization"
+    | "precision"
   >,
   taesd: string | undefined,
 ): SpeedSettings {
@@ -213,6 +218,8 @@ export function speedSettings(
         ? { textEncoderQuantization: explicit.textEncoderQuantization }
         : {}),
       ...(taesd ? { decoder: speed.decoder ?? "taesd" } : {}),
+      // unset: the provider's choice (fp16 on WebGPU with f16 shaders)
+      ...(explicit.precision ? { precision: explicit.precision } : {}),
     },
   };
 }
