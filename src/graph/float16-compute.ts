@@ -56,8 +56,8 @@ function castTarget(node: NodeProto): ElementType {
   return type;
 }
 
-/** The element type of every value of a float32-built graph (the few rules our op set needs). */
-function inferTypes(b: GraphBuilder): Map<string, ElementType> {
+/** The element type of every value of a built graph (the few rules our op set needs). */
+export function inferElementTypes(b: GraphBuilder): Map<string, ElementType> {
   const types = new Map<string, ElementType>();
   for (const i of b.inputs) types.set(i.name, i.elementType);
   for (const s of b.initializers) types.set(s.name, s.elementType);
@@ -95,7 +95,7 @@ export function toFloat16Compute(
   const bad = b.nodes.find((n) => INT8_OPS.has(n.opType));
   if (bad)
     throw new Error(`graph "${b.name}": fp16 compute does not combine with int8 layers (${bad.opType})`);
-  const types = inferTypes(b);
+  const types = inferElementTypes(b);
   const isFloat = (v: string) => types.get(v) === "float32" || types.get(v) === "float16";
 
   // what each float input needs: float32 in kept nodes and for parameters, float16 elsewhere

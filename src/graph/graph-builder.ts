@@ -250,6 +250,11 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A fresh value name (taken when a node outputs it), for `NodeOptions.outputs`. */
+  freshValueName(base: string): string {
+    return `${this.freshName(base)}:0`;
+  }
+
   /** Adds a node; returns its first output name. */
   node(
     opType: string,
@@ -269,7 +274,7 @@ export class GraphBuilder {
   ): string[] {
     const nodeName = this.freshName(opType);
     const outputs = options.outputs
-      ? options.outputs.map((o) => this.claim(o))
+      ? options.outputs.map((o) => (o === "" ? o : this.claim(o))) // "": an optional output left out
       : Array.from({ length: options.outputCount ?? 1 }, (_, i) =>
           this.claim(i === 0 ? `${nodeName}:0` : `${nodeName}:${i}`),
         );

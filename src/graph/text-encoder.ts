@@ -18,6 +18,9 @@ import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
   attention,
+  type FusedOp,
+  fusedQuickGelu,
+  fuses,
   gelu,
   type LayerContext,
   layerNorm,
@@ -35,6 +38,8 @@ export interface TextEncoderGraphOptions {
   readonly clipSkips?: readonly number[];
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** com.microsoft fused ops to emit (layers.ts FusedOp: "quickGelu" here; WebGPU); default none. */
+  readonly fusedOps?: readonly FusedOp[];
   /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
   readonly computePrecision?: ComputePrecision;
   /** Adds the `extra_token_embeddings` input: ids from vocabSize on index its rows. */
@@ -84,6 +89,7 @@ export function buildTextEncoderGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: textEncoderInt8Policy(options.quantization, options.int8WeightBits),
+    fused: new Set(options.fusedOps ?? []),
   };
   const c = config.hiddenSize;
   const ids = b.input(TEXT_ENCODER_INPUT, "int32", ["batch", "sequence"]);
@@ -121,7 +127,8 @@ export function buildTextEncoderGraph(
     b.scope(`${PREFIX}.final_layer_norm`, () =>
       layerNorm(ctx, `${PREFIX}.final_layer_norm`, x, config.layerNormEps),
     );
-  const activation = config.hiddenAct === "quick_gelu" ? quickGelu : gelu;
+  const activation =
+    config.hiddenAct !== "quick_gelu" ? gelu : fuses(ctx, "quickGelu") ? fusedQuickGelu : quickGelu;
   const skipped = new Map<number, string>();
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const key = `${PREFIX}.encoder.layers.${i}`;

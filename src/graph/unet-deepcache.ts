@@ -15,7 +15,7 @@ import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model
 import type { WeightSource } from "../weights/weight-source.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
-import { type AttentionKind, conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
+import { type AttentionKind, conv2d, type FusedOp, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
   resnet,
   spatialTransformer,
@@ -35,6 +35,8 @@ export interface ShallowUNetGraphOptions {
   readonly int8WeightBits?: 7 | 8;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** com.microsoft fused ops to emit (layers.ts FusedOp; WebGPU); default none. */
+  readonly fusedOps?: readonly FusedOp[];
   /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
   readonly computePrecision?: ComputePrecision;
 }
@@ -60,6 +62,7 @@ export function buildShallowUNetGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    fused: new Set(options.fusedOps ?? []),
   };
   const sample = b.input(SHALLOW_UNET_INPUTS.sample, "float32", [
     "batch",
