@@ -94,7 +94,12 @@ function instrument(b: GraphBuilder): Map<string, { node: string; op: string; fl
 
 const fmt = (v: number) => (v >= 1000 ? v.toFixed(0) : v.toPrecision(4));
 
-async function maxima(label: string, build: () => GraphBuilder, feeds: Record<string, TensorData>, outputName: string) {
+async function maxima(
+  label: string,
+  build: () => GraphBuilder,
+  feeds: Record<string, TensorData>,
+  outputName: string,
+) {
   const b = build();
   const probes = instrument(b);
   const session = await runtime.createSession(serializeModel(b), { intraOpNumThreads: threads });

@@ -14,7 +14,7 @@ import { ORT_PLAIN_OPTIONS } from "../src/bench/baselines.js";
 import { engineOptionsFromSet, KNOWN_ENGINE_OPTIONS } from "../src/bench/option-set.js";
 import { GraphCache } from "../src/cache/graph-cache.js";
 import { engineOptionFields, engineOptionsFromFlat } from "../src/engine/engine-options.js";
-import { DEFAULT_ATTENTION, graphVariantFor } from "../src/engine/graph-variant.js";
+import { DEFAULT_ATTENTION, graphVariantFor, WEBGPU_FUSED_OPS } from "../src/engine/graph-variant.js";
 import type {
   NetworkContext,
   NetworkFactory,
@@ -117,6 +117,7 @@ describe("graph variant per execution provider", () => {
       attention: { textEncoder: DEFAULT_ATTENTION, unet: DEFAULT_ATTENTION, vae: DEFAULT_ATTENTION },
       weightStorage: "auto",
       computePrecision: "fp32",
+      fusedOps: [],
     };
     assert.deepEqual(graphVariantFor(undefined, {}), expected);
     assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
@@ -128,6 +129,7 @@ describe("graph variant per execution provider", () => {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "auto",
       computePrecision: "fp32",
+      fusedOps: WEBGPU_FUSED_OPS,
     });
     assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
   });
@@ -137,6 +139,7 @@ describe("graph variant per execution provider", () => {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "fp16",
       computePrecision: "fp32",
+      fusedOps: [],
     });
   });
 });
@@ -155,6 +158,7 @@ describe("a variant's attention per network reaches each network's graph", () =>
         attention: { textEncoder: "matmul", unet: "mha", vae: "mha" },
         weightStorage: "fp32",
         computePrecision: "fp32",
+        fusedOps: [],
       },
       cache,
       modelPath: model.path,

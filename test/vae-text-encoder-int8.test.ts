@@ -296,6 +296,7 @@ describe("vaeQuantization / textEncoderQuantization as options", () => {
           attention: { textEncoder: "mha", unet: "mha", vae: "mha" },
           weightStorage: "fp32",
           computePrecision: "fp32",
+          fusedOps: [],
         },
         cache,
         modelPath: model.path,

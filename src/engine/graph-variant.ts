@@ -9,7 +9,7 @@
  * entries keep their keys.
  */
 import type { ComputePrecision } from "../graph/float16-compute.js";
-import type { AttentionKind } from "../graph/layers.js";
+import type { AttentionKind, FusedOp } from "../graph/layers.js";
 import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
 
 /** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
@@ -32,6 +32,8 @@ export interface GraphVariant {
    * unless asked: onnxruntime's x86 kernels would only cast back to float32.
    */
   readonly computePrecision: ComputePrecision;
+  /** com.microsoft fused ops the text encoder and UNet are built with (layers.ts); none on the CPU. */
+  readonly fusedOps: readonly FusedOp[];
 }
 
 /** What the user set explicitly (EngineOptions.speed.attention, memory.weightStorage). */
@@ -62,6 +64,14 @@ export function attentionEverywhere(kind: AttentionKind): GraphVariant["attentio
   return { textEncoder: kind, unet: kind, vae: kind };
 }
 
+/** The fused ops the WebGPU variant emits: those test/webgpu-fused-ops.test.ts finds right. */
+export const WEBGPU_FUSED_OPS: readonly FusedOp[] = [
+  "quickGelu",
+  "biasSplitGelu",
+  "skipLayerNorm",
+  "biasAdd",
+];
+
 export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
   {
     name: "cpu",
@@ -69,6 +79,8 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
       computePrecision: requested.computePrecision ?? "fp32",
+      // BiasSplitGelu and BiasAdd have no CPU kernel; the others ORT fuses itself on the CPU
+      fusedOps: [],
     }),
   },
   {
@@ -84,6 +96,7 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       attention: attentionEverywhere(requested.attention ?? "matmul"),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
       computePrecision: requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32"),
+      fusedOps: WEBGPU_FUSED_OPS,
     }),
   },
 ];

@@ -109,7 +109,12 @@ export function linearPlusResidual(ctx: LayerContext, key: string, x: string, re
   const channels = ctx.weights.shape(`${key}.weight`)[0];
   if (fuses(ctx, "biasAdd") && BIAS_ADD_CHANNELS.includes(channels) && !ctx.int8?.linear(key)) {
     const product = linear(ctx, key, x, { bias: false });
-    return ctx.b.node("BiasAdd", [product, weightOf(ctx, `${key}.bias`), residual], {}, { domain: MS_DOMAIN });
+    return ctx.b.node(
+      "BiasAdd",
+      [product, weightOf(ctx, `${key}.bias`), residual],
+      {},
+      { domain: MS_DOMAIN },
+    );
   }
   return ctx.b.node("Add", [linear(ctx, key, x), residual]);
 }
@@ -129,18 +134,23 @@ export function linearResidualLayerNorm(
   const { b } = ctx;
   if (fuses(ctx, "skipLayerNorm") && !ctx.int8?.linear(key)) {
     const product = linear(ctx, key, x, { bias: false });
-    const [normed, sum] = b.nodeOutputs(
-      "SkipLayerNormalization",
-      [
-        product,
-        residual,
-        weightOf(ctx, `${normKey}.weight`),
-        weightOf(ctx, `${normKey}.bias`),
-        weightOf(ctx, `${key}.bias`),
-      ],
-      { epsilon: float(eps) },
-      { domain: MS_DOMAIN, outputs: [b.freshValueName("SkipLayerNormalization"), "", "", b.freshValueName("skip_sum")] },
-    ).filter((o) => o !== "");
+    const [normed, sum] = b
+      .nodeOutputs(
+        "SkipLayerNormalization",
+        [
+          product,
+          residual,
+          weightOf(ctx, `${normKey}.weight`),
+          weightOf(ctx, `${normKey}.bias`),
+          weightOf(ctx, `${key}.bias`),
+        ],
+        { epsilon: float(eps) },
+        {
+          domain: MS_DOMAIN,
+          outputs: [b.freshValueName("SkipLayerNormalization"), "", "", b.freshValueName("skip_sum")],
+        },
+      )
+      .filter((o) => o !== "");
     return { sum, normed };
   }
   const sum = linearPlusResidual(ctx, key, x, residual);

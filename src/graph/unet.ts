@@ -21,10 +21,10 @@ import {
   type AttentionKind,
   attention,
   conv2d,
+  type FusedOp,
   geglu,
   groupNorm,
   type LayerContext,
-  type FusedOp,
   layerNorm,
   linear,
   linearPlusResidual,
@@ -112,7 +112,14 @@ function transformerBlock(ctx: UNetContext, key: string, x: string, channels: nu
   };
   const eps = TRANSFORMER_LAYER_NORM_EPS;
   const n1 = layerNorm(ctx, `${key}.norm1`, x, eps);
-  const first = linearResidualLayerNorm(ctx, `${key}.attn1.to_out.0`, attended("attn1", n1, n1), x, `${key}.norm2`, eps);
+  const first = linearResidualLayerNorm(
+    ctx,
+    `${key}.attn1.to_out.0`,
+    attended("attn1", n1, n1),
+    x,
+    `${key}.norm2`,
+    eps,
+  );
   const second = linearResidualLayerNorm(
     ctx,
     `${key}.attn2.to_out.0`,

@@ -7,7 +7,7 @@
  */
 import { fileIdentity, type GraphCache, graphCacheKey } from "../../cache/graph-cache.js";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
-import type { AttentionKind } from "../../graph/layers.js";
+import type { AttentionKind, FusedOp } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
@@ -66,13 +66,19 @@ export interface NetworkFactory<Config, OnnxSource, Settings, Output> {
 /**
  * Build options every weights graph gets from the variant: the attention form of `network` (TAESD,
  * which has none, is keyed with the VAE's), this network's weight storage and, when fp16, the
- * compute precision (fp32 stays out of the options, so float32 graphs keep their cache keys).
+ * compute precision, and the fused ops of the text encoder and UNet when there are any (fp32 and
+ * no fused ops stay out of the options, so the CPU's graphs keep their cache keys).
  */
 export function variantGraphOptions(
   ctx: NetworkContext,
   source: NetworkWeights<unknown>,
   network: AttentionNetwork,
-): { attention: AttentionKind; weightStorage?: "fp16"; computePrecision?: "fp16" } {
+): {
+  attention: AttentionKind;
+  weightStorage?: "fp16";
+  computePrecision?: "fp16";
+  fusedOps?: readonly FusedOp[];
+} {
   const storage = resolveWeightStorage(ctx.variant.weightStorage, {
     storedDtypes: source.component.storedDtypes,
     loraChanged: source.lora?.changed,
@@ -81,6 +87,8 @@ export function variantGraphOptions(
     attention: ctx.variant.attention[network],
     ...storageOption(storage),
     ...(ctx.variant.computePrecision === "fp16" ? { computePrecision: "fp16" as const } : {}),
+    // the VAE has none of their patterns
+    ...(network !== "vae" && ctx.variant.fusedOps.length ? { fusedOps: ctx.variant.fusedOps } : {}),
   };
 }
 
