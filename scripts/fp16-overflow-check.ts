@@ -71,9 +71,16 @@ function instrument(b: GraphBuilder): Map<string, { node: string; op: string; fl
   const types = inferElementTypes(b);
   const constant = new Set(b.initializers.map((s) => s.name));
   const probes = new Map<string, { node: string; op: string; float32InFp16: boolean }>();
-  for (const n of [...b.nodes]) {
+  let chain: string | undefined;
+  const original = [...b.nodes];
+  const ordered: typeof original = [];
+  for (const n of original) {
+    // each probe right after its producer: onnxruntime then runs it before the activation is freed
+    b.nodes.length = 0;
+    ordered.push(n);
     if (n.inputs.every((i) => i === "" || constant.has(i))) {
       for (const o of n.outputs) constant.add(o);
+      ordered.push(...b.nodes);
       continue;
     }
     if (SAME_VALUES.has(n.opType)) continue;
@@ -86,9 +93,16 @@ function instrument(b: GraphBuilder): Map<string, { node: string; op: string; fl
       const ordinary = b.node("Where", [b.node("Less", [abs, b.constScalar(1e30)]), abs, b.constScalar(0)]);
       b.node("ReduceMax", [ordinary], { keepdims: 0 }, { outputs: [name] });
       b.outputs.push({ name, elementType: "float32", shape: [] });
+      // a running maximum through every probe: onnxruntime orders nodes by a depth-first walk back
+      // from the graph's leaves, which would run unchained probes last and keep every activation
+      chain = chain === undefined ? name : b.node("Max", [chain, name]);
       probes.set(name, { node: n.name, op: n.opType, float32InFp16: keepsFloat32(n) });
     }
+    ordered.push(...b.nodes);
   }
+  b.nodes.length = 0;
+  b.nodes.push(...ordered);
+  if (chain) b.output(chain, "absmax:all", "float32", []);
   return probes;
 }
 

@@ -12,8 +12,12 @@ import { after, before, describe, test } from "node:test";
 import { graphVariantFor } from "../src/engine/graph-variant.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
+import { toFloat16Compute } from "../src/graph/float16-compute.js";
+import { ONNX_DATA_TYPE } from "../src/graph/onnx-proto.js";
+import { buildUNetGraph } from "../src/graph/unet.js";
 import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
@@ -127,6 +131,75 @@ describe("fp16 compute graphs on the CPU provider match float32 (tiny SD1.5)", (
     // a NaN anywhere turns the whole image black (0) after the clamp to bytes
     assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
     assert.ok(worst <= 4, `fp16 image differs from the float32 one by ${worst} levels`);
+  });
+});
+
+describe("the fp16 compute pass", () => {
+  const model = loadModel(MODEL);
+  after(() => model.close());
+  if (model.format === "onnx") throw new Error("tiny-sd15 is a diffusers folder");
+  const { weights, config } = model.unet;
+
+  test("UNet: float16 weights, float32 I/O, softmax, norms and timestep embedding in float32", () => {
+    for (const weightStorage of ["fp32", "fp16"] as const) {
+      const b = buildUNetGraph(weights, config, { weightStorage, computePrecision: "fp16" });
+      const producer = new Map(b.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+      const castTo = (v: string) => {
+        const n = producer.get(v);
+        const to = n?.opType === "Cast" ? n.attributes.find((a) => a.name === "to") : undefined;
+        return to?.type === "int" ? to.value : undefined;
+      };
+      assert.ok(b.inputs.every((i) => i.elementType === "float32"));
+      assert.ok(
+        b.outputs.every((o) => o.elementType === "float32" && castTo(o.name) === ONNX_DATA_TYPE.float32),
+      );
+      const inits = new Map(b.initializers.map((s) => [s.name, s]));
+      // weights are float16, but for those only float32 ops read: the timestep embedding's and
+      // the LayerNorms' scales
+      const readers = (v: string) => b.nodes.filter((n) => n.inputs.includes(v)).map((n) => n.opType);
+      let half = 0;
+      for (const [name, spec] of inits) {
+        if (spec.inline || !name.endsWith(".weight")) continue;
+        const float32Only =
+          name.startsWith("time_embedding.") || readers(name).every((op) => op === "LayerNormalization");
+        assert.equal(spec.elementType, float32Only ? "float32" : "float16", name);
+        if (!float32Only) half++;
+      }
+      assert.ok(half > 20, `${half} float16 weights`);
+      for (const n of b.nodes.filter((n) => n.opType === "Softmax" || n.opType === "InstanceNormalization")) {
+        assert.equal(castTo(n.inputs[0]), ONNX_DATA_TYPE.float32, `${n.name} input`);
+      }
+      for (const n of b.nodes.filter((n) => n.opType === "Conv" || n.opType === "MatMul")) {
+        for (const i of n.inputs)
+          assert.notEqual(inits.get(i)?.elementType, "float32", `${n.name} reads float32 ${i}`);
+      }
+      // with fp16 storage the weights' upcasts are gone, not turned into float16 → float16 Casts
+      const halfToHalf = b.nodes.filter(
+        (n) =>
+          castTo(n.outputs[0]) === ONNX_DATA_TYPE.float16 &&
+          inits.get(n.inputs[0])?.elementType === "float16",
+      );
+      assert.equal(halfToHalf.length, 0, `${weightStorage}: ${halfToHalf.length} float16 → float16 Casts`);
+    }
+  });
+
+  test("refuses int8 layers, which have no fp16 form", () => {
+    const int8 = buildUNetGraph(weights, config, { quantization: "int8", int8WeightBits: 8 });
+    assert.throws(() => toFloat16Compute(int8), /does not combine with int8/);
+  });
+
+  test("openPipeline: fp16 with int8 quantization is an error, an unknown precision too", async () => {
+    await assert.rejects(
+      openPipeline(MODEL, {
+        runtime: { cache: false },
+        speed: { precision: "fp16", unetQuantization: "int8" },
+      }),
+      /precision fp16 does not combine with int8/,
+    );
+    await assert.rejects(
+      openPipeline(MODEL, { runtime: { cache: false }, speed: { precision: "fp8" as "fp16" } }),
+      /unknown precision "fp8"/,
+    );
   });
 });
 
