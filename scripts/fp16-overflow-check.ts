@@ -214,14 +214,18 @@ for (const size of sizes) {
     );
   }
   // what the pipeline feeds the decoder: unit-variance latents / scaling factor
-  const z = rng(3).randn([1, vae.config.latentChannels, side, side]).map((v) => v / vae.config.scalingFactor);
+  const z = rng(3)
+    .randn([1, vae.config.latentChannels, side, side])
+    .map((v) => v / vae.config.scalingFactor);
   await check(
     `VAE decoder ${size}`,
     () => buildVaeDecoderGraph(vae.weights, vae.config, { attention, weightStorage }),
     { [VAE_DECODER_INPUT]: { dims: [1, vae.config.latentChannels, side, side], data: z } },
     VAE_DECODER_OUTPUT,
   );
-  const image = rng(4).randn([1, 3, size, size]).map((v) => Math.max(-1, Math.min(1, v / 2)));
+  const image = rng(4)
+    .randn([1, 3, size, size])
+    .map((v) => Math.max(-1, Math.min(1, v / 2)));
   await check(
     `VAE encoder ${size}`,
     () => buildVaeEncoderGraph(vae.weights, vae.config, { attention, weightStorage }),

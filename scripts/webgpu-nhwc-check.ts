@@ -41,9 +41,18 @@ async function run(
   return out;
 }
 
-const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxDiff = (a: Float32Array, b: Float32Array) =>
+  a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-const cases = [
+interface Case {
+  readonly name: string;
+  readonly plain: () => GraphBuilder;
+  readonly gpu: () => GraphBuilder;
+  readonly feeds: Record<string, ort.Tensor>;
+  readonly output: string;
+}
+
+const cases: Case[] = [
   {
     name: "VAE decoder",
     plain: () => buildVaeDecoderGraph(model.vae.weights, model.vae.config, { attention: "matmul" }),
@@ -55,7 +64,10 @@ const cases = [
     name: "UNet",
     plain: () => buildUNetGraph(model.unet.weights, model.unet.config, { attention: "matmul" }),
     gpu: () =>
-      buildUNetGraph(model.unet.weights, model.unet.config, { attention: "matmul", fusedOps: WEBGPU_FUSED_OPS }),
+      buildUNetGraph(model.unet.weights, model.unet.config, {
+        attention: "matmul",
+        fusedOps: WEBGPU_FUSED_OPS,
+      }),
     feeds: {
       [UNET_INPUTS.sample]: new ort.Tensor("float32", values(4 * 8 * 8, 1), [1, 4, 8, 8]),
       [UNET_INPUTS.timestep]: new ort.Tensor("float32", Float32Array.of(500), [1]),
@@ -74,7 +86,9 @@ for (const c of cases) {
   for (const preferredLayout of ["NCHW", "NHWC"] as const) {
     try {
       const got = await run(c.gpu(), { name: "webgpu", preferredLayout }, c.feeds, c.output);
-      console.log(`${c.name} webgpu ${preferredLayout}: max |diff| vs CPU ${maxDiff(want, got).toExponential(2)}`);
+      console.log(
+        `${c.name} webgpu ${preferredLayout}: max |diff| vs CPU ${maxDiff(want, got).toExponential(2)}`,
+      );
     } catch (err) {
       console.log(`${c.name} webgpu ${preferredLayout}: failed: ${String(err).split("\n")[0]}`);
     }
