@@ -16,6 +16,7 @@ import { toFloat16Compute } from "../src/graph/float16-compute.js";
 import { ONNX_DATA_TYPE } from "../src/graph/onnx-proto.js";
 import { buildUNetGraph } from "../src/graph/unet.js";
 import { generate } from "../src/pipeline/generate.js";
+import { speedSettings } from "../src/pipeline/job-engine.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -188,6 +189,11 @@ describe("the fp16 compute pass", () => {
   test("refuses int8 layers, which have no fp16 form", () => {
     const int8 = buildUNetGraph(weights, config, { quantization: "int8", int8WeightBits: 8 });
     assert.throws(() => toFloat16Compute(int8), /does not combine with int8/);
+  });
+
+  test("--precision reaches a job's engine options only when given", () => {
+    assert.equal(speedSettings(undefined, { precision: "fp16" }, undefined).speed?.precision, "fp16");
+    assert.equal(speedSettings(undefined, {}, undefined).speed?.precision, undefined);
   });
 
   test("openPipeline: fp16 with int8 quantization is an error, an unknown precision too", async () => {
