@@ -15,7 +15,7 @@ import { engineOptionsFromSet, KNOWN_ENGINE_OPTIONS } from "../src/bench/option-
 import { GraphCache } from "../src/cache/graph-cache.js";
 import { diskGraphSessions } from "../src/engine/disk-graph-sessions.js";
 import { engineOptionFields, engineOptionsFromFlat } from "../src/engine/engine-options.js";
-import { DEFAULT_ATTENTION, graphVariantFor } from "../src/engine/graph-variant.js";
+import { DEFAULT_ATTENTION, graphVariantFor, WEBGPU_FUSED_OPS } from "../src/engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type {
   NetworkContext,
@@ -51,6 +51,7 @@ describe("EngineOptions fields", () => {
       "attention",
       "decoder",
       "deepCacheInterval",
+      "precision",
       "textEncoderQuantization",
       "unetQuantization",
       "vaeQuantization",
@@ -89,6 +90,7 @@ describe("the bench's option sets follow the type", () => {
       "textEncoderQuantization",
       "weightStorage",
       "executionProviders",
+      "precision",
     ])
       assert.ok(KNOWN_ENGINE_OPTIONS.includes(name), `${name} is settable`);
     for (const name of ["cache", "backend", "taesd", "loras", "overrides"])
@@ -122,6 +124,8 @@ describe("graph variant per execution provider", () => {
     const expected = {
       attention: { textEncoder: DEFAULT_ATTENTION, unet: DEFAULT_ATTENTION, vae: DEFAULT_ATTENTION },
       weightStorage: "auto",
+      computePrecision: "fp32",
+      fusedOps: [],
     };
     assert.deepEqual(graphVariantFor(undefined, {}), expected);
     assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
@@ -132,6 +136,8 @@ describe("graph variant per execution provider", () => {
     assert.deepEqual(graphVariantFor(["webgpu"], {}), {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "auto",
+      computePrecision: "fp32",
+      fusedOps: WEBGPU_FUSED_OPS,
     });
     assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
   });
@@ -140,6 +146,8 @@ describe("graph variant per execution provider", () => {
     assert.deepEqual(graphVariantFor(["cpu"], { attention: "matmul", weightStorage: "fp16" }), {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
       weightStorage: "fp16",
+      computePrecision: "fp32",
+      fusedOps: [],
     });
   });
 });
@@ -154,7 +162,12 @@ describe("a variant's attention per network reaches each network's graph", () =>
     const cache = new GraphCache(root);
     const ctx: NetworkContext = {
       target: { runtime: onnxruntimeNode(), session: { intraOpNumThreads: 1 } },
-      variant: { attention: { textEncoder: "matmul", unet: "mha", vae: "mha" }, weightStorage: "fp32" },
+      variant: {
+        attention: { textEncoder: "matmul", unet: "mha", vae: "mha" },
+        weightStorage: "fp32",
+        computePrecision: "fp32",
+        fusedOps: [],
+      },
       graphs: diskGraphSessions(cache),
       int8WeightBits: int8WeightBitsForThisCpu,
       modelPath: model.path,

@@ -294,7 +294,12 @@ describe("vaeQuantization / textEncoderQuantization as options", () => {
       const cache = new GraphCache(root);
       const ctx: NetworkContext = {
         target: { runtime: onnxruntimeNode(), session: { intraOpNumThreads: 1 } },
-        variant: { attention: { textEncoder: "mha", unet: "mha", vae: "mha" }, weightStorage: "fp32" },
+        variant: {
+          attention: { textEncoder: "mha", unet: "mha", vae: "mha" },
+          weightStorage: "fp32",
+          computePrecision: "fp32",
+          fusedOps: [],
+        },
         graphs: diskGraphSessions(cache),
         int8WeightBits: int8WeightBitsForThisCpu,
         modelPath: model.path,

@@ -362,6 +362,7 @@ export async function buildCliJob(
           unetQuantization: o.quantize,
           vaeQuantization: o.quantizeVae,
           textEncoderQuantization: o.quantizeTextEncoder,
+          precision: o.precision,
         },
         taesd?.path,
       ),

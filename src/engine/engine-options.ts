@@ -7,6 +7,7 @@
  * the type instead of a list kept by hand.
  */
 import type { GraphCache } from "../cache/graph-cache.js";
+import type { ComputePrecision } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import type { UNetQuantization } from "../graph/unet-quantization.js";
@@ -84,6 +85,12 @@ export interface SpeedOptions {
   textEncoderQuantization?: TextEncoderQuantization;
   /** "vae" (quality default) or "taesd" (fast). */
   decoder?: DecoderKind;
+  /**
+   * Arithmetic of the built graphs: "fp32", or "fp16" weights and activations (float32 softmax,
+   * norms, timestep embedding; graph/float16-compute.ts). Default: the provider's (graph-variant.ts):
+   * fp16 on WebGPU when the adapter runs f16 shaders, fp32 everywhere else.
+   */
+  precision?: ComputePrecision;
 }
 
 export interface EngineOptions extends ModelOptions {
@@ -126,6 +133,7 @@ export const ENGINE_OPTION_FIELDS: {
     vaeQuantization: "string",
     textEncoderQuantization: "string",
     decoder: "string",
+    precision: "string",
   },
 };
 

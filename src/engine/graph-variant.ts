@@ -8,7 +8,8 @@
  * that graph's cache key (network-factory.ts); its default value stays out, so existing cache
  * entries keep their keys.
  */
-import type { AttentionKind } from "../graph/layers.js";
+import type { ComputePrecision } from "../graph/float16-compute.js";
+import type { AttentionKind, FusedOp } from "../graph/layers.js";
 import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
 
 /** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
@@ -25,6 +26,14 @@ export interface GraphVariant {
   readonly attention: Readonly<Record<AttentionNetwork, AttentionKind>>;
   /** How weights are stored, resolved per network (weight-storage-choice.ts). */
   readonly weightStorage: WeightStorageChoice;
+  /**
+   * The arithmetic of every network: "fp32", or "fp16" weights and activations with float32
+   * softmax, norms and timestep embedding (graph/float16-compute.ts). Never fp16 on the CPU
+   * unless asked: onnxruntime's x86 kernels would only cast back to float32.
+   */
+  readonly computePrecision: ComputePrecision;
+  /** com.microsoft fused ops the text encoder and UNet are built with (layers.ts); none on the CPU. */
+  readonly fusedOps: readonly FusedOp[];
 }
 
 /** What the user set explicitly (EngineOptions.speed.attention, memory.weightStorage). */
@@ -32,13 +41,22 @@ export interface RequestedVariant {
   /** One attention form for every network, whatever the provider prefers. */
   readonly attention?: AttentionKind;
   readonly weightStorage?: WeightStorageChoice;
+  readonly computePrecision?: ComputePrecision;
+}
+
+/** What is known of the device the provider runs on (absent: nothing, assume the least). */
+export interface DeviceFeatures {
+  /** The WebGPU adapter runs f16 shaders (its "shader-f16" feature; webgpu-shader-f16.ts checks it). */
+  readonly shaderF16?: boolean;
 }
 
 export interface ExecutionProviderEntry {
   /** The provider's name as SessionOptions.executionProviders spells it. */
   readonly name: string;
   /** This provider's variant, with the fields the user set taking precedence. */
-  variant(requested: RequestedVariant): GraphVariant;
+  variant(requested: RequestedVariant, device?: DeviceFeatures): GraphVariant;
+  /** Whether the variant depends on DeviceFeatures, so that the caller finds them out first. */
+  readonly usesDeviceFeatures?: boolean;
 }
 
 /** The same attention form in every network. */
@@ -46,12 +64,23 @@ export function attentionEverywhere(kind: AttentionKind): GraphVariant["attentio
   return { textEncoder: kind, unet: kind, vae: kind };
 }
 
+/** The fused ops the WebGPU variant emits: those test/webgpu-fused-ops.test.ts finds right. */
+export const WEBGPU_FUSED_OPS: readonly FusedOp[] = [
+  "quickGelu",
+  "biasSplitGelu",
+  "skipLayerNorm",
+  "biasAdd",
+];
+
 export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
   {
     name: "cpu",
     variant: (requested) => ({
       attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+      computePrecision: requested.computePrecision ?? "fp32",
+      // BiasSplitGelu and BiasAdd have no CPU kernel; the others ORT fuses itself on the CPU
+      fusedOps: [],
     }),
   },
   {
@@ -61,9 +90,15 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
     // serves onnxruntime-web's WebGPU build in the browser (the native EP too; JSEP rejects the
     // text encoder's [1,1,S,S] causal bias): test/browser-runtime.test.ts and browser-engine.test.ts.
     name: "webgpu",
-    variant: (requested) => ({
+    // fp16 compute where the adapter has f16 shaders: onnxruntime's WebGPU kernels otherwise refuse
+    // to run ("requires f16 but the device does not support it", as on SwiftShader); the fp16 graphs
+    // are checked on the CPU provider instead (test/webgpu-fp16.test.ts)
+    usesDeviceFeatures: true,
+    variant: (requested, device) => ({
       attention: attentionEverywhere(requested.attention ?? "matmul"),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+      computePrecision: requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32"),
+      fusedOps: WEBGPU_FUSED_OPS,
     }),
   },
   {
@@ -73,6 +108,9 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
     variant: (requested) => ({
       attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+      computePrecision: requested.computePrecision ?? "fp32",
+      // the CPU's choice: BiasSplitGelu and BiasAdd have no CPU kernel
+      fusedOps: [],
     }),
   },
 ];
@@ -88,6 +126,7 @@ export function executionProviderEntry(providers: readonly string[] | undefined)
 export function graphVariantFor(
   providers: readonly string[] | undefined,
   requested: RequestedVariant,
+  device?: DeviceFeatures,
 ): GraphVariant {
-  return executionProviderEntry(providers).variant(requested);
+  return executionProviderEntry(providers).variant(requested, device);
 }

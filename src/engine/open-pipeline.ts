@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
+import { COMPUTE_PRECISIONS, type ComputePrecision } from "../graph/float16-compute.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { ExecutionProviderError } from "../runtime/runtime.js";
 import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
@@ -19,10 +20,11 @@ import { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import { diskGraphSessions } from "./disk-graph-sessions.js";
 import type { EngineOptions } from "./engine-options.js";
 import { gpuAdapterInfo } from "./gpu-adapter-info.js";
-import { graphVariantFor } from "./graph-variant.js";
+import { type DeviceFeatures, executionProviderEntry, graphVariantFor } from "./graph-variant.js";
 import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
 import type { NetworkContext } from "./networks/network-factory.js";
 import { chooseSequentialLoading } from "./sequential-loading.js";
+import { webGpuRunsF16 } from "./webgpu-shader-f16.js";
 import { validateWeightStorage } from "./weight-storage-choice.js";
 
 export { DEFAULT_TILE_LATENT_SIZE, type OpenedPipeline } from "./assemble-pipeline.js";
@@ -52,8 +54,37 @@ export async function openPipeline(path: string, options: EngineOptions = {}): P
   }
 }
 
+/**
+ * The compute precision asked for: unset stays unset (the provider's entry chooses), except that
+ * int8 layers have no fp16 form, so with any quantization it is float32 and an explicit fp16 an error.
+ */
+function requestedPrecision(options: EngineOptions): ComputePrecision | undefined {
+  const { precision, unetQuantization, vaeQuantization, textEncoderQuantization } = options.speed ?? {};
+  if (precision !== undefined && !COMPUTE_PRECISIONS.includes(precision)) {
+    throw new Error(`unknown precision "${precision}" (expected ${COMPUTE_PRECISIONS.join(", ")})`);
+  }
+  const quantized = [unetQuantization, vaeQuantization, textEncoderQuantization].some(
+    (q) => q !== undefined && q !== "none",
+  );
+  if (!quantized) return precision;
+  if (precision === "fp16") throw new Error("precision fp16 does not combine with int8 quantization");
+  return "fp32";
+}
+
+/** What the first provider's variant needs to know of the device (WebGPU: f16 shaders), when it is asked. */
+async function deviceFeatures(options: EngineOptions): Promise<DeviceFeatures | undefined> {
+  const { backend, executionProviders } = options.runtime ?? {};
+  if (!executionProviderEntry(executionProviders).usesDeviceFeatures) return undefined;
+  if (requestedPrecision(options) !== undefined) return undefined;
+  return { shaderF16: await webGpuRunsF16(backend ?? onnxruntimeNode()) };
+}
+
 /** The execution target and graph variant every network factory of this pipeline gets. */
-function networkContext(model: LoadedModel, options: EngineOptions): NetworkContext {
+function networkContext(
+  model: LoadedModel,
+  options: EngineOptions,
+  device: DeviceFeatures | undefined,
+): NetworkContext {
   const { backend, executionProviders, threads, cache } = options.runtime ?? {};
   const runtime = backend ?? onnxruntimeNode();
   // sessions are created lazily: an unknown provider would otherwise surface only mid-generation
@@ -69,9 +100,14 @@ function networkContext(model: LoadedModel, options: EngineOptions): NetworkCont
     options.runtime?.deviceResidentFeeds !== false && runtime.deviceTensors?.(session) === true
       ? new DeviceResidentFeeds(runtime, session)
       : undefined;
+  const requestedVariant = {
+    attention: options.speed?.attention,
+    weightStorage,
+    computePrecision: requestedPrecision(options),
+  };
   return {
     target: { runtime, session },
-    variant: graphVariantFor(executionProviders, { attention: options.speed?.attention, weightStorage }),
+    variant: graphVariantFor(executionProviders, requestedVariant, device),
     graphs: diskGraphSessions(cache === false ? undefined : (cache ?? defaultGraphCache())),
     int8WeightBits: int8WeightBitsForThisCpu,
     modelPath: model.path,
@@ -80,7 +116,7 @@ function networkContext(model: LoadedModel, options: EngineOptions): NetworkCont
 }
 
 async function assemble(model: LoadedModel, options: EngineOptions): Promise<OpenedPipeline> {
-  const ctx = networkContext(model, options);
+  const ctx = networkContext(model, options, await deviceFeatures(options));
   const tokenizer =
     model.tokenizer.kind === "folder"
       ? loadClipTokenizer(model.tokenizer.path)

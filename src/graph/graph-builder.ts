@@ -171,6 +171,23 @@ export class GraphBuilder {
     return spec.name;
   }
 
+  /** Swaps an existing initializer for another of the same name (a whole-graph pass changing its type). */
+  replaceInitializer(spec: InitializerSpec): void {
+    if (!this.initializerSpecs.has(spec.name))
+      throw new Error(`graph "${this.name}": no initializer "${spec.name}"`);
+    this.initializerSpecs.set(spec.name, spec);
+  }
+
+  /** Whether `name` is taken by an input, initializer or node output. */
+  isNameUsed(name: string): boolean {
+    return this.usedNames.has(name);
+  }
+
+  /** Marks `name` as taken (a pass adding values under names of its own). */
+  claimName(name: string): string {
+    return this.claim(name);
+  }
+
   /**
    * A float32 weight under its checkpoint key, read from `source` only when the model is written.
    * With fp16 storage the initializer under the key is float16 and the returned value is its Cast
@@ -233,6 +250,11 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A fresh value name (taken when a node outputs it), for `NodeOptions.outputs`. */
+  freshValueName(base: string): string {
+    return `${this.freshName(base)}:0`;
+  }
+
   /** Adds a node; returns its first output name. */
   node(
     opType: string,
@@ -252,7 +274,7 @@ export class GraphBuilder {
   ): string[] {
     const nodeName = this.freshName(opType);
     const outputs = options.outputs
-      ? options.outputs.map((o) => this.claim(o))
+      ? options.outputs.map((o) => (o === "" ? o : this.claim(o))) // "": an optional output left out
       : Array.from({ length: options.outputCount ?? 1 }, (_, i) =>
           this.claim(i === 0 ? `${nodeName}:0` : `${nodeName}:${i}`),
         );

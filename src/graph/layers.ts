@@ -14,12 +14,30 @@ import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
 export type AttentionKind = "matmul" | "mha";
 
+/**
+ * com.microsoft fused ops the WebGPU provider has (ECOSYSTEM.md §2.5), each replacing a plain
+ * subgraph with the same numbers: "quickGelu" (CLIP's activation), "biasSplitGelu" (the UNet's
+ * GEGLU: bias, split, gelu, product), "skipLayerNorm" (residual add + LayerNorm in the UNet's
+ * transformer blocks), "biasAdd" (a linear's bias + the residual; only at 320, 640 or 1280
+ * channels, the widths onnxruntime's kernel takes). BiasSplitGelu and BiasAdd have no CPU kernel.
+ */
+export type FusedOp = "quickGelu" | "biasSplitGelu" | "skipLayerNorm" | "biasAdd";
+export const FUSED_OPS: readonly FusedOp[] = ["quickGelu", "biasSplitGelu", "skipLayerNorm", "biasAdd"];
+/** The channel counts onnxruntime's BiasAdd kernels accept. */
+export const BIAS_ADD_CHANNELS: readonly number[] = [320, 640, 1280];
+
 export interface LayerContext {
   readonly b: GraphBuilder;
   readonly weights: WeightSource;
   readonly attention: AttentionKind;
   /** Layers built in int8 (dynamic activation quantization, see int8-layers.ts); none when absent. */
   readonly int8?: Int8Policy;
+  /** Fused ops to emit where their pattern occurs; none when absent. */
+  readonly fused?: ReadonlySet<FusedOp>;
+}
+
+export function fuses(ctx: LayerContext, op: FusedOp): boolean {
+  return ctx.fused?.has(op) ?? false;
 }
 
 /** torch.finfo(float32).min: what transformers adds at masked attention positions. */
@@ -83,6 +101,62 @@ export function groupNorm(ctx: LayerContext, key: string, x: string, groups: num
   return channelAffine(ctx, key, back);
 }
 
+/**
+ * `residual + linear(key, x)` ([B, S, C]): one com.microsoft BiasAdd (x W^T, bias, residual) where
+ * fused and the width is one its kernel takes, else MatMul, Add bias, Add residual.
+ */
+export function linearPlusResidual(ctx: LayerContext, key: string, x: string, residual: string): string {
+  const channels = ctx.weights.shape(`${key}.weight`)[0];
+  if (fuses(ctx, "biasAdd") && BIAS_ADD_CHANNELS.includes(channels) && !ctx.int8?.linear(key)) {
+    const product = linear(ctx, key, x, { bias: false });
+    return ctx.b.node(
+      "BiasAdd",
+      [product, weightOf(ctx, `${key}.bias`), residual],
+      {},
+      { domain: MS_DOMAIN },
+    );
+  }
+  return ctx.b.node("Add", [linear(ctx, key, x), residual]);
+}
+
+/**
+ * LayerNorm(residual + linear(key, x)) and the sum itself ([B, S, C]): one com.microsoft
+ * SkipLayerNormalization (its 4th output is input + skip + bias) where fused, else as plain ops.
+ */
+export function linearResidualLayerNorm(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  residual: string,
+  normKey: string,
+  eps: number,
+): { sum: string; normed: string } {
+  const { b } = ctx;
+  if (fuses(ctx, "skipLayerNorm") && !ctx.int8?.linear(key)) {
+    const product = linear(ctx, key, x, { bias: false });
+    const [normed, sum] = b
+      .nodeOutputs(
+        "SkipLayerNormalization",
+        [
+          product,
+          residual,
+          weightOf(ctx, `${normKey}.weight`),
+          weightOf(ctx, `${normKey}.bias`),
+          weightOf(ctx, `${key}.bias`),
+        ],
+        { epsilon: float(eps) },
+        {
+          domain: MS_DOMAIN,
+          outputs: [b.freshValueName("SkipLayerNormalization"), "", "", b.freshValueName("skip_sum")],
+        },
+      )
+      .filter((o) => o !== "");
+    return { sum, normed };
+  }
+  const sum = linearPlusResidual(ctx, key, x, residual);
+  return { sum, normed: layerNorm(ctx, normKey, sum, eps) };
+}
+
 /** nn.LayerNorm over the last axis (ONNX LayerNormalization, opset 17). */
 export function layerNorm(ctx: LayerContext, key: string, x: string, eps: number): string {
   return ctx.b.node("LayerNormalization", [x, weightOf(ctx, `${key}.weight`), weightOf(ctx, `${key}.bias`)], {
@@ -95,9 +169,16 @@ export function silu(b: GraphBuilder, x: string): string {
   return b.node("Mul", [x, b.node("Sigmoid", [x])]);
 }
 
+const QUICK_GELU_ALPHA = 1.702;
+
 /** CLIP's quick_gelu: x * sigmoid(1.702 x). */
 export function quickGelu(b: GraphBuilder, x: string): string {
-  return b.node("Mul", [x, b.node("Sigmoid", [b.node("Mul", [x, b.constScalar(1.702)])])]);
+  return b.node("Mul", [x, b.node("Sigmoid", [b.node("Mul", [x, b.constScalar(QUICK_GELU_ALPHA)])])]);
+}
+
+/** quick_gelu as one com.microsoft QuickGelu node. */
+export function fusedQuickGelu(b: GraphBuilder, x: string): string {
+  return b.node("QuickGelu", [x], { alpha: float(QUICK_GELU_ALPHA) }, { domain: MS_DOMAIN });
 }
 
 /** Exact (erf) GELU as torch computes it: x * 0.5 * (1 + erf(x / sqrt(2))). ORT fuses it to Gelu. */
@@ -109,6 +190,11 @@ export function gelu(b: GraphBuilder, x: string): string {
 /** diffusers GEGLU: proj to 2×inner, split in half, hidden * gelu(gate). */
 export function geglu(ctx: LayerContext, key: string, x: string): string {
   const { b } = ctx;
+  if (fuses(ctx, "biasSplitGelu") && !ctx.int8?.linear(`${key}.proj`)) {
+    // BiasSplitGelu(x W^T, bias) = (h + b_h) * gelu(g + b_g), the halves of the last axis
+    const product = linear(ctx, `${key}.proj`, x, { bias: false });
+    return b.node("BiasSplitGelu", [product, weightOf(ctx, `${key}.proj.bias`)], {}, { domain: MS_DOMAIN });
+  }
   const projected = linear(ctx, `${key}.proj`, x);
   const inner = ctx.weights.shape(`${key}.proj.weight`)[0] / 2;
   const [hidden, gate] = b.nodeOutputs(

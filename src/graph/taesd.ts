@@ -14,6 +14,7 @@
  */
 import type { TaesdConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { conv2d, type LayerContext, upsampleNearest } from "./layers.js";
 import type { WeightStorage } from "./weight-storage.js";
@@ -38,6 +39,8 @@ function block(ctx: LayerContext, key: string, x: string): string {
 export interface TaesdGraphOptions {
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
 }
 
 export function buildTaesdEncoderGraph(
@@ -64,7 +67,7 @@ export function buildTaesdEncoderGraph(
     "latent_height",
     "latent_width",
   ]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }
 
 export function buildTaesdDecoderGraph(
@@ -93,5 +96,5 @@ export function buildTaesdDecoderGraph(
   h = b.node("Sub", [b.node("Mul", [h, b.constScalar(2)]), b.constScalar(1)]);
   const factor = 2 ** (levels - 1);
   b.output(h, TAESD_DECODER_OUTPUT, "float32", ["batch", 3, `${factor}*height`, `${factor}*width`]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }

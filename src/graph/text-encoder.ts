@@ -13,10 +13,14 @@
  */
 import type { TextEncoderConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
   attention,
+  type FusedOp,
+  fusedQuickGelu,
+  fuses,
   gelu,
   type LayerContext,
   layerNorm,
@@ -34,6 +38,10 @@ export interface TextEncoderGraphOptions {
   readonly clipSkips?: readonly number[];
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** com.microsoft fused ops to emit (layers.ts FusedOp: "quickGelu" here; WebGPU); default none. */
+  readonly fusedOps?: readonly FusedOp[];
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
   /** Adds the `extra_token_embeddings` input: ids from vocabSize on index its rows. */
   readonly extraTokens?: boolean;
   /** int8 transformer linears (text-encoder-quantization.ts); default "none". */
@@ -81,6 +89,7 @@ export function buildTextEncoderGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: textEncoderInt8Policy(options.quantization, options.int8WeightBits),
+    fused: new Set(options.fusedOps ?? []),
   };
   const c = config.hiddenSize;
   const ids = b.input(TEXT_ENCODER_INPUT, "int32", ["batch", "sequence"]);
@@ -118,7 +127,8 @@ export function buildTextEncoderGraph(
     b.scope(`${PREFIX}.final_layer_norm`, () =>
       layerNorm(ctx, `${PREFIX}.final_layer_norm`, x, config.layerNormEps),
     );
-  const activation = config.hiddenAct === "quick_gelu" ? quickGelu : gelu;
+  const activation =
+    config.hiddenAct !== "quick_gelu" ? gelu : fuses(ctx, "quickGelu") ? fusedQuickGelu : quickGelu;
   const skipped = new Map<number, string>();
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const key = `${PREFIX}.encoder.layers.${i}`;
@@ -145,7 +155,7 @@ export function buildTextEncoderGraph(
   for (const [k, hidden] of skipped) {
     b.output(finalNorm(hidden), clipSkipOutput(k), "float32", ["batch", "sequence", c]);
   }
-  return b;
+  return withPrecision(b, options.computePrecision);
 }
 
 /** Gather from the vocabulary, except ids ≥ vocabSize, which take row id − vocabSize of `extra`. */

@@ -13,8 +13,9 @@
  */
 import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
-import { type AttentionKind, conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
+import { type AttentionKind, conv2d, type FusedOp, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
   resnet,
   spatialTransformer,
@@ -34,6 +35,10 @@ export interface ShallowUNetGraphOptions {
   readonly int8WeightBits?: 7 | 8;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** com.microsoft fused ops to emit (layers.ts FusedOp; WebGPU); default none. */
+  readonly fusedOps?: readonly FusedOp[];
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
 }
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
@@ -57,6 +62,7 @@ export function buildShallowUNetGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    fused: new Set(options.fusedOps ?? []),
   };
   const sample = b.input(SHALLOW_UNET_INPUTS.sample, "float32", [
     "batch",
@@ -111,5 +117,5 @@ export function buildShallowUNetGraph(
     return conv2d(ctx, "conv_out", normed);
   });
   b.output(h, UNET_OUTPUT, "float32", ["batch", config.outChannels, "height", "width"]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }

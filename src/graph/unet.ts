@@ -15,16 +15,20 @@
  */
 import { attentionHeadsPerLevel, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
   attention,
   conv2d,
+  type FusedOp,
   geglu,
   groupNorm,
   type LayerContext,
   layerNorm,
   linear,
+  linearPlusResidual,
+  linearResidualLayerNorm,
   resizeNearestLike,
   silu,
 } from "./layers.js";
@@ -41,6 +45,10 @@ export interface UNetGraphOptions {
   readonly deepFeature?: boolean;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** com.microsoft fused ops to emit (layers.ts FusedOp; WebGPU); default none. */
+  readonly fusedOps?: readonly FusedOp[];
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
 }
 
 export const UNET_INPUTS = {
@@ -94,20 +102,33 @@ export function resnet(ctx: UNetContext, key: string, x: string): string {
 
 /** BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-LayerNorm + residual. */
 function transformerBlock(ctx: UNetContext, key: string, x: string, channels: number, heads: number): string {
-  const { b } = ctx;
-  const attn = (name: string, h: string, kv: string) => {
+  // each sub-block's output projection, its residual add and the next LayerNorm: plain ops, or
+  // SkipLayerNormalization / BiasAdd where the variant fuses them (layers.ts)
+  const attended = (name: string, h: string, kv: string) => {
     const q = linear(ctx, `${key}.${name}.to_q`, h, { bias: false });
     const k = linear(ctx, `${key}.${name}.to_k`, kv, { bias: false });
     const v = linear(ctx, `${key}.${name}.to_v`, kv, { bias: false });
-    return linear(ctx, `${key}.${name}.to_out.0`, attention(ctx, q, k, v, { heads, channels }));
+    return attention(ctx, q, k, v, { heads, channels });
   };
-  const n1 = layerNorm(ctx, `${key}.norm1`, x, TRANSFORMER_LAYER_NORM_EPS);
-  let h = b.node("Add", [attn("attn1", n1, n1), x]);
-  const n2 = layerNorm(ctx, `${key}.norm2`, h, TRANSFORMER_LAYER_NORM_EPS);
-  h = b.node("Add", [attn("attn2", n2, ctx.context), h]);
-  const n3 = layerNorm(ctx, `${key}.norm3`, h, TRANSFORMER_LAYER_NORM_EPS);
-  const ff = linear(ctx, `${key}.ff.net.2`, geglu(ctx, `${key}.ff.net.0`, n3));
-  return b.node("Add", [ff, h]);
+  const eps = TRANSFORMER_LAYER_NORM_EPS;
+  const n1 = layerNorm(ctx, `${key}.norm1`, x, eps);
+  const first = linearResidualLayerNorm(
+    ctx,
+    `${key}.attn1.to_out.0`,
+    attended("attn1", n1, n1),
+    x,
+    `${key}.norm2`,
+    eps,
+  );
+  const second = linearResidualLayerNorm(
+    ctx,
+    `${key}.attn2.to_out.0`,
+    attended("attn2", first.normed, ctx.context),
+    first.sum,
+    `${key}.norm3`,
+    eps,
+  );
+  return linearPlusResidual(ctx, `${key}.ff.net.2`, geglu(ctx, `${key}.ff.net.0`, second.normed), second.sum);
 }
 
 /**
@@ -204,6 +225,7 @@ export function buildUNetGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    fused: new Set(options.fusedOps ?? []),
   };
   const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
   const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);
@@ -269,5 +291,5 @@ export function buildUNetGraph(
     return conv2d(ctx, "conv_out", normed);
   });
   b.output(h, UNET_OUTPUT, "float32", ["batch", config.outChannels, "height", "width"]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }

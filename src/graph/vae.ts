@@ -16,6 +16,7 @@
  */
 import type { VaeConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
@@ -34,6 +35,8 @@ export interface VaeGraphOptions {
   readonly attention?: AttentionKind;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
+  readonly computePrecision?: ComputePrecision;
   /** int8 decoder convs (vae-quantization.ts); default "none". The encoder ignores it. */
   readonly quantization?: VaeQuantization;
   /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
@@ -156,7 +159,7 @@ export function buildVaeDecoderGraph(
     `${factor}*height`,
     `${factor}*width`,
   ]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }
 
 export function buildVaeEncoderGraph(
@@ -198,5 +201,5 @@ export function buildVaeEncoderGraph(
     "latent_height",
     "latent_width",
   ]);
-  return b;
+  return withPrecision(b, options.computePrecision);
 }

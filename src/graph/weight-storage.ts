@@ -14,9 +14,13 @@ const F16_MAX_FINITE_BITS = 0x7bff;
  * float32 → float16 bits, rounding to nearest even as numpy and torch do. Reads the float bits
  * through one Uint32Array view (no per-element scratch), about 3x faster than dtype.ts's scalar
  * f32ToF16Bits on a multi-GB network. A finite value beyond fp16's range is an error naming `what`,
- * since storing it as infinity would silently break the model.
+ * since storing it as infinity would silently break the model; "saturate" stores ±65504 instead.
  */
-export function float32ToFloat16(src: Float32Array, what: string): Uint16Array {
+export function float32ToFloat16(
+  src: Float32Array,
+  what: string,
+  onOverflow: "error" | "saturate" = "error",
+): Uint16Array {
   const aligned = src.byteOffset % 4 === 0 ? src : src.slice();
   const bits = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length);
   const out = new Uint16Array(src.length);
@@ -31,7 +35,11 @@ export function float32ToFloat16(src: Float32Array, what: string): Uint16Array {
       else {
         // rebias the exponent, round the 13 dropped mantissa bits to nearest even
         h = (abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13;
-        if (h > F16_MAX_FINITE_BITS) throw overflow(what, aligned[i]);
+        if (h > F16_MAX_FINITE_BITS) {
+          // "saturate": ±65504, for constants such as an attention mask's "minus infinity"
+          if (onOverflow === "error") throw overflow(what, aligned[i]);
+          h = F16_MAX_FINITE_BITS;
+        }
       }
     } else if (abs < 0x33000000) {
       h = 0; // below half the smallest subnormal: rounds to zero

@@ -14,6 +14,7 @@ import type {
 } from "../engine/engine-options.js";
 import { type SpeedPresetName, withSpeedPreset } from "../engine/speed-preset.js";
 import { WEIGHT_STORAGE_CHOICES } from "../engine/weight-storage-choice.js";
+import { COMPUTE_PRECISIONS } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { TEXT_ENCODER_QUANTIZATIONS } from "../graph/text-encoder-quantization.js";
 import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
@@ -59,6 +60,7 @@ export const JOB_ENGINE_FIELDS: {
     vaeQuantization: VAE_QUANTIZATIONS,
     textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
     decoder: ["vae", "taesd"] satisfies DecoderKind[],
+    precision: COMPUTE_PRECISIONS,
   },
 };
 
@@ -189,7 +191,12 @@ export function speedSettings(
   preset: SpeedPresetName | undefined,
   explicit: Pick<
     SpeedOptions,
-    "decoder" | "deepCacheInterval" | "unetQuantization" | "vaeQuantization" | "textEncoderQuantization"
+    | "decoder"
+    | "deepCacheInterval"
+    | "unetQuantization"
+    | "vaeQuantization"
+    | "textEncoderQuantization"
+    | "precision"
   >,
   taesd: string | undefined,
 ): SpeedSettings {
@@ -211,6 +218,8 @@ export function speedSettings(
         ? { textEncoderQuantization: explicit.textEncoderQuantization }
         : {}),
       ...(taesd ? { decoder: speed.decoder ?? "taesd" } : {}),
+      // unset: the provider's choice (fp16 on WebGPU with f16 shaders)
+      ...(explicit.precision ? { precision: explicit.precision } : {}),
     },
   };
 }

@@ -44,6 +44,7 @@ export interface GenerateOptions extends InpaintCliOptions {
   quantizeVae?: "none" | "int8";
   quantizeTextEncoder?: "none" | "int8";
   weightStorage?: "auto" | "fp32" | "fp16";
+  precision?: "fp32" | "fp16";
   vae?: string;
   config?: string;
   variant?: string;
@@ -250,6 +251,12 @@ export function registerGenerateCommand(program: Command): void {
         "--weight-storage <kind>",
         "built graphs' weights: auto (fp16 for an fp16 checkpoint, exact), fp32, or fp16 (rounds fp32 weights)",
       ).choices(["auto", "fp32", "fp16"]),
+    )
+    .addOption(
+      new Option(
+        "--precision <kind>",
+        "network arithmetic: fp32, or fp16 weights and activations (float32 softmax and norms); default fp16 on a WebGPU adapter with f16 shaders, else fp32",
+      ).choices(["fp32", "fp16"]),
     )
     .option("--vae <file>", "standalone VAE replacing the model's own")
     .option(

@@ -7,7 +7,7 @@
  * backend or variant reaches every network without a branch in openPipeline.
  */
 import type { GraphBuilder } from "../../graph/graph-builder.js";
-import type { AttentionKind } from "../../graph/layers.js";
+import type { AttentionKind, FusedOp } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
@@ -73,18 +73,31 @@ export interface NetworkFactory<Config, OnnxSource, Settings, Output> {
 
 /**
  * Build options every weights graph gets from the variant: the attention form of `network` (TAESD,
- * which has none, is keyed with the VAE's) and this network's weight storage.
+ * which has none, is keyed with the VAE's), this network's weight storage and, when fp16, the
+ * compute precision, and the fused ops of the text encoder and UNet when there are any (fp32 and
+ * no fused ops stay out of the options, so the CPU's graphs keep their cache keys).
  */
 export function variantGraphOptions(
   ctx: NetworkContext,
   source: NetworkWeights<unknown>,
   network: AttentionNetwork,
-): { attention: AttentionKind; weightStorage?: "fp16" } {
+): {
+  attention: AttentionKind;
+  weightStorage?: "fp16";
+  computePrecision?: "fp16";
+  fusedOps?: readonly FusedOp[];
+} {
   const storage = resolveWeightStorage(ctx.variant.weightStorage, {
     storedDtypes: source.component.storedDtypes,
     loraChanged: source.lora?.changed,
   });
-  return { attention: ctx.variant.attention[network], ...storageOption(storage) };
+  return {
+    attention: ctx.variant.attention[network],
+    ...storageOption(storage),
+    ...(ctx.variant.computePrecision === "fp16" ? { computePrecision: "fp16" as const } : {}),
+    // the VAE has none of their patterns
+    ...(network !== "vae" && ctx.variant.fusedOps.length ? { fusedOps: ctx.variant.fusedOps } : {}),
+  };
 }
 
 /**

@@ -1,0 +1,234 @@
+/**
+ * fp16 compute (graph/float16-compute.ts), the WebGPU variant's graphs on an adapter with f16
+ * shaders. The SwiftShader adapter the tests have runs no f16 shader (onnxruntime's WebGPU kernels
+ * refuse fp16 there, shown below), so the SAME fp16 graphs run on the CPU provider: onnxruntime
+ * runs an fp16 op with a float16 kernel where it has one and otherwise between Casts to float32 and
+ * back, so every activation is rounded to fp16 after each op and an overflow becomes an infinity
+ * that reaches the output. Checked per network of the tiny SD1.5 fixture: finite, and close to the
+ * float32 graph; and a tiny txt2img: a finite, non-black image close to the float32 one.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { graphVariantFor } from "../src/engine/graph-variant.js";
+import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
+import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
+import { toFloat16Compute } from "../src/graph/float16-compute.js";
+import { ONNX_DATA_TYPE } from "../src/graph/onnx-proto.js";
+import { buildUNetGraph } from "../src/graph/unet.js";
+import { generate } from "../src/pipeline/generate.js";
+import { speedSettings } from "../src/pipeline/job-engine.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import { loadModel } from "../src/weights/load-model.js";
+import { fixturePath } from "./helpers/fixtures.js";
+import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
+
+const MODEL = fixturePath("models", "tiny-sd15");
+const SHAPE = [1, 4, 8, 8] as const;
+
+/** Fixed pseudo-random values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return (s / 2 ** 31) * 2 - 1;
+  });
+}
+
+/**
+ * Largest |a - b| relative to the largest |a| (fp16 keeps 11 bits: ~5e-4 per rounding). Above 1e-5
+ * too, or the graph did not compute in fp16 at all.
+ */
+function relativeDiff(want: ArrayLike<number>, got: ArrayLike<number>): number {
+  assert.equal(want.length, got.length);
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Number.isFinite(got[i]), `fp16 output ${i} is ${got[i]}`);
+    worst = Math.max(worst, Math.abs(want[i] - got[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  assert.ok(worst / scale > 1e-5, `fp16 output equals float32 (${worst / scale}): no fp16 rounding happened`);
+  return worst / scale;
+}
+
+const ids = Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 6 ? 320 + i * 17 : 49407));
+
+// Measured on the tiny fixture: text encoder 3.3e-4, UNet 1.1e-3 (t=1) and 9.1e-4 (t=999), VAE
+// decode and encode 1.9e-3, the image 1 level; 1e-2 leaves 5x headroom and is far below what a
+// graph broken by fp16 gives (an overflow: infinity; a float16 timestep sinusoid: ~1).
+const NETWORK_TOLERANCE = 1e-2;
+
+describe("fp16 compute graphs on the CPU provider match float32 (tiny SD1.5)", () => {
+  let fp32: OpenedPipeline;
+  let fp16: OpenedPipeline;
+  before(async () => {
+    fp32 = await openPipeline(MODEL, { runtime: { cache: false, threads: 1 } });
+    fp16 = await openPipeline(MODEL, { runtime: { cache: false, threads: 1 }, speed: { precision: "fp16" } });
+  });
+  after(async () => {
+    await fp32?.close();
+    await fp16?.close();
+  });
+
+  test(`text encoder within ${NETWORK_TOLERANCE} (relative to its largest value)`, async (t) => {
+    const d = relativeDiff(
+      await fp32.models.textEncoder.encode(ids, 1, 1),
+      await fp16.models.textEncoder.encode(ids, 1, 1),
+    );
+    t.diagnostic(`text encoder: ${d.toExponential(2)}`);
+    assert.ok(d < NETWORK_TOLERANCE, `text encoder differs by ${d}`);
+  });
+
+  test(`UNet within ${NETWORK_TOLERANCE}, at timesteps 1 and 999`, async (ctx) => {
+    for (const t of [1, 999]) {
+      const input = {
+        sample: values(1 * 4 * 8 * 8, 1),
+        shape: SHAPE,
+        timestep: Float32Array.of(t),
+        context: values(77 * 32, 2),
+        tokens: 77,
+      };
+      const d = relativeDiff(await fp32.models.unet.predict(input), await fp16.models.unet.predict(input));
+      ctx.diagnostic(`UNet t=${t}: ${d.toExponential(2)}`);
+      assert.ok(d < NETWORK_TOLERANCE, `UNet at t=${t} differs by ${d}`);
+    }
+  });
+
+  test(`VAE decode and encode within ${NETWORK_TOLERANCE}`, async (t) => {
+    const latents = values(1 * 4 * 8 * 8, 3);
+    const d = relativeDiff(
+      await fp32.models.vae.decode(latents, SHAPE),
+      await fp16.models.vae.decode(latents, SHAPE),
+    );
+    t.diagnostic(`VAE decode: ${d.toExponential(2)}`);
+    assert.ok(d < NETWORK_TOLERANCE, `VAE decode differs by ${d}`);
+    const image = values(1 * 3 * 64 * 64, 4);
+    const want = await fp32.models.vae.encode(image, [1, 3, 64, 64]);
+    const got = await fp16.models.vae.encode(image, [1, 3, 64, 64]);
+    const e = relativeDiff(want.mean, got.mean);
+    t.diagnostic(`VAE encode: ${e.toExponential(2)}`);
+    assert.ok(e < NETWORK_TOLERANCE, `VAE encode differs by ${e}`);
+  });
+
+  test("txt2img 64x64, Euler a 4 steps: not black, within 4 levels of the float32 image", async (t) => {
+    const request = {
+      prompt: "a photo of a cat",
+      sampler: "Euler a",
+      steps: 4,
+      guidance: 7.5,
+      seed: 42,
+      width: 64,
+      height: 64,
+    };
+    const [want] = await generate(fp32.models, request);
+    const [got] = await generate(fp16.models, request);
+    let worst = 0;
+    let brightest = 0;
+    for (let i = 0; i < want.image.data.length; i++) {
+      worst = Math.max(worst, Math.abs(want.image.data[i] - got.image.data[i]));
+      brightest = Math.max(brightest, got.image.data[i]);
+    }
+    t.diagnostic(`image: ${worst} levels, brightest ${brightest}`);
+    // a NaN anywhere turns the whole image black (0) after the clamp to bytes
+    assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
+    assert.ok(worst <= 4, `fp16 image differs from the float32 one by ${worst} levels`);
+  });
+});
+
+describe("the fp16 compute pass", () => {
+  const model = loadModel(MODEL);
+  after(() => model.close());
+  if (model.format === "onnx") throw new Error("tiny-sd15 is a diffusers folder");
+  const { weights, config } = model.unet;
+
+  test("UNet: float16 weights, float32 I/O, softmax, norms and timestep embedding in float32", () => {
+    for (const weightStorage of ["fp32", "fp16"] as const) {
+      const b = buildUNetGraph(weights, config, { weightStorage, computePrecision: "fp16" });
+      const producer = new Map(b.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+      const castTo = (v: string) => {
+        const n = producer.get(v);
+        const to = n?.opType === "Cast" ? n.attributes.find((a) => a.name === "to") : undefined;
+        return to?.type === "int" ? to.value : undefined;
+      };
+      assert.ok(b.inputs.every((i) => i.elementType === "float32"));
+      assert.ok(
+        b.outputs.every((o) => o.elementType === "float32" && castTo(o.name) === ONNX_DATA_TYPE.float32),
+      );
+      const inits = new Map(b.initializers.map((s) => [s.name, s]));
+      // weights are float16, but for those only float32 ops read: the timestep embedding's and
+      // the LayerNorms' scales
+      const readers = (v: string) => b.nodes.filter((n) => n.inputs.includes(v)).map((n) => n.opType);
+      let half = 0;
+      for (const [name, spec] of inits) {
+        if (spec.inline || !name.endsWith(".weight")) continue;
+        const float32Only =
+          name.startsWith("time_embedding.") || readers(name).every((op) => op === "LayerNormalization");
+        // (with fp16 storage those are stored float16 too, and upcast by their Casts)
+        const want = float32Only && weightStorage === "fp32" ? "float32" : "float16";
+        assert.equal(spec.elementType, want, `${weightStorage} storage: ${name}`);
+        if (!float32Only) half++;
+      }
+      assert.ok(half > 20, `${half} float16 weights`);
+      for (const n of b.nodes.filter((n) => n.opType === "Softmax" || n.opType === "InstanceNormalization")) {
+        assert.equal(castTo(n.inputs[0]), ONNX_DATA_TYPE.float32, `${n.name} input`);
+      }
+      for (const n of b.nodes.filter((n) => n.opType === "Conv" || n.opType === "MatMul")) {
+        for (const i of n.inputs)
+          assert.notEqual(inits.get(i)?.elementType, "float32", `${n.name} reads float32 ${i}`);
+      }
+      // with fp16 storage the weights' upcasts are gone, not turned into float16 → float16 Casts
+      const halfToHalf = b.nodes.filter(
+        (n) =>
+          castTo(n.outputs[0]) === ONNX_DATA_TYPE.float16 &&
+          inits.get(n.inputs[0])?.elementType === "float16",
+      );
+      assert.equal(halfToHalf.length, 0, `${weightStorage}: ${halfToHalf.length} float16 → float16 Casts`);
+    }
+  });
+
+  test("refuses int8 layers, which have no fp16 form", () => {
+    const int8 = buildUNetGraph(weights, config, { quantization: "int8", int8WeightBits: 8 });
+    assert.throws(() => toFloat16Compute(int8), /does not combine with int8/);
+  });
+
+  test("--precision reaches a job's engine options only when given", () => {
+    assert.equal(speedSettings(undefined, { precision: "fp16" }, undefined).speed?.precision, "fp16");
+    assert.equal(speedSettings(undefined, {}, undefined).speed?.precision, undefined);
+  });
+
+  test("openPipeline: fp16 with int8 quantization is an error, an unknown precision too", async () => {
+    await assert.rejects(
+      openPipeline(MODEL, {
+        runtime: { cache: false },
+        speed: { precision: "fp16", unetQuantization: "int8" },
+      }),
+      /precision fp16 does not combine with int8/,
+    );
+    await assert.rejects(
+      openPipeline(MODEL, { runtime: { cache: false }, speed: { precision: "fp8" as "fp16" } }),
+      /unknown precision "fp8"/,
+    );
+  });
+});
+
+describe("fp16 on the WebGPU variant", () => {
+  test("chosen only for an adapter with f16 shaders, never for the CPU by default", () => {
+    assert.equal(graphVariantFor(["webgpu"], {}, { shaderF16: true }).computePrecision, "fp16");
+    assert.equal(graphVariantFor(["webgpu"], {}, { shaderF16: false }).computePrecision, "fp32");
+    assert.equal(graphVariantFor(["webgpu"], {}).computePrecision, "fp32");
+    assert.equal(graphVariantFor(["cpu"], {}, { shaderF16: true }).computePrecision, "fp32");
+    assert.equal(graphVariantFor(undefined, {}).computePrecision, "fp32");
+    // what the user asks wins
+    assert.equal(
+      graphVariantFor(["webgpu"], { computePrecision: "fp32" }, { shaderF16: true }).computePrecision,
+      "fp32",
+    );
+    assert.equal(graphVariantFor(["cpu"], { computePrecision: "fp16" }).computePrecision, "fp16");
+  });
+
+  test("the SwiftShader adapter runs no f16 shader, so the webgpu variant stays float32 here", async () => {
+    Object.assign(process.env, swiftShaderEnv());
+    // When this fails, the adapter gained f16: run the fp16 graphs on WebGPU in the tests above.
+    assert.equal(await webGpuRunsF16(onnxruntimeNode()), false);
+  });
+});
