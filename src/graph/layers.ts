@@ -9,7 +9,9 @@
  */
 import type { WeightSource } from "../weights/weight-source.js";
 import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
+import { type ConvAlgorithm, winogradTileFor } from "./conv-algorithm.js";
 import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
+import { winogradConv3x3 } from "./winograd-conv.js";
 
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
 export type AttentionKind = "matmul" | "mha";
@@ -20,6 +22,8 @@ export interface LayerContext {
   readonly attention: AttentionKind;
   /** Layers built in int8 (dynamic activation quantization, see int8-layers.ts); none when absent. */
   readonly int8?: Int8Policy;
+  /** How stride-1 3x3 convs are computed (conv-algorithm.ts); "direct" when absent. */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 /** torch.finfo(float32).min: what transformers adds at masked attention positions. */
@@ -46,12 +50,24 @@ export function conv2d(
   options: { stride?: number; padding?: number } = {},
 ): string {
   if (ctx.int8?.conv(key)) return int8Conv2d(ctx, key, x, options);
-  const w = weightOf(ctx, `${key}.weight`);
   const [, , kh, kw] = ctx.weights.shape(`${key}.weight`);
+  const dims = ctx.weights.shape(`${key}.weight`);
   const pad = options.padding ?? Math.floor(kh / 2);
   const stride = options.stride ?? 1;
-  const inputs = [x, w];
-  if (ctx.weights.has(`${key}.bias`)) inputs.push(weightOf(ctx, `${key}.bias`));
+  const hasBias = ctx.weights.has(`${key}.bias`);
+  const tile = winogradTileFor(ctx.convAlgorithm, dims, stride, pad);
+  if (tile) {
+    return winogradConv3x3(ctx.b, {
+      x,
+      weightName: `${key}.weight`,
+      weightDims: dims,
+      readWeight: () => ctx.weights.get(`${key}.weight`),
+      bias: hasBias ? weightOf(ctx, `${key}.bias`) : undefined,
+      tile,
+    });
+  }
+  const inputs = [x, weightOf(ctx, `${key}.weight`)];
+  if (hasBias) inputs.push(weightOf(ctx, `${key}.bias`));
   return ctx.b.node("Conv", inputs, {
     kernel_shape: [kh, kw],
     pads: [pad, pad, pad, pad],

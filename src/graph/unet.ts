@@ -15,6 +15,7 @@
  */
 import { attentionHeadsPerLevel, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
   type AttentionKind,
@@ -41,6 +42,8 @@ export interface UNetGraphOptions {
   readonly deepFeature?: boolean;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** Stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd (conv-algorithm.ts). */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export const UNET_INPUTS = {
@@ -204,6 +207,7 @@ export function buildUNetGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    convAlgorithm: options.convAlgorithm,
   };
   const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
   const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);
