@@ -7,6 +7,7 @@
  * the type instead of a list kept by hand.
  */
 import type { GraphCache } from "../cache/graph-cache.js";
+import type { ConvAlgorithm } from "../graph/conv-algorithm.js";
 import type { AttentionKind } from "../graph/layers.js";
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import type { UNetQuantization } from "../graph/unet-quantization.js";
@@ -76,6 +77,11 @@ export interface SpeedOptions {
   textEncoderQuantization?: TextEncoderQuantization;
   /** "vae" (quality default) or "taesd" (fast). */
   decoder?: DecoderKind;
+  /**
+   * The UNet's stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd F(2x2,3x3)
+   * ("winograd-f2") / F(4x4,3x3) where the weights allow ("winograd-f4"); see graph/conv-algorithm.ts.
+   */
+  convAlgorithm?: ConvAlgorithm;
 }
 
 export interface EngineOptions extends ModelOptions {
@@ -112,6 +118,7 @@ export const ENGINE_OPTION_FIELDS: {
     vaeQuantization: "string",
     textEncoderQuantization: "string",
     decoder: "string",
+    convAlgorithm: "string",
   },
 };
 

@@ -4,10 +4,12 @@
  * (through the on-disk graph cache) or an ONNX folder's model as it is, for the execution target
  * and graph variant chosen here, wrapped in the pipeline's network seams.
  */
+
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
+import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
 import {
   TEXT_ENCODER_QUANTIZATIONS,
   type TextEncoderQuantization,
@@ -109,7 +111,11 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
       `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
     );
   }
-  return { deepCacheInterval, quantization, inpainting: model.inpainting };
+  const convAlgorithm = options.speed?.convAlgorithm ?? "direct";
+  if (!CONV_ALGORITHMS.includes(convAlgorithm)) {
+    throw new Error(`unknown conv algorithm "${convAlgorithm}" (expected ${CONV_ALGORITHMS.join(", ")})`);
+  }
+  return { deepCacheInterval, quantization, inpainting: model.inpainting, convAlgorithm };
 }
 
 /** A quantization setting checked against its choices: a clear error names the network. */

@@ -8,8 +8,8 @@
  * execution provider runs (ECOSYSTEM.md §2.5).
  */
 import type { WeightSource } from "../weights/weight-source.js";
-import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import { type ConvAlgorithm, winogradTileFor } from "./conv-algorithm.js";
+import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
 import { winogradConv3x3 } from "./winograd-conv.js";
 

@@ -13,6 +13,7 @@
  */
 import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { type AttentionKind, conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
@@ -34,6 +35,8 @@ export interface ShallowUNetGraphOptions {
   readonly int8WeightBits?: 7 | 8;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
   readonly weightStorage?: WeightStorage;
+  /** Stride-1 3x3 convs: "direct" (default) or Winograd (conv-algorithm.ts). */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
@@ -57,6 +60,7 @@ export function buildShallowUNetGraph(
     weights,
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    convAlgorithm: options.convAlgorithm,
   };
   const sample = b.input(SHALLOW_UNET_INPUTS.sample, "float32", [
     "batch",

@@ -5,10 +5,10 @@
  * sum over input channels becomes one batched MatMul over the (m+2)² tile positions. The MatMul does
  * (m+2)²/(9m²) of the direct conv's multiply-adds (F(2,3): 1/2.25, F(4,3): 1/4).
  *
- * The graph: Pad → (m+2)² strided Slices (the patch taps) → Concat → MatMul with Bᵀ⊗Bᵀ (input
- * transform) → MatMul with the pre-transformed weights U = (G⊗G)·g, [(m+2)², 1, K, C] (computed when
- * the model is written) → MatMul with Aᵀ⊗Aᵀ (output transform) → Transpose/Reshape back to NCHW →
- * Slice to the input's size → bias. The weights stay float32 whatever the graph's weight storage
+ * The graph: Pad → a stride-m Conv of every channel plane with the (m+2)² rows of Bᵀ⊗Bᵀ as kernels
+ * (input transform) → Transpose to [N, (m+2)², C, T] → MatMul with the pre-transformed weights
+ * U = (G⊗G)·g, [(m+2)², K, C] (computed when the model is written) → MatMul with Aᵀ⊗Aᵀ (output
+ * transform) → DepthToSpace back to NCHW → Slice to the input's size → bias. The weights stay float32 whatever the graph's weight storage
  * (U is not a checkpoint value), and take (m+2)²/9 times the direct kernel's bytes.
  */
 import type { GraphBuilder } from "./graph-builder.js";
@@ -72,7 +72,11 @@ export const WINOGRAD_MATRICES: Readonly<Record<WinogradTile, WinogradMatrices>>
 };
 
 /** (M ⊗ M) as a row-major [rows², cols²] matrix: entry [(i·r + j), (u·c + v)] = M[i][u]·M[j][v]. */
-export function kronSelf(m: readonly (readonly number[])[]): { data: Float64Array; rows: number; cols: number } {
+export function kronSelf(m: readonly (readonly number[])[]): {
+  data: Float64Array;
+  rows: number;
+  cols: number;
+} {
   const r = m.length;
   const c = m[0].length;
   const data = new Float64Array(r * r * c * c);
@@ -84,10 +88,13 @@ export function kronSelf(m: readonly (readonly number[])[]): { data: Float64Arra
 }
 
 /**
- * The conv weight [K, C, 3, 3] in the transform domain as [(m+2)², 1, K, C] (the 1 broadcasts over
- * the batch): U[p, k, c] = Σ_uv (G⊗G)[p, uv] · w[k, c, u, v], in float64, rounded once.
+ * The conv weight [K, C, 3, 3] in the transform domain as [(m+2)², K, C]: U[p, k, c] = Σ_uv (G⊗G)[p, uv] · w[k, c, u, v], in float64, rounded once.
  */
-export function winogradWeights(weight: Float32Array, dims: readonly number[], tile: WinogradTile): Float32Array {
+export function winogradWeights(
+  weight: Float32Array,
+  dims: readonly number[],
+  tile: WinogradTile,
+): Float32Array {
   const [k, c, kh, kw] = dims;
   if (kh !== 3 || kw !== 3) throw new Error(`Winograd weights need a 3x3 kernel, got ${kh}x${kw}`);
   const gg = kronSelf(WINOGRAD_MATRICES[tile].g);
@@ -119,73 +126,54 @@ export interface WinogradConvArgs {
   readonly tile: WinogradTile;
 }
 
+/** The input transform as conv weights [(m+2)², 1, m+2, m+2]: output channel (i, j) is row i of Bᵀ⊗Bᵀ. */
+function inputTransformKernel(tile: WinogradTile): Float32Array {
+  return Float32Array.from(kronSelf(WINOGRAD_MATRICES[tile].bt).data);
+}
+
 /** Conv(x, w, b) with kernel 3, stride 1, padding 1 as Winograd F(m×m, 3×3); returns [N, K, H, W]. */
 export function winogradConv3x3(b: GraphBuilder, args: WinogradConvArgs): string {
   const m = args.tile;
   const a = m + 2;
   const positions = a * a;
   const [k, c] = args.weightDims;
-  const { bt, at } = WINOGRAD_MATRICES[m];
 
-  // Tiles: Th = ceil(H / m). Padding: 1 on the top/left (the conv's own), and on the bottom/right up
-  // to m·(Th + 2) in all, so that every tap's strided Slice below can end at a fixed negative index.
   const shape = b.node("Shape", [args.x]);
+  const batch = b.node("Slice", [shape, b.constInt64([0]), b.constInt64([1])]);
   const hw = b.node("Slice", [shape, b.constInt64([2]), b.constInt64([4])]);
   const tiles = b.node("Div", [b.node("Add", [hw, b.constInt64([m - 1, m - 1])]), b.constInt64([m, m])]);
-  const padEnd = b.node("Sub", [b.node("Mul", [tiles, b.constInt64([m, m])]), hw]);
-  const padEndTotal = b.node("Add", [padEnd, b.constInt64([2 * m - 1, 2 * m - 1])]);
-  const pads = b.node("Concat", [b.constInt64([0, 0, 1, 1, 0, 0]), padEndTotal], { axis: 0 });
-  const padded = b.node("Pad", [args.x, pads]);
 
-  // The patch tap (u, v) of every tile: rows u, u+m, …, u+m(Th−1) — ending m·Th + u = Hp − 2m + u.
-  const taps: string[] = [];
-  for (let u = 0; u < a; u++) {
-    for (let v = 0; v < a; v++) {
-      const tap = b.node("Slice", [
-        padded,
-        b.constInt64([u, v]),
-        b.constInt64([u - 2 * m, v - 2 * m]),
-        b.constInt64([2, 3]),
-        b.constInt64([m, m]),
-      ]);
-      taps.push(b.node("Reshape", [tap, b.constInt64([0, 0, -1])])); // [N, C, T]
-    }
-  }
-  // [a², N·C·T] → input transform V = (Bᵀ⊗Bᵀ)·d → [a², N, C, T]
-  const tapShape = b.node("Shape", [taps[0]]); // [N, C, T]
-  const stacked = b.node("Reshape", [b.node("Concat", taps, { axis: 0 }), b.constInt64([positions, -1])]);
-  const btKron = kronSelf(bt);
-  const v = b.node("MatMul", [b.constFloat(Float32Array.from(btKron.data), [positions, positions]), stacked]);
-  const vShape = b.node("Concat", [b.constInt64([positions]), tapShape], { axis: 0 });
-  const vGrid = b.node("Reshape", [v, vShape]);
-
-  // The channel sum, one [K, C]·[C, T] product per position and image.
-  const uName = `${args.weightName}:winograd${m}`;
-  const weightDims = args.weightDims;
-  const u = b.initializer({
-    name: uName,
-    elementType: "float32",
-    dims: [positions, 1, k, c],
-    data: () => winogradWeights(args.readWeight(), weightDims, m),
+  // Input transform: every channel as its own 1-channel image, one stride-m conv whose (m+2)² output
+  // channels are Bᵀ d B of each patch → [N·C, a², Th, Tw] → [N, a², C, T]. Padding 1 (the conv's
+  // own) before and m after gives exactly Th = ceil(H / m) tiles per side (the conv floors).
+  const planes = b.node("Reshape", [args.x, b.constInt64([-1, 1, 0, 0])]);
+  const v = b.node("Conv", [planes, b.constFloat(inputTransformKernel(m), [positions, 1, a, a])], {
+    kernel_shape: [a, a],
+    strides: [m, m],
+    pads: [1, 1, m, m],
   });
-  const product = b.node("MatMul", [u, vGrid]); // [a², N, K, T]
+  const vShape = b.node("Concat", [batch, b.constInt64([c, positions, -1])], { axis: 0 });
+  const vGrid = b.node("Transpose", [b.node("Reshape", [v, vShape])], { perm: [0, 2, 1, 3] });
 
-  // Output transform Y = (Aᵀ⊗Aᵀ)·M → [m, m, N, K, Th, Tw] → [N, K, Th, m, Tw, m] → [N, K, m·Th, m·Tw]
-  const atKron = kronSelf(at);
+  // The channel sum: per image and position one [K, C]·[C, T] product with U = (G⊗G)·g
+  const u = b.initializer({
+    name: `${args.weightName}:winograd${m}`,
+    elementType: "float32",
+    dims: [positions, k, c],
+    data: () => winogradWeights(args.readWeight(), args.weightDims, m),
+  });
+  const product = b.node("MatMul", [u, vGrid]); // [N, a², K, T]
+
+  // Output transform (Aᵀ⊗Aᵀ)·M per image → [N, m², K·T] = [N, m²·K, Th, Tw] (channel (r·m+s)·K + k)
+  // → DepthToSpace (DCR) → [N, K, m·Th, m·Tw]
+  const atKron = kronSelf(WINOGRAD_MATRICES[m].at);
   const y = b.node("MatMul", [
     b.constFloat(Float32Array.from(atKron.data), [m * m, positions]),
-    b.node("Reshape", [product, b.constInt64([positions, -1])]),
+    b.node("Reshape", [product, b.constInt64([0, positions, -1])]),
   ]);
-  const batch = b.node("Slice", [shape, b.constInt64([0]), b.constInt64([1])]);
-  const yShape = b.node("Concat", [b.constInt64([m, m]), batch, b.constInt64([k]), tiles], { axis: 0 });
-  const yTiles = b.node("Transpose", [b.node("Reshape", [y, yShape])], { perm: [2, 3, 4, 0, 5, 1] });
-  const outShape = b.node(
-    "Concat",
-    [batch, b.constInt64([k]), b.node("Mul", [tiles, b.constInt64([m, m])])],
-    { axis: 0 },
-  );
-  const image = b.node("Reshape", [yTiles, outShape]);
-  // drop the rows and columns past H, W (none when m divides them; ORT then still copies once)
+  const yShape = b.node("Concat", [batch, b.constInt64([m * m * k]), tiles], { axis: 0 });
+  const image = b.node("DepthToSpace", [b.node("Reshape", [y, yShape])], { blocksize: m, mode: "DCR" });
+  // drop the rows and columns past H, W (none when m divides them)
   const cropped = b.node("Slice", [image, b.constInt64([0, 0]), hw, b.constInt64([2, 3])]);
   if (!args.bias) return cropped;
   return b.node("Add", [cropped, b.node("Unsqueeze", [args.bias, b.constInt64([1, 2])])]);
