@@ -11,7 +11,7 @@
  * fp16 weight storage); "plain" is the bench's ort-plain baseline (MatMul attention, fp32 weights);
  * "-wf2"/"-wf4" add Winograd 3x3 convs (conv-algorithm.ts). ~4-5 GB of RAM per variant.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,10 @@ const { values } = parseArgs({
     threads: { type: "string" },
     variants: { type: "string", default: "default,plain" },
     profile: { type: "boolean", default: false },
+    /** Write each variant's output to DIR/<variant>.f32 (to compare variants run in separate processes). */
+    save: { type: "string" },
+    /** Compare every output with this saved one instead of the first variant's. */
+    reference: { type: "string" },
   },
 });
 
@@ -95,7 +99,10 @@ interface Prepared {
   readonly times: number[];
 }
 const prepared: Prepared[] = [];
-let reference: Float32Array | undefined;
+let reference: Float32Array | undefined = values.reference
+  ? new Float32Array(new Uint8Array(readFileSync(values.reference as string)).buffer)
+  : undefined;
+const referenceName = values.reference ? (values.reference as string) : names[0];
 try {
   for (const name of names) {
     const options = VARIANTS[name];
@@ -123,6 +130,13 @@ try {
     const out = (await session.run(feeds, [UNET_OUTPUT]))[UNET_OUTPUT].data as Float32Array;
     const firstS = (performance.now() - t) / 1000;
     let errText = "";
+    if (values.save) {
+      mkdirSync(values.save as string, { recursive: true });
+      writeFileSync(
+        join(values.save as string, `${name}.f32`),
+        new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+      );
+    }
     if (!reference) reference = out;
     else {
       let maxAbs = 0;
@@ -134,7 +148,7 @@ try {
         err += d * d;
         ref += reference[i] * reference[i];
       }
-      errText = ` | vs ${names[0]}: max |diff| ${maxAbs.toExponential(2)}, rel RMS ${Math.sqrt(err / ref).toExponential(2)} (ref RMS ${Math.sqrt(ref / out.length).toFixed(3)})`;
+      errText = ` | vs ${referenceName}: max |diff| ${maxAbs.toExponential(2)}, rel RMS ${Math.sqrt(err / ref).toExponential(2)} (ref RMS ${Math.sqrt(ref / out.length).toFixed(3)})`;
     }
     console.log(
       `${name.padEnd(14)} graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s, first call ${firstS.toFixed(2)} s${errText}`,

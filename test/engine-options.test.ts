@@ -41,6 +41,7 @@ describe("EngineOptions fields", () => {
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
       "attention",
+      "convAlgorithm",
       "decoder",
       "deepCacheInterval",
       "textEncoderQuantization",
@@ -79,6 +80,7 @@ describe("the bench's option sets follow the type", () => {
       "unetQuantization",
       "vaeQuantization",
       "textEncoderQuantization",
+      "convAlgorithm",
       "weightStorage",
       "executionProviders",
     ])
