@@ -47,6 +47,7 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   plain: { attention: "matmul", weightStorage: "fp32" },
   "default-wf2": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f2" },
   "default-wf4": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4" },
+  "default-wf4l": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4-light" },
   "plain-wf2": { attention: "matmul", weightStorage: "fp32", convAlgorithm: "winograd-f2" },
   "matmul-fp16": { attention: "matmul", weightStorage: "fp16" },
   "mha-fp32": { attention: "mha", weightStorage: "fp32" },

@@ -129,7 +129,7 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
     }
   }
 
-  it("only stride-1, padding-1 3x3 convs take Winograd; F4 only up to 960→640 channels", () => {
+  it("only stride-1, padding-1 3x3 convs take Winograd; F4 only up to 960→640 channels (light: direct above)", () => {
     assert.equal(winogradTileFor("direct", [320, 320, 3, 3], 1, 1), undefined);
     assert.equal(winogradTileFor(undefined, [320, 320, 3, 3], 1, 1), undefined);
     assert.equal(winogradTileFor("winograd-f2", [320, 320, 3, 3], 1, 1), 2);
@@ -137,5 +137,7 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
     assert.equal(winogradTileFor("winograd-f2", [320, 320, 1, 1], 1, 0), undefined);
     assert.equal(winogradTileFor("winograd-f4", [640, 960, 3, 3], 1, 1), 4);
     assert.equal(winogradTileFor("winograd-f4", [1280, 1280, 3, 3], 1, 1), 2);
+    assert.equal(winogradTileFor("winograd-f4-light", [640, 960, 3, 3], 1, 1), 4);
+    assert.equal(winogradTileFor("winograd-f4-light", [1280, 1280, 3, 3], 1, 1), undefined);
   });
 });
