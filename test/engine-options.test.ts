@@ -49,6 +49,7 @@ describe("EngineOptions fields", () => {
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
       "attention",
+      "convAlgorithm",
       "decoder",
       "deepCacheInterval",
       "precision",
@@ -88,6 +89,7 @@ describe("the bench's option sets follow the type", () => {
       "unetQuantization",
       "vaeQuantization",
       "textEncoderQuantization",
+      "convAlgorithm",
       "weightStorage",
       "executionProviders",
       "precision",

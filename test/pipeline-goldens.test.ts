@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import type { SpeedOptions } from "../src/engine/engine-options.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
 import { checkPipelineCase, type PipelineCase, pipelineCases } from "./helpers/pipeline-cases.js";
@@ -13,8 +14,12 @@ after(async () => {
   for (const p of opened) await p.close();
 });
 
-async function open(path: string, loras: { path: string; weight: number }[] = []): Promise<OpenedPipeline> {
-  const p = await openPipeline(fixturePath(path), { runtime: { cache: false, threads: 1 }, loras });
+async function open(
+  path: string,
+  loras: { path: string; weight: number }[] = [],
+  speed: SpeedOptions = {},
+): Promise<OpenedPipeline> {
+  const p = await openPipeline(fixturePath(path), { runtime: { cache: false, threads: 1 }, loras, speed });
   opened.push(p);
   return p;
 }
@@ -55,3 +60,20 @@ describe("pipelines reproduce the diffusers fixtures", async () => {
     );
   });
 });
+
+// Winograd 3x3 convs (graph/conv-algorithm.ts) against the same fixtures and tolerances
+for (const convAlgorithm of ["winograd-f2", "winograd-f4"] as const) {
+  describe(`pipelines with ${convAlgorithm} UNet convs reproduce the diffusers fixtures`, async () => {
+    const cases = pipelineCases();
+    it("tiny-sd15 (txt2img, img2img) and tiny-sd15-inpaint", async () => {
+      const pipeline = await open("models/tiny-sd15", [], { convAlgorithm });
+      const inpaint = await open("models/tiny-sd15-inpaint", [], { convAlgorithm });
+      for (const c of cases) {
+        const r = await runCase(c.kind === "inpaint" ? inpaint : pipeline, c, "pipelines");
+        console.log(
+          `# ${convAlgorithm} ${c.id}: latents max |diff| ${r.worstLatent.toExponential(2)}, PNG max ${r.worstLevel} level(s)`,
+        );
+      }
+    });
+  });
+}

@@ -86,6 +86,28 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
     assert.equal(new Set(all).size, all.length, `every option set has its own graphs: ${all.join(", ")}`);
   });
 
+  it("Winograd convs build their own UNet graphs; convAlgorithm direct keeps the float UNet's key; unknown ones are refused", async () => {
+    const plain = await unetEntries("conv-plain", {});
+    const direct = await unetEntries("conv-direct", { convAlgorithm: "direct" });
+    const f2 = await unetEntries("conv-f2", { convAlgorithm: "winograd-f2" });
+    const f4 = await unetEntries("conv-f4", { convAlgorithm: "winograd-f4" });
+    const f2Cached = await unetEntries("conv-f2-deepcache", {
+      convAlgorithm: "winograd-f2",
+      deepCacheInterval: 2,
+    });
+    assert.deepEqual(direct, plain);
+    assert.equal(f2.length, 1);
+    assert.equal(f4.length, 1);
+    assert.equal(f2Cached.length, 2);
+    const all = [...plain, ...f2, ...f4, ...f2Cached];
+    assert.equal(new Set(all).size, all.length, `every conv algorithm has its own graphs: ${all.join(", ")}`);
+    await assert.rejects(
+      // biome-ignore lint/suspicious/noExplicitAny: a value from untyped input (CLI, JSON)
+      openPipeline(TINY, { runtime: { cache: false }, speed: { convAlgorithm: "fft" as any } }),
+      /unknown conv algorithm "fft"/,
+    );
+  });
+
   it("the engine wraps the UNet in DeepCache only for an interval above 1", async () => {
     for (const [interval, kind] of [
       [undefined, SessionUNet],

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import type { ConvAlgorithm } from "../src/graph/conv-algorithm.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, timestepFrequencies, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
@@ -23,12 +24,16 @@ interface UNetCase {
 const cases: UNetCase[] = manifest().unet.cases;
 const tolerance: number = manifest().unet.tolerance.max_abs;
 
-async function unetSession(modelDir: string, attentionKind: "matmul" | "mha"): Promise<Session> {
+async function unetSession(
+  modelDir: string,
+  attentionKind: "matmul" | "mha",
+  convAlgorithm: ConvAlgorithm = "direct",
+): Promise<Session> {
   const dir = fixturePath(modelDir);
   const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
   const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
   try {
-    const graph = buildUNetGraph(weights, config, { attention: attentionKind });
+    const graph = buildUNetGraph(weights, config, { attention: attentionKind, convAlgorithm });
     return await onnxruntimeNode().createSession(serializeModel(graph), { intraOpNumThreads: 1 });
   } finally {
     weights.close();
@@ -42,13 +47,22 @@ it("timestep frequencies are exp(-ln(10000)·k/half) in float32, within an ulp (
   assertClose(timestepFrequencies(8, 1).subarray(3), [1e-4], 1e-11, "frequency with freq_shift 1");
 });
 
-for (const attentionKind of ["matmul", "mha"] as const) {
-  describe(`UNet graph (${attentionKind} attention) vs diffusers goldens`, () => {
+// the Winograd convs (graph/winograd-conv.ts) are held to the same tolerance as the direct ones
+const GRAPH_FORMS = [
+  { attentionKind: "matmul", convAlgorithm: "direct" },
+  { attentionKind: "mha", convAlgorithm: "direct" },
+  { attentionKind: "mha", convAlgorithm: "winograd-f2" },
+  { attentionKind: "mha", convAlgorithm: "winograd-f4" },
+] as const;
+
+for (const { attentionKind, convAlgorithm } of GRAPH_FORMS) {
+  const form = convAlgorithm === "direct" ? "" : `, ${convAlgorithm} convs`;
+  describe(`UNet graph (${attentionKind} attention${form}) vs diffusers goldens`, () => {
     const sessions = new Map<string, Session>();
 
     before(async () => {
       for (const model of new Set(cases.map((c) => c.model))) {
-        sessions.set(model, await unetSession(model, attentionKind));
+        sessions.set(model, await unetSession(model, attentionKind, convAlgorithm));
       }
     });
     after(async () => {

@@ -4,6 +4,7 @@
  * pipeline's network seams, with low-memory release per stage. open-pipeline.ts loads the model,
  * tokenizer and LoRAs from disk for Node; the browser engine does the same from a Blob.
  */
+import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
 import {
   TEXT_ENCODER_QUANTIZATIONS,
   type TextEncoderQuantization,
@@ -63,7 +64,11 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
       `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
     );
   }
-  return { deepCacheInterval, quantization, inpainting: model.inpainting };
+  const convAlgorithm = options.speed?.convAlgorithm ?? "direct";
+  if (!CONV_ALGORITHMS.includes(convAlgorithm)) {
+    throw new Error(`unknown conv algorithm "${convAlgorithm}" (expected ${CONV_ALGORITHMS.join(", ")})`);
+  }
+  return { deepCacheInterval, quantization, inpainting: model.inpainting, convAlgorithm };
 }
 
 /** A quantization setting checked against its choices: a clear error names the network. */

@@ -7,6 +7,7 @@
  * the type instead of a list kept by hand.
  */
 import type { GraphCache } from "../cache/graph-cache.js";
+import type { ConvAlgorithm } from "../graph/conv-algorithm.js";
 import type { ComputePrecision } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
@@ -91,6 +92,11 @@ export interface SpeedOptions {
    * fp16 on WebGPU when the adapter runs f16 shaders, fp32 everywhere else.
    */
   precision?: ComputePrecision;
+  /**
+   * The UNet's stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd F(2x2,3x3)
+   * ("winograd-f2") / F(4x4,3x3) where the weights allow ("winograd-f4"); see graph/conv-algorithm.ts.
+   */
+  convAlgorithm?: ConvAlgorithm;
 }
 
 export interface EngineOptions extends ModelOptions {
@@ -134,6 +140,7 @@ export const ENGINE_OPTION_FIELDS: {
     textEncoderQuantization: "string",
     decoder: "string",
     precision: "string",
+    convAlgorithm: "string",
   },
 };
 

@@ -4,6 +4,7 @@
  * (through the on-disk graph cache) or an ONNX folder's model as it is, for the execution target
  * and graph variant chosen here, wrapped in the pipeline's network seams.
  */
+
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

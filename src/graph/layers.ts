@@ -8,8 +8,10 @@
  * execution provider runs (ECOSYSTEM.md §2.5).
  */
 import type { WeightSource } from "../weights/weight-source.js";
+import { type ConvAlgorithm, winogradTileFor } from "./conv-algorithm.js";
 import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
+import { winogradConv3x3 } from "./winograd-conv.js";
 
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
 export type AttentionKind = "matmul" | "mha";
@@ -34,6 +36,8 @@ export interface LayerContext {
   readonly int8?: Int8Policy;
   /** Fused ops to emit where their pattern occurs; none when absent. */
   readonly fused?: ReadonlySet<FusedOp>;
+  /** How stride-1 3x3 convs are computed (conv-algorithm.ts); "direct" when absent. */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export function fuses(ctx: LayerContext, op: FusedOp): boolean {
@@ -64,12 +68,24 @@ export function conv2d(
   options: { stride?: number; padding?: number } = {},
 ): string {
   if (ctx.int8?.conv(key)) return int8Conv2d(ctx, key, x, options);
-  const w = weightOf(ctx, `${key}.weight`);
   const [, , kh, kw] = ctx.weights.shape(`${key}.weight`);
+  const dims = ctx.weights.shape(`${key}.weight`);
   const pad = options.padding ?? Math.floor(kh / 2);
   const stride = options.stride ?? 1;
-  const inputs = [x, w];
-  if (ctx.weights.has(`${key}.bias`)) inputs.push(weightOf(ctx, `${key}.bias`));
+  const hasBias = ctx.weights.has(`${key}.bias`);
+  const tile = winogradTileFor(ctx.convAlgorithm, dims, stride, pad);
+  if (tile) {
+    return winogradConv3x3(ctx.b, {
+      x,
+      weightName: `${key}.weight`,
+      weightDims: dims,
+      readWeight: () => ctx.weights.get(`${key}.weight`),
+      bias: hasBias ? weightOf(ctx, `${key}.bias`) : undefined,
+      tile,
+    });
+  }
+  const inputs = [x, weightOf(ctx, `${key}.weight`)];
+  if (hasBias) inputs.push(weightOf(ctx, `${key}.bias`));
   return ctx.b.node("Conv", inputs, {
     kernel_shape: [kh, kw],
     pads: [pad, pad, pad, pad],

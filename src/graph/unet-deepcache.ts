@@ -13,6 +13,7 @@
  */
 import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { type AttentionKind, conv2d, type FusedOp, groupNorm, type LayerContext, silu } from "./layers.js";
@@ -39,6 +40,8 @@ export interface ShallowUNetGraphOptions {
   readonly fusedOps?: readonly FusedOp[];
   /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
   readonly computePrecision?: ComputePrecision;
+  /** Stride-1 3x3 convs: "direct" (default) or Winograd (conv-algorithm.ts). */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
@@ -63,6 +66,7 @@ export function buildShallowUNetGraph(
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
     fused: new Set(options.fusedOps ?? []),
+    convAlgorithm: options.convAlgorithm,
   };
   const sample = b.input(SHALLOW_UNET_INPUTS.sample, "float32", [
     "batch",

@@ -15,6 +15,7 @@
  */
 import { attentionHeadsPerLevel, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
@@ -49,6 +50,8 @@ export interface UNetGraphOptions {
   readonly fusedOps?: readonly FusedOp[];
   /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
   readonly computePrecision?: ComputePrecision;
+  /** Stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd (conv-algorithm.ts). */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export const UNET_INPUTS = {
@@ -226,6 +229,7 @@ export function buildUNetGraph(
     attention: options.attention ?? "matmul",
     int8: unetInt8Policy(options.quantization, options.int8WeightBits),
     fused: new Set(options.fusedOps ?? []),
+    convAlgorithm: options.convAlgorithm,
   };
   const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
   const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);

@@ -4,6 +4,7 @@
  * a change here and nowhere else). The speed preset is resolved here too, the same way for every
  * caller: explicit settings over the preset, TAESD decoding only where its weights are.
  */
+
 import type { GraphCache } from "../cache/graph-cache.js";
 import type {
   DecoderKind,
@@ -14,6 +15,7 @@ import type {
 } from "../engine/engine-options.js";
 import { type SpeedPresetName, withSpeedPreset } from "../engine/speed-preset.js";
 import { WEIGHT_STORAGE_CHOICES } from "../engine/weight-storage-choice.js";
+import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
 import { COMPUTE_PRECISIONS } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { TEXT_ENCODER_QUANTIZATIONS } from "../graph/text-encoder-quantization.js";
@@ -61,6 +63,7 @@ export const JOB_ENGINE_FIELDS: {
     textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
     decoder: ["vae", "taesd"] satisfies DecoderKind[],
     precision: COMPUTE_PRECISIONS,
+    convAlgorithm: CONV_ALGORITHMS,
   },
 };
 

@@ -2,6 +2,7 @@
  * The UNet: built from weights (optionally with int8 layers, and for DeepCache as a pair of graphs,
  * the full one with its deep feature and the shallow branch), or an ONNX folder's unet as it is.
  */
+import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../../graph/unet.js";
 import { buildShallowUNetGraph } from "../../graph/unet-deepcache.js";
 import type { UNetQuantization } from "../../graph/unet-quantization.js";
@@ -25,6 +26,8 @@ export interface UNetSettings {
   readonly quantization: UNetQuantization;
   /** 9-channel inpainting UNet; read from the config for weights, needed for ONNX folders. */
   readonly inpainting: boolean;
+  /** Stride-1 3x3 convs (graph/conv-algorithm.ts); "direct" stays out of the cache key. */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export type UNetFactory = NetworkFactory<UNetConfig, OnnxComponent, UNetSettings, BuiltNetwork<UNetNetwork>>;
@@ -34,15 +37,20 @@ export const SD_UNET: UNetFactory = {
   fromWeights(source, ctx, settings) {
     const { config } = source.component;
     const { deepCacheInterval, quantization } = settings;
+    const convAlgorithm =
+      settings.convAlgorithm && settings.convAlgorithm !== "direct"
+        ? { convAlgorithm: settings.convAlgorithm }
+        : {};
     // "none" stays out of the key, so the float graph keeps its cache entry; the weight width
     // depends on the CPU, so a cache shared between machines keeps one graph per width
     const options =
       quantization === "none"
-        ? variantGraphOptions(ctx, source, "unet")
+        ? { ...variantGraphOptions(ctx, source, "unet"), ...convAlgorithm }
         : {
             ...variantGraphOptions(ctx, source, "unet"),
             quantization,
             int8WeightBits: ctx.int8WeightBits(),
+            ...convAlgorithm,
           };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>

@@ -1,0 +1,217 @@
+/**
+ * A/B of UNet graph forms on a full-size checkpoint (not part of `npm test`): each variant's session
+ * stays open and the timed calls interleave the variants, so a shared machine slows them alike; each
+ * output is compared with the first variant's on the same inputs; with --profile, onnxruntime's
+ * profiler gives each variant's kernel time per op type and the nodes that differ most.
+ *
+ *   npx tsx scripts/unet-graph-ab.ts [--checkpoint PATH] [--cache DIR] [--batch 2] [--size 64]
+ *       [--runs 5] [--variants default,plain,default-wf2] [--profile]
+ *
+ * Variants: "default" is what the engine builds on CPU for an F16 checkpoint (MultiHeadAttention,
+ * fp16 weight storage); "plain" is the bench's ort-plain baseline (MatMul attention, fp32 weights);
+ * "-wf2"/"-wf4" add Winograd 3x3 convs (conv-algorithm.ts). ~4-5 GB of RAM per variant.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
+import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
+import { parseOrtTrace } from "../src/profile/ort-trace.js";
+import { createRandomSource } from "../src/rng/index.js";
+import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
+import type { Session, TensorData } from "../src/runtime/runtime.js";
+import { loadModel } from "../src/weights/load-model.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: {
+    checkpoint: { type: "string", default: join(root, ".bench", "sd15-random-f16.safetensors") },
+    cache: { type: "string", default: join(root, ".bench", "graph-ab-cache") },
+    batch: { type: "string", default: "2" },
+    size: { type: "string", default: "64" },
+    runs: { type: "string", default: "5" },
+    threads: { type: "string" },
+    variants: { type: "string", default: "default,plain" },
+    profile: { type: "boolean", default: false },
+    /** Write each variant's output to DIR/<variant>.f32 (to compare variants run in separate processes). */
+    save: { type: "string" },
+    /** Compare every output with this saved one instead of the first variant's. */
+    reference: { type: "string" },
+  },
+});
+
+const VARIANTS: Record<string, UNetGraphOptions> = {
+  default: { attention: "mha", weightStorage: "fp16" },
+  plain: { attention: "matmul", weightStorage: "fp32" },
+  "default-wf2": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f2" },
+  "default-wf4": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4" },
+  "default-wf4l": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4-light" },
+  "plain-wf2": { attention: "matmul", weightStorage: "fp32", convAlgorithm: "winograd-f2" },
+  "matmul-fp16": { attention: "matmul", weightStorage: "fp16" },
+  "mha-fp32": { attention: "mha", weightStorage: "fp32" },
+};
+
+const checkpoint = resolve(values.checkpoint as string);
+if (!existsSync(checkpoint)) throw new Error(`${checkpoint} is missing (scripts/make-random-checkpoint.ts)`);
+const batch = Number(values.batch);
+const size = Number(values.size);
+const runs = Number(values.runs);
+const threads = values.threads ? Number(values.threads) : physicalCoreCount();
+const names = (values.variants as string).split(",");
+for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant ${n} (${Object.keys(VARIANTS)})`);
+
+const model = loadModel(checkpoint);
+if (model.format === "onnx") throw new Error("needs a checkpoint, not an ONNX folder");
+const unet = model.unet;
+const cacheDir = resolve(values.cache as string);
+const cache = new GraphCache(cacheDir);
+const runtime = onnxruntimeNode();
+const rng = createRandomSource("cpu", 0);
+const c = unet.config;
+const feeds: Record<string, TensorData> = {
+  [UNET_INPUTS.sample]: {
+    dims: [batch, c.inChannels, size, size],
+    data: rng.randn([batch, c.inChannels, size, size]),
+  },
+  [UNET_INPUTS.timestep]: { dims: [batch], data: new Float32Array(batch).fill(500) },
+  [UNET_INPUTS.encoderHiddenStates]: {
+    dims: [batch, 77, c.crossAttentionDim],
+    data: rng.randn([batch, 77, c.crossAttentionDim]),
+  },
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+console.log(
+  `UNet ${size}x${size} batch ${batch}, ${threads} threads, ${runs} interleaved rounds, ${cpus()[0]?.model}; load ${load()}`,
+);
+
+interface Prepared {
+  readonly name: string;
+  readonly session: Session;
+  readonly times: number[];
+}
+const prepared: Prepared[] = [];
+let reference: Float32Array | undefined = values.reference
+  ? new Float32Array(new Uint8Array(readFileSync(values.reference as string)).buffer)
+  : undefined;
+const referenceName = values.reference ? (values.reference as string) : names[0];
+try {
+  for (const name of names) {
+    const options = VARIANTS[name];
+    const key = graphCacheKey({
+      kind: "unet-ab",
+      weights: unet.files.map((f) => fileIdentity(f)),
+      config: { config: c, loras: "" },
+      options,
+    });
+    let t = performance.now();
+    const { modelPath, hit } = cache.getOrBuild(key, () => buildUNetGraph(unet.weights, c, options));
+    const buildS = (performance.now() - t) / 1000;
+    t = performance.now();
+    const profileDir = join(cacheDir, "profiles");
+    mkdirSync(profileDir, { recursive: true });
+    const session = await runtime.createSession(
+      { path: modelPath },
+      {
+        intraOpNumThreads: threads,
+        ...(values.profile ? { enableProfiling: true, profileFilePrefix: join(profileDir, name) } : {}),
+      },
+    );
+    const sessionS = (performance.now() - t) / 1000;
+    t = performance.now();
+    const out = (await session.run(feeds, [UNET_OUTPUT]))[UNET_OUTPUT].data as Float32Array;
+    const firstS = (performance.now() - t) / 1000;
+    let errText = "";
+    if (values.save) {
+      mkdirSync(values.save as string, { recursive: true });
+      writeFileSync(
+        join(values.save as string, `${name}.f32`),
+        new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+      );
+    }
+    if (!reference) reference = out;
+    else {
+      let maxAbs = 0;
+      let err = 0;
+      let ref = 0;
+      for (let i = 0; i < out.length; i++) {
+        const d = out[i] - reference[i];
+        maxAbs = Math.max(maxAbs, Math.abs(d));
+        err += d * d;
+        ref += reference[i] * reference[i];
+      }
+      errText = ` | vs ${referenceName}: max |diff| ${maxAbs.toExponential(2)}, rel RMS ${Math.sqrt(err / ref).toExponential(2)} (ref RMS ${Math.sqrt(ref / out.length).toFixed(3)})`;
+    }
+    console.log(
+      `${name.padEnd(14)} graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s, first call ${firstS.toFixed(2)} s${errText}`,
+    );
+    prepared.push({ name, session, times: [] });
+  }
+  for (let r = 0; r < runs; r++) {
+    // alternate the order each round so neither variant always follows the other
+    const order = r % 2 ? [...prepared].reverse() : prepared;
+    for (const p of order) {
+      const t = performance.now();
+      await p.session.run(feeds, [UNET_OUTPUT]);
+      p.times.push((performance.now() - t) / 1000);
+    }
+  }
+  console.log(`timed rounds done; load ${load()}`);
+  const base = median(prepared[0].times);
+  for (const p of prepared) {
+    const m = median(p.times);
+    console.log(
+      `${p.name.padEnd(14)} median ${m.toFixed(3)} s (${(base / m).toFixed(3)}x ${prepared[0].name})  runs ${p.times.map((x) => x.toFixed(2)).join(" ")}`,
+    );
+  }
+  if (values.profile) {
+    const perType = new Map<string, Map<string, number>>();
+    const perNode = new Map<string, Map<string, number>>();
+    for (const p of prepared) {
+      const trace = await p.session.endProfiling?.();
+      if (!trace) throw new Error("no profile written");
+      const traced = parseOrtTrace(JSON.parse(readFileSync(trace, "utf-8"))).slice(1); // skip the first call
+      const types = new Map<string, number>();
+      const nodes = new Map<string, number>();
+      for (const run of traced) {
+        for (const k of run.kernels) {
+          types.set(k.opType, (types.get(k.opType) ?? 0) + k.duration / 1e6 / traced.length);
+          // the layer: scope path without the node's own name
+          const layer = k.node.includes("/") ? k.node.slice(0, k.node.lastIndexOf("/")) : k.node;
+          const group = `${layer.replace(/\.\d+(?=\.|$)/g, ".#")} :: ${k.opType}`;
+          nodes.set(group, (nodes.get(group) ?? 0) + k.duration / 1e6 / traced.length);
+        }
+      }
+      perType.set(p.name, types);
+      perNode.set(p.name, nodes);
+      const runS = traced.reduce((s, r) => s + r.duration, 0) / 1e6 / traced.length;
+      const kernelS = [...types.values()].reduce((s, x) => s + x, 0);
+      console.log(
+        `${p.name}: profiled ${traced.length} calls, ${runS.toFixed(3)} s per call, kernels ${kernelS.toFixed(3)} s`,
+      );
+    }
+    const table = (title: string, maps: Map<string, Map<string, number>>, top: number) => {
+      const keys = new Set<string>();
+      for (const m of maps.values()) for (const k of m.keys()) keys.add(k);
+      const rows = [...keys].map((k) => ({ k, t: names.map((n) => maps.get(n)?.get(k) ?? 0) }));
+      rows.sort((a, b) => Math.max(...b.t) - Math.max(...a.t));
+      console.log(`\n${title} (seconds per call)\n| ${["what", ...names].join(" | ")} |`);
+      for (const r of rows.slice(0, top))
+        console.log(`| ${r.k} | ${r.t.map((x) => x.toFixed(3)).join(" | ")} |`);
+    };
+    table("kernel time per op type", perType, 30);
+    table("kernel time per layer kind and op type", perNode, 40);
+  }
+} finally {
+  for (const p of prepared) await p.session.release();
+}
+model.close();
