@@ -164,7 +164,13 @@ describe("a variant's attention per network reaches each network's graph", () =>
       NETWORK_FACTORIES.unet,
       { kind: "weights", weights: { component: model.unet, weights: model.unet.weights, lora } },
       ctx,
-      { deepCacheInterval: 1, quantization: "none", inpainting: false },
+      {
+        deepCacheInterval: 1,
+        quantization: "none",
+        attentionQuantization: "none",
+        tomeRatio: 0,
+        inpainting: false,
+      },
     );
     try {
       for (const s of [...te.sessions, ...unet.sessions]) await s.get();

@@ -9,7 +9,7 @@
  */
 import type { WeightSource } from "../weights/weight-source.js";
 import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
-import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
+import { type Int8Policy, int8Attention, int8Conv2d, int8Linear } from "./int8-layers.js";
 
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
 export type AttentionKind = "matmul" | "mha";
@@ -20,6 +20,8 @@ export interface LayerContext {
   readonly attention: AttentionKind;
   /** Layers built in int8 (dynamic activation quantization, see int8-layers.ts); none when absent. */
   readonly int8?: Int8Policy;
+  /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
+  readonly int8Attention?: boolean;
 }
 
 /** torch.finfo(float32).min: what transformers adds at masked attention positions. */
@@ -154,6 +156,9 @@ export function attention(
       { num_heads: options.heads, scale: float(scale) },
       { domain: MS_DOMAIN },
     );
+  }
+  if (ctx.int8Attention && !options.bias && !options.scaleQuery) {
+    return int8Attention(ctx, q, k, v, { heads: options.heads, channels: options.channels, scale });
   }
   const splitHeads = b.constInt64([0, -1, options.heads, headDim]);
   const qScaled = options.scaleQuery ? b.node("Mul", [q, b.constScalar(scale)]) : q;

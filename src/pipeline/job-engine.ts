@@ -16,7 +16,7 @@ import { type SpeedPresetName, withSpeedPreset } from "../engine/speed-preset.js
 import { WEIGHT_STORAGE_CHOICES } from "../engine/weight-storage-choice.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { TEXT_ENCODER_QUANTIZATIONS } from "../graph/text-encoder-quantization.js";
-import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
+import { ATTENTION_QUANTIZATIONS, UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
 import { VAE_QUANTIZATIONS } from "../graph/vae-quantization.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { GenerationJob } from "./generation-job.js";
@@ -41,7 +41,13 @@ export interface JobEngine {
 }
 
 /** What a setting must be. */
-type FieldCheck = "strings" | "positive-int" | "non-negative-int" | "boolean" | readonly string[];
+type FieldCheck =
+  | "strings"
+  | "positive-int"
+  | "non-negative-int"
+  | "fraction"
+  | "boolean"
+  | readonly string[];
 type Checks<T> = { readonly [K in keyof Required<T>]: FieldCheck };
 
 /** Every field of every record; typed against the records, so a new engine option must be listed here. */
@@ -56,6 +62,8 @@ export const JOB_ENGINE_FIELDS: {
     attention: ["mha", "matmul"] satisfies AttentionKind[],
     deepCacheInterval: "positive-int",
     unetQuantization: UNET_QUANTIZATIONS,
+    attentionQuantization: ATTENTION_QUANTIZATIONS,
+    tomeRatio: "fraction",
     vaeQuantization: VAE_QUANTIZATIONS,
     textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
     decoder: ["vae", "taesd"] satisfies DecoderKind[],
@@ -71,6 +79,8 @@ function fits(check: FieldCheck, v: unknown): boolean {
       return Number.isSafeInteger(v) && (v as number) >= 1;
     case "non-negative-int":
       return Number.isSafeInteger(v) && (v as number) >= 0;
+    case "fraction":
+      return typeof v === "number" && v >= 0 && v < 1;
     default:
       return typeof v === "boolean";
   }
@@ -82,6 +92,7 @@ function describeCheck(check: FieldCheck): string {
     strings: "a list of names",
     "positive-int": "an integer >= 1",
     "non-negative-int": "an integer >= 0",
+    fraction: "a number in [0, 1)",
     boolean: "true or false",
   };
   return words[check as string];
@@ -189,7 +200,13 @@ export function speedSettings(
   preset: SpeedPresetName | undefined,
   explicit: Pick<
     SpeedOptions,
-    "decoder" | "deepCacheInterval" | "unetQuantization" | "vaeQuantization" | "textEncoderQuantization"
+    | "decoder"
+    | "deepCacheInterval"
+    | "unetQuantization"
+    | "attentionQuantization"
+    | "tomeRatio"
+    | "vaeQuantization"
+    | "textEncoderQuantization"
   >,
   taesd: string | undefined,
 ): SpeedSettings {
@@ -204,6 +221,10 @@ export function speedSettings(
       ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
       ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
       // no preset sets these: only asked for explicitly, and "none" stays unset like a default
+      ...(explicit.attentionQuantization && explicit.attentionQuantization !== "none"
+        ? { attentionQuantization: explicit.attentionQuantization }
+        : {}),
+      ...(explicit.tomeRatio ? { tomeRatio: explicit.tomeRatio } : {}),
       ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
         ? { vaeQuantization: explicit.vaeQuantization }
         : {}),
