@@ -72,7 +72,10 @@ async function shape(tokens: number, channels: number, heads: number) {
     for (const [name, s] of Object.entries(sessions)) {
       const t = performance.now();
       outputs[name] = (await s.run(feeds)).y.data as Float32Array;
-      if (r > 0) (times[name] ??= []).push(performance.now() - t);
+      if (r > 0) {
+        times[name] ??= [];
+        times[name].push(performance.now() - t);
+      }
     }
   }
   const ref = outputs.matmul;

@@ -49,9 +49,13 @@ function referenceMerge(x: Float32Array, batch: number, h: number, w: number, c:
     const edge = [...src.keys()].sort((a, b2) => best[b2].max - best[a].max);
     const kept = edge.slice(r);
     const out = merged.subarray(bi * (n - r) * c, (bi + 1) * (n - r) * c);
-    kept.forEach((e, i) => out.set(row(src[e]), i * c));
+    kept.forEach((e, i) => {
+      out.set(row(src[e]), i * c);
+    });
     const counts = dst.map(() => 1);
-    dst.forEach((d, j) => out.set(row(d), (kept.length + j) * c));
+    dst.forEach((d, j) => {
+      out.set(row(d), (kept.length + j) * c);
+    });
     for (const e of edge.slice(0, r)) {
       const j = best[e].arg;
       counts[j]++;
@@ -62,8 +66,12 @@ function referenceMerge(x: Float32Array, batch: number, h: number, w: number, c:
     });
     // unmerge of the merged tokens themselves
     const back = unmerged.subarray(bi * n * c, (bi + 1) * n * c);
-    kept.forEach((e, i) => back.set(out.subarray(i * c, (i + 1) * c), src[e] * c));
-    dst.forEach((d, j) => back.set(out.subarray((kept.length + j) * c, (kept.length + j + 1) * c), d * c));
+    kept.forEach((e, i) => {
+      back.set(out.subarray(i * c, (i + 1) * c), src[e] * c);
+    });
+    dst.forEach((d, j) => {
+      back.set(out.subarray((kept.length + j) * c, (kept.length + j + 1) * c), d * c);
+    });
     for (const e of edge.slice(0, r)) {
       const j = best[e].arg;
       back.set(out.subarray((kept.length + j) * c, (kept.length + j + 1) * c), src[e] * c);
