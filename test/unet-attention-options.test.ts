@@ -4,8 +4,12 @@
  * graph alone where it should, and keeps the tiny UNet and pipeline within measured bounds.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { GraphCache } from "../src/cache/graph-cache.js";
+import type { SpeedOptions } from "../src/engine/engine-options.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
@@ -198,5 +202,59 @@ describe("through the pipeline (tiny-sd15, fixture txt2img cases)", () => {
       "ToMe ratio": 0.5,
     });
     assert.deepEqual(speedEntries({ attentionQuantization: "none", tomeRatio: 0 }), {});
+  });
+});
+
+describe("engine options attentionQuantization and tomeRatio", () => {
+  const root = mkdtempSync(join(tmpdir(), "sdlite-attention-options-"));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const unetEntries = async (label: string, speed: SpeedOptions) => {
+    const cache = new GraphCache(join(root, label));
+    const p = await openPipeline(fixturePath("models/tiny-sd15"), { runtime: { cache, threads: 1 }, speed });
+    try {
+      await generate(p.models, {
+        prompt: "a cat",
+        sampler: "Euler",
+        steps: 1,
+        guidance: 7.5,
+        seed: 1,
+        width: 64,
+        height: 64,
+      });
+    } finally {
+      await p.close();
+    }
+    return readdirSync(cache.dir).filter((n) => n.startsWith("unet"));
+  };
+
+  it("each builds its own UNet graph; their defaults keep the plain graph's key", async () => {
+    const plain = await unetEntries("plain", {});
+    const defaults = await unetEntries("defaults", { attentionQuantization: "none", tomeRatio: 0 });
+    const int8 = await unetEntries("int8", { attentionQuantization: "int8" });
+    const tome = await unetEntries("tome", { tomeRatio: 0.5 });
+    const both = await unetEntries("both", { attentionQuantization: "int8", tomeRatio: 0.5 });
+    assert.deepEqual(defaults, plain);
+    const all = [...plain, ...int8, ...tome, ...both];
+    assert.equal(all.length, 4);
+    assert.equal(new Set(all).size, 4, all.join(", "));
+  });
+
+  it("refuses ratios outside [0, 1), unknown attention quantizations, and both on ONNX folders", async () => {
+    const tiny = fixturePath("models/tiny-sd15");
+    for (const tomeRatio of [1, -0.1, Number.NaN]) {
+      await assert.rejects(
+        openPipeline(tiny, { runtime: { cache: false }, speed: { tomeRatio } }),
+        /token merging ratio/,
+      );
+    }
+    await assert.rejects(
+      // biome-ignore lint/suspicious/noExplicitAny: a value from untyped input (CLI, JSON)
+      openPipeline(tiny, { runtime: { cache: false }, speed: { attentionQuantization: "int4" as any } }),
+      /unknown attention quantization "int4"/,
+    );
+    const onnx = fixturePath("models/tiny-sd15-onnx");
+    for (const speed of [{ tomeRatio: 0.5 }, { attentionQuantization: "int8" as const }]) {
+      await assert.rejects(openPipeline(onnx, { runtime: { cache: false }, speed }), /ONNX pipeline folder/);
+    }
   });
 });
