@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { GraphCache } from "../src/cache/graph-cache.js";
+import { parseTomeRatio } from "../src/cli/option-parsers.js";
 import type { SpeedOptions } from "../src/engine/engine-options.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
@@ -16,6 +17,7 @@ import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT, type UNetGraphOptions } from 
 import { buildShallowUNetGraph } from "../src/graph/unet-deepcache.js";
 import { generate } from "../src/pipeline/generate.js";
 import { speedEntries } from "../src/pipeline/generation-record.js";
+import { speedSettings, validateJobEngine } from "../src/pipeline/job-engine.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
 import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
@@ -256,5 +258,33 @@ describe("engine options attentionQuantization and tomeRatio", () => {
     for (const speed of [{ tomeRatio: 0.5 }, { attentionQuantization: "int8" as const }]) {
       await assert.rejects(openPipeline(onnx, { runtime: { cache: false }, speed }), /ONNX pipeline folder/);
     }
+  });
+});
+
+describe("--tome and --quantize-attention as settings", () => {
+  it("the CLI ratio parser takes [0, 1) only", () => {
+    assert.equal(parseTomeRatio("0.5"), 0.5);
+    assert.equal(parseTomeRatio("0"), 0);
+    for (const bad of ["1", "-0.2", "half", ""]) assert.throws(() => parseTomeRatio(bad), /ratio|number/);
+  });
+
+  it("job settings: checked like the other speed fields; defaults stay unset", () => {
+    assert.deepEqual(validateJobEngine({ speed: { tomeRatio: 0.5, attentionQuantization: "int8" } }).speed, {
+      tomeRatio: 0.5,
+      attentionQuantization: "int8",
+    });
+    assert.throws(() => validateJobEngine({ speed: { tomeRatio: 1.5 } }), /\[0, 1\)/);
+    assert.throws(() => validateJobEngine({ speed: { attentionQuantization: "int4" } }), /"int8"/);
+    assert.deepEqual(
+      speedSettings(undefined, { tomeRatio: 0.5, attentionQuantization: "int8" }, undefined).speed,
+      {
+        attentionQuantization: "int8",
+        tomeRatio: 0.5,
+      },
+    );
+    assert.deepEqual(
+      speedSettings(undefined, { tomeRatio: 0, attentionQuantization: "none" }, undefined).speed,
+      {},
+    );
   });
 });
