@@ -41,9 +41,11 @@ describe("EngineOptions fields", () => {
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
       "attention",
+      "attentionQuantization",
       "decoder",
       "deepCacheInterval",
       "textEncoderQuantization",
+      "tomeRatio",
       "unetQuantization",
       "vaeQuantization",
     ]);
@@ -79,6 +81,8 @@ describe("the bench's option sets follow the type", () => {
       "unetQuantization",
       "vaeQuantization",
       "textEncoderQuantization",
+      "attentionQuantization",
+      "tomeRatio",
       "weightStorage",
       "executionProviders",
     ])
