@@ -7,17 +7,23 @@
  *
  *   npx tsx scripts/unet-speed-options.ts [--checkpoint PATH] [--cache DIR] [--batch N]
  *       [--size LATENTS] [--runs N] [--threads N] [--variants fp32,fp32-shallow,int8-linear,int8,int8-shallow,…]
+ *       [--json FILE]
+ *
+ * The attention variants: `-matmul` builds MatMul→Softmax→MatMul instead of the fused op, `-int8attn`
+ * also its two products in int8, `-tome50` merges half of the full-resolution tokens (ToMe).
+ * Errors are against the first variant listed (fp32 when listed first).
  *
  * Defaults: `.bench/sd15-random-f16.safetensors` (scripts/make-random-checkpoint.ts writes one),
  * graph cache `.bench/speed-options-cache` (several GB: each variant is its own graph), batch 1,
  * 64 latents, 3 timed rounds, physical cores. Holds every variant's session at once: ~8 GB of RAM and
  * minutes of CPU: never run it next to another full-size job.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { machineInfo } from "../src/bench/machine-info.js";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type { GraphBuilder } from "../src/graph/graph-builder.js";
@@ -38,6 +44,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "64" },
     runs: { type: "string", default: "3" },
     threads: { type: "string" },
+    json: { type: "string" },
     variants: {
       type: "string",
       default: "fp32,fp32-shallow,int8-linear,int8-linear-shallow,int8,int8-shallow",
@@ -50,6 +57,10 @@ interface Variant {
   readonly quantization: UNetQuantization;
   /** Default: what the engine picks for this CPU (int8-weight-bits.ts). */
   readonly weightBits?: 7 | 8;
+  /** Default "mha", as the engine builds the CPU graph. */
+  readonly attention?: "mha" | "matmul";
+  readonly attentionQuantization?: "int8";
+  readonly tomeRatio?: number;
 }
 const VARIANTS: Record<string, Variant> = {
   fp32: { graph: "full", quantization: "none" },
@@ -61,6 +72,22 @@ const VARIANTS: Record<string, Variant> = {
   "int8-linear-w7": { graph: "full", quantization: "int8-linear", weightBits: 7 },
   "int8-w7": { graph: "full", quantization: "int8", weightBits: 7 },
   "int8-w7-shallow": { graph: "shallow", quantization: "int8", weightBits: 7 },
+  "fp32-matmul": { graph: "full", quantization: "none", attention: "matmul" },
+  "fp32-matmul-int8attn": {
+    graph: "full",
+    quantization: "none",
+    attention: "matmul",
+    attentionQuantization: "int8",
+  },
+  "fp32-tome50": { graph: "full", quantization: "none", tomeRatio: 0.5 },
+  "int8-matmul": { graph: "full", quantization: "int8", attention: "matmul" },
+  "int8-matmul-int8attn": {
+    graph: "full",
+    quantization: "int8",
+    attention: "matmul",
+    attentionQuantization: "int8",
+  },
+  "int8-tome50": { graph: "full", quantization: "int8", tomeRatio: 0.5 },
 };
 
 const checkpoint = resolve(values.checkpoint as string);
@@ -92,14 +119,14 @@ const feeds: Record<string, TensorData> = {
 
 function build(v: Variant): { key: string; build: () => GraphBuilder } {
   // the engine's options, so the engine and this script share cached graphs
-  const options =
-    v.quantization === "none"
-      ? { attention: "mha" as const }
-      : {
-          attention: "mha" as const,
-          quantization: v.quantization,
-          int8WeightBits: v.weightBits ?? int8WeightBitsForThisCpu(),
-        };
+  const options = {
+    attention: v.attention ?? ("mha" as const),
+    ...(v.quantization === "none"
+      ? {}
+      : { quantization: v.quantization, int8WeightBits: v.weightBits ?? int8WeightBitsForThisCpu() }),
+    ...(v.attentionQuantization ? { attentionQuantization: v.attentionQuantization } : {}),
+    ...(v.tomeRatio ? { tomeRatio: v.tomeRatio } : {}),
+  };
   const kind = v.graph === "full" ? "unet" : "unet_shallow";
   const key = graphCacheKey({
     kind,
@@ -148,6 +175,8 @@ interface Prepared {
   readonly times: number[];
 }
 const prepared: Prepared[] = [];
+const errors: Record<string, ReturnType<typeof relativeError>> = {};
+const loadBefore = load();
 const features = new Map<string, TensorData>();
 let reference: Float32Array | undefined;
 try {
@@ -174,12 +203,13 @@ try {
     const firstS = (performance.now() - t) / 1000;
     if (v.graph === "full") features.set(featureKey, result[UNET_DEEP_FEATURE]);
     const out = result[UNET_OUTPUT].data as Float32Array;
-    if (name === "fp32") reference = out;
-    const err = reference ? relativeError(out, reference) : undefined;
+    reference ??= out;
+    const err = prepared.length > 1 ? relativeError(out, reference) : undefined;
+    if (err) errors[name] = err;
     console.log(
       `${name.padEnd(20)} graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s, first run ${firstS.toFixed(2)} s` +
         (err
-          ? ` | vs fp32: rel RMS ${err.relRms.toExponential(2)}, max |diff| ${err.maxAbs.toExponential(2)} (fp32 RMS ${err.refRms.toFixed(3)})`
+          ? ` | vs ${names[0]}: rel RMS ${err.relRms.toExponential(2)}, max |diff| ${err.maxAbs.toExponential(2)} (fp32 RMS ${err.refRms.toFixed(3)})`
           : ""),
     );
   }
@@ -195,6 +225,30 @@ try {
     console.log(
       `${p.name.padEnd(20)} median ${median(p.times).toFixed(2)} s  min ${Math.min(...p.times).toFixed(2)}  runs ${p.times.map((x) => x.toFixed(2)).join(" ")}`,
     );
+  }
+  if (values.json) {
+    const doc = {
+      command: `npx tsx scripts/unet-speed-options.ts ${process.argv.slice(2).join(" ")}`,
+      startedAt: new Date().toISOString(),
+      machine: machineInfo(),
+      cpuinfoFlags: (/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf-8"))?.[1] ?? "")
+        .trim()
+        .split(/\s+/),
+      load: { before: loadBefore, after: load() },
+      latents: size,
+      batch,
+      threads,
+      reference: names[0],
+      variants: prepared.map((p) => ({
+        name: p.name,
+        ...VARIANTS[p.name],
+        medianS: median(p.times),
+        minS: Math.min(...p.times),
+        runsS: p.times,
+        ...(errors[p.name] ? { vsReference: errors[p.name] } : {}),
+      })),
+    };
+    writeFileSync(values.json, `${JSON.stringify(doc, null, 2)}\n`);
   }
 } finally {
   for (const p of prepared) await p.session.release();

@@ -50,10 +50,12 @@ describe("EngineOptions fields", () => {
     assert.deepEqual(byRecord("speed"), [
       "attention",
       "convAlgorithm",
+      "attentionQuantization",
       "decoder",
       "deepCacheInterval",
       "precision",
       "textEncoderQuantization",
+      "tomeRatio",
       "unetQuantization",
       "vaeQuantization",
     ]);
@@ -90,6 +92,8 @@ describe("the bench's option sets follow the type", () => {
       "vaeQuantization",
       "textEncoderQuantization",
       "convAlgorithm",
+      "attentionQuantization",
+      "tomeRatio",
       "weightStorage",
       "executionProviders",
       "precision",
@@ -188,7 +192,13 @@ describe("a variant's attention per network reaches each network's graph", () =>
       NETWORK_FACTORIES.unet,
       { kind: "weights", weights: { component: model.unet, weights: model.unet.weights, lora } },
       ctx,
-      { deepCacheInterval: 1, quantization: "none", inpainting: false },
+      {
+        deepCacheInterval: 1,
+        quantization: "none",
+        attentionQuantization: "none",
+        tomeRatio: 0,
+        inpainting: false,
+      },
     );
     try {
       for (const s of [...te.sessions, ...unet.sessions]) await s.get();

@@ -282,6 +282,22 @@ async function chooseTaesd(o: GenerateOptions, reporter: ProgressReporter, signa
   return fastPresetTaesd(fromHub, (line) => reporter.note(line));
 }
 
+/**
+ * `--tome`'s ratio where it applies: ToMe pays off only where full-resolution self-attention
+ * dominates, so it is for images above 512 px on a side (or a hires fix pass, which is larger);
+ * at 512 and below it is dropped with a note.
+ */
+function tomeRatioFor(
+  o: GenerateOptions,
+  size: { width: number; height: number },
+  reporter: ProgressReporter,
+): number | undefined {
+  if (!o.tome) return undefined;
+  if (Math.max(size.width, size.height) > 512 || o.hires) return o.tome;
+  reporter.note(`note: --tome is for images above 512 px; ${size.width}x${size.height} runs without it`);
+  return undefined;
+}
+
 /** Checks, then (seed note and LoRA warnings to the reporter) TAESD and the model: the job. */
 export async function buildCliJob(
   prompt: string,
@@ -338,6 +354,7 @@ export async function buildCliJob(
   // after the model is resolved: a download error never waits for the GPU probe
   const device = o.device ? await chooseDevice(o.device) : undefined;
   if (device) reporter.note(describeDevice(device));
+  const request = jobRequest(prompt, o, resolved.defaults, images, seed);
   const job: GenerationJob = {
     version: GENERATION_JOB_VERSION,
     model: {
@@ -349,7 +366,7 @@ export async function buildCliJob(
     },
     loras,
     embeddingsDir: o.embeddingsDir ?? join(sdliteModelsDir(), "embeddings"),
-    request: jobRequest(prompt, o, resolved.defaults, images, seed),
+    request,
     ...(hiresSettings(o) ? { hires: hiresSettings(o) } : {}),
     engine: {
       runtime: { executionProviders: device?.executionProviders ?? executionProviders, threads: o.threads },
@@ -363,6 +380,8 @@ export async function buildCliJob(
           vaeQuantization: o.quantizeVae,
           textEncoderQuantization: o.quantizeTextEncoder,
           precision: o.precision,
+          attentionQuantization: o.quantizeAttention,
+          tomeRatio: tomeRatioFor(o, request, reporter),
         },
         taesd?.path,
       ),

@@ -13,6 +13,13 @@ export function parseNumber(value: string): number {
   return n;
 }
 
+/** A ToMe merge ratio: a fraction of the tokens, in [0, 1). */
+export function parseTomeRatio(value: string): number {
+  const n = parseNumber(value);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError("not a ratio in [0, 1) (tomesd's default is 0.5).");
+  return n;
+}
+
 /** For repeatable options: each occurrence is appended. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -46,6 +46,10 @@ function engineDoc(o: GenerateOptions, { job, taesd }: CliJob) {
     unetQuantization: job.engine.speed?.unetQuantization ?? "none",
     // opt-in, never set by --fast: listed only when asked for
     ...(job.engine.speed?.vaeQuantization ? { vaeQuantization: job.engine.speed.vaeQuantization } : {}),
+    ...(job.engine.speed?.attentionQuantization
+      ? { attentionQuantization: job.engine.speed.attentionQuantization }
+      : {}),
+    ...(job.engine.speed?.tomeRatio ? { tomeRatio: job.engine.speed.tomeRatio } : {}),
     ...(job.engine.speed?.textEncoderQuantization
       ? { textEncoderQuantization: job.engine.speed.textEncoderQuantization }
       : {}),

@@ -9,7 +9,7 @@ import {
   TEXT_ENCODER_QUANTIZATIONS,
   type TextEncoderQuantization,
 } from "../graph/text-encoder-quantization.js";
-import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
+import { ATTENTION_QUANTIZATIONS, UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
 import { VAE_QUANTIZATIONS, type VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoraFile, UnmatchedLoraKey } from "../lora/lora-module.js";
 import { validateDeepCacheInterval } from "../pipeline/deep-cache.js";
@@ -68,7 +68,23 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
   if (!CONV_ALGORITHMS.includes(convAlgorithm)) {
     throw new Error(`unknown conv algorithm "${convAlgorithm}" (expected ${CONV_ALGORITHMS.join(", ")})`);
   }
-  return { deepCacheInterval, quantization, inpainting: model.inpainting, convAlgorithm };
+  const attentionQuantization = checkedQuantization(
+    options.speed?.attentionQuantization,
+    ATTENTION_QUANTIZATIONS,
+    "attention",
+  );
+  const tomeRatio = options.speed?.tomeRatio ?? 0;
+  if (typeof tomeRatio !== "number" || !(tomeRatio >= 0 && tomeRatio < 1)) {
+    throw new Error(`token merging ratio ${tomeRatio} is not in [0, 1) (tomesd's default is 0.5)`);
+  }
+  return {
+    deepCacheInterval,
+    quantization,
+    attentionQuantization,
+    tomeRatio,
+    inpainting: model.inpainting,
+    convAlgorithm,
+  };
 }
 
 /** A quantization setting checked against its choices: a clear error names the network. */

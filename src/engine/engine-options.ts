@@ -11,7 +11,7 @@ import type { ConvAlgorithm } from "../graph/conv-algorithm.js";
 import type { ComputePrecision } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
-import type { UNetQuantization } from "../graph/unet-quantization.js";
+import type { AttentionQuantization, UNetQuantization } from "../graph/unet-quantization.js";
 import type { VaeQuantization } from "../graph/vae-quantization.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { ArchitectureOverrides } from "../weights/architecture/architecture-overrides.js";
@@ -80,6 +80,16 @@ export interface SpeedOptions {
   deepCacheInterval?: number;
   /** int8 UNet layers: "none" (default), "int8-linear" (transformer linears) or "int8" (also convs). */
   unetQuantization?: UNetQuantization;
+  /**
+   * The UNet's attention products (q·k^T, probabilities·v) in int8: "none" (default) or "int8",
+   * which builds the UNet's attention as MatMul→Softmax→MatMul (the fused op is float only).
+   */
+  attentionQuantization?: AttentionQuantization;
+  /**
+   * ToMe for SD: the fraction of full-resolution tokens merged before each self-attention there
+   * (0 = off, default; tomesd's default 0.5). Meant for images above 512 px; in [0, 1).
+   */
+  tomeRatio?: number;
   /** int8 convs in the full VAE's decoder blocks: "none" (default) or "int8". */
   vaeQuantization?: VaeQuantization;
   /** int8 text encoder transformer linears: "none" (default) or "int8". */
@@ -136,6 +146,8 @@ export const ENGINE_OPTION_FIELDS: {
     attention: "string",
     deepCacheInterval: "number",
     unetQuantization: "string",
+    attentionQuantization: "string",
+    tomeRatio: "number",
     vaeQuantization: "string",
     textEncoderQuantization: "string",
     decoder: "string",

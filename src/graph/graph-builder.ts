@@ -231,6 +231,11 @@ export class GraphBuilder {
     return this.constant("float32", dims, Float32Array.from(values));
   }
 
+  /** float64 constants: where a graph must compute as Python's float does (e.g. int(n * ratio)). */
+  constFloat64(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant("float64", dims, Float64Array.from(values));
+  }
+
   constScalar(value: number): string {
     return this.constant("float32", [], Float32Array.of(value));
   }

@@ -148,3 +148,52 @@ export function int8Conv2d(
   const y = b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
   return b.node("Transpose", [y], { perm: [0, 3, 1, 2] });
 }
+
+/**
+ * The two activation × activation products of attention in int8: softmax(q·k^T · scale) · v with
+ * q, k, the probabilities and v each quantized per tensor to uint8 when the graph runs
+ * (DynamicQuantizeLinear) and multiplied by MatMulIntegerToFloat, which scales the int32 sums back
+ * to float32. The tensors are quantized before the head split, so the Reshape/Transpose work on
+ * bytes. q, k, v are [B, S, C]; returns [B, Sq, C].
+ *
+ * Per-tensor uint8 is coarse for the probabilities: a row's weights are ~1/Sk each while the largest
+ * sets the scale, so many round to 0 (docs/benchmarks.md "int8 attention matmuls" has the error).
+ */
+export function int8Attention(
+  ctx: LayerContext,
+  q: string,
+  k: string,
+  v: string,
+  options: { heads: number; channels: number; scale: number },
+): string {
+  const { b } = ctx;
+  const headDim = options.channels / options.heads;
+  const splitHeads = b.constInt64([0, -1, options.heads, headDim]);
+  const quantize = (x: string) =>
+    b.nodeOutputs("DynamicQuantizeLinear", [x], {}, { outputCount: 3 }) as [string, string, string];
+  const heads = (x: string, perm: number[]) =>
+    b.node("Transpose", [b.node("Reshape", [x, splitHeads])], { perm });
+  const [qq, qScale, qZero] = quantize(q);
+  const [kq, kScale, kZero] = quantize(k);
+  // the score scale folds into q's quantization scale: one scalar Mul instead of a pass over the scores
+  const qkScale = b.node("Mul", [qScale, b.constScalar(options.scale)]);
+  const scores = b.node(
+    "MatMulIntegerToFloat",
+    [heads(qq, [0, 2, 1, 3]), heads(kq, [0, 2, 3, 1]), qkScale, kScale, qZero, kZero],
+    {},
+    { domain: MS_DOMAIN },
+  );
+  const probs = b.node("Softmax", [scores], { axis: -1 });
+  const [pq, pScale, pZero] = quantize(probs);
+  const [vq, vScale, vZero] = quantize(v);
+  const out = b.node(
+    "MatMulIntegerToFloat",
+    [pq, heads(vq, [0, 2, 1, 3]), pScale, vScale, pZero, vZero],
+    {},
+    { domain: MS_DOMAIN },
+  );
+  return b.node("Reshape", [
+    b.node("Transpose", [out], { perm: [0, 2, 1, 3] }),
+    b.constInt64([0, -1, options.channels]),
+  ]);
+}

@@ -10,7 +10,7 @@
 import type { WeightSource } from "../weights/weight-source.js";
 import { type ConvAlgorithm, winogradTileFor } from "./conv-algorithm.js";
 import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
-import { type Int8Policy, int8Conv2d, int8Linear } from "./int8-layers.js";
+import { type Int8Policy, int8Attention, int8Conv2d, int8Linear } from "./int8-layers.js";
 import { winogradConv3x3 } from "./winograd-conv.js";
 
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
@@ -38,6 +38,8 @@ export interface LayerContext {
   readonly fused?: ReadonlySet<FusedOp>;
   /** How stride-1 3x3 convs are computed (conv-algorithm.ts); "direct" when absent. */
   readonly convAlgorithm?: ConvAlgorithm;
+  /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
+  readonly int8Attention?: boolean;
 }
 
 export function fuses(ctx: LayerContext, op: FusedOp): boolean {
@@ -256,6 +258,9 @@ export function attention(
       { num_heads: options.heads, scale: float(scale) },
       { domain: MS_DOMAIN },
     );
+  }
+  if (ctx.int8Attention && !options.bias && !options.scaleQuery) {
+    return int8Attention(ctx, q, k, v, { heads: options.heads, channels: options.channels, scale });
   }
   const splitHeads = b.constInt64([0, -1, options.heads, headDim]);
   const qScaled = options.scaleQuery ? b.node("Mul", [q, b.constScalar(scale)]) : q;

@@ -16,33 +16,23 @@ import type { WeightSource } from "../weights/weight-source.js";
 import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
-import { type AttentionKind, conv2d, type FusedOp, groupNorm, type LayerContext, silu } from "./layers.js";
+import { conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
   resnet,
   spatialTransformer,
   timeEmbedding,
   timestepCondInput,
+  tomeRatioAt,
   UNET_DEEP_FEATURE,
   UNET_INPUTS,
   UNET_OUTPUT,
   type UNetContext,
+  type UNetGraphOptions,
+  unetLayerOptions,
 } from "./unet.js";
-import { type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
-import type { WeightStorage } from "./weight-storage.js";
 
-export interface ShallowUNetGraphOptions {
-  readonly attention?: AttentionKind;
-  readonly quantization?: UNetQuantization;
-  readonly int8WeightBits?: 7 | 8;
-  /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
-  readonly weightStorage?: WeightStorage;
-  /** com.microsoft fused ops to emit (layers.ts FusedOp; WebGPU); default none. */
-  readonly fusedOps?: readonly FusedOp[];
-  /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
-  readonly computePrecision?: ComputePrecision;
-  /** Stride-1 3x3 convs: "direct" (default) or Winograd (conv-algorithm.ts). */
-  readonly convAlgorithm?: ConvAlgorithm;
-}
+/** The full graph's options minus its deep-feature output (the shallow graph has none). */
+export type ShallowUNetGraphOptions = Omit<UNetGraphOptions, "deepFeature">;
 
 export const SHALLOW_UNET_INPUTS = { ...UNET_INPUTS, deepFeature: UNET_DEEP_FEATURE } as const;
 
@@ -60,14 +50,7 @@ export function buildShallowUNetGraph(
     throw new Error("DeepCache needs a UNet with at least two levels");
   }
   const b = new GraphBuilder("unet_shallow", { weightStorage: options.weightStorage });
-  const base: LayerContext = {
-    b,
-    weights,
-    attention: options.attention ?? "matmul",
-    int8: unetInt8Policy(options.quantization, options.int8WeightBits),
-    fused: new Set(options.fusedOps ?? []),
-    convAlgorithm: options.convAlgorithm,
-  };
+  const base: LayerContext = { b, weights, ...unetLayerOptions(options) };
   const sample = b.input(SHALLOW_UNET_INPUTS.sample, "float32", [
     "batch",
     config.inChannels,
@@ -98,7 +81,14 @@ export function buildShallowUNetGraph(
   for (let j = 0; j < config.layersPerBlock; j++) {
     h = resnet(ctx, `down_blocks.0.resnets.${j}`, h);
     if (hasAttention(config.downBlockTypes[0])) {
-      h = spatialTransformer(ctx, `down_blocks.0.attentions.${j}`, h, channels, heads);
+      h = spatialTransformer(
+        ctx,
+        `down_blocks.0.attentions.${j}`,
+        h,
+        channels,
+        heads,
+        tomeRatioAt(options, 0),
+      );
     }
     skips.push(h);
   }
@@ -112,7 +102,14 @@ export function buildShallowUNetGraph(
     h = b.node("Concat", [h, skip], { axis: 1 });
     h = resnet(ctx, `up_blocks.${last}.resnets.${j}`, h);
     if (hasAttention(config.upBlockTypes[last])) {
-      h = spatialTransformer(ctx, `up_blocks.${last}.attentions.${j}`, h, channels, heads);
+      h = spatialTransformer(
+        ctx,
+        `up_blocks.${last}.attentions.${j}`,
+        h,
+        channels,
+        heads,
+        tomeRatioAt(options, 0),
+      );
     }
   }
 

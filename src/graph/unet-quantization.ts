@@ -9,6 +9,10 @@
  */
 import type { Int8Policy } from "./int8-layers.js";
 
+/** The attention products (q·k^T, probabilities·v) in int8, with matmul attention: "none" or "int8". */
+export const ATTENTION_QUANTIZATIONS = ["none", "int8"] as const;
+export type AttentionQuantization = (typeof ATTENTION_QUANTIZATIONS)[number];
+
 export const UNET_QUANTIZATIONS = ["none", "int8-linear", "int8"] as const;
 export type UNetQuantization = (typeof UNET_QUANTIZATIONS)[number];
 

@@ -33,7 +33,8 @@ import {
   resizeNearestLike,
   silu,
 } from "./layers.js";
-import { type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
+import { tokenMerging } from "./token-merging.js";
+import { type AttentionQuantization, type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
 import type { WeightStorage } from "./weight-storage.js";
 
 export interface UNetGraphOptions {
@@ -42,6 +43,13 @@ export interface UNetGraphOptions {
   readonly quantization?: UNetQuantization;
   /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
   readonly int8WeightBits?: 7 | 8;
+  /** "int8": matmul attention's two products in int8 (int8-layers.ts int8Attention); default "none". */
+  readonly attentionQuantization?: AttentionQuantization;
+  /**
+   * ToMe for SD (token-merging.ts): merge this fraction of the tokens before the self-attention of
+   * the full-resolution transformer blocks (tomesd's max_downsample 1); 0 or absent = off.
+   */
+  readonly tomeRatio?: number;
   /** Also output DEEP_FEATURE, the input of the last up block (DeepCache, see unet-deepcache.ts). */
   readonly deepFeature?: boolean;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
@@ -87,6 +95,22 @@ export interface UNetContext extends LayerContext {
   readonly context: string;
 }
 
+/** The LayerContext fields a UNet graph's options set (int8 layers and attention). */
+export function unetLayerOptions(options: UNetGraphOptions): Omit<LayerContext, "b" | "weights"> {
+  return {
+    attention: options.attention ?? "matmul",
+    int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    fused: new Set(options.fusedOps ?? []),
+    convAlgorithm: options.convAlgorithm,
+    ...(options.attentionQuantization === "int8" ? { int8Attention: true } : {}),
+  };
+}
+
+/** ToMe's merge ratio for a transformer at this resolution level (0 = full resolution), if it merges. */
+export function tomeRatioAt(options: UNetGraphOptions, level: number): number | undefined {
+  return level === 0 && (options.tomeRatio ?? 0) > 0 ? options.tomeRatio : undefined;
+}
+
 export function resnet(ctx: UNetContext, key: string, x: string): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
@@ -103,8 +127,18 @@ export function resnet(ctx: UNetContext, key: string, x: string): string {
   });
 }
 
-/** BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-LayerNorm + residual. */
-function transformerBlock(ctx: UNetContext, key: string, x: string, channels: number, heads: number): string {
+/**
+ * BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-LayerNorm + residual.
+ * With `tome`, the self-attention runs on merged tokens (tomesd's default: merge_attn only).
+ */
+function transformerBlock(
+  ctx: UNetContext,
+  key: string,
+  x: string,
+  channels: number,
+  heads: number,
+  tome?: { ratio: number; height: string; width: string },
+): string {
   // each sub-block's output projection, its residual add and the next LayerNorm: plain ops, or
   // SkipLayerNormalization / BiasAdd where the variant fuses them (layers.ts)
   const attended = (name: string, h: string, kv: string) => {
@@ -115,14 +149,16 @@ function transformerBlock(ctx: UNetContext, key: string, x: string, channels: nu
   };
   const eps = TRANSFORMER_LAYER_NORM_EPS;
   const n1 = layerNorm(ctx, `${key}.norm1`, x, eps);
-  const first = linearResidualLayerNorm(
-    ctx,
-    `${key}.attn1.to_out.0`,
-    attended("attn1", n1, n1),
-    x,
-    `${key}.norm2`,
-    eps,
-  );
+  let selfAttended: string;
+  if (tome) {
+    const plan = tokenMerging(ctx.b, x, tome.height, tome.width, tome.ratio);
+    const merged = plan.merge(n1);
+    // unmerging copies tokens back, so it commutes with the per-token output projection that follows
+    selfAttended = plan.unmerge(attended("attn1", merged, merged));
+  } else {
+    selfAttended = attended("attn1", n1, n1);
+  }
+  const first = linearResidualLayerNorm(ctx, `${key}.attn1.to_out.0`, selfAttended, x, `${key}.norm2`, eps);
   const second = linearResidualLayerNorm(
     ctx,
     `${key}.attn2.to_out.0`,
@@ -144,6 +180,7 @@ export function spatialTransformer(
   x: string,
   channels: number,
   heads: number,
+  tomeRatio?: number,
 ): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
@@ -160,8 +197,15 @@ export function spatialTransformer(
     } else {
       h = toTokens(conv2d(ctx, `${key}.proj_in`, h));
     }
+    const tome = tomeRatio
+      ? {
+          ratio: tomeRatio,
+          height: b.node("Slice", [shape, b.constInt64([2]), b.constInt64([3])]),
+          width: b.node("Slice", [shape, b.constInt64([3]), b.constInt64([4])]),
+        }
+      : undefined;
     for (let i = 0; ctx.weights.has(`${key}.transformer_blocks.${i}.norm1.weight`); i++) {
-      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels, heads);
+      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels, heads, tome);
     }
     h = config.useLinearProjection
       ? toImage(linear(ctx, `${key}.proj_out`, h))
@@ -223,14 +267,7 @@ export function buildUNetGraph(
   options: UNetGraphOptions = {},
 ): GraphBuilder {
   const b = new GraphBuilder("unet", { weightStorage: options.weightStorage });
-  const base: LayerContext = {
-    b,
-    weights,
-    attention: options.attention ?? "matmul",
-    int8: unetInt8Policy(options.quantization, options.int8WeightBits),
-    fused: new Set(options.fusedOps ?? []),
-    convAlgorithm: options.convAlgorithm,
-  };
+  const base: LayerContext = { b, weights, ...unetLayerOptions(options) };
   const sample = b.input(UNET_INPUTS.sample, "float32", ["batch", config.inChannels, "height", "width"]);
   const timestep = b.input(UNET_INPUTS.timestep, "float32", ["timestep_batch"]);
   const context = b.input(UNET_INPUTS.encoderHiddenStates, "float32", [
@@ -250,7 +287,14 @@ export function buildUNetGraph(
     for (let j = 0; j < config.layersPerBlock; j++) {
       h = resnet(ctx, `down_blocks.${i}.resnets.${j}`, h);
       if (hasAttention(type)) {
-        h = spatialTransformer(ctx, `down_blocks.${i}.attentions.${j}`, h, blocks[i], heads[i]);
+        h = spatialTransformer(
+          ctx,
+          `down_blocks.${i}.attentions.${j}`,
+          h,
+          blocks[i],
+          heads[i],
+          tomeRatioAt(options, i),
+        );
       }
       skips.push(h);
     }
@@ -284,7 +328,15 @@ export function buildUNetGraph(
       h = b.node("Concat", [h, skip], { axis: 1 });
       h = resnet(ctx, `up_blocks.${i}.resnets.${j}`, h);
       if (hasAttention(type)) {
-        h = spatialTransformer(ctx, `up_blocks.${i}.attentions.${j}`, h, reversed[i], reversedHeads[i]);
+        const level = blocks.length - 1 - i;
+        h = spatialTransformer(
+          ctx,
+          `up_blocks.${i}.attentions.${j}`,
+          h,
+          reversed[i],
+          reversedHeads[i],
+          tomeRatioAt(options, level),
+        );
       }
     }
     if (i < blocks.length - 1) h = upsample(ctx, `up_blocks.${i}.upsamplers.0`, h, skips[skips.length - 1]);

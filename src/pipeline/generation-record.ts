@@ -74,6 +74,10 @@ export function speedEntries(speed: RecordContext["speed"] = {}): Record<string,
     ...((speed.unetQuantization ?? "none") !== "none"
       ? { "UNet quantization": speed.unetQuantization! }
       : {}),
+    ...((speed.attentionQuantization ?? "none") !== "none"
+      ? { "Attention quantization": speed.attentionQuantization! }
+      : {}),
+    ...((speed.tomeRatio ?? 0) > 0 ? { "ToMe ratio": speed.tomeRatio! } : {}),
     // the full VAE's decoder only: with TAESD decoding, the int8 decoder never ran
     ...((speed.vaeQuantization ?? "none") !== "none" && speed.decoder !== "taesd"
       ? { "VAE quantization": speed.vaeQuantization! }

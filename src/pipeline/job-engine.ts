@@ -19,7 +19,7 @@ import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
 import { COMPUTE_PRECISIONS } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { TEXT_ENCODER_QUANTIZATIONS } from "../graph/text-encoder-quantization.js";
-import { UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
+import { ATTENTION_QUANTIZATIONS, UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
 import { VAE_QUANTIZATIONS } from "../graph/vae-quantization.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { GenerationJob } from "./generation-job.js";
@@ -44,7 +44,13 @@ export interface JobEngine {
 }
 
 /** What a setting must be. */
-type FieldCheck = "strings" | "positive-int" | "non-negative-int" | "boolean" | readonly string[];
+type FieldCheck =
+  | "strings"
+  | "positive-int"
+  | "non-negative-int"
+  | "fraction"
+  | "boolean"
+  | readonly string[];
 type Checks<T> = { readonly [K in keyof Required<T>]: FieldCheck };
 
 /** Every field of every record; typed against the records, so a new engine option must be listed here. */
@@ -59,6 +65,8 @@ export const JOB_ENGINE_FIELDS: {
     attention: ["mha", "matmul"] satisfies AttentionKind[],
     deepCacheInterval: "positive-int",
     unetQuantization: UNET_QUANTIZATIONS,
+    attentionQuantization: ATTENTION_QUANTIZATIONS,
+    tomeRatio: "fraction",
     vaeQuantization: VAE_QUANTIZATIONS,
     textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
     decoder: ["vae", "taesd"] satisfies DecoderKind[],
@@ -76,6 +84,8 @@ function fits(check: FieldCheck, v: unknown): boolean {
       return Number.isSafeInteger(v) && (v as number) >= 1;
     case "non-negative-int":
       return Number.isSafeInteger(v) && (v as number) >= 0;
+    case "fraction":
+      return typeof v === "number" && v >= 0 && v < 1;
     default:
       return typeof v === "boolean";
   }
@@ -87,6 +97,7 @@ function describeCheck(check: FieldCheck): string {
     strings: "a list of names",
     "positive-int": "an integer >= 1",
     "non-negative-int": "an integer >= 0",
+    fraction: "a number in [0, 1)",
     boolean: "true or false",
   };
   return words[check as string];
@@ -200,6 +211,8 @@ export function speedSettings(
     | "vaeQuantization"
     | "textEncoderQuantization"
     | "precision"
+    | "attentionQuantization"
+    | "tomeRatio"
   >,
   taesd: string | undefined,
 ): SpeedSettings {
@@ -214,6 +227,10 @@ export function speedSettings(
       ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
       ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
       // no preset sets these: only asked for explicitly, and "none" stays unset like a default
+      ...(explicit.attentionQuantization && explicit.attentionQuantization !== "none"
+        ? { attentionQuantization: explicit.attentionQuantization }
+        : {}),
+      ...(explicit.tomeRatio ? { tomeRatio: explicit.tomeRatio } : {}),
       ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
         ? { vaeQuantization: explicit.vaeQuantization }
         : {}),

@@ -6,7 +6,7 @@ import { RECIPES } from "../../pipeline/recipes.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
 import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 import type { InpaintCliOptions } from "../inpaint-options.js";
-import { collect, parseInteger, parseNumber } from "../option-parsers.js";
+import { collect, parseInteger, parseNumber, parseTomeRatio } from "../option-parsers.js";
 
 export interface GenerateOptions extends InpaintCliOptions {
   model?: string;
@@ -43,6 +43,8 @@ export interface GenerateOptions extends InpaintCliOptions {
   quantize?: "none" | "int8-linear" | "int8";
   quantizeVae?: "none" | "int8";
   quantizeTextEncoder?: "none" | "int8";
+  quantizeAttention?: "none" | "int8";
+  tome?: number;
   weightStorage?: "auto" | "fp32" | "fp16";
   precision?: "fp32" | "fp16";
   vae?: string;
@@ -245,6 +247,17 @@ export function registerGenerateCommand(program: Command): void {
         "--quantize-text-encoder <kind>",
         "int8 text encoder transformer linears: none or int8 (not in --fast; docs/benchmarks.md has the error)",
       ).choices(["none", "int8"]),
+    )
+    .addOption(
+      new Option(
+        "--quantize-attention <kind>",
+        "the UNet's attention products (q·k^T, softmax·v) in int8: none or int8; uses matmul attention (not in --fast; docs/benchmarks.md has the error)",
+      ).choices(["none", "int8"]),
+    )
+    .option(
+      "--tome <ratio>",
+      "ToMe token merging: merge this fraction of the full-resolution tokens before self-attention (e.g. 0.5); only for images above 512 px, ignored with a note otherwise",
+      parseTomeRatio,
     )
     .addOption(
       new Option(

@@ -5,7 +5,7 @@
 import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../../graph/unet.js";
 import { buildShallowUNetGraph } from "../../graph/unet-deepcache.js";
-import type { UNetQuantization } from "../../graph/unet-quantization.js";
+import type { AttentionQuantization, UNetQuantization } from "../../graph/unet-quantization.js";
 import { DeepCacheUNet } from "../../pipeline/deep-cache.js";
 import type { UNetNetwork } from "../../pipeline/networks.js";
 import type { UNetConfig } from "../../weights/architecture/model-config.js";
@@ -24,6 +24,10 @@ export interface UNetSettings {
   /** 1 = every call runs the whole UNet; N > 1 = DeepCache (validated by the caller). */
   readonly deepCacheInterval: number;
   readonly quantization: UNetQuantization;
+  /** "int8": int8 attention products (forces matmul attention in the UNet). */
+  readonly attentionQuantization: AttentionQuantization;
+  /** ToMe's merge ratio at full resolution; 0 = off (validated by the caller). */
+  readonly tomeRatio: number;
   /** 9-channel inpainting UNet; read from the config for weights, needed for ONNX folders. */
   readonly inpainting: boolean;
   /** Stride-1 3x3 convs (graph/conv-algorithm.ts); "direct" stays out of the cache key. */
@@ -36,22 +40,19 @@ export const SD_UNET: UNetFactory = {
   name: "unet",
   fromWeights(source, ctx, settings) {
     const { config } = source.component;
-    const { deepCacheInterval, quantization } = settings;
-    const convAlgorithm =
-      settings.convAlgorithm && settings.convAlgorithm !== "direct"
+    const { deepCacheInterval, quantization, attentionQuantization, tomeRatio } = settings;
+    // "none", 0 and "direct" stay out of the key, so the float graph keeps its cache entry; the
+    // weight width depends on the CPU, so a cache shared between machines keeps one graph per width
+    const options = {
+      ...variantGraphOptions(ctx, source, "unet"),
+      ...(quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() }),
+      // the fused attention op is float only: int8 products need the matmul formulation
+      ...(attentionQuantization === "none" ? {} : { attention: "matmul" as const, attentionQuantization }),
+      ...(tomeRatio > 0 ? { tomeRatio } : {}),
+      ...(settings.convAlgorithm && settings.convAlgorithm !== "direct"
         ? { convAlgorithm: settings.convAlgorithm }
-        : {};
-    // "none" stays out of the key, so the float graph keeps its cache entry; the weight width
-    // depends on the CPU, so a cache shared between machines keeps one graph per width
-    const options =
-      quantization === "none"
-        ? { ...variantGraphOptions(ctx, source, "unet"), ...convAlgorithm }
-        : {
-            ...variantGraphOptions(ctx, source, "unet"),
-            quantization,
-            int8WeightBits: ctx.int8WeightBits(),
-            ...convAlgorithm,
-          };
+        : {}),
+    };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>
       buildUNetGraph(source.weights, config, { ...options, deepFeature }),
@@ -87,9 +88,14 @@ export const SD_UNET: UNetFactory = {
     return { network: new DeepCacheUNet(halves, deepCacheInterval), sessions: [full, shallow] };
   },
   fromOnnx(component, ctx, settings) {
-    if (settings.deepCacheInterval > 1 || settings.quantization !== "none") {
+    if (
+      settings.deepCacheInterval > 1 ||
+      settings.quantization !== "none" ||
+      settings.attentionQuantization !== "none" ||
+      settings.tomeRatio > 0
+    ) {
       throw new Error(
-        `${ctx.modelPath}: DeepCache and UNet quantization rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
+        `${ctx.modelPath}: DeepCache, UNet quantization and token merging rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
       );
     }
     const session = onnxFolderSession(ctx, component);
