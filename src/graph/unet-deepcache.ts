@@ -13,8 +13,7 @@
  */
 import { attentionHeadsAt, type UNetConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
-import type { ConvAlgorithm } from "./conv-algorithm.js";
-import { type ComputePrecision, withPrecision } from "./float16-compute.js";
+import { withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
