@@ -690,6 +690,11 @@ describe("sdlite bench on the tiny fixture model", () => {
         image.outcome.firstUnetEndMs > image.outcome.openStartMs + image.outcome.openMs,
       `process start → open (${image.outcome.openStartMs} ms) → first UNet step's end (${image.outcome.firstUnetEndMs} ms)`,
     );
+    assert.ok(
+      image.outcome.firstUnetRunAtMs > image.outcome.openStartMs &&
+        image.outcome.firstUnetRunAtMs < image.outcome.firstUnetEndMs,
+      `the UNet session's first run began at ${image.outcome.firstUnetRunAtMs} ms, inside its first call`,
+    );
     assert.ok(existsSync(image.outcome.imagePath), "the image stage wrote its PNG");
 
     const cold = stages.find((s) => s.variant === "cold")!;

@@ -399,13 +399,6 @@ export function round2Inputs(
     stages.find((s) => s.set === label && s.stage === stage && s.variant === "timed");
   const wholeImage = timed(set, "image");
   const fresh = wholeImage && wholeImage.outcome.builtGraphs === 0 ? wholeImage.outcome : undefined;
-  const loadedStep = wholeImage?.outcome.runs.length
-    ? summarize(
-        wholeImage.outcome.runs
-          .map((r) => (r.networks.unet ? r.networks.unet.ms / r.networks.unet.calls : Number.NaN))
-          .filter(Number.isFinite),
-      )?.median
-    : undefined;
   const cfg = image.guidance > 1;
   const plainLabel = baselineLabel("ort-plain");
   const unetStep = ([1, 2] as const)
@@ -425,10 +418,7 @@ export function round2Inputs(
     freshImageMs:
       fresh?.openStartMs !== undefined ? fresh.openStartMs + fresh.openMs + fresh.first.ms : undefined,
     imagePeakBytes: wholeImage?.peakRssBytes,
-    beforeFirstStepMs:
-      fresh?.firstUnetEndMs !== undefined && loadedStep !== undefined
-        ? fresh.firstUnetEndMs - loadedStep
-        : undefined,
+    beforeFirstStepMs: fresh?.firstUnetRunAtMs,
     unetStepMs: unetStep,
   };
 }

@@ -70,6 +70,12 @@ export interface StageOutcome {
    * process's time to its first denoising step, loading and prompt encoding included.
    */
   readonly firstUnetEndMs?: number;
+  /**
+   * When the UNet's session first began to run (its session created, prompt encoded), in ms since
+   * this process started: a fresh process's time before its first step. Undefined for an ONNX
+   * folder's UNet, which is not a cache entry.
+   */
+  readonly firstUnetRunAtMs?: number;
   /** The warm-up run: includes loading (or building) the graphs it needs. */
   readonly first: RunTiming;
   readonly runs: readonly RunTiming[];

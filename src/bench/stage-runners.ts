@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { GraphCache } from "../cache/graph-cache.js";
+import { cacheEntryKind } from "../cache/graph-key.js";
 import type { DecoderKind, EngineOptions } from "../engine/engine-options.js";
 import { type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
 import type { PipelineModels } from "../pipeline/generate.js";
@@ -12,6 +13,8 @@ import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generati
 import { encodePrompt, WINDOW } from "../pipeline/prompt-encoder.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { TorchCpuGenerator } from "../rng/index.js";
+import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
+import { RecordingRuntime } from "../runtime/recording-runtime.js";
 import { NetworkClock } from "./network-clock.js";
 import { engineOptionsFromSet } from "./option-set.js";
 import type { RunTiming, StageJob, StageOutcome, StageProgress, StartupTiming } from "./stage-job.js";
@@ -23,7 +26,7 @@ export function countCacheEntries(cacheDir: string): number {
   return readdirSync(dir).filter((name) => !name.includes(".tmp-")).length;
 }
 
-function engineOptions(job: StageJob, decoder?: DecoderKind): EngineOptions {
+function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: RecordingRuntime): EngineOptions {
   const options = engineOptionsFromSet(job.options);
   // the decoder stages time one decoder each, whatever the option set's decoder
   const stageDecoder = job.stage === "vae" ? "vae" : job.stage === "taesd" ? "taesd" : undefined;
@@ -32,6 +35,7 @@ function engineOptions(job: StageJob, decoder?: DecoderKind): EngineOptions {
     taesd: job.taesdPath,
     runtime: {
       ...options.runtime,
+      ...(recorder ? { backend: recorder } : {}),
       cache: new GraphCache(job.cacheDir),
       ...(job.threads !== undefined ? { threads: job.threads } : {}),
     },
@@ -170,7 +174,9 @@ export async function runStage(
   const entriesBefore = countCacheEntries(job.cacheDir);
   // performance.now() counts from this process's start, so this is Node's start-up and imports
   const opened = performance.now();
-  const pipeline: OpenedPipeline = await openPipeline(job.modelPath, engineOptions(job));
+  // records when each session was created and first ran: the UNet's first run is the first step
+  const recorder = job.stage === "startup" ? undefined : new RecordingRuntime(onnxruntimeNode());
+  const pipeline: OpenedPipeline = await openPipeline(job.modelPath, engineOptions(job, undefined, recorder));
   const openMs = performance.now() - opened;
   try {
     if (job.stage === "startup") {
@@ -218,6 +224,9 @@ export async function runStage(
       openStartMs: opened,
       openMs,
       firstUnetEndMs: clock.firstEndMs("unet"),
+      firstUnetRunAtMs: recorder
+        ?.sessions()
+        .find((s) => cacheEntryKind(s.model) === "unet" && s.firstRunAt !== undefined)?.firstRunAt,
       first,
       runs,
       builtGraphs: countCacheEntries(job.cacheDir) - entriesBefore,

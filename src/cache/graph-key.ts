@@ -46,3 +46,14 @@ export function graphKeyText(parts: GraphKeyParts): string {
 export function graphKeyName(kind: string, sha256Hex: string): string {
   return `${kind.replace(/[^a-z0-9_-]/gi, "_")}-${sha256Hex.slice(0, 32)}`;
 }
+
+/**
+ * The network kind of a session's model file inside a cache entry (`…/<kind>-<32 hex digits>/model.onnx`,
+ * a built graph or its saved optimised model), e.g. "unet", "text_encoder"; "in-memory" for a model
+ * given as bytes; otherwise the model's folder name.
+ */
+export function cacheEntryKind(modelPath: string): string {
+  if (modelPath === "in-memory") return "in-memory";
+  const parts = modelPath.split(/[\\/]/);
+  return (parts[parts.length - 2] ?? "").replace(/-[0-9a-f]{32}$/, "");
+}

@@ -5,7 +5,8 @@
  * model, opening it, each session's creation and the prompt's encoding. CPU times are the
  * process's (all threads): steadier than wall times on a shared machine.
  */
-import { basename, dirname, sep } from "node:path";
+import { dirname, sep } from "node:path";
+import { cacheEntryKind } from "../cache/graph-key.js";
 import type { SessionActivity } from "../runtime/recording-runtime.js";
 
 export interface SessionStartup {
@@ -38,11 +39,7 @@ export interface StartupBreakdown {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
-/** A cache entry's folder is `<kind>-<32 hex digits>` (graph-cache.ts' keys). */
-function networkOf(model: string): string {
-  if (model === "in-memory") return "in-memory";
-  return basename(dirname(model)).replace(/-[0-9a-f]{32}$/, "");
-}
+const networkOf = cacheEntryKind;
 
 function sourceOf(model: string): SessionStartup["from"] {
   if (model === "in-memory") return "memory";
