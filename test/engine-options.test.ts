@@ -49,8 +49,8 @@ describe("EngineOptions fields", () => {
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
       "attention",
-      "convAlgorithm",
       "attentionQuantization",
+      "convAlgorithm",
       "decoder",
       "deepCacheInterval",
       "precision",
@@ -91,8 +91,8 @@ describe("the bench's option sets follow the type", () => {
       "unetQuantization",
       "vaeQuantization",
       "textEncoderQuantization",
-      "convAlgorithm",
       "attentionQuantization",
+      "convAlgorithm",
       "tomeRatio",
       "weightStorage",
       "executionProviders",

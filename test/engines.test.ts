@@ -55,8 +55,9 @@ describe("engines", () => {
       .map(([path]) => path.replace(/^.*node_modules\//, ""));
     assert.deepEqual(
       withScripts.sort(),
-      // msgpackr-extract (BullMQ's msgpackr, optional): its prebuilt binaries need no script; denied
-      ["esbuild", "msgpackr-extract", "onnxruntime-node"],
+      // msgpackr-extract (BullMQ's msgpackr, optional): its prebuilt binaries need no script; denied.
+      // protobufjs (onnxruntime-web's): its postinstall only checks its CLI's dependencies; denied
+      ["esbuild", "msgpackr-extract", "onnxruntime-node", "protobufjs"],
       "the packages with install scripts",
     );
     const unreviewed = withScripts.filter((name) => typeof pkg.allowScripts?.[name] !== "boolean");
