@@ -70,8 +70,10 @@ export function conv2d(
   options: { stride?: number; padding?: number } = {},
 ): string {
   if (ctx.int8?.conv(key)) return int8Conv2d(ctx, key, x, options);
-  const [, , kh, kw] = ctx.weights.shape(`${key}.weight`);
+  // a missing weight fails with weightOf's message ("… is missing"), on either path below
+  if (!ctx.weights.has(`${key}.weight`)) weightOf(ctx, `${key}.weight`);
   const dims = ctx.weights.shape(`${key}.weight`);
+  const [, , kh, kw] = dims;
   const pad = options.padding ?? Math.floor(kh / 2);
   const stride = options.stride ?? 1;
   const hasBias = ctx.weights.has(`${key}.bias`);
