@@ -317,21 +317,26 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   const runtime = await webRuntime();
   onStatus?.("reading the checkpoint header");
   const file = await BlobSafetensors.open(checkpoint, name);
-  let pipeline: OpenedPipeline;
   let model: LoadedWeightsModel;
   let ctx: NetworkContext;
   let tokenizer: ClipTokenizer;
+  // the pipeline of the last LoRA list asked for (none at first): one at a time, so a full-size UNet
+  // is never held twice; the checkpoint file is this engine's, closed by dispose()
+  let current: { loras: RequestLoras; pipeline: OpenedPipeline; loaded: readonly LoadedLora[] };
+  let shared: LoadedWeightsModel;
   try {
     model = singleFileModel(name, readLdmCheckpoint(file, name, options.overrides), {
       close: () => file.close(),
     });
+    shared = { ...model, close: () => {} };
     tokenizer = await bundledTokenizer(
       model.tokenizer.kind === "not-in-format" ? model.tokenizer.padToken : undefined,
     );
     const graphs = storeGraphSessions({ checkpoint, file, store: options.graphStore, onStatus, signal });
     ctx = networkContext(runtime, backend, graphs, name);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
-    pipeline = assemblePipeline(model, ctx, tokenizer, mergeLoadedLoras(model, []), {});
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), {});
+    current = { loras: [], pipeline, loaded: [] };
   } catch (err) {
     file.close();
     throw err;
@@ -344,18 +349,11 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   };
   onStatus?.("ready", 1);
   let busy: Promise<unknown> = Promise.resolve();
-  // the pipeline of the last LoRA list asked for: its UNet and text encoder built from merged weights
-  let withLoras: { loras: RequestLoras; pipeline: OpenedPipeline; loaded: readonly LoadedLora[] } | undefined;
   let targets: LoraTargets | undefined;
 
-  const pipelineFor = async (
-    loras: RequestLoras,
-    runSignal?: AbortSignal,
-  ): Promise<{ pipeline: OpenedPipeline; loaded: readonly LoadedLora[] }> => {
-    if (loras.length === 0) return { pipeline, loaded: [] };
-    if (withLoras && sameLoras(withLoras.loras, loras)) return withLoras;
-    if (withLoras) await withLoras.pipeline.close();
-    withLoras = undefined;
+  /** The pipeline for this LoRA list: the current one, or one whose UNet and text encoder get the merged weights. */
+  const pipelineFor = async (loras: RequestLoras, runSignal?: AbortSignal): Promise<typeof current> => {
+    if (sameLoras(current.loras, loras)) return current;
     targets ??= new LoraTargets({ unet: model.unet.weights, textEncoder: model.textEncoder.weights });
     const loaded: LoadedLora[] = [];
     for (const l of loras) {
@@ -365,11 +363,11 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
         weight: l.weight,
       });
     }
-    // the checkpoint file stays open: the base pipeline owns it
-    const shared: LoadedWeightsModel = { ...model, close: () => {} };
-    const opened = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), {});
-    withLoras = { loras: [...loras], pipeline: opened, loaded };
-    return withLoras;
+    // read (and checked) first: a bad file leaves the current pipeline as it was
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), {});
+    await current.pipeline.close();
+    current = { loras: [...loras], pipeline, loaded };
+    return current;
   };
 
   const run = async (
@@ -411,8 +409,8 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     },
     async dispose() {
       await busy;
-      await withLoras?.pipeline.close();
-      await pipeline.close();
+      await current.pipeline.close();
+      file.close();
     },
   };
 }
