@@ -23,7 +23,7 @@ export async function readLoraBlob(
     await file.load(() => true, signal);
     const parsed = parseLoraTensors(
       name,
-      name,
+      name.slice(Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\")) + 1),
       {
         names: () => file.names(),
         read: (tensor) => ({ shape: file.info(tensor).shape, data: file.readF32(tensor) }),
