@@ -248,8 +248,9 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
       ],
     });
     const pixels = check(result, 1, "wasm + LoRA", node);
-    // the LoRA changed the image (the test would pass vacuously otherwise)
-    assert.ok(maxLevels(pixels, cpu.pixels) > 8, "the LoRA left the image as it was");
+    // the LoRA changes the image by more than the tolerance, so an engine ignoring it would fail
+    const changed = maxLevels(pixels, cpu.pixels);
+    assert.ok(changed > 1, `the LoRA changed the image by only ${changed} levels`);
   });
 
   test("wasm, A1111 inpainting (mask blur 4, fill, whole picture, paste-back): same infotext, pixels within 1 level", async () => {
