@@ -4,7 +4,9 @@
  * WebGPU backend (SwiftShader) and once on wasm, against `sdlite generate`'s job run of the same
  * request on onnxruntime-node's CPU: the same infotext (Model hash included) and pixels within a
  * stated number of 8-bit levels. The wasm run goes twice through one graph store: the second load
- * takes its graphs from the store and makes the same image.
+ * takes its graphs from the store and makes the same image. On wasm also: a txt2img with a LoRA file
+ * (as `sdlite generate --lora FILE:WEIGHT`) and an A1111 inpainting (mask blur, masked content
+ * "fill", paste-back), each against the job run of the same request.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -13,7 +15,10 @@ import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { decodePngRgb } from "../src/image/png.js";
-import { GENERATION_JOB_VERSION } from "../src/pipeline/generation-job.js";
+import type { InpaintSettings } from "../src/pipeline/a1111-inpainting.js";
+import { GENERATION_JOB_VERSION, type JobLora, type JobRequest } from "../src/pipeline/generation-job.js";
+import { encodeImage } from "../src/pipeline/job-image.js";
+import { resolveJobLoras } from "../src/pipeline/job-loras.js";
 import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
 import type { LocalGenerateRequest, WebGpuSupport } from "../web/src/local/local-engine.js";
 import { MIN_BUFFER_BYTES } from "../web/src/local/webgpu-support.js";
@@ -24,8 +29,10 @@ import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
 import { builtWebDir } from "./helpers/web-build.js";
 
 const CHECKPOINT = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
+const LORA = fixturePath("lora", "tiny-sd15-kohya.safetensors");
+const LORA_WEIGHT = 0.8;
 
-const REQUEST: LocalGenerateRequest = {
+const REQUEST: PageRequest = {
   prompt: "a red ball on a table",
   negativePrompt: "blurry",
   steps: 3,
@@ -36,6 +43,41 @@ const REQUEST: LocalGenerateRequest = {
   sampler: "Euler a",
 };
 
+/** What page.evaluate carries: LoRAs as URLs on the test server, images' data as plain arrays (engine-page.html). */
+type PageRequest = Omit<LocalGenerateRequest, "loras" | "initImage" | "mask"> & {
+  loras?: { name: string; url: string; fileName: string; weight: number }[];
+  initImage?: { width: number; height: number; data: number[] };
+  mask?: { width: number; height: number; data: number[] };
+};
+
+/** A 64x64 RGB gradient to inpaint, and a mask with a white box in it (white = repaint). */
+const INIT = {
+  width: 64,
+  height: 64,
+  data: Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => {
+    const p = Math.floor(i / 3);
+    return ((p % 64) * 4 + Math.floor(p / 64) * 2 + (i % 3) * 60) & 255;
+  }),
+};
+const MASK = {
+  width: 64,
+  height: 64,
+  data: Uint8Array.from({ length: 64 * 64 }, (_, p) => {
+    const x = p % 64;
+    const y = Math.floor(p / 64);
+    return x >= 16 && x < 48 && y >= 20 && y < 44 ? 255 : 0;
+  }),
+};
+/** The same settings as the job's `inpaint` and as the engine request's fields. */
+const INPAINT: InpaintSettings = {
+  maskBlurX: 4,
+  maskBlurY: 4,
+  maskedContent: "fill",
+  fullRes: false,
+  fullResPadding: 32,
+  invertMask: false,
+};
+
 interface PageResult {
   png: number[];
   infotext: string;
@@ -44,7 +86,12 @@ interface PageResult {
 }
 
 /** Opens the engine in the page, makes REQUEST `times` times (reopening it, with one graph store): test/browser/engine-page.html. */
-function runInPage(page: Page, backend: "webgpu" | "wasm", times: number): Promise<PageResult[]> {
+function runInPage(
+  page: Page,
+  backend: "webgpu" | "wasm",
+  times: number,
+  request: PageRequest = REQUEST,
+): Promise<PageResult[]> {
   return page.evaluate(
     (args) =>
       (globalThis as unknown as { sdliteRunLocal(a: typeof args): Promise<PageResult[]> }).sdliteRunLocal(
@@ -53,7 +100,7 @@ function runInPage(page: Page, backend: "webgpu" | "wasm", times: number): Promi
     {
       backend,
       times,
-      request: REQUEST,
+      request,
       overrides: TINY_OVERRIDES,
       name: basename(CHECKPOINT),
       lastModified: statSync(CHECKPOINT).mtimeMs,
@@ -61,11 +108,48 @@ function runInPage(page: Page, backend: "webgpu" | "wasm", times: number): Promi
   );
 }
 
+/** RGB (or gray, `channels` 1) bytes as RGBA, as ImageData holds them. */
+function rgba(data: Uint8Array, channels: 1 | 3 = 3): Uint8Array {
+  const n = data.length / channels;
+  const out = new Uint8Array(n * 4);
+  for (let p = 0; p < n; p++) {
+    for (let c = 0; c < 3; c++) out[p * 4 + c] = data[p * channels + (channels === 1 ? 0 : c)];
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
 function maxLevels(a: Uint8Array, b: Uint8Array): number {
   assert.equal(a.length, b.length);
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
+}
+
+/** The job run of `request` (REQUEST's settings by default) on onnxruntime-node's CPU: PNG pixels and infotext. */
+async function nodeRun(
+  request: Partial<JobRequest> = {},
+  loras: JobLora[] = [],
+): Promise<{ pixels: Uint8Array; infotext: string }> {
+  const result = await runGenerationJob({
+    version: GENERATION_JOB_VERSION,
+    model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
+    loras,
+    request: {
+      prompt: REQUEST.prompt,
+      negativePrompt: REQUEST.negativePrompt,
+      steps: REQUEST.steps,
+      guidance: REQUEST.cfgScale,
+      width: REQUEST.width,
+      height: REQUEST.height,
+      seed: REQUEST.seed,
+      sampler: REQUEST.sampler,
+      ...request,
+    },
+    engine: { runtime: { threads: 1, cache: false } },
+  });
+  const [image] = result.images;
+  return { pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data, infotext: image.infotext };
 }
 
 describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, Chromium)", () => {
@@ -78,27 +162,11 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "sdlite-browser-engine-"));
     process.env.SDLITE_CACHE = join(work, "cache"); // the Model hash's hashes.json
-    const result = await runGenerationJob({
-      version: GENERATION_JOB_VERSION,
-      model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
-      loras: [],
-      request: {
-        prompt: REQUEST.prompt,
-        negativePrompt: REQUEST.negativePrompt,
-        steps: REQUEST.steps,
-        guidance: REQUEST.cfgScale,
-        width: REQUEST.width,
-        height: REQUEST.height,
-        seed: REQUEST.seed,
-        sampler: REQUEST.sampler,
-      },
-      engine: { runtime: { threads: 1, cache: false } },
-    });
-    const [image] = result.images;
-    cpu = { pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data, infotext: image.infotext };
+    cpu = await nodeRun();
 
     server = await startIsolatedServer({ "/": await builtWebDir() });
     server.put("/test/checkpoint.safetensors", readFileSync(CHECKPOINT));
+    server.put("/test/lora.safetensors", readFileSync(LORA));
     server.put("/test/page.html", readFileSync(join(import.meta.dirname, "browser", "engine-page.html")));
     browser = await launchBrowser(undefined, { webgpu: true });
     page = await browser.context.newPage();
@@ -111,14 +179,20 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     rmSync(work, { recursive: true, force: true });
   });
 
-  function check(result: PageResult, levels: number, label: string): void {
+  function check(
+    result: PageResult,
+    levels: number,
+    label: string,
+    node: { pixels: Uint8Array; infotext: string } = cpu,
+  ): Uint8Array {
     assert.equal(result.seed, REQUEST.seed);
-    assert.equal(result.infotext, cpu.infotext, `${label}: infotext`);
+    assert.equal(result.infotext, node.infotext, `${label}: infotext`);
     const { image, text } = decodePngRgb(Uint8Array.from(result.png));
-    assert.equal(text.parameters, cpu.infotext, `${label}: the PNG's parameters chunk`);
-    const d = maxLevels(image.data, cpu.pixels);
+    assert.equal(text.parameters, node.infotext, `${label}: the PNG's parameters chunk`);
+    const d = maxLevels(image.data, node.pixels);
     console.log(`${label}: pixels within ${d} levels of the CPU's`);
     assert.ok(d <= levels, `${label}: pixels differ by up to ${d} levels (tolerance ${levels})`);
+    return image.data;
   }
 
   test("webgpuSupport: SwiftShader's adapter is usable, without shader-f16 (which the float32 graphs do not need)", async () => {
@@ -155,5 +229,60 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     );
     assert.ok(!second.statuses.some((s) => s.startsWith("building")), second.statuses.join("; "));
     assert.deepEqual(second.png, first.png);
+  });
+
+  test("wasm, a kohya LoRA as `--lora FILE:0.8`: same infotext (its tag and Lora hashes), pixels within 1 level", async () => {
+    const { loras } = resolveJobLoras(REQUEST.prompt, undefined, [{ path: LORA, weight: LORA_WEIGHT }]);
+    const node = await nodeRun({}, loras);
+    assert.match(node.infotext, /<lora:tiny-sd15-kohya:0\.8>/);
+    assert.match(node.infotext, /Lora hashes: "?tiny-sd15-kohya: [0-9a-f]{12}/);
+    const [result] = await runInPage(page, "wasm", 1, {
+      ...REQUEST,
+      loras: [
+        {
+          name: "tiny-sd15-kohya",
+          url: "/test/lora.safetensors",
+          fileName: basename(LORA),
+          weight: LORA_WEIGHT,
+        },
+      ],
+    });
+    const pixels = check(result, 1, "wasm + LoRA", node);
+    // the LoRA changes the image by more than the tolerance, so an engine ignoring it would fail
+    const changed = maxLevels(pixels, cpu.pixels);
+    assert.ok(changed > 1, `the LoRA changed the image by only ${changed} levels`);
+  });
+
+  test("wasm, A1111 inpainting (mask blur 4, fill, whole picture, paste-back): same infotext, pixels within 1 level", async () => {
+    const node = await nodeRun({
+      initImage: encodeImage(INIT, 3),
+      mask: encodeImage(MASK, 1),
+      strength: 0.75,
+      inpaint: INPAINT,
+    });
+    assert.match(node.infotext, /Mask blur: 4/);
+    const [result] = await runInPage(page, "wasm", 1, {
+      ...REQUEST,
+      initImage: { width: 64, height: 64, data: Array.from(rgba(INIT.data)) },
+      mask: { width: 64, height: 64, data: Array.from(rgba(MASK.data, 1)) },
+      denoisingStrength: 0.75,
+      maskBlur: 4,
+      inpaintingFill: 0,
+      inpaintFullRes: false,
+    });
+    const pixels = check(result, 1, "wasm inpainting", node);
+    // pasted back: far from the mask the init image is kept as it was
+    for (const [x, y] of [
+      [0, 0],
+      [63, 63],
+      [2, 60],
+    ]) {
+      const at = (y * 64 + x) * 3;
+      assert.deepEqual(
+        [...pixels.subarray(at, at + 3)],
+        [...INIT.data.subarray(at, at + 3)],
+        `pixel ${x},${y}`,
+      );
+    }
   });
 });

@@ -1,48 +1,20 @@
 /**
- * LoRAs into a model's weights: each file read against the model's own names, merged into the
- * UNet and text encoder, and described for the graph cache (fingerprint, which network changed).
+ * LoRA files into a model's weights: each file read from disk against the model's own names, then
+ * merged into the UNet and text encoder (lora-merged-weights.ts, shared with the browser).
  */
 import { readLoraFile } from "../lora/lora-file.js";
-import { loraFingerprint } from "../lora/lora-fingerprint.js";
-import type { LoraFile } from "../lora/lora-module.js";
-import { mergeLoras } from "../lora/merge-lora.js";
-import type { TextEncoderConfig, UNetConfig } from "../weights/architecture/model-config.js";
 import type { LoadedModel, LoadedWeightsModel } from "../weights/loaded-model.js";
 import type { LoraRequest } from "./engine-options.js";
-import type { NetworkWeights } from "./networks/network-factory.js";
+import { type LoraMergedWeights, mergeLoadedLoras } from "./lora-merged-weights.js";
 
-export interface LoadedLora {
-  readonly file: LoraFile;
-  readonly weight: number;
-}
-
-export interface LoraMergedWeights {
-  readonly loras: readonly LoadedLora[];
-  readonly unet: NetworkWeights<UNetConfig>;
-  readonly textEncoder: NetworkWeights<TextEncoderConfig>;
-}
+export type { LoadedLora, LoraMergedWeights } from "./lora-merged-weights.js";
 
 export function applyLoras(model: LoadedWeightsModel, requests: readonly LoraRequest[]): LoraMergedWeights {
   const own = { unet: model.unet.weights, textEncoder: model.textEncoder.weights };
-  const loras = requests.map((l) => ({ file: readLoraFile(l.path, own), weight: l.weight }));
-  const merged = mergeLoras(
-    own,
-    loras.map((l) => ({ lora: l.file, weight: l.weight })),
+  return mergeLoadedLoras(
+    model,
+    requests.map((l) => ({ file: readLoraFile(l.path, own), weight: l.weight })),
   );
-  const fingerprint = loraFingerprint(loras.map((l) => ({ lora: l.file, weight: l.weight })));
-  return {
-    loras,
-    unet: {
-      component: model.unet,
-      weights: merged.unet,
-      lora: { fingerprint, changed: merged.unet.changedNames().length > 0 },
-    },
-    textEncoder: {
-      component: model.textEncoder,
-      weights: merged.textEncoder,
-      lora: { fingerprint, changed: merged.textEncoder.changedNames().length > 0 },
-    },
-  };
 }
 
 /** ONNX folders bake their weights into the graphs: a LoRA request is an error there. */

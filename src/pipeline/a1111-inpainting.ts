@@ -16,7 +16,7 @@ import { type OutpaintExtension, outpaintCanvas } from "../image/outpaint-canvas
 import { resizeImageMode } from "../image/resize-modes.js";
 import type { GrayImage, RgbImage } from "../image/types.js";
 import { InvalidRequestError } from "./invalid-request.js";
-import type { GenerationRequest, LatentFill } from "./request.js";
+import { type GenerationRequest, type LatentFill, validateRequest } from "./request.js";
 
 /** A1111's "Masked content", in the order of its `inpainting_fill` index (0..3). */
 export const MASKED_CONTENTS = ["fill", "original", "latent-noise", "latent-nothing"] as const;
@@ -243,4 +243,30 @@ function crop<T extends { width: number; height: number; data: Uint8Array }>(
     data.set(image.data.subarray(src, src + w * channels), (y - y1) * w * channels);
   }
   return { width: w, height: y2 - y1, data };
+}
+
+/**
+ * A decoded request (images as pixels, LoRA tags out of the prompt) as generate() takes it, with
+ * A1111's inpainting (`inpaint`, as a job carries it, checked here) or outpainting around it when
+ * asked for, checked: what the job runner (generation-job.ts) and the in-tab engine both run.
+ */
+export function prepareRequestInpainting(
+  decoded: GenerationRequest,
+  inpaint: unknown,
+  outpaint: unknown,
+): PreparedInpainting {
+  if (inpaint === undefined && outpaint === undefined) {
+    validateRequest(decoded);
+    return { request: decoded, finish: (image) => image, infotext: {}, warnings: [] };
+  }
+  // sizes, sampler and the rest first, so the images are only worked on for a sound request
+  validateRequest({ ...decoded, initImage: undefined, mask: undefined, latentFill: undefined });
+  const settings = inpaint === undefined ? OUTPAINT_INPAINT : checkInpaintSettings(inpaint);
+  const prepared = prepareInpainting(
+    decoded,
+    settings,
+    outpaint === undefined ? undefined : checkOutpaint(outpaint),
+  );
+  validateRequest(prepared.request);
+  return prepared;
 }

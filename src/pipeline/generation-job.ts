@@ -14,13 +14,10 @@ import {
   parseArchitectureOverrides,
 } from "../weights/architecture/architecture-overrides.js";
 import {
-  checkInpaintSettings,
-  checkOutpaint,
   type InpaintSettings,
-  OUTPAINT_INPAINT,
   type Outpaint,
   type PreparedInpainting,
-  prepareInpainting,
+  prepareRequestInpainting,
 } from "./a1111-inpainting.js";
 import { checkJobHires, hiresSize, type JobHires, secondPassRequest } from "./hires-fix.js";
 import { type JobEngine, validateJobEngine } from "./job-engine.js";
@@ -200,18 +197,5 @@ export function prepareJobRequest(request: JobRequest): PreparedInpainting {
     ...(initImage !== undefined ? { initImage: decodeImage(initImage, 3, "init image") as RgbImage } : {}),
     ...(mask !== undefined ? { mask: decodeImage(mask, 1, "mask") as GrayImage } : {}),
   };
-  if (inpaint === undefined && outpaint === undefined) {
-    validateRequest(decoded);
-    return { request: decoded, finish: (image) => image, infotext: {}, warnings: [] };
-  }
-  // sizes, sampler and the rest first, so the images are only worked on for a sound request
-  validateRequest({ ...decoded, initImage: undefined, mask: undefined, latentFill: undefined });
-  const settings = inpaint === undefined ? OUTPAINT_INPAINT : checkInpaintSettings(inpaint);
-  const prepared = prepareInpainting(
-    decoded,
-    settings,
-    outpaint === undefined ? undefined : checkOutpaint(outpaint),
-  );
-  validateRequest(prepared.request);
-  return prepared;
+  return prepareRequestInpainting(decoded, inpaint, outpaint);
 }

@@ -25,7 +25,8 @@ export class BlobSafetensors implements TensorFile {
   private constructor(
     readonly path: string,
     private readonly blob: Blob,
-    private readonly dataStart: number,
+    /** Where the tensor data begins (after the header): the LoRA addnet hash starts there. */
+    readonly dataStart: number,
     private readonly tensors: ReadonlyMap<string, TensorInfo>,
     readonly metadata: Readonly<Record<string, string>>,
   ) {}

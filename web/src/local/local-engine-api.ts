@@ -43,6 +43,12 @@ export interface LocalGenerateRequest {
   mask?: LocalPixels;
   denoisingStrength?: number;
   loras?: { name: string; file: Blob; weight: number }[];
+  /** A1111's inpainting around the loop (local-engine.ts): any of them set runs it. */
+  maskBlur?: number;
+  inpaintingFill?: number;
+  inpaintFullRes?: boolean;
+  inpaintFullResPadding?: number;
+  inpaintingMaskInvert?: boolean;
 }
 
 export interface LocalImage {

@@ -9,27 +9,37 @@
  * (src/pipeline/), with the same request checks, infotext and PNG metadata as `sdlite generate`.
  * Only where Node reads files there is a browser side here: the Blob file (blob-safetensors.ts), the
  * graph store (store-graph-sessions.ts), the tokenizer's vocabulary fetched from the built folder,
- * and the model hash streamed over the Blob (blob-sha256.ts).
+ * the model hash streamed over the Blob (blob-sha256.ts) and LoRA Blobs (blob-lora.ts; merged by
+ * the same code as Node's, src/engine/lora-merged-weights.ts). A1111's inpainting around the loop
+ * (mask blur, masked content, "only masked", paste-back) is the job runner's prepareRequestInpainting
+ * (src/pipeline/a1111-inpainting.ts), applied the way run-generation-job.ts applies it.
  *
  * The page must be cross-origin isolated (COOP/COEP headers: `sdlite serve` sends them) for
  * onnxruntime-web's threads. ORT's module and wasm files come from `./ort/` beside this bundle.
  *
- * Not yet: LoRAs (a request with `loras` is refused), A1111's inpainting extras (a mask is used as
- * it is: no mask blur, masked content or paste-back), hires fix, batches.
+ * Not yet: hires fix, batches, outpainting, textual-inversion embeddings, Clip skip.
  */
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
+import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
 import type { GenerationRecord } from "../../../src/image/generation-record.js";
 import { formatInfotext } from "../../../src/image/infotext.js";
 import { modelShortHash } from "../../../src/image/model-hash.js";
 import { encodePng } from "../../../src/image/png.js";
 import { type GrayImage, type RgbImage, rgbPixels } from "../../../src/image/types.js";
-import { loraFingerprint } from "../../../src/lora/lora-fingerprint.js";
 import { parsePromptTags } from "../../../src/lora/lora-tags.js";
+import { LoraTargets } from "../../../src/lora/lora-targets.js";
+import {
+  A1111_UI_INPAINT,
+  type InpaintSettings,
+  MASKED_CONTENTS,
+  type PreparedInpainting,
+  prepareRequestInpainting,
+} from "../../../src/pipeline/a1111-inpainting.js";
 import { generate } from "../../../src/pipeline/generate.js";
-import { buildGenerationRecord } from "../../../src/pipeline/generation-record.js";
-import { type GenerationRequest, validateRequest } from "../../../src/pipeline/request.js";
+import { buildGenerationRecord, type RecordLora } from "../../../src/pipeline/generation-record.js";
+import type { GenerationRequest } from "../../../src/pipeline/request.js";
 import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
 import { ClipTokenizer } from "../../../src/tokenizer/clip-tokenizer.js";
 import { parseMerges, parseVocab } from "../../../src/tokenizer/vocab-files.js";
@@ -37,6 +47,7 @@ import type { ArchitectureOverrides } from "../../../src/weights/architecture/ar
 import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
 import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
 import { singleFileModel } from "../../../src/weights/single-file-model.js";
+import { readLoraBlob } from "./blob-lora.js";
 import { BlobSafetensors } from "./blob-safetensors.js";
 import { blobSha256 } from "./blob-sha256.js";
 import type { GraphStore } from "./store-graph-sessions.js";
@@ -87,8 +98,28 @@ export interface LocalGenerateRequest {
   mask?: LocalImageData;
   /** img2img strength; default 0.75. */
   denoisingStrength?: number;
-  /** Not yet: refused with an error. */
+  /**
+   * LoRA files merged into the UNet and text encoder, in order, as `sdlite generate --lora FILE:WEIGHT`
+   * does; `name` is what the infotext calls it (A1111: the file name without extension). A
+   * `<lora:name:…>` tag in the prompt naming it is kept in the prompt; otherwise the infotext's
+   * prompt gets one added. Tags in the prompt are never looked up (there is no LoRA folder here).
+   */
   loras?: { name: string; file: Blob; weight: number }[];
+  /*
+   * A1111's inpainting around the loop, with a mask: setting any of these runs it (the rest take
+   * A1111's img2img tab defaults: blur 4, original, whole picture, padding 32). With none set the
+   * mask is used as it is, at width × height, without paste-back.
+   */
+  /** mask_blur: Gaussian sigma in pixels (x and y), 0 = none. */
+  maskBlur?: number;
+  /** inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing. */
+  inpaintingFill?: number;
+  /** inpaint_full_res: "Only masked" (true) or "Whole picture". */
+  inpaintFullRes?: boolean;
+  /** inpaint_full_res_padding: pixels around the masked area. */
+  inpaintFullResPadding?: number;
+  /** inpainting_mask_invert: repaint what the mask leaves black. */
+  inpaintingMaskInvert?: boolean;
 }
 
 export interface LocalImage {
@@ -172,11 +203,40 @@ function grayOf(image: LocalImageData): GrayImage {
   return { width, height, data: gray };
 }
 
-/** The pipeline request of `sdlite generate` with the same settings. */
-export function pipelineRequest(request: LocalGenerateRequest): GenerationRequest {
-  if (request.loras && request.loras.length > 0) {
-    throw new Error("LoRAs are not supported by the in-browser engine yet");
+/** A1111's inpainting settings the request asks for, or undefined (the mask used as it is). */
+export function inpaintSettings(request: LocalGenerateRequest): InpaintSettings | undefined {
+  const { maskBlur, inpaintingFill, inpaintFullRes, inpaintFullResPadding, inpaintingMaskInvert } = request;
+  if (
+    [maskBlur, inpaintingFill, inpaintFullRes, inpaintFullResPadding, inpaintingMaskInvert].every(
+      (v) => v === undefined,
+    )
+  ) {
+    return undefined;
   }
+  if (!request.mask) throw new Error("the inpainting settings need a mask");
+  const d = A1111_UI_INPAINT;
+  if (
+    inpaintingFill !== undefined &&
+    !(Number.isInteger(inpaintingFill) && inpaintingFill >= 0 && inpaintingFill <= 3)
+  ) {
+    throw new Error(`inpaintingFill must be an integer from 0 to 3, got ${inpaintingFill}`);
+  }
+  // checked again (blur range, padding) by prepareRequestInpainting, as a job's settings are
+  return {
+    maskBlurX: maskBlur ?? d.maskBlurX,
+    maskBlurY: maskBlur ?? d.maskBlurY,
+    maskedContent: inpaintingFill === undefined ? d.maskedContent : MASKED_CONTENTS[inpaintingFill],
+    fullRes: inpaintFullRes ?? d.fullRes,
+    fullResPadding: inpaintFullResPadding ?? d.fullResPadding,
+    invertMask: inpaintingMaskInvert ?? d.invertMask,
+  };
+}
+
+/**
+ * The request as the job runner prepares it for `sdlite generate` with the same settings (images
+ * as pixels, LoRA tags out of the prompt, A1111's inpainting around the loop when asked for).
+ */
+export function preparedRequest(request: LocalGenerateRequest): PreparedInpainting {
   const prompt = parsePromptTags(request.prompt).prompt;
   const r: GenerationRequest = {
     prompt,
@@ -194,8 +254,24 @@ export function pipelineRequest(request: LocalGenerateRequest): GenerationReques
       : {}),
     ...(request.mask ? { mask: grayOf(request.mask) } : {}),
   };
-  validateRequest(r);
-  return r;
+  return prepareRequestInpainting(r, inpaintSettings(request), undefined);
+}
+
+/** The pipeline request generate() runs for `request` (preparedRequest's). */
+export function pipelineRequest(request: LocalGenerateRequest): GenerationRequest {
+  return preparedRequest(request).request;
+}
+
+/** The infotext's LoRA entries, as the job runner makes them from `--lora FILE:WEIGHT` or prompt tags. */
+function recordLoras(request: LocalGenerateRequest, loaded: readonly LoadedLora[]): RecordLora[] {
+  const tagged = new Set(parsePromptTags(request.prompt).loras.map((t) => t.name));
+  return (request.loras ?? []).map((l, i) => ({
+    path: loaded[i].file.path,
+    weight: l.weight,
+    name: l.name,
+    inPrompt: tagged.has(l.name),
+    addnetHash: loaded[i].file.addnetHash,
+  }));
 }
 
 /** The network context for this page's runtime: the backend's graph variant (graph-variant.ts). */
@@ -215,14 +291,19 @@ function networkContext(
   };
 }
 
-/** The model's own weights as the factories take them: no LoRA (its fingerprint as Node's, for the same keys). */
-function withoutLoras(model: LoadedWeightsModel) {
-  const lora = { fingerprint: loraFingerprint([]), changed: false };
-  return {
-    loras: [],
-    unet: { component: model.unet, weights: model.unet.weights, lora },
-    textEncoder: { component: model.textEncoder, weights: model.textEncoder.weights, lora },
-  };
+type RequestLoras = NonNullable<LocalGenerateRequest["loras"]>;
+
+/** The same LoRA files (the same Blobs) at the same weights and names. */
+function sameLoras(a: RequestLoras, b: RequestLoras): boolean {
+  return (
+    a.length === b.length &&
+    a.every((l, i) => l.file === b[i].file && l.weight === b[i].weight && l.name === b[i].name)
+  );
+}
+
+/** The file name a LoRA Blob goes by (a File's name, else the request's name). */
+function loraFileName(lora: RequestLoras[number]): string {
+  return (lora.file as Blob & { name?: string }).name || `${lora.name}.safetensors`;
 }
 
 export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Promise<LocalEngine> {
@@ -236,22 +317,26 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   const runtime = await webRuntime();
   onStatus?.("reading the checkpoint header");
   const file = await BlobSafetensors.open(checkpoint, name);
-  let pipeline: OpenedPipeline;
+  let model: LoadedWeightsModel;
+  let ctx: NetworkContext;
+  let tokenizer: ClipTokenizer;
+  // the pipeline of the last LoRA list asked for (none at first): one at a time, so a full-size UNet
+  // is never held twice; the checkpoint file is this engine's, closed by dispose()
+  let current: { loras: RequestLoras; pipeline: OpenedPipeline; loaded: readonly LoadedLora[] };
+  let shared: LoadedWeightsModel;
   try {
-    const model = singleFileModel(name, readLdmCheckpoint(file, name, options.overrides), {
+    model = singleFileModel(name, readLdmCheckpoint(file, name, options.overrides), {
       close: () => file.close(),
     });
-    const tokenizer = await bundledTokenizer(
+    shared = { ...model, close: () => {} };
+    tokenizer = await bundledTokenizer(
       model.tokenizer.kind === "not-in-format" ? model.tokenizer.padToken : undefined,
     );
     const graphs = storeGraphSessions({ checkpoint, file, store: options.graphStore, onStatus, signal });
-    pipeline = assemblePipeline(
-      model,
-      networkContext(runtime, backend, graphs, name),
-      tokenizer,
-      withoutLoras(model),
-      {},
-    );
+    ctx = networkContext(runtime, backend, graphs, name);
+    // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), {});
+    current = { loras: [], pipeline, loaded: [] };
   } catch (err) {
     file.close();
     throw err;
@@ -264,28 +349,54 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   };
   onStatus?.("ready", 1);
   let busy: Promise<unknown> = Promise.resolve();
+  let targets: LoraTargets | undefined;
+
+  /** The pipeline for this LoRA list: the current one, or one whose UNet and text encoder get the merged weights. */
+  const pipelineFor = async (loras: RequestLoras, runSignal?: AbortSignal): Promise<typeof current> => {
+    if (sameLoras(current.loras, loras)) return current;
+    targets ??= new LoraTargets({ unet: model.unet.weights, textEncoder: model.textEncoder.weights });
+    const loaded: LoadedLora[] = [];
+    for (const l of loras) {
+      onStatus?.(`reading the LoRA ${l.name}`);
+      loaded.push({
+        file: await readLoraBlob(l.file, loraFileName(l), targets, runSignal),
+        weight: l.weight,
+      });
+    }
+    // read (and checked) first: a bad file leaves the current pipeline as it was
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), {});
+    await current.pipeline.close();
+    current = { loras: [...loras], pipeline, loaded };
+    return current;
+  };
 
   const run = async (
     request: LocalGenerateRequest,
     onStep?: (step: number, total: number) => void,
     runSignal?: AbortSignal,
   ): Promise<LocalImage> => {
-    const r = pipelineRequest(request);
+    const prepared = preparedRequest(request);
+    const r = prepared.request;
+    const { pipeline: opened, loaded } = await pipelineFor(request.loras ?? [], runSignal);
     const shortHash = modelHash();
-    const [made] = await generate(pipeline.models, r, {
+    const [made] = await generate(opened.models, r, {
       signal: runSignal,
       onProgress: (p) => {
         if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
       },
     });
     if (!made) throw new Error("the generation was cancelled");
+    // A1111's paste-back, and the record, as run-generation-job.ts makes them
+    const image = prepared.finish(made.image);
     const record: GenerationRecord = buildGenerationRecord({ ...r, prompt: request.prompt }, made.seed, {
+      inpainting: prepared.infotext,
       modelName: modelName(name),
       modelHash: await shortHash,
+      loras: recordLoras(request, loaded),
       conditioning: made.conditioning,
     });
     const infotext = formatInfotext(record);
-    return { png: encodePng(rgbPixels(made.image), { parameters: infotext }), infotext, seed: made.seed };
+    return { png: encodePng(rgbPixels(image), { parameters: infotext }), infotext, seed: made.seed };
   };
 
   return {
@@ -298,7 +409,8 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     },
     async dispose() {
       await busy;
-      await pipeline.close();
+      await current.pipeline.close();
+      file.close();
     },
   };
 }

@@ -71,7 +71,17 @@ export async function localRequest(
   if (init) {
     request.initImage = await pixelsFromBase64Png(init);
     request.denoisingStrength = job.denoisingStrength;
-    if (job.img2img?.mask) request.mask = await pixelsFromBase64Png(job.img2img.mask);
+    const img2img = job.img2img;
+    if (img2img?.mask) {
+      request.mask = await pixelsFromBase64Png(img2img.mask);
+      // the form's A1111 inpainting fields: the engine runs A1111's inpainting around the loop
+      if (img2img.mask_blur !== undefined) request.maskBlur = img2img.mask_blur;
+      if (img2img.inpainting_fill !== undefined) request.inpaintingFill = img2img.inpainting_fill;
+      if (img2img.inpaint_full_res !== undefined) request.inpaintFullRes = img2img.inpaint_full_res;
+      if (img2img.inpaint_full_res_padding !== undefined) {
+        request.inpaintFullResPadding = img2img.inpaint_full_res_padding;
+      }
+    }
   }
   return request;
 }
