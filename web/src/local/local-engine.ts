@@ -43,7 +43,7 @@ import type { GenerationRequest } from "../../../src/pipeline/request.js";
 import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
 import { ClipTokenizer } from "../../../src/tokenizer/clip-tokenizer.js";
 import { parseMerges, parseVocab } from "../../../src/tokenizer/vocab-files.js";
-import type { ArchitectureOverrides } from "../../../src/weights/architecture/architecture-overrides.js";
+import { parseArchitectureOverrides } from "../../../src/weights/architecture/architecture-overrides.js";
 import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
 import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
 import { singleFileModel } from "../../../src/weights/single-file-model.js";
@@ -66,11 +66,11 @@ export interface LocalLoadOptions {
   onStatus?(message: string, fraction?: number): void;
   signal?: AbortSignal;
   /**
-   * What a single file cannot tell (GroupNorm groups, heads, activation, prediction type), as the
-   * `<checkpoint>.sdlite.json` sidecar would give it to `sdlite generate` (src/weights/README.md).
-   * Real SD1.5 checkpoints need none.
+   * What a single file cannot tell (GroupNorm groups, heads, activation, prediction type): the JSON
+   * of a `<checkpoint>.sdlite.json` sidecar, checked as `sdlite generate` checks the sidecar beside
+   * the file (src/weights/README.md). Real SD1.5 checkpoints need none.
    */
-  overrides?: ArchitectureOverrides;
+  overrides?: unknown;
 }
 
 /** RGBA pixels, as ImageData holds them (an ImageData fits). */
@@ -313,6 +313,10 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     throw new Error("this browser has no WebGPU; use the wasm backend");
   }
   const name = (checkpoint as Blob & { name?: string }).name ?? "model.safetensors";
+  const overrides =
+    options.overrides === undefined
+      ? undefined
+      : parseArchitectureOverrides(options.overrides, `${name}.sdlite.json`);
   onStatus?.("loading onnxruntime-web");
   const runtime = await webRuntime();
   onStatus?.("reading the checkpoint header");
@@ -325,7 +329,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   let current: { loras: RequestLoras; pipeline: OpenedPipeline; loaded: readonly LoadedLora[] };
   let shared: LoadedWeightsModel;
   try {
-    model = singleFileModel(name, readLdmCheckpoint(file, name, options.overrides), {
+    model = singleFileModel(name, readLdmCheckpoint(file, name, overrides), {
       close: () => file.close(),
     });
     shared = { ...model, close: () => {} };

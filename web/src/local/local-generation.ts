@@ -15,7 +15,7 @@ import type {
   LocalEngine,
   LocalEngineDeps,
   LocalGenerateRequest,
-  LocalPixels,
+  LocalImageData,
   WebGpuSupport,
 } from "./local-engine-api.js";
 import type { LocalCheckpoint, LocalLora } from "./model-source.js";
@@ -27,7 +27,7 @@ export interface LocalJob {
 }
 
 /** Base64 PNG (what the form pieces produce) → RGBA pixels (what the engine takes). */
-export async function pixelsFromBase64Png(base64: string): Promise<LocalPixels> {
+export async function pixelsFromBase64Png(base64: string): Promise<LocalImageData> {
   const img = await loadImage(pngDataUrl(base64));
   const { ctx } = newCanvas(img.naturalWidth, img.naturalHeight);
   ctx.drawImage(img, 0, 0);
