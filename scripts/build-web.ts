@@ -100,32 +100,27 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<string> {
   const outDir = resolve(options.outDir ?? join(root, "dist", "web"));
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  await build({
-    entryPoints: [join(root, "web", "src", "main.ts")],
-    outfile: join(outDir, "main.js"),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: ["es2022"],
-    minify: options.minify ?? true,
-    sourcemap: true,
-    legalComments: "none",
-    logLevel: "warning",
-    plugins: options.replaceModules ? [replaceModulesPlugin(options.replaceModules)] : [],
-  });
-  await build({
-    entryPoints: [join(root, "web", "src", "local", "local-engine.ts")],
-    plugins: [packageVersionPlugin(root)],
-    outfile: join(outDir, "local-engine.js"),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: ["es2022"],
-    minify: options.minify ?? true,
-    sourcemap: true,
-    legalComments: "none",
-    logLevel: "warning",
-  });
+  // the page and the in-tab engine: two browser bundles, loaded apart (engine-deps.ts)
+  const bundle = (entry: string[], outfile: string, plugins: Plugin[]) =>
+    build({
+      entryPoints: [join(root, "web", "src", ...entry)],
+      outfile: join(outDir, outfile),
+      plugins,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: ["es2022"],
+      minify: options.minify ?? true,
+      sourcemap: true,
+      legalComments: "none",
+      logLevel: "warning",
+    });
+  await bundle(
+    ["main.ts"],
+    "main.js",
+    options.replaceModules ? [replaceModulesPlugin(options.replaceModules)] : [],
+  );
+  await bundle(["local", "local-engine.ts"], "local-engine.js", [packageVersionPlugin(root)]);
   checkBrowserOnly(join(outDir, "local-engine.js"));
   copyFileSync(join(root, "web", "index.html"), join(outDir, "index.html"));
   const ortDist = dirname(createRequire(import.meta.url).resolve("onnxruntime-web/webgpu"));
