@@ -23,19 +23,11 @@ import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { type IsolatedServer, startIsolatedServer } from "./helpers/isolated-server.js";
 import { type RecordedSession, RecordingRuntime } from "./helpers/recording-runtime.js";
+import { lcg31Values } from "./helpers/test-values.js";
 import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
 import { builtWebDir } from "./helpers/web-build.js";
 
 const SHAPE = [1, 4, 8, 8] as const;
-
-/** Fixed pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return (s / 2 ** 31) * 2 - 1;
-  });
-}
 
 const ids = Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 6 ? 320 + i * 17 : 49407));
 
@@ -51,14 +43,14 @@ async function recordNetworks(model: string, singleFile = false): Promise<Record
     const { textEncoder, unet, vae } = pipeline.models;
     await textEncoder.encode(ids, 1, 1);
     await unet.predict({
-      sample: values(4 * 8 * 8, 1),
+      sample: lcg31Values(4 * 8 * 8, 1),
       shape: SHAPE,
       timestep: Float32Array.of(500),
-      context: values(77 * 32, 2),
+      context: lcg31Values(77 * 32, 2),
       tokens: 77,
     });
-    await vae.decode(values(4 * 8 * 8, 3), SHAPE);
-    await vae.encode(values(3 * 64 * 64, 4), [1, 3, 64, 64]);
+    await vae.decode(lcg31Values(4 * 8 * 8, 3), SHAPE);
+    await vae.encode(lcg31Values(3 * 64 * 64, 4), [1, 3, 64, 64]);
   } finally {
     await pipeline.close();
   }

@@ -5,16 +5,7 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import { tokenMerging } from "../src/graph/token-merging.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { assertClose } from "./helpers/assert-close.js";
-
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
+import { lcgValues } from "./helpers/test-values.js";
 
 /**
  * tomesd's bipartite_soft_matching_random2d(no_rand=True, sx=sy=2) written out plainly on [B, N, C]:
@@ -106,7 +97,7 @@ describe("token merging (ToMe for SD) graph", () => {
     it(`${h}×${w} tokens, ratio ${ratio}: N − floor(N·ratio) tokens after merging, as tomesd merges and unmerges`, async () => {
       const batch = 2;
       const c = 6;
-      const x = values(batch * h * w * c, h * 100 + w);
+      const x = lcgValues(batch * h * w * c, h * 100 + w);
       const expected = referenceMerge(x, batch, h, w, c, ratio);
       const got = await runMerge(x, batch, h, w, c, ratio);
       const cells = Math.floor(h / 2) * Math.floor(w / 2);
@@ -119,7 +110,7 @@ describe("token merging (ToMe for SD) graph", () => {
   }
 
   it("ratio 0 merges nothing: unmerge(merge(x)) is x exactly", async () => {
-    const x = values(1 * 36 * 4, 3);
+    const x = lcgValues(1 * 36 * 4, 3);
     const got = await runMerge(x, 1, 6, 6, 4, 0);
     assert.deepEqual(got.merged.dims, [1, 36, 4]);
     assert.deepEqual([...(got.unmerged.data as Float32Array)], [...x]);

@@ -19,29 +19,10 @@ import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
 import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
-import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
 import { caseRequest, pipelineCases } from "./helpers/pipeline-cases.js";
-
-function values(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function memorySource(tensors: Record<string, { shape: number[]; data: Float32Array }>): WeightSource {
-  return {
-    names: () => Object.keys(tensors),
-    has: (k) => k in tensors,
-    shape: (k) => tensors[k].shape,
-    get: (k) => tensors[k].data,
-  };
-}
+import { lcgValues, memoryWeights } from "./helpers/test-values.js";
 
 /** ONNX DynamicQuantizeLinear: uint8, range widened to include 0, zero point rounded half to even. */
 function dynamicQuantize(x: Float32Array) {
@@ -68,16 +49,16 @@ describe("int8 conv (NHWC im2col into MatMulIntegerToFloat)", () => {
   for (const { c, m, k, stride, h, w, bias } of shapes) {
     it(`${c}→${m} ${k}×${k} stride ${stride} on ${h}×${w}${bias ? " + bias" : ""}: the exact integer product, scaled`, async () => {
       const pad = Math.floor(k / 2);
-      const x = values(2 * c * h * w, 5 + k + stride, 3).map((v) => v + 0.7); // batch 2, an off-centre range
-      const weight = values(m * c * k * k, 9 + c, 0.4);
-      const b = values(m, 13, 0.2);
+      const x = lcgValues(2 * c * h * w, 5 + k + stride, 3).map((v) => v + 0.7); // batch 2, an off-centre range
+      const weight = lcgValues(m * c * k * k, 9 + c, 0.4);
+      const b = lcgValues(m, 13, 0.2);
       const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
         "conv.weight": { shape: [m, c, k, k], data: weight },
       };
       if (bias) tensors["conv.bias"] = { shape: [m], data: b };
       const g = new GraphBuilder("conv");
       g.input("x", "float32", [2, c, h, w]);
-      const ctx = { b: g, weights: memorySource(tensors), attention: "matmul" as const };
+      const ctx = { b: g, weights: memoryWeights(tensors), attention: "matmul" as const };
       g.output(int8Conv2d(ctx, "conv", "x", { stride, padding: pad }), "y", "float32");
       const s = await onnxruntimeNode().createSession(serializeModel(g), { intraOpNumThreads: 1 });
       const result = await s.run({ x: { dims: [2, c, h, w], data: x } });

@@ -20,19 +20,11 @@ import { speedSettings } from "../src/pipeline/job-engine.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { lcg31Values } from "./helpers/test-values.js";
 import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
 const SHAPE = [1, 4, 8, 8] as const;
-
-/** Fixed pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return (s / 2 ** 31) * 2 - 1;
-  });
-}
 
 /**
  * Largest |a - b| relative to the largest |a| (fp16 keeps 11 bits: ~5e-4 per rounding). Above 1e-5
@@ -82,10 +74,10 @@ describe("fp16 compute graphs on the CPU provider match float32 (tiny SD1.5)", (
   test(`UNet within ${NETWORK_TOLERANCE}, at timesteps 1 and 999`, async (ctx) => {
     for (const t of [1, 999]) {
       const input = {
-        sample: values(1 * 4 * 8 * 8, 1),
+        sample: lcg31Values(1 * 4 * 8 * 8, 1),
         shape: SHAPE,
         timestep: Float32Array.of(t),
-        context: values(77 * 32, 2),
+        context: lcg31Values(77 * 32, 2),
         tokens: 77,
       };
       const d = relativeDiff(await fp32.models.unet.predict(input), await fp16.models.unet.predict(input));
@@ -95,14 +87,14 @@ describe("fp16 compute graphs on the CPU provider match float32 (tiny SD1.5)", (
   });
 
   test(`VAE decode and encode within ${NETWORK_TOLERANCE}`, async (t) => {
-    const latents = values(1 * 4 * 8 * 8, 3);
+    const latents = lcg31Values(1 * 4 * 8 * 8, 3);
     const d = relativeDiff(
       await fp32.models.vae.decode(latents, SHAPE),
       await fp16.models.vae.decode(latents, SHAPE),
     );
     t.diagnostic(`VAE decode: ${d.toExponential(2)}`);
     assert.ok(d < NETWORK_TOLERANCE, `VAE decode differs by ${d}`);
-    const image = values(1 * 3 * 64 * 64, 4);
+    const image = lcg31Values(1 * 3 * 64 * 64, 4);
     const want = await fp32.models.vae.encode(image, [1, 3, 64, 64]);
     const got = await fp16.models.vae.encode(image, [1, 3, 64, 64]);
     const e = relativeDiff(want.mean, got.mean);

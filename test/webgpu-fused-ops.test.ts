@@ -19,18 +19,10 @@ import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { lcg31Values } from "./helpers/test-values.js";
 import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const TOLERANCE = 1e-4;
-
-/** Fixed pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return (s / 2 ** 31) * 2 - 1;
-  });
-}
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -60,8 +52,11 @@ async function runOn(
 /** A linear of `channels` outputs (weights from `values`), enough for one BiasAdd. */
 function linearWeights(channels: number): WeightSource {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>([
-    ["proj.weight", { shape: [channels, channels], data: values(channels * channels, 7).map((v) => v / 8) }],
-    ["proj.bias", { shape: [channels], data: values(channels, 8) }],
+    [
+      "proj.weight",
+      { shape: [channels, channels], data: lcg31Values(channels * channels, 7).map((v) => v / 8) },
+    ],
+    ["proj.bias", { shape: [channels], data: lcg31Values(channels, 8) }],
   ]);
   return {
     names: () => [...tensors.keys()],
@@ -107,9 +102,9 @@ describe("WebGPU fused ops against the plain graph on the CPU (tiny SD1.5, Swift
     test(`${op} (UNet) within ${TOLERANCE}`, async () => {
       const { weights, config } = model.unet;
       const feeds = {
-        [UNET_INPUTS.sample]: { dims: [1, 4, 8, 8], data: values(4 * 8 * 8, 1) },
+        [UNET_INPUTS.sample]: { dims: [1, 4, 8, 8], data: lcg31Values(4 * 8 * 8, 1) },
         [UNET_INPUTS.timestep]: { dims: [1], data: Float32Array.of(500) },
-        [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, 32], data: values(77 * 32, 2) },
+        [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, 32], data: lcg31Values(77 * 32, 2) },
       };
       const plain = buildUNetGraph(weights, config, { attention: "matmul" });
       const fused = buildUNetGraph(weights, config, { attention: "matmul", fusedOps: [op] });
@@ -135,8 +130,8 @@ describe("WebGPU fused ops against the plain graph on the CPU (tiny SD1.5, Swift
       return b;
     };
     const feeds = {
-      x: { dims: [1, 16, 320], data: values(16 * 320, 3) },
-      r: { dims: [1, 16, 320], data: values(16 * 320, 4) },
+      x: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 3) },
+      r: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 4) },
     };
     const fused = build(["biasAdd"]);
     assert.ok(fused.nodes.some((n) => n.opType === "BiasAdd"));

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { lcg31Values } from "./helpers/test-values.js";
 import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
@@ -18,15 +19,6 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
-}
-
-/** Fixed pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return (s / 2 ** 31) * 2 - 1;
-  });
 }
 
 const ids = Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 6 ? 320 + i * 17 : 49407));
@@ -53,10 +45,10 @@ describe("WebGPU networks match the CPU (tiny SD1.5, SwiftShader)", () => {
 
   test("UNet: noise prediction within 1e-4", async () => {
     const input = {
-      sample: values(1 * 4 * 8 * 8, 1),
+      sample: lcg31Values(1 * 4 * 8 * 8, 1),
       shape: SHAPE,
       timestep: Float32Array.of(500),
-      context: values(77 * 32, 2),
+      context: lcg31Values(77 * 32, 2),
       tokens: 77,
     };
     const want = await cpu.models.unet.predict(input);
@@ -68,13 +60,13 @@ describe("WebGPU networks match the CPU (tiny SD1.5, SwiftShader)", () => {
   // The VAE's GroupNorms sum over whole images in another order on the GPU: measured 2.0e-4 on a
   // [-1, 1] image, so 1e-3 (0.13 of an 8-bit level) for both directions.
   test("VAE decode and encode (mean) within 1e-3", async () => {
-    const latents = values(1 * 4 * 8 * 8, 3);
+    const latents = lcg31Values(1 * 4 * 8 * 8, 3);
     const d = maxDiff(
       await cpu.models.vae.decode(latents, SHAPE),
       await gpu.models.vae.decode(latents, SHAPE),
     );
     assert.ok(d < 1e-3, `VAE decode differs by ${d}`);
-    const image = values(1 * 3 * 64 * 64, 4);
+    const image = lcg31Values(1 * 3 * 64 * 64, 4);
     const want = await cpu.models.vae.encode(image, [1, 3, 64, 64]);
     const got = await gpu.models.vae.encode(image, [1, 3, 64, 64]);
     const e = maxDiff(want.mean, got.mean);

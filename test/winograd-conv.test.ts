@@ -7,26 +7,7 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import { kronSelf, WINOGRAD_MATRICES, type WinogradTile } from "../src/graph/winograd-conv.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { WeightSource } from "../src/weights/weight-source.js";
-
-/** Deterministic uniform values in ±scale. */
-function values(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function memoryWeights(tensors: Record<string, { dims: number[]; data: Float32Array }>): WeightSource {
-  return {
-    names: () => Object.keys(tensors),
-    has: (n) => n in tensors,
-    shape: (n) => tensors[n].dims,
-    get: (n) => tensors[n].data,
-  };
-}
+import { lcgValues, memoryWeights } from "./helpers/test-values.js";
 
 /** Conv2d (kernel 3, stride 1, padding 1) in float64, the reference both graphs are held against. */
 function directConv(
@@ -79,8 +60,8 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
   it("the transform matrices reproduce a 1-D 3-tap correlation exactly: Aᵀ[(G g) ⊙ (Bᵀ d)] = d ⋆ g", () => {
     for (const m of [2, 4] as WinogradTile[]) {
       const { bt, g, at } = WINOGRAD_MATRICES[m];
-      const d = Array.from(values(m + 2, 7 + m));
-      const k = Array.from(values(3, 11 + m));
+      const d = Array.from(lcgValues(m + 2, 7 + m));
+      const k = Array.from(lcgValues(3, 11 + m));
       const gk = g.map((row) => row.reduce((s, gi, t) => s + gi * k[t], 0));
       const bd = bt.map((row) => row.reduce((s, bi, t) => s + bi * d[t], 0));
       const y = at.map((row) => row.reduce((s, ai, p) => s + ai * gk[p] * bd[p], 0));
@@ -106,14 +87,14 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
     for (const { h, w } of cases) {
       it(`${algorithm} matches the direct conv (float64 reference) at ${h}x${w}: max |diff| ≤ 2e-5 on unit-scale data`, async () => {
         const [n, c, k] = [2, 6, 5];
-        const weight = values(k * c * 9, 3, 0.5);
-        const bias = values(k, 4, 0.1);
+        const weight = lcgValues(k * c * 9, 3, 0.5);
+        const bias = lcgValues(k, 4, 0.1);
         const weights = memoryWeights({
-          "conv.weight": { dims: [k, c, 3, 3], data: weight },
-          "conv.bias": { dims: [k], data: bias },
+          "conv.weight": { shape: [k, c, 3, 3], data: weight },
+          "conv.bias": { shape: [k], data: bias },
         });
         const dims = [n, c, h, w];
-        const x = values(n * c * h * w, 5);
+        const x = lcgValues(n * c * h * w, 5);
         const expected = directConv(x, dims, weight, k, bias);
         const direct = await runConv("direct", weights, x, dims);
         const wino = await runConv(algorithm, weights, x, dims);
