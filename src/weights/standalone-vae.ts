@@ -12,12 +12,12 @@ import { readOverridesSidecar } from "./architecture/overrides-sidecar.js";
 import { componentFromFiles, type OpenedComponent, openDiffusersComponent } from "./diffusers-component.js";
 import { openWeightsFile } from "./formats/open-weights-file.js";
 import { tensorShapes } from "./formats/tensor-file.js";
-import { detectTaesd, madebyollinTaesdRename } from "./key-maps/taesd-key-map.js";
 import { vaeTensorMap } from "./key-maps/vae-key-map.js";
 import { ldmComponent } from "./ldm-component.js";
 import { madebyollinTaesdFiles, openMadebyollinTaesd } from "./madebyollin-taesd.js";
 import { ModelLoadError } from "./model-load-error.js";
 import { notAModelAdvice } from "./single-file-checkpoint.js";
+import { taesdFromFiles } from "./taesd-from-files.js";
 
 function isDirectory(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();
@@ -83,25 +83,5 @@ export function openTaesd(path: string): OpenedComponent<TaesdConfig> {
     if (madebyollin) return openMadebyollinTaesd(madebyollin);
     return openDiffusersComponent(componentFolder(path, "taesd"), "taesd");
   }
-  const file = openWeightsFile(path);
-  if (madebyollinTaesdRename(file.names())) {
-    file.close();
-    return openMadebyollinTaesd(path);
-  }
-  try {
-    const kind = classifyWeightFile(file.names(), path);
-    if (kind !== "diffusers-taesd") {
-      const what = kind === "ldm-checkpoint" ? "a full SD1.x checkpoint" : kind;
-      throw new ModelLoadError(
-        "not-a-model",
-        path,
-        `expected TAESD weights in diffusers AutoencoderTiny naming (encoder.layers.N…, decoder.layers.N…), found ${what}`,
-      );
-    }
-    const config = detectTaesd(tensorShapes(file), path);
-    return componentFromFiles("taesd", config, [file], path);
-  } catch (err) {
-    file.close();
-    throw err;
-  }
+  return taesdFromFiles([openWeightsFile(path)], path);
 }
