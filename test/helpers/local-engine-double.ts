@@ -6,7 +6,8 @@
  * - openLocalEngine(): records the backend and checkpoint size, gets its one graph from the
  *   GraphStore or builds and puts it (so the store is exercised through the page's wiring);
  * - generate(): reports every step, honours the signal, and returns a PNG of the asked size whose
- *   colour comes from the seed, with an A1111 infotext.
+ *   colour comes from the seed, with an A1111 infotext; with TAESD files given to openLocalEngine,
+ *   a grey preview PNG every `previews.every` steps (default 5).
  */
 import { encodePng } from "../../src/image/png.js";
 import type {
@@ -22,7 +23,13 @@ export const DOUBLE_GRAPH_KEY = "double/unet graph:v1";
 export const DOUBLE_GRAPH_BYTES = 4096;
 
 export interface DoubleRecord {
-  opened: { backend: string; checkpointBytes: number; graph: "built" | "from cache" | "no store" }[];
+  opened: {
+    backend: string;
+    checkpointBytes: number;
+    graph: "built" | "from cache" | "no store";
+    /** The TAESD files' sizes. */
+    taesd: number[];
+  }[];
   requests: (Omit<LocalGenerateRequest, "initImage" | "mask" | "loras"> & {
     initImage?: [number, number];
     mask?: [number, number];
@@ -58,10 +65,12 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
       graph = "built";
     }
   }
-  record.opened.push({ backend: options.backend, checkpointBytes: checkpoint.size, graph });
+  const taesd = (options.taesd ?? []).map((b) => b.size);
+  record.opened.push({ backend: options.backend, checkpointBytes: checkpoint.size, graph, taesd });
   return {
     backend: options.backend,
-    async generate(request, onStep, signal) {
+    previews: taesd.length > 0,
+    async generate(request, onStep, signal, previews) {
       const { initImage, mask, loras, ...plain } = request;
       record.requests.push({
         ...plain,
@@ -75,6 +84,11 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
         signal?.throwIfAborted();
         await new Promise((r) => setTimeout(r, 5));
         onStep?.(step, request.steps);
+        if (previews && taesd.length > 0 && step % (previews.every ?? 5) === 0) {
+          const grey = new Uint8Array(request.width * request.height * 3).fill(128);
+          const png = encodePng({ width: request.width, height: request.height, channels: 3, data: grey }, {});
+          previews.onPreview({ step, totalSteps: request.steps, png, width: request.width, height: request.height });
+        }
       }
       const data = new Uint8Array(request.width * request.height * 3);
       for (let i = 0; i < data.length; i++) data[i] = (request.seed >> (8 * (i % 3))) & 0xff;

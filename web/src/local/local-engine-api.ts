@@ -14,6 +14,8 @@ export type {
   LocalImage,
   LocalImageData,
   LocalLoadOptions,
+  LocalPreview,
+  LocalPreviewOptions,
   WebGpuSupport,
 } from "./local-engine.js";
 

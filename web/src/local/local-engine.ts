@@ -17,9 +17,13 @@
  * The page must be cross-origin isolated (COOP/COEP headers: `sdlite serve` sends them) for
  * onnxruntime-web's threads. ORT's module and wasm files come from `./ort/` beside this bundle.
  *
- * Not yet: hires fix, batches, outpainting, textual-inversion embeddings, Clip skip.
+ * TAESD (options.taesd, as `--taesd`) gives live previews through the server's rule and code
+ * (local-previews.ts) and, with options.decoder "taesd", the fast final decode.
+ *
+ * Not yet: hires fix, batches, outpainting, textual-inversion embeddings.
  */
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
+import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-options.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
@@ -50,11 +54,13 @@ import { singleFileModel } from "../../../src/weights/single-file-model.js";
 import { readLoraBlob } from "./blob-lora.js";
 import { BlobSafetensors } from "./blob-safetensors.js";
 import { blobSha256 } from "./blob-sha256.js";
+import { type NamedBlob, readTaesdBlobs, type TaesdBlobs } from "./blob-taesd.js";
+import { type LocalPreview, type LocalPreviewOptions, localPreviews } from "./local-previews.js";
 import type { GraphStore } from "./store-graph-sessions.js";
 import { storeGraphSessions } from "./store-graph-sessions.js";
 import { type WebGpuSupport, webgpuSupport } from "./webgpu-support.js";
 
-export { type GraphStore, type WebGpuSupport, webgpuSupport };
+export { type GraphStore, type LocalPreview, type LocalPreviewOptions, type WebGpuSupport, webgpuSupport };
 
 export type LocalBackend = "webgpu" | "wasm";
 
@@ -71,6 +77,14 @@ export interface LocalLoadOptions {
    * the file (src/weights/README.md). Real SD1.5 checkpoints need none.
    */
   overrides?: unknown;
+  /**
+   * TAESD weights, as `--taesd` takes them: madebyollin/taesd's `taesd_decoder.safetensors` (with or
+   * without `taesd_encoder.safetensors`) or one diffusers AutoencoderTiny file. They give live
+   * previews (generate's `previews`); without them there are none.
+   */
+  taesd?: NamedBlob[];
+  /** The final decoder: "vae" (default) or "taesd" (fast, needs `taesd`; infotext `VAE Decoder: TAESD`). */
+  decoder?: DecoderKind;
 }
 
 /** RGBA pixels, as ImageData holds them (an ImageData fits). */
@@ -98,6 +112,8 @@ export interface LocalGenerateRequest {
   mask?: LocalImageData;
   /** img2img strength; default 0.75. */
   denoisingStrength?: number;
+  /** A1111's Clip skip (CLIP_stop_at_last_layers): 1 (default) uses the text encoder's last layer. */
+  clipSkip?: number;
   /**
    * LoRA files merged into the UNet and text encoder, in order, as `sdlite generate --lora FILE:WEIGHT`
    * does; `name` is what the infotext calls it (A1111: the file name without extension). A
@@ -131,10 +147,13 @@ export interface LocalImage {
 
 export interface LocalEngine {
   readonly backend: LocalBackend;
+  /** Whether TAESD weights were given, so generate's `previews` get pictures. */
+  readonly previews: boolean;
   generate(
     request: LocalGenerateRequest,
     onStep?: (step: number, total: number) => void,
     signal?: AbortSignal,
+    previews?: LocalPreviewOptions,
   ): Promise<LocalImage>;
   dispose(): Promise<void>;
 }
@@ -253,6 +272,7 @@ export function preparedRequest(request: LocalGenerateRequest): PreparedInpainti
       ? { strength: request.denoisingStrength }
       : {}),
     ...(request.mask ? { mask: grayOf(request.mask) } : {}),
+    ...(request.clipSkip !== undefined ? { clipSkip: request.clipSkip } : {}),
   };
   return prepareRequestInpainting(r, inpaintSettings(request), undefined);
 }
@@ -317,10 +337,28 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     options.overrides === undefined
       ? undefined
       : parseArchitectureOverrides(options.overrides, `${name}.sdlite.json`);
+  const decoder = options.decoder ?? "vae";
+  if (decoder !== "vae" && decoder !== "taesd") throw new Error(`unknown decoder "${String(decoder)}"`);
+  if (decoder === "taesd" && !options.taesd?.length) {
+    throw new Error('the TAESD decoder was chosen but no TAESD weights were given (options.taesd)');
+  }
+  // the pipeline's settings, as `sdlite generate --decoder` takes them (checked by assemblePipeline)
+  const engineOptions: EngineOptions = decoder === "taesd" ? { speed: { decoder } } : {};
   onStatus?.("loading onnxruntime-web");
   const runtime = await webRuntime();
+  let taesd: TaesdBlobs | undefined;
+  if (options.taesd?.length) {
+    onStatus?.("reading the TAESD weights");
+    taesd = await readTaesdBlobs(options.taesd, signal);
+  }
   onStatus?.("reading the checkpoint header");
-  const file = await BlobSafetensors.open(checkpoint, name);
+  let file: BlobSafetensors;
+  try {
+    file = await BlobSafetensors.open(checkpoint, name);
+  } catch (err) {
+    taesd?.component.close();
+    throw err;
+  }
   let model: LoadedWeightsModel;
   let ctx: NetworkContext;
   let tokenizer: ClipTokenizer;
@@ -330,19 +368,31 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   let shared: LoadedWeightsModel;
   try {
     model = singleFileModel(name, readLdmCheckpoint(file, name, overrides), {
-      close: () => file.close(),
+      ...(taesd ? { taesd: taesd.component } : {}),
+      close: () => {
+        file.close();
+        taesd?.component.close();
+      },
     });
     shared = { ...model, close: () => {} };
     tokenizer = await bundledTokenizer(
       model.tokenizer.kind === "not-in-format" ? model.tokenizer.padToken : undefined,
     );
-    const graphs = storeGraphSessions({ checkpoint, file, store: options.graphStore, onStatus, signal });
+    const graphs = storeGraphSessions({
+      checkpoint,
+      file,
+      store: options.graphStore,
+      otherFiles: taesd?.files,
+      onStatus,
+      signal,
+    });
     ctx = networkContext(runtime, backend, graphs, name);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
-    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), {});
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), engineOptions);
     current = { loras: [], pipeline, loaded: [] };
   } catch (err) {
     file.close();
+    taesd?.component.close();
     throw err;
   }
   // A1111's Model hash: streamed once, while the first image is made
@@ -368,7 +418,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       });
     }
     // read (and checked) first: a bad file leaves the current pipeline as it was
-    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), {});
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), engineOptions);
     await current.pipeline.close();
     current = { loras: [...loras], pipeline, loaded };
     return current;
@@ -378,17 +428,26 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     request: LocalGenerateRequest,
     onStep?: (step: number, total: number) => void,
     runSignal?: AbortSignal,
+    previews?: LocalPreviewOptions,
   ): Promise<LocalImage> => {
     const prepared = preparedRequest(request);
     const r = prepared.request;
     const { pipeline: opened, loaded } = await pipelineFor(request.loras ?? [], runSignal);
     const shortHash = modelHash();
-    const [made] = await generate(opened.models, r, {
-      signal: runSignal,
-      onProgress: (p) => {
-        if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
-      },
-    });
+    const live = localPreviews(opened.previewDecoder, previews);
+    let made: Awaited<ReturnType<typeof generate>>[number] | undefined;
+    try {
+      [made] = await generate(opened.models, r, {
+        signal: runSignal,
+        onProgress: (p) => {
+          if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
+          live?.step(p);
+        },
+      });
+    } finally {
+      // a preview still decoding belongs to this image: it must not outlive it
+      await live?.settled();
+    }
     if (!made) throw new Error("the generation was cancelled");
     // A1111's paste-back, and the record, as run-generation-job.ts makes them
     const image = prepared.finish(made.image);
@@ -398,6 +457,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       modelHash: await shortHash,
       loras: recordLoras(request, loaded),
       conditioning: made.conditioning,
+      speed: engineOptions.speed,
     });
     const infotext = formatInfotext(record);
     return { png: encodePng(rgbPixels(image), { parameters: infotext }), infotext, seed: made.seed };
@@ -405,9 +465,10 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
 
   return {
     backend,
-    generate(request, onStep, runSignal) {
+    previews: taesd !== undefined,
+    generate(request, onStep, runSignal, previews) {
       // one generation at a time: the sessions and onnxruntime-web's device are shared
-      const next = busy.then(() => run(request, onStep, runSignal));
+      const next = busy.then(() => run(request, onStep, runSignal, previews));
       busy = next.catch(() => undefined);
       return next;
     },

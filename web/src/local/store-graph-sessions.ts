@@ -41,6 +41,7 @@ const NETWORK_NAMES: Record<string, string> = {
   unet_shallow: "UNet (DeepCache)",
   vae_decoder: "VAE decoder",
   vae_encoder: "VAE encoder",
+  taesd_decoder: "TAESD decoder",
 };
 
 async function sha256Hex(text: string): Promise<string> {
@@ -52,6 +53,11 @@ export interface StoreGraphSessionsOptions {
   readonly checkpoint: Blob & { readonly name?: string; readonly lastModified?: number };
   readonly file: BlobSafetensors;
   readonly store?: GraphStore;
+  /**
+   * Weight files other than the checkpoint (TAESD), by the path their component names them with:
+   * keyed by their own name, size and lastModified, and read whole by their owner (blob-taesd.ts).
+   */
+  readonly otherFiles?: ReadonlyMap<string, Blob & { readonly name?: string; readonly lastModified?: number }>;
   readonly onStatus?: (message: string, fraction?: number) => void;
   readonly signal?: AbortSignal;
 }
@@ -62,18 +68,22 @@ export async function browserGraphKey(parts: GraphKeyParts): Promise<string> {
 }
 
 export function storeGraphSessions(options: StoreGraphSessionsOptions): GraphSessions {
-  const { checkpoint, file, store, onStatus, signal } = options;
+  const { checkpoint, file, store, onStatus, signal, otherFiles } = options;
   const identity = {
     path: checkpoint.name ?? file.path,
     size: checkpoint.size,
     mtimeMs: Math.floor(checkpoint.lastModified ?? 0),
+  };
+  const identityOf = (path: string) => {
+    const other = otherFiles?.get(path);
+    return other ? { path, size: other.size, mtimeMs: Math.floor(other.lastModified ?? 0) } : identity;
   };
   return {
     async create(request, runtime, sessionOptions) {
       const label = NETWORK_NAMES[request.kind] ?? request.kind;
       const key = await browserGraphKey({
         kind: request.kind,
-        weights: request.weightFiles.map(() => identity),
+        weights: request.weightFiles.map(identityOf),
         config: request.config,
         options: request.options,
       });
@@ -82,14 +92,18 @@ export function storeGraphSessions(options: StoreGraphSessionsOptions): GraphSes
         onStatus?.(`loading the ${label} from the graph store`);
         return runtime.createSession(stored, sessionOptions);
       }
-      onStatus?.(`reading the ${label} weights`);
-      await file.load(tensorsFor(request.kind), signal);
+      // a network of other files only (TAESD) reads nothing from the checkpoint
+      const fromCheckpoint = request.weightFiles.some((path) => !otherFiles?.has(path));
+      if (fromCheckpoint) {
+        onStatus?.(`reading the ${label} weights`);
+        await file.load(tensorsFor(request.kind), signal);
+      }
       let model: ReturnType<typeof serializeModel>;
       try {
         onStatus?.(`building the ${label} graph`);
         model = serializeModel(request.build());
       } finally {
-        file.unload();
+        if (fromCheckpoint) file.unload();
       }
       if (store) {
         onStatus?.(`storing the ${label} graph`);
