@@ -86,8 +86,17 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
         onStep?.(step, request.steps);
         if (previews && taesd.length > 0 && step % (previews.every ?? 5) === 0) {
           const grey = new Uint8Array(request.width * request.height * 3).fill(128);
-          const png = encodePng({ width: request.width, height: request.height, channels: 3, data: grey }, {});
-          previews.onPreview({ step, totalSteps: request.steps, png, width: request.width, height: request.height });
+          const png = encodePng(
+            { width: request.width, height: request.height, channels: 3, data: grey },
+            {},
+          );
+          previews.onPreview({
+            step,
+            totalSteps: request.steps,
+            png,
+            width: request.width,
+            height: request.height,
+          });
         }
       }
       const data = new Uint8Array(request.width * request.height * 3);

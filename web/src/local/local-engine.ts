@@ -340,7 +340,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   const decoder = options.decoder ?? "vae";
   if (decoder !== "vae" && decoder !== "taesd") throw new Error(`unknown decoder "${String(decoder)}"`);
   if (decoder === "taesd" && !options.taesd?.length) {
-    throw new Error('the TAESD decoder was chosen but no TAESD weights were given (options.taesd)');
+    throw new Error("the TAESD decoder was chosen but no TAESD weights were given (options.taesd)");
   }
   // the pipeline's settings, as `sdlite generate --decoder` takes them (checked by assemblePipeline)
   const engineOptions: EngineOptions = decoder === "taesd" ? { speed: { decoder } } : {};
@@ -418,7 +418,13 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       });
     }
     // read (and checked) first: a bad file leaves the current pipeline as it was
-    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), engineOptions);
+    const pipeline = assemblePipeline(
+      shared,
+      ctx,
+      tokenizer,
+      mergeLoadedLoras(shared, loaded),
+      engineOptions,
+    );
     await current.pipeline.close();
     current = { loras: [...loras], pipeline, loaded };
     return current;

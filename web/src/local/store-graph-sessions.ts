@@ -57,7 +57,10 @@ export interface StoreGraphSessionsOptions {
    * Weight files other than the checkpoint (TAESD), by the path their component names them with:
    * keyed by their own name, size and lastModified, and read whole by their owner (blob-taesd.ts).
    */
-  readonly otherFiles?: ReadonlyMap<string, Blob & { readonly name?: string; readonly lastModified?: number }>;
+  readonly otherFiles?: ReadonlyMap<
+    string,
+    Blob & { readonly name?: string; readonly lastModified?: number }
+  >;
   readonly onStatus?: (message: string, fraction?: number) => void;
   readonly signal?: AbortSignal;
 }

@@ -1,0 +1,247 @@
+/**
+ * The in-tab engine's TAESD side and Clip skip (web/src/local/local-engine.ts, built by
+ * scripts/build-web.ts) in Chromium on onnxruntime-web's wasm backend, against Node on
+ * onnxruntime-node's CPU with the same tiny single-file checkpoint and tiny TAESD fixture:
+ * - live previews arrive during the generation, at steps the server's rule picks, and each equals
+ *   Node's TAESD preview decode of Node's latents at that step within 1 level (the final images of the
+ *   two agree within 1 level too: browser-engine.test.ts); without TAESD there are none;
+ * - TAESD as the final decoder gives `sdlite generate`'s image and infotext (`VAE Decoder: TAESD`);
+ * - Clip skip 2 gives the job run's image and infotext (`Clip skip: 2`).
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Page } from "playwright-core";
+import { openPipeline } from "../src/engine/open-pipeline.js";
+import { decodePngRgb } from "../src/image/png.js";
+import { generate } from "../src/pipeline/generate.js";
+import { GENERATION_JOB_VERSION, type JobRequest } from "../src/pipeline/generation-job.js";
+import type { JobEngine } from "../src/pipeline/job-engine.js";
+import type { Shape4 } from "../src/pipeline/networks.js";
+import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
+import type { LocalGenerateRequest } from "../web/src/local/local-engine.js";
+import { type Browser, launchBrowser } from "./helpers/browser.js";
+import { fixturePath } from "./helpers/fixtures.js";
+import { type IsolatedServer, startIsolatedServer } from "./helpers/isolated-server.js";
+import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
+import { builtWebDir } from "./helpers/web-build.js";
+
+const CHECKPOINT = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
+/** diffusers AutoencoderTiny naming, one file (as `--taesd FILE` takes it). */
+const TAESD = fixturePath("models", "tiny-taesd", "diffusion_pytorch_model.safetensors");
+const EVERY = 2;
+
+const REQUEST: LocalGenerateRequest = {
+  prompt: "a red ball on a table",
+  negativePrompt: "blurry",
+  steps: 6,
+  cfgScale: 7,
+  width: 64,
+  height: 64,
+  seed: 42,
+  sampler: "Euler a",
+};
+
+interface PagePreview {
+  step: number;
+  totalSteps: number;
+  png: number[];
+  width: number;
+  height: number;
+  /** How many step reports had come when it arrived. */
+  afterSteps: number;
+}
+
+interface PageResult {
+  png: number[];
+  infotext: string;
+  seed: number;
+  previews: PagePreview[];
+  statuses: string[];
+  hasPreviews: boolean;
+}
+
+function runInPage(
+  page: Page,
+  options: { request?: LocalGenerateRequest; taesd?: boolean; decoder?: "vae" | "taesd"; every?: number },
+): Promise<PageResult> {
+  return page.evaluate(
+    (args) =>
+      (globalThis as unknown as { sdliteRunPreviews(a: typeof args): Promise<PageResult> }).sdliteRunPreviews(
+        args,
+      ),
+    {
+      backend: "wasm" as const,
+      request: options.request ?? REQUEST,
+      overrides: TINY_OVERRIDES,
+      name: basename(CHECKPOINT),
+      lastModified: statSync(CHECKPOINT).mtimeMs,
+      taesd: options.taesd
+        ? { url: "/test/taesd.safetensors", fileName: basename(TAESD), lastModified: statSync(TAESD).mtimeMs }
+        : undefined,
+      decoder: options.decoder,
+      every: options.every,
+    },
+  );
+}
+
+function maxLevels(a: Uint8Array, b: Uint8Array): number {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+/** The job run of REQUEST (with `request`'s changes) on onnxruntime-node's CPU: PNG pixels and infotext. */
+async function nodeRun(
+  request: Partial<JobRequest> = {},
+  engine: Partial<JobEngine> = {},
+): Promise<{ pixels: Uint8Array; infotext: string }> {
+  const result = await runGenerationJob({
+    version: GENERATION_JOB_VERSION,
+    model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
+    loras: [],
+    request: {
+      prompt: REQUEST.prompt,
+      negativePrompt: REQUEST.negativePrompt,
+      steps: REQUEST.steps,
+      guidance: REQUEST.cfgScale,
+      width: REQUEST.width,
+      height: REQUEST.height,
+      seed: REQUEST.seed,
+      sampler: REQUEST.sampler,
+      ...request,
+    },
+    engine: { runtime: { threads: 1, cache: false }, ...engine },
+  });
+  const [image] = result.images;
+  return { pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data, infotext: image.infotext };
+}
+
+/** Node's TAESD preview (the server's decoder) of Node's latents after every denoising step. */
+async function nodePreviews(): Promise<Map<number, Uint8Array>> {
+  const pipeline = await openPipeline(CHECKPOINT, {
+    overrides: TINY_OVERRIDES,
+    taesd: TAESD,
+    runtime: { threads: 1, cache: false },
+  });
+  try {
+    const latents = new Map<number, { data: Float32Array; shape: Shape4 }>();
+    await generate(
+      pipeline.models,
+      {
+        prompt: REQUEST.prompt,
+        negativePrompt: REQUEST.negativePrompt,
+        steps: REQUEST.steps,
+        guidance: REQUEST.cfgScale,
+        width: REQUEST.width,
+        height: REQUEST.height,
+        seed: REQUEST.seed,
+        sampler: REQUEST.sampler,
+      },
+      {
+        onProgress: (p) => {
+          if (p.stage === "denoise" && p.step > 0 && p.latents && p.latentShape) {
+            latents.set(p.step, { data: p.latents.slice(), shape: p.latentShape });
+          }
+        },
+      },
+    );
+    const decoded = new Map<number, Uint8Array>();
+    for (const [step, { data, shape }] of latents) {
+      decoded.set(step, (await pipeline.previewDecoder!.decode(data, shape)).data);
+    }
+    return decoded;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+describe("the in-tab engine's TAESD previews and decoder, and Clip skip, match Node (tiny SD1.5, Chromium wasm)", () => {
+  let browser: Browser;
+  let server: IsolatedServer;
+  let page: Page;
+  let work: string;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), "sdlite-browser-previews-"));
+    process.env.SDLITE_CACHE = join(work, "cache"); // the Model hash's hashes.json
+    server = await startIsolatedServer({ "/": await builtWebDir() });
+    server.put("/test/checkpoint.safetensors", readFileSync(CHECKPOINT));
+    server.put("/test/taesd.safetensors", readFileSync(TAESD));
+    server.put(
+      "/test/page.html",
+      readFileSync(join(import.meta.dirname, "browser", "engine-preview-page.html")),
+    );
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    await page.goto(`${server.origin}/test/page.html`);
+    await page.waitForFunction(() => "sdliteRunPreviews" in globalThis);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test(`previews every ${EVERY} steps arrive while denoising and equal Node's TAESD decode of its latents within 1 level`, async () => {
+    const [node, result] = [await nodePreviews(), await runInPage(page, { taesd: true, every: EVERY })];
+    assert.equal(result.hasPreviews, true);
+    assert.ok(result.statuses.includes("reading the TAESD weights"), result.statuses.join("; "));
+    assert.ok(result.previews.length > 0, "no preview arrived");
+    // during the generation: the first one before the last step was reported
+    assert.ok(
+      result.previews[0].afterSteps < REQUEST.steps,
+      `first preview after ${result.previews[0].afterSteps} steps`,
+    );
+    for (const p of result.previews) {
+      assert.equal(p.step % EVERY, 0, `a preview at step ${p.step}`);
+      assert.equal(p.totalSteps, REQUEST.steps);
+      assert.deepEqual([p.width, p.height], [REQUEST.width, REQUEST.height]);
+      const { image } = decodePngRgb(Uint8Array.from(p.png));
+      const expected = node.get(p.step)!;
+      const d = maxLevels(image.data, expected);
+      console.log(`preview at step ${p.step}: within ${d} levels of Node's`);
+      assert.ok(d <= 1, `the preview at step ${p.step} differs from Node's by up to ${d} levels`);
+      // a TAESD decode at this step, not a picture of some other step's latents
+      const other = node.get(p.step === EVERY ? REQUEST.steps : EVERY)!;
+      assert.ok(maxLevels(image.data, other) > 1, `step ${p.step}'s preview is another step's`);
+    }
+  });
+
+  test("without TAESD weights there are no previews (and the engine says so)", async () => {
+    const result = await runInPage(page, { every: 1 });
+    assert.equal(result.hasPreviews, false);
+    assert.deepEqual(result.previews, []);
+  });
+
+  test("TAESD as the final decoder: `sdlite generate`'s infotext (VAE Decoder: TAESD) and pixels within 1 level", async () => {
+    const node = await nodeRun({}, { taesd: TAESD, speed: { decoder: "taesd" } });
+    assert.match(node.infotext, /VAE Decoder: TAESD/);
+    const result = await runInPage(page, { taesd: true, decoder: "taesd" });
+    assert.equal(result.infotext, node.infotext);
+    const { image, text } = decodePngRgb(Uint8Array.from(result.png));
+    assert.equal(text.parameters, node.infotext);
+    const d = maxLevels(image.data, node.pixels);
+    console.log(`TAESD decoder: pixels within ${d} levels of the CPU's`);
+    assert.ok(d <= 1, `pixels differ by up to ${d} levels`);
+    // the full VAE's image is another one: an engine ignoring the decoder would fail
+    const vae = await nodeRun();
+    assert.ok(maxLevels(image.data, vae.pixels) > 1, "the TAESD decode equals the VAE's");
+  });
+
+  test("Clip skip 2: the job run's infotext (Clip skip: 2) and pixels within 1 level", async () => {
+    const node = await nodeRun({ clipSkip: 2 });
+    assert.match(node.infotext, /Clip skip: 2/);
+    const result = await runInPage(page, { request: { ...REQUEST, clipSkip: 2 } });
+    assert.equal(result.infotext, node.infotext);
+    const { image } = decodePngRgb(Uint8Array.from(result.png));
+    const d = maxLevels(image.data, node.pixels);
+    console.log(`Clip skip 2: pixels within ${d} levels of the CPU's`);
+    assert.ok(d <= 1, `pixels differ by up to ${d} levels`);
+    const skip1 = await nodeRun();
+    assert.ok(maxLevels(image.data, skip1.pixels) > 1, "Clip skip 2 made Clip skip 1's image");
+  });
+});
