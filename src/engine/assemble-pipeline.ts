@@ -5,6 +5,7 @@
  * tokenizer and LoRAs from disk for Node; the browser engine does the same from a Blob.
  */
 import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
+import { COMPUTE_PRECISIONS, type ComputePrecision } from "../graph/float16-compute.js";
 import {
   TEXT_ENCODER_QUANTIZATIONS,
   type TextEncoderQuantization,
@@ -87,6 +88,24 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
   };
 }
 
+/**
+ * The compute precision asked for, checked: unset stays unset (the provider's entry chooses), except
+ * that int8 layers have no fp16 form, so with any quantization it is float32 and an explicit fp16 an
+ * error. openPipeline reads it for the graph variant; assemblePipeline checks it for every caller.
+ */
+export function checkedPrecision(options: EngineOptions): ComputePrecision | undefined {
+  const { precision, unetQuantization, vaeQuantization, textEncoderQuantization } = options.speed ?? {};
+  if (precision !== undefined && !COMPUTE_PRECISIONS.includes(precision)) {
+    throw new Error(`unknown precision "${precision}" (expected ${COMPUTE_PRECISIONS.join(", ")})`);
+  }
+  const quantized = [unetQuantization, vaeQuantization, textEncoderQuantization].some(
+    (q) => q !== undefined && q !== "none",
+  );
+  if (!quantized) return precision;
+  if (precision === "fp16") throw new Error("precision fp16 does not combine with int8 quantization");
+  return "fp32";
+}
+
 /** A quantization setting checked against its choices: a clear error names the network. */
 function checkedQuantization<T extends string>(
   value: T | undefined,
@@ -116,6 +135,7 @@ export function assemblePipeline(
   },
 ): OpenedPipeline {
   const unetOptions = unetSettings(model, options);
+  checkedPrecision(options);
   const textEncoderQuantization: TextEncoderQuantization = checkedQuantization(
     options.speed?.textEncoderQuantization,
     TEXT_ENCODER_QUANTIZATIONS,

@@ -9,14 +9,13 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
-import { COMPUTE_PRECISIONS, type ComputePrecision } from "../graph/float16-compute.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { ExecutionProviderError } from "../runtime/runtime.js";
 import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
 import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import { applyLoras, refuseLorasOnOnnx } from "./apply-loras.js";
-import { assemblePipeline, type OpenedPipeline } from "./assemble-pipeline.js";
+import { assemblePipeline, checkedPrecision, type OpenedPipeline } from "./assemble-pipeline.js";
 import { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import { diskGraphSessions } from "./disk-graph-sessions.js";
 import type { EngineOptions } from "./engine-options.js";
@@ -55,28 +54,11 @@ export async function openPipeline(path: string, options: EngineOptions = {}): P
   }
 }
 
-/**
- * The compute precision asked for: unset stays unset (the provider's entry chooses), except that
- * int8 layers have no fp16 form, so with any quantization it is float32 and an explicit fp16 an error.
- */
-function requestedPrecision(options: EngineOptions): ComputePrecision | undefined {
-  const { precision, unetQuantization, vaeQuantization, textEncoderQuantization } = options.speed ?? {};
-  if (precision !== undefined && !COMPUTE_PRECISIONS.includes(precision)) {
-    throw new Error(`unknown precision "${precision}" (expected ${COMPUTE_PRECISIONS.join(", ")})`);
-  }
-  const quantized = [unetQuantization, vaeQuantization, textEncoderQuantization].some(
-    (q) => q !== undefined && q !== "none",
-  );
-  if (!quantized) return precision;
-  if (precision === "fp16") throw new Error("precision fp16 does not combine with int8 quantization");
-  return "fp32";
-}
-
 /** What the first provider's variant needs to know of the device (WebGPU: f16 shaders), when it is asked. */
 async function deviceFeatures(options: EngineOptions): Promise<DeviceFeatures | undefined> {
   const { backend, executionProviders } = options.runtime ?? {};
   if (!executionProviderEntry(executionProviders).usesDeviceFeatures) return undefined;
-  if (requestedPrecision(options) !== undefined) return undefined;
+  if (checkedPrecision(options) !== undefined) return undefined;
   return { shaderF16: await webGpuRunsF16(backend ?? onnxruntimeNode()) };
 }
 
@@ -104,7 +86,7 @@ function networkContext(
   const requestedVariant = {
     attention: options.speed?.attention,
     weightStorage,
-    computePrecision: requestedPrecision(options),
+    computePrecision: checkedPrecision(options),
   };
   return {
     target: { runtime, session },
