@@ -159,13 +159,19 @@ describe("capability line", () => {
   });
 });
 
-describe("checkpoint or LoRA, from the .safetensors header", () => {
+describe("checkpoint, LoRA or TAESD, from the .safetensors header", () => {
   it("tells them apart by tensor names and refuses what is not a .safetensors file", async () => {
     assert.equal(kindFromTensorNames(["model.diffusion_model.input_blocks.0.0.weight"]), "checkpoint");
     assert.equal(kindFromTensorNames(["lora_unet_down_blocks_0_attentions_0_proj_in.alpha"]), "lora");
     assert.equal(kindFromTensorNames(["unet.down_blocks.0.attentions.0.proj_in.lora_A.weight"]), "lora");
     assert.equal(kindFromTensorNames(["lora_te_text_model_encoder_layers_0_mlp_fc1.hada_w1_a"]), "lora");
     assert.equal(kindFromTensorNames(["encoder.conv_in.weight"]), "other");
+    // TAESD: madebyollin's decoder (its first conv at 1, after the Clamp) and encoder, a whole module, diffusers'
+    assert.equal(kindFromTensorNames(["1.weight", "1.bias", "3.conv.0.weight"]), "taesd");
+    assert.equal(kindFromTensorNames(["0.weight", "0.bias", "2.conv.0.weight"]), "taesd");
+    assert.equal(kindFromTensorNames(["encoder.0.weight", "decoder.1.weight"]), "taesd");
+    assert.equal(kindFromTensorNames(["decoder.layers.0.weight", "decoder.layers.2.conv.0.weight"]), "taesd");
+    assert.equal(kindFromTensorNames(["2.weight"]), "other");
     const header = Buffer.from(
       JSON.stringify({ "model.diffusion_model.x": { dtype: "F32", shape: [1], data_offsets: [0, 4] } }),
     );

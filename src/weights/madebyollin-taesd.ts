@@ -13,10 +13,10 @@ import type { TaesdConfig } from "./architecture/model-config.js";
 import type { OpenedComponent } from "./component-from-files.js";
 import { openWeightsFile } from "./formats/open-weights-file.js";
 import type { TensorFile } from "./formats/tensor-file.js";
+import { MADEBYOLLIN_TAESD_FILES } from "./key-maps/taesd-key-map.js";
 import { madebyollinTaesdComponent } from "./taesd-from-files.js";
 
-/** The names madebyollin/taesd's files have; a folder holding them loads as one TAESD. */
-export const MADEBYOLLIN_TAESD_FILES = ["taesd_encoder.safetensors", "taesd_decoder.safetensors"] as const;
+export { MADEBYOLLIN_TAESD_FILES };
 
 /** The madebyollin files in `dir`, or undefined when it holds neither. */
 export function madebyollinTaesdFiles(dir: string): string[] | undefined {

@@ -53,6 +53,12 @@ export class ProgressMonitor {
     this.show(fraction, text);
   }
 
+  /** A live preview (base64 PNG), as the server's `current_image` is shown; "This device" hands its own. */
+  showPreview(base64Png: string): void {
+    this.preview.src = pngDataUrl(base64Png);
+    this.preview.hidden = false;
+  }
+
   stop(): void {
     this.running = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -70,10 +76,7 @@ export class ProgressMonitor {
       const p = await this.api.progress();
       if (!this.running) return;
       this.show(p.progress, describeProgress(p));
-      if (p.current_image) {
-        this.preview.src = pngDataUrl(p.current_image);
-        this.preview.hidden = false;
-      }
+      if (p.current_image) this.showPreview(p.current_image);
     } catch {
       // a missed poll is not worth an error: the generation request reports real failures
     }

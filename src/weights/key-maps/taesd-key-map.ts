@@ -140,3 +140,18 @@ export function madebyollinTaesdRename(
   }
   return undefined;
 }
+
+/**
+ * Whether a weight file's tensor names are TAESD's: madebyollin's layout (madebyollinTaesdRename) or
+ * diffusers' AutoencoderTiny (`encoder.layers.0.weight` / `decoder.layers.0.weight`, as
+ * classifyWeightFile tells "diffusers-taesd"). The browser's file picker sorts dropped files by it.
+ */
+export function isTaesdTensorNames(names: readonly string[]): boolean {
+  return (
+    madebyollinTaesdRename(names) !== undefined ||
+    names.some((n) => /^(encoder|decoder)\.layers\.0\.weight$/.test(n))
+  );
+}
+
+/** The names madebyollin/taesd's files have; a folder holding them loads as one TAESD. */
+export const MADEBYOLLIN_TAESD_FILES = ["taesd_encoder.safetensors", "taesd_decoder.safetensors"] as const;

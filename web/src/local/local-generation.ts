@@ -1,7 +1,8 @@
 /**
  * Runs the form's request on the in-tab engine: opens the engine for the chosen checkpoint (once,
  * again only when the checkpoint or backend changes), turns the form's values and the img2img /
- * inpainting pieces into a LocalGenerateRequest, and hands the PNGs back as gallery items. The
+ * inpainting pieces into a LocalGenerateRequest, and hands the PNGs back as gallery items (and
+ * TAESD's live previews, when the page has TAESD: taesd-source.ts, as base64 PNGs). The
  * engine comes from the injected LocalEngineDeps; nothing here calls the server.
  */
 
@@ -19,6 +20,7 @@ import type {
   WebGpuSupport,
 } from "./local-engine-api.js";
 import type { LocalCheckpoint, LocalLora } from "./model-source.js";
+import type { LocalTaesd } from "./taesd-source.js";
 
 export interface LocalJob {
   settings: Txt2ImgRequest;
@@ -115,8 +117,14 @@ export class LocalRunner {
     if (open) await (await open.engine.catch(() => undefined))?.dispose();
   }
 
-  private async open(checkpoint: LocalCheckpoint, signal: AbortSignal): Promise<LocalEngine> {
-    if (this.engine?.id !== checkpoint.id) {
+  private async open(
+    checkpoint: LocalCheckpoint,
+    signal: AbortSignal,
+    taesd?: LocalTaesd,
+  ): Promise<LocalEngine> {
+    // TAESD is read when the engine opens: other TAESD files, another engine
+    const id = taesd ? `${checkpoint.id}|taesd:${taesd.id}` : checkpoint.id;
+    if (this.engine?.id !== id) {
       await this.close();
       const backend = chooseBackend(await this.support());
       const graphStore = await this.graphStore.catch(() => undefined);
@@ -126,8 +134,9 @@ export class LocalRunner {
         onStatus: this.onStatus,
         signal,
         ...(checkpoint.overrides ? { overrides: checkpoint.overrides } : {}),
+        ...(taesd ? { taesd: taesd.blobs } : {}),
       });
-      this.engine = { id: checkpoint.id, engine };
+      this.engine = { id, engine };
       // a failed or stopped load is not kept: the next Generate tries again
       engine.catch(() => {
         if (this.engine?.engine === engine) this.engine = undefined;
@@ -144,15 +153,24 @@ export class LocalRunner {
     onStep: (image: number, images: number, step: number, total: number) => void,
     signal: AbortSignal,
     onImage: (item: GalleryItem) => void,
+    previews?: { taesd: LocalTaesd; onPreview(base64Png: string): void },
   ): Promise<number> {
-    const engine = await this.open(checkpoint, signal);
+    const engine = await this.open(checkpoint, signal, previews?.taesd);
+    const onPreview = previews && {
+      onPreview: (p: { png: Uint8Array }) => previews.onPreview(bytesToBase64(p.png)),
+    };
     const first = job.settings.seed >= 0 ? job.settings.seed : randomSeed();
     const count = Math.max(1, job.settings.n_iter ?? 1);
     let made = 0;
     for (let i = 0; i < count; i++) {
       signal.throwIfAborted();
       const request = await localRequest(job, (first + i) % 2 ** 32, loras);
-      const image = await engine.generate(request, (step, total) => onStep(i, count, step, total), signal);
+      const image = await engine.generate(
+        request,
+        (step, total) => onStep(i, count, step, total),
+        signal,
+        onPreview,
+      );
       onImage({ image: bytesToBase64(image.png), infotext: image.infotext, seed: image.seed });
       made++;
     }

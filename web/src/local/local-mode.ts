@@ -19,6 +19,7 @@ import { type ManagedGraphStore, openGraphStore, requestPersistence } from "./gr
 import type { LocalEngineDeps } from "./local-engine-api.js";
 import { LocalRunner } from "./local-generation.js";
 import { ModelSource } from "./model-source.js";
+import { TaesdSource } from "./taesd-source.js";
 
 /** The samplers and schedule types sdlite's own registry knows (what the engine accepts by name). */
 export function localSamplers(): SamplerItem[] {
@@ -41,6 +42,7 @@ export class LocalMode {
   private readonly capability = byId("local-capability", HTMLParagraphElement);
   private readonly warning = byId("local-backend-warning", HTMLParagraphElement);
   private readonly models: ModelSource;
+  private readonly taesd: TaesdSource;
   private readonly runner: LocalRunner;
   private graphStore: Promise<ManagedGraphStore> | undefined;
   private cachePanel: GraphCachePanel | undefined;
@@ -55,6 +57,11 @@ export class LocalMode {
     this.models = new ModelSource({
       onMessage: (text) => status.info(text),
       onError: (err) => status.error(err),
+      onChange: () => void this.runner.close(),
+      onTaesd: (files) => this.taesd.addFiles(files),
+    });
+    this.taesd = new TaesdSource({
+      onMessage: (text) => status.info(text),
       onChange: () => void this.runner.close(),
     });
     this.runner = new LocalRunner(deps, this.store(), (message, fraction) => {
@@ -80,7 +87,8 @@ export class LocalMode {
         onCleared: () => void this.runner.close(),
       });
       const restored = this.models.restore().catch((err: unknown) => status.error(err));
-      await Promise.all([restored, this.cachePanel.refresh(), this.showSupport()]);
+      const taesd = this.taesd.restore().catch((err: unknown) => status.error(err));
+      await Promise.all([restored, taesd, this.cachePanel.refresh(), this.showSupport()]);
     })();
     return this.entered;
   }
@@ -117,7 +125,10 @@ export class LocalMode {
     };
     const controller = new AbortController();
     this.controller = controller;
-    status.info(`Generating on this device with ${checkpoint.label}…`);
+    const taesd = this.taesd.current();
+    status.info(
+      `Generating on this device with ${checkpoint.label}…${taesd ? "" : " (no live previews without TAESD)"}`,
+    );
     progress.startLocal();
     const started = performance.now();
     let lastSeed: number | undefined;
@@ -135,6 +146,7 @@ export class LocalMode {
           gallery.add([item]);
           lastSeed ??= item.seed;
         },
+        taesd && { taesd, onPreview: (png) => progress.showPreview(png) },
       );
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       status.info(`Done on this device: ${made} image${made === 1 ? "" : "s"} in ${seconds} s`);

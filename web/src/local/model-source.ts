@@ -8,6 +8,8 @@ import { byId, el } from "../dom.js";
 import {
   DEFAULT_HUB_ENDPOINT,
   downloadTarget,
+  type HubDownloadTarget,
+  type HubRepoRef,
   listingUrl,
   parseListing,
   parseRepoInput,
@@ -81,7 +83,25 @@ async function readSidecar(file: File): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>;
 }
 
-const isAbort = (err: unknown) => err instanceof DOMException && err.name === "AbortError";
+/** The hub file `ref` names (or its checkpoint), pinned to the listing's commit: what downloadResumable takes. */
+export async function hubDownloadTarget(
+  endpoint: string,
+  ref: HubRepoRef,
+  signal: AbortSignal,
+): Promise<HubDownloadTarget> {
+  const response = await fetch(listingUrl(endpoint, ref), { signal });
+  if (!response.ok) {
+    throw new Error(
+      response.status === 401 || response.status === 404
+        ? `${ref.repo} was not found on ${endpoint} (or it is private or gated)`
+        : `${endpoint} answered ${response.status} for the files of ${ref.repo}`,
+    );
+  }
+  const listing = parseListing(await response.json(), ref.repo);
+  return downloadTarget(endpoint, ref, listing, pickCheckpoint(listing, ref));
+}
+
+export const isAbort = (err: unknown) => err instanceof DOMException && err.name === "AbortError";
 
 export class ModelSource {
   private readonly drop = byId("checkpoint-drop", HTMLLabelElement);
@@ -109,6 +129,8 @@ export class ModelSource {
       onError(err: unknown): void;
       /** The chosen checkpoint changed (its engine must be opened again). */
       onChange(): void;
+      /** TAESD files were dropped or picked (taesd-source.ts keeps them). */
+      onTaesd?(files: File[]): void;
     },
   ) {
     this.endpoint.value = getSetting(ENDPOINT_KEY) || DEFAULT_HUB_ENDPOINT;
@@ -183,6 +205,7 @@ export class ModelSource {
   /** Sorts dropped/picked files into the checkpoint and the LoRAs by their headers. */
   async addFiles(files: File[]): Promise<void> {
     let checkpoint: string | undefined;
+    const taesd: File[] = [];
     for (const file of files) {
       try {
         if (/\.safetensors\.sdlite\.json$/i.test(file.name)) {
@@ -195,11 +218,13 @@ export class ModelSource {
         const kind = await safetensorsKind(file);
         if (kind === "lora") {
           this.addLora(file);
+        } else if (kind === "taesd" && this.events.onTaesd) {
+          taesd.push(file);
         } else if (kind === "checkpoint") {
           checkpoint = `file:${file.name}:${file.size}:${file.lastModified}`;
           this.dropped.set(checkpoint, file);
         } else {
-          throw new Error(`${file.name} holds neither a Stable Diffusion checkpoint nor a LoRA`);
+          throw new Error(`${file.name} holds neither a Stable Diffusion checkpoint, a LoRA nor TAESD`);
         }
       } catch (err) {
         this.events.onError(
@@ -210,6 +235,7 @@ export class ModelSource {
         return;
       }
     }
+    if (taesd.length > 0) this.events.onTaesd?.(taesd);
     if (checkpoint) {
       await this.refreshList(checkpoint);
       this.events.onMessage(
@@ -334,16 +360,7 @@ export class ModelSource {
       setSetting(REPO_KEY, this.repo.value.trim());
       setSetting(FILE_KEY, this.file.value.trim());
       this.showProgress(0, 1, `Asking ${endpoint} for the files of ${ref.repo}…`);
-      const response = await fetch(listingUrl(endpoint, ref), { signal: controller.signal });
-      if (!response.ok) {
-        throw new Error(
-          response.status === 401 || response.status === 404
-            ? `${ref.repo} was not found on ${endpoint} (or it is private or gated)`
-            : `${endpoint} answered ${response.status} for the files of ${ref.repo}`,
-        );
-      }
-      const listing = parseListing(await response.json(), ref.repo);
-      const target = downloadTarget(endpoint, ref, listing, pickCheckpoint(listing, ref));
+      const target = await hubDownloadTarget(endpoint, ref, controller.signal);
       label = `${target.repo}/${target.path}`;
       const folderName = downloadFolderName(target.repo, target.path);
       const folder = await (await this.modelsDir()).getDirectoryHandle(folderName, { create: true });

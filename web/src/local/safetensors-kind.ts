@@ -1,14 +1,15 @@
 /**
  * Tells a dropped `.safetensors` file's kind from its header alone (the first 8 + N bytes; the
- * tensors are never read): an SD checkpoint, a LoRA/LyCORIS file, or something else.
+ * tensors are never read): an SD checkpoint, a LoRA/LyCORIS file, TAESD weights, or something else.
  */
+import { isTaesdTensorNames } from "../../../src/weights/key-maps/taesd-key-map.js";
 
-export type SafetensorsKind = "checkpoint" | "lora" | "other";
+export type SafetensorsKind = "checkpoint" | "lora" | "taesd" | "other";
 
 /** A header larger than this is not a model the tab could run anyway. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
-/** From the tensor names: LDM checkpoints hold `model.diffusion_model.*`, LoRAs `lora_*`/`.lora_A.` names. */
+/** From the tensor names: LDM checkpoints hold `model.diffusion_model.*`, LoRAs `lora_*`/`.lora_A.` names, TAESD its own (taesd-key-map.ts). */
 export function kindFromTensorNames(names: readonly string[]): SafetensorsKind {
   if (
     names.some(
@@ -20,6 +21,7 @@ export function kindFromTensorNames(names: readonly string[]): SafetensorsKind {
     return "lora";
   }
   if (names.some((n) => n.startsWith("model.diffusion_model."))) return "checkpoint";
+  if (isTaesdTensorNames(names)) return "taesd";
   return "other";
 }
 
