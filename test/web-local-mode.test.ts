@@ -167,6 +167,8 @@ const CHECKPOINT = safetensorsBytes(
   1000,
 );
 const LORA = safetensorsBytes(["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"]);
+/** madebyollin's TAESD decoder layout (its first conv at 1, after the Clamp). */
+const TAESD_DECODER = safetensorsBytes(["1.weight", "1.bias", "3.conv.0.weight"], 100);
 
 before(async () => {
   const double = fileURLToPath(new URL("./helpers/local-engine-double.ts", import.meta.url));
@@ -412,6 +414,41 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await done();
   });
 
+  it("TAESD dropped with the checkpoint: the line says previews are on, the engine double opens with it and its previews show in the progress area; Remove turns them off", async () => {
+    await freshBrowser();
+    const { page, done } = await openPage(browser, host.url, /status of 404/);
+    assert.match((await page.textContent("#local-taesd")) ?? "", /^No TAESD: live previews are off/);
+    assert.equal(await page.isVisible("#taesd-download"), true);
+    await dropFiles(page, "#checkpoint-drop", {
+      "model.safetensors": CHECKPOINT,
+      "taesd_decoder.safetensors": TAESD_DECODER,
+    });
+    await page.waitForSelector("#local-taesd:has-text('TAESD: taesd_decoder.safetensors')");
+    assert.equal(await page.isVisible("#taesd-download"), false);
+    // the TAESD file is not a checkpoint to choose
+    assert.deepEqual(await page.locator("#local-model option").allTextContents(), [
+      "model.safetensors (from disk, this visit)",
+    ]);
+    await page.fill("#steps", "10");
+    await page.click("#generate");
+    await page.waitForSelector("figure.result");
+    assert.match((await page.getAttribute("#preview", "src")) ?? "", /^data:image\/png;base64,/);
+    assert.equal(await page.getAttribute("#preview", "hidden"), null);
+    // Remove: the engine is opened again without TAESD, and no preview is shown
+    await page.click("#taesd-remove");
+    await page.waitForSelector("#local-taesd:has-text('No TAESD')");
+    await page.click("#generate");
+    await page.waitForFunction('document.querySelectorAll("figure.result").length === 2');
+    assert.match((await page.textContent("#status")) ?? "", /Done on this device/);
+    assert.notEqual(await page.getAttribute("#preview", "hidden"), null, "no preview without TAESD");
+    const record = await doubleRecord(page);
+    assert.deepEqual(
+      record.opened.map((o) => o.taesd),
+      [[TAESD_DECODER.length], []],
+    );
+    await done();
+  });
+
   it("a .safetensors file dropped anywhere that is neither checkpoint nor LoRA is refused in words", async () => {
     await freshBrowser();
     const { page, done } = await openPage(browser, host.url, /status of 404/);
@@ -516,6 +553,10 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
         "model.safetensors": source,
         "unet/diffusion_pytorch_model.safetensors": Buffer.alloc(64, 2),
         "model_index.json": "{}",
+      });
+      hub.addRepo("madebyollin/taesd", {
+        "taesd_encoder.safetensors": Buffer.alloc(64, 3),
+        "taesd_decoder.safetensors": TAESD_DECODER,
       });
     });
     after(async () => hub.close());
@@ -628,6 +669,43 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
       assert.equal(await page.isVisible("#local-model-delete"), false);
       await page.close();
       assert.deepEqual(errors, []);
+    });
+
+    it("Download TAESD: madebyollin/taesd's decoder into OPFS sdlite/taesd/, kept after a reload and given to the engine double; Remove deletes it", async () => {
+      await freshBrowser();
+      const { page, done } = await openPage(browser, host.url, /status of 404/);
+      await page.click("#hub-settings summary");
+      await page.fill("#hub-endpoint", hub.endpoint);
+      await page.locator("#hub-endpoint").dispatchEvent("change");
+      await page.click("#taesd-download");
+      await page.waitForSelector(
+        "#local-taesd:has-text('TAESD: madebyollin/taesd/taesd_decoder.safetensors')",
+      );
+      const stored = await opfsSizes(page, "taesd");
+      const parts = Object.entries(stored).filter(([name]) => name.includes("/part-"));
+      assert.equal(
+        parts.reduce((sum, [, size]) => sum + size, 0),
+        TAESD_DECODER.length,
+        JSON.stringify(stored),
+      );
+      assert.deepEqual(await opfsSizes(page, "models"), {}, "not listed as a checkpoint");
+      await reloadReady(page);
+      await page.waitForSelector(
+        "#local-taesd:has-text('TAESD: madebyollin/taesd/taesd_decoder.safetensors')",
+      );
+      await dropFiles(page, "#checkpoint-drop", { "model.safetensors": CHECKPOINT });
+      await page.fill("#steps", "5");
+      await page.click("#generate");
+      await page.waitForSelector("figure.result");
+      assert.deepEqual(
+        (await doubleRecord(page)).opened.map((o) => o.taesd),
+        [[TAESD_DECODER.length]],
+      );
+      assert.match((await page.getAttribute("#preview", "src")) ?? "", /^data:image\/png;base64,/);
+      await page.click("#taesd-remove");
+      await page.waitForSelector("#local-taesd:has-text('No TAESD')");
+      assert.deepEqual(await opfsSizes(page, "taesd"), {});
+      await done();
     });
 
     it("a download whose bytes do not match the hub's SHA-256 is refused and deleted", async () => {
