@@ -6,7 +6,8 @@
  *   Node's TAESD preview decode of Node's latents at that step within 1 level (the final images of the
  *   two agree within 1 level too: browser-engine.test.ts); without TAESD there are none;
  * - TAESD as the final decoder gives `sdlite generate`'s image and infotext (`VAE Decoder: TAESD`);
- * - Clip skip 2 gives the job run's image and infotext (`Clip skip: 2`).
+ * - Clip skip 2 gives the job run's image and infotext (`Clip skip: 2`);
+ * - batch size 2 × batch count 2 gives the job run's four images, seeds 42..45, and infotexts.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -54,10 +55,14 @@ interface PagePreview {
   afterSteps: number;
 }
 
-interface PageResult {
+interface PageImage {
   png: number[];
   infotext: string;
   seed: number;
+}
+
+interface PageResult extends PageImage {
+  images: PageImage[];
   previews: PagePreview[];
   statuses: string[];
   hasPreviews: boolean;
@@ -99,6 +104,14 @@ async function nodeRun(
   request: Partial<JobRequest> = {},
   engine: Partial<JobEngine> = {},
 ): Promise<{ pixels: Uint8Array; infotext: string }> {
+  return (await nodeImages(request, engine))[0];
+}
+
+/** Every image of the job run (batches), in seed order. */
+async function nodeImages(
+  request: Partial<JobRequest> = {},
+  engine: Partial<JobEngine> = {},
+): Promise<{ pixels: Uint8Array; infotext: string; seed: number }[]> {
   const result = await runGenerationJob({
     version: GENERATION_JOB_VERSION,
     model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
@@ -116,8 +129,11 @@ async function nodeRun(
     },
     engine: { runtime: { threads: 1, cache: false }, ...engine },
   });
-  const [image] = result.images;
-  return { pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data, infotext: image.infotext };
+  return result.images.map((image) => ({
+    pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data,
+    infotext: image.infotext,
+    seed: image.seed,
+  }));
 }
 
 /** Node's TAESD preview (the server's decoder) of Node's latents after every denoising step. */
@@ -159,7 +175,7 @@ async function nodePreviews(): Promise<Map<number, Uint8Array>> {
   }
 }
 
-describe("the in-tab engine's TAESD previews and decoder, and Clip skip, match Node (tiny SD1.5, Chromium wasm)", () => {
+describe("the in-tab engine's TAESD previews and decoder, Clip skip and batches match Node (tiny SD1.5, Chromium wasm)", () => {
   let browser: Browser;
   let server: IsolatedServer;
   let page: Page;
@@ -243,5 +259,26 @@ describe("the in-tab engine's TAESD previews and decoder, and Clip skip, match N
     assert.ok(d <= 1, `pixels differ by up to ${d} levels`);
     const skip1 = await nodeRun();
     assert.ok(maxLevels(image.data, skip1.pixels) > 1, "Clip skip 2 made Clip skip 1's image");
+  });
+
+  test("batch size 2 × batch count 2: the job run's four images (seeds 42..45), infotexts and pixels within 1 level", async () => {
+    const node = await nodeImages({ batchSize: 2, batchCount: 2 });
+    assert.deepEqual(
+      node.map((i) => i.seed),
+      [42, 43, 44, 45],
+    );
+    const result = await runInPage(page, { request: { ...REQUEST, batchSize: 2, batchCount: 2 } });
+    assert.deepEqual(
+      result.images.map((i) => i.seed),
+      [42, 43, 44, 45],
+    );
+    for (const [k, image] of result.images.entries()) {
+      assert.equal(image.infotext, node[k].infotext, `image ${k}: infotext`);
+      const d = maxLevels(decodePngRgb(Uint8Array.from(image.png)).image.data, node[k].pixels);
+      console.log(`batch image ${k} (seed ${image.seed}): pixels within ${d} levels of the CPU's`);
+      assert.ok(d <= 1, `image ${k}: pixels differ by up to ${d} levels`);
+    }
+    // four different images: the seeds reached the noise
+    assert.ok(maxLevels(node[0].pixels, node[1].pixels) > 1 && maxLevels(node[1].pixels, node[2].pixels) > 1);
   });
 });

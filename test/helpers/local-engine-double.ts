@@ -67,10 +67,13 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
   }
   const taesd = (options.taesd ?? []).map((b) => b.size);
   record.opened.push({ backend: options.backend, checkpointBytes: checkpoint.size, graph, taesd });
-  return {
+  const engine: LocalEngine = {
     backend: options.backend,
     previews: taesd.length > 0,
     async generate(request, onStep, signal, previews) {
+      return (await engine.generateImages(request, onStep, signal, previews))[0];
+    },
+    async generateImages(request, onStep, signal, previews) {
       const { initImage, mask, loras, ...plain } = request;
       record.requests.push({
         ...plain,
@@ -99,22 +102,28 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
           });
         }
       }
-      const data = new Uint8Array(request.width * request.height * 3);
-      for (let i = 0; i < data.length; i++) data[i] = (request.seed >> (8 * (i % 3))) & 0xff;
-      const infotext =
-        `${request.prompt}\nNegative prompt: ${request.negativePrompt ?? ""}\n` +
-        `Steps: ${request.steps}, Sampler: ${request.sampler}, CFG scale: ${request.cfgScale}, ` +
-        `Seed: ${request.seed}, Size: ${request.width}x${request.height}, Model: test-double`;
-      const png = encodePng(
-        { width: request.width, height: request.height, channels: 3, data },
-        { parameters: infotext },
-      );
-      return { png, infotext, seed: request.seed };
+      // A1111's seeds: seed + k·batchSize + j
+      const count = (request.batchSize ?? 1) * (request.batchCount ?? 1);
+      return Array.from({ length: count }, (_, k) => {
+        const seed = request.seed + k;
+        const data = new Uint8Array(request.width * request.height * 3);
+        for (let i = 0; i < data.length; i++) data[i] = (seed >> (8 * (i % 3))) & 0xff;
+        const infotext =
+          `${request.prompt}\nNegative prompt: ${request.negativePrompt ?? ""}\n` +
+          `Steps: ${request.steps}, Sampler: ${request.sampler}, CFG scale: ${request.cfgScale}, ` +
+          `Seed: ${seed}, Size: ${request.width}x${request.height}, Model: test-double`;
+        const png = encodePng(
+          { width: request.width, height: request.height, channels: 3, data },
+          { parameters: infotext },
+        );
+        return { png, infotext, seed };
+      });
     },
     async dispose() {
       record.disposed++;
     },
   };
+  return engine;
 }
 
 export const localEngineDeps: LocalEngineDeps = {

@@ -20,7 +20,7 @@
  * TAESD (options.taesd, as `--taesd`) gives live previews through the server's rule and code
  * (local-previews.ts) and, with options.decoder "taesd", the fast final decode.
  *
- * Not yet: hires fix, batches, outpainting, textual-inversion embeddings.
+ * Not yet: hires fix, outpainting, textual-inversion embeddings.
  */
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-options.js";
@@ -115,6 +115,12 @@ export interface LocalGenerateRequest {
   /** A1111's Clip skip (CLIP_stop_at_last_layers): 1 (default) uses the text encoder's last layer. */
   clipSkip?: number;
   /**
+   * A1111's batch size and batch count (generateImages): batchSize images per UNet batch, batchCount
+   * batches, with seeds seed + k·batchSize + j as `sdlite generate` and A1111 give them; default 1.
+   */
+  batchSize?: number;
+  batchCount?: number;
+  /**
    * LoRA files merged into the UNet and text encoder, in order, as `sdlite generate --lora FILE:WEIGHT`
    * does; `name` is what the infotext calls it (A1111: the file name without extension). A
    * `<lora:name:…>` tag in the prompt naming it is kept in the prompt; otherwise the infotext's
@@ -149,12 +155,20 @@ export interface LocalEngine {
   readonly backend: LocalBackend;
   /** Whether TAESD weights were given, so generate's `previews` get pictures. */
   readonly previews: boolean;
+  /** The request's first image (all of a batch are made; generateImages returns them all). */
   generate(
     request: LocalGenerateRequest,
     onStep?: (step: number, total: number) => void,
     signal?: AbortSignal,
     previews?: LocalPreviewOptions,
   ): Promise<LocalImage>;
+  /** Every image of the request (batchSize × batchCount), in seed order; previews show batch item 0. */
+  generateImages(
+    request: LocalGenerateRequest,
+    onStep?: (step: number, total: number) => void,
+    signal?: AbortSignal,
+    previews?: LocalPreviewOptions,
+  ): Promise<LocalImage[]>;
   dispose(): Promise<void>;
 }
 
@@ -273,6 +287,8 @@ export function preparedRequest(request: LocalGenerateRequest): PreparedInpainti
       : {}),
     ...(request.mask ? { mask: grayOf(request.mask) } : {}),
     ...(request.clipSkip !== undefined ? { clipSkip: request.clipSkip } : {}),
+    ...(request.batchSize !== undefined ? { batchSize: request.batchSize } : {}),
+    ...(request.batchCount !== undefined ? { batchCount: request.batchCount } : {}),
   };
   return prepareRequestInpainting(r, inpaintSettings(request), undefined);
 }
@@ -435,15 +451,15 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     onStep?: (step: number, total: number) => void,
     runSignal?: AbortSignal,
     previews?: LocalPreviewOptions,
-  ): Promise<LocalImage> => {
+  ): Promise<LocalImage[]> => {
     const prepared = preparedRequest(request);
     const r = prepared.request;
     const { pipeline: opened, loaded } = await pipelineFor(request.loras ?? [], runSignal);
     const shortHash = modelHash();
     const live = localPreviews(opened.previewDecoder, previews);
-    let made: Awaited<ReturnType<typeof generate>>[number] | undefined;
+    let made: Awaited<ReturnType<typeof generate>> = [];
     try {
-      [made] = await generate(opened.models, r, {
+      made = await generate(opened.models, r, {
         signal: runSignal,
         onProgress: (p) => {
           if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
@@ -454,30 +470,37 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       // a preview still decoding belongs to this image: it must not outlive it
       await live?.settled();
     }
-    if (!made) throw new Error("the generation was cancelled");
-    // A1111's paste-back, and the record, as run-generation-job.ts makes them
-    const image = prepared.finish(made.image);
-    const record: GenerationRecord = buildGenerationRecord({ ...r, prompt: request.prompt }, made.seed, {
-      inpainting: prepared.infotext,
-      modelName: modelName(name),
-      modelHash: await shortHash,
-      loras: recordLoras(request, loaded),
-      conditioning: made.conditioning,
-      speed: engineOptions.speed,
+    if (made.length === 0) throw new Error("the generation was cancelled");
+    const hashed = await shortHash;
+    // A1111's paste-back, and the record, as run-generation-job.ts makes them (each image its seed)
+    return made.map(({ image: generated, seed, conditioning }) => {
+      const image = prepared.finish(generated);
+      const record: GenerationRecord = buildGenerationRecord({ ...r, prompt: request.prompt }, seed, {
+        inpainting: prepared.infotext,
+        modelName: modelName(name),
+        modelHash: hashed,
+        loras: recordLoras(request, loaded),
+        conditioning,
+        speed: engineOptions.speed,
+      });
+      const infotext = formatInfotext(record);
+      return { png: encodePng(rgbPixels(image), { parameters: infotext }), infotext, seed };
     });
-    const infotext = formatInfotext(record);
-    return { png: encodePng(rgbPixels(image), { parameters: infotext }), infotext, seed: made.seed };
+  };
+  // one generation at a time: the sessions and onnxruntime-web's device are shared
+  const queued = (...args: Parameters<typeof run>): Promise<LocalImage[]> => {
+    const next = busy.then(() => run(...args));
+    busy = next.catch(() => undefined);
+    return next;
   };
 
   return {
     backend,
     previews: taesd !== undefined,
-    generate(request, onStep, runSignal, previews) {
-      // one generation at a time: the sessions and onnxruntime-web's device are shared
-      const next = busy.then(() => run(request, onStep, runSignal, previews));
-      busy = next.catch(() => undefined);
-      return next;
+    async generate(request, onStep, runSignal, previews) {
+      return (await queued(request, onStep, runSignal, previews))[0];
     },
+    generateImages: queued,
     async dispose() {
       await busy;
       await current.pipeline.close();

@@ -50,7 +50,7 @@ function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
-/** The engine's request for one image of the job (batch count: seed, seed+1, …). */
+/** The engine's request for one batch of the job (batch size images; seeds seed, seed+1, …). */
 export async function localRequest(
   job: LocalJob,
   seed: number,
@@ -65,6 +65,7 @@ export async function localRequest(
     width: job.img2img?.width ?? s.width,
     height: job.img2img?.height ?? s.height,
     seed,
+    ...((s.batch_size ?? 1) > 1 ? { batchSize: s.batch_size } : {}),
     sampler: s.sampler_name,
     ...(s.scheduler ? { scheduler: s.scheduler } : {}),
     ...(loras.length > 0 ? { loras: [...loras] } : {}),
@@ -145,7 +146,10 @@ export class LocalRunner {
     return this.engine.engine;
   }
 
-  /** Every image of the job (batch count), newest last; stops between images when `signal` aborts. */
+  /**
+   * Every image of the job, newest last: batch count batches of batch size images, seeds
+   * seed + k·batchSize + j as A1111 gives them; stops between batches when `signal` aborts.
+   */
   async run(
     checkpoint: LocalCheckpoint,
     loras: readonly LocalLora[],
@@ -161,18 +165,21 @@ export class LocalRunner {
     };
     const first = job.settings.seed >= 0 ? job.settings.seed : randomSeed();
     const count = Math.max(1, job.settings.n_iter ?? 1);
+    const size = Math.max(1, job.settings.batch_size ?? 1);
     let made = 0;
     for (let i = 0; i < count; i++) {
       signal.throwIfAborted();
-      const request = await localRequest(job, (first + i) % 2 ** 32, loras);
-      const image = await engine.generate(
+      const request = await localRequest(job, (first + i * size) % 2 ** 32, loras);
+      const images = await engine.generateImages(
         request,
         (step, total) => onStep(i, count, step, total),
         signal,
         onPreview,
       );
-      onImage({ image: bytesToBase64(image.png), infotext: image.infotext, seed: image.seed });
-      made++;
+      for (const image of images) {
+        onImage({ image: bytesToBase64(image.png), infotext: image.infotext, seed: image.seed });
+        made++;
+      }
     }
     return made;
   }
