@@ -414,6 +414,31 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await done();
   });
 
+  it("batch size 2 × batch count 2: two engine requests of batch size 2 (seeds s and s+2), four images with seeds s..s+3 (engine test double)", async () => {
+    await freshBrowser();
+    const { page, done } = await openPage(browser, host.url, /status of 404/);
+    await dropFiles(page, "#checkpoint-drop", { "model.safetensors": CHECKPOINT });
+    await page.fill("#steps", "2");
+    await page.fill("#seed", "500");
+    await page.fill("#batch-size", "2");
+    await page.fill("#batch-count", "2");
+    await page.click("#generate");
+    await page.waitForSelector("#status:has-text('Done on this device: 4 images')");
+    const seeds = await page
+      .locator("figure.result")
+      .evaluateAll((f) => f.map((e) => e.getAttribute("data-seed")));
+    assert.deepEqual(seeds, ["503", "502", "501", "500"], "newest first");
+    const requests = (await doubleRecord(page)).requests;
+    assert.deepEqual(
+      requests.map((r) => [r.seed, r.batchSize]),
+      [
+        [500, 2],
+        [502, 2],
+      ],
+    );
+    await done();
+  });
+
   it("TAESD dropped with the checkpoint: the line says previews are on, the engine double opens with it and its previews show in the progress area; Remove turns them off", async () => {
     await freshBrowser();
     const { page, done } = await openPage(browser, host.url, /status of 404/);
