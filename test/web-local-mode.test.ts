@@ -439,7 +439,7 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await done();
   });
 
-  it("TAESD dropped with the checkpoint: the line says previews are on, the engine double opens with it and its previews show in the progress area; Remove turns them off", async () => {
+  it("TAESD dropped with the checkpoint: the line says previews are on, the engine double opens with it and its previews show in the progress area; Decode with TAESD; Remove turns them off", async () => {
     await freshBrowser();
     const { page, done } = await openPage(browser, host.url, /status of 404/);
     assert.match((await page.textContent("#local-taesd")) ?? "", /^No TAESD: live previews are off/);
@@ -459,17 +459,26 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await page.waitForSelector("figure.result");
     assert.match((await page.getAttribute("#preview", "src")) ?? "", /^data:image\/png;base64,/);
     assert.equal(await page.getAttribute("#preview", "hidden"), null);
+    // Decode with TAESD: the engine is opened again with TAESD as the final decoder
+    await page.check("#taesd-decode");
+    await page.click("#generate");
+    await page.waitForFunction('document.querySelectorAll("figure.result").length === 2');
     // Remove: the engine is opened again without TAESD, and no preview is shown
     await page.click("#taesd-remove");
     await page.waitForSelector("#local-taesd:has-text('No TAESD')");
+    assert.equal(await page.isVisible("#taesd-decode"), false);
     await page.click("#generate");
-    await page.waitForFunction('document.querySelectorAll("figure.result").length === 2');
+    await page.waitForFunction('document.querySelectorAll("figure.result").length === 3');
     assert.match((await page.textContent("#status")) ?? "", /Done on this device/);
     assert.notEqual(await page.getAttribute("#preview", "hidden"), null, "no preview without TAESD");
     const record = await doubleRecord(page);
     assert.deepEqual(
-      record.opened.map((o) => o.taesd),
-      [[TAESD_DECODER.length], []],
+      record.opened.map((o) => [o.taesd, o.decoder]),
+      [
+        [[TAESD_DECODER.length], undefined],
+        [[TAESD_DECODER.length], "taesd"],
+        [[], undefined],
+      ],
     );
     await done();
   });

@@ -29,6 +29,8 @@ export interface DoubleRecord {
     graph: "built" | "from cache" | "no store";
     /** The TAESD files' sizes. */
     taesd: number[];
+    /** The final decoder asked for, when one was. */
+    decoder?: string;
   }[];
   requests: (Omit<LocalGenerateRequest, "initImage" | "mask" | "loras"> & {
     initImage?: [number, number];
@@ -66,7 +68,13 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
     }
   }
   const taesd = (options.taesd ?? []).map((b) => b.size);
-  record.opened.push({ backend: options.backend, checkpointBytes: checkpoint.size, graph, taesd });
+  record.opened.push({
+    backend: options.backend,
+    checkpointBytes: checkpoint.size,
+    graph,
+    taesd,
+    ...(options.decoder ? { decoder: options.decoder } : {}),
+  });
   const engine: LocalEngine = {
     backend: options.backend,
     previews: taesd.length > 0,

@@ -135,7 +135,7 @@ export class LocalRunner {
         onStatus: this.onStatus,
         signal,
         ...(checkpoint.overrides ? { overrides: checkpoint.overrides } : {}),
-        ...(taesd ? { taesd: taesd.blobs } : {}),
+        ...(taesd ? { taesd: taesd.blobs, ...(taesd.decode ? { decoder: "taesd" as const } : {}) } : {}),
       });
       this.engine = { id, engine };
       // a failed or stopped load is not kept: the next Generate tries again

@@ -28,12 +28,16 @@ export interface LocalTaesd {
   label: string;
   /** Named (graph keys use the name, size and lastModified). */
   blobs: File[];
+  /** TAESD as the final decoder too (the engine's `decoder: "taesd"`, as `--decoder taesd`). */
+  decode: boolean;
 }
 
 export class TaesdSource {
   private readonly line = byId("local-taesd", HTMLSpanElement);
   private readonly downloadButton = byId("taesd-download", HTMLButtonElement);
   private readonly removeButton = byId("taesd-remove", HTMLButtonElement);
+  private readonly decodeField = byId("taesd-decode-field", HTMLLabelElement);
+  private readonly decodeBox = byId("taesd-decode", HTMLInputElement);
   private readonly endpoint = byId("hub-endpoint", HTMLInputElement);
   /** Files dropped this visit, by name (a newer one of the same name replaces it). */
   private readonly dropped = new Map<string, File>();
@@ -49,6 +53,7 @@ export class TaesdSource {
   ) {
     this.downloadButton.addEventListener("click", () => void this.startDownload());
     this.removeButton.addEventListener("click", () => void this.remove());
+    this.decodeBox.addEventListener("change", () => this.events.onChange());
     this.show();
   }
 
@@ -77,19 +82,23 @@ export class TaesdSource {
 
   /** What the engine gets: the dropped files, else the download; undefined: previews off. */
   current(): LocalTaesd | undefined {
+    const decode = this.decodeBox.checked;
+    const as = decode ? ":decode" : "";
     if (this.dropped.size > 0) {
       const blobs = [...this.dropped.values()];
       return {
-        id: `file:${blobs.map((b) => `${b.name}:${b.size}:${b.lastModified}`).join("|")}`,
+        id: `file:${blobs.map((b) => `${b.name}:${b.size}:${b.lastModified}`).join("|")}${as}`,
         label: blobs.map((b) => b.name).join(", "),
         blobs,
+        decode,
       };
     }
     if (this.stored) {
       return {
-        id: `hub:${this.folderName()}`,
+        id: `hub:${this.folderName()}${as}`,
         label: `${TAESD_REPO}/${TAESD_DECODER_FILE}`,
         blobs: [this.stored],
+        decode,
       };
     }
     return undefined;
@@ -104,6 +113,7 @@ export class TaesdSource {
         : `No TAESD: live previews are off. Drop ${TAESD_DECODER_FILE} (${TAESD_REPO}) above, or download it`);
     this.downloadButton.hidden = taesd !== undefined || this.download !== undefined;
     this.removeButton.hidden = taesd === undefined;
+    this.decodeField.hidden = taesd === undefined;
   }
 
   private dir(): Promise<FileSystemDirectoryHandle> {
