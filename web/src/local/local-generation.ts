@@ -154,7 +154,7 @@ export class LocalRunner {
     checkpoint: LocalCheckpoint,
     loras: readonly LocalLora[],
     job: LocalJob,
-    onStep: (image: number, images: number, step: number, total: number) => void,
+    onStep: (batch: number, batches: number, step: number, total: number) => void,
     signal: AbortSignal,
     onImage: (item: GalleryItem) => void,
     previews?: { taesd: LocalTaesd; onPreview(base64Png: string): void },

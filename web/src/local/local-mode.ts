@@ -137,9 +137,10 @@ export class LocalMode {
         checkpoint,
         this.models.currentLoras(),
         job,
-        (image, images, step, total) => {
-          const batch = images > 1 ? `Image ${image + 1}/${images} · ` : "";
-          progress.update((image + step / Math.max(1, total)) / images, `${batch}Step ${step}/${total}`);
+        (batchNo, batches, step, total) => {
+          // as the server's progress says it (progress.ts): one batch of batch size images at a time
+          const batch = batches > 1 ? `Batch ${batchNo + 1}/${batches} · ` : "";
+          progress.update((batchNo + step / Math.max(1, total)) / batches, `${batch}Step ${step}/${total}`);
         },
         controller.signal,
         (item) => {
