@@ -97,9 +97,10 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
     // onnxruntime's native WebGPU MultiHeadAttention computes wrong numbers on the SwiftShader
     // adapter (head size a multiple of 4, query length >= 32; test/webgpu-networks.test.ts shows it)
     // and on Mesa's lavapipe too (less wrong; test/webgpu-fp16-lavapipe.test.ts), so the fault is
-    // the kernel's, not one driver's, and no GPU proved it right yet: MatMul→Softmax→MatMul, which matches the CPU. The same entry
-    // serves onnxruntime-web's WebGPU build in the browser (the native EP too; JSEP rejects the
-    // text encoder's [1,1,S,S] causal bias): test/browser-runtime.test.ts and browser-engine.test.ts.
+    // the kernel's, not one driver's, and no GPU proved it right yet: MatMul→Softmax→MatMul, which
+    // matches the CPU. The same entry serves onnxruntime-web's WebGPU build in the browser (the
+    // native EP too; JSEP rejects the text encoder's [1,1,S,S] causal bias):
+    // test/browser-runtime.test.ts and browser-engine.test.ts.
     name: "webgpu",
     // fp16 compute where the adapter has f16 shaders: onnxruntime's WebGPU kernels otherwise refuse
     // to run ("requires f16 but the device does not support it", as on SwiftShader); the fp16 graphs
