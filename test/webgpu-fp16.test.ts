@@ -1,7 +1,8 @@
 /**
  * fp16 compute (graph/float16-compute.ts), the WebGPU variant's graphs on an adapter with f16
- * shaders. The SwiftShader adapter the tests have runs no f16 shader (onnxruntime's WebGPU kernels
- * refuse fp16 there, shown below), so the SAME fp16 graphs run on the CPU provider: onnxruntime
+ * shaders. The SwiftShader adapter most tests have runs no f16 shader (onnxruntime's WebGPU kernels
+ * refuse fp16 there, shown below); Mesa's lavapipe does, and test/webgpu-fp16-lavapipe.test.ts runs
+ * the fp16 graphs on it. Here the SAME fp16 graphs run on the CPU provider: onnxruntime
  * runs an fp16 op with a float16 kernel where it has one and otherwise between Casts to float32 and
  * back, so every activation is rounded to fp16 after each op and an overflow becomes an infinity
  * that reaches the output. Checked per network of the tiny SD1.5 fixture: finite, and close to the
@@ -9,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { graphVariantFor } from "../src/engine/graph-variant.js";
+import { graphVariantFor, WEBGPU_FUSED_OPS } from "../src/engine/graph-variant.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
 import { toFloat16Compute } from "../src/graph/float16-compute.js";
@@ -216,6 +217,14 @@ describe("fp16 on the WebGPU variant", () => {
       "fp32",
     );
     assert.equal(graphVariantFor(["cpu"], { computePrecision: "fp16" }).computePrecision, "fp16");
+  });
+
+  test("fp16 leaves out BiasSplitGelu, whose WebGPU kernel fails in fp16; fp32 keeps every fused op", () => {
+    const fp16 = graphVariantFor(["webgpu"], {}, { shaderF16: true }).fusedOps;
+    assert.ok(!fp16.includes("biasSplitGelu"));
+    assert.deepEqual([...fp16].sort(), WEBGPU_FUSED_OPS.filter((op) => op !== "biasSplitGelu").sort());
+    assert.deepEqual(graphVariantFor(["webgpu"], {}, { shaderF16: false }).fusedOps, WEBGPU_FUSED_OPS);
+    assert.ok(!graphVariantFor(["webgpu"], { computePrecision: "fp16" }).fusedOps.includes("biasSplitGelu"));
   });
 
   test("the SwiftShader adapter runs no f16 shader, so the webgpu variant stays float32 here", async () => {

@@ -72,6 +72,16 @@ export const WEBGPU_FUSED_OPS: readonly FusedOp[] = [
   "biasAdd",
 ];
 
+/**
+ * The fused ops of the WebGPU variant in fp16: onnxruntime's WebGPU BiasSplitGelu fails at run time
+ * on float16 ("absl ... raw_hash_map<>::at", onnxruntime-node 1.30 on lavapipe's f16 shaders), so
+ * the fp16 UNet keeps its plain Add → Split → Gelu → Mul; test/webgpu-fp16-lavapipe.test.ts checks
+ * each op in fp16.
+ */
+export const WEBGPU_FP16_FUSED_OPS: readonly FusedOp[] = WEBGPU_FUSED_OPS.filter(
+  (op) => op !== "biasSplitGelu",
+);
+
 export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
   {
     name: "cpu",
@@ -85,21 +95,26 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
   },
   {
     // onnxruntime's native WebGPU MultiHeadAttention computes wrong numbers on the SwiftShader
-    // adapter (head size a multiple of 4, query length >= 32; test/webgpu-networks.test.ts shows it),
-    // and no GPU proved it right yet: MatMul→Softmax→MatMul, which matches the CPU. The same entry
-    // serves onnxruntime-web's WebGPU build in the browser (the native EP too; JSEP rejects the
-    // text encoder's [1,1,S,S] causal bias): test/browser-runtime.test.ts and browser-engine.test.ts.
+    // adapter (head size a multiple of 4, query length >= 32; test/webgpu-networks.test.ts shows it)
+    // and on Mesa's lavapipe too (less wrong; test/webgpu-fp16-lavapipe.test.ts), so the fault is
+    // the kernel's, not one driver's, and no GPU proved it right yet: MatMul→Softmax→MatMul, which
+    // matches the CPU. The same entry serves onnxruntime-web's WebGPU build in the browser (the
+    // native EP too; JSEP rejects the text encoder's [1,1,S,S] causal bias):
+    // test/browser-runtime.test.ts and browser-engine.test.ts.
     name: "webgpu",
     // fp16 compute where the adapter has f16 shaders: onnxruntime's WebGPU kernels otherwise refuse
     // to run ("requires f16 but the device does not support it", as on SwiftShader); the fp16 graphs
-    // are checked on the CPU provider instead (test/webgpu-fp16.test.ts)
+    // run on Mesa's lavapipe, which has f16 shaders (test/webgpu-fp16-lavapipe.test.ts)
     usesDeviceFeatures: true,
-    variant: (requested, device) => ({
-      attention: attentionEverywhere(requested.attention ?? "matmul"),
-      weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
-      computePrecision: requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32"),
-      fusedOps: WEBGPU_FUSED_OPS,
-    }),
+    variant: (requested, device) => {
+      const computePrecision = requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32");
+      return {
+        attention: attentionEverywhere(requested.attention ?? "matmul"),
+        weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+        computePrecision,
+        fusedOps: computePrecision === "fp16" ? WEBGPU_FP16_FUSED_OPS : WEBGPU_FUSED_OPS,
+      };
+    },
   },
   {
     // onnxruntime-web's wasm backend (the in-tab engine, web/src/local/): its CPU kernels are
