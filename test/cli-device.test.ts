@@ -1,7 +1,8 @@
 /**
- * `sdlite generate --device`: auto on the SwiftShader adapter (helpers/webgpu-adapter.ts) reports
- * the adapter and makes the CPU's image within one 8-bit level; without any adapter, an explicit
- * webgpu is one error line (exit 1) and auto falls back to the CPU's exact image. 64x64, 2 steps:
+ * `sdlite generate --device`: an explicit webgpu on the SwiftShader adapter (helpers/webgpu-adapter.ts)
+ * reports the adapter and makes the CPU's image within one 8-bit level, while auto passes over that
+ * software adapter (shaders on the CPU are slower than the CPU provider) to the CPU's exact image;
+ * without any adapter, an explicit webgpu is one error line (exit 1) and auto falls back likewise. 64x64, 2 steps:
  * SwiftShader is 100-200x slower than the CPU.
  */
 import assert from "node:assert/strict";
@@ -11,9 +12,11 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { serveEngineOptions } from "../src/cli/commands/serve.js";
 import { chooseDevice, cpuAfterFailure, type DeviceChoice } from "../src/cli/device-choice.js";
+import { describeAdapter, gpuAdapterInfo } from "../src/engine/gpu-adapter-info.js";
 import { decodePng, encodePng } from "../src/image/png.js";
 import { InvalidRequestError } from "../src/pipeline/invalid-request.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import type { Runtime } from "../src/runtime/runtime.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { runSdlite } from "./helpers/sdlite-cli.js";
 import { tinyRrdbWeights, writeTinyPth } from "./helpers/tiny-upscalers.js";
@@ -38,16 +41,25 @@ function pixels(run: { stdout: string }) {
 }
 
 describe("generate --device", () => {
-  test("auto picks the SwiftShader WebGPU adapter, says so, and matches the CPU image within 1 level", async () => {
+  test("webgpu runs on the SwiftShader adapter, says so, and matches the CPU image within 1 level; auto passes over it", async () => {
     const cpu = await generate("cpu", {});
     assert.equal(cpu.status, 0, cpu.stderr);
-    const gpu = await generate("auto", swiftShaderEnv());
+    const auto = await generate("auto", swiftShaderEnv());
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.match(
+      auto.stderr,
+      /^device: cpu \(the only WebGPU adapter is a software one \(SwiftShader \(software\)\), slower than the CPU; falling back to the CPU\)$/m,
+    );
+    assert.equal(pixels(auto).doc.device.used, "cpu");
+    assert.deepEqual(pixels(auto).data, pixels(cpu).data);
+    const gpu = await generate("webgpu", swiftShaderEnv());
     assert.equal(gpu.status, 0, gpu.stderr);
     assert.match(gpu.stderr, /device: webgpu \(adapter: SwiftShader \(software\), Google, vulkan\)/);
     const want = pixels(cpu);
     const got = pixels(gpu);
     assert.deepEqual(want.doc.device, { requested: "cpu", used: "cpu" });
     assert.equal(got.doc.device.used, "webgpu");
+    assert.equal(got.doc.device.adapter.software, true);
     assert.equal(got.doc.device.adapter.name, "SwiftShader (software)");
     let worst = 0;
     for (let i = 0; i < want.data.length; i++) worst = Math.max(worst, Math.abs(want.data[i] - got.data[i]));
@@ -157,6 +169,53 @@ describe("device choice", () => {
     });
     assert.equal(cpuAfterFailure(onGpu("webgpu"), lost), undefined);
     assert.equal(cpuAfterFailure(onGpu("auto"), new InvalidRequestError("bad size")), undefined);
+  });
+
+  test("the adapter is software only when every Vulkan driver is (SwiftShader, lavapipe); auto then takes the CPU unprobed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sdlite-icd-"));
+    const manifest = (name: string, library: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify({ file_format_version: "1.0.0", ICD: { library_path: library } }));
+      return path;
+    };
+    const lavapipe = manifest("lvp.json", "/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so");
+    const swiftshader = manifest("ss.json", "./libvk_swiftshader.so");
+    const intel = manifest("intel.json", "/usr/lib/x86_64-linux-gnu/libvulkan_intel.so");
+    const saved = process.env.VK_ICD_FILENAMES;
+    const withIcds = (...paths: string[]) => {
+      process.env.VK_ICD_FILENAMES = paths.join(":");
+      return gpuAdapterInfo();
+    };
+    // a runtime that must never be probed: auto decides from the drivers alone
+    const unprobed = {
+      name: "unprobed",
+      availableProviders: () => ["cpu", "webgpu"],
+      createSession: () => assert.fail("auto probed a software-only adapter"),
+    } as unknown as Runtime;
+    try {
+      const lvp = withIcds(lavapipe);
+      assert.equal(lvp.name, "lavapipe (software)");
+      assert.equal(lvp.vendor, "Mesa");
+      assert.equal(lvp.software, true);
+      assert.equal(describeAdapter(lvp), "lavapipe (software), Mesa, vulkan");
+      const both = withIcds(lavapipe, swiftshader);
+      assert.equal(both.software, true);
+      assert.equal(both.name, undefined, "two software drivers: which one Dawn takes is not known");
+      const mixed = withIcds(intel, lavapipe);
+      assert.equal(mixed.software, undefined);
+      assert.equal(mixed.name, undefined);
+
+      withIcds(lavapipe);
+      const auto = await chooseDevice("auto", unprobed);
+      assert.equal(auto.device, "cpu");
+      assert.equal(
+        auto.fallback,
+        "the only WebGPU adapter is a software one (lavapipe (software)), slower than the CPU",
+      );
+    } finally {
+      if (saved === undefined) delete process.env.VK_ICD_FILENAMES;
+      else process.env.VK_ICD_FILENAMES = saved;
+    }
   });
 
   test("dml and coreml are refused in one line where onnxruntime-node does not bundle them", async () => {

@@ -1,7 +1,8 @@
 /**
  * `--device auto|cpu|webgpu|dml|coreml` → the execution providers every command hands the engine.
  * `auto` takes WebGPU when a probe graph runs right on it and otherwise the CPU, saying why in one
- * line; an explicit GPU device that cannot be had is a one-line error (exit 1), never a fallback.
+ * line; it passes over a software adapter (SwiftShader, lavapipe: shaders on the CPU, slower than
+ * the CPU provider), which only an explicit `--device webgpu` uses; an explicit GPU device that cannot be had is a one-line error (exit 1), never a fallback.
  */
 import { describeAdapter, type GpuAdapterInfo, gpuAdapterInfo } from "../engine/gpu-adapter-info.js";
 import { probeWebGpu } from "../engine/webgpu-probe.js";
@@ -53,6 +54,13 @@ export async function chooseDevice(
       );
     }
     return { requested, device: requested, executionProviders: [requested] };
+  }
+  if (requested === "auto") {
+    const adapter = gpuAdapterInfo();
+    if (adapter.software) {
+      const which = adapter.name ?? adapter.drivers?.join(", ") ?? "software";
+      return cpu(requested, `the only WebGPU adapter is a software one (${which}), slower than the CPU`);
+    }
   }
   // the default runtime is probed in a child process: no Dawn noise on stderr, no crash here
   const probe = runtime === onnxruntimeNode() ? await probeWebGpuInChild() : await probeWebGpu(runtime);

@@ -18,6 +18,18 @@ export interface GpuAdapterInfo {
   readonly memoryBytes?: number;
   /** Vulkan driver libraries Dawn can load (Linux). */
   readonly drivers?: readonly string[];
+  /** Every driver Dawn can load rasterises on the CPU (SwiftShader, Mesa's lavapipe). */
+  readonly software?: boolean;
+}
+
+/** The software Vulkan drivers sdlite knows, by library name: they run shaders on the CPU. */
+const SOFTWARE_DRIVERS: readonly { pattern: RegExp; name: string; vendor: string }[] = [
+  { pattern: /swiftshader/i, name: "SwiftShader (software)", vendor: "Google" },
+  { pattern: /^libvulkan_lvp\./i, name: "lavapipe (software)", vendor: "Mesa" },
+];
+
+function softwareDriver(library: string) {
+  return SOFTWARE_DRIVERS.find((d) => d.pattern.test(library));
 }
 
 const PCI_VENDORS: Readonly<Record<string, string>> = {
@@ -77,14 +89,17 @@ export function gpuAdapterInfo(): GpuAdapterInfo {
   if (process.platform === "darwin") return { api: "metal" };
   if (process.platform !== "linux") return { api: "unknown" };
   const drivers = vulkanDrivers();
-  const software = drivers.length > 0 && drivers.every((d) => /swiftshader/i.test(d));
+  const software = drivers.length > 0 && drivers.every((d) => softwareDriver(d) !== undefined);
+  // with several software drivers, Dawn's order is not known: name one only when it is the only one
+  const named = software && drivers.length === 1 ? softwareDriver(drivers[0]) : undefined;
   const { vendors, memoryBytes } = drmCards();
   return {
     api: "vulkan",
-    ...(software ? { name: "SwiftShader (software)", vendor: "Google" } : {}),
+    ...(named ? { name: named.name, vendor: named.vendor } : {}),
     ...(!software && vendors.length ? { vendor: vendors.join(", ") } : {}),
     ...(!software && memoryBytes ? { memoryBytes } : {}),
     ...(drivers.length ? { drivers } : {}),
+    ...(software ? { software } : {}),
   };
 }
 

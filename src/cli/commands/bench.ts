@@ -216,7 +216,7 @@ export function registerBenchCommand(program: Command): void {
     .addOption(
       new Option(
         "--device <name>",
-        "also time every stage on this device, as one more option set beside the CPU's: webgpu (an error if no adapter works), auto (WebGPU if usable), dml/coreml where bundled; cpu: the CPU only (default)",
+        "also time every stage on this device, as one more option set beside the CPU's: webgpu (an error if no adapter works), auto (WebGPU on a GPU if usable), dml/coreml where bundled; cpu: the CPU only (default)",
       ).choices([...DEVICE_NAMES]),
     )
     .option("--sdcpp-steps <n>", "denoising steps of each stable-diffusion.cpp call", integer(1), 2)

@@ -206,7 +206,7 @@ export function registerGenerateCommand(program: Command): void {
     .addOption(
       new Option(
         "--device <name>",
-        "where the networks run: cpu (default), webgpu (an error if no adapter works), auto (WebGPU if a probe runs right on it, else the CPU with a note); dml/coreml where onnxruntime-node bundles them",
+        "where the networks run: cpu (default), webgpu (an error if no adapter works), auto (WebGPU on a GPU if a probe runs right on it, else the CPU with a note; a software adapter only with webgpu); dml/coreml where onnxruntime-node bundles them",
       ).choices([...DEVICE_NAMES]),
     )
     .option("--low-memory", "load each network only while it runs (on with --fast)")

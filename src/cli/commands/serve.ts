@@ -255,7 +255,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(
       new Option(
         "--device <name>",
-        "where every job's networks run: cpu (default), webgpu (exit 1 if no adapter works), auto (WebGPU if a probe runs right on it at start-up, else the CPU); dml/coreml where bundled",
+        "where every job's networks run: cpu (default), webgpu (exit 1 if no adapter works), auto (WebGPU on a GPU if a probe runs right on it at start-up, else the CPU); dml/coreml where bundled",
       ).choices([...DEVICE_NAMES]),
     )
     .option("--low-memory", "load each network only while it runs; keep one model open")

@@ -199,7 +199,7 @@ export function registerUpscaleCommand(program: Command): void {
     .addOption(
       new Option(
         "--device <name>",
-        "where an upscaler model runs: cpu (default), webgpu (an error if no adapter works), auto (WebGPU if usable, else the CPU); dml/coreml where bundled",
+        "where an upscaler model runs: cpu (default), webgpu (an error if no adapter works), auto (WebGPU on a GPU if usable, else the CPU); dml/coreml where bundled",
       ).choices([...DEVICE_NAMES]),
     )
     .option("--json", "print one JSON object (file, size, infotext, seconds) on stdout")
