@@ -16,6 +16,7 @@ export type {
   LocalLoadOptions,
   WebGpuSupport,
 } from "./local-engine.js";
+export type { LocalHires } from "./local-hires.js";
 
 /** local-engine.ts's `openLocalEngine`. */
 export type OpenLocalEngine = (checkpoint: Blob, options: LocalLoadOptions) => Promise<LocalEngine>;

@@ -17,7 +17,10 @@
  * The page must be cross-origin isolated (COOP/COEP headers: `sdlite serve` sends them) for
  * onnxruntime-web's threads. ORT's module and wasm files come from `./ort/` beside this bundle.
  *
- * Not yet: hires fix, batches, outpainting, textual-inversion embeddings, Clip skip.
+ * A1111's hires fix (latent modes and the resamplers) runs as the job runner runs it (local-hires.ts
+ * over src/pipeline/hires-pass.ts).
+ *
+ * Not yet: batches, outpainting, textual-inversion embeddings, Clip skip.
  */
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
@@ -37,7 +40,7 @@ import {
   type PreparedInpainting,
   prepareRequestInpainting,
 } from "../../../src/pipeline/a1111-inpainting.js";
-import { generate } from "../../../src/pipeline/generate.js";
+import type { GeneratedImage, GenerateOptions } from "../../../src/pipeline/generate.js";
 import { buildGenerationRecord, type RecordLora } from "../../../src/pipeline/generation-record.js";
 import type { GenerationRequest } from "../../../src/pipeline/request.js";
 import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
@@ -50,6 +53,7 @@ import { singleFileModel } from "../../../src/weights/single-file-model.js";
 import { readLoraBlob } from "./blob-lora.js";
 import { BlobSafetensors } from "./blob-safetensors.js";
 import { blobSha256 } from "./blob-sha256.js";
+import { type LocalHiresRequest, prepareLocalGeneration } from "./local-hires.js";
 import type { GraphStore } from "./store-graph-sessions.js";
 import { storeGraphSessions } from "./store-graph-sessions.js";
 import { type WebGpuSupport, webgpuSupport } from "./webgpu-support.js";
@@ -80,7 +84,7 @@ export interface LocalImageData {
   readonly data: Uint8ClampedArray | Uint8Array;
 }
 
-export interface LocalGenerateRequest {
+export interface LocalGenerateRequest extends LocalHiresRequest {
   prompt: string;
   negativePrompt?: string;
   steps: number;
@@ -383,12 +387,16 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     const r = prepared.request;
     const { pipeline: opened, loaded } = await pipelineFor(request.loras ?? [], runSignal);
     const shortHash = modelHash();
-    const [made] = await generate(opened.models, r, {
-      signal: runSignal,
-      onProgress: (p) => {
-        if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
-      },
-    });
+    const onProgress: GenerateOptions["onProgress"] = (p) => {
+      if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
+    };
+    const generation = await prepareLocalGeneration(opened.models, r, request.hires, { onProgress });
+    let made: GeneratedImage | undefined;
+    try {
+      [made] = await generation.iteration(0, { signal: runSignal, onProgress });
+    } finally {
+      await generation.close();
+    }
     if (!made) throw new Error("the generation was cancelled");
     // A1111's paste-back, and the record, as run-generation-job.ts makes them
     const image = prepared.finish(made.image);
@@ -397,7 +405,8 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       modelName: modelName(name),
       modelHash: await shortHash,
       loras: recordLoras(request, loaded),
-      conditioning: made.conditioning,
+      conditioning: generation.conditioning,
+      ...(request.hires ? { hires: request.hires } : {}),
     });
     const infotext = formatInfotext(record);
     return { png: encodePng(rgbPixels(image), { parameters: infotext }), infotext, seed: made.seed };
