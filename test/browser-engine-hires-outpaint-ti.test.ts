@@ -8,13 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { outpaintCanvas } from "../src/image/outpaint-canvas.js";
+import type { InpaintSettings } from "../src/pipeline/a1111-inpainting.js";
 import type { JobHires } from "../src/pipeline/hires-fix.js";
+import { encodeImage } from "../src/pipeline/job-image.js";
 import {
   assertSameImage,
   type EnginePage,
+  maxLevels,
   nodeRun,
   openEnginePage,
   type PageRequest,
+  rgba,
   runInPage,
 } from "./helpers/in-tab-engine.js";
 
@@ -39,6 +44,16 @@ const JOB_REQUEST = {
   height: REQUEST.height,
   seed: REQUEST.seed,
   sampler: REQUEST.sampler,
+};
+
+/** A 64x48 RGB gradient to outpaint. */
+const INIT = {
+  width: 64,
+  height: 48,
+  data: Uint8Array.from({ length: 64 * 48 * 3 }, (_, i) => {
+    const p = Math.floor(i / 3);
+    return ((p % 64) * 4 + Math.floor(p / 64) * 3 + (i % 3) * 70) & 255;
+  }),
 };
 
 describe("the in-tab engine's hires fix, outpainting and embeddings make the Node CPU's image (tiny SD1.5, Chromium, wasm)", () => {
@@ -83,5 +98,66 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
       runInPage(engine.page, "wasm", { ...REQUEST, hires: { upscaler: "4x-UltraSharp", scale: 2 } }),
       /hires upscaler "4x-UltraSharp" needs a model file; in the browser: the Latent modes, None, Lanczos, Nearest/,
     );
+  });
+
+  test("outpainting as the page sends it (20 px on the left: an 88x48 canvas and its mask, mask blur 2, fill): the server's image and infotext, pixels within 1 level", async () => {
+    // what InitImagePanel sends in both modes (web/src/init-image.ts): the image on its canvas
+    const canvas = outpaintCanvas(INIT, { left: 20, right: 0, up: 0, down: 0 }, 2, 2);
+    assert.deepEqual([canvas.image.width, canvas.image.height], [88, 48]);
+    const inpaint: InpaintSettings = {
+      maskBlurX: 2,
+      maskBlurY: 2,
+      maskedContent: "fill",
+      fullRes: false,
+      fullResPadding: 32,
+      invertMask: false,
+    };
+    const sized = { ...JOB_REQUEST, width: 88, height: 48, strength: 0.75 };
+    // the server's job for that body: an ordinary inpainting of the canvas
+    const node = await nodeRun({
+      request: {
+        ...sized,
+        initImage: encodeImage(canvas.image, 3),
+        mask: encodeImage(canvas.mask, 1),
+        inpaint,
+      },
+    });
+    assert.match(
+      node.infotext,
+      /Size: 88x48, .*Denoising strength: 0\.75, .*Mask blur: 2, Masked content: fill/,
+    );
+    // and `sdlite generate --outpaint left=20` makes the same image from the image itself
+    const cli = await nodeRun({
+      request: { ...sized, initImage: encodeImage(INIT, 3), outpaint: { left: 20 }, inpaint },
+    });
+    assert.equal(cli.infotext, node.infotext);
+    assert.equal(maxLevels(cli.pixels, node.pixels), 0);
+
+    const result = await runInPage(engine.page, "wasm", {
+      ...REQUEST,
+      width: 88,
+      height: 48,
+      initImage: { width: 88, height: 48, data: Array.from(rgba(canvas.image.data)) },
+      mask: { width: 88, height: 48, data: Array.from(rgba(canvas.mask.data, 1)) },
+      denoisingStrength: 0.75,
+      maskBlur: 2,
+      inpaintingFill: 0,
+      inpaintFullRes: false,
+      inpaintFullResPadding: 32,
+    });
+    const pixels = assertSameImage(result, node, 1, "outpainting");
+    // pasted back: the old image far from the seam is kept as it was
+    for (const [x, y] of [
+      [87, 0],
+      [60, 40],
+    ]) {
+      const at = (y * 88 + x) * 3;
+      const from = (y * 64 + x - 24) * 3;
+      assert.deepEqual(
+        [...pixels.subarray(at, at + 3)],
+        [...INIT.data.subarray(from, from + 3)],
+        `pixel ${x},${y}`,
+      );
+    }
   });
 });
