@@ -7,11 +7,16 @@
  * test/browser-engine.test.ts's wasm runs).
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { outpaintCanvas } from "../src/image/outpaint-canvas.js";
 import type { InpaintSettings } from "../src/pipeline/a1111-inpainting.js";
 import type { JobHires } from "../src/pipeline/hires-fix.js";
 import { encodeImage } from "../src/pipeline/job-image.js";
+import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import {
   assertSameImage,
   type EnginePage,
@@ -22,6 +27,10 @@ import {
   rgba,
   runInPage,
 } from "./helpers/in-tab-engine.js";
+import { writeTorchPickle } from "./helpers/torch-checkpoint-writer.js";
+
+/** The tiny model's text encoder width. */
+const HIDDEN = 32;
 
 const REQUEST: PageRequest = {
   prompt: "a red ball on a table",
@@ -158,6 +167,60 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
         [...INIT.data.subarray(from, from + 3)],
         `pixel ${x},${y}`,
       );
+    }
+  });
+
+  test("textual-inversion embeddings (.safetensors and A1111's .pt), used by name in the prompt as from an embeddings folder: same TI hashes and pixels within 1 level", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sdlite-browser-embeddings-"));
+    try {
+      const vectors = (count: number, seed: number) =>
+        Float32Array.from({ length: count * HIDDEN }, (_, i) => Math.sin(seed * 131 + i * 0.37) * 2);
+      const style = vectors(2, 1);
+      writeSafetensors(join(dir, "kohya-style.safetensors"), [
+        { name: "emb_params", dtype: "F32", shape: [2, HIDDEN], data: style },
+      ]);
+      const artist = vectors(3, 2);
+      writeTorchPickle(join(dir, "myartist.pt"), {
+        string_to_token: { "*": 265 },
+        string_to_param: {
+          "*": { name: "*", dtype: "F32", shape: [3, HIDDEN], data: new Uint8Array(artist.buffer.slice(0)) },
+        },
+        name: "myartist",
+        step: 500,
+        sd_checkpoint: null,
+        sd_checkpoint_name: null,
+      });
+      const prompt = "a red ball on a table, kohya-style, by myartist";
+      const node = await nodeRun({ request: { ...JOB_REQUEST, prompt }, embeddingsDir: dir });
+      const hash = (file: string) =>
+        createHash("sha256")
+          .update(readFileSync(join(dir, file)))
+          .digest("hex")
+          .slice(0, 12);
+      assert.match(
+        node.infotext,
+        new RegExp(
+          `TI hashes: "kohya-style: ${hash("kohya-style.safetensors")}, myartist: ${hash("myartist.pt")}"`,
+        ),
+      );
+      for (const file of ["kohya-style.safetensors", "myartist.pt"]) {
+        engine.server.put(`/test/${file}`, readFileSync(join(dir, file)));
+      }
+      const result = await runInPage(engine.page, "wasm", {
+        ...REQUEST,
+        prompt,
+        embeddings: [
+          { url: "/test/myartist.pt", fileName: "myartist.pt" },
+          { url: "/test/kohya-style.safetensors", fileName: "kohya-style.safetensors" },
+        ],
+      });
+      const pixels = assertSameImage(result, node, 1, "embeddings");
+      // the embeddings change the image by more than the tolerance: an engine ignoring them would fail
+      const plain = await nodeRun({ request: { ...JOB_REQUEST, prompt } });
+      const changed = maxLevels(pixels, plain.pixels);
+      assert.ok(changed > 1, `the embeddings changed the image by only ${changed} levels`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -20,7 +20,11 @@
  * A1111's hires fix (latent modes and the resamplers) runs as the job runner runs it (local-hires.ts
  * over src/pipeline/hires-pass.ts).
  *
- * Not yet: batches, outpainting, textual-inversion embeddings, Clip skip.
+ * Textual-inversion embeddings come as dropped files (blob-embedding.ts: the Node reader's pure part,
+ * src/embeddings/embedding-tensors.ts), used by name in prompts as an embeddings folder's are.
+ * Outpainting needs nothing more: the page sends the image on its larger canvas with its mask.
+ *
+ * Not yet: batches, Clip skip.
  */
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
@@ -50,6 +54,7 @@ import { parseArchitectureOverrides } from "../../../src/weights/architecture/ar
 import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
 import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
 import { singleFileModel } from "../../../src/weights/single-file-model.js";
+import { EmbeddingBlobs, type LocalEmbeddingsRequest } from "./blob-embedding.js";
 import { readLoraBlob } from "./blob-lora.js";
 import { BlobSafetensors } from "./blob-safetensors.js";
 import { blobSha256 } from "./blob-sha256.js";
@@ -84,7 +89,7 @@ export interface LocalImageData {
   readonly data: Uint8ClampedArray | Uint8Array;
 }
 
-export interface LocalGenerateRequest extends LocalHiresRequest {
+export interface LocalGenerateRequest extends LocalHiresRequest, LocalEmbeddingsRequest {
   prompt: string;
   negativePrompt?: string;
   steps: number;
@@ -358,6 +363,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   onStatus?.("ready", 1);
   let busy: Promise<unknown> = Promise.resolve();
   let targets: LoraTargets | undefined;
+  const embeddingBlobs = new EmbeddingBlobs();
 
   /** The pipeline for this LoRA list: the current one, or one whose UNet and text encoder get the merged weights. */
   const pipelineFor = async (loras: RequestLoras, runSignal?: AbortSignal): Promise<typeof current> => {
@@ -390,7 +396,11 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     const onProgress: GenerateOptions["onProgress"] = (p) => {
       if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
     };
-    const generation = await prepareLocalGeneration(opened.models, r, request.hires, { onProgress });
+    const embeddings = await embeddingBlobs.list(request.embeddings, runSignal);
+    const generation = await prepareLocalGeneration(opened.models, r, request.hires, {
+      onProgress,
+      embeddings,
+    });
     let made: GeneratedImage | undefined;
     try {
       [made] = await generation.iteration(0, { signal: runSignal, onProgress });
