@@ -413,13 +413,25 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await done();
   });
 
-  it("Hires fix and outpainting in This device mode: the Hires section's fields and the outpainting canvas, its mask and A1111's fields reach the engine test double", async () => {
+  it("Hires fix, embeddings and outpainting in This device mode: the Hires section's fields, the dropped embedding files and the outpainting canvas, its mask and A1111's fields reach the engine test double", async () => {
     await freshBrowser();
     const { page, done } = await openPage(browser, host.url, /status of 404/);
-    await dropFiles(page, "#checkpoint-drop", { "my-model.safetensors": CHECKPOINT });
+    const embedding = safetensorsBytes(["emb_params"]);
+    const torchEmbedding = Buffer.from("PK\u0003\u0004 a torch.save archive, read by the engine");
+    await dropFiles(page, "#checkpoint-drop", {
+      "my-model.safetensors": CHECKPOINT,
+      "kohya-style.safetensors": embedding,
+      "myartist.pt": torchEmbedding,
+    });
     await page.waitForSelector("#local-model option:checked:has-text('my-model.safetensors')", {
       state: "attached",
     });
+    assert.deepEqual(
+      await page
+        .locator("[data-embedding]")
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-embedding"))),
+      ["kohya-style", "myartist"],
+    );
     await page.fill("#prompt", "a wide beach");
     await page.fill("#steps", "3");
     await page.fill("#seed", "11");
@@ -459,6 +471,10 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
       denoisingStrength: 0.55,
     });
     assert.deepEqual([hires?.width, hires?.height, hires?.initImage], [64, 64, undefined]);
+    assert.deepEqual(hires?.embeddings, [
+      { fileName: "kohya-style.safetensors", bytes: embedding.length },
+      { fileName: "myartist.pt", bytes: torchEmbedding.length },
+    ]);
 
     // outpainting: 20 px on the left of a 64x48 image → the 88x48 canvas (as Server mode sends it);
     // an img2img request, so no hires fix

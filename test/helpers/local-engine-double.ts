@@ -23,10 +23,11 @@ export const DOUBLE_GRAPH_BYTES = 4096;
 
 export interface DoubleRecord {
   opened: { backend: string; checkpointBytes: number; graph: "built" | "from cache" | "no store" }[];
-  requests: (Omit<LocalGenerateRequest, "initImage" | "mask" | "loras"> & {
+  requests: (Omit<LocalGenerateRequest, "initImage" | "mask" | "loras" | "embeddings"> & {
     initImage?: [number, number];
     mask?: [number, number];
     loras?: { name: string; bytes: number; weight: number }[];
+    embeddings?: { fileName: string; bytes: number }[];
   })[];
   disposed: number;
 }
@@ -62,13 +63,16 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
   return {
     backend: options.backend,
     async generate(request, onStep, signal) {
-      const { initImage, mask, loras, ...plain } = request;
+      const { initImage, mask, loras, embeddings, ...plain } = request;
       record.requests.push({
         ...plain,
         ...(initImage ? { initImage: [initImage.width, initImage.height] as [number, number] } : {}),
         ...(mask ? { mask: [mask.width, mask.height] as [number, number] } : {}),
         ...(loras
           ? { loras: loras.map((l) => ({ name: l.name, bytes: l.file.size, weight: l.weight })) }
+          : {}),
+        ...(embeddings
+          ? { embeddings: embeddings.map((e) => ({ fileName: e.fileName, bytes: e.file.size })) }
           : {}),
       });
       for (let step = 1; step <= request.steps; step++) {

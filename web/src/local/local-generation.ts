@@ -19,7 +19,7 @@ import type {
   LocalImageData,
   WebGpuSupport,
 } from "./local-engine-api.js";
-import type { LocalCheckpoint, LocalLora } from "./model-source.js";
+import type { LocalCheckpoint, LocalEmbedding, LocalLora } from "./model-source.js";
 
 export interface LocalJob {
   settings: Txt2ImgRequest;
@@ -27,6 +27,8 @@ export interface LocalJob {
   denoisingStrength: number;
   /** The Hires fix section's fields when it is on (txt2img only, as in Server mode). */
   hires?: HiresFields;
+  /** Textual-inversion embedding files dropped beside the checkpoint. */
+  embeddings?: LocalEmbedding[];
 }
 
 /** Base64 PNG (what the form pieces produce) → RGBA pixels (what the engine takes). */
@@ -69,6 +71,7 @@ export async function localRequest(
     sampler: s.sampler_name,
     ...(s.scheduler ? { scheduler: s.scheduler } : {}),
     ...(loras.length > 0 ? { loras: [...loras] } : {}),
+    ...(job.embeddings?.length ? { embeddings: job.embeddings } : {}),
   };
   const init = job.img2img?.init_images[0];
   if (job.hires && !init) request.hires = localHires(job.hires);

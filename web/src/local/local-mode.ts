@@ -126,6 +126,7 @@ export class LocalMode {
       img2img: initImage.fields(settings.width, settings.height),
       denoisingStrength: form.denoisingStrength(),
       ...hiresJob(hires),
+      embeddings: this.models.currentEmbeddings(),
     };
     const controller = new AbortController();
     this.controller = controller;
