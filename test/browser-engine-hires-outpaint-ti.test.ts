@@ -1,6 +1,6 @@
 /**
  * The in-tab engine (web/src/local/local-engine.ts, built) in Chromium on onnxruntime-web's wasm
- * backend, against the job run of the same request on onnxruntime-node's CPU (`sdlite generate`,
+ * backend (the hires fix also on WebGPU, SwiftShader's adapter, within 2 levels), against the job run of the same request on onnxruntime-node's CPU (`sdlite generate`,
  * the server): A1111's hires fix with a Latent mode and with a resampler (the second pass cut to a
  * `Hires resize` size), outpainting as the page prepares it, and textual-inversion embeddings
  * (.safetensors and .pt). Each: the same infotext and pixels within 1 level (the tolerance of
@@ -65,7 +65,7 @@ const INIT = {
   }),
 };
 
-describe("the in-tab engine's hires fix, outpainting and embeddings make the Node CPU's image (tiny SD1.5, Chromium, wasm)", () => {
+describe("the in-tab engine's hires fix, outpainting and embeddings make the Node CPU's image (tiny SD1.5, Chromium, wasm and WebGPU)", () => {
   let engine: EnginePage;
 
   before(async () => {
@@ -85,6 +85,13 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
     const result = await runInPage(engine.page, "wasm", { ...REQUEST, hires });
     assertSameImage(result, { ...node }, 1, "hires Latent x2");
     assert.deepEqual([node.width, node.height], [128, 128]);
+  });
+
+  test("hires fix, Latent ×2 on WebGPU (SwiftShader): same infotext, pixels within 2 levels (test/browser-engine.test.ts's WebGPU tolerance)", async () => {
+    const hires: JobHires = { upscaler: "Latent", scale: 2, steps: 2, denoisingStrength: 0.6 };
+    const node = await nodeRun({ request: JOB_REQUEST, hires });
+    const result = await runInPage(engine.page, "webgpu", { ...REQUEST, hires });
+    assertSameImage(result, node, 2, "hires Latent x2, WebGPU");
   });
 
   test("hires fix, Lanczos to 96x72 (enlarged to 96x96, cut to 96x72): same infotext, pixels within 1 level", async () => {
