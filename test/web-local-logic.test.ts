@@ -1,7 +1,8 @@
 /**
  * The pure parts of the web UI's "This device" mode, in Node: the incremental SHA-256 that checks
  * downloads (against node:crypto), which file of a hub repo is downloaded, the graph cache's LRU
- * eviction, the capability line's words, and telling a checkpoint from a LoRA by its header.
+ * eviction, the capability line's words, telling a checkpoint from a LoRA or an embedding by its
+ * header.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -15,7 +16,11 @@ import {
   pickCheckpoint,
 } from "../web/src/local/hub-checkpoint.js";
 import { keysToEvict } from "../web/src/local/lru-eviction.js";
-import { kindFromTensorNames, safetensorsKind } from "../web/src/local/safetensors-kind.js";
+import {
+  isEmbeddingHeader,
+  kindFromTensorNames,
+  safetensorsKind,
+} from "../web/src/local/safetensors-kind.js";
 import { Sha256 } from "../web/src/local/sha256.js";
 
 describe("Sha256 (incremental, for downloads too large for one buffer)", () => {
@@ -182,5 +187,31 @@ describe("checkpoint, LoRA or TAESD, from the .safetensors header", () => {
       safetensorsKind(new Blob([Buffer.from("hello world, not a model")])),
       /header length makes no sense/,
     );
+  });
+});
+
+/** A .safetensors file's bytes with these tensors (F32 zeros) of these shapes. */
+function safetensorsOf(shapes: Record<string, number[]>): Blob {
+  let at = 0;
+  const entries = Object.entries(shapes).map(([name, shape]) => {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    const entry = [name, { dtype: "F32", shape, data_offsets: [at, at + bytes] }] as const;
+    at += bytes;
+    return entry;
+  });
+  const header = Buffer.from(JSON.stringify(Object.fromEntries(entries)));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return new Blob([length, header, Buffer.alloc(at)]);
+}
+
+describe("a textual-inversion embedding, from the .safetensors header", () => {
+  it("one tensor of vectors (1-D or [vectors, width]), or SDXL's clip_g + clip_l; not a lone conv weight", async () => {
+    assert.equal(await safetensorsKind(safetensorsOf({ emb_params: [2, 768] })), "embedding");
+    assert.equal(await safetensorsKind(safetensorsOf({ "<cat-toy>": [768] })), "embedding");
+    assert.equal(await safetensorsKind(safetensorsOf({ clip_g: [2, 1280], clip_l: [2, 768] })), "embedding");
+    assert.equal(await safetensorsKind(safetensorsOf({ "encoder.conv_in.weight": [8, 3, 3, 3] })), "other");
+    assert.equal(await safetensorsKind(safetensorsOf({ a: [1, 4], b: [1, 4] })), "other");
+    assert.equal(isEmbeddingHeader({ emb_params: [] }), false, "a scalar holds no vector");
   });
 });

@@ -18,6 +18,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { buildWeb } from "../scripts/build-web.js";
+import { encodePng } from "../src/image/png.js";
 import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { FakeHub } from "./helpers/fake-hub.js";
 import type { DoubleRecord } from "./helpers/local-engine-double.js";
@@ -480,6 +481,113 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
         [[], undefined],
       ],
     );
+    await done();
+  });
+
+  it("Hires fix, embeddings and outpainting in This device mode: the Hires section's fields, the dropped embedding files and the outpainting canvas, its mask and A1111's fields reach the engine test double", async () => {
+    await freshBrowser();
+    const { page, done } = await openPage(browser, host.url, /status of 404/);
+    const embedding = safetensorsBytes(["emb_params"]);
+    const torchEmbedding = Buffer.from("PK\u0003\u0004 a torch.save archive, read by the engine");
+    await dropFiles(page, "#checkpoint-drop", {
+      "my-model.safetensors": CHECKPOINT,
+      "kohya-style.safetensors": embedding,
+      "myartist.pt": torchEmbedding,
+    });
+    await page.waitForSelector("#local-model option:checked:has-text('my-model.safetensors')", {
+      state: "attached",
+    });
+    assert.deepEqual(
+      await page
+        .locator("[data-embedding]")
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-embedding"))),
+      ["kohya-style", "myartist"],
+    );
+    await page.fill("#prompt", "a wide beach");
+    await page.fill("#steps", "3");
+    await page.fill("#seed", "11");
+    await page.selectOption("#size-preset", "custom");
+    await page.fill("#width", "64");
+    await page.fill("#height", "64");
+    await page.locator("#height").dispatchEvent("change");
+    await page.fill("#batch-count", "1");
+
+    // hires fix: the Latent modes and the resamplers (no upscaler model files in the tab)
+    await page.click("#hires summary");
+    assert.deepEqual(await page.locator("#hires-upscaler option").allTextContents(), [
+      "Latent",
+      "Latent (antialiased)",
+      "Latent (bicubic)",
+      "Latent (bicubic antialiased)",
+      "Latent (nearest)",
+      "Latent (nearest-exact)",
+      "None",
+      "Lanczos",
+      "Nearest",
+    ]);
+    await page.check("#hires-enable");
+    await page.selectOption("#hires-upscaler", "Lanczos");
+    await page.fill("#hires-steps", "2");
+    await page.fill("#hires-scale", "1.5");
+    await page.locator("#hires-strength").fill("0.55");
+    await page.click("#generate");
+    await page.waitForSelector("#status:has-text('Done on this device: 1 image')");
+    const hires = (await doubleRecord(page)).requests.at(-1);
+    assert.deepEqual(hires?.hires, {
+      upscaler: "Lanczos",
+      scale: 1.5,
+      resizeX: 0,
+      resizeY: 0,
+      steps: 2,
+      denoisingStrength: 0.55,
+    });
+    assert.deepEqual([hires?.width, hires?.height, hires?.initImage], [64, 64, undefined]);
+    assert.deepEqual(hires?.embeddings, [
+      { fileName: "kohya-style.safetensors", bytes: embedding.length },
+      { fileName: "myartist.pt", bytes: torchEmbedding.length },
+    ]);
+
+    // outpainting: 20 px on the left of a 64x48 image → the 88x48 canvas (as Server mode sends it);
+    // an img2img request, so no hires fix
+    await page.click("#img2img summary");
+    await page.setInputFiles("#init-file", {
+      name: "beach.png",
+      mimeType: "image/png",
+      buffer: Buffer.from(
+        encodePng({ width: 64, height: 48, channels: 3, data: new Uint8Array(64 * 48 * 3).fill(90) }),
+      ),
+    });
+    await page.waitForSelector("#inpaint-options:not([hidden])");
+    await page.fill("#outpaint-pixels", "20");
+    await page.locator("#outpaint-pixels").dispatchEvent("change");
+    for (const side of ["right", "up", "down"]) await page.uncheck(`#outpaint-${side}`);
+    await page.fill("#mask-blur", "2");
+    await page.click("#generate");
+    await page.waitForSelector("#status:has-text('Done on this device: 1 image')");
+    const outpaint = (await doubleRecord(page)).requests.at(-1);
+    assert.deepEqual(
+      {
+        size: [outpaint?.width, outpaint?.height],
+        initImage: outpaint?.initImage,
+        mask: outpaint?.mask,
+        fields: [
+          outpaint?.maskBlur,
+          outpaint?.inpaintingFill,
+          outpaint?.inpaintFullRes,
+          outpaint?.inpaintFullResPadding,
+        ],
+        hires: outpaint?.hires,
+      },
+      { size: [88, 48], initImage: [88, 48], mask: [88, 48], fields: [2, 0, false, 32], hires: undefined },
+    );
+    const size = await page
+      .locator("figure.result img")
+      .first()
+      .evaluate((img) => [
+        (img as unknown as { naturalWidth: number }).naturalWidth,
+        (img as unknown as { naturalHeight: number }).naturalHeight,
+      ]);
+    assert.deepEqual(size, [88, 48]);
     await done();
   });
 

@@ -1,138 +1,56 @@
 /**
- * One textual-inversion embedding file, read as AUTOMATIC1111 reads it
- * (modules/textual_inversion/textual_inversion.py, EmbeddingDatabase.load_from_file):
- *
- * - `.pt` / `.bin`: a torch.save archive, read by the restricted reader (never unpickled by Python's
- *   rules). A1111's own layout `{string_to_param: {"*": tensor}, name, step, sd_checkpoint,
- *   sd_checkpoint_name}` (string_to_param also as a pickled ParameterDict), or a dict holding one
- *   tensor (diffusers' learned_embeds.bin `{"<token>": tensor}`).
- * - `.safetensors`: exactly one tensor (kohya's `emb_params`, diffusers' concept name), or SDXL's
- *   `clip_g` + `clip_l` pair (listed, never usable by an SD1.x text encoder).
- *
- * A 1-D tensor is one vector. The embedding is called by its file name without the extension.
+ * One textual-inversion embedding file on disk, read as AUTOMATIC1111 reads it: the file's checks,
+ * its SHA-256 and its tensors through the pure reader (embedding-tensors.ts, which says which
+ * layouts are read).
  */
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { basename, extname } from "node:path";
-import { PickleCall } from "../weights/formats/restricted-unpickler.js";
 import { SafetensorsFile } from "../weights/formats/safetensors.js";
 import { TorchCheckpointFile } from "../weights/formats/torch-checkpoint.js";
+import {
+  checkEmbeddingFile,
+  embeddingExtension,
+  embeddingName,
+  notTorchZip,
+  type ParsedEmbedding,
+  safetensorsEmbedding,
+  type TextualInversionEmbedding,
+  torchEmbedding,
+  torchEmbeddingTensors,
+} from "./embedding-tensors.js";
 
-export interface TextualInversionEmbedding {
-  /** The word that names it in a prompt: the file name without its extension. */
-  readonly name: string;
-  readonly path: string;
-  /** Number of vectors it puts in the prompt. */
-  readonly vectors: number;
-  /** Width of each vector (A1111's `shape`): 768 for SD1.x, 1024 for SD2; SDXL's clip_g + clip_l. */
-  readonly width: number;
-  /** [vectors, width] row-major; empty for SDXL pairs, which no SD1.x/SD2 text encoder takes. */
-  readonly data: Float32Array;
-  readonly step: number | null;
-  readonly sdCheckpoint: string | null;
-  readonly sdCheckpointName: string | null;
-  /** SHA-256 of the file, hex: A1111's TI hash is its first 12 characters. */
-  readonly sha256: string;
-}
-
-export class EmbeddingFileError extends Error {}
-
-/** Embedding files are kilobytes; anything this large is something else. */
-const MAX_EMBEDDING_BYTES = 64 * 1024 * 1024;
-
-export const EMBEDDING_EXTENSIONS = [".pt", ".bin", ".safetensors"];
+export {
+  EMBEDDING_EXTENSIONS,
+  EmbeddingFileError,
+  type TextualInversionEmbedding,
+} from "./embedding-tensors.js";
 
 export function readEmbeddingFile(path: string): TextualInversionEmbedding {
-  const ext = extname(path).toLowerCase();
-  if (!EMBEDDING_EXTENSIONS.includes(ext)) {
-    throw new EmbeddingFileError(`not an embedding file (expected ${EMBEDDING_EXTENSIONS.join(", ")})`);
-  }
-  if (statSync(path).size > MAX_EMBEDDING_BYTES) {
-    throw new EmbeddingFileError(`larger than ${MAX_EMBEDDING_BYTES >> 20} MB: not an embedding`);
-  }
+  checkEmbeddingFile(path, statSync(path).size);
   const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
-  const name = basename(path, extname(path));
-  const parsed = ext === ".safetensors" ? readSafetensors(path) : readTorch(path);
-  return { name, path, sha256, ...parsed };
+  const parsed = embeddingExtension(path) === ".safetensors" ? readSafetensors(path) : readTorch(path);
+  return { name: embeddingName(path), path, sha256, ...parsed };
 }
 
-type Parsed = Omit<TextualInversionEmbedding, "name" | "path" | "sha256">;
-
-interface TensorReader {
-  shape(name: string): readonly number[];
-  readF32(name: string): Float32Array;
-}
-
-const noMetadata = { step: null, sdCheckpoint: null, sdCheckpointName: null };
-
-function readSafetensors(path: string): Parsed {
+function readSafetensors(path: string): ParsedEmbedding {
   const file = SafetensorsFile.open(path);
   try {
-    const reader = {
-      shape: (n: string) => file.tensors.get(n)!.shape,
-      readF32: (n: string) => file.readF32(n),
-    };
-    return { ...fromTensors(file.names(), reader), ...noMetadata };
+    return safetensorsEmbedding({
+      names: () => file.names(),
+      shape: (n) => file.info(n).shape,
+      readF32: (n) => file.readF32(n),
+    });
   } finally {
     file.close();
   }
 }
 
-function readTorch(path: string): Parsed {
-  if (!TorchCheckpointFile.isTorchZip(path)) {
-    throw new EmbeddingFileError("not a torch.save zip archive (the only pickle form sdlite reads)");
-  }
-  const file = TorchCheckpointFile.open(path, { tensorsIn: embeddingTensors });
+function readTorch(path: string): ParsedEmbedding {
+  if (!TorchCheckpointFile.isTorchZip(path)) throw notTorchZip();
+  const file = TorchCheckpointFile.open(path, { tensorsIn: torchEmbeddingTensors });
   try {
-    const reader = { shape: (n: string) => file.info(n).shape, readF32: (n: string) => file.readF32(n) };
-    const root = file.root instanceof Map ? file.root : new Map();
-    return {
-      ...fromTensors(file.names(), reader),
-      step: numberOrNull(root.get("step")),
-      sdCheckpoint: stringOrNull(root.get("sd_checkpoint")),
-      sdCheckpointName: stringOrNull(root.get("sd_checkpoint_name")),
-    };
+    return torchEmbedding(file);
   } finally {
     file.close();
   }
-}
-
-/** A1111's string_to_param dict (a ParameterDict in old files: its `_parameters`), else the root. */
-function embeddingTensors(root: unknown): ReadonlyMap<unknown, unknown> | undefined {
-  if (!(root instanceof Map)) return undefined;
-  if (!root.has("string_to_param")) return root;
-  const params = root.get("string_to_param");
-  if (params instanceof Map) return params;
-  const state = params instanceof PickleCall ? params.state : undefined;
-  const inner = state instanceof Map ? state.get("_parameters") : undefined;
-  if (inner instanceof Map) return inner;
-  throw new EmbeddingFileError("string_to_param holds no tensors");
-}
-
-function fromTensors(names: readonly string[], file: TensorReader): Omit<Parsed, keyof typeof noMetadata> {
-  if (names.includes("clip_g") && names.includes("clip_l")) {
-    // SDXL: listed with A1111's shape (the two widths added), usable by no SD1.x/SD2 text encoder
-    const [g, l] = [file.shape("clip_g"), file.shape("clip_l")];
-    return { vectors: g[0], width: g[g.length - 1] + l[l.length - 1], data: new Float32Array(0) };
-  }
-  if (names.length !== 1) {
-    throw new EmbeddingFileError(
-      names.length === 0 ? "it holds no tensor" : `it holds ${names.length} tensors, an embedding has one`,
-    );
-  }
-  const shape = file.shape(names[0]);
-  if (shape.length < 1 || shape.length > 2 || shape.some((d) => d === 0)) {
-    throw new EmbeddingFileError(`its tensor has shape [${shape.join(", ")}], expected [vectors, width]`);
-  }
-  const width = shape[shape.length - 1];
-  const vectors = shape.length === 2 ? shape[0] : 1;
-  return { vectors, width, data: file.readF32(names[0]) };
-}
-
-function numberOrNull(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
-}
-
-function stringOrNull(v: unknown): string | null {
-  return typeof v === "string" ? v : null;
 }

@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { EMBEDDING_EXTENSIONS, readEmbeddingFile, type TextualInversionEmbedding } from "./embedding-file.js";
+import { listEmbeddings } from "./embedding-lookup.js";
 
 export interface EmbeddingFailure {
   readonly path: string;
@@ -54,21 +55,16 @@ function listFiles(dir: string): Listed[] {
 }
 
 export function readEmbeddingFolder(dir: string): EmbeddingFolderContents {
-  const byName = new Map<string, TextualInversionEmbedding>();
+  const read: TextualInversionEmbedding[] = [];
   const failures: EmbeddingFailure[] = [];
   for (const { path } of listFiles(dir)) {
     try {
-      const e = readEmbeddingFile(path);
-      byName.set(e.name, e);
+      read.push(readEmbeddingFile(path));
     } catch (err) {
       failures.push({ path, error: err instanceof Error ? err.message : String(err) });
     }
   }
-  const embeddings = [...byName.values()].sort((a, b) => {
-    const [x, y] = [a.name.toLowerCase(), b.name.toLowerCase()];
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-  return { embeddings, failures };
+  return { embeddings: listEmbeddings(read), failures };
 }
 
 /** A folder read on first use and again whenever a file in it was added, removed or changed. */

@@ -27,6 +27,19 @@ export function selectEmbeddings<E extends SizedEmbedding>(
   return { loaded: embeddings.filter(fits), skipped: embeddings.filter((e) => !fits(e)) };
 }
 
+/**
+ * Embeddings as A1111 lists them: by name, sorted case-insensitively; a later one of the same name
+ * wins (embedding-folder.ts reads a folder in path order, the in-tab engine takes dropped files).
+ */
+export function listEmbeddings<E extends { readonly name: string }>(embeddings: Iterable<E>): E[] {
+  const byName = new Map<string, E>();
+  for (const e of embeddings) byName.set(e.name, e);
+  return [...byName.values()].sort((a, b) => {
+    const [x, y] = [a.name.toLowerCase(), b.name.toLowerCase()];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
 export function embeddingLookup(
   embeddings: readonly TokenEmbedding[],
   tokenizer: SpanTokenizer,

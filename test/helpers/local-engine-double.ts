@@ -32,10 +32,11 @@ export interface DoubleRecord {
     /** The final decoder asked for, when one was. */
     decoder?: string;
   }[];
-  requests: (Omit<LocalGenerateRequest, "initImage" | "mask" | "loras"> & {
+  requests: (Omit<LocalGenerateRequest, "initImage" | "mask" | "loras" | "embeddings"> & {
     initImage?: [number, number];
     mask?: [number, number];
     loras?: { name: string; bytes: number; weight: number }[];
+    embeddings?: { fileName: string; bytes: number }[];
   })[];
   disposed: number;
 }
@@ -82,13 +83,16 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
       return (await engine.generateImages(request, onStep, signal, previews))[0];
     },
     async generateImages(request, onStep, signal, previews) {
-      const { initImage, mask, loras, ...plain } = request;
+      const { initImage, mask, loras, embeddings, ...plain } = request;
       record.requests.push({
         ...plain,
         ...(initImage ? { initImage: [initImage.width, initImage.height] as [number, number] } : {}),
         ...(mask ? { mask: [mask.width, mask.height] as [number, number] } : {}),
         ...(loras
           ? { loras: loras.map((l) => ({ name: l.name, bytes: l.file.size, weight: l.weight })) }
+          : {}),
+        ...(embeddings
+          ? { embeddings: embeddings.map((e) => ({ fileName: e.fileName, bytes: e.file.size })) }
           : {}),
       });
       for (let step = 1; step <= request.steps; step++) {

@@ -74,7 +74,7 @@ const gallery = new Gallery(
   new ResultHistory(),
 );
 
-const local = new LocalMode(localEngineDeps, { form, initImage, gallery, progress, status });
+const local = new LocalMode(localEngineDeps, { form, initImage, hires, gallery, progress, status });
 
 /** In "This device" mode a dropped PNG's parameters are read in the page, not by the server. */
 const pngReader: PngInfoReader = {

@@ -1,8 +1,9 @@
 /**
  * The central directory of a zip file (with zip64), read with positioned reads: enough to find
  * the stored (uncompressed) entries of a torch.save archive without reading the multi-GB payload.
+ * Pure: the bytes come through RandomAccessBytes (a file descriptor in Node, a buffer in a browser).
  */
-import { fstatSync, readSync } from "node:fs";
+import type { RandomAccessBytes } from "./random-access-bytes.js";
 
 /** A zip whose structure is damaged: offsets, sizes or counts that do not fit the file. */
 export class ZipFormatError extends Error {
@@ -28,21 +29,15 @@ const CENTRAL_HEADER = 0x02014b50;
 const LOCAL_HEADER = 0x04034b50;
 
 /** `length` bytes at `position`, checked against the file's size before anything is allocated. */
-function readAt(fd: number, position: number, length: number): DataView {
-  const size = fstatSync(fd).size;
+function readAt(file: RandomAccessBytes, position: number, length: number): DataView {
+  const size = file.size;
   if (position < 0 || length < 0 || position + length > size) {
     throw new ZipFormatError(
       `zip: ${length} bytes at byte ${position} run past the end of the ${size}-byte file`,
     );
   }
-  const buf = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) throw new ZipFormatError(`zip: unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
-  return new DataView(buf.buffer);
+  const buf = file.read(position, length);
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 function u64(view: DataView, offset: number): number {
@@ -52,10 +47,10 @@ function u64(view: DataView, offset: number): number {
   return Number(value);
 }
 
-export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipEntry> {
+export function readZipDirectory(file: RandomAccessBytes, fileSize: number): Map<string, ZipEntry> {
   // the end-of-central-directory record sits in the last 22 + (up to 65535 comment) bytes
   const tailLength = Math.min(fileSize, 22 + 65535);
-  const tail = readAt(fd, fileSize - tailLength, tailLength);
+  const tail = readAt(file, fileSize - tailLength, tailLength);
   let eocd = -1;
   for (let i = tailLength - 22; i >= 0; i--) {
     if (tail.getUint32(i, true) === EOCD) {
@@ -69,7 +64,7 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
   let cdOffset = tail.getUint32(eocd + 16, true);
   const locator = eocd - 20;
   if (locator >= 0 && tail.getUint32(locator, true) === EOCD64_LOCATOR) {
-    const record = readAt(fd, u64(tail, locator + 8), 56);
+    const record = readAt(file, u64(tail, locator + 8), 56);
     if (record.getUint32(0, true) !== EOCD64)
       throw new ZipFormatError("bad zip64 end-of-central-directory record");
     entries = u64(record, 32);
@@ -80,7 +75,7 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
     throw new ZipFormatError("zip central directory runs past the end of the file; truncated?");
   if (entries * 46 > cdSize)
     throw new ZipFormatError(`zip: ${entries} entries cannot fit a ${cdSize}-byte central directory`);
-  const cd = readAt(fd, cdOffset, cdSize);
+  const cd = readAt(file, cdOffset, cdSize);
   const out = new Map<string, ZipEntry>();
   let p = 0;
   for (let e = 0; e < entries; e++) {
@@ -97,7 +92,7 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
     if (p + 46 + nameLength + extraLength + commentLength > cdSize) {
       throw new ZipFormatError(`zip central directory entry ${e} runs past the directory`);
     }
-    const name = new TextDecoder().decode(new Uint8Array(cd.buffer, p + 46, nameLength));
+    const name = new TextDecoder().decode(new Uint8Array(cd.buffer, cd.byteOffset + p + 46, nameLength));
     // zip64 extra field (id 1): 8-byte values for the fields saturated at 0xFFFFFFFF, in this order
     let x = p + 46 + nameLength;
     const extraEnd = x + extraLength;
@@ -131,16 +126,16 @@ export function readZipDirectory(fd: number, fileSize: number): Map<string, ZipE
 }
 
 /** Where an entry's bytes start (after its local header, whose extra field may differ from the directory's). */
-export function entryDataOffset(fd: number, entry: ZipEntry): number {
-  const header = readAt(fd, entry.localHeaderOffset, 30);
+export function entryDataOffset(file: RandomAccessBytes, entry: ZipEntry): number {
+  const header = readAt(file, entry.localHeaderOffset, 30);
   if (header.getUint32(0, true) !== LOCAL_HEADER)
     throw new ZipFormatError(`bad zip local header for "${entry.name}"`);
   return entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
 }
 
-export function readEntry(fd: number, entry: ZipEntry): Uint8Array {
+export function readEntry(file: RandomAccessBytes, entry: ZipEntry): Uint8Array {
   if (entry.method !== 0)
     throw new ZipFormatError(`zip entry "${entry.name}" is compressed (method ${entry.method})`);
-  const view = readAt(fd, entryDataOffset(fd, entry), entry.uncompressedSize);
-  return new Uint8Array(view.buffer);
+  const view = readAt(file, entryDataOffset(file, entry), entry.uncompressedSize);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }

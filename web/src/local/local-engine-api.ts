@@ -18,6 +18,7 @@ export type {
   LocalPreviewOptions,
   WebGpuSupport,
 } from "./local-engine.js";
+export type { LocalHires } from "./local-hires.js";
 
 /** local-engine.ts's `openLocalEngine`. */
 export type OpenLocalEngine = (checkpoint: Blob, options: LocalLoadOptions) => Promise<LocalEngine>;

@@ -20,7 +20,12 @@
  * TAESD (options.taesd, as `--taesd`) gives live previews through the server's rule and code
  * (local-previews.ts) and, with options.decoder "taesd", the fast final decode.
  *
- * Not yet: hires fix, outpainting, textual-inversion embeddings.
+ * A1111's hires fix (latent modes and the resamplers) runs as the job runner runs it (local-hires.ts
+ * over src/pipeline/hires-pass.ts).
+ *
+ * Textual-inversion embeddings come as dropped files (blob-embedding.ts: the Node reader's pure part,
+ * src/embeddings/embedding-tensors.ts), used by name in prompts as an embeddings folder's are.
+ * Outpainting needs nothing more: the page sends the image on its larger canvas with its mask.
  */
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-options.js";
@@ -41,7 +46,7 @@ import {
   type PreparedInpainting,
   prepareRequestInpainting,
 } from "../../../src/pipeline/a1111-inpainting.js";
-import { generate } from "../../../src/pipeline/generate.js";
+import type { GeneratedImage, GenerateOptions } from "../../../src/pipeline/generate.js";
 import { buildGenerationRecord, type RecordLora } from "../../../src/pipeline/generation-record.js";
 import type { GenerationRequest } from "../../../src/pipeline/request.js";
 import { OnnxruntimeWeb, type OrtWebModule } from "../../../src/runtime/onnxruntime-web.js";
@@ -51,10 +56,12 @@ import { parseArchitectureOverrides } from "../../../src/weights/architecture/ar
 import { readLdmCheckpoint } from "../../../src/weights/ldm-checkpoint.js";
 import type { LoadedWeightsModel } from "../../../src/weights/loaded-model.js";
 import { singleFileModel } from "../../../src/weights/single-file-model.js";
+import { EmbeddingBlobs, type LocalEmbeddingsRequest } from "./blob-embedding.js";
 import { readLoraBlob } from "./blob-lora.js";
 import { BlobSafetensors } from "./blob-safetensors.js";
 import { blobSha256 } from "./blob-sha256.js";
 import { type NamedBlob, readTaesdBlobs, type TaesdBlobs } from "./blob-taesd.js";
+import { type LocalHiresRequest, prepareLocalGeneration } from "./local-hires.js";
 import { type LocalPreview, type LocalPreviewOptions, localPreviews } from "./local-previews.js";
 import type { GraphStore } from "./store-graph-sessions.js";
 import { storeGraphSessions } from "./store-graph-sessions.js";
@@ -94,7 +101,7 @@ export interface LocalImageData {
   readonly data: Uint8ClampedArray | Uint8Array;
 }
 
-export interface LocalGenerateRequest {
+export interface LocalGenerateRequest extends LocalHiresRequest, LocalEmbeddingsRequest {
   prompt: string;
   negativePrompt?: string;
   steps: number;
@@ -420,6 +427,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   onStatus?.("ready", 1);
   let busy: Promise<unknown> = Promise.resolve();
   let targets: LoraTargets | undefined;
+  const embeddingBlobs = new EmbeddingBlobs();
 
   /** The pipeline for this LoRA list: the current one, or one whose UNet and text encoder get the merged weights. */
   const pipelineFor = async (loras: RequestLoras, runSignal?: AbortSignal): Promise<typeof current> => {
@@ -457,31 +465,40 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     const { pipeline: opened, loaded } = await pipelineFor(request.loras ?? [], runSignal);
     const shortHash = modelHash();
     const live = localPreviews(opened.previewDecoder, previews);
-    let made: Awaited<ReturnType<typeof generate>> = [];
+    const onProgress: GenerateOptions["onProgress"] = (p) => {
+      if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
+      live?.step(p);
+    };
+    const embeddings = await embeddingBlobs.list(request.embeddings, runSignal);
+    const generation = await prepareLocalGeneration(opened.models, r, request.hires, {
+      onProgress,
+      embeddings,
+    });
+    const made: GeneratedImage[] = [];
     try {
-      made = await generate(opened.models, r, {
-        signal: runSignal,
-        onProgress: (p) => {
-          if (p.stage === "denoise" && p.step > 0) onStep?.(p.step, p.totalSteps);
-          live?.step(p);
-        },
-      });
+      // batchCount iterations of batchSize images, as the pipeline's generate() runs them
+      for (let k = 0; k < generation.request.batchCount; k++) {
+        if (runSignal?.aborted) break;
+        made.push(...(await generation.iteration(k, { signal: runSignal, onProgress })));
+      }
     } finally {
       // a preview still decoding belongs to this image: it must not outlive it
       await live?.settled();
+      await generation.close();
     }
     if (made.length === 0) throw new Error("the generation was cancelled");
     const hashed = await shortHash;
     // A1111's paste-back, and the record, as run-generation-job.ts makes them (each image its seed)
-    return made.map(({ image: generated, seed, conditioning }) => {
+    return made.map(({ image: generated, seed }) => {
       const image = prepared.finish(generated);
       const record: GenerationRecord = buildGenerationRecord({ ...r, prompt: request.prompt }, seed, {
         inpainting: prepared.infotext,
         modelName: modelName(name),
         modelHash: hashed,
         loras: recordLoras(request, loaded),
-        conditioning,
+        conditioning: generation.conditioning,
         speed: engineOptions.speed,
+        ...(request.hires ? { hires: request.hires } : {}),
       });
       const infotext = formatInfotext(record);
       return { png: encodePng(rgbPixels(image), { parameters: infotext }), infotext, seed };

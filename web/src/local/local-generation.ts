@@ -6,11 +6,12 @@
  * engine comes from the injected LocalEngineDeps; nothing here calls the server.
  */
 
-import type { Txt2ImgRequest } from "../api.js";
+import type { HiresFields, Txt2ImgRequest } from "../api.js";
 import type { GalleryItem } from "../gallery.js";
 import { loadImage, newCanvas, pngDataUrl } from "../image-data.js";
 import type { Img2ImgFields } from "../init-image.js";
 import { chooseBackend } from "./capability-line.js";
+import { localHires } from "./hires-request.js";
 import type {
   GraphStore,
   LocalEngine,
@@ -19,13 +20,17 @@ import type {
   LocalImageData,
   WebGpuSupport,
 } from "./local-engine-api.js";
-import type { LocalCheckpoint, LocalLora } from "./model-source.js";
+import type { LocalCheckpoint, LocalEmbedding, LocalLora } from "./model-source.js";
 import type { LocalTaesd } from "./taesd-source.js";
 
 export interface LocalJob {
   settings: Txt2ImgRequest;
   img2img?: Img2ImgFields;
   denoisingStrength: number;
+  /** The Hires fix section's fields when it is on (txt2img only, as in Server mode). */
+  hires?: HiresFields;
+  /** Textual-inversion embedding files dropped beside the checkpoint. */
+  embeddings?: LocalEmbedding[];
 }
 
 /** Base64 PNG (what the form pieces produce) → RGBA pixels (what the engine takes). */
@@ -69,8 +74,10 @@ export async function localRequest(
     sampler: s.sampler_name,
     ...(s.scheduler ? { scheduler: s.scheduler } : {}),
     ...(loras.length > 0 ? { loras: [...loras] } : {}),
+    ...(job.embeddings?.length ? { embeddings: job.embeddings } : {}),
   };
   const init = job.img2img?.init_images[0];
+  if (job.hires && !init) request.hires = localHires(job.hires);
   if (init) {
     request.initImage = await pixelsFromBase64Png(init);
     request.denoisingStrength = job.denoisingStrength;

@@ -6,16 +6,18 @@
  */
 import { listSamplers } from "../../../src/schedulers/registry.js";
 import { SCHEDULE_TYPES } from "../../../src/schedulers/schedule-types.js";
-import type { SamplerItem, SchedulerItem } from "../api.js";
+import type { HiresFields, SamplerItem, SchedulerItem } from "../api.js";
 import { byId } from "../dom.js";
 import type { GenerationForm } from "../form.js";
 import type { Gallery } from "../gallery.js";
+import type { HiresPanel } from "../hires-fix.js";
 import type { InitImagePanel } from "../init-image.js";
 import type { ProgressMonitor } from "../progress.js";
 import type { StatusLine } from "../status.js";
 import { describeSupport } from "./capability-line.js";
 import { GraphCachePanel } from "./graph-cache-panel.js";
 import { type ManagedGraphStore, openGraphStore, requestPersistence } from "./graph-store.js";
+import { LOCAL_HIRES_UPSCALERS } from "./hires-request.js";
 import type { LocalEngineDeps } from "./local-engine-api.js";
 import { LocalRunner } from "./local-generation.js";
 import { ModelSource } from "./model-source.js";
@@ -30,9 +32,16 @@ export function localSchedulers(): SchedulerItem[] {
   return SCHEDULE_TYPES.map((t) => ({ name: t.name, label: t.label, aliases: [...t.aliases] }));
 }
 
+/** The Hires fix section's fields for a job, when it is on. */
+function hiresJob(hires: HiresPanel): { hires?: HiresFields } {
+  const fields = hires.fields();
+  return "enable_hr" in fields ? { hires: fields as HiresFields } : {};
+}
+
 export interface LocalModeParts {
   form: GenerationForm;
   initImage: InitImagePanel;
+  hires: HiresPanel;
   gallery: Gallery;
   progress: ProgressMonitor;
   status: StatusLine;
@@ -80,6 +89,8 @@ export class LocalMode {
     const { form, status } = this.parts;
     form.setSamplers(localSamplers());
     form.setSchedulers(localSchedulers());
+    // the Latent modes and the resamplers: upscaler model files are the server's
+    this.parts.hires.setUpscalers(undefined, LOCAL_HIRES_UPSCALERS);
     this.entered ??= (async () => {
       this.cachePanel = new GraphCachePanel(this.store(), requestPersistence(), {
         onMessage: (text) => status.info(text),
@@ -111,7 +122,7 @@ export class LocalMode {
 
   /** Generates with the form's values; says what happened on the status line. */
   async generate(): Promise<{ seed?: number }> {
-    const { form, initImage, gallery, progress, status } = this.parts;
+    const { form, initImage, hires, gallery, progress, status } = this.parts;
     const checkpoint = await this.models.current();
     if (!checkpoint) {
       status.error("Choose a checkpoint first: drop a .safetensors file or download one from the hub");
@@ -122,6 +133,8 @@ export class LocalMode {
       settings,
       img2img: initImage.fields(settings.width, settings.height),
       denoisingStrength: form.denoisingStrength(),
+      ...hiresJob(hires),
+      embeddings: this.models.currentEmbeddings(),
     };
     const controller = new AbortController();
     this.controller = controller;

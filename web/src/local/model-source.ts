@@ -2,7 +2,8 @@
  * "This device"'s model picker: a checkpoint dropped or chosen from disk (kept as the File: the
  * browser reads it lazily, never whole), or downloaded from a Hugging Face repo into OPFS with
  * progress, resumable (resumable-download.ts), and listed again on later visits. LoRA files
- * dropped beside it are listed with a weight each. Nothing here talks to the sdlite server.
+ * dropped beside it are listed with a weight each, textual-inversion embeddings (.safetensors, .pt,
+ * .bin) by the name prompts use them by. Nothing here talks to the sdlite server.
  */
 import { byId, el } from "../dom.js";
 import {
@@ -43,6 +44,12 @@ export interface LocalCheckpoint {
    * sidecar beside the file tells `sdlite generate` (src/weights/README.md).
    */
   overrides?: Record<string, unknown>;
+}
+
+/** A textual-inversion embedding file: prompts use it by its file name without the extension. */
+export interface LocalEmbedding {
+  file: Blob;
+  fileName: string;
 }
 
 export interface LocalLora {
@@ -121,6 +128,7 @@ export class ModelSource {
   /** `<file>.sdlite.json` sidecars dropped this visit, by the checkpoint file name they describe. */
   private readonly sidecars = new Map<string, Record<string, unknown>>();
   private readonly loras: { name: string; file: File; weight: HTMLInputElement; row: HTMLElement }[] = [];
+  private readonly embeddings: { name: string; file: File; row: HTMLElement }[] = [];
   private download: AbortController | undefined;
 
   constructor(
@@ -202,7 +210,11 @@ export class ModelSource {
     }));
   }
 
-  /** Sorts dropped/picked files into the checkpoint and the LoRAs by their headers. */
+  currentEmbeddings(): LocalEmbedding[] {
+    return this.embeddings.map((e) => ({ file: e.file, fileName: e.file.name }));
+  }
+
+  /** Sorts dropped/picked files into the checkpoint, the LoRAs and the embeddings by their headers. */
   async addFiles(files: File[]): Promise<void> {
     let checkpoint: string | undefined;
     const taesd: File[] = [];
@@ -212,19 +224,30 @@ export class ModelSource {
           this.sidecars.set(file.name.slice(0, -".sdlite.json".length), await readSidecar(file));
           continue;
         }
+        if (/\.(pt|bin)$/i.test(file.name)) {
+          // torch.save files: textual-inversion embeddings (read by the engine when used)
+          this.addEmbedding(file);
+          continue;
+        }
         if (!/\.safetensors$/i.test(file.name)) {
-          throw new Error(`${file.name}: only .safetensors files run in the browser`);
+          throw new Error(
+            `${file.name}: only .safetensors checkpoints and LoRAs, and .safetensors, .pt or .bin embeddings run in the browser`,
+          );
         }
         const kind = await safetensorsKind(file);
         if (kind === "lora") {
           this.addLora(file);
         } else if (kind === "taesd" && this.events.onTaesd) {
           taesd.push(file);
+        } else if (kind === "embedding") {
+          this.addEmbedding(file);
         } else if (kind === "checkpoint") {
           checkpoint = `file:${file.name}:${file.size}:${file.lastModified}`;
           this.dropped.set(checkpoint, file);
         } else {
-          throw new Error(`${file.name} holds neither a Stable Diffusion checkpoint, a LoRA nor TAESD`);
+          throw new Error(
+            `${file.name} holds neither a Stable Diffusion checkpoint, a LoRA, TAESD nor an embedding`,
+          );
         }
       } catch (err) {
         this.events.onError(
@@ -242,9 +265,35 @@ export class ModelSource {
         `Checkpoint: ${this.dropped.get(checkpoint)?.name} (${formatBytes(this.dropped.get(checkpoint)?.size ?? 0)}, read from your disk as needed)`,
       );
       this.events.onChange();
-    } else if (this.loras.length > 0) {
-      this.events.onMessage(`LoRA: ${this.loras.map((l) => l.name).join(", ")}`);
+    } else if (this.loras.length > 0 || this.embeddings.length > 0) {
+      this.events.onMessage(
+        [
+          this.loras.length > 0 ? `LoRA: ${this.loras.map((l) => l.name).join(", ")}` : "",
+          this.embeddings.length > 0 ? `Embeddings: ${this.embeddings.map((e) => e.name).join(", ")}` : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
+      );
     }
+  }
+
+  /** Listed by the word prompts use (A1111: the file name without extension); the same name again replaces it. */
+  private addEmbedding(file: File): void {
+    const name = file.name.replace(/\.(safetensors|pt|bin)$/i, "");
+    const existing = this.embeddings.findIndex((e) => e.name === name);
+    if (existing >= 0) this.embeddings.splice(existing, 1)[0].row.remove();
+    const remove = el("button", { type: "button" }, ["Remove"]);
+    const row = el("div", { class: "row", "data-embedding": name }, [
+      el("span", {}, [`Embedding ${name} (write ${name} in a prompt)`]),
+      remove,
+    ]);
+    const entry = { name, file, row };
+    remove.addEventListener("click", () => {
+      row.remove();
+      this.embeddings.splice(this.embeddings.indexOf(entry), 1);
+    });
+    this.embeddings.push(entry);
+    this.loraList.append(row);
   }
 
   private addLora(file: File): void {

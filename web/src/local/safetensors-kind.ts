@@ -1,10 +1,11 @@
 /**
  * Tells a dropped `.safetensors` file's kind from its header alone (the first 8 + N bytes; the
- * tensors are never read): an SD checkpoint, a LoRA/LyCORIS file, TAESD weights, or something else.
+ * tensors are never read): an SD checkpoint, a LoRA/LyCORIS file, TAESD weights, a textual-inversion
+ * embedding, or something else.
  */
 import { isTaesdTensorNames } from "../../../src/weights/key-maps/taesd-key-map.js";
 
-export type SafetensorsKind = "checkpoint" | "lora" | "taesd" | "other";
+export type SafetensorsKind = "checkpoint" | "lora" | "taesd" | "embedding" | "other";
 
 /** A header larger than this is not a model the tab could run anyway. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -25,7 +26,18 @@ export function kindFromTensorNames(names: readonly string[]): SafetensorsKind {
   return "other";
 }
 
-export async function safetensorsTensorNames(file: Blob): Promise<string[]> {
+/**
+ * An embedding as src/embeddings/embedding-tensors.ts reads one: a single tensor of vectors (1-D or
+ * [vectors, width]), or SDXL's clip_g + clip_l pair.
+ */
+export function isEmbeddingHeader(shapes: Readonly<Record<string, readonly number[]>>): boolean {
+  const names = Object.keys(shapes);
+  if (names.length === 2 && "clip_g" in shapes && "clip_l" in shapes) return true;
+  return names.length === 1 && shapes[names[0]].length >= 1 && shapes[names[0]].length <= 2;
+}
+
+/** Each tensor's shape, from the header. */
+export async function safetensorsShapes(file: Blob): Promise<Record<string, readonly number[]>> {
   if (file.size < 8) throw new Error("too short to be a .safetensors file");
   const head = new DataView(await file.slice(0, 8).arrayBuffer());
   const length = Number(head.getBigUint64(0, true));
@@ -41,9 +53,17 @@ export async function safetensorsTensorNames(file: Blob): Promise<string[]> {
   if (!header || typeof header !== "object" || Array.isArray(header)) {
     throw new Error("not a .safetensors file (its header is not a JSON object)");
   }
-  return Object.keys(header).filter((k) => k !== "__metadata__");
+  const shapes: Record<string, readonly number[]> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const shape = (entry as { shape?: unknown } | null)?.shape;
+    shapes[name] = Array.isArray(shape) ? shape.filter((d): d is number => typeof d === "number") : [];
+  }
+  return shapes;
 }
 
 export async function safetensorsKind(file: Blob): Promise<SafetensorsKind> {
-  return kindFromTensorNames(await safetensorsTensorNames(file));
+  const shapes = await safetensorsShapes(file);
+  const kind = kindFromTensorNames(Object.keys(shapes));
+  return kind === "other" && isEmbeddingHeader(shapes) ? "embedding" : kind;
 }
