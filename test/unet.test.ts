@@ -53,6 +53,7 @@ const GRAPH_FORMS = [
   { attentionKind: "mha", convAlgorithm: "direct" },
   { attentionKind: "mha", convAlgorithm: "winograd-f2" },
   { attentionKind: "mha", convAlgorithm: "winograd-f4" },
+  { attentionKind: "mha", convAlgorithm: "winograd-f4-light" },
   { attentionKind: "mha", convAlgorithm: "winograd-f4-shallow" },
 ] as const;
 
