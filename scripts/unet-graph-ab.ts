@@ -9,7 +9,7 @@
  *
  * Variants: "default" is what the engine builds on CPU for an F16 checkpoint (MultiHeadAttention,
  * fp16 weight storage); "plain" is the bench's ort-plain baseline (MatMul attention, fp32 weights);
- * "-wf2"/"-wf4" add Winograd 3x3 convs (conv-algorithm.ts). ~4-5 GB of RAM per variant.
+ * "-wf2"/"-wf4"/"-wf4l"/"-wf4s" add Winograd 3x3 convs (conv-algorithm.ts: f2, f4, f4-light, f4-shallow). ~4-5 GB of RAM per variant.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -48,6 +48,7 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   "default-wf2": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f2" },
   "default-wf4": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4" },
   "default-wf4l": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4-light" },
+  "default-wf4s": { attention: "mha", weightStorage: "fp16", convAlgorithm: "winograd-f4-shallow" },
   "plain-wf2": { attention: "matmul", weightStorage: "fp32", convAlgorithm: "winograd-f2" },
   "matmul-fp16": { attention: "matmul", weightStorage: "fp16" },
   "mha-fp32": { attention: "mha", weightStorage: "fp32" },

@@ -291,6 +291,18 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     assert.ok(psnr > 30 && psnr < 200, `int8 + DeepCache PSNR vs fp32 ${psnr.toFixed(1)} dB`);
   });
 
+  test("--conv-algorithm winograd-f4-shallow: Winograd UNet convs reproduce the fixture; an unknown algorithm is refused", async () => {
+    const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
+    const { doc } = await generateJson(
+      ["-m", TINY, ...caseArgs(c), "--conv-algorithm", "winograd-f4-shallow"],
+      workspace(),
+    );
+    checkAgainstFixture(doc.files[0], c, {});
+    const bad = await runSdlite(["generate", "-m", TINY, "x", "--conv-algorithm", "fft"], workspace().env);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--conv-algorithm.*fft|fft.*--conv-algorithm/);
+  });
+
   test("img2img Euler 8 steps, strength 0.6, size taken from the init image", async () => {
     const c = pipelineCase("img2img_euler_8_s0.6");
     const { doc } = await generateJson(["-m", TINY, ...caseArgs(c, { size: false })], workspace());

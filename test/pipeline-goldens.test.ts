@@ -62,7 +62,12 @@ describe("pipelines reproduce the diffusers fixtures", async () => {
 });
 
 // Winograd 3x3 convs (graph/conv-algorithm.ts) against the same fixtures and tolerances
-for (const convAlgorithm of ["winograd-f2", "winograd-f4"] as const) {
+for (const convAlgorithm of [
+  "winograd-f2",
+  "winograd-f4",
+  "winograd-f4-light",
+  "winograd-f4-shallow",
+] as const) {
   describe(`pipelines with ${convAlgorithm} UNet convs reproduce the diffusers fixtures`, async () => {
     const cases = pipelineCases();
     it("tiny-sd15 (txt2img, img2img) and tiny-sd15-inpaint", async () => {

@@ -91,6 +91,7 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
     const direct = await unetEntries("conv-direct", { convAlgorithm: "direct" });
     const f2 = await unetEntries("conv-f2", { convAlgorithm: "winograd-f2" });
     const f4 = await unetEntries("conv-f4", { convAlgorithm: "winograd-f4" });
+    const f4Shallow = await unetEntries("conv-f4-shallow", { convAlgorithm: "winograd-f4-shallow" });
     const f2Cached = await unetEntries("conv-f2-deepcache", {
       convAlgorithm: "winograd-f2",
       deepCacheInterval: 2,
@@ -98,8 +99,9 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
     assert.deepEqual(direct, plain);
     assert.equal(f2.length, 1);
     assert.equal(f4.length, 1);
+    assert.equal(f4Shallow.length, 1);
     assert.equal(f2Cached.length, 2);
-    const all = [...plain, ...f2, ...f4, ...f2Cached];
+    const all = [...plain, ...f2, ...f4, ...f4Shallow, ...f2Cached];
     assert.equal(new Set(all).size, all.length, `every conv algorithm has its own graphs: ${all.join(", ")}`);
     await assert.rejects(
       // biome-ignore lint/suspicious/noExplicitAny: a value from untyped input (CLI, JSON)

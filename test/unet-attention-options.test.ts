@@ -286,5 +286,13 @@ describe("--tome and --quantize-attention as settings", () => {
       speedSettings(undefined, { tomeRatio: 0, attentionQuantization: "none" }, undefined).speed,
       {},
     );
+    // --conv-algorithm: passed on as given ("direct" too, so an explicit choice survives a changed default)
+    for (const convAlgorithm of ["direct", "winograd-f4-shallow"] as const) {
+      assert.deepEqual(
+        speedSettings("fast", { convAlgorithm }, undefined).speed?.convAlgorithm,
+        convAlgorithm,
+      );
+    }
+    assert.equal(speedSettings(undefined, {}, undefined).speed?.convAlgorithm, undefined);
   });
 });

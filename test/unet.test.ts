@@ -53,6 +53,8 @@ const GRAPH_FORMS = [
   { attentionKind: "mha", convAlgorithm: "direct" },
   { attentionKind: "mha", convAlgorithm: "winograd-f2" },
   { attentionKind: "mha", convAlgorithm: "winograd-f4" },
+  { attentionKind: "mha", convAlgorithm: "winograd-f4-light" },
+  { attentionKind: "mha", convAlgorithm: "winograd-f4-shallow" },
 ] as const;
 
 for (const { attentionKind, convAlgorithm } of GRAPH_FORMS) {
@@ -95,6 +97,34 @@ for (const { attentionKind, convAlgorithm } of GRAPH_FORMS) {
     }
   });
 }
+
+it("winograd-f4-shallow keeps the deepest level's resnet convs direct and takes Winograd everywhere else", () => {
+  const dir = fixturePath(cases[0].model);
+  const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
+  const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
+  try {
+    const transformed = (algorithm: ConvAlgorithm) =>
+      buildUNetGraph(weights, config, { attention: "mha", convAlgorithm: algorithm })
+        .initializers.map((i) => i.name)
+        .filter((name) => name.includes(":winograd"));
+    const deepest = config.blockOutChannels.length - 1;
+    const atDeepest = (name: string) =>
+      name.startsWith(`down_blocks.${deepest}.resnets.`) ||
+      name.startsWith("mid_block.resnets.") ||
+      name.startsWith("up_blocks.0.resnets.");
+    const all = transformed("winograd-f4");
+    const shallow = transformed("winograd-f4-shallow");
+    assert.ok(all.some(atDeepest), "the tiny UNet has Winograd convs at its deepest level");
+    assert.deepEqual(
+      shallow,
+      all.filter((name) => !atDeepest(name)),
+    );
+    // the first up block's upsampler runs after the upsampling, one level up: it keeps Winograd
+    assert.ok(shallow.some((name) => name.startsWith("up_blocks.0.upsamplers.")));
+  } finally {
+    weights.close();
+  }
+});
 
 it("broadcasts a single timestep over the batch, as diffusers does", async () => {
   const c = cases.find((x) => x.id === "b2_t500_cfg")!;

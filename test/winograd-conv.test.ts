@@ -120,5 +120,10 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
     assert.equal(winogradTileFor("winograd-f4", [1280, 1280, 3, 3], 1, 1), 2);
     assert.equal(winogradTileFor("winograd-f4-light", [640, 960, 3, 3], 1, 1), 4);
     assert.equal(winogradTileFor("winograd-f4-light", [1280, 1280, 3, 3], 1, 1), undefined);
+    // shallow: winograd-f4's tiles, but direct at the deepest level
+    assert.equal(winogradTileFor("winograd-f4-shallow", [640, 960, 3, 3], 1, 1), 4);
+    assert.equal(winogradTileFor("winograd-f4-shallow", [1280, 1280, 3, 3], 1, 1), 2);
+    assert.equal(winogradTileFor("winograd-f4-shallow", [1280, 1280, 3, 3], 1, 1, true), undefined);
+    assert.equal(winogradTileFor("winograd-f4", [1280, 1280, 3, 3], 1, 1, true), 2);
   });
 });

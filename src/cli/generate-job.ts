@@ -382,6 +382,7 @@ export async function buildCliJob(
           precision: o.precision,
           attentionQuantization: o.quantizeAttention,
           tomeRatio: tomeRatioFor(o, request, reporter),
+          convAlgorithm: o.convAlgorithm,
         },
         taesd?.path,
       ),

@@ -104,7 +104,8 @@ export interface SpeedOptions {
   precision?: ComputePrecision;
   /**
    * The UNet's stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd F(2x2,3x3)
-   * ("winograd-f2") / F(4x4,3x3) where the weights allow ("winograd-f4"); see graph/conv-algorithm.ts.
+   * ("winograd-f2") / F(4x4,3x3) where the weights allow ("winograd-f4", "winograd-f4-light",
+   * "winograd-f4-shallow"); see graph/conv-algorithm.ts. `generate --conv-algorithm`.
    */
   convAlgorithm?: ConvAlgorithm;
 }

@@ -5,33 +5,48 @@
  *   of float32 for SD1.5's UNet);
  * - "winograd-f4": F(4×4, 3×3) where the kernel has at most F4_MAX_WEIGHTS weights (4x the bytes; the
  *   320/640-channel convs) and F(2×2, 3×3) elsewhere (+2.0 GB for SD1.5);
- * - "winograd-f4-light": F(4×4, 3×3) on those small kernels only, the 1280-channel convs direct (+0.55 GB).
+ * - "winograd-f4-light": F(4×4, 3×3) on those small kernels only, the 1280-channel convs direct (+0.55 GB);
+ * - "winograd-f4-shallow": "winograd-f4" except at the UNet's deepest level (8x8 latents at 512 px),
+ *   where the convs stay direct: that level holds half of SD1.5's 3x3 conv weights (251 M of 522 M)
+ *   but does 8 % of their multiply-adds, so its transformed weights cost 0.78 GB for little time
+ *   (+1.25 GB for SD1.5 in all).
  */
 import type { WinogradTile } from "./winograd-conv.js";
 
-export type ConvAlgorithm = "direct" | "winograd-f2" | "winograd-f4" | "winograd-f4-light";
+export type ConvAlgorithm =
+  | "direct"
+  | "winograd-f2"
+  | "winograd-f4"
+  | "winograd-f4-light"
+  | "winograd-f4-shallow";
 export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = [
   "direct",
   "winograd-f2",
   "winograd-f4",
   "winograd-f4-light",
+  "winograd-f4-shallow",
 ];
 
 /** SD1.5's 320- and 640-channel 3x3 convs (up to 960→640 in the up blocks); not the 1280-channel ones. */
 const F4_MAX_WEIGHTS = 960 * 640 * 9;
 
-/** The Winograd tile for a conv of weight shape [K, C, kh, kw] at `stride`, or undefined for a direct Conv. */
+/**
+ * The Winograd tile for a conv of weight shape [K, C, kh, kw] at `stride`, or undefined for a direct
+ * Conv; `deepest`: the conv runs at the network's lowest resolution (LayerContext.deepestLevel).
+ */
 export function winogradTileFor(
   algorithm: ConvAlgorithm | undefined,
   weightDims: readonly number[],
   stride: number,
   padding: number,
+  deepest = false,
 ): WinogradTile | undefined {
   if (!algorithm || algorithm === "direct") return undefined;
+  if (algorithm === "winograd-f4-shallow" && deepest) return undefined;
   const [k, c, kh, kw] = weightDims;
   if (kh !== 3 || kw !== 3 || stride !== 1 || padding !== 1) return undefined;
   const small = k * c * 9 <= F4_MAX_WEIGHTS;
   if (algorithm === "winograd-f2") return 2;
   if (small) return 4;
-  return algorithm === "winograd-f4" ? 2 : undefined;
+  return algorithm === "winograd-f4-light" ? undefined : 2;
 }

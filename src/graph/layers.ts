@@ -38,6 +38,8 @@ export interface LayerContext {
   readonly fused?: ReadonlySet<FusedOp>;
   /** How stride-1 3x3 convs are computed (conv-algorithm.ts); "direct" when absent. */
   readonly convAlgorithm?: ConvAlgorithm;
+  /** The layers run at the network's lowest resolution (the UNet's deepest level); conv-algorithm.ts. */
+  readonly deepestLevel?: boolean;
   /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
   readonly int8Attention?: boolean;
 }
@@ -77,7 +79,7 @@ export function conv2d(
   const pad = options.padding ?? Math.floor(kh / 2);
   const stride = options.stride ?? 1;
   const hasBias = ctx.weights.has(`${key}.bias`);
-  const tile = winogradTileFor(ctx.convAlgorithm, dims, stride, pad);
+  const tile = winogradTileFor(ctx.convAlgorithm, dims, stride, pad, ctx.deepestLevel);
   if (tile) {
     return winogradConv3x3(ctx.b, {
       x,

@@ -283,9 +283,13 @@ export function buildUNetGraph(
 
   let h = conv2d(ctx, "conv_in", sample);
   const skips: string[] = [h];
+  // the resnets of the last down block, the mid block and the first up block run at the lowest
+  // resolution (their upsampler's conv runs after the upsampling)
+  const deepest: UNetContext = { ...ctx, deepestLevel: true };
+  const deepestIndex = blocks.length - 1;
   config.downBlockTypes.forEach((type, i) => {
     for (let j = 0; j < config.layersPerBlock; j++) {
-      h = resnet(ctx, `down_blocks.${i}.resnets.${j}`, h);
+      h = resnet(i === deepestIndex ? deepest : ctx, `down_blocks.${i}.resnets.${j}`, h);
       if (hasAttention(type)) {
         h = spatialTransformer(
           ctx,
@@ -306,7 +310,7 @@ export function buildUNetGraph(
     }
   });
 
-  h = resnet(ctx, "mid_block.resnets.0", h);
+  h = resnet(deepest, "mid_block.resnets.0", h);
   h = spatialTransformer(
     ctx,
     "mid_block.attentions.0",
@@ -314,7 +318,7 @@ export function buildUNetGraph(
     blocks[blocks.length - 1],
     heads[heads.length - 1],
   );
-  h = resnet(ctx, "mid_block.resnets.1", h);
+  h = resnet(deepest, "mid_block.resnets.1", h);
 
   const reversed = [...blocks].reverse();
   const reversedHeads = [...heads].reverse();
@@ -326,7 +330,7 @@ export function buildUNetGraph(
       const skip = skips.pop();
       if (!skip) throw new Error("UNet: more up-block resnets than skip connections; check layers_per_block");
       h = b.node("Concat", [h, skip], { axis: 1 });
-      h = resnet(ctx, `up_blocks.${i}.resnets.${j}`, h);
+      h = resnet(i === 0 ? deepest : ctx, `up_blocks.${i}.resnets.${j}`, h);
       if (hasAttention(type)) {
         const level = blocks.length - 1 - i;
         h = spatialTransformer(

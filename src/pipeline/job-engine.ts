@@ -213,6 +213,7 @@ export function speedSettings(
     | "precision"
     | "attentionQuantization"
     | "tomeRatio"
+    | "convAlgorithm"
   >,
   taesd: string | undefined,
 ): SpeedSettings {
@@ -231,6 +232,7 @@ export function speedSettings(
         ? { attentionQuantization: explicit.attentionQuantization }
         : {}),
       ...(explicit.tomeRatio ? { tomeRatio: explicit.tomeRatio } : {}),
+      ...(explicit.convAlgorithm ? { convAlgorithm: explicit.convAlgorithm } : {}),
       ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
         ? { vaeQuantization: explicit.vaeQuantization }
         : {}),

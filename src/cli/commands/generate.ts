@@ -1,5 +1,6 @@
 /** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
 import { type Command, Option } from "commander";
+import { CONV_ALGORITHMS, type ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import { checkOutputTarget, outputTarget } from "../../image/output-target.js";
 import { LATENT_UPSCALE_MODES } from "../../pipeline/latent-upscale.js";
 import { RECIPES } from "../../pipeline/recipes.js";
@@ -45,6 +46,7 @@ export interface GenerateOptions extends InpaintCliOptions {
   quantizeTextEncoder?: "none" | "int8";
   quantizeAttention?: "none" | "int8";
   tome?: number;
+  convAlgorithm?: ConvAlgorithm;
   weightStorage?: "auto" | "fp32" | "fp16";
   precision?: "fp32" | "fp16";
   vae?: string;
@@ -253,6 +255,12 @@ export function registerGenerateCommand(program: Command): void {
         "--quantize-attention <kind>",
         "the UNet's attention products (q·k^T, softmax·v) in int8: none or int8; uses matmul attention (not in --fast; docs/benchmarks.md has the error)",
       ).choices(["none", "int8"]),
+    )
+    .addOption(
+      new Option(
+        "--conv-algorithm <kind>",
+        "the UNet's 3x3 convs: direct (onnxruntime's Conv) or Winograd in the graph (more memory; docs/benchmarks.md has the speed, memory and error)",
+      ).choices([...CONV_ALGORITHMS]),
     )
     .option(
       "--tome <ratio>",
