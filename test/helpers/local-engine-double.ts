@@ -61,6 +61,7 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
   record.opened.push({ backend: options.backend, checkpointBytes: checkpoint.size, graph });
   return {
     backend: options.backend,
+    loading: { sequential: options.sequentialLoading ?? false, reason: "test double" },
     async generate(request, onStep, signal) {
       const { initImage, mask, loras, ...plain } = request;
       record.requests.push({

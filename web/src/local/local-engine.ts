@@ -22,6 +22,7 @@
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
+import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
 import type { GenerationRecord } from "../../../src/image/generation-record.js";
 import { formatInfotext } from "../../../src/image/infotext.js";
@@ -71,6 +72,13 @@ export interface LocalLoadOptions {
    * the file (src/weights/README.md). Real SD1.5 checkpoints need none.
    */
   overrides?: unknown;
+  /**
+   * Load one network at a time (the text encoder freed before the UNet loads, the UNet before the
+   * VAE decodes), as `sdlite generate --low-memory`. Default: on for WebGPU (the browser does not
+   * say how much video memory the adapter has, and SD1.5's fp32 weights alone are 4.27 GB), off for
+   * wasm (src/engine/sequential-loading.ts).
+   */
+  sequentialLoading?: boolean;
 }
 
 /** RGBA pixels, as ImageData holds them (an ImageData fits). */
@@ -131,6 +139,8 @@ export interface LocalImage {
 
 export interface LocalEngine {
   readonly backend: LocalBackend;
+  /** Whether networks load one at a time, and why (LocalLoadOptions.sequentialLoading). */
+  readonly loading: LoadingChoice;
   generate(
     request: LocalGenerateRequest,
     onStep?: (step: number, total: number) => void,
@@ -319,6 +329,8 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       : parseArchitectureOverrides(options.overrides, `${name}.sdlite.json`);
   onStatus?.("loading onnxruntime-web");
   const runtime = await webRuntime();
+  // the page cannot read the adapter's video memory: WebGPU counts it as unknown
+  const loading = chooseSequentialLoading(options.sequentialLoading, [backend], () => ({ api: "unknown" }));
   onStatus?.("reading the checkpoint header");
   const file = await BlobSafetensors.open(checkpoint, name);
   let model: LoadedWeightsModel;
@@ -339,7 +351,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     const graphs = storeGraphSessions({ checkpoint, file, store: options.graphStore, onStatus, signal });
     ctx = networkContext(runtime, backend, graphs, name);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
-    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), {});
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), {}, loading);
     current = { loras: [], pipeline, loaded: [] };
   } catch (err) {
     file.close();
@@ -368,7 +380,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       });
     }
     // read (and checked) first: a bad file leaves the current pipeline as it was
-    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), {});
+    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, loaded), {}, loading);
     await current.pipeline.close();
     current = { loras: [...loras], pipeline, loaded };
     return current;
@@ -405,6 +417,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
 
   return {
     backend,
+    loading,
     generate(request, onStep, runSignal) {
       // one generation at a time: the sessions and onnxruntime-web's device are shared
       const next = busy.then(() => run(request, onStep, runSignal));
