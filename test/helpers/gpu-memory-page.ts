@@ -71,7 +71,8 @@ export interface GpuMemoryRun {
 export interface GpuMemoryOptions {
   readonly checkpoint: string;
   readonly request: LocalGenerateRequest;
-  readonly sequentialLoading: boolean;
+  /** Undefined: the engine's default. */
+  readonly sequentialLoading: boolean | undefined;
   readonly overrides?: ArchitectureOverrides | unknown;
   /** Browser console lines go here (default: dropped). */
   readonly log?: (line: string) => void;
