@@ -15,6 +15,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
+import { graphVariantFor } from "../src/engine/graph-variant.js";
 import {
   fp32WeightBytes,
   type GpuMemoryRun,
@@ -125,7 +126,9 @@ const run: GpuMemoryRun = await runGpuMemoryPage({
 });
 if (timer) clearTimeout(timer);
 const { png, ...result } = run;
-save({ partial: false, finishedAt: new Date().toISOString(), result, pngBytes: png?.length });
+// what the in-tab engine builds for this adapter (local-engine.ts: graphVariantFor(["webgpu"], {}))
+const variant = graphVariantFor(["webgpu"], {});
+save({ partial: false, finishedAt: new Date().toISOString(), variant, result, pngBytes: png?.length });
 console.log(`adapter: ${JSON.stringify(run.adapter)}`);
 console.log(`loading: ${JSON.stringify(run.loading)}`);
 printTable(run.stages);
