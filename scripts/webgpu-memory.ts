@@ -137,6 +137,21 @@ console.log(
     `after dispose ${gb(run.afterDispose.live)}; largest buffer ${gb(run.afterDispose.largestBuffer)}; ` +
     `wasm heap ${gb(run.afterDispose.heapBytes)}`,
 );
+const at = run.afterDispose;
+if (at.peakDetail) {
+  const d = at.peakDetail;
+  console.log(
+    `at the peak (${d.stage}): ${d.buffers} buffers, largest ${d.largest.map((b) => gb(b)).join(", ")}; ` +
+      `by usage flags ${Object.entries(d.byUsage)
+        .map(([u, b]) => `${u}: ${gb(b)}`)
+        .join(", ")}`,
+  );
+}
+for (const e of at.deviceErrors) {
+  console.log(
+    `device error in "${e.stage}" with ${gb(e.live)} live at ${(e.ms / 1000).toFixed(1)} s: ${e.message}`,
+  );
+}
 if (run.error) {
   console.log(`error: ${run.error}`);
   process.exitCode = 1;

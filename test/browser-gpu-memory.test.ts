@@ -57,7 +57,10 @@ describe("GPU memory of the in-tab engine on WebGPU (tiny SD1.5, Chromium)", () 
     sequential = await run(undefined); // WebGPU's default
 
     together = await run(false);
-    for (const r of [sequential, together]) assert.equal(r.error, undefined, r.error);
+    for (const r of [sequential, together]) {
+      assert.equal(r.error, undefined, r.error);
+      assert.deepEqual(r.afterDispose.deviceErrors, []);
+    }
   });
 
   test("each network's stage creates at least its float32 weights; the peak is at least the largest network's", () => {
@@ -67,6 +70,13 @@ describe("GPU memory of the in-tab engine on WebGPU (tiny SD1.5, Chromium)", () 
       assert.ok(stage(r, "VAE decoder: load + run").createdBytes >= weights.vaeDecoder);
       assert.ok(r.afterDispose.peak >= Math.max(weights.textEncoder, weights.unet, weights.vaeDecoder));
       assert.ok(r.afterDispose.heapBytes > 0 && r.afterDispose.heapBytes <= 4 * 2 ** 30);
+      // the breakdown at the peak adds up to the peak
+      const d = r.afterDispose.peakDetail;
+      assert.ok(d && d.live <= r.afterDispose.peak && d.live >= r.afterDispose.peak / 1.01);
+      assert.equal(
+        Object.values(d.byUsage).reduce((a, b) => a + b, 0),
+        d.live,
+      );
     }
   });
 

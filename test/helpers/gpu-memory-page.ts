@@ -27,6 +27,16 @@ export interface GpuSnapshot {
   readonly createdBytes: number;
   readonly largestBuffer: number;
   readonly textures: number;
+  /** At the peak (taken at most every 1 % of growth): the stage, the largest live buffers, live bytes by GPUBufferUsage flags. */
+  readonly peakDetail?: {
+    stage?: string;
+    live: number;
+    buffers: number;
+    byUsage: Record<string, number>;
+    largest: number[];
+  };
+  /** The device's uncaptured errors (out of memory, …), with the live bytes when each came; the first 20. */
+  readonly deviceErrors: { message: string; stage?: string; live: number; ms: number }[];
   /** onnxruntime-web's wasm heap (the largest WebAssembly.Memory of the page). */
   readonly heapBytes: number;
   /** Since the page's probe was installed. */
