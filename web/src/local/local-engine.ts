@@ -22,8 +22,8 @@
 import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
-import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
+import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
 import type { GenerationRecord } from "../../../src/image/generation-record.js";
 import { formatInfotext } from "../../../src/image/infotext.js";
 import { modelShortHash } from "../../../src/image/model-hash.js";
