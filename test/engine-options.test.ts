@@ -141,11 +141,18 @@ describe("graph variant per execution provider", () => {
   it("WebGPU gets matmul attention everywhere (its MultiHeadAttention fails test/webgpu-networks.test.ts); an explicit choice wins", () => {
     assert.deepEqual(graphVariantFor(["webgpu"], {}), {
       attention: { textEncoder: "matmul", unet: "matmul", vae: "matmul" },
-      weightStorage: "auto",
+      weightStorage: "fp32",
       computePrecision: "fp32",
       fusedOps: WEBGPU_FUSED_OPS,
     });
     assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
+  });
+
+  it("WebGPU stores float32 weights for float32 compute (no fp16 → fp32 copies in the wasm heap), the checkpoint's own with f16 shaders", () => {
+    assert.equal(graphVariantFor(["webgpu"], {}, { shaderF16: false }).weightStorage, "fp32");
+    assert.equal(graphVariantFor(["webgpu"], {}, { shaderF16: true }).weightStorage, "auto");
+    assert.equal(graphVariantFor(["webgpu"], { computePrecision: "fp16" }).weightStorage, "auto");
+    assert.equal(graphVariantFor(["webgpu"], { weightStorage: "fp16" }).weightStorage, "fp16");
   });
 
   it("what the user asked for wins over the provider's choice", () => {

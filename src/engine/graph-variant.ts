@@ -110,7 +110,12 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       const computePrecision = requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32");
       return {
         attention: attentionEverywhere(requested.attention ?? "matmul"),
-        weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
+        // float32 compute stores float32 weights: fp16-stored ones are upcast by onnxruntime's
+        // constant folding on the CPU side, which in onnxruntime-web is the wasm32 heap (4 GiB):
+        // the UNet's fp16 weights and their fp32 copy (1.72 + 3.44 GB) do not fit (std::bad_alloc),
+        // while float32 external data goes straight into GPU buffers (docs/benchmarks.md, GPU memory)
+        weightStorage:
+          requested.weightStorage ?? (computePrecision === "fp32" ? "fp32" : DEFAULT_WEIGHT_STORAGE),
         computePrecision,
         fusedOps: computePrecision === "fp16" ? WEBGPU_FP16_FUSED_OPS : WEBGPU_FUSED_OPS,
       };

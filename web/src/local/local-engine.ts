@@ -32,6 +32,7 @@ import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-opti
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
+import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
 import type { GenerationRecord } from "../../../src/image/generation-record.js";
 import { formatInfotext } from "../../../src/image/infotext.js";
 import { modelShortHash } from "../../../src/image/model-hash.js";
@@ -92,6 +93,13 @@ export interface LocalLoadOptions {
   taesd?: NamedBlob[];
   /** The final decoder: "vae" (default) or "taesd" (fast, needs `taesd`; infotext `VAE Decoder: TAESD`). */
   decoder?: DecoderKind;
+  /**
+   * Load one network at a time (the text encoder freed before the UNet loads, the UNet before the
+   * VAE decodes), as `sdlite generate --low-memory`. Default: on for WebGPU (the browser does not
+   * say how much video memory the adapter has, and SD1.5's fp32 weights alone are 4.27 GB), off for
+   * wasm (src/engine/sequential-loading.ts).
+   */
+  sequentialLoading?: boolean;
 }
 
 /** RGBA pixels, as ImageData holds them (an ImageData fits). */
@@ -162,6 +170,8 @@ export interface LocalEngine {
   readonly backend: LocalBackend;
   /** Whether TAESD weights were given, so generate's `previews` get pictures. */
   readonly previews: boolean;
+  /** Whether networks load one at a time, and why (LocalLoadOptions.sequentialLoading). */
+  readonly loading: LoadingChoice;
   /** The request's first image (all of a batch are made; generateImages returns them all). */
   generate(
     request: LocalGenerateRequest,
@@ -374,6 +384,8 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     onStatus?.("reading the TAESD weights");
     taesd = await readTaesdBlobs(options.taesd, signal);
   }
+  // the page cannot read the adapter's video memory: WebGPU counts it as unknown
+  const loading = chooseSequentialLoading(options.sequentialLoading, [backend], () => ({ api: "unknown" }));
   onStatus?.("reading the checkpoint header");
   let file: BlobSafetensors;
   try {
@@ -411,7 +423,14 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     });
     ctx = networkContext(runtime, backend, graphs, name);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
-    const pipeline = assemblePipeline(shared, ctx, tokenizer, mergeLoadedLoras(shared, []), engineOptions);
+    const pipeline = assemblePipeline(
+      shared,
+      ctx,
+      tokenizer,
+      mergeLoadedLoras(shared, []),
+      engineOptions,
+      loading,
+    );
     current = { loras: [], pipeline, loaded: [] };
   } catch (err) {
     file.close();
@@ -448,6 +467,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       tokenizer,
       mergeLoadedLoras(shared, loaded),
       engineOptions,
+      loading,
     );
     await current.pipeline.close();
     current = { loras: [...loras], pipeline, loaded };
@@ -513,6 +533,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
 
   return {
     backend,
+    loading,
     previews: taesd !== undefined,
     async generate(request, onStep, runSignal, previews) {
       return (await queued(request, onStep, runSignal, previews))[0];
