@@ -17,6 +17,7 @@ import type { Page } from "playwright-core";
 import { decodePngRgb } from "../src/image/png.js";
 import type { InpaintSettings } from "../src/pipeline/a1111-inpainting.js";
 import { GENERATION_JOB_VERSION, type JobLora, type JobRequest } from "../src/pipeline/generation-job.js";
+import type { JobEngine } from "../src/pipeline/job-engine.js";
 import { encodeImage } from "../src/pipeline/job-image.js";
 import { resolveJobLoras } from "../src/pipeline/job-loras.js";
 import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
@@ -91,6 +92,7 @@ function runInPage(
   backend: "webgpu" | "wasm",
   times: number,
   request: PageRequest = REQUEST,
+  precision?: "fp32" | "fp16",
 ): Promise<PageResult[]> {
   return page.evaluate(
     (args) =>
@@ -104,6 +106,7 @@ function runInPage(
       overrides: TINY_OVERRIDES,
       name: basename(CHECKPOINT),
       lastModified: statSync(CHECKPOINT).mtimeMs,
+      precision,
     },
   );
 }
@@ -130,6 +133,7 @@ function maxLevels(a: Uint8Array, b: Uint8Array): number {
 async function nodeRun(
   request: Partial<JobRequest> = {},
   loras: JobLora[] = [],
+  engine: JobEngine = {},
 ): Promise<{ pixels: Uint8Array; infotext: string }> {
   const result = await runGenerationJob({
     version: GENERATION_JOB_VERSION,
@@ -146,7 +150,7 @@ async function nodeRun(
       sampler: REQUEST.sampler,
       ...request,
     },
-    engine: { runtime: { threads: 1, cache: false } },
+    engine: { ...engine, runtime: { threads: 1, cache: false } },
   });
   const [image] = result.images;
   return { pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data, infotext: image.infotext };
@@ -229,6 +233,20 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     );
     assert.ok(!second.statuses.some((s) => s.startsWith("building")), second.statuses.join("; "));
     assert.deepEqual(second.png, first.png);
+  });
+
+  // fp16 compute is opt-in in the tab (LocalLoadOptions.precision); wasm's CPU kernels run the fp16
+  // graphs as onnxruntime-node's CPU does (test/webgpu-fp16.test.ts): the same rounding, the same image
+  test("wasm, precision fp16: the Node CPU's fp16 image within 1 level, from fp16 graphs (built anew, not the fp32 ones)", async () => {
+    const fp16 = await nodeRun({}, [], { speed: { precision: "fp16" } });
+    const [result] = await runInPage(page, "wasm", 1, REQUEST, "fp16");
+    check(result, 1, "wasm fp16", fp16);
+    assert.ok(
+      result.statuses.some((s) => s.startsWith("building the UNet")),
+      result.statuses.join("; "),
+    );
+    // the fp16 image is not the fp32 one: the graphs really computed in fp16
+    assert.ok(maxLevels(fp16.pixels, cpu.pixels) > 0, "Node's fp16 and fp32 images are identical");
   });
 
   test("wasm, a kohya LoRA as `--lora FILE:0.8`: same infotext (its tag and Lora hashes), pixels within 1 level", async () => {

@@ -27,12 +27,17 @@
  * src/embeddings/embedding-tensors.ts), used by name in prompts as an embeddings folder's are.
  * Outpainting needs nothing more: the page sends the image on its larger canvas with its mask.
  */
-import { assemblePipeline, type OpenedPipeline } from "../../../src/engine/assemble-pipeline.js";
+import {
+  assemblePipeline,
+  checkedPrecision,
+  type OpenedPipeline,
+} from "../../../src/engine/assemble-pipeline.js";
 import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-options.js";
 import { graphVariantFor } from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
 import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
+import type { ComputePrecision } from "../../../src/graph/float16-compute.js";
 import type { GenerationRecord } from "../../../src/image/generation-record.js";
 import { formatInfotext } from "../../../src/image/infotext.js";
 import { modelShortHash } from "../../../src/image/model-hash.js";
@@ -93,6 +98,14 @@ export interface LocalLoadOptions {
   taesd?: NamedBlob[];
   /** The final decoder: "vae" (default) or "taesd" (fast, needs `taesd`; infotext `VAE Decoder: TAESD`). */
   decoder?: DecoderKind;
+  /**
+   * The networks' compute precision, as `sdlite generate --precision`: "fp32" (default) or "fp16"
+   * (fp16 weights and activations, the float32 islands of src/graph/float16-compute.ts; on WebGPU
+   * it needs the adapter's shader-f16, which webgpuSupport() reports). Opt-in here, unlike Node's
+   * WebGPU, which picks fp16 itself: onnxruntime-web's fp16 WebGPU kernels have not run on an f16
+   * adapter in our tests (headless Chromium offers only SwiftShader, without f16).
+   */
+  precision?: ComputePrecision;
   /**
    * Load one network at a time (the text encoder freed before the UNet loads, the UNet before the
    * VAE decodes), as `sdlite generate --low-memory`. Default: on for WebGPU (the browser does not
@@ -333,10 +346,11 @@ function networkContext(
   backend: LocalBackend,
   graphs: NetworkContext["graphs"],
   name: string,
+  computePrecision: ComputePrecision | undefined,
 ): NetworkContext {
   return {
     target: { runtime, session: { executionProviders: [backend] } },
-    variant: graphVariantFor([backend], {}),
+    variant: graphVariantFor([backend], { computePrecision }),
     graphs,
     // int8 graphs are never asked for here
     int8WeightBits: () => 8,
@@ -376,7 +390,13 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     throw new Error("the TAESD decoder was chosen but no TAESD weights were given (options.taesd)");
   }
   // the pipeline's settings, as `sdlite generate --decoder` takes them (checked by assemblePipeline)
-  const engineOptions: EngineOptions = decoder === "taesd" ? { speed: { decoder } } : {};
+  const engineOptions: EngineOptions = {
+    speed: {
+      ...(decoder === "taesd" ? { decoder } : {}),
+      ...(options.precision !== undefined ? { precision: options.precision } : {}),
+    },
+  };
+  const computePrecision = checkedPrecision(engineOptions);
   onStatus?.("loading onnxruntime-web");
   const runtime = await webRuntime();
   let taesd: TaesdBlobs | undefined;
@@ -421,7 +441,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       onStatus,
       signal,
     });
-    ctx = networkContext(runtime, backend, graphs, name);
+    ctx = networkContext(runtime, backend, graphs, name, computePrecision);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
     const pipeline = assemblePipeline(
       shared,
