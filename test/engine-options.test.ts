@@ -15,7 +15,12 @@ import { engineOptionsFromSet, KNOWN_ENGINE_OPTIONS } from "../src/bench/option-
 import { GraphCache } from "../src/cache/graph-cache.js";
 import { diskGraphSessions } from "../src/engine/disk-graph-sessions.js";
 import { engineOptionFields, engineOptionsFromFlat } from "../src/engine/engine-options.js";
-import { DEFAULT_ATTENTION, graphVariantFor, WEBGPU_FUSED_OPS } from "../src/engine/graph-variant.js";
+import {
+  DEFAULT_ATTENTION,
+  graphVariantFor,
+  WEBGPU_FUSED_OPS,
+  WEBGPU_UNET_HEADS_PER_SLICE,
+} from "../src/engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type {
   NetworkContext,
@@ -144,8 +149,11 @@ describe("graph variant per execution provider", () => {
       weightStorage: "fp32",
       computePrecision: "fp32",
       fusedOps: WEBGPU_FUSED_OPS,
+      unetAttentionHeadsPerSlice: WEBGPU_UNET_HEADS_PER_SLICE,
     });
     assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
+    // MultiHeadAttention has no scores tensor to slice
+    assert.equal(graphVariantFor(["webgpu"], { attention: "mha" }).unetAttentionHeadsPerSlice, undefined);
   });
 
   it("WebGPU stores float32 weights for float32 compute (no fp16 → fp32 copies in the wasm heap), the checkpoint's own with f16 shaders", () => {

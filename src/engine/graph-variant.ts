@@ -34,6 +34,12 @@ export interface GraphVariant {
   readonly computePrecision: ComputePrecision;
   /** com.microsoft fused ops the text encoder and UNet are built with (layers.ts); none on the CPU. */
   readonly fusedOps: readonly FusedOp[];
+  /**
+   * Matmul attention slicing in the UNet's full-resolution self-attention: heads per slice
+   * (graph/unet.ts attentionHeadsPerSlice); absent = unsliced. Only where the UNet's attention is
+   * "matmul" (MultiHeadAttention keeps no scores tensor).
+   */
+  readonly unetAttentionHeadsPerSlice?: number;
 }
 
 /** What the user set explicitly (EngineOptions.speed.attention, memory.weightStorage). */
@@ -63,6 +69,13 @@ export interface ExecutionProviderEntry {
 export function attentionEverywhere(kind: AttentionKind): GraphVariant["attention"] {
   return { textEncoder: kind, unet: kind, vae: kind };
 }
+
+/**
+ * Heads per slice of the WebGPU variant's full-resolution UNet self-attention: one. SD1.5's 8 heads
+ * at 512x512 with CFG have 2 × 8 × 4096² float32 scores, 1 GiB per tensor (the product, its scaled
+ * copy and the softmax are each live at once); one head's are 128 MiB (docs/benchmarks.md, GPU memory).
+ */
+export const WEBGPU_UNET_HEADS_PER_SLICE = 1;
 
 /** The fused ops the WebGPU variant emits: those test/webgpu-fused-ops.test.ts finds right. */
 export const WEBGPU_FUSED_OPS: readonly FusedOp[] = [
@@ -108,8 +121,10 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
     usesDeviceFeatures: true,
     variant: (requested, device) => {
       const computePrecision = requested.computePrecision ?? (device?.shaderF16 ? "fp16" : "fp32");
+      const attention = requested.attention ?? "matmul";
       return {
-        attention: attentionEverywhere(requested.attention ?? "matmul"),
+        attention: attentionEverywhere(attention),
+        ...(attention === "matmul" ? { unetAttentionHeadsPerSlice: WEBGPU_UNET_HEADS_PER_SLICE } : {}),
         // float32 compute stores float32 weights: fp16-stored ones are upcast by onnxruntime's
         // constant folding on the CPU side, which in onnxruntime-web is the wasm32 heap (4 GiB):
         // the UNet's fp16 weights and their fp32 copy (1.72 + 3.44 GB) do not fit (std::bad_alloc),

@@ -236,6 +236,12 @@ export interface AttentionOptions {
   readonly bias?: string;
   /** Scale q before the product (transformers' CLIP does `q_proj(x) * scale`); default: scale the scores. */
   readonly scaleQuery?: boolean;
+  /**
+   * Matmul attention only: compute the heads this many at a time (diffusers' attention slicing),
+   * so that one slice's [B, headsPerSlice, Sq, Sk] scores are live at once instead of all heads';
+   * the same numbers. Absent, or >= heads: all heads in one product.
+   */
+  readonly headsPerSlice?: number;
 }
 
 /**
@@ -271,12 +277,40 @@ export function attention(
   const qh = b.node("Transpose", [b.node("Reshape", [qScaled, splitHeads])], { perm: [0, 2, 1, 3] });
   const kh = b.node("Transpose", [b.node("Reshape", [k, splitHeads])], { perm: [0, 2, 3, 1] });
   const vh = b.node("Transpose", [b.node("Reshape", [v, splitHeads])], { perm: [0, 2, 1, 3] });
-  const product = b.node("MatMul", [qh, kh]);
-  let scores = options.scaleQuery ? product : b.node("Mul", [product, b.constScalar(scale)]);
-  if (options.bias) scores = b.node("Add", [scores, options.bias]);
-  const probs = b.node("Softmax", [scores], { axis: -1 });
-  const out = b.node("Transpose", [b.node("MatMul", [probs, vh])], { perm: [0, 2, 1, 3] });
+  const attend = (qs: string, ks: string, vs: string) => {
+    const product = b.node("MatMul", [qs, ks]);
+    let scores = options.scaleQuery ? product : b.node("Mul", [product, b.constScalar(scale)]);
+    if (options.bias) scores = b.node("Add", [scores, options.bias]);
+    return b.node("MatMul", [b.node("Softmax", [scores], { axis: -1 }), vs]);
+  };
+  const slices = headSlices(options.heads, options.headsPerSlice);
+  let heads: string;
+  if (slices.length === 1) {
+    heads = attend(qh, kh, vh);
+  } else {
+    // each slice's nodes are emitted together, so onnxruntime's topological order (by node index
+    // among the ready ones) runs them one slice after another and reuses the freed score buffers
+    const split = (x: string) =>
+      b.nodeOutputs("Split", [x, b.constInt64(slices)], { axis: 1 }, { outputCount: slices.length });
+    const [qs, ks, vs] = [split(qh), split(kh), split(vh)];
+    heads = b.node(
+      "Concat",
+      slices.map((_, i) => attend(qs[i], ks[i], vs[i])),
+      { axis: 1 },
+    );
+  }
+  const out = b.node("Transpose", [heads], { perm: [0, 2, 1, 3] });
   return b.node("Reshape", [out, b.constInt64([0, -1, options.channels])]);
+}
+
+/** The head counts of each slice: `perSlice` heads each, the last one what remains; one slice when absent. */
+export function headSlices(heads: number, perSlice?: number): number[] {
+  if (!perSlice || perSlice >= heads) return [heads];
+  if (!Number.isInteger(perSlice) || perSlice < 1)
+    throw new Error(`headsPerSlice must be a positive integer, got ${perSlice}`);
+  const slices: number[] = [];
+  for (let left = heads; left > 0; left -= perSlice) slices.push(Math.min(perSlice, left));
+  return slices;
 }
 
 const NEAREST_LIKE_TORCH = {

@@ -17,6 +17,7 @@ import { withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { conv2d, groupNorm, type LayerContext, silu } from "./layers.js";
 import {
+  headsPerSliceAt,
   resnet,
   spatialTransformer,
   timeEmbedding,
@@ -87,6 +88,7 @@ export function buildShallowUNetGraph(
         channels,
         heads,
         tomeRatioAt(options, 0),
+        headsPerSliceAt(options, 0),
       );
     }
     skips.push(h);
@@ -108,6 +110,7 @@ export function buildShallowUNetGraph(
         channels,
         heads,
         tomeRatioAt(options, 0),
+        headsPerSliceAt(options, 0),
       );
     }
   }

@@ -50,6 +50,12 @@ export interface UNetGraphOptions {
    * the full-resolution transformer blocks (tomesd's max_downsample 1); 0 or absent = off.
    */
   readonly tomeRatio?: number;
+  /**
+   * Matmul attention slicing (layers.ts AttentionOptions.headsPerSlice) in the self-attention of
+   * the full-resolution transformer blocks, the only ones whose scores are large (at 512x512 with
+   * CFG: 2 × 8 heads × 4096² float32 = 1 GiB, against 64 MiB one level down); absent = unsliced.
+   */
+  readonly attentionHeadsPerSlice?: number;
   /** Also output DEEP_FEATURE, the input of the last up block (DeepCache, see unet-deepcache.ts). */
   readonly deepFeature?: boolean;
   /** How the checkpoint weights are stored: "fp32" (default) or "fp16" upcast in the graph. */
@@ -106,6 +112,11 @@ export function unetLayerOptions(options: UNetGraphOptions): Omit<LayerContext, 
   };
 }
 
+/** Heads per attention slice for a transformer's self-attention at this level (0 = full resolution), if sliced. */
+export function headsPerSliceAt(options: UNetGraphOptions, level: number): number | undefined {
+  return level === 0 ? options.attentionHeadsPerSlice : undefined;
+}
+
 /** ToMe's merge ratio for a transformer at this resolution level (0 = full resolution), if it merges. */
 export function tomeRatioAt(options: UNetGraphOptions, level: number): number | undefined {
   return level === 0 && (options.tomeRatio ?? 0) > 0 ? options.tomeRatio : undefined;
@@ -138,14 +149,15 @@ function transformerBlock(
   channels: number,
   heads: number,
   tome?: { ratio: number; height: string; width: string },
+  headsPerSlice?: number,
 ): string {
   // each sub-block's output projection, its residual add and the next LayerNorm: plain ops, or
   // SkipLayerNormalization / BiasAdd where the variant fuses them (layers.ts)
-  const attended = (name: string, h: string, kv: string) => {
+  const attended = (name: string, h: string, kv: string, headsPerSlice?: number) => {
     const q = linear(ctx, `${key}.${name}.to_q`, h, { bias: false });
     const k = linear(ctx, `${key}.${name}.to_k`, kv, { bias: false });
     const v = linear(ctx, `${key}.${name}.to_v`, kv, { bias: false });
-    return attention(ctx, q, k, v, { heads, channels });
+    return attention(ctx, q, k, v, { heads, channels, headsPerSlice });
   };
   const eps = TRANSFORMER_LAYER_NORM_EPS;
   const n1 = layerNorm(ctx, `${key}.norm1`, x, eps);
@@ -154,9 +166,9 @@ function transformerBlock(
     const plan = tokenMerging(ctx.b, x, tome.height, tome.width, tome.ratio);
     const merged = plan.merge(n1);
     // unmerging copies tokens back, so it commutes with the per-token output projection that follows
-    selfAttended = plan.unmerge(attended("attn1", merged, merged));
+    selfAttended = plan.unmerge(attended("attn1", merged, merged, headsPerSlice));
   } else {
-    selfAttended = attended("attn1", n1, n1);
+    selfAttended = attended("attn1", n1, n1, headsPerSlice);
   }
   const first = linearResidualLayerNorm(ctx, `${key}.attn1.to_out.0`, selfAttended, x, `${key}.norm2`, eps);
   const second = linearResidualLayerNorm(
@@ -181,6 +193,7 @@ export function spatialTransformer(
   channels: number,
   heads: number,
   tomeRatio?: number,
+  headsPerSlice?: number,
 ): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
@@ -205,7 +218,7 @@ export function spatialTransformer(
         }
       : undefined;
     for (let i = 0; ctx.weights.has(`${key}.transformer_blocks.${i}.norm1.weight`); i++) {
-      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels, heads, tome);
+      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels, heads, tome, headsPerSlice);
     }
     h = config.useLinearProjection
       ? toImage(linear(ctx, `${key}.proj_out`, h))
@@ -298,6 +311,7 @@ export function buildUNetGraph(
           blocks[i],
           heads[i],
           tomeRatioAt(options, i),
+          headsPerSliceAt(options, i),
         );
       }
       skips.push(h);
@@ -340,6 +354,7 @@ export function buildUNetGraph(
           reversed[i],
           reversedHeads[i],
           tomeRatioAt(options, level),
+          headsPerSliceAt(options, level),
         );
       }
     }

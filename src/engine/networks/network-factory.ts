@@ -74,8 +74,9 @@ export interface NetworkFactory<Config, OnnxSource, Settings, Output> {
 /**
  * Build options every weights graph gets from the variant: the attention form of `network` (TAESD,
  * which has none, is keyed with the VAE's), this network's weight storage and, when fp16, the
- * compute precision, and the fused ops of the text encoder and UNet when there are any (fp32 and
- * no fused ops stay out of the options, so the CPU's graphs keep their cache keys).
+ * compute precision, the fused ops of the text encoder and UNet when there are any, and the UNet's
+ * attention slicing when set (fp32, no fused ops and no slicing stay out of the options, so the
+ * CPU's graphs keep their cache keys).
  */
 export function variantGraphOptions(
   ctx: NetworkContext,
@@ -86,6 +87,7 @@ export function variantGraphOptions(
   weightStorage?: "fp16";
   computePrecision?: "fp16";
   fusedOps?: readonly FusedOp[];
+  attentionHeadsPerSlice?: number;
 } {
   const storage = resolveWeightStorage(ctx.variant.weightStorage, {
     storedDtypes: source.component.storedDtypes,
@@ -97,6 +99,10 @@ export function variantGraphOptions(
     ...(ctx.variant.computePrecision === "fp16" ? { computePrecision: "fp16" as const } : {}),
     // the VAE has none of their patterns
     ...(network !== "vae" && ctx.variant.fusedOps.length ? { fusedOps: ctx.variant.fusedOps } : {}),
+    // sliced attention changes the UNet's graph, so it enters the UNet's key; unsliced stays out
+    ...(network === "unet" && ctx.variant.unetAttentionHeadsPerSlice
+      ? { attentionHeadsPerSlice: ctx.variant.unetAttentionHeadsPerSlice }
+      : {}),
   };
 }
 
