@@ -48,6 +48,8 @@ export interface RequestedVariant {
   readonly attention?: AttentionKind;
   readonly weightStorage?: WeightStorageChoice;
   readonly computePrecision?: ComputePrecision;
+  /** false: no attention slicing where the provider's variant would slice (in-tab LocalLoadOptions). */
+  readonly attentionSlicing?: boolean;
 }
 
 /** What is known of the device the provider runs on (absent: nothing, assume the least). */
@@ -124,7 +126,9 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       const attention = requested.attention ?? "matmul";
       return {
         attention: attentionEverywhere(attention),
-        ...(attention === "matmul" ? { unetAttentionHeadsPerSlice: WEBGPU_UNET_HEADS_PER_SLICE } : {}),
+        ...(attention === "matmul" && requested.attentionSlicing !== false
+          ? { unetAttentionHeadsPerSlice: WEBGPU_UNET_HEADS_PER_SLICE }
+          : {}),
         // float32 compute stores float32 weights: fp16-stored ones are upcast by onnxruntime's
         // constant folding on the CPU side, which in onnxruntime-web is the wasm32 heap (4 GiB):
         // the UNet's fp16 weights and their fp32 copy (1.72 + 3.44 GB) do not fit (std::bad_alloc),

@@ -83,6 +83,8 @@ export interface GpuMemoryOptions {
   readonly request: LocalGenerateRequest;
   /** Undefined: the engine's default. */
   readonly sequentialLoading: boolean | undefined;
+  /** The engine's attentionSlicing (undefined: its default, on). */
+  readonly attentionSlicing?: boolean;
   readonly overrides?: ArchitectureOverrides | unknown;
   /** Browser console lines go here (default: dropped). */
   readonly log?: (line: string) => void;
@@ -145,6 +147,7 @@ export async function runGpuMemoryPage(options: GpuMemoryOptions): Promise<GpuMe
           overrides: options.overrides,
           request: options.request,
           sequentialLoading: options.sequentialLoading,
+          attentionSlicing: options.attentionSlicing,
         },
       );
     } finally {

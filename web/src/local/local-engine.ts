@@ -113,6 +113,12 @@ export interface LocalLoadOptions {
    * wasm (src/engine/sequential-loading.ts).
    */
   sequentialLoading?: boolean;
+  /**
+   * WebGPU: compute the UNet's full-resolution self-attention one head at a time (src/graph/layers.ts
+   * headsPerSlice), so that one head's scores are live instead of all eight (at 512x512 with CFG,
+   * 128 MiB instead of 1 GiB per scores tensor); the same numbers. Default on; false turns it off.
+   */
+  attentionSlicing?: boolean;
 }
 
 /** RGBA pixels, as ImageData holds them (an ImageData fits). */
@@ -347,10 +353,11 @@ function networkContext(
   graphs: NetworkContext["graphs"],
   name: string,
   computePrecision: ComputePrecision | undefined,
+  attentionSlicing: boolean | undefined,
 ): NetworkContext {
   return {
     target: { runtime, session: { executionProviders: [backend] } },
-    variant: graphVariantFor([backend], { computePrecision }),
+    variant: graphVariantFor([backend], { computePrecision, attentionSlicing }),
     graphs,
     // int8 graphs are never asked for here
     int8WeightBits: () => 8,
@@ -441,7 +448,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       onStatus,
       signal,
     });
-    ctx = networkContext(runtime, backend, graphs, name, computePrecision);
+    ctx = networkContext(runtime, backend, graphs, name, computePrecision, options.attentionSlicing);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
     const pipeline = assemblePipeline(
       shared,
