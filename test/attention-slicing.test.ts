@@ -42,19 +42,27 @@ function openUNet() {
 }
 
 /** The tiny UNet's graph, built (and, with `use`, used) while its weights are open. */
-function withGraph<T>(headsPerSlice: number | undefined, use: (graph: GraphBuilder) => T): T {
+function withGraph<T>(
+  headsPerSlice: number | undefined,
+  use: (graph: GraphBuilder) => T,
+  computePrecision?: "fp16",
+): T {
   const { config, weights } = openUNet();
   try {
     return use(
-      buildUNetGraph(weights, config, { attention: "matmul", attentionHeadsPerSlice: headsPerSlice }),
+      buildUNetGraph(weights, config, {
+        attention: "matmul",
+        attentionHeadsPerSlice: headsPerSlice,
+        computePrecision,
+      }),
     );
   } finally {
     weights.close();
   }
 }
 
-async function session(headsPerSlice: number | undefined): Promise<Session> {
-  const model = withGraph(headsPerSlice, serializeModel);
+async function session(headsPerSlice: number | undefined, computePrecision?: "fp16"): Promise<Session> {
+  const model = withGraph(headsPerSlice, (g) => serializeModel(g), computePrecision);
   return onnxruntimeNode().createSession(model, { intraOpNumThreads: 1 });
 }
 
@@ -126,6 +134,29 @@ it(`a 64x64 latent with CFG (4096 tokens at full resolution): sliced equals unsl
     const b = (await whole.run(feeds))[UNET_OUTPUT].data as Float32Array;
     assert.equal(a.length, 2 * 4 * 64 * 64);
     assertClose(a, b, tolerance, "sliced vs unsliced");
+  } finally {
+    await sliced.release();
+    await whole.release();
+  }
+});
+
+// the WebGPU variant slices its fp16 graphs too: float16-compute.ts keeps each slice's softmax in float32
+it("fp16 compute: the sliced graph equals the unsliced fp16 graph within 1e-2 (test/webgpu-fp16.test.ts's tolerance) of the largest output", async () => {
+  const [sliced, whole] = [await session(1, "fp16"), await session(undefined, "fp16")];
+  try {
+    const g = golden("unet");
+    const c = cases.find((x) => x.model === MODEL && x.shape[0] === 2);
+    assert.ok(c);
+    const context = g.readF32(c.encoder_hidden_states);
+    const feeds = {
+      [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
+      [UNET_INPUTS.timestep]: { dims: [2], data: g.readF32(c.timestep) },
+      [UNET_INPUTS.encoderHiddenStates]: { dims: [2, 77, context.length / 2 / 77], data: context },
+    };
+    const a = (await sliced.run(feeds))[UNET_OUTPUT].data as Float32Array;
+    const b = (await whole.run(feeds))[UNET_OUTPUT].data as Float32Array;
+    const largest = b.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    assertClose(a, b, 1e-2 * largest, "fp16 sliced vs unsliced");
   } finally {
     await sliced.release();
     await whole.release();
