@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
+import { chooseConvAlgorithm } from "../src/engine/conv-algorithm-choice.js";
 import type { SpeedOptions } from "../src/engine/engine-options.js";
 import { cpuFlags, int8WeightBitsFor } from "../src/engine/int8-weight-bits.js";
 import { openPipeline } from "../src/engine/open-pipeline.js";
@@ -48,9 +49,14 @@ async function unetEntries(label: string, speed: SpeedOptions): Promise<string[]
 }
 
 describe("speed options → graphs and cache keys (tiny-sd15)", () => {
-  it("each option set builds its own UNet graphs; the defaults keep the float UNet's key", async () => {
-    const plain = await unetEntries("plain", {});
-    const none = await unetEntries("none", { unetQuantization: "none", deepCacheInterval: 1 });
+  it("each option set builds its own UNet graphs; the direct float UNet keeps its key", async () => {
+    // direct, as on a machine under 16 GiB: the unset conv algorithm is the next test's
+    const plain = await unetEntries("plain", { convAlgorithm: "direct" });
+    const none = await unetEntries("none", {
+      unetQuantization: "none",
+      deepCacheInterval: 1,
+      convAlgorithm: "direct",
+    });
     const int8 = await unetEntries("int8", { unetQuantization: "int8" });
     const linear = await unetEntries("int8-linear", { unetQuantization: "int8-linear" });
     const cached = await unetEntries("deepcache", { deepCacheInterval: 2 });
@@ -86,8 +92,38 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
     assert.equal(new Set(all).size, all.length, `every option set has its own graphs: ${all.join(", ")}`);
   });
 
-  it("Winograd convs build their own UNet graphs; convAlgorithm direct keeps the float UNet's key; unknown ones are refused", async () => {
-    const plain = await unetEntries("conv-plain", {});
+  it("unset, the conv algorithm is the engine's choice for this machine; int8 UNets stay direct", async () => {
+    const expected = chooseConvAlgorithm(undefined, {
+      executionProviders: undefined,
+      unetQuantization: "none",
+      attentionQuantization: "none",
+      precision: undefined,
+      totalMemoryBytes: totalmem(),
+    });
+    const unset = await unetEntries("conv-unset", {});
+    const chosen = await unetEntries("conv-chosen", { convAlgorithm: expected.algorithm });
+    assert.deepEqual(unset, chosen, `unset builds the ${expected.algorithm} graph (${expected.reason})`);
+    const p = await openPipeline(TINY, { runtime: { cache: false } });
+    try {
+      assert.deepEqual(p.convAlgorithm, expected);
+    } finally {
+      await p.close();
+    }
+    const int8Unset = await unetEntries("conv-int8-unset", { unetQuantization: "int8" });
+    const int8Direct = await unetEntries("conv-int8-direct", {
+      unetQuantization: "int8",
+      convAlgorithm: "direct",
+    });
+    assert.deepEqual(int8Unset, int8Direct, "the int8 UNet's graph does not change with the machine");
+    const q = await openPipeline(TINY, { runtime: { cache: false }, speed: { unetQuantization: "int8" } });
+    try {
+      assert.deepEqual(q.convAlgorithm, { algorithm: "direct", reason: "int8 UNet" });
+    } finally {
+      await q.close();
+    }
+  });
+
+  it("Winograd convs build their own UNet graphs; unknown ones are refused", async () => {
     const direct = await unetEntries("conv-direct", { convAlgorithm: "direct" });
     const f2 = await unetEntries("conv-f2", { convAlgorithm: "winograd-f2" });
     const f4 = await unetEntries("conv-f4", { convAlgorithm: "winograd-f4" });
@@ -96,12 +132,12 @@ describe("speed options → graphs and cache keys (tiny-sd15)", () => {
       convAlgorithm: "winograd-f2",
       deepCacheInterval: 2,
     });
-    assert.deepEqual(direct, plain);
+    assert.equal(direct.length, 1);
     assert.equal(f2.length, 1);
     assert.equal(f4.length, 1);
     assert.equal(f4Shallow.length, 1);
     assert.equal(f2Cached.length, 2);
-    const all = [...plain, ...f2, ...f4, ...f4Shallow, ...f2Cached];
+    const all = [...direct, ...f2, ...f4, ...f4Shallow, ...f2Cached];
     assert.equal(new Set(all).size, all.length, `every conv algorithm has its own graphs: ${all.join(", ")}`);
     await assert.rejects(
       // biome-ignore lint/suspicious/noExplicitAny: a value from untyped input (CLI, JSON)

@@ -3,7 +3,9 @@
  * and time the networks (progress on stderr), print the tables on stdout, and write the JSON and
  * SVG charts (--json, and always the last profile for the web UI).
  */
+import { totalmem } from "node:os";
 import { resolve } from "node:path";
+import { chooseConvAlgorithm } from "../engine/conv-algorithm-choice.js";
 import { graphVariantFor } from "../engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../engine/int8-weight-bits.js";
 import { DEFAULT_TILE_LATENT_SIZE } from "../engine/open-pipeline.js";
@@ -88,6 +90,13 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
     guidance: o.cfg ?? defaults.cfg,
     attention: variant.attention,
     unetQuantization: speed.unetQuantization ?? "none",
+    convAlgorithm: chooseConvAlgorithm(undefined, {
+      executionProviders: providers,
+      unetQuantization: speed.unetQuantization ?? "none",
+      attentionQuantization: "none",
+      precision: undefined,
+      totalMemoryBytes: totalmem(),
+    }).algorithm,
     int8WeightBits: int8WeightBitsForThisCpu(),
     deepCacheInterval: speed.deepCacheInterval ?? 1,
     decoder: speed.decoder ?? "vae",

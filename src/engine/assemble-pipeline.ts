@@ -18,6 +18,7 @@ import type { PipelineModels } from "../pipeline/generate.js";
 import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
 import type { ClipTokenizer } from "../tokenizer/clip-tokenizer.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
+import type { ConvAlgorithmChoice } from "./conv-algorithm-choice.js";
 import type { DeviceFeedStats } from "./device-resident-feeds.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { LazySession } from "./lazy-session.js";
@@ -49,6 +50,11 @@ export interface OpenedPipeline {
   readonly previewDecoder?: PreviewDecoder;
   /** Whether networks load one at a time (memory.lowMemory, or WebGPU's default) and why. */
   readonly loading: LoadingChoice;
+  /**
+   * How the UNet's 3x3 convs compute and why, where openPipeline chose it (conv-algorithm-choice.ts);
+   * absent where the caller passed `speed.convAlgorithm` as it is (the browser engine: direct unless set).
+   */
+  readonly convAlgorithm?: ConvAlgorithmChoice;
   /**
    * On a provider with device memory (WebGPU): how often the UNet's text embeddings were uploaded
    * and how often an upload was reused by a later step. Undefined where every input crosses.

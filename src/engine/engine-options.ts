@@ -103,9 +103,11 @@ export interface SpeedOptions {
    */
   precision?: ComputePrecision;
   /**
-   * The UNet's stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd F(2x2,3x3)
+   * The UNet's stride-1 3x3 convs: "direct" (onnxruntime's Conv) or Winograd F(2x2,3x3)
    * ("winograd-f2") / F(4x4,3x3) where the weights allow ("winograd-f4", "winograd-f4-light",
-   * "winograd-f4-shallow"); see graph/conv-algorithm.ts. `generate --conv-algorithm`.
+   * "winograd-f4-shallow"); see graph/conv-algorithm.ts. `generate --conv-algorithm`. Unset:
+   * openPipeline chooses (conv-algorithm-choice.ts: Winograd for a float UNet on the CPU with the
+   * RAM for it, else direct); assemblePipeline alone (the browser engine) takes "direct".
    */
   convAlgorithm?: ConvAlgorithm;
 }

@@ -6,6 +6,7 @@
  */
 
 import { existsSync } from "node:fs";
+import { totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
@@ -16,6 +17,7 @@ import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import { applyLoras, refuseLorasOnOnnx } from "./apply-loras.js";
 import { assemblePipeline, checkedPrecision, type OpenedPipeline } from "./assemble-pipeline.js";
+import { chooseConvAlgorithm } from "./conv-algorithm-choice.js";
 import { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import { diskGraphSessions } from "./disk-graph-sessions.js";
 import type { EngineOptions } from "./engine-options.js";
@@ -112,7 +114,16 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     options.runtime?.executionProviders,
     gpuAdapterInfo,
   );
-  return assemblePipeline(model, ctx, tokenizer, merged, options, loading);
+  const convAlgorithm = chooseConvAlgorithm(options.speed?.convAlgorithm, {
+    executionProviders: options.runtime?.executionProviders,
+    unetQuantization: options.speed?.unetQuantization ?? "none",
+    attentionQuantization: options.speed?.attentionQuantization ?? "none",
+    precision: checkedPrecision(options),
+    totalMemoryBytes: totalmem(),
+  });
+  const speed = { ...options.speed, convAlgorithm: convAlgorithm.algorithm };
+  const opened = assemblePipeline(model, ctx, tokenizer, merged, { ...options, speed }, loading);
+  return { ...opened, convAlgorithm };
 }
 
 let sharedCache: GraphCache | undefined;

@@ -8,6 +8,7 @@
  * is what runs.
  */
 import type { AttentionNetwork, GraphVariant } from "../engine/graph-variant.js";
+import type { ConvAlgorithm } from "../graph/conv-algorithm.js";
 import type { GraphBuilder } from "../graph/graph-builder.js";
 import type { AttentionKind } from "../graph/layers.js";
 import { buildTaesdDecoderGraph, TAESD_DECODER_INPUT } from "../graph/taesd.js";
@@ -67,6 +68,8 @@ export interface ProfileSettings {
   readonly attention: AttentionKind | GraphVariant["attention"];
   readonly unetQuantization: UNetQuantization;
   readonly int8WeightBits: 7 | 8;
+  /** The UNet's 3x3 convs, as the engine would choose them (engine/conv-algorithm-choice.ts). */
+  readonly convAlgorithm: ConvAlgorithm;
   /** 1 = off. */
   readonly deepCacheInterval: number;
   readonly decoder: "vae" | "taesd";
@@ -160,6 +163,7 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
     quantization: s.unetQuantization,
     int8WeightBits: s.int8WeightBits,
     weightStorage: arch.unet.weightStorage,
+    convAlgorithm: s.convAlgorithm,
   };
   const deepCache = s.deepCacheInterval > 1;
   const full = deepCache ? fullCalls(s.steps, s.deepCacheInterval) : s.steps;

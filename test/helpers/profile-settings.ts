@@ -10,6 +10,7 @@ export function profileSettings(changes: Partial<ProfileSettings> = {}): Profile
     attention: "mha",
     unetQuantization: "none",
     int8WeightBits: 8,
+    convAlgorithm: "direct",
     deepCacheInterval: 1,
     decoder: "vae",
     tileLatentSize: 64,

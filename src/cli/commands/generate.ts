@@ -259,7 +259,7 @@ export function registerGenerateCommand(program: Command): void {
     .addOption(
       new Option(
         "--conv-algorithm <kind>",
-        "the UNet's 3x3 convs: direct (onnxruntime's Conv) or Winograd in the graph (more memory; docs/benchmarks.md has the speed, memory and error)",
+        "the UNet's 3x3 convs: direct (onnxruntime's Conv) or Winograd in the graph (more memory; docs/benchmarks.md has the speed, memory and error). Default: winograd-f4-shallow for a float UNet on the CPU with 16 GiB of RAM or more, else direct",
       ).choices([...CONV_ALGORITHMS]),
     )
     .option(

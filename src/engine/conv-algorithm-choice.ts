@@ -1,0 +1,59 @@
+/**
+ * How the UNet computes its 3x3 convs when the user did not say (`speed.convAlgorithm` unset).
+ * Asked for explicitly, that stands. Otherwise "winograd-f4-shallow" where it was measured to pay
+ * and the memory is there, "direct" everywhere else:
+ * - only onnxruntime's CPU provider (first provider "cpu" or none): Winograd on WebGPU and in the
+ *   browser's WASM is unmeasured;
+ * - only a float32 UNet: the int8 graphs (`--fast`) build their convs in int8 (their float
+ *   conv_in/conv_out would change key and numbers for nothing), fp16 compute is unmeasured;
+ * - only with at least WINOGRAD_FROM_BYTES of RAM: its transformed weights add 1.47 GB to the
+ *   batch-2 step's peak (5.57 vs 4.10 GB, still 2.75 GB under a plain export's 8.32 GB), for
+ *   1.30x/1.31x the plain export's step (docs/benchmarks.md, Winograd).
+ * Low-memory mode does not enter: it frees networks between stages and gives the same image as
+ * without it (test/low-memory.test.ts); below 16 GiB it is direct anyway, above it
+ * `--conv-algorithm direct` saves the 1.5 GB. Both forms match diffusers within the fixtures'
+ * tolerances (UNet 3.1e-6, direct 6.6e-7, of 1e-4), so the image barely moves between machines.
+ */
+
+import type { ConvAlgorithm } from "../graph/conv-algorithm.js";
+import type { ComputePrecision } from "../graph/float16-compute.js";
+
+/** Installed RAM from which the exact default takes Winograd: its +1.5 GB then leaves room for the rest. */
+export const WINOGRAD_FROM_BYTES = 16 * 2 ** 30;
+
+/** The Winograd form the exact default takes where it may (conv-algorithm.ts). */
+export const DEFAULT_WINOGRAD: ConvAlgorithm = "winograd-f4-shallow";
+
+export interface ConvAlgorithmChoice {
+  readonly algorithm: ConvAlgorithm;
+  /** Why, in words (for --json and the bench). */
+  readonly reason: string;
+}
+
+export interface ConvAlgorithmContext {
+  readonly executionProviders: readonly string[] | undefined;
+  /** The UNet's quantization ("none" = float). */
+  readonly unetQuantization: string;
+  readonly attentionQuantization: string;
+  /** Unset: the provider's (fp32 on the CPU). */
+  readonly precision: ComputePrecision | undefined;
+  /** Installed RAM (os.totalmem()). */
+  readonly totalMemoryBytes: number;
+}
+
+export function chooseConvAlgorithm(
+  requested: ConvAlgorithm | undefined,
+  c: ConvAlgorithmContext,
+): ConvAlgorithmChoice {
+  if (requested !== undefined) return { algorithm: requested, reason: "asked for" };
+  const provider = c.executionProviders?.[0] ?? "cpu";
+  if (provider !== "cpu") return { algorithm: "direct", reason: `${provider}: Winograd is unmeasured there` };
+  if (c.unetQuantization !== "none" || c.attentionQuantization !== "none") {
+    return { algorithm: "direct", reason: "int8 UNet" };
+  }
+  if (c.precision === "fp16") return { algorithm: "direct", reason: "fp16 compute" };
+  const gib = (c.totalMemoryBytes / 2 ** 30).toFixed(1);
+  return c.totalMemoryBytes < WINOGRAD_FROM_BYTES
+    ? { algorithm: "direct", reason: `${gib} GiB of RAM` }
+    : { algorithm: DEFAULT_WINOGRAD, reason: `${gib} GiB of RAM` };
+}
