@@ -101,6 +101,17 @@ describe("full-size SD1.5 counted from its graph structure", () => {
     assert.ok(int8.byKind.layout.writeBytes > 2 * unet.byKind.layout.writeBytes);
   });
 
+  it("Winograd (the exact default with 16 GiB of RAM): fewer multiply-adds, larger float32 weights", () => {
+    const wino = counted({ convAlgorithm: "winograd-f4-shallow" }).get("unet") as NetworkCount;
+    // F(4,3) does a quarter of the direct 3x3 MACs on the 320/640-channel convs, F(2,3) 1/2.25 at 16x16
+    const share = wino.total.macs / unet.total.macs;
+    assert.ok(share > 0.65 && share < 0.78, `Winograd/direct MACs ${share}`);
+    // U = (G⊗G)·g: 36/9 (F4) or 16/9 (F2) of the kernel's values, float32: +1.25 GB (conv-algorithm.ts)
+    const weights = (c: NetworkCount) => c.byKind.conv.weightBytes + c.byKind.matmul.weightBytes;
+    const extra = weights(wino) - weights(unet);
+    assert.ok(extra > 1.1e9 && extra < 1.4e9, `Winograd adds ${extra} bytes of weights`);
+  });
+
   it("DeepCache: the shallow branch is about a third of the UNet; calls alternate as the pipeline runs them", () => {
     const plans = planNetworks(SD15, profileSettings({ steps: 4, deepCacheInterval: 3 }));
     const calls = Object.fromEntries(plans.map((p) => [p.id, p.callsPerImage]));

@@ -33,7 +33,17 @@ export const VIEW_OPS: ReadonlySet<string> = new Set([
   "Flatten",
 ]);
 
-const LAYOUT_OPS = new Set(["Transpose", "Concat", "Split", "Slice", "Pad", "Gather", "Expand", "Cast"]);
+const LAYOUT_OPS = new Set([
+  "Transpose",
+  "Concat",
+  "Split",
+  "Slice",
+  "Pad",
+  "Gather",
+  "Expand",
+  "Cast",
+  "DepthToSpace", // Winograd's output tiles back to NCHW
+]);
 /** Ops that only move or relabel data, Shape included: no arithmetic. */
 export const DATA_MOVEMENT_OPS: ReadonlySet<string> = new Set([...LAYOUT_OPS, ...VIEW_OPS, "Shape"]);
 const CONTRACTIONS = new Set(["MatMul", "Gemm", "DynamicQuantizeMatMul"]);

@@ -260,6 +260,12 @@ const INFER: Record<string, Infer> = {
     const rank = input.dims.length;
     return [{ dims: input.dims.map((d, i) => d + p[i] + p[i + rank]), elementType: input.elementType }];
   },
+  DepthToSpace: (node, [x]) => {
+    const input = req(x);
+    const [n, c, h, w] = input.dims;
+    const block = intAttr(node, "blocksize", 1);
+    return [{ dims: [n, c / (block * block), h * block, w * block], elementType: input.elementType }];
+  },
   Conv: (node, [x, w]) => {
     const [n, , h, wd] = req(x).dims;
     const [m, , kh, kw] = req(w).dims;
