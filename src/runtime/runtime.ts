@@ -44,6 +44,15 @@ export type ModelSource =
 
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
 
+/**
+ * The data layout a WebGPU provider runs its layout-sensitive ops (Conv, ConvTranspose, pooling,
+ * resize, InstanceNormalization…) in. "NHWC": onnxruntime rewrites those nodes to channels-last
+ * kernels with Transposes around them (and transposes Conv weights once, at session creation).
+ */
+export type WebGpuLayout = "NCHW" | "NHWC";
+
+export const WEBGPU_LAYOUTS: readonly WebGpuLayout[] = ["NCHW", "NHWC"];
+
 export interface SessionOptions {
   /**
    * Execution providers by name, in order of preference: "cpu" (default), "webgpu", "cuda", "dml",
@@ -83,6 +92,12 @@ export interface SessionOptions {
   readonly deviceOutputs?: readonly string[];
   /** 0 verbose … 4 fatal; default 3 (errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * The WebGPU provider's layout (onnxruntime: its `preferredLayout` option). Absent: the engine's
+   * own default (onnxruntime 1.30's WebGPU provider, native and web: "NHWC"). Other providers
+   * ignore it.
+   */
+  readonly webgpuLayout?: WebGpuLayout;
 }
 
 export interface Session {
