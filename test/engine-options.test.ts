@@ -119,7 +119,8 @@ describe("the bench's option sets follow the type", () => {
     assert.deepEqual(engineOptionsFromSet({ executionProviders: "webgpu+cpu", threads: 1 }), {
       runtime: { executionProviders: ["webgpu", "cpu"], threads: 1 },
     });
-    // the layout A/B on a GPU: sdlite bench --device webgpu --set webgpuLayout=NCHW
+    // the layout A/B on a GPU (docs/benchmarks.md):
+    // sdlite bench --device webgpu --set executionProviders=webgpu,webgpuLayout=NCHW
     assert.deepEqual(engineOptionsFromSet({ webgpuLayout: "NCHW" }), { runtime: { webgpuLayout: "NCHW" } });
   });
 

@@ -53,8 +53,8 @@ export interface RuntimeOptions {
   deviceResidentFeeds?: boolean;
   /**
    * The WebGPU provider's layout, "NCHW" or "NHWC"; default the WebGPU variant's (graph-variant.ts
-   * WEBGPU_LAYOUT, onnxruntime's own default). For an A/B on a GPU:
-   * `sdlite bench --device webgpu --set webgpuLayout=NCHW`. Other providers ignore it.
+   * WEBGPU_LAYOUT, onnxruntime's own default). Other providers ignore it. For an A/B on a GPU:
+   * `sdlite bench --device webgpu --set executionProviders=webgpu,webgpuLayout=NCHW`.
    */
   webgpuLayout?: WebGpuLayout;
 }

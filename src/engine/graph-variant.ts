@@ -92,9 +92,9 @@ export const WEBGPU_UNET_HEADS_PER_SLICE = 1;
  * The WebGPU variant's layout: onnxruntime's own default, stated so that the choice is ours. Its
  * WebGPU provider defaults to NHWC when no `preferredLayout` is given (onnxruntime-node 1.30's
  * native provider, webgpu_execution_provider.h, and onnxruntime-web 1.30's WebGPU build, the same
- * provider compiled to wasm). Both layouts match the CPU on SwiftShader (test/webgpu-networks.test.ts);
- * which is faster on a GPU is unmeasured: `sdlite bench --device webgpu --set webgpuLayout=NCHW`
- * (docs/benchmarks.md).
+ * provider compiled to wasm). Both layouts match the CPU on SwiftShader (test/webgpu-networks.test.ts)
+ * and lavapipe; which is faster on a GPU is unmeasured (docs/benchmarks.md, "NHWC"):
+ * `sdlite bench --device webgpu --set executionProviders=webgpu,webgpuLayout=NCHW`.
  */
 export const WEBGPU_LAYOUT: WebGpuLayout = "NHWC";
 

@@ -45,9 +45,8 @@ export type ModelSource =
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
 
 /**
- * The data layout a WebGPU provider runs its layout-sensitive ops (Conv, ConvTranspose, pooling,
- * resize, InstanceNormalization…) in. "NHWC": onnxruntime rewrites those nodes to channels-last
- * kernels with Transposes around them (and transposes Conv weights once, at session creation).
+ * The data layout a WebGPU provider runs its layout-sensitive ops in (Conv above all). "NHWC":
+ * onnxruntime rewrites those nodes to its channels-last kernels with Transposes around them.
  */
 export type WebGpuLayout = "NCHW" | "NHWC";
 
