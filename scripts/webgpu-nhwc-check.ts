@@ -1,7 +1,7 @@
 /**
- * Does the WebGPU provider's NHWC layout (`preferredLayout: "NHWC"`, a provider option that sdlite's
- * Runtime seam does not pass yet) compute the tiny SD1.5 networks right? Runs the WebGPU variant's
- * graphs (matmul attention, its fused ops) with onnxruntime-node directly, NCHW and NHWC, against the
+ * Does the WebGPU provider's NHWC layout (`preferredLayout: "NHWC"`, onnxruntime's default and the
+ * WebGPU variant's, SessionOptions.webgpuLayout) compute the tiny SD1.5 networks right? Runs the
+ * WebGPU variant's graphs (matmul attention, its fused ops) with onnxruntime-node directly, NCHW and NHWC, against the
  * plain graph on the CPU provider. One-off (SwiftShader takes minutes), not part of `npm test`:
  *
  *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx tsx scripts/webgpu-nhwc-check.ts

@@ -113,7 +113,11 @@ describe("onnxruntime-web in Chromium: the tiny SD1.5 networks match onnxruntime
     rmSync(bundleDir, { recursive: true, force: true });
   });
 
-  async function replay(session: RecordedSession, provider: PageRun["provider"]) {
+  async function replay(
+    session: RecordedSession,
+    provider: PageRun["provider"],
+    webgpuLayout?: PageRun["webgpuLayout"],
+  ) {
     const id = served++;
     server.put(`/graphs/${id}/model.onnx`, session.bytes);
     const external = session.externalData.map((f) => {
@@ -123,7 +127,7 @@ describe("onnxruntime-web in Chromium: the tiny SD1.5 networks match onnxruntime
     const [run] = session.runs;
     const feeds: Record<string, PageFeed> = {};
     for (const [name, t] of Object.entries(run.feeds)) feeds[name] = pageFeed(t);
-    const request: PageRun = { model: `/graphs/${id}/model.onnx`, external, feeds, provider };
+    const request: PageRun = { model: `/graphs/${id}/model.onnx`, external, feeds, provider, webgpuLayout };
     const got = await page.evaluate(
       (r) =>
         (
@@ -158,6 +162,32 @@ describe("onnxruntime-web in Chromium: the tiny SD1.5 networks match onnxruntime
         );
       }
     }
+  });
+
+  // The test above runs onnxruntime-web's default layout, NHWC (its WebGPU build is the native
+  // provider); the engine states it (graph-variant.ts WEBGPU_LAYOUT) and NCHW is the other side of a
+  // layout A/B on a GPU. The networks with layout-sensitive ops (convs, norms), in each layout.
+  test("WebGPU, each layout (webgpuLayout): UNet and VAE decoder; a layout onnxruntime-web does not know is refused", async () => {
+    const { unet, vaeDecoder } = await recordOnce(fixturePath("models", "tiny-sd15"));
+    for (const layout of ["NCHW", "NHWC"] as const) {
+      for (const [network, session] of Object.entries({ unet, vaeDecoder })) {
+        const diffs = await replay(session, "webgpu", layout);
+        console.log(`${layout} ${network}: ${JSON.stringify(diffs)}`);
+        for (const [output, d] of Object.entries(diffs)) {
+          assert.ok(
+            d <= TOLERANCE[network],
+            `${layout} ${network} output ${output} differs by ${d} (tolerance ${TOLERANCE[network]})`,
+          );
+        }
+      }
+    }
+    // onnxruntime-web's JS hands any string on unchecked (ort.webgpu.mjs appendEpOption), so the
+    // refusal is the native provider's parser ("Invalid preferred layout"): the value reached the
+    // session options. Its wasm build reports the C++ exception as a bare number.
+    await assert.rejects(
+      replay(vaeDecoder, "webgpu", "nhwc" as PageRun["webgpuLayout"]),
+      /page\.evaluate: \d+/,
+    );
   });
 
   // The text encoder, UNet and VAE decoder with fp16-stored weights run in browser-engine.test.ts's

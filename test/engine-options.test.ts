@@ -19,6 +19,7 @@ import {
   DEFAULT_ATTENTION,
   graphVariantFor,
   WEBGPU_FUSED_OPS,
+  WEBGPU_LAYOUT,
   WEBGPU_UNET_HEADS_PER_SLICE,
 } from "../src/engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
@@ -50,6 +51,7 @@ describe("EngineOptions fields", () => {
       "deviceResidentFeeds",
       "executionProviders",
       "threads",
+      "webgpuLayout",
     ]);
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
@@ -86,6 +88,7 @@ describe("the bench's option sets follow the type", () => {
   it("knows every scalar field (the old hand-kept list and more), none it sets itself", () => {
     for (const name of [
       "threads",
+      "webgpuLayout",
       "lowMemory",
       "attention",
       "decoder",
@@ -116,6 +119,9 @@ describe("the bench's option sets follow the type", () => {
     assert.deepEqual(engineOptionsFromSet({ executionProviders: "webgpu+cpu", threads: 1 }), {
       runtime: { executionProviders: ["webgpu", "cpu"], threads: 1 },
     });
+    // the layout A/B on a GPU (docs/benchmarks.md):
+    // sdlite bench --device webgpu --set executionProviders=webgpu,webgpuLayout=NCHW
+    assert.deepEqual(engineOptionsFromSet({ webgpuLayout: "NCHW" }), { runtime: { webgpuLayout: "NCHW" } });
   });
 
   it("the CLI refuses an unknown option before generating or running anything", () => {
@@ -150,6 +156,7 @@ describe("graph variant per execution provider", () => {
       computePrecision: "fp32",
       fusedOps: WEBGPU_FUSED_OPS,
       unetAttentionHeadsPerSlice: WEBGPU_UNET_HEADS_PER_SLICE,
+      webgpuLayout: WEBGPU_LAYOUT,
     });
     assert.deepEqual(graphVariantFor(["webgpu", "cpu"], { attention: "mha" }).attention.unet, "mha");
     // MultiHeadAttention has no scores tensor to slice
@@ -161,6 +168,17 @@ describe("graph variant per execution provider", () => {
     assert.equal(graphVariantFor(["webgpu"], {}, { shaderF16: true }).weightStorage, "auto");
     assert.equal(graphVariantFor(["webgpu"], { computePrecision: "fp16" }).weightStorage, "auto");
     assert.equal(graphVariantFor(["webgpu"], { weightStorage: "fp16" }).weightStorage, "fp16");
+  });
+
+  it("WebGPU states its layout, onnxruntime's own default NHWC; an explicit layout wins; other providers set none", () => {
+    // onnxruntime 1.30's WebGPU provider runs NHWC when no preferredLayout is given: the variant
+    // says so rather than leaving it to the engine (test/webgpu-networks.test.ts checks both layouts)
+    assert.equal(WEBGPU_LAYOUT, "NHWC");
+    assert.equal(graphVariantFor(["webgpu"], {}).webgpuLayout, "NHWC");
+    assert.equal(graphVariantFor(["webgpu"], {}, { shaderF16: true }).webgpuLayout, "NHWC");
+    assert.equal(graphVariantFor(["webgpu", "cpu"], { webgpuLayout: "NCHW" }).webgpuLayout, "NCHW");
+    for (const p of ["cpu", "wasm"])
+      assert.equal(graphVariantFor([p], { webgpuLayout: "NCHW" }).webgpuLayout, undefined, p);
   });
 
   it("what the user asked for wins over the provider's choice", () => {

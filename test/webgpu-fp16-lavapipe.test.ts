@@ -125,6 +125,41 @@ describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () 
     assert.ok(e < VAE_TOLERANCE, `VAE encode differs by ${e}`);
   });
 
+  // The variant's layout is NHWC (onnxruntime's default); NCHW is the other side of a layout A/B on
+  // a GPU (docs/benchmarks.md), so its fp16 convs and norms must be right too. The text encoder has
+  // no layout-sensitive op.
+  test(`layout NCHW: UNet within ${UNET_TOLERANCE} (t=1, 999), VAE decode and encode within ${VAE_TOLERANCE}`, async (t) => {
+    const nchw = await openPipeline(MODEL, {
+      runtime: { cache: false, executionProviders: ["webgpu"], webgpuLayout: "NCHW" },
+    });
+    try {
+      for (const step of [1, 999]) {
+        const d = relativeDiff(
+          await cpu.models.unet.predict(unetInput(step)),
+          await nchw.models.unet.predict(unetInput(step)),
+        );
+        t.diagnostic(`NCHW UNet t=${step}: ${d.toExponential(2)}`);
+        assert.ok(d < UNET_TOLERANCE, `NCHW UNet at t=${step} differs by ${d}`);
+      }
+      const latents = lcg31Values(1 * 4 * 8 * 8, 3);
+      const d = relativeDiff(
+        await cpu.models.vae.decode(latents, SHAPE),
+        await nchw.models.vae.decode(latents, SHAPE),
+      );
+      t.diagnostic(`NCHW VAE decode: ${d.toExponential(2)}`);
+      assert.ok(d < VAE_TOLERANCE, `NCHW VAE decode differs by ${d}`);
+      const image = lcg31Values(1 * 3 * 64 * 64, 4);
+      const e = relativeDiff(
+        (await cpu.models.vae.encode(image, [1, 3, 64, 64])).mean,
+        (await nchw.models.vae.encode(image, [1, 3, 64, 64])).mean,
+      );
+      t.diagnostic(`NCHW VAE encode: ${e.toExponential(2)}`);
+      assert.ok(e < VAE_TOLERANCE, `NCHW VAE encode differs by ${e}`);
+    } finally {
+      await nchw.close();
+    }
+  });
+
   test(`txt2img 64x64, Euler a 4 steps: not black, within ${IMAGE_LEVELS} levels of the CPU image`, async (t) => {
     const request = {
       prompt: "a photo of a cat",

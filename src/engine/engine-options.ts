@@ -13,7 +13,7 @@ import type { AttentionKind } from "../graph/layers.js";
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import type { AttentionQuantization, UNetQuantization } from "../graph/unet-quantization.js";
 import type { VaeQuantization } from "../graph/vae-quantization.js";
-import type { Runtime } from "../runtime/runtime.js";
+import type { Runtime, WebGpuLayout } from "../runtime/runtime.js";
 import type { ArchitectureOverrides } from "../weights/architecture/architecture-overrides.js";
 import type { WeightStorageChoice } from "./weight-storage-choice.js";
 
@@ -51,6 +51,12 @@ export interface RuntimeOptions {
    * (WebGPU; device-resident-feeds.ts). Default true; false feeds them from the CPU every step.
    */
   deviceResidentFeeds?: boolean;
+  /**
+   * The WebGPU provider's layout, "NCHW" or "NHWC"; default the WebGPU variant's (graph-variant.ts
+   * WEBGPU_LAYOUT, onnxruntime's own default). Other providers ignore it. For an A/B on a GPU:
+   * `sdlite bench --device webgpu --set executionProviders=webgpu,webgpuLayout=NCHW`.
+   */
+  webgpuLayout?: WebGpuLayout;
 }
 
 /** What is kept in memory and on disk. */
@@ -143,6 +149,7 @@ export const ENGINE_OPTION_FIELDS: {
     threads: "number",
     cache: "object",
     deviceResidentFeeds: "boolean",
+    webgpuLayout: "string",
   },
   memory: { lowMemory: "boolean", tileLatentSize: "number", weightStorage: "string" },
   speed: {

@@ -10,6 +10,7 @@
  */
 import type { ComputePrecision } from "../graph/float16-compute.js";
 import type { AttentionKind, FusedOp } from "../graph/layers.js";
+import type { WebGpuLayout } from "../runtime/runtime.js";
 import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
 
 /** onnxruntime's fused MultiHeadAttention: same numbers, 1.1x faster per UNet step on CPU and 2-4 GB less memory (docs/benchmarks.md). */
@@ -40,6 +41,12 @@ export interface GraphVariant {
    * "matmul" (MultiHeadAttention keeps no scores tensor).
    */
   readonly unetAttentionHeadsPerSlice?: number;
+  /**
+   * The WebGPU provider's layout (SessionOptions.webgpuLayout); absent for other providers. A
+   * session setting, not a graph one: the built graph is the same in both (onnxruntime rewrites it
+   * when the session is created), so it is in no cache key.
+   */
+  readonly webgpuLayout?: WebGpuLayout;
 }
 
 /** What the user set explicitly (EngineOptions.speed.attention, memory.weightStorage). */
@@ -50,6 +57,8 @@ export interface RequestedVariant {
   readonly computePrecision?: ComputePrecision;
   /** false: no attention slicing where the provider's variant would slice (in-tab LocalLoadOptions). */
   readonly attentionSlicing?: boolean;
+  /** The WebGPU provider's layout, for an A/B on a GPU (EngineOptions.runtime.webgpuLayout). */
+  readonly webgpuLayout?: WebGpuLayout;
 }
 
 /** What is known of the device the provider runs on (absent: nothing, assume the least). */
@@ -78,6 +87,16 @@ export function attentionEverywhere(kind: AttentionKind): GraphVariant["attentio
  * copy and the softmax are each live at once); one head's are 128 MiB (docs/benchmarks.md, GPU memory).
  */
 export const WEBGPU_UNET_HEADS_PER_SLICE = 1;
+
+/**
+ * The WebGPU variant's layout: onnxruntime's own default, stated so that the choice is ours. Its
+ * WebGPU provider defaults to NHWC when no `preferredLayout` is given (onnxruntime-node 1.30's
+ * native provider, webgpu_execution_provider.h, and onnxruntime-web 1.30's WebGPU build, the same
+ * provider compiled to wasm). Both layouts match the CPU on SwiftShader (test/webgpu-networks.test.ts)
+ * and lavapipe; which is faster on a GPU is unmeasured (docs/benchmarks.md, "NHWC"):
+ * `sdlite bench --device webgpu --set executionProviders=webgpu,webgpuLayout=NCHW`.
+ */
+export const WEBGPU_LAYOUT: WebGpuLayout = "NHWC";
 
 /** The fused ops the WebGPU variant emits: those test/webgpu-fused-ops.test.ts finds right. */
 export const WEBGPU_FUSED_OPS: readonly FusedOp[] = [
@@ -137,6 +156,7 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
           requested.weightStorage ?? (computePrecision === "fp32" ? "fp32" : DEFAULT_WEIGHT_STORAGE),
         computePrecision,
         fusedOps: computePrecision === "fp16" ? WEBGPU_FP16_FUSED_OPS : WEBGPU_FUSED_OPS,
+        webgpuLayout: requested.webgpuLayout ?? WEBGPU_LAYOUT,
       };
     },
   },
@@ -160,6 +180,11 @@ export function executionProviderEntry(providers: readonly string[] | undefined)
   const cpu = EXECUTION_PROVIDERS.find((e) => e.name === "cpu");
   if (!cpu) throw new Error("EXECUTION_PROVIDERS has no cpu entry");
   return EXECUTION_PROVIDERS.find((e) => e.name === first) ?? cpu;
+}
+
+/** The session options a variant sets (its WebGPU layout), to spread over the pipeline's. */
+export function variantSessionOptions(variant: GraphVariant): { webgpuLayout?: WebGpuLayout } {
+  return variant.webgpuLayout === undefined ? {} : { webgpuLayout: variant.webgpuLayout };
 }
 
 export function graphVariantFor(

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphCache } from "../cache/graph-cache.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
-import { ExecutionProviderError } from "../runtime/runtime.js";
+import { ExecutionProviderError, WEBGPU_LAYOUTS, type WebGpuLayout } from "../runtime/runtime.js";
 import { loadClipTokenizer } from "../tokenizer/load-tokenizer.js";
 import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
@@ -22,7 +22,12 @@ import { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import { diskGraphSessions } from "./disk-graph-sessions.js";
 import type { EngineOptions } from "./engine-options.js";
 import { gpuAdapterInfo } from "./gpu-adapter-info.js";
-import { type DeviceFeatures, executionProviderEntry, graphVariantFor } from "./graph-variant.js";
+import {
+  type DeviceFeatures,
+  executionProviderEntry,
+  graphVariantFor,
+  variantSessionOptions,
+} from "./graph-variant.js";
 import { int8WeightBitsForThisCpu } from "./int8-weight-bits.js";
 import type { NetworkContext } from "./networks/network-factory.js";
 import { chooseSequentialLoading } from "./sequential-loading.js";
@@ -64,6 +69,13 @@ async function deviceFeatures(options: EngineOptions): Promise<DeviceFeatures | 
   return { shaderF16: await webGpuRunsF16(backend ?? onnxruntimeNode()) };
 }
 
+/** EngineOptions.runtime.webgpuLayout, checked (it may come from a command line as any string). */
+function checkedWebGpuLayout(layout: string | undefined): WebGpuLayout | undefined {
+  if (layout === undefined || (WEBGPU_LAYOUTS as readonly string[]).includes(layout))
+    return layout as WebGpuLayout | undefined;
+  throw new Error(`webgpuLayout must be ${WEBGPU_LAYOUTS.join(" or ")}, not ${JSON.stringify(layout)}`);
+}
+
 /** The execution target and graph variant every network factory of this pipeline gets. */
 function networkContext(
   model: LoadedModel,
@@ -80,19 +92,21 @@ function networkContext(
   // unset stays unset: the provider's entry chooses its default
   const requested = options.memory?.weightStorage;
   const weightStorage = requested === undefined ? undefined : validateWeightStorage(requested);
-  const session = { executionProviders, intraOpNumThreads: threads };
-  const resident =
-    options.runtime?.deviceResidentFeeds !== false && runtime.deviceTensors?.(session) === true
-      ? new DeviceResidentFeeds(runtime, session)
-      : undefined;
   const requestedVariant = {
     attention: options.speed?.attention,
     weightStorage,
     computePrecision: checkedPrecision(options),
+    webgpuLayout: checkedWebGpuLayout(options.runtime?.webgpuLayout),
   };
+  const variant = graphVariantFor(executionProviders, requestedVariant, device);
+  const session = { executionProviders, intraOpNumThreads: threads, ...variantSessionOptions(variant) };
+  const resident =
+    options.runtime?.deviceResidentFeeds !== false && runtime.deviceTensors?.(session) === true
+      ? new DeviceResidentFeeds(runtime, session)
+      : undefined;
   return {
     target: { runtime, session },
-    variant: graphVariantFor(executionProviders, requestedVariant, device),
+    variant,
     graphs: diskGraphSessions(cache === false ? undefined : (cache ?? defaultGraphCache())),
     int8WeightBits: int8WeightBitsForThisCpu,
     modelPath: model.path,

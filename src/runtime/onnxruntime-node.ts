@@ -20,6 +20,7 @@ import {
   type SessionOptions,
   type TensorData,
   type TensorValues,
+  type WebGpuLayout,
 } from "./runtime.js";
 
 /** Physical cores: hyper-threads share one core's SIMD units, so more threads than cores only adds contention. */
@@ -173,6 +174,19 @@ class OrtSession implements Session {
 
 const DEFAULT_PROFILE_PREFIX = "onnxruntime_profile";
 
+/**
+ * Provider names as onnxruntime-node takes them: "webgpu" with its `preferredLayout` where a
+ * layout is asked for (absent, the provider keeps its own default), the others by name.
+ */
+export function ortExecutionProviders(
+  providers: readonly string[],
+  webgpuLayout?: WebGpuLayout,
+): ort.InferenceSession.ExecutionProviderConfig[] {
+  return providers.map((p) =>
+    p === "webgpu" && webgpuLayout !== undefined ? { name: "webgpu", preferredLayout: webgpuLayout } : p,
+  );
+}
+
 export class OnnxruntimeNode implements Runtime {
   readonly name = "onnxruntime-node";
 
@@ -229,7 +243,7 @@ export class OnnxruntimeNode implements Runtime {
       ? resolve(options.profileFilePrefix ?? DEFAULT_PROFILE_PREFIX)
       : undefined;
     const ortOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: [...providers],
+      executionProviders: ortExecutionProviders(providers, options.webgpuLayout),
       intraOpNumThreads: options.intraOpNumThreads ?? physicalCoreCount(),
       interOpNumThreads: 1,
       executionMode: "sequential",

@@ -44,6 +44,14 @@ export type ModelSource =
 
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
 
+/**
+ * The data layout a WebGPU provider runs its layout-sensitive ops in (Conv above all). "NHWC":
+ * onnxruntime rewrites those nodes to its channels-last kernels with Transposes around them.
+ */
+export type WebGpuLayout = "NCHW" | "NHWC";
+
+export const WEBGPU_LAYOUTS: readonly WebGpuLayout[] = ["NCHW", "NHWC"];
+
 export interface SessionOptions {
   /**
    * Execution providers by name, in order of preference: "cpu" (default), "webgpu", "cuda", "dml",
@@ -83,6 +91,12 @@ export interface SessionOptions {
   readonly deviceOutputs?: readonly string[];
   /** 0 verbose … 4 fatal; default 3 (errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * The WebGPU provider's layout (onnxruntime: its `preferredLayout` option). Absent: the engine's
+   * own default (onnxruntime 1.30's WebGPU provider, native and web: "NHWC"). Other providers
+   * ignore it.
+   */
+  readonly webgpuLayout?: WebGpuLayout;
 }
 
 export interface Session {

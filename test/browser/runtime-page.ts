@@ -4,7 +4,7 @@
  * plain arrays. Bundled by the test with esbuild (platform browser); ORT comes from dist/web/ort/.
  */
 import { OnnxruntimeWeb, type OrtWebModule } from "../../src/runtime/onnxruntime-web.js";
-import type { TensorData } from "../../src/runtime/runtime.js";
+import type { TensorData, WebGpuLayout } from "../../src/runtime/runtime.js";
 
 export interface PageFeed {
   readonly dims: number[];
@@ -17,6 +17,8 @@ export interface PageRun {
   readonly external: { path: string; url: string }[];
   readonly feeds: Record<string, PageFeed>;
   readonly provider: "webgpu" | "wasm";
+  /** SessionOptions.webgpuLayout; absent: onnxruntime-web's default. */
+  readonly webgpuLayout?: WebGpuLayout;
 }
 
 let runtime: OnnxruntimeWeb | undefined;
@@ -49,7 +51,7 @@ async function runGraph(run: PageRun): Promise<Record<string, number[]>> {
   );
   const session = await rt.createSession(
     { bytes: await bytesOf(run.model), externalData },
-    { executionProviders: [run.provider] },
+    { executionProviders: [run.provider], webgpuLayout: run.webgpuLayout },
   );
   try {
     const feeds: Record<string, TensorData> = {};

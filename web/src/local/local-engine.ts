@@ -33,7 +33,7 @@ import {
   type OpenedPipeline,
 } from "../../../src/engine/assemble-pipeline.js";
 import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-options.js";
-import { graphVariantFor } from "../../../src/engine/graph-variant.js";
+import { graphVariantFor, variantSessionOptions } from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
 import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
@@ -355,9 +355,10 @@ function networkContext(
   computePrecision: ComputePrecision | undefined,
   attentionSlicing: boolean | undefined,
 ): NetworkContext {
+  const variant = graphVariantFor([backend], { computePrecision, attentionSlicing });
   return {
-    target: { runtime, session: { executionProviders: [backend] } },
-    variant: graphVariantFor([backend], { computePrecision, attentionSlicing }),
+    target: { runtime, session: { executionProviders: [backend], ...variantSessionOptions(variant) } },
+    variant,
     graphs,
     // int8 graphs are never asked for here
     int8WeightBits: () => 8,
