@@ -20,6 +20,7 @@ import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import {
   assertSameImage,
   type EnginePage,
+  jobRequestOf,
   maxLevels,
   nodeRun,
   openEnginePage,
@@ -44,16 +45,7 @@ const REQUEST: PageRequest = {
 };
 
 /** The job's request for REQUEST's settings. */
-const JOB_REQUEST = {
-  prompt: REQUEST.prompt,
-  negativePrompt: REQUEST.negativePrompt,
-  steps: REQUEST.steps,
-  guidance: REQUEST.cfgScale,
-  width: REQUEST.width,
-  height: REQUEST.height,
-  seed: REQUEST.seed,
-  sampler: REQUEST.sampler,
-};
+const JOB_REQUEST = jobRequestOf(REQUEST);
 
 /** A 64x48 RGB gradient to outpaint. */
 const INIT = {
