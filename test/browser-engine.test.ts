@@ -28,27 +28,16 @@ import {
   maxLevels,
   type NodeImage,
   openEnginePage,
-  type PageRequest,
   type PageResult,
   rgba,
   runInPage,
   runInPageRepeated,
+  TINY_REQUEST,
   nodeRun as tinyNodeRun,
 } from "./helpers/in-tab-engine.js";
 
 const LORA = fixturePath("lora", "tiny-sd15-kohya.safetensors");
 const LORA_WEIGHT = 0.8;
-
-const REQUEST: PageRequest = {
-  prompt: "a red ball on a table",
-  negativePrompt: "blurry",
-  steps: 3,
-  cfgScale: 7,
-  width: 64,
-  height: 64,
-  seed: 42,
-  sampler: "Euler a",
-};
 
 /** A 64x64 RGB gradient to inpaint, and a mask with a white box in it (white = repaint). */
 const INIT = {
@@ -78,13 +67,13 @@ const INPAINT: InpaintSettings = {
   invertMask: false,
 };
 
-/** The job run of `request` (REQUEST's settings by default) on onnxruntime-node's CPU: PNG pixels and infotext. */
+/** The job run of `request` (TINY_REQUEST's settings by default) on onnxruntime-node's CPU: PNG pixels and infotext. */
 function nodeRun(
   request: Partial<JobRequest> = {},
   loras: JobLora[] = [],
   engine: JobEngine = {},
 ): Promise<NodeImage> {
-  return tinyNodeRun({ request: { ...jobRequestOf(REQUEST), ...request }, loras, engine });
+  return tinyNodeRun({ request: { ...jobRequestOf(TINY_REQUEST), ...request }, loras, engine });
 }
 
 describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, Chromium)", () => {
@@ -106,7 +95,7 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   });
 
   function check(result: PageResult, levels: number, label: string, node: NodeImage = cpu): Uint8Array {
-    assert.equal(result.seed, REQUEST.seed);
+    assert.equal(result.seed, TINY_REQUEST.seed);
     return assertSameImage(result, node, levels, label);
   }
 
@@ -127,12 +116,12 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
 
   // matmul attention on WebGPU (src/engine/graph-variant.ts); the networks agree to 3e-5 (browser-runtime.test.ts)
   test("WebGPU: same infotext, pixels within 2 levels", async () => {
-    const result = await runInPage(page, "webgpu", REQUEST);
+    const result = await runInPage(page, "webgpu", TINY_REQUEST);
     check(result, 2, "webgpu");
   });
 
   test("wasm: same infotext, pixels within 1 level; reopened, graphs come from the graph store", async () => {
-    const [first, second] = await runInPageRepeated(page, "wasm", REQUEST, 2);
+    const [first, second] = await runInPageRepeated(page, "wasm", TINY_REQUEST, 2);
     check(first, 1, "wasm");
     assert.ok(
       first.statuses.some((s) => s.startsWith("building the UNet")),
@@ -150,7 +139,7 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   // graphs as onnxruntime-node's CPU does (test/webgpu-fp16.test.ts): the same rounding, the same image
   test("wasm, precision fp16: the Node CPU's fp16 image within 1 level, from fp16 graphs (built anew, not the fp32 ones)", async () => {
     const fp16 = await nodeRun({}, [], { speed: { precision: "fp16" } });
-    const result = await runInPage(page, "wasm", REQUEST, "fp16");
+    const result = await runInPage(page, "wasm", TINY_REQUEST, "fp16");
     check(result, 1, "wasm fp16", fp16);
     assert.ok(
       result.statuses.some((s) => s.startsWith("building the UNet")),
@@ -161,12 +150,12 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   });
 
   test("wasm, a kohya LoRA as `--lora FILE:0.8`: same infotext (its tag and Lora hashes), pixels within 1 level", async () => {
-    const { loras } = resolveJobLoras(REQUEST.prompt, undefined, [{ path: LORA, weight: LORA_WEIGHT }]);
+    const { loras } = resolveJobLoras(TINY_REQUEST.prompt, undefined, [{ path: LORA, weight: LORA_WEIGHT }]);
     const node = await nodeRun({}, loras);
     assert.match(node.infotext, /<lora:tiny-sd15-kohya:0\.8>/);
     assert.match(node.infotext, /Lora hashes: "?tiny-sd15-kohya: [0-9a-f]{12}/);
     const result = await runInPage(page, "wasm", {
-      ...REQUEST,
+      ...TINY_REQUEST,
       loras: [
         {
           name: "tiny-sd15-kohya",
@@ -191,7 +180,7 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     });
     assert.match(node.infotext, /Mask blur: 4/);
     const result = await runInPage(page, "wasm", {
-      ...REQUEST,
+      ...TINY_REQUEST,
       initImage: { width: 64, height: 64, data: Array.from(rgba(INIT.data)) },
       mask: { width: 64, height: 64, data: Array.from(rgba(MASK.data, 1)) },
       denoisingStrength: 0.75,

@@ -28,6 +28,18 @@ export type PageRequest = Omit<LocalGenerateRequest, "loras" | "initImage" | "ma
   mask?: { width: number; height: number; data: number[] };
 };
 
+/** A 64x64 txt2img of 3 Euler a steps, which the tests vary. */
+export const TINY_REQUEST: PageRequest = {
+  prompt: "a red ball on a table",
+  negativePrompt: "blurry",
+  steps: 3,
+  cfgScale: 7,
+  width: 64,
+  height: 64,
+  seed: 42,
+  sampler: "Euler a",
+};
+
 export interface PageResult {
   png: number[];
   infotext: string;
