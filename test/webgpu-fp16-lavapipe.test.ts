@@ -29,6 +29,8 @@ import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import {
+  assertBelow,
+  assertImageWithin,
   FP16_TOKEN_IDS,
   relativeDiff,
   textEncoderDiff,
@@ -71,34 +73,28 @@ describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () 
   });
 
   test(`text encoder within ${TEXT_ENCODER_TOLERANCE}`, async (t) => {
-    const d = await textEncoderDiff(cpu.models, gpu.models, FP16_FLOOR);
-    t.diagnostic(`text encoder: ${d.toExponential(2)}`);
-    assert.ok(d < TEXT_ENCODER_TOLERANCE, `text encoder differs by ${d}`);
+    assertBelow(
+      t,
+      "text encoder",
+      await textEncoderDiff(cpu.models, gpu.models, FP16_FLOOR),
+      TEXT_ENCODER_TOLERANCE,
+    );
   });
 
   test(`UNet within ${UNET_TOLERANCE}, at timesteps 1 and 999`, async (ctx) => {
     for (const t of [1, 999]) {
-      const d = await unetDiff(cpu.models, gpu.models, t, FP16_FLOOR);
-      ctx.diagnostic(`UNet t=${t}: ${d.toExponential(2)}`);
-      assert.ok(d < UNET_TOLERANCE, `UNet at t=${t} differs by ${d}`);
+      assertBelow(ctx, `UNet t=${t}`, await unetDiff(cpu.models, gpu.models, t, FP16_FLOOR), UNET_TOLERANCE);
     }
   });
 
   test(`VAE decode and encode within ${VAE_TOLERANCE}`, async (t) => {
-    const d = await vaeDecodeDiff(cpu.models, gpu.models, FP16_FLOOR);
-    t.diagnostic(`VAE decode: ${d.toExponential(2)}`);
-    assert.ok(d < VAE_TOLERANCE, `VAE decode differs by ${d}`);
-    const e = await vaeEncodeDiff(cpu.models, gpu.models, FP16_FLOOR);
-    t.diagnostic(`VAE encode: ${e.toExponential(2)}`);
-    assert.ok(e < VAE_TOLERANCE, `VAE encode differs by ${e}`);
+    assertBelow(t, "VAE decode", await vaeDecodeDiff(cpu.models, gpu.models, FP16_FLOOR), VAE_TOLERANCE);
+    assertBelow(t, "VAE encode", await vaeEncodeDiff(cpu.models, gpu.models, FP16_FLOOR), VAE_TOLERANCE);
   });
 
   test(`txt2img 64x64, Euler a 4 steps: not black, within ${IMAGE_LEVELS} levels of the CPU image`, async (t) => {
-    const { worst, brightest } = await txt2imgDiff(cpu.models, gpu.models);
-    t.diagnostic(`image: ${worst} levels, brightest ${brightest}`);
     // a NaN anywhere turns the whole image black (0) after the clamp to bytes
-    assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
-    assert.ok(worst <= IMAGE_LEVELS, `fp16 image differs from the CPU one by ${worst} levels`);
+    assertImageWithin(t, await txt2imgDiff(cpu.models, gpu.models), IMAGE_LEVELS, "CPU");
   });
 
   test("MultiHeadAttention is wrong on lavapipe too, so the fault is onnxruntime's kernel, not SwiftShader's", async (t) => {

@@ -21,6 +21,8 @@ import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import {
+  assertBelow,
+  assertImageWithin,
   textEncoderDiff,
   txt2imgDiff,
   unetDiff,
@@ -51,34 +53,43 @@ describe("fp16 compute graphs on the CPU provider match float32 (tiny SD1.5)", (
   });
 
   test(`text encoder within ${NETWORK_TOLERANCE} (relative to its largest value)`, async (t) => {
-    const d = await textEncoderDiff(fp32.models, fp16.models, FP16_FLOOR);
-    t.diagnostic(`text encoder: ${d.toExponential(2)}`);
-    assert.ok(d < NETWORK_TOLERANCE, `text encoder differs by ${d}`);
+    assertBelow(
+      t,
+      "text encoder",
+      await textEncoderDiff(fp32.models, fp16.models, FP16_FLOOR),
+      NETWORK_TOLERANCE,
+    );
   });
 
   test(`UNet within ${NETWORK_TOLERANCE}, at timesteps 1 and 999`, async (ctx) => {
     for (const t of [1, 999]) {
-      const d = await unetDiff(fp32.models, fp16.models, t, FP16_FLOOR);
-      ctx.diagnostic(`UNet t=${t}: ${d.toExponential(2)}`);
-      assert.ok(d < NETWORK_TOLERANCE, `UNet at t=${t} differs by ${d}`);
+      assertBelow(
+        ctx,
+        `UNet t=${t}`,
+        await unetDiff(fp32.models, fp16.models, t, FP16_FLOOR),
+        NETWORK_TOLERANCE,
+      );
     }
   });
 
   test(`VAE decode and encode within ${NETWORK_TOLERANCE}`, async (t) => {
-    const d = await vaeDecodeDiff(fp32.models, fp16.models, FP16_FLOOR);
-    t.diagnostic(`VAE decode: ${d.toExponential(2)}`);
-    assert.ok(d < NETWORK_TOLERANCE, `VAE decode differs by ${d}`);
-    const e = await vaeEncodeDiff(fp32.models, fp16.models, FP16_FLOOR);
-    t.diagnostic(`VAE encode: ${e.toExponential(2)}`);
-    assert.ok(e < NETWORK_TOLERANCE, `VAE encode differs by ${e}`);
+    assertBelow(
+      t,
+      "VAE decode",
+      await vaeDecodeDiff(fp32.models, fp16.models, FP16_FLOOR),
+      NETWORK_TOLERANCE,
+    );
+    assertBelow(
+      t,
+      "VAE encode",
+      await vaeEncodeDiff(fp32.models, fp16.models, FP16_FLOOR),
+      NETWORK_TOLERANCE,
+    );
   });
 
   test("txt2img 64x64, Euler a 4 steps: not black, within 4 levels of the float32 image", async (t) => {
-    const { worst, brightest } = await txt2imgDiff(fp32.models, fp16.models);
-    t.diagnostic(`image: ${worst} levels, brightest ${brightest}`);
     // a NaN anywhere turns the whole image black (0) after the clamp to bytes
-    assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
-    assert.ok(worst <= 4, `fp16 image differs from the float32 one by ${worst} levels`);
+    assertImageWithin(t, await txt2imgDiff(fp32.models, fp16.models), 4, "float32");
   });
 });
 

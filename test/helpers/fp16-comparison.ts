@@ -5,6 +5,7 @@
  * reference value. Each test holds the result to its own tolerance.
  */
 import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
 import type { OpenedPipeline } from "../../src/engine/open-pipeline.js";
 import { generate } from "../../src/pipeline/generate.js";
 import { lcg31Values } from "./test-values.js";
@@ -105,4 +106,22 @@ export async function txt2imgDiff(want: Models, got: Models): Promise<{ worst: n
     brightest = Math.max(brightest, b.image.data[i]);
   }
   return { worst, brightest };
+}
+
+/** A network's relative difference `d`, reported as `t`'s diagnostic and held below `tolerance`. */
+export function assertBelow(t: TestContext, name: string, d: number, tolerance: number): void {
+  t.diagnostic(`${name}: ${d.toExponential(2)}`);
+  assert.ok(d < tolerance, `${name} differs by ${d}`);
+}
+
+/** txt2imgDiff's result: not black (a NaN's mark), and within `levels` of the `reference` image. */
+export function assertImageWithin(
+  t: TestContext,
+  { worst, brightest }: { worst: number; brightest: number },
+  levels: number,
+  reference: string,
+): void {
+  t.diagnostic(`image: ${worst} levels, brightest ${brightest}`);
+  assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
+  assert.ok(worst <= levels, `fp16 image differs from the ${reference} one by ${worst} levels`);
 }
