@@ -18,11 +18,10 @@ import { WEBGPU_FP16_FUSED_OPS } from "../src/engine/graph-variant.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
 import { withPrecision } from "../src/graph/float16-compute.js";
-import { GraphBuilder } from "../src/graph/graph-builder.js";
-import { type FusedOp, linearPlusResidual } from "../src/graph/layers.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
+import type { GraphBuilder } from "../src/graph/graph-builder.js";
+import type { FusedOp } from "../src/graph/layers.js";
 import { buildTextEncoderGraph, TEXT_ENCODER_INPUT, TEXT_ENCODER_OUTPUT } from "../src/graph/text-encoder.js";
-import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
+import { buildUNetGraph, UNET_OUTPUT } from "../src/graph/unet.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { TensorData } from "../src/runtime/runtime.js";
 import { loadModel } from "../src/weights/load-model.js";
@@ -39,7 +38,7 @@ import {
   vaeDecodeDiff,
   vaeEncodeDiff,
 } from "./helpers/fp16-comparison.js";
-import { lcg31Values, memoryWeights } from "./helpers/test-values.js";
+import { biasAddFeeds, biasAddGraph, fusedOpUNetFeeds, runGraphOn } from "./helpers/fused-op-graphs.js";
 import { lavapipeEnv } from "./helpers/webgpu-adapter.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
@@ -128,28 +127,13 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
   });
   after(() => model?.close());
 
-  async function run(
+  const run = (
     provider: "cpu" | "webgpu",
     graph: GraphBuilder,
     feeds: Record<string, TensorData>,
     output: string,
-  ) {
-    const session = await runtime.createSession(serializeModel(graph), {
-      executionProviders: [provider],
-      intraOpNumThreads: 1,
-    });
-    try {
-      return (await session.run(feeds, [output]))[output].data as Float32Array;
-    } finally {
-      await session.release();
-    }
-  }
+  ) => runGraphOn(runtime, provider, graph, feeds, output);
 
-  const unetFeeds = () => ({
-    [UNET_INPUTS.sample]: { dims: [1, 4, 8, 8], data: lcg31Values(4 * 8 * 8, 1) },
-    [UNET_INPUTS.timestep]: { dims: [1], data: Float32Array.of(500) },
-    [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, 32], data: lcg31Values(77 * 32, 2) },
-  });
   const unetWith = (fusedOps: FusedOp[], computePrecision: "fp32" | "fp16") =>
     buildUNetGraph(model.unet.weights, model.unet.config, {
       attention: "matmul",
@@ -182,8 +166,8 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
     const fused = unetWith(["skipLayerNorm"], "fp16");
     assert.ok(fused.nodes.some((n) => n.opType === "SkipLayerNormalization"));
     const d = relativeDiff(
-      await run("cpu", unetWith([], "fp32"), unetFeeds(), UNET_OUTPUT),
-      await run("webgpu", fused, unetFeeds(), UNET_OUTPUT),
+      await run("cpu", unetWith([], "fp32"), fusedOpUNetFeeds(), UNET_OUTPUT),
+      await run("webgpu", fused, fusedOpUNetFeeds(), UNET_OUTPUT),
       FP16_FLOOR,
     );
     assert.ok(d < UNET_TOLERANCE, `UNet with SkipLayerNormalization differs by ${d}`);
@@ -192,26 +176,11 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
 
   // the tiny UNet is 32 and 64 channels wide, which BiasAdd's kernel refuses: one linear at 320
   test(`biasAdd (a 320-wide linear plus residual) within ${LINEAR_TOLERANCE}`, async () => {
-    const build = (fusedOps: FusedOp[]) => {
-      const b = new GraphBuilder("bias_add");
-      const x = b.input("x", "float32", [1, 16, 320]);
-      const r = b.input("r", "float32", [1, 16, 320]);
-      const weights = memoryWeights({
-        "proj.weight": { shape: [320, 320], data: lcg31Values(320 * 320, 7).map((v) => v / 8) },
-        "proj.bias": { shape: [320], data: lcg31Values(320, 8) },
-      });
-      const ctx = { b, weights, attention: "matmul" as const, fused: new Set(fusedOps) };
-      b.output(linearPlusResidual(ctx, "proj", x, r), "y", "float32", [1, 16, 320]);
-      return b;
-    };
-    const feeds = {
-      x: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 3) },
-      r: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 4) },
-    };
-    const fused = withPrecision(build(["biasAdd"]), "fp16");
+    const feeds = biasAddFeeds();
+    const fused = withPrecision(biasAddGraph(["biasAdd"]), "fp16");
     assert.ok(fused.nodes.some((n) => n.opType === "BiasAdd"));
     const d = relativeDiff(
-      await run("cpu", build([]), feeds, "y"),
+      await run("cpu", biasAddGraph([]), feeds, "y"),
       await run("webgpu", fused, feeds, "y"),
       FP16_FLOOR,
     );
@@ -223,7 +192,7 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
     const fused = unetWith(["biasSplitGelu"], "fp16");
     assert.ok(fused.nodes.some((n) => n.opType === "BiasSplitGelu"));
     // When this fails, onnxruntime fixed the kernel: check its numbers and give it back to fp16.
-    await assert.rejects(run("webgpu", fused, unetFeeds(), UNET_OUTPUT), /BiasSplitGelu/);
+    await assert.rejects(run("webgpu", fused, fusedOpUNetFeeds(), UNET_OUTPUT), /BiasSplitGelu/);
   });
 
   test("the fp16 WebGPU variant fuses exactly the ops that pass here", () => {
