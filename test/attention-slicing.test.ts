@@ -6,7 +6,6 @@
  * graph has one Softmax per slice where the unsliced one has one per attention.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { GraphBuilder } from "../src/graph/graph-builder.js";
 import { headSlices } from "../src/graph/layers.js";
@@ -14,32 +13,21 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
 import { attentionHeadsAt } from "../src/weights/architecture/model-config.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
-import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { golden } from "./helpers/fixtures.js";
+import {
+  unetCaseFeeds,
+  unetCaseOut,
+  unetCases,
+  unetFixtureConfig,
+  unetGoldenTolerance,
+  withUNetFixture,
+} from "./helpers/unet-goldens.js";
 
-interface UNetCase {
-  id: string;
-  model: string;
-  sample: string;
-  timestep: string;
-  encoder_hidden_states: string;
-  out: string;
-  shape: number[];
-}
-
-const cases: UNetCase[] = manifest().unet.cases;
-const tolerance: number = manifest().unet.tolerance.max_abs;
+const cases = unetCases();
+const tolerance = unetGoldenTolerance();
 const MODEL = cases[0].model;
-
-function openUNet() {
-  const dir = fixturePath(MODEL);
-  const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
-  const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
-  return { config, weights };
-}
 
 /** The tiny UNet's graph, built (and, with `use`, used) while its weights are open. */
 function withGraph<T>(
@@ -47,18 +35,15 @@ function withGraph<T>(
   use: (graph: GraphBuilder) => T,
   computePrecision?: "fp16",
 ): T {
-  const { config, weights } = openUNet();
-  try {
-    return use(
+  return withUNetFixture(MODEL, (weights, config) =>
+    use(
       buildUNetGraph(weights, config, {
         attention: "matmul",
         attentionHeadsPerSlice: headsPerSlice,
         computePrecision,
       }),
-    );
-  } finally {
-    weights.close();
-  }
+    ),
+  );
 }
 
 async function session(headsPerSlice: number | undefined, computePrecision?: "fp16"): Promise<Session> {
@@ -75,8 +60,7 @@ it("head slices: perSlice heads each, the rest in the last; one slice when absen
 });
 
 it("slicing touches only the full-resolution self-attentions: one Softmax per slice there", () => {
-  const { config } = openUNet();
-  const heads = attentionHeadsAt(config, 0);
+  const heads = attentionHeadsAt(unetFixtureConfig(MODEL), 0);
   const softmaxes = (perSlice: number | undefined) =>
     withGraph(perSlice, (g) => g.nodes.filter((n) => n.opType === "Softmax").length);
   // the tiny UNet: 2 transformers in down_blocks.0 and 3 in the last up block, one block each
@@ -97,18 +81,8 @@ for (const headsPerSlice of [1, 3]) {
     });
     for (const c of cases.filter((x) => x.model === MODEL)) {
       it(`${c.id} [${c.shape.join("x")}] within ${tolerance}`, async (t) => {
-        const g = golden("unet");
-        const [batch] = c.shape;
-        const context = g.readF32(c.encoder_hidden_states);
-        const out = await s.run({
-          [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
-          [UNET_INPUTS.timestep]: { dims: [batch], data: g.readF32(c.timestep) },
-          [UNET_INPUTS.encoderHiddenStates]: {
-            dims: [batch, 77, context.length / batch / 77],
-            data: context,
-          },
-        });
-        const diff = assertClose(out[UNET_OUTPUT].data as Float32Array, g.readF32(c.out), tolerance, c.id);
+        const out = await s.run(unetCaseFeeds(c));
+        const diff = assertClose(out[UNET_OUTPUT].data as Float32Array, unetCaseOut(c), tolerance, c.id);
         t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
       });
     }
@@ -144,15 +118,9 @@ it(`a 64x64 latent with CFG (4096 tokens at full resolution): sliced equals unsl
 it("fp16 compute: the sliced graph equals the unsliced fp16 graph within 1e-2 (test/webgpu-fp16.test.ts's tolerance) of the largest output", async () => {
   const [sliced, whole] = [await session(1, "fp16"), await session(undefined, "fp16")];
   try {
-    const g = golden("unet");
     const c = cases.find((x) => x.model === MODEL && x.shape[0] === 2);
     assert.ok(c);
-    const context = g.readF32(c.encoder_hidden_states);
-    const feeds = {
-      [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
-      [UNET_INPUTS.timestep]: { dims: [2], data: g.readF32(c.timestep) },
-      [UNET_INPUTS.encoderHiddenStates]: { dims: [2, 77, context.length / 2 / 77], data: context },
-    };
+    const feeds = unetCaseFeeds(c);
     const a = (await sliced.run(feeds))[UNET_OUTPUT].data as Float32Array;
     const b = (await whole.run(feeds))[UNET_OUTPUT].data as Float32Array;
     const largest = b.reduce((m, x) => Math.max(m, Math.abs(x)), 0);

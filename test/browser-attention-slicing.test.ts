@@ -11,14 +11,16 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { decodePngRgb } from "../src/image/png.js";
-import { GENERATION_JOB_VERSION } from "../src/pipeline/generation-job.js";
-import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
-import { fixturePath } from "./helpers/fixtures.js";
 import { type GpuMemoryRun, runGpuMemoryPage } from "./helpers/gpu-memory-page.js";
+import {
+  assertWithinLevels,
+  jobRequestOf,
+  nodeRun,
+  pagePixels,
+  TINY_CHECKPOINT,
+} from "./helpers/in-tab-engine.js";
 import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
 
-const CHECKPOINT = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
 const REQUEST = {
   prompt: "a red ball on a table",
   negativePrompt: "blurry",
@@ -36,13 +38,6 @@ const SCORES_BYTES = 2 * HEADS * TOKENS ** 2 * 4;
 /** test/browser-engine.test.ts's tolerance for WebGPU against the CPU. */
 const LEVELS = 2;
 
-function maxLevels(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
-
 describe("sliced attention on WebGPU (tiny SD1.5, 256x256, Chromium)", () => {
   let whole: GpuMemoryRun;
   let sliced: GpuMemoryRun;
@@ -51,7 +46,7 @@ describe("sliced attention on WebGPU (tiny SD1.5, 256x256, Chromium)", () => {
   before(async () => {
     const run = (attentionSlicing: boolean | undefined) =>
       runGpuMemoryPage({
-        checkpoint: CHECKPOINT,
+        checkpoint: TINY_CHECKPOINT,
         overrides: TINY_OVERRIDES,
         request: REQUEST,
         sequentialLoading: undefined,
@@ -63,23 +58,7 @@ describe("sliced attention on WebGPU (tiny SD1.5, 256x256, Chromium)", () => {
       assert.equal(r.error, undefined, r.error);
       assert.deepEqual(r.afterDispose.deviceErrors, []);
     }
-    const result = await runGenerationJob({
-      version: GENERATION_JOB_VERSION,
-      model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
-      loras: [],
-      request: {
-        prompt: REQUEST.prompt,
-        negativePrompt: REQUEST.negativePrompt,
-        steps: REQUEST.steps,
-        guidance: REQUEST.cfgScale,
-        width: REQUEST.width,
-        height: REQUEST.height,
-        seed: REQUEST.seed,
-        sampler: REQUEST.sampler,
-      },
-      engine: { runtime: { threads: 1, cache: false } },
-    });
-    cpuPixels = decodePngRgb(Buffer.from(result.images[0].png, "base64")).image.data;
+    cpuPixels = (await nodeRun({ request: jobRequestOf(REQUEST) })).pixels;
   });
 
   test("the peak falls by at least 2 × 7/8 of a full-resolution scores tensor", (t) => {
@@ -99,9 +78,7 @@ describe("sliced attention on WebGPU (tiny SD1.5, 256x256, Chromium)", () => {
       ["sliced", sliced],
     ] as const) {
       assert.ok(r.png, `${label}: no image`);
-      const d = maxLevels(decodePngRgb(Uint8Array.from(r.png)).image.data, cpuPixels);
-      t.diagnostic(`${label}: pixels within ${d} levels of the CPU's`);
-      assert.ok(d <= LEVELS, `${label}: pixels differ by up to ${d} levels`);
+      assertWithinLevels(pagePixels(r.png), cpuPixels, LEVELS, label, (line) => t.diagnostic(line));
     }
   });
 });

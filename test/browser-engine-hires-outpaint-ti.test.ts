@@ -20,40 +20,21 @@ import { writeSafetensors } from "../src/weights/formats/safetensors-writer.js";
 import {
   assertSameImage,
   type EnginePage,
+  jobRequestOf,
   maxLevels,
   nodeRun,
   openEnginePage,
-  type PageRequest,
   rgba,
   runInPage,
+  TINY_REQUEST,
 } from "./helpers/in-tab-engine.js";
 import { writeTorchPickle } from "./helpers/torch-checkpoint-writer.js";
 
 /** The tiny model's text encoder width. */
 const HIDDEN = 32;
 
-const REQUEST: PageRequest = {
-  prompt: "a red ball on a table",
-  negativePrompt: "blurry",
-  steps: 3,
-  cfgScale: 7,
-  width: 64,
-  height: 64,
-  seed: 42,
-  sampler: "Euler a",
-};
-
-/** The job's request for REQUEST's settings. */
-const JOB_REQUEST = {
-  prompt: REQUEST.prompt,
-  negativePrompt: REQUEST.negativePrompt,
-  steps: REQUEST.steps,
-  guidance: REQUEST.cfgScale,
-  width: REQUEST.width,
-  height: REQUEST.height,
-  seed: REQUEST.seed,
-  sampler: REQUEST.sampler,
-};
+/** The job's request for TINY_REQUEST's settings. */
+const JOB_REQUEST = jobRequestOf(TINY_REQUEST);
 
 /** A 64x48 RGB gradient to outpaint. */
 const INIT = {
@@ -82,7 +63,7 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
       node.infotext,
       /Denoising strength: 0\.6, .*Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent/,
     );
-    const result = await runInPage(engine.page, "wasm", { ...REQUEST, hires });
+    const result = await runInPage(engine.page, "wasm", { ...TINY_REQUEST, hires });
     assertSameImage(result, { ...node }, 1, "hires Latent x2");
     assert.deepEqual([node.width, node.height], [128, 128]);
   });
@@ -90,7 +71,7 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
   test("hires fix, Latent ×2 on WebGPU (SwiftShader): same infotext, pixels within 2 levels (test/browser-engine.test.ts's WebGPU tolerance)", async () => {
     const hires: JobHires = { upscaler: "Latent", scale: 2, steps: 2, denoisingStrength: 0.6 };
     const node = await nodeRun({ request: JOB_REQUEST, hires });
-    const result = await runInPage(engine.page, "webgpu", { ...REQUEST, hires });
+    const result = await runInPage(engine.page, "webgpu", { ...TINY_REQUEST, hires });
     assertSameImage(result, node, 2, "hires Latent x2, WebGPU");
   });
 
@@ -104,14 +85,14 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
     };
     const node = await nodeRun({ request: JOB_REQUEST, hires });
     assert.match(node.infotext, /Hires resize: 96x72, Hires steps: 2, Hires upscaler: Lanczos/);
-    const result = await runInPage(engine.page, "wasm", { ...REQUEST, hires });
+    const result = await runInPage(engine.page, "wasm", { ...TINY_REQUEST, hires });
     assertSameImage(result, node, 1, "hires Lanczos 96x72");
     assert.deepEqual([node.width, node.height], [96, 72]);
   });
 
   test("hires fix with an upscaler that needs a model file is refused in words", async () => {
     await assert.rejects(
-      runInPage(engine.page, "wasm", { ...REQUEST, hires: { upscaler: "4x-UltraSharp", scale: 2 } }),
+      runInPage(engine.page, "wasm", { ...TINY_REQUEST, hires: { upscaler: "4x-UltraSharp", scale: 2 } }),
       /hires upscaler "4x-UltraSharp" needs a model file; in the browser: the Latent modes, None, Lanczos, Nearest/,
     );
   });
@@ -150,7 +131,7 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
     assert.equal(maxLevels(cli.pixels, node.pixels), 0);
 
     const result = await runInPage(engine.page, "wasm", {
-      ...REQUEST,
+      ...TINY_REQUEST,
       width: 88,
       height: 48,
       initImage: { width: 88, height: 48, data: Array.from(rgba(canvas.image.data)) },
@@ -214,7 +195,7 @@ describe("the in-tab engine's hires fix, outpainting and embeddings make the Nod
         engine.server.put(`/test/${file}`, readFileSync(join(dir, file)));
       }
       const result = await runInPage(engine.page, "wasm", {
-        ...REQUEST,
+        ...TINY_REQUEST,
         prompt,
         embeddings: [
           { url: "/test/myartist.pt", fileName: "myartist.pt" },

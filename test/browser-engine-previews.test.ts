@@ -10,26 +10,32 @@
  * - batch size 2 × batch count 2 gives the job run's four images, seeds 42..45, and infotexts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { openPipeline } from "../src/engine/open-pipeline.js";
-import { decodePngRgb } from "../src/image/png.js";
 import { generate } from "../src/pipeline/generate.js";
-import { GENERATION_JOB_VERSION, type JobRequest } from "../src/pipeline/generation-job.js";
+import type { JobRequest } from "../src/pipeline/generation-job.js";
 import type { JobEngine } from "../src/pipeline/job-engine.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
-import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
 import type { LocalGenerateRequest } from "../web/src/local/local-engine.js";
-import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { type IsolatedServer, startIsolatedServer } from "./helpers/isolated-server.js";
+import {
+  assertSameImage,
+  assertWithinLevels,
+  type EnginePage,
+  jobRequestOf,
+  maxLevels,
+  type NodeImage,
+  openEnginePage,
+  pagePixels,
+  TINY_CHECKPOINT,
+  nodeImages as tinyNodeImages,
+} from "./helpers/in-tab-engine.js";
 import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
-import { builtWebDir } from "./helpers/web-build.js";
 
-const CHECKPOINT = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
 /** diffusers AutoencoderTiny naming, one file (as `--taesd FILE` takes it). */
 const TAESD = fixturePath("models", "tiny-taesd", "diffusion_pytorch_model.safetensors");
 const EVERY = 2;
@@ -81,8 +87,8 @@ function runInPage(
       backend: "wasm" as const,
       request: options.request ?? REQUEST,
       overrides: TINY_OVERRIDES,
-      name: basename(CHECKPOINT),
-      lastModified: statSync(CHECKPOINT).mtimeMs,
+      name: basename(TINY_CHECKPOINT),
+      lastModified: statSync(TINY_CHECKPOINT).mtimeMs,
       taesd: options.taesd
         ? { url: "/test/taesd.safetensors", fileName: basename(TAESD), lastModified: statSync(TAESD).mtimeMs }
         : undefined,
@@ -92,79 +98,38 @@ function runInPage(
   );
 }
 
-function maxLevels(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
-
 /** The job run of REQUEST (with `request`'s changes) on onnxruntime-node's CPU: PNG pixels and infotext. */
 async function nodeRun(
   request: Partial<JobRequest> = {},
   engine: Partial<JobEngine> = {},
-): Promise<{ pixels: Uint8Array; infotext: string }> {
+): Promise<NodeImage> {
   return (await nodeImages(request, engine))[0];
 }
 
 /** Every image of the job run (batches), in seed order. */
-async function nodeImages(
+function nodeImages(
   request: Partial<JobRequest> = {},
   engine: Partial<JobEngine> = {},
-): Promise<{ pixels: Uint8Array; infotext: string; seed: number }[]> {
-  const result = await runGenerationJob({
-    version: GENERATION_JOB_VERSION,
-    model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
-    loras: [],
-    request: {
-      prompt: REQUEST.prompt,
-      negativePrompt: REQUEST.negativePrompt,
-      steps: REQUEST.steps,
-      guidance: REQUEST.cfgScale,
-      width: REQUEST.width,
-      height: REQUEST.height,
-      seed: REQUEST.seed,
-      sampler: REQUEST.sampler,
-      ...request,
-    },
-    engine: { runtime: { threads: 1, cache: false }, ...engine },
-  });
-  return result.images.map((image) => ({
-    pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data,
-    infotext: image.infotext,
-    seed: image.seed,
-  }));
+): Promise<NodeImage[]> {
+  return tinyNodeImages({ request: { ...jobRequestOf(REQUEST), ...request }, engine });
 }
 
 /** Node's TAESD preview (the server's decoder) of Node's latents after every denoising step. */
 async function nodePreviews(): Promise<Map<number, Uint8Array>> {
-  const pipeline = await openPipeline(CHECKPOINT, {
+  const pipeline = await openPipeline(TINY_CHECKPOINT, {
     overrides: TINY_OVERRIDES,
     taesd: TAESD,
     runtime: { threads: 1, cache: false },
   });
   try {
     const latents = new Map<number, { data: Float32Array; shape: Shape4 }>();
-    await generate(
-      pipeline.models,
-      {
-        prompt: REQUEST.prompt,
-        negativePrompt: REQUEST.negativePrompt,
-        steps: REQUEST.steps,
-        guidance: REQUEST.cfgScale,
-        width: REQUEST.width,
-        height: REQUEST.height,
-        seed: REQUEST.seed,
-        sampler: REQUEST.sampler,
+    await generate(pipeline.models, jobRequestOf(REQUEST), {
+      onProgress: (p) => {
+        if (p.stage === "denoise" && p.step > 0 && p.latents && p.latentShape) {
+          latents.set(p.step, { data: p.latents.slice(), shape: p.latentShape });
+        }
       },
-      {
-        onProgress: (p) => {
-          if (p.stage === "denoise" && p.step > 0 && p.latents && p.latentShape) {
-            latents.set(p.step, { data: p.latents.slice(), shape: p.latentShape });
-          }
-        },
-      },
-    );
+    });
     const decoded = new Map<number, Uint8Array>();
     for (const [step, { data, shape }] of latents) {
       decoded.set(step, (await pipeline.previewDecoder!.decode(data, shape)).data);
@@ -176,29 +141,23 @@ async function nodePreviews(): Promise<Map<number, Uint8Array>> {
 }
 
 describe("the in-tab engine's TAESD previews and decoder, Clip skip and batches match Node (tiny SD1.5, Chromium wasm)", () => {
-  let browser: Browser;
-  let server: IsolatedServer;
+  let engine: EnginePage;
   let page: Page;
   let work: string;
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "sdlite-browser-previews-"));
     process.env.SDLITE_CACHE = join(work, "cache"); // the Model hash's hashes.json
-    server = await startIsolatedServer({ "/": await builtWebDir() });
-    server.put("/test/checkpoint.safetensors", readFileSync(CHECKPOINT));
-    server.put("/test/taesd.safetensors", readFileSync(TAESD));
-    server.put(
-      "/test/page.html",
-      readFileSync(join(import.meta.dirname, "browser", "engine-preview-page.html")),
-    );
-    browser = await launchBrowser();
-    page = await browser.context.newPage();
-    await page.goto(`${server.origin}/test/page.html`);
-    await page.waitForFunction(() => "sdliteRunPreviews" in globalThis);
+    engine = await openEnginePage({
+      html: "engine-preview-page.html",
+      ready: "sdliteRunPreviews",
+      files: { "/test/taesd.safetensors": TAESD },
+      webgpu: false,
+    });
+    page = engine.page;
   });
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await engine?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -216,14 +175,11 @@ describe("the in-tab engine's TAESD previews and decoder, Clip skip and batches 
       assert.equal(p.step % EVERY, 0, `a preview at step ${p.step}`);
       assert.equal(p.totalSteps, REQUEST.steps);
       assert.deepEqual([p.width, p.height], [REQUEST.width, REQUEST.height]);
-      const { image } = decodePngRgb(Uint8Array.from(p.png));
-      const expected = node.get(p.step)!;
-      const d = maxLevels(image.data, expected);
-      console.log(`preview at step ${p.step}: within ${d} levels of Node's`);
-      assert.ok(d <= 1, `the preview at step ${p.step} differs from Node's by up to ${d} levels`);
+      const pixels = pagePixels(p.png);
+      assertWithinLevels(pixels, node.get(p.step)!, 1, `preview at step ${p.step}`);
       // a TAESD decode at this step, not a picture of some other step's latents
       const other = node.get(p.step === EVERY ? REQUEST.steps : EVERY)!;
-      assert.ok(maxLevels(image.data, other) > 1, `step ${p.step}'s preview is another step's`);
+      assert.ok(maxLevels(pixels, other) > 1, `step ${p.step}'s preview is another step's`);
     }
   });
 
@@ -237,15 +193,10 @@ describe("the in-tab engine's TAESD previews and decoder, Clip skip and batches 
     const node = await nodeRun({}, { taesd: TAESD, speed: { decoder: "taesd" } });
     assert.match(node.infotext, /VAE Decoder: TAESD/);
     const result = await runInPage(page, { taesd: true, decoder: "taesd" });
-    assert.equal(result.infotext, node.infotext);
-    const { image, text } = decodePngRgb(Uint8Array.from(result.png));
-    assert.equal(text.parameters, node.infotext);
-    const d = maxLevels(image.data, node.pixels);
-    console.log(`TAESD decoder: pixels within ${d} levels of the CPU's`);
-    assert.ok(d <= 1, `pixels differ by up to ${d} levels`);
+    const pixels = assertSameImage(result, node, 1, "TAESD decoder");
     // the full VAE's image is another one: an engine ignoring the decoder would fail
     const vae = await nodeRun();
-    assert.ok(maxLevels(image.data, vae.pixels) > 1, "the TAESD decode equals the VAE's");
+    assert.ok(maxLevels(pixels, vae.pixels) > 1, "the TAESD decode equals the VAE's");
   });
 
   test("Clip skip 2: the job run's infotext (Clip skip: 2) and pixels within 1 level", async () => {
@@ -253,12 +204,10 @@ describe("the in-tab engine's TAESD previews and decoder, Clip skip and batches 
     assert.match(node.infotext, /Clip skip: 2/);
     const result = await runInPage(page, { request: { ...REQUEST, clipSkip: 2 } });
     assert.equal(result.infotext, node.infotext);
-    const { image } = decodePngRgb(Uint8Array.from(result.png));
-    const d = maxLevels(image.data, node.pixels);
-    console.log(`Clip skip 2: pixels within ${d} levels of the CPU's`);
-    assert.ok(d <= 1, `pixels differ by up to ${d} levels`);
+    const pixels = pagePixels(result.png);
+    assertWithinLevels(pixels, node.pixels, 1, "Clip skip 2");
     const skip1 = await nodeRun();
-    assert.ok(maxLevels(image.data, skip1.pixels) > 1, "Clip skip 2 made Clip skip 1's image");
+    assert.ok(maxLevels(pixels, skip1.pixels) > 1, "Clip skip 2 made Clip skip 1's image");
   });
 
   test("batch size 2 × batch count 2: the job run's four images (seeds 42..45), infotexts and pixels within 1 level", async () => {
@@ -274,9 +223,7 @@ describe("the in-tab engine's TAESD previews and decoder, Clip skip and batches 
     );
     for (const [k, image] of result.images.entries()) {
       assert.equal(image.infotext, node[k].infotext, `image ${k}: infotext`);
-      const d = maxLevels(decodePngRgb(Uint8Array.from(image.png)).image.data, node[k].pixels);
-      console.log(`batch image ${k} (seed ${image.seed}): pixels within ${d} levels of the CPU's`);
-      assert.ok(d <= 1, `image ${k}: pixels differ by up to ${d} levels`);
+      assertWithinLevels(pagePixels(image.png), node[k].pixels, 1, `batch image ${k} (seed ${image.seed})`);
     }
     // four different images: the seeds reached the noise
     assert.ok(maxLevels(node[0].pixels, node[1].pixels) > 1 && maxLevels(node[1].pixels, node[2].pixels) > 1);

@@ -9,47 +9,35 @@
  * "fill", paste-back), each against the job run of the same request.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Page } from "playwright-core";
-import { decodePngRgb } from "../src/image/png.js";
 import type { InpaintSettings } from "../src/pipeline/a1111-inpainting.js";
-import { GENERATION_JOB_VERSION, type JobLora, type JobRequest } from "../src/pipeline/generation-job.js";
+import type { JobLora, JobRequest } from "../src/pipeline/generation-job.js";
 import type { JobEngine } from "../src/pipeline/job-engine.js";
 import { encodeImage } from "../src/pipeline/job-image.js";
 import { resolveJobLoras } from "../src/pipeline/job-loras.js";
-import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
-import type { LocalGenerateRequest, WebGpuSupport } from "../web/src/local/local-engine.js";
+import type { WebGpuSupport } from "../web/src/local/local-engine.js";
 import { MIN_BUFFER_BYTES } from "../web/src/local/webgpu-support.js";
-import { type Browser, launchBrowser } from "./helpers/browser.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { type IsolatedServer, startIsolatedServer } from "./helpers/isolated-server.js";
-import { TINY_OVERRIDES } from "./helpers/tiny-configs.js";
-import { builtWebDir } from "./helpers/web-build.js";
+import {
+  assertSameImage,
+  type EnginePage,
+  jobRequestOf,
+  maxLevels,
+  type NodeImage,
+  openEnginePage,
+  type PageResult,
+  rgba,
+  runInPage,
+  runInPageRepeated,
+  TINY_REQUEST,
+  nodeRun as tinyNodeRun,
+} from "./helpers/in-tab-engine.js";
 
-const CHECKPOINT = fixturePath("single_file", "tiny-sd15-fp16.safetensors");
 const LORA = fixturePath("lora", "tiny-sd15-kohya.safetensors");
 const LORA_WEIGHT = 0.8;
-
-const REQUEST: PageRequest = {
-  prompt: "a red ball on a table",
-  negativePrompt: "blurry",
-  steps: 3,
-  cfgScale: 7,
-  width: 64,
-  height: 64,
-  seed: 42,
-  sampler: "Euler a",
-};
-
-/** What page.evaluate carries: LoRAs as URLs on the test server, images' data as plain arrays (engine-page.html). */
-type PageRequest = Omit<LocalGenerateRequest, "loras" | "initImage" | "mask"> & {
-  loras?: { name: string; url: string; fileName: string; weight: number }[];
-  initImage?: { width: number; height: number; data: number[] };
-  mask?: { width: number; height: number; data: number[] };
-};
 
 /** A 64x64 RGB gradient to inpaint, and a mask with a white box in it (white = repaint). */
 const INIT = {
@@ -79,124 +67,36 @@ const INPAINT: InpaintSettings = {
   invertMask: false,
 };
 
-interface PageResult {
-  png: number[];
-  infotext: string;
-  seed: number;
-  statuses: string[];
-}
-
-/** Opens the engine in the page, makes REQUEST `times` times (reopening it, with one graph store): test/browser/engine-page.html. */
-function runInPage(
-  page: Page,
-  backend: "webgpu" | "wasm",
-  times: number,
-  request: PageRequest = REQUEST,
-  precision?: "fp32" | "fp16",
-): Promise<PageResult[]> {
-  return page.evaluate(
-    (args) =>
-      (globalThis as unknown as { sdliteRunLocal(a: typeof args): Promise<PageResult[]> }).sdliteRunLocal(
-        args,
-      ),
-    {
-      backend,
-      times,
-      request,
-      overrides: TINY_OVERRIDES,
-      name: basename(CHECKPOINT),
-      lastModified: statSync(CHECKPOINT).mtimeMs,
-      precision,
-    },
-  );
-}
-
-/** RGB (or gray, `channels` 1) bytes as RGBA, as ImageData holds them. */
-function rgba(data: Uint8Array, channels: 1 | 3 = 3): Uint8Array {
-  const n = data.length / channels;
-  const out = new Uint8Array(n * 4);
-  for (let p = 0; p < n; p++) {
-    for (let c = 0; c < 3; c++) out[p * 4 + c] = data[p * channels + (channels === 1 ? 0 : c)];
-    out[p * 4 + 3] = 255;
-  }
-  return out;
-}
-
-function maxLevels(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
-
-/** The job run of `request` (REQUEST's settings by default) on onnxruntime-node's CPU: PNG pixels and infotext. */
-async function nodeRun(
+/** The job run of `request` (TINY_REQUEST's settings by default) on onnxruntime-node's CPU: PNG pixels and infotext. */
+function nodeRun(
   request: Partial<JobRequest> = {},
   loras: JobLora[] = [],
   engine: JobEngine = {},
-): Promise<{ pixels: Uint8Array; infotext: string }> {
-  const result = await runGenerationJob({
-    version: GENERATION_JOB_VERSION,
-    model: { path: CHECKPOINT, overrides: TINY_OVERRIDES },
-    loras,
-    request: {
-      prompt: REQUEST.prompt,
-      negativePrompt: REQUEST.negativePrompt,
-      steps: REQUEST.steps,
-      guidance: REQUEST.cfgScale,
-      width: REQUEST.width,
-      height: REQUEST.height,
-      seed: REQUEST.seed,
-      sampler: REQUEST.sampler,
-      ...request,
-    },
-    engine: { ...engine, runtime: { threads: 1, cache: false } },
-  });
-  const [image] = result.images;
-  return { pixels: decodePngRgb(Buffer.from(image.png, "base64")).image.data, infotext: image.infotext };
+): Promise<NodeImage> {
+  return tinyNodeRun({ request: { ...jobRequestOf(TINY_REQUEST), ...request }, loras, engine });
 }
 
 describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, Chromium)", () => {
-  let browser: Browser;
-  let server: IsolatedServer;
-  let page: Page;
+  let engine: EnginePage;
+  let page: EnginePage["page"];
   let work: string;
-  let cpu: { pixels: Uint8Array; infotext: string };
+  let cpu: NodeImage;
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "sdlite-browser-engine-"));
     process.env.SDLITE_CACHE = join(work, "cache"); // the Model hash's hashes.json
     cpu = await nodeRun();
-
-    server = await startIsolatedServer({ "/": await builtWebDir() });
-    server.put("/test/checkpoint.safetensors", readFileSync(CHECKPOINT));
-    server.put("/test/lora.safetensors", readFileSync(LORA));
-    server.put("/test/page.html", readFileSync(join(import.meta.dirname, "browser", "engine-page.html")));
-    browser = await launchBrowser(undefined, { webgpu: true });
-    page = await browser.context.newPage();
-    await page.goto(`${server.origin}/test/page.html`);
-    await page.waitForFunction(() => "sdliteRunLocal" in globalThis);
+    engine = await openEnginePage({ files: { "/test/lora.safetensors": LORA } });
+    page = engine.page;
   });
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await engine?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
-  function check(
-    result: PageResult,
-    levels: number,
-    label: string,
-    node: { pixels: Uint8Array; infotext: string } = cpu,
-  ): Uint8Array {
-    assert.equal(result.seed, REQUEST.seed);
-    assert.equal(result.infotext, node.infotext, `${label}: infotext`);
-    const { image, text } = decodePngRgb(Uint8Array.from(result.png));
-    assert.equal(text.parameters, node.infotext, `${label}: the PNG's parameters chunk`);
-    const d = maxLevels(image.data, node.pixels);
-    console.log(`${label}: pixels within ${d} levels of the CPU's`);
-    assert.ok(d <= levels, `${label}: pixels differ by up to ${d} levels (tolerance ${levels})`);
-    return image.data;
+  function check(result: PageResult, levels: number, label: string, node: NodeImage = cpu): Uint8Array {
+    assert.equal(result.seed, TINY_REQUEST.seed);
+    return assertSameImage(result, node, levels, label);
   }
 
   test("webgpuSupport: SwiftShader's adapter is usable, without shader-f16 (which the float32 graphs do not need)", async () => {
@@ -216,12 +116,12 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
 
   // matmul attention on WebGPU (src/engine/graph-variant.ts); the networks agree to 3e-5 (browser-runtime.test.ts)
   test("WebGPU: same infotext, pixels within 2 levels", async () => {
-    const [result] = await runInPage(page, "webgpu", 1);
+    const result = await runInPage(page, "webgpu", TINY_REQUEST);
     check(result, 2, "webgpu");
   });
 
   test("wasm: same infotext, pixels within 1 level; reopened, graphs come from the graph store", async () => {
-    const [first, second] = await runInPage(page, "wasm", 2);
+    const [first, second] = await runInPageRepeated(page, "wasm", TINY_REQUEST, 2);
     check(first, 1, "wasm");
     assert.ok(
       first.statuses.some((s) => s.startsWith("building the UNet")),
@@ -239,7 +139,7 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   // graphs as onnxruntime-node's CPU does (test/webgpu-fp16.test.ts): the same rounding, the same image
   test("wasm, precision fp16: the Node CPU's fp16 image within 1 level, from fp16 graphs (built anew, not the fp32 ones)", async () => {
     const fp16 = await nodeRun({}, [], { speed: { precision: "fp16" } });
-    const [result] = await runInPage(page, "wasm", 1, REQUEST, "fp16");
+    const result = await runInPage(page, "wasm", TINY_REQUEST, "fp16");
     check(result, 1, "wasm fp16", fp16);
     assert.ok(
       result.statuses.some((s) => s.startsWith("building the UNet")),
@@ -250,12 +150,12 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   });
 
   test("wasm, a kohya LoRA as `--lora FILE:0.8`: same infotext (its tag and Lora hashes), pixels within 1 level", async () => {
-    const { loras } = resolveJobLoras(REQUEST.prompt, undefined, [{ path: LORA, weight: LORA_WEIGHT }]);
+    const { loras } = resolveJobLoras(TINY_REQUEST.prompt, undefined, [{ path: LORA, weight: LORA_WEIGHT }]);
     const node = await nodeRun({}, loras);
     assert.match(node.infotext, /<lora:tiny-sd15-kohya:0\.8>/);
     assert.match(node.infotext, /Lora hashes: "?tiny-sd15-kohya: [0-9a-f]{12}/);
-    const [result] = await runInPage(page, "wasm", 1, {
-      ...REQUEST,
+    const result = await runInPage(page, "wasm", {
+      ...TINY_REQUEST,
       loras: [
         {
           name: "tiny-sd15-kohya",
@@ -279,8 +179,8 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
       inpaint: INPAINT,
     });
     assert.match(node.infotext, /Mask blur: 4/);
-    const [result] = await runInPage(page, "wasm", 1, {
-      ...REQUEST,
+    const result = await runInPage(page, "wasm", {
+      ...TINY_REQUEST,
       initImage: { width: 64, height: 64, data: Array.from(rgba(INIT.data)) },
       mask: { width: 64, height: 64, data: Array.from(rgba(MASK.data, 1)) },
       denoisingStrength: 0.75,

@@ -25,14 +25,19 @@ import { generate } from "../src/pipeline/generate.js";
 import type { Shape4 } from "../src/pipeline/networks.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
-import type { Session, TensorData } from "../src/runtime/runtime.js";
+import type { Session } from "../src/runtime/runtime.js";
 import { createScheduler } from "../src/schedulers/registry.js";
 import { parseSchedulerConfig } from "../src/schedulers/scheduler-config.js";
-import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
-import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { fixturePath } from "./helpers/fixtures.js";
 import { caseRequest, type PipelineCase, pipelineCases } from "./helpers/pipeline-cases.js";
+import {
+  openUNetFixtureWeights,
+  TINY_UNET,
+  unetCaseFeeds,
+  unetCases,
+  unetFixtureConfig,
+} from "./helpers/unet-goldens.js";
 
 /** A fake pair of networks that records which half ran and tags each feature with its call. */
 function recordingNetworks() {
@@ -137,27 +142,15 @@ describe("DeepCache schedule", () => {
   });
 });
 
-interface UNetCase {
-  id: string;
-  model: string;
-  sample: string;
-  timestep: string;
-  encoder_hidden_states: string;
-  shape: number[];
-}
-
 describe("DeepCache graphs on the tiny UNet (mha attention, as the engine builds them)", () => {
-  const cases: UNetCase[] = manifest().unet.cases.filter(
-    (c: UNetCase) => c.model === "models/tiny-sd15/unet",
-  );
+  const cases = unetCases(TINY_UNET);
   const sessions: Record<"plain" | "full" | "shallow", Session>[] = [];
   let featureChannels = 0;
 
   before(async () => {
-    const dir = fixturePath("models/tiny-sd15/unet");
-    const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
+    const config = unetFixtureConfig(TINY_UNET);
     featureChannels = deepFeatureChannels(config);
-    const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
+    const weights = openUNetFixtureWeights(TINY_UNET);
     try {
       const create = (g: ReturnType<typeof buildUNetGraph>) =>
         onnxruntimeNode().createSession(serializeModel(g), { intraOpNumThreads: 1 });
@@ -174,26 +167,15 @@ describe("DeepCache graphs on the tiny UNet (mha attention, as the engine builds
     for (const s of sessions) for (const session of Object.values(s)) await session.release();
   });
 
-  function feeds(c: UNetCase): Record<string, TensorData> {
-    const g = golden("unet");
-    const [batch] = c.shape;
-    const context = g.readF32(c.encoder_hidden_states);
-    return {
-      [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
-      [UNET_INPUTS.timestep]: { dims: [batch], data: g.readF32(c.timestep) },
-      [UNET_INPUTS.encoderHiddenStates]: { dims: [batch, 77, context.length / batch / 77], data: context },
-    };
-  }
-
   it("cases cover batch 2 and odd latent sizes", () => {
     assert.ok(cases.some((c) => c.shape[0] === 2));
     assert.ok(cases.some((c) => c.shape[2] % 2 === 1));
   });
 
-  for (const c of manifest().unet.cases.filter((c: UNetCase) => c.model === "models/tiny-sd15/unet")) {
+  for (const c of unetCases(TINY_UNET)) {
     it(`${c.id} [${c.shape.join("x")}]: the deep-feature output leaves out_sample bit-identical; shallow(feature) = full`, async () => {
       const { plain, full, shallow } = sessions[0];
-      const input = feeds(c);
+      const input = unetCaseFeeds(c);
       const reference = (await plain.run(input, [UNET_OUTPUT]))[UNET_OUTPUT].data as Float32Array;
       const withFeature = await full.run(input, [UNET_OUTPUT, UNET_DEEP_FEATURE]);
       const feature = withFeature[UNET_DEEP_FEATURE];
@@ -247,9 +229,8 @@ describe("DeepCache through the pipeline (tiny-sd15, fixture txt2img cases)", ()
 
   it("interval 1 through the deep-feature graph is bit-identical to the plain UNet, step by step", async () => {
     const p = await open();
-    const dir = fixturePath("models/tiny-sd15/unet");
-    const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
-    const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
+    const config = unetFixtureConfig(TINY_UNET);
+    const weights = openUNetFixtureWeights(TINY_UNET);
     const lazy = (build: () => ReturnType<typeof buildUNetGraph>) =>
       new LazySession(() =>
         onnxruntimeNode().createSession(serializeModel(build()), { intraOpNumThreads: 1 }),

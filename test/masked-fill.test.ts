@@ -14,6 +14,7 @@ import { boxRadiusForGaussian, pilGaussianBlur } from "../src/image/pil-gaussian
 import { A1111_UI_INPAINT, prepareInpainting } from "../src/pipeline/a1111-inpainting.js";
 import { fillLatents } from "../src/pipeline/latent-fill.js";
 import { createRandomSource } from "../src/rng/index.js";
+import { inpaintRequest } from "./helpers/inpaint-request.js";
 
 // An 8x6 image and mask, and what Pillow 11.3 makes of them (A1111's masking.fill as written in
 // modules/masking.py; Image.filter(GaussianBlur(1.5)) of the RGBA bytes), computed once with Pillow.
@@ -112,17 +113,12 @@ test("fill takes the colours of the nearer side", () => {
 });
 
 test("original keeps the image; fill changes only the masked area (prepareInpainting)", () => {
-  const request = {
-    prompt: "",
-    sampler: "Euler",
-    steps: 1,
-    guidance: 1,
-    seed: 1,
-    width: W,
-    height: H,
-    initImage: { width: W, height: H, data: IMAGE },
-    mask: { width: W, height: H, data: MASK },
-  };
+  const request = inpaintRequest(
+    W,
+    H,
+    { width: W, height: H, data: IMAGE },
+    { width: W, height: H, data: MASK },
+  );
   const plain = { ...A1111_UI_INPAINT, maskBlurX: 0, maskBlurY: 0 };
   const original = prepareInpainting(request, plain);
   assert.deepEqual([...original.request.initImage!.data], [...IMAGE]);

@@ -26,6 +26,7 @@ import { encodeImage } from "../src/pipeline/job-image.js";
 import { InvalidRequestError } from "../src/pipeline/request.js";
 import { runGenerationJob } from "../src/pipeline/run-generation-job.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { inpaintRequest } from "./helpers/inpaint-request.js";
 import { readFixturePng } from "./helpers/pipeline-cases.js";
 
 const INIT = toRgb(readFixturePng("pipelines/inpaint_ddim_8_init.png"));
@@ -180,17 +181,7 @@ describe('"Only masked" (inpaint_full_res)', () => {
   const settings = { ...A1111_API_INPAINT, fullResPadding: 6, maskBlurX: 2, maskBlurY: 2 };
 
   test("the crop box is A1111's, and nothing outside it changes", () => {
-    const request = {
-      prompt: "",
-      sampler: "Euler",
-      steps: 1,
-      guidance: 1,
-      seed: 1,
-      width: 64,
-      height: 64,
-      initImage: image,
-      mask,
-    };
+    const request = inpaintRequest(64, 64, image, mask);
     const prepared = prepareInpainting(request, settings);
     const blurred = blurMask(mask, 2, 2);
     const box = expandCropRegion(maskCropRegion(blurred, 6)!, 64, 64, W, H);
@@ -237,17 +228,7 @@ describe('"Only masked" (inpaint_full_res)', () => {
   });
 
   test("inpainting_mask_invert repaints what the mask leaves black", () => {
-    const request = {
-      prompt: "",
-      sampler: "Euler",
-      steps: 1,
-      guidance: 1,
-      seed: 1,
-      width: W,
-      height: H,
-      initImage: image,
-      mask,
-    };
+    const request = inpaintRequest(W, H, image, mask);
     const plain = {
       ...settings,
       fullRes: false,
@@ -269,17 +250,7 @@ describe('"Only masked" (inpaint_full_res)', () => {
 
   test("a blank mask runs plain img2img, as A1111 does", async () => {
     const blank = { width: W, height: H, data: new Uint8Array(W * H) };
-    const request = {
-      prompt: "",
-      sampler: "Euler",
-      steps: 1,
-      guidance: 1,
-      seed: 1,
-      width: 64,
-      height: 64,
-      initImage: image,
-      mask: blank,
-    };
+    const request = inpaintRequest(64, 64, image, blank);
     const prepared = prepareInpainting(request, settings);
     assert.equal(prepared.request.mask, undefined);
     assert.equal(prepared.request.initImage!.width, 64);

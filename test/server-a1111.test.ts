@@ -67,6 +67,25 @@ function compareWithFixture(base64: string, fixture: string, label: string): num
   return max;
 }
 
+/** A fixture case's seed, sampler, steps, CFG scale and size as A1111 body fields. */
+function a1111Settings(c: {
+  seed: number;
+  sampler: string;
+  steps: number;
+  guidance: number;
+  width: number;
+  height: number;
+}) {
+  return {
+    seed: c.seed,
+    sampler_name: c.sampler,
+    steps: c.steps,
+    cfg_scale: c.guidance,
+    width: c.width,
+    height: c.height,
+  };
+}
+
 async function post(url: string, payload: unknown) {
   return app.inject({ method: "POST", url, payload: payload as Record<string, unknown> });
 }
@@ -134,12 +153,7 @@ describe("A1111 generation endpoints", () => {
       init_images: [`data:image/png;base64,${fixtureBase64(c.init_image_png)}`],
       denoising_strength: c.strength,
       prompt: c.prompt,
-      seed: c.seed,
-      sampler_name: c.sampler,
-      steps: c.steps,
-      cfg_scale: c.guidance,
-      width: c.width,
-      height: c.height,
+      ...a1111Settings(c),
     });
     assert.equal(r.statusCode, 200, r.body);
     const body = r.json();
@@ -158,12 +172,7 @@ describe("A1111 generation endpoints", () => {
       mask: fixtureBase64(c.mask_png),
       denoising_strength: c.strength,
       prompt: c.prompt,
-      seed: c.seed,
-      sampler_name: c.sampler,
-      steps: c.steps,
-      cfg_scale: c.guidance,
-      width: c.width,
-      height: c.height,
+      ...a1111Settings(c),
       mask_blur: 0,
       // A1111's "original" content over the whole picture: diffusers' loop; A1111 pastes the init back
       inpainting_fill: 1,
@@ -247,12 +256,7 @@ describe("A1111 generation endpoints", () => {
     const prompt = `${c.prompt} <lora:tiny-sd15-kohya:0.7>`;
     const r = await post("/sdapi/v1/txt2img", {
       prompt,
-      seed: c.seed,
-      sampler_name: c.sampler,
-      steps: c.steps,
-      cfg_scale: c.guidance,
-      width: c.width,
-      height: c.height,
+      ...a1111Settings(c),
     });
     assert.equal(r.statusCode, 200, r.body);
     const body = r.json();

@@ -24,10 +24,12 @@ import type { WeightSource } from "../src/weights/weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { golden } from "./helpers/fixtures.js";
 import {
+  assertVaeGolden,
   vaeCases as cases,
   codecSessions,
   taesdConfig as config,
   goldenDims as dimsOf,
+  goldenFeed,
   taesdModelDir as modelDir,
   vaeTolerance as tolerance,
   type VaeCase,
@@ -50,34 +52,16 @@ describe("TAESD graphs vs diffusers AutoencoderTiny goldens", () => {
 
   for (const c of cases.filter((c) => c.kind === "decode")) {
     it(`${c.id}: taesd_decode within ${tolerance}`, async (t) => {
-      const g = golden("vae");
-      const out = await decoder.run({
-        [TAESD_DECODER_INPUT]: { dims: dimsOf(c.latents), data: g.readF32(c.latents) },
-      });
-      assert.deepEqual(out[TAESD_DECODER_OUTPUT].dims, dimsOf(c.taesd_decode));
-      const diff = assertClose(
-        out[TAESD_DECODER_OUTPUT].data as Float32Array,
-        g.readF32(c.taesd_decode),
-        tolerance,
-        `${c.id} taesd_decode`,
-      );
+      const out = await decoder.run({ [TAESD_DECODER_INPUT]: goldenFeed(c.latents) });
+      const diff = assertVaeGolden(out[TAESD_DECODER_OUTPUT], c.taesd_decode, `${c.id} taesd_decode`);
       t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
     });
   }
 
   for (const c of cases.filter((c) => c.kind === "encode")) {
     it(`${c.id}: taesd_encode within ${tolerance}`, async (t) => {
-      const g = golden("vae");
-      const out = await encoder.run({
-        [TAESD_ENCODER_INPUT]: { dims: dimsOf(c.image), data: g.readF32(c.image) },
-      });
-      assert.deepEqual(out[TAESD_ENCODER_OUTPUT].dims, dimsOf(c.taesd_encode));
-      const diff = assertClose(
-        out[TAESD_ENCODER_OUTPUT].data as Float32Array,
-        g.readF32(c.taesd_encode),
-        tolerance,
-        `${c.id} taesd_encode`,
-      );
+      const out = await encoder.run({ [TAESD_ENCODER_INPUT]: goldenFeed(c.image) });
+      const diff = assertVaeGolden(out[TAESD_ENCODER_OUTPUT], c.taesd_encode, `${c.id} taesd_encode`);
       t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
     });
   }

@@ -4,7 +4,7 @@
  * graph alone where it should, and keeps the tiny UNet and pipeline within measured bounds.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -13,58 +13,37 @@ import { parseTomeRatio } from "../src/cli/option-parsers.js";
 import type { SpeedOptions } from "../src/engine/engine-options.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
-import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
+import { buildUNetGraph, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
 import { buildShallowUNetGraph } from "../src/graph/unet-deepcache.js";
 import { generate } from "../src/pipeline/generate.js";
 import { speedEntries } from "../src/pipeline/generation-record.js";
 import { speedSettings, validateJobEngine } from "../src/pipeline/job-engine.js";
-import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
-import type { Session } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
-import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { fixturePath } from "./helpers/fixtures.js";
 import { caseRequest, pipelineCases } from "./helpers/pipeline-cases.js";
+import {
+  openUNetFixtureWeights,
+  TINY_UNET,
+  type UNetCase,
+  unetCaseFeeds,
+  unetCaseOut,
+  unetCases,
+  unetFixtureConfig,
+  unetGraphSession,
+} from "./helpers/unet-goldens.js";
 
-const tinyUNet = fixturePath("models/tiny-sd15/unet");
-const tinyConfig = () => parseUNetConfig(JSON.parse(readFileSync(`${tinyUNet}/config.json`, "utf-8")));
-const openWeights = () => SafetensorsWeightSource.open(`${tinyUNet}/diffusion_pytorch_model.safetensors`);
-
-interface UNetCase {
-  id: string;
-  model: string;
-  sample: string;
-  timestep: string;
-  encoder_hidden_states: string;
-  out: string;
-  shape: number[];
-}
+const tinyConfig = () => unetFixtureConfig(TINY_UNET);
+const openWeights = () => openUNetFixtureWeights(TINY_UNET);
 
 /** Runs every fixture UNet case of tiny-sd15 through a graph built with `options`. */
 async function runCases(options: UNetGraphOptions): Promise<{ c: UNetCase; out: Float32Array }[]> {
-  const cases = (manifest().unet.cases as UNetCase[]).filter((c) => c.model === "models/tiny-sd15/unet");
+  const cases = unetCases(TINY_UNET);
   assert.ok(cases.length > 0);
-  const weights = openWeights();
-  let session: Session;
-  try {
-    session = await onnxruntimeNode().createSession(
-      serializeModel(buildUNetGraph(weights, tinyConfig(), options)),
-      { intraOpNumThreads: 1 },
-    );
-  } finally {
-    weights.close();
-  }
-  const g = golden("unet");
+  const session = await unetGraphSession(TINY_UNET, options);
   const results: { c: UNetCase; out: Float32Array }[] = [];
   try {
     for (const c of cases) {
-      const [batch] = c.shape;
-      const context = g.readF32(c.encoder_hidden_states);
-      const out = await session.run({
-        [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
-        [UNET_INPUTS.timestep]: { dims: [batch], data: g.readF32(c.timestep) },
-        [UNET_INPUTS.encoderHiddenStates]: { dims: [batch, 77, context.length / batch / 77], data: context },
-      });
+      const out = await session.run(unetCaseFeeds(c));
       results.push({ c, out: out[UNET_OUTPUT].data as Float32Array });
     }
   } finally {
@@ -106,11 +85,10 @@ describe("int8 attention products", () => {
   });
 
   it("tiny UNet within 0.1 of the diffusers goldens on every case", async (t) => {
-    const g = golden("unet");
     let worst = 0;
     for (const { c, out } of await runCases({ attention: "matmul", attentionQuantization: "int8" })) {
       // outputs have RMS ≈ 0.31; a wrong scale or zero point costs errors of the output's size
-      worst = Math.max(worst, assertClose(out, g.readF32(c.out), 0.1, `int8 attention ${c.id}`).maxAbs);
+      worst = Math.max(worst, assertClose(out, unetCaseOut(c), 0.1, `int8 attention ${c.id}`).maxAbs);
     }
     t.diagnostic(`int8 attention: worst max |diff| vs goldens ${worst.toExponential(2)}`);
   });

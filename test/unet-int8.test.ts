@@ -4,25 +4,31 @@
  * others, and the tiny UNet and pipeline stay within measured tolerances of the fp32 goldens.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { GraphBuilder } from "../src/graph/graph-builder.js";
 import { int8Conv2d } from "../src/graph/int8-layers.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { quantizeRowsInt8 } from "../src/graph/quantize.js";
-import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
+import { buildUNetGraph, UNET_OUTPUT } from "../src/graph/unet.js";
 import { buildShallowUNetGraph } from "../src/graph/unet-deepcache.js";
 import { type UNetQuantization, unetInt8Policy } from "../src/graph/unet-quantization.js";
 import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
-import { parseUNetConfig } from "../src/weights/architecture/diffusers-config.js";
-import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
-import { fixturePath, golden, manifest } from "./helpers/fixtures.js";
+import { fixturePath } from "./helpers/fixtures.js";
 import { caseRequest, pipelineCases } from "./helpers/pipeline-cases.js";
 import { lcgValues, memoryWeights } from "./helpers/test-values.js";
+import {
+  openUNetFixtureWeights,
+  TINY_UNET,
+  unetCaseFeeds,
+  unetCaseOut,
+  unetCases,
+  unetFixtureConfig,
+  unetGraphSession,
+} from "./helpers/unet-goldens.js";
 
 /** ONNX DynamicQuantizeLinear: uint8, range widened to include 0, zero point rounded half to even. */
 function dynamicQuantize(x: Float32Array) {
@@ -95,13 +101,12 @@ describe("int8 conv (NHWC im2col into MatMulIntegerToFloat)", () => {
   }
 });
 
-const tinyUNet = fixturePath("models/tiny-sd15/unet");
-const tinyConfig = () => parseUNetConfig(JSON.parse(readFileSync(`${tinyUNet}/config.json`, "utf-8")));
+const tinyConfig = () => unetFixtureConfig(TINY_UNET);
 
 describe("int8 policy: which layers of the UNet are quantized", () => {
   for (const quantization of ["int8-linear", "int8"] as const) {
     it(`${quantization}: one int8 op per quantized weight, and their float32 weights are gone`, () => {
-      const weights = SafetensorsWeightSource.open(`${tinyUNet}/diffusion_pytorch_model.safetensors`);
+      const weights = openUNetFixtureWeights(TINY_UNET);
       try {
         const policy = unetInt8Policy(quantization)!;
         const module = (name: string) => name.slice(0, -".weight".length);
@@ -154,16 +159,6 @@ describe("int8 policy: which layers of the UNet are quantized", () => {
   }
 });
 
-interface UNetCase {
-  id: string;
-  model: string;
-  sample: string;
-  timestep: string;
-  encoder_hidden_states: string;
-  out: string;
-  shape: number[];
-}
-
 /**
  * Measured against the diffusers goldens over all 10 UNet cases (incl. 5×7, 8×16, batch 2 and the
  * 9-channel UNet): int8-linear max |diff| 5.3e-3, int8 2.8e-2 (outputs have RMS ≈ 0.31). The
@@ -178,25 +173,17 @@ const TOLERANCE_7BIT: Record<Exclude<UNetQuantization, "none">, number> = {
 };
 
 describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
-  const cases: UNetCase[] = manifest().unet.cases;
+  const cases = unetCases();
   const sessions = new Map<string, Session>();
   before(async () => {
     for (const model of new Set(cases.map((c) => c.model))) {
-      const dir = fixturePath(model);
-      const config = parseUNetConfig(JSON.parse(readFileSync(`${dir}/config.json`, "utf-8")));
-      const weights = SafetensorsWeightSource.open(`${dir}/diffusion_pytorch_model.safetensors`);
-      try {
-        for (const quantization of ["int8-linear", "int8"] as const) {
-          for (const int8WeightBits of [8, 7] as const) {
-            const g = buildUNetGraph(weights, config, { attention: "mha", quantization, int8WeightBits });
-            sessions.set(
-              `${model}|${quantization}|${int8WeightBits}`,
-              await onnxruntimeNode().createSession(serializeModel(g), { intraOpNumThreads: 1 }),
-            );
-          }
+      for (const quantization of ["int8-linear", "int8"] as const) {
+        for (const int8WeightBits of [8, 7] as const) {
+          sessions.set(
+            `${model}|${quantization}|${int8WeightBits}`,
+            await unetGraphSession(model, { attention: "mha", quantization, int8WeightBits }),
+          );
         }
-      } finally {
-        weights.close();
       }
     }
   });
@@ -212,22 +199,12 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
   ] as const) {
     const tolerance = (bits === 8 ? TOLERANCE : TOLERANCE_7BIT)[quantization];
     it(`${quantization}, ${bits}-bit weights: every case within ${tolerance}`, async (t) => {
-      const g = golden("unet");
       let worst = 0;
       for (const c of cases) {
-        const [batch] = c.shape;
-        const context = g.readF32(c.encoder_hidden_states);
-        const out = await sessions.get(`${c.model}|${quantization}|${bits}`)!.run({
-          [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
-          [UNET_INPUTS.timestep]: { dims: [batch], data: g.readF32(c.timestep) },
-          [UNET_INPUTS.encoderHiddenStates]: {
-            dims: [batch, 77, context.length / batch / 77],
-            data: context,
-          },
-        });
+        const out = await sessions.get(`${c.model}|${quantization}|${bits}`)!.run(unetCaseFeeds(c));
         const d = assertClose(
           out[UNET_OUTPUT].data as Float32Array,
-          g.readF32(c.out),
+          unetCaseOut(c),
           tolerance,
           `${quantization} ${bits}-bit ${c.id}`,
         );
@@ -240,7 +217,7 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
   }
 
   it("the shallow DeepCache graph takes the same quantization", () => {
-    const weights = SafetensorsWeightSource.open(`${tinyUNet}/diffusion_pytorch_model.safetensors`);
+    const weights = openUNetFixtureWeights(TINY_UNET);
     try {
       const g = buildShallowUNetGraph(weights, tinyConfig(), { attention: "mha", quantization: "int8" });
       assert.ok(g.nodes.some((n) => n.opType === "MatMulIntegerToFloat"));

@@ -14,10 +14,12 @@ import type { Session } from "../src/runtime/runtime.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { golden } from "./helpers/fixtures.js";
 import {
+  assertVaeGolden,
   vaeCases as cases,
   codecSessions,
   vaeConfig as config,
   goldenDims as dimsOf,
+  goldenFeed,
   vaeModelDir as modelDir,
   vaeTolerance as tolerance,
   type VaeCase,
@@ -47,13 +49,7 @@ for (const attentionKind of ["matmul", "mha"] as const) {
         const scale = Math.fround(config.scalingFactor);
         const latents = g.readF32(c.latents).map((v) => v / scale);
         const out = await decoder.run({ [VAE_DECODER_INPUT]: { dims, data: latents } });
-        assert.deepEqual(out[VAE_DECODER_OUTPUT].dims, dimsOf(c.vae_decode));
-        const diff = assertClose(
-          out[VAE_DECODER_OUTPUT].data as Float32Array,
-          g.readF32(c.vae_decode),
-          tolerance,
-          `${c.id} vae_decode`,
-        );
+        const diff = assertVaeGolden(out[VAE_DECODER_OUTPUT], c.vae_decode, `${c.id} vae_decode`);
         t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
       });
     }
@@ -89,18 +85,10 @@ for (const attentionKind of ["matmul", "mha"] as const) {
     for (const c of cases.filter((c) => c.kind === "encode")) {
       it(`${c.id}: mean, logvar, std and the seeded sample × scaling within ${tolerance}`, async (t) => {
         const g = golden("vae");
-        const out = await encoder.run({
-          [VAE_ENCODER_INPUT]: { dims: dimsOf(c.image), data: g.readF32(c.image) },
-        });
+        const out = await encoder.run({ [VAE_ENCODER_INPUT]: goldenFeed(c.image) });
         const diffs: string[] = [];
         for (const name of ["mean", "logvar", "std"] as const) {
-          assert.deepEqual(out[VAE_ENCODER_OUTPUTS[name]].dims, dimsOf(c[name]), `${c.id} ${name} shape`);
-          const d = assertClose(
-            out[VAE_ENCODER_OUTPUTS[name]].data as Float32Array,
-            g.readF32(c[name]),
-            tolerance,
-            `${c.id} ${name}`,
-          );
+          const d = assertVaeGolden(out[VAE_ENCODER_OUTPUTS[name]], c[name], `${c.id} ${name}`);
           diffs.push(`${name} ${d.maxAbs.toExponential(2)}`);
         }
         // the moments output carries the same distribution before the clamp

@@ -18,22 +18,30 @@ import { WEBGPU_FP16_FUSED_OPS } from "../src/engine/graph-variant.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
 import { withPrecision } from "../src/graph/float16-compute.js";
-import { GraphBuilder } from "../src/graph/graph-builder.js";
-import { type FusedOp, linearPlusResidual } from "../src/graph/layers.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
+import type { GraphBuilder } from "../src/graph/graph-builder.js";
+import type { FusedOp } from "../src/graph/layers.js";
 import { buildTextEncoderGraph, TEXT_ENCODER_INPUT, TEXT_ENCODER_OUTPUT } from "../src/graph/text-encoder.js";
-import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
-import { generate } from "../src/pipeline/generate.js";
+import { buildUNetGraph, UNET_OUTPUT } from "../src/graph/unet.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { TensorData } from "../src/runtime/runtime.js";
 import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { lcg31Values, memoryWeights } from "./helpers/test-values.js";
+import {
+  assertBelow,
+  assertImageWithin,
+  FP16_TOKEN_IDS,
+  relativeDiff,
+  textEncoderDiff,
+  txt2imgDiff,
+  unetDiff,
+  vaeDecodeDiff,
+  vaeEncodeDiff,
+} from "./helpers/fp16-comparison.js";
+import { biasAddFeeds, biasAddGraph, fusedOpUNetFeeds, runGraphOn } from "./helpers/fused-op-graphs.js";
 import { lavapipeEnv } from "./helpers/webgpu-adapter.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
-const SHAPE = [1, 4, 8, 8] as const;
 
 const TEXT_ENCODER_TOLERANCE = 1e-2;
 const UNET_TOLERANCE = 2e-2;
@@ -43,32 +51,6 @@ const LINEAR_TOLERANCE = 1e-2;
 const IMAGE_LEVELS = 8;
 /** fp16's rounding unit (2^-11): the fp16 graphs here differ by 2.4e-3 or more, float32 by 1e-4 or less. */
 const FP16_FLOOR = 4.9e-4;
-
-/** Largest |want - got| relative to the largest |want|; every value finite, and fp16 rounding seen. */
-function relativeDiff(want: ArrayLike<number>, got: ArrayLike<number>): number {
-  assert.equal(want.length, got.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    assert.ok(Number.isFinite(got[i]), `fp16 output ${i} is ${got[i]}`);
-    worst = Math.max(worst, Math.abs(want[i] - got[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  assert.ok(
-    worst / scale > FP16_FLOOR,
-    `differs by only ${worst / scale}: the graph did not compute in fp16`,
-  );
-  return worst / scale;
-}
-
-const ids = Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 6 ? 320 + i * 17 : 49407));
-const unetInput = (t: number) => ({
-  sample: lcg31Values(1 * 4 * 8 * 8, 1),
-  shape: SHAPE,
-  timestep: Float32Array.of(t),
-  context: lcg31Values(77 * 32, 2),
-  tokens: 77,
-});
 
 describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () => {
   let cpu: OpenedPipeline;
@@ -90,39 +72,23 @@ describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () 
   });
 
   test(`text encoder within ${TEXT_ENCODER_TOLERANCE}`, async (t) => {
-    const d = relativeDiff(
-      await cpu.models.textEncoder.encode(ids, 1, 1),
-      await gpu.models.textEncoder.encode(ids, 1, 1),
+    assertBelow(
+      t,
+      "text encoder",
+      await textEncoderDiff(cpu.models, gpu.models, FP16_FLOOR),
+      TEXT_ENCODER_TOLERANCE,
     );
-    t.diagnostic(`text encoder: ${d.toExponential(2)}`);
-    assert.ok(d < TEXT_ENCODER_TOLERANCE, `text encoder differs by ${d}`);
   });
 
   test(`UNet within ${UNET_TOLERANCE}, at timesteps 1 and 999`, async (ctx) => {
     for (const t of [1, 999]) {
-      const d = relativeDiff(
-        await cpu.models.unet.predict(unetInput(t)),
-        await gpu.models.unet.predict(unetInput(t)),
-      );
-      ctx.diagnostic(`UNet t=${t}: ${d.toExponential(2)}`);
-      assert.ok(d < UNET_TOLERANCE, `UNet at t=${t} differs by ${d}`);
+      assertBelow(ctx, `UNet t=${t}`, await unetDiff(cpu.models, gpu.models, t, FP16_FLOOR), UNET_TOLERANCE);
     }
   });
 
   test(`VAE decode and encode within ${VAE_TOLERANCE}`, async (t) => {
-    const latents = lcg31Values(1 * 4 * 8 * 8, 3);
-    const d = relativeDiff(
-      await cpu.models.vae.decode(latents, SHAPE),
-      await gpu.models.vae.decode(latents, SHAPE),
-    );
-    t.diagnostic(`VAE decode: ${d.toExponential(2)}`);
-    assert.ok(d < VAE_TOLERANCE, `VAE decode differs by ${d}`);
-    const image = lcg31Values(1 * 3 * 64 * 64, 4);
-    const want = await cpu.models.vae.encode(image, [1, 3, 64, 64]);
-    const got = await gpu.models.vae.encode(image, [1, 3, 64, 64]);
-    const e = relativeDiff(want.mean, got.mean);
-    t.diagnostic(`VAE encode: ${e.toExponential(2)}`);
-    assert.ok(e < VAE_TOLERANCE, `VAE encode differs by ${e}`);
+    assertBelow(t, "VAE decode", await vaeDecodeDiff(cpu.models, gpu.models, FP16_FLOOR), VAE_TOLERANCE);
+    assertBelow(t, "VAE encode", await vaeEncodeDiff(cpu.models, gpu.models, FP16_FLOOR), VAE_TOLERANCE);
   });
 
   // The variant's layout is NHWC (onnxruntime's default); NCHW is the other side of a layout A/B on
@@ -161,27 +127,8 @@ describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () 
   });
 
   test(`txt2img 64x64, Euler a 4 steps: not black, within ${IMAGE_LEVELS} levels of the CPU image`, async (t) => {
-    const request = {
-      prompt: "a photo of a cat",
-      sampler: "Euler a",
-      steps: 4,
-      guidance: 7.5,
-      seed: 42,
-      width: 64,
-      height: 64,
-    };
-    const [want] = await generate(cpu.models, request);
-    const [got] = await generate(gpu.models, request);
-    let worst = 0;
-    let brightest = 0;
-    for (let i = 0; i < want.image.data.length; i++) {
-      worst = Math.max(worst, Math.abs(want.image.data[i] - got.image.data[i]));
-      brightest = Math.max(brightest, got.image.data[i]);
-    }
-    t.diagnostic(`image: ${worst} levels, brightest ${brightest}`);
     // a NaN anywhere turns the whole image black (0) after the clamp to bytes
-    assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
-    assert.ok(worst <= IMAGE_LEVELS, `fp16 image differs from the CPU one by ${worst} levels`);
+    assertImageWithin(t, await txt2imgDiff(cpu.models, gpu.models), IMAGE_LEVELS, "CPU");
   });
 
   test("MultiHeadAttention is wrong on lavapipe too, so the fault is onnxruntime's kernel, not SwiftShader's", async (t) => {
@@ -191,8 +138,8 @@ describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () 
       speed: { attention: "mha", precision: "fp32" },
     });
     try {
-      const want = await cpu.models.textEncoder.encode(ids, 1, 1);
-      const got = await mha.models.textEncoder.encode(ids, 1, 1);
+      const want = await cpu.models.textEncoder.encode(FP16_TOKEN_IDS, 1, 1);
+      const got = await mha.models.textEncoder.encode(FP16_TOKEN_IDS, 1, 1);
       let d = 0;
       for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(want[i] - got[i]));
       t.diagnostic(`MultiHeadAttention text encoder: ${d.toExponential(2)}`);
@@ -215,28 +162,13 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
   });
   after(() => model?.close());
 
-  async function run(
+  const run = (
     provider: "cpu" | "webgpu",
     graph: GraphBuilder,
     feeds: Record<string, TensorData>,
     output: string,
-  ) {
-    const session = await runtime.createSession(serializeModel(graph), {
-      executionProviders: [provider],
-      intraOpNumThreads: 1,
-    });
-    try {
-      return (await session.run(feeds, [output]))[output].data as Float32Array;
-    } finally {
-      await session.release();
-    }
-  }
+  ) => runGraphOn(runtime, provider, graph, feeds, output);
 
-  const unetFeeds = () => ({
-    [UNET_INPUTS.sample]: { dims: [1, 4, 8, 8], data: lcg31Values(4 * 8 * 8, 1) },
-    [UNET_INPUTS.timestep]: { dims: [1], data: Float32Array.of(500) },
-    [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, 32], data: lcg31Values(77 * 32, 2) },
-  });
   const unetWith = (fusedOps: FusedOp[], computePrecision: "fp32" | "fp16") =>
     buildUNetGraph(model.unet.weights, model.unet.config, {
       attention: "matmul",
@@ -248,7 +180,7 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
 
   test(`quickGelu (text encoder) within ${TEXT_ENCODER_TOLERANCE}`, async () => {
     const { weights, config } = model.textEncoder;
-    const feeds = { [TEXT_ENCODER_INPUT]: { dims: [1, 77], data: ids } };
+    const feeds = { [TEXT_ENCODER_INPUT]: { dims: [1, 77], data: FP16_TOKEN_IDS } };
     const plain = buildTextEncoderGraph(weights, config, { attention: "matmul" });
     const fused = buildTextEncoderGraph(weights, config, {
       attention: "matmul",
@@ -259,6 +191,7 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
     const d = relativeDiff(
       await run("cpu", plain, feeds, TEXT_ENCODER_OUTPUT),
       await run("webgpu", fused, feeds, TEXT_ENCODER_OUTPUT),
+      FP16_FLOOR,
     );
     assert.ok(d < TEXT_ENCODER_TOLERANCE, `text encoder with QuickGelu differs by ${d}`);
     passing.add("quickGelu");
@@ -268,8 +201,9 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
     const fused = unetWith(["skipLayerNorm"], "fp16");
     assert.ok(fused.nodes.some((n) => n.opType === "SkipLayerNormalization"));
     const d = relativeDiff(
-      await run("cpu", unetWith([], "fp32"), unetFeeds(), UNET_OUTPUT),
-      await run("webgpu", fused, unetFeeds(), UNET_OUTPUT),
+      await run("cpu", unetWith([], "fp32"), fusedOpUNetFeeds(), UNET_OUTPUT),
+      await run("webgpu", fused, fusedOpUNetFeeds(), UNET_OUTPUT),
+      FP16_FLOOR,
     );
     assert.ok(d < UNET_TOLERANCE, `UNet with SkipLayerNormalization differs by ${d}`);
     passing.add("skipLayerNorm");
@@ -277,25 +211,14 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
 
   // the tiny UNet is 32 and 64 channels wide, which BiasAdd's kernel refuses: one linear at 320
   test(`biasAdd (a 320-wide linear plus residual) within ${LINEAR_TOLERANCE}`, async () => {
-    const build = (fusedOps: FusedOp[]) => {
-      const b = new GraphBuilder("bias_add");
-      const x = b.input("x", "float32", [1, 16, 320]);
-      const r = b.input("r", "float32", [1, 16, 320]);
-      const weights = memoryWeights({
-        "proj.weight": { shape: [320, 320], data: lcg31Values(320 * 320, 7).map((v) => v / 8) },
-        "proj.bias": { shape: [320], data: lcg31Values(320, 8) },
-      });
-      const ctx = { b, weights, attention: "matmul" as const, fused: new Set(fusedOps) };
-      b.output(linearPlusResidual(ctx, "proj", x, r), "y", "float32", [1, 16, 320]);
-      return b;
-    };
-    const feeds = {
-      x: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 3) },
-      r: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 4) },
-    };
-    const fused = withPrecision(build(["biasAdd"]), "fp16");
+    const feeds = biasAddFeeds();
+    const fused = withPrecision(biasAddGraph(["biasAdd"]), "fp16");
     assert.ok(fused.nodes.some((n) => n.opType === "BiasAdd"));
-    const d = relativeDiff(await run("cpu", build([]), feeds, "y"), await run("webgpu", fused, feeds, "y"));
+    const d = relativeDiff(
+      await run("cpu", biasAddGraph([]), feeds, "y"),
+      await run("webgpu", fused, feeds, "y"),
+      FP16_FLOOR,
+    );
     assert.ok(d < LINEAR_TOLERANCE, `BiasAdd differs by ${d}`);
     passing.add("biasAdd");
   });
@@ -304,7 +227,7 @@ describe("fused ops in fp16 on lavapipe against the plain float32 graph on the C
     const fused = unetWith(["biasSplitGelu"], "fp16");
     assert.ok(fused.nodes.some((n) => n.opType === "BiasSplitGelu"));
     // When this fails, onnxruntime fixed the kernel: check its numbers and give it back to fp16.
-    await assert.rejects(run("webgpu", fused, unetFeeds(), UNET_OUTPUT), /BiasSplitGelu/);
+    await assert.rejects(run("webgpu", fused, fusedOpUNetFeeds(), UNET_OUTPUT), /BiasSplitGelu/);
   });
 
   test("the fp16 WebGPU variant fuses exactly the ops that pass here", () => {

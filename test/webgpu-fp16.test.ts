@@ -16,35 +16,24 @@ import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
 import { toFloat16Compute } from "../src/graph/float16-compute.js";
 import { ONNX_DATA_TYPE } from "../src/graph/onnx-proto.js";
 import { buildUNetGraph } from "../src/graph/unet.js";
-import { generate } from "../src/pipeline/generate.js";
 import { speedSettings } from "../src/pipeline/job-engine.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { loadModel } from "../src/weights/load-model.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { lcg31Values } from "./helpers/test-values.js";
+import {
+  assertBelow,
+  assertImageWithin,
+  textEncoderDiff,
+  txt2imgDiff,
+  unetDiff,
+  vaeDecodeDiff,
+  vaeEncodeDiff,
+} from "./helpers/fp16-comparison.js";
 import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
-const SHAPE = [1, 4, 8, 8] as const;
-
-/**
- * Largest |a - b| relative to the largest |a| (fp16 keeps 11 bits: ~5e-4 per rounding). Above 1e-5
- * too, or the graph did not compute in fp16 at all.
- */
-function relativeDiff(want: ArrayLike<number>, got: ArrayLike<number>): number {
-  assert.equal(want.length, got.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    assert.ok(Number.isFinite(got[i]), `fp16 output ${i} is ${got[i]}`);
-    worst = Math.max(worst, Math.abs(want[i] - got[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  assert.ok(worst / scale > 1e-5, `fp16 output equals float32 (${worst / scale}): no fp16 rounding happened`);
-  return worst / scale;
-}
-
-const ids = Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 6 ? 320 + i * 17 : 49407));
+/** Above this, the graph computed in fp16 (fp16 keeps 11 bits: ~5e-4 per rounding). */
+const FP16_FLOOR = 1e-5;
 
 // Measured on the tiny fixture: text encoder 3.3e-4, UNet 1.1e-3 (t=1) and 9.1e-4 (t=999), VAE
 // decode and encode 1.9e-3, the image 1 level; 1e-2 leaves 5x headroom and is far below what a
@@ -64,67 +53,43 @@ describe("fp16 compute graphs on the CPU provider match float32 (tiny SD1.5)", (
   });
 
   test(`text encoder within ${NETWORK_TOLERANCE} (relative to its largest value)`, async (t) => {
-    const d = relativeDiff(
-      await fp32.models.textEncoder.encode(ids, 1, 1),
-      await fp16.models.textEncoder.encode(ids, 1, 1),
+    assertBelow(
+      t,
+      "text encoder",
+      await textEncoderDiff(fp32.models, fp16.models, FP16_FLOOR),
+      NETWORK_TOLERANCE,
     );
-    t.diagnostic(`text encoder: ${d.toExponential(2)}`);
-    assert.ok(d < NETWORK_TOLERANCE, `text encoder differs by ${d}`);
   });
 
   test(`UNet within ${NETWORK_TOLERANCE}, at timesteps 1 and 999`, async (ctx) => {
     for (const t of [1, 999]) {
-      const input = {
-        sample: lcg31Values(1 * 4 * 8 * 8, 1),
-        shape: SHAPE,
-        timestep: Float32Array.of(t),
-        context: lcg31Values(77 * 32, 2),
-        tokens: 77,
-      };
-      const d = relativeDiff(await fp32.models.unet.predict(input), await fp16.models.unet.predict(input));
-      ctx.diagnostic(`UNet t=${t}: ${d.toExponential(2)}`);
-      assert.ok(d < NETWORK_TOLERANCE, `UNet at t=${t} differs by ${d}`);
+      assertBelow(
+        ctx,
+        `UNet t=${t}`,
+        await unetDiff(fp32.models, fp16.models, t, FP16_FLOOR),
+        NETWORK_TOLERANCE,
+      );
     }
   });
 
   test(`VAE decode and encode within ${NETWORK_TOLERANCE}`, async (t) => {
-    const latents = lcg31Values(1 * 4 * 8 * 8, 3);
-    const d = relativeDiff(
-      await fp32.models.vae.decode(latents, SHAPE),
-      await fp16.models.vae.decode(latents, SHAPE),
+    assertBelow(
+      t,
+      "VAE decode",
+      await vaeDecodeDiff(fp32.models, fp16.models, FP16_FLOOR),
+      NETWORK_TOLERANCE,
     );
-    t.diagnostic(`VAE decode: ${d.toExponential(2)}`);
-    assert.ok(d < NETWORK_TOLERANCE, `VAE decode differs by ${d}`);
-    const image = lcg31Values(1 * 3 * 64 * 64, 4);
-    const want = await fp32.models.vae.encode(image, [1, 3, 64, 64]);
-    const got = await fp16.models.vae.encode(image, [1, 3, 64, 64]);
-    const e = relativeDiff(want.mean, got.mean);
-    t.diagnostic(`VAE encode: ${e.toExponential(2)}`);
-    assert.ok(e < NETWORK_TOLERANCE, `VAE encode differs by ${e}`);
+    assertBelow(
+      t,
+      "VAE encode",
+      await vaeEncodeDiff(fp32.models, fp16.models, FP16_FLOOR),
+      NETWORK_TOLERANCE,
+    );
   });
 
   test("txt2img 64x64, Euler a 4 steps: not black, within 4 levels of the float32 image", async (t) => {
-    const request = {
-      prompt: "a photo of a cat",
-      sampler: "Euler a",
-      steps: 4,
-      guidance: 7.5,
-      seed: 42,
-      width: 64,
-      height: 64,
-    };
-    const [want] = await generate(fp32.models, request);
-    const [got] = await generate(fp16.models, request);
-    let worst = 0;
-    let brightest = 0;
-    for (let i = 0; i < want.image.data.length; i++) {
-      worst = Math.max(worst, Math.abs(want.image.data[i] - got.image.data[i]));
-      brightest = Math.max(brightest, got.image.data[i]);
-    }
-    t.diagnostic(`image: ${worst} levels, brightest ${brightest}`);
     // a NaN anywhere turns the whole image black (0) after the clamp to bytes
-    assert.ok(brightest > 32, `fp16 image is black (brightest level ${brightest})`);
-    assert.ok(worst <= 4, `fp16 image differs from the float32 one by ${worst} levels`);
+    assertImageWithin(t, await txt2imgDiff(fp32.models, fp16.models), 4, "float32");
   });
 });
 

@@ -8,18 +8,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { WEBGPU_FUSED_OPS } from "../src/engine/graph-variant.js";
-import { GraphBuilder } from "../src/graph/graph-builder.js";
-import { type FusedOp, linearPlusResidual } from "../src/graph/layers.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
+import type { FusedOp } from "../src/graph/layers.js";
 import { buildTextEncoderGraph, TEXT_ENCODER_INPUT, TEXT_ENCODER_OUTPUT } from "../src/graph/text-encoder.js";
-import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
+import { buildUNetGraph, UNET_OUTPUT } from "../src/graph/unet.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
-import type { Runtime, Session, TensorData } from "../src/runtime/runtime.js";
 import { loadModel } from "../src/weights/load-model.js";
 import type { LoadedWeightsModel } from "../src/weights/loaded-model.js";
-import type { WeightSource } from "../src/weights/weight-source.js";
 import { fixturePath } from "./helpers/fixtures.js";
-import { lcg31Values } from "./helpers/test-values.js";
+import { biasAddFeeds, biasAddGraph, fusedOpUNetFeeds, runGraphOn } from "./helpers/fused-op-graphs.js";
 import { swiftShaderEnv } from "./helpers/webgpu-adapter.js";
 
 const TOLERANCE = 1e-4;
@@ -29,45 +25,6 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
-}
-
-async function runOn(
-  runtime: Runtime,
-  provider: "cpu" | "webgpu",
-  graph: GraphBuilder,
-  feeds: Record<string, TensorData>,
-  output: string,
-): Promise<Float32Array> {
-  const session: Session = await runtime.createSession(serializeModel(graph), {
-    executionProviders: [provider],
-    intraOpNumThreads: 1,
-  });
-  try {
-    return (await session.run(feeds, [output]))[output].data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
-/** A linear of `channels` outputs (weights from `values`), enough for one BiasAdd. */
-function linearWeights(channels: number): WeightSource {
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>([
-    [
-      "proj.weight",
-      { shape: [channels, channels], data: lcg31Values(channels * channels, 7).map((v) => v / 8) },
-    ],
-    ["proj.bias", { shape: [channels], data: lcg31Values(channels, 8) }],
-  ]);
-  return {
-    names: () => [...tensors.keys()],
-    has: (n) => tensors.has(n),
-    shape: (n) => tensors.get(n)?.shape ?? [],
-    get: (n) => {
-      const t = tensors.get(n);
-      if (!t) throw new Error(`no ${n}`);
-      return t.data;
-    },
-  };
 }
 
 describe("WebGPU fused ops against the plain graph on the CPU (tiny SD1.5, SwiftShader)", () => {
@@ -91,8 +48,8 @@ describe("WebGPU fused ops against the plain graph on the CPU (tiny SD1.5, Swift
     const fused = buildTextEncoderGraph(weights, config, { attention: "matmul", fusedOps: ["quickGelu"] });
     assert.ok(fused.nodes.some((n) => n.opType === "QuickGelu"));
     const d = maxDiff(
-      await runOn(runtime, "cpu", plain, feeds, TEXT_ENCODER_OUTPUT),
-      await runOn(runtime, "webgpu", fused, feeds, TEXT_ENCODER_OUTPUT),
+      await runGraphOn(runtime, "cpu", plain, feeds, TEXT_ENCODER_OUTPUT),
+      await runGraphOn(runtime, "webgpu", fused, feeds, TEXT_ENCODER_OUTPUT),
     );
     assert.ok(d < TOLERANCE, `text encoder with QuickGelu differs by ${d}`);
     passing.add("quickGelu");
@@ -101,18 +58,14 @@ describe("WebGPU fused ops against the plain graph on the CPU (tiny SD1.5, Swift
   for (const op of ["biasSplitGelu", "skipLayerNorm"] as const) {
     test(`${op} (UNet) within ${TOLERANCE}`, async () => {
       const { weights, config } = model.unet;
-      const feeds = {
-        [UNET_INPUTS.sample]: { dims: [1, 4, 8, 8], data: lcg31Values(4 * 8 * 8, 1) },
-        [UNET_INPUTS.timestep]: { dims: [1], data: Float32Array.of(500) },
-        [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, 32], data: lcg31Values(77 * 32, 2) },
-      };
+      const feeds = fusedOpUNetFeeds();
       const plain = buildUNetGraph(weights, config, { attention: "matmul" });
       const fused = buildUNetGraph(weights, config, { attention: "matmul", fusedOps: [op] });
       const opType = op === "biasSplitGelu" ? "BiasSplitGelu" : "SkipLayerNormalization";
       assert.ok(fused.nodes.some((n) => n.opType === opType));
       const d = maxDiff(
-        await runOn(runtime, "cpu", plain, feeds, UNET_OUTPUT),
-        await runOn(runtime, "webgpu", fused, feeds, UNET_OUTPUT),
+        await runGraphOn(runtime, "cpu", plain, feeds, UNET_OUTPUT),
+        await runGraphOn(runtime, "webgpu", fused, feeds, UNET_OUTPUT),
       );
       assert.ok(d < TOLERANCE, `UNet with ${opType} differs by ${d}`);
       passing.add(op);
@@ -121,23 +74,12 @@ describe("WebGPU fused ops against the plain graph on the CPU (tiny SD1.5, Swift
 
   // the tiny UNet is 32 and 64 channels wide, which BiasAdd's kernel refuses: one linear at 320
   test(`biasAdd (a 320-wide linear plus residual) within ${TOLERANCE}`, async () => {
-    const build = (fusedOps: FusedOp[]) => {
-      const b = new GraphBuilder("bias_add");
-      const x = b.input("x", "float32", [1, 16, 320]);
-      const r = b.input("r", "float32", [1, 16, 320]);
-      const ctx = { b, weights: linearWeights(320), attention: "matmul" as const, fused: new Set(fusedOps) };
-      b.output(linearPlusResidual(ctx, "proj", x, r), "y", "float32", [1, 16, 320]);
-      return b;
-    };
-    const feeds = {
-      x: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 3) },
-      r: { dims: [1, 16, 320], data: lcg31Values(16 * 320, 4) },
-    };
-    const fused = build(["biasAdd"]);
+    const feeds = biasAddFeeds();
+    const fused = biasAddGraph(["biasAdd"]);
     assert.ok(fused.nodes.some((n) => n.opType === "BiasAdd"));
     const d = maxDiff(
-      await runOn(runtime, "cpu", build([]), feeds, "y"),
-      await runOn(runtime, "webgpu", fused, feeds, "y"),
+      await runGraphOn(runtime, "cpu", biasAddGraph([]), feeds, "y"),
+      await runGraphOn(runtime, "webgpu", fused, feeds, "y"),
     );
     assert.ok(d < TOLERANCE, `BiasAdd differs by ${d}`);
     passing.add("biasAdd");

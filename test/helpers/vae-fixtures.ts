@@ -2,14 +2,16 @@
  * Shared setup of the VAE, TAESD and tiled-VAE graph tests: the fixture manifest's `vae` section,
  * the tiny models' configs, and a decoder + encoder session pair built from a weights file.
  */
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import type { GraphBuilder } from "../../src/graph/graph-builder.js";
 import { serializeModel } from "../../src/graph/onnx-model.js";
 import { onnxruntimeNode } from "../../src/runtime/onnxruntime-node.js";
-import type { Session } from "../../src/runtime/runtime.js";
+import type { Session, TensorData } from "../../src/runtime/runtime.js";
 import { parseTaesdConfig, parseVaeConfig } from "../../src/weights/architecture/diffusers-config.js";
 import { SafetensorsWeightSource } from "../../src/weights/safetensors-weight-source.js";
 import type { WeightSource } from "../../src/weights/weight-source.js";
+import { assertClose, type Difference } from "./assert-close.js";
 import { fixturePath, golden, manifest } from "./fixtures.js";
 
 /** One `vae.cases[]` entry: golden tensor names (in goldens/vae) of the VAE and TAESD runs. */
@@ -49,6 +51,17 @@ export function vaeCase(id: string): VaeCase {
 /** The shape of a tensor in goldens/vae. */
 export function goldenDims(key: string): number[] {
   return [...golden("vae").info(key).shape];
+}
+
+/** A tensor of goldens/vae as a graph's feed. */
+export function goldenFeed(key: string): TensorData {
+  return { dims: goldenDims(key), data: golden("vae").readF32(key) };
+}
+
+/** A graph's output against the goldens/vae tensor `key`: the same shape, values within vaeTolerance. */
+export function assertVaeGolden(output: TensorData, key: string, label: string): Difference {
+  assert.deepEqual(output.dims, goldenDims(key), `${label} shape`);
+  return assertClose(output.data as Float32Array, golden("vae").readF32(key), vaeTolerance, label);
 }
 
 export interface CodecSessions {
