@@ -100,27 +100,21 @@ describe("fp16 on lavapipe, a WebGPU adapter with f16 shaders (tiny SD1.5)", () 
     });
     try {
       for (const step of [1, 999]) {
-        const d = relativeDiff(
-          await cpu.models.unet.predict(unetInput(step)),
-          await nchw.models.unet.predict(unetInput(step)),
-        );
-        t.diagnostic(`NCHW UNet t=${step}: ${d.toExponential(2)}`);
-        assert.ok(d < UNET_TOLERANCE, `NCHW UNet at t=${step} differs by ${d}`);
+        const d = await unetDiff(cpu.models, nchw.models, step, FP16_FLOOR);
+        assertBelow(t, `NCHW UNet t=${step}`, d, UNET_TOLERANCE);
       }
-      const latents = lcg31Values(1 * 4 * 8 * 8, 3);
-      const d = relativeDiff(
-        await cpu.models.vae.decode(latents, SHAPE),
-        await nchw.models.vae.decode(latents, SHAPE),
+      assertBelow(
+        t,
+        "NCHW VAE decode",
+        await vaeDecodeDiff(cpu.models, nchw.models, FP16_FLOOR),
+        VAE_TOLERANCE,
       );
-      t.diagnostic(`NCHW VAE decode: ${d.toExponential(2)}`);
-      assert.ok(d < VAE_TOLERANCE, `NCHW VAE decode differs by ${d}`);
-      const image = lcg31Values(1 * 3 * 64 * 64, 4);
-      const e = relativeDiff(
-        (await cpu.models.vae.encode(image, [1, 3, 64, 64])).mean,
-        (await nchw.models.vae.encode(image, [1, 3, 64, 64])).mean,
+      assertBelow(
+        t,
+        "NCHW VAE encode",
+        await vaeEncodeDiff(cpu.models, nchw.models, FP16_FLOOR),
+        VAE_TOLERANCE,
       );
-      t.diagnostic(`NCHW VAE encode: ${e.toExponential(2)}`);
-      assert.ok(e < VAE_TOLERANCE, `NCHW VAE encode differs by ${e}`);
     } finally {
       await nchw.close();
     }
