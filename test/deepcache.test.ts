@@ -235,8 +235,12 @@ describe("DeepCache through the pipeline (tiny-sd15, fixture txt2img cases)", ()
       new LazySession(() =>
         onnxruntimeNode().createSession(serializeModel(build()), { intraOpNumThreads: 1 }),
       );
-    const full = lazy(() => buildUNetGraph(weights, config, { attention: "mha", deepFeature: true }));
-    const shallow = lazy(() => buildShallowUNetGraph(weights, config, { attention: "mha" }));
+    // the conv algorithm the engine chose for this machine (conv-algorithm-choice.ts)
+    const convAlgorithm = p.convAlgorithm?.algorithm;
+    const full = lazy(() =>
+      buildUNetGraph(weights, config, { attention: "mha", convAlgorithm, deepFeature: true }),
+    );
+    const shallow = lazy(() => buildShallowUNetGraph(weights, config, { attention: "mha", convAlgorithm }));
     const halves = new SessionDeepCacheUNet(full, shallow, 4, {
       sample: UNET_INPUTS.sample,
       timestep: UNET_INPUTS.timestep,

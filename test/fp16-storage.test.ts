@@ -168,6 +168,12 @@ describe("weight storage choice", () => {
   });
 });
 
+/**
+ * Direct convs, whatever the machine's default: Winograd's transformed weights are float32 whatever
+ * the storage (graph/winograd-conv.ts), so only the direct UNet's weight files halve.
+ */
+const DIRECT_CONVS = { convAlgorithm: "direct" } as const;
+
 describe("fp16 storage through openPipeline: bit-identical generations", () => {
   const roots: string[] = [];
   after(() => {
@@ -211,13 +217,13 @@ describe("fp16 storage through openPipeline: bit-identical generations", () => {
     [
       "F16 single file, weightStorage auto (→ fp16)",
       fixturePath("single_file", "tiny-sd15-fp16.safetensors"),
-      { overrides: TINY_OVERRIDES },
+      { overrides: TINY_OVERRIDES, speed: DIRECT_CONVS },
       "auto",
     ],
     [
       "F32 diffusers folder holding fp16 values, weightStorage fp16, TAESD decoder",
       fixturePath("models", "tiny-sd15"),
-      { taesd: fixturePath("models", "tiny-taesd"), speed: { decoder: "taesd" } },
+      { taesd: fixturePath("models", "tiny-taesd"), speed: { ...DIRECT_CONVS, decoder: "taesd" } },
       "fp16",
     ],
   ] as const) {
