@@ -69,6 +69,9 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   "int8-proj": { ...INT8, int8Fusions: ["token-projections"] },
   "int8-qkv": { ...INT8, int8Fusions: ["self-qkv"] },
   "int8-fused": { ...INT8, int8Fusions: ["token-projections", "self-qkv"] },
+  "int8-geglu": { ...INT8, int8Fusions: ["geglu-halves"] },
+  "int8-pg": { ...INT8, int8Fusions: ["token-projections", "geglu-halves"] },
+  "int8-all": { ...INT8, int8Fusions: ["token-projections", "self-qkv", "geglu-halves"] },
 };
 
 /** Ops that only move, pad or requantize bytes (the int8 im2col and layout changes). */

@@ -239,7 +239,7 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
     });
   }
 
-  it("int8 fusions (token projections, stacked self-attention q/k/v): fewer layout ops, the same outputs", async (t) => {
+  it("int8 fusions (token projections, stacked self-attention q/k/v, GEGLU halves): fewer layout ops, the same outputs", async (t) => {
     const weights = SafetensorsWeightSource.open(`${tinyUNet}/diffusion_pytorch_model.safetensors`);
     const config = tinyConfig();
     const g = golden("unet");
@@ -269,10 +269,16 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
         .filter((n) => /\.attentions\.\d+\.proj_in\.weight$/.test(n)).length;
       const blocks = weights.names().filter((n) => n.endsWith(".attn1.to_q.weight")).length;
       assert.ok(transformers > 0 && blocks >= transformers);
-      for (const fusions of [["token-projections"], ["self-qkv"], [...INT8_FUSIONS]] as Int8Fusion[][]) {
+      for (const fusions of [
+        ["token-projections"],
+        ["self-qkv"],
+        ["geglu-halves"],
+        [...INT8_FUSIONS],
+      ] as Int8Fusion[][]) {
         const fused = build(fusions);
         const projections = fusions.includes("token-projections");
         const qkv = fusions.includes("self-qkv");
+        const halves = fusions.includes("geglu-halves");
         // proj_in loses the float NCHW output and tokens Transposes; proj_out the uint8 NHWC one and
         // the float NCHW output one (the tokens → image Transpose stays)
         assert.equal(
@@ -282,8 +288,17 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
         );
         assert.equal(
           count(fused, "DynamicQuantizeMatMul"),
-          count(plain, "DynamicQuantizeMatMul") + (projections ? transformers : 0) - (qkv ? 2 * blocks : 0),
+          count(plain, "DynamicQuantizeMatMul") +
+            (projections ? transformers : 0) -
+            (qkv ? 2 * blocks : 0) +
+            (halves ? blocks : 0),
           `${fusions}: DynamicQuantizeMatMul`,
+        );
+        // q/k/v stacking adds a Split per block, GEGLU halves remove one
+        assert.equal(
+          count(fused, "Split"),
+          count(plain, "Split") + (qkv ? blocks : 0) - (halves ? blocks : 0),
+          `${fusions}: Splits`,
         );
         // the same integer products; only float32 rounding of the scaling may differ (measured 0 here)
         const d = assertClose(await run(fused), reference, 1e-4, `${fusions} vs unfused`);

@@ -42,8 +42,9 @@ export interface Int8Policy {
  *   ends channels-last, proj_out is a linear on the tokens), not NCHW → NHWC → NCHW → tokens.
  * - "self-qkv": a self-attention's q, k and v linears as one product over their stacked weights
  *   (the input quantized once), split after.
+ * - "geglu-halves": GEGLU's projection as two products (hidden and gate halves), no float32 Split.
  */
-export const INT8_FUSIONS = ["token-projections", "self-qkv"] as const;
+export const INT8_FUSIONS = ["token-projections", "self-qkv", "geglu-halves"] as const;
 export type Int8Fusion = (typeof INT8_FUSIONS)[number];
 
 /** A Slice end past any axis: windows that reach the padded edge run to the end. */
@@ -82,36 +83,45 @@ function quantizedWeight(
   dims: readonly number[],
   layout: (q: Int8Rows) => Int8Array,
 ): { values: string; scales: string } {
-  return stackedQuantizedWeight(ctx, [key], key, dims, layout);
+  return stackedQuantizedWeight(ctx, [{ key }], key, dims, layout);
+}
+
+/** Output rows [start, end) of a checkpoint weight; all of them when `rows` is absent. */
+interface WeightRows {
+  readonly key: string;
+  readonly rows?: readonly [number, number];
 }
 
 /**
- * The weights of `keys` (same input width) stacked on the output axis and quantized per output row,
- * as `name`: each row keeps the codes and scale it has alone, so one product over the stack equals
- * the separate products.
+ * The weights (or row ranges) of `parts` (same input width) stacked on the output axis and quantized
+ * per output row, as `name`: each row keeps the codes and scale it has alone, so one product over the
+ * stack equals the separate products.
  */
 function stackedQuantizedWeight(
   ctx: LayerContext,
-  keys: readonly string[],
+  parts: readonly WeightRows[],
   name: string,
   dims: readonly number[],
   layout: (q: Int8Rows) => Int8Array,
 ): { values: string; scales: string } {
   const { b, weights } = ctx;
-  for (const key of keys) {
+  for (const { key } of parts) {
     if (!weights.has(`${key}.weight`))
       throw new Error(`graph "${b.name}": weight "${key}.weight" is missing from the checkpoint`);
   }
-  const shapes = keys.map((key) => weights.shape(`${key}.weight`));
-  const rows = shapes.reduce((n, [r]) => n + r, 0);
+  const shapes = parts.map(({ key }) => weights.shape(`${key}.weight`));
   const cols = shapes[0].reduce((n, d) => n * d, 1) / shapes[0][0];
+  const ranges = parts.map((p, i) => p.rows ?? ([0, shapes[i][0]] as const));
+  const rows = ranges.reduce((n, [start, end]) => n + end - start, 0);
   const maxCode = ctx.int8?.weightBits === 7 ? INT7_MAX : INT8_MAX;
   const q = sharedQuantization(() => {
     const values = new Int8Array(rows * cols);
     const scales = new Float32Array(rows);
     let row = 0;
-    keys.forEach((key, i) => {
-      const r = quantizeRowsInt8(weights.get(`${key}.weight`), shapes[i][0], cols, maxCode);
+    parts.forEach(({ key }, i) => {
+      const [start, end] = ranges[i];
+      const w = weights.get(`${key}.weight`).subarray(start * cols, end * cols);
+      const r = quantizeRowsInt8(w, end - start, cols, maxCode);
       values.set(r.values, row * cols);
       scales.set(r.scales, row);
       row += r.rows;
@@ -159,9 +169,45 @@ export function int8StackedLinears(
   const outs = keys.map((key) => ctx.weights.shape(`${key}.weight`)[0]);
   const [, inp] = ctx.weights.shape(`${keys[0]}.weight`);
   const total = outs.reduce((n, o) => n + o, 0);
-  const w = stackedQuantizedWeight(ctx, keys, name, [inp, total], (q) => transposeInt8(q.values, total, inp));
+  const w = stackedQuantizedWeight(
+    ctx,
+    keys.map((key) => ({ key })),
+    name,
+    [inp, total],
+    (q) => transposeInt8(q.values, total, inp),
+  );
   const y = b.node("DynamicQuantizeMatMul", [x, w.values, w.scales], {}, { domain: MS_DOMAIN });
   return b.nodeOutputs("Split", [y, b.constInt64(outs)], { axis: -1 }, { outputCount: keys.length });
+}
+
+/**
+ * Output rows [start, end) of an nn.Linear (with its bias) in int8: a product of its own, so a layer
+ * whose output would be split (GEGLU's hidden and gate halves) needs no float32 Split. The input is
+ * quantized once per product, to the same codes.
+ */
+export function int8LinearRows(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  start: number,
+  end: number,
+): string {
+  const { b } = ctx;
+  const [, inp] = ctx.weights.shape(`${key}.weight`);
+  const w = stackedQuantizedWeight(
+    ctx,
+    [{ key, rows: [start, end] }],
+    `${key}.rows${start}-${end}`,
+    [inp, end - start],
+    (q) => transposeInt8(q.values, end - start, inp),
+  );
+  // a Slice of an initializer: folded when the session is created
+  const bias = b.node("Slice", [
+    b.weight(ctx.weights, `${key}.bias`),
+    b.constInt64([start]),
+    b.constInt64([end]),
+  ]);
+  return b.node("DynamicQuantizeMatMul", [x, w.values, w.scales, "", bias], {}, { domain: MS_DOMAIN });
 }
 
 /** nn.Conv2d (NCHW in and out, symmetric padding) in int8 through an NHWC uint8 im2col. */
