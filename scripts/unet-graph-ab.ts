@@ -212,6 +212,13 @@ try {
       `${p.name.padEnd(14)} median ${m.toFixed(3)} s (${(base / m).toFixed(3)}x ${prepared[0].name})  runs ${p.times.map((x) => x.toFixed(2)).join(" ")}`,
     );
   }
+  // each round's ratio to the first variant, then their median: a round's load slows both alike
+  for (const p of prepared.slice(1)) {
+    const ratios = p.times.map((t, r) => prepared[0].times[r] / t);
+    console.log(
+      `${p.name.padEnd(14)} paired: median ${median(ratios).toFixed(3)}x ${prepared[0].name}, rounds ${ratios.map((x) => x.toFixed(3)).join(" ")}`,
+    );
+  }
   if (values.profile) {
     const perType = new Map<string, Map<string, number>>();
     const perNode = new Map<string, Map<string, number>>();

@@ -13,6 +13,12 @@
  * Whole SD1.5 UNet at 64×64, batch 1, 2 cores with AVX-512 VNNI/AMX (scripts/unet-speed-options.ts):
  * fp32 2.78 s, int8 linears only 2.31 s, int8 linears + convs 1.28 s. On AVX2 without VNNI the
  * integer GEMM's advantage over fp32 is much smaller: re-measure there before relying on it.
+ *
+ * Where a full-size int8 step goes (session 8, docs/benchmarks.md "Where the int8 UNet step goes"):
+ * the integer GEMMs and fp32 MultiHeadAttention take most of it; layout work (the im2col's Pad,
+ * Slices and Concat, the Transposes, DynamicQuantizeLinear, Split) is a small share. INT8_FUSIONS
+ * remove the part of it that sat between int8 layers (proj_in/out round trips, repeated activation
+ * quantization, GEGLU's float Split) without changing a single output value.
  */
 import { MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
