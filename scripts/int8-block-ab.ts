@@ -5,7 +5,7 @@
  * (scripts/unet-graph-ab.ts) gets a handful. Each round runs every variant once, in alternating
  * order; prints each variant's median and its median per-round ratio to the first.
  *
- *   npx tsx scripts/int8-block-ab.ts [--channels 320] [--size 64] [--rounds 40]
+ *   npx tsx scripts/int8-block-ab.ts [--channels 320] [--size 64] [--rounds 40] [--threads N]
  *       [--variants none,token-projections,self-qkv,geglu-halves,all]
  */
 import { cpus, loadavg } from "node:os";
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     channels: { type: "string", default: "320" },
     size: { type: "string", default: "64" },
     rounds: { type: "string", default: "40" },
+    /** intra-op threads (default: the physical cores); 1 is steadier on a loaded machine. */
+    threads: { type: "string" },
     variants: { type: "string", default: "none,token-projections,self-qkv,geglu-halves,all" },
   },
 });
@@ -79,7 +81,7 @@ const weights: WeightSource = {
 
 const config = { normNumGroups: 32, useLinearProjection: false } as UNetContext["config"];
 const runtime = onnxruntimeNode();
-const threads = physicalCoreCount();
+const threads = values.threads ? Number(values.threads) : physicalCoreCount();
 const feeds = {
   x: { dims: [1, channels, size, size], data: rng.randn([1, channels, size, size]) },
   context: { dims: [1, 77, contextDim], data: rng.randn([1, 77, contextDim]) },

@@ -15,10 +15,10 @@
  * integer GEMM's advantage over fp32 is much smaller: re-measure there before relying on it.
  *
  * Where a full-size int8 step goes (session 8, docs/benchmarks.md "Where the int8 UNet step goes"):
- * the integer GEMMs and fp32 MultiHeadAttention take most of it; layout work (the im2col's Pad,
- * Slices and Concat, the Transposes, DynamicQuantizeLinear, Split) is a small share. INT8_FUSIONS
- * remove the part of it that sat between int8 layers (proj_in/out round trips, repeated activation
- * quantization, GEGLU's float Split) without changing a single output value.
+ * integer GEMMs about half, fp32 MultiHeadAttention about a third; the conv's layout work (the
+ * im2col's Pad, Slices and Concat, both Transposes, DynamicQuantizeLinear) under 6 %. INT8_FUSIONS
+ * remove layout work between int8 layers without changing an output value, but no whole-step gain
+ * could be measured, so they are opt-in (the UNet's int8Fusions) and the engine builds none.
  */
 import { MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
@@ -42,8 +42,9 @@ export interface Int8Policy {
 }
 
 /**
- * Ways a network builds its int8 layers with less layout work, same numerics (see
- * docs/benchmarks.md "Where the int8 UNet step goes"):
+ * Ways a network builds its int8 layers with less layout work, same numerics; opt-in, the engine
+ * uses none (each cut its layout kernels, none sped a whole step measurably: docs/benchmarks.md
+ * "Where the int8 UNet step goes"):
  * - "token-projections": a transformer's 1x1 proj_in/proj_out act on its tokens directly (proj_in
  *   ends channels-last, proj_out is a linear on the tokens), not NCHW → NHWC → NCHW → tokens.
  * - "self-qkv": a self-attention's q, k and v linears as one product over their stacked weights

@@ -22,14 +22,6 @@ function isTransformerLinear(key: string): boolean {
 
 const FLOAT_CONVS = new Set(["conv_in", "conv_out"]);
 
-/**
- * The int8 fusions (int8-layers.ts INT8_FUSIONS) the engine builds: the same numbers with less
- * layout work, each measured faster on a whole full-size step (docs/benchmarks.md "Where the int8
- * UNet step goes (session 8)"). They enter the graph's cache key, so a graph cached before them
- * is not reused.
- */
-export const UNET_INT8_FUSIONS: readonly Int8Fusion[] = ["token-projections", "self-qkv", "geglu-halves"];
-
 export function unetInt8Policy(
   quantization: UNetQuantization = "none",
   weightBits: 7 | 8 = 8,
