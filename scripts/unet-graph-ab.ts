@@ -10,8 +10,9 @@
  * Variants: "default" is what the engine builds on CPU for an F16 checkpoint (MultiHeadAttention,
  * fp16 weight storage); "plain" is the bench's ort-plain baseline (MatMul attention, fp32 weights);
  * "-wf2"/"-wf4"/"-wf4l"/"-wf4s" add Winograd 3x3 convs (conv-algorithm.ts: f2, f4, f4-light, f4-shallow). ~4-5 GB of RAM per variant.
- * "int8" is --fast's int8 UNet (8-bit weights) in the session-7 form; "int8-proj"/"-qkv"/"-fused" add
- * int8 fusions (int8-layers.ts INT8_FUSIONS); "int8-7bit" has the 7-bit weights of CPUs without VNNI.
+ * "int8" is --fast's int8 UNet (8-bit weights); "int8-proj", "-qkv", "-geglu" add one int8 fusion each
+ * (int8-layers.ts INT8_FUSIONS), "-fused" proj + qkv, "-pg" proj + geglu, "-all" all three; "int8-7bit"
+ * has the 7-bit weights of CPUs without VNNI.
  * With --profile the ops are also summed as data movement, integer GEMMs and the rest.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
