@@ -10,6 +10,10 @@
  * Variants: "default" is what the engine builds on CPU for an F16 checkpoint (MultiHeadAttention,
  * fp16 weight storage); "plain" is the bench's ort-plain baseline (MatMul attention, fp32 weights);
  * "-wf2"/"-wf4"/"-wf4l"/"-wf4s" add Winograd 3x3 convs (conv-algorithm.ts: f2, f4, f4-light, f4-shallow). ~4-5 GB of RAM per variant.
+ * "int8" is --fast's int8 UNet (8-bit weights); "int8-proj", "-qkv", "-geglu" add one int8 fusion each
+ * (int8-layers.ts INT8_FUSIONS), "-fused" proj + qkv, "-pg" proj + geglu, "-all" all three; "int8-7bit"
+ * has the 7-bit weights of CPUs without VNNI.
+ * With --profile the ops are also summed as data movement, integer GEMMs and the rest.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -42,6 +46,14 @@ const { values } = parseArgs({
   },
 });
 
+/** What --fast builds on CPU for an F16 checkpoint on a VNNI/AMX CPU (8-bit weight codes), without int8 fusions. */
+const INT8: UNetGraphOptions = {
+  attention: "mha",
+  weightStorage: "fp16",
+  quantization: "int8",
+  int8WeightBits: 8,
+};
+
 const VARIANTS: Record<string, UNetGraphOptions> = {
   default: { attention: "mha", weightStorage: "fp16" },
   plain: { attention: "matmul", weightStorage: "fp32" },
@@ -52,7 +64,34 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   "plain-wf2": { attention: "matmul", weightStorage: "fp32", convAlgorithm: "winograd-f2" },
   "matmul-fp16": { attention: "matmul", weightStorage: "fp16" },
   "mha-fp32": { attention: "mha", weightStorage: "fp32" },
+  int8: INT8,
+  "int8-7bit": { attention: "mha", weightStorage: "fp16", quantization: "int8", int8WeightBits: 7 },
+  // int8 with graph forms that skip layout work (int8-layers.ts INT8_FUSIONS)
+  "int8-proj": { ...INT8, int8Fusions: ["token-projections"] },
+  "int8-qkv": { ...INT8, int8Fusions: ["self-qkv"] },
+  "int8-fused": { ...INT8, int8Fusions: ["token-projections", "self-qkv"] },
+  "int8-geglu": { ...INT8, int8Fusions: ["geglu-halves"] },
+  "int8-pg": { ...INT8, int8Fusions: ["token-projections", "geglu-halves"] },
+  "int8-all": { ...INT8, int8Fusions: ["token-projections", "self-qkv", "geglu-halves"] },
 };
+
+/** Ops that only move, pad or requantize bytes (the int8 im2col and layout changes). */
+const DATA_MOVEMENT_OPS = new Set([
+  "Transpose",
+  "Pad",
+  "Slice",
+  "Concat",
+  "DynamicQuantizeLinear",
+  "Reorder",
+  "Reshape",
+  "Split",
+]);
+const INTEGER_GEMM_OPS = new Set([
+  "MatMulIntegerToFloat",
+  "DynamicQuantizeMatMul",
+  "MatMulInteger",
+  "ConvInteger",
+]);
 
 const checkpoint = resolve(values.checkpoint as string);
 if (!existsSync(checkpoint)) throw new Error(`${checkpoint} is missing (scripts/make-random-checkpoint.ts)`);
@@ -174,6 +213,13 @@ try {
       `${p.name.padEnd(14)} median ${m.toFixed(3)} s (${(base / m).toFixed(3)}x ${prepared[0].name})  runs ${p.times.map((x) => x.toFixed(2)).join(" ")}`,
     );
   }
+  // each round's ratio to the first variant, then their median: a round's load slows both alike
+  for (const p of prepared.slice(1)) {
+    const ratios = p.times.map((t, r) => prepared[0].times[r] / t);
+    console.log(
+      `${p.name.padEnd(14)} paired: median ${median(ratios).toFixed(3)}x ${prepared[0].name}, rounds ${ratios.map((x) => x.toFixed(3)).join(" ")}`,
+    );
+  }
   if (values.profile) {
     const perType = new Map<string, Map<string, number>>();
     const perNode = new Map<string, Map<string, number>>();
@@ -210,6 +256,16 @@ try {
         console.log(`| ${r.k} | ${r.t.map((x) => x.toFixed(3)).join(" | ")} |`);
     };
     table("kernel time per op type", perType, 30);
+    // where an int8 step goes: bytes moved or requantized, integer GEMMs, everything else
+    const category = (op: string) =>
+      DATA_MOVEMENT_OPS.has(op) ? "data movement" : INTEGER_GEMM_OPS.has(op) ? "integer GEMM" : "other";
+    const perCategory = new Map<string, Map<string, number>>();
+    for (const [name, types] of perType) {
+      const m = new Map<string, number>();
+      for (const [op, t] of types) m.set(category(op), (m.get(category(op)) ?? 0) + t);
+      perCategory.set(name, m);
+    }
+    table("kernel time per category", perCategory, 3);
     table("kernel time per layer kind and op type", perNode, 40);
   }
 } finally {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { GraphBuilder } from "../src/graph/graph-builder.js";
-import { int8Conv2d } from "../src/graph/int8-layers.js";
+import { INT8_FUSIONS, type Int8Fusion, int8Conv2d } from "../src/graph/int8-layers.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { quantizeRowsInt8 } from "../src/graph/quantize.js";
 import { buildUNetGraph, UNET_OUTPUT } from "../src/graph/unet.js";
@@ -215,6 +215,76 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
       );
     });
   }
+
+  it("int8 fusions (token projections, stacked self-attention q/k/v, GEGLU halves): fewer layout ops, the same outputs", async (t) => {
+    const weights = SafetensorsWeightSource.open(`${tinyUNet}/diffusion_pytorch_model.safetensors`);
+    const config = tinyConfig();
+    const g = golden("unet");
+    const c = cases.find((u) => u.model === "models/tiny-sd15/unet" && u.shape[0] === 1)!;
+    const context = g.readF32(c.encoder_hidden_states);
+    const feeds = {
+      [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
+      [UNET_INPUTS.timestep]: { dims: [1], data: g.readF32(c.timestep) },
+      [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, context.length / 77], data: context },
+    };
+    try {
+      const build = (int8Fusions: readonly Int8Fusion[]) =>
+        buildUNetGraph(weights, config, { attention: "mha", quantization: "int8", int8Fusions });
+      const run = async (graph: GraphBuilder) => {
+        const s = await onnxruntimeNode().createSession(serializeModel(graph), { intraOpNumThreads: 1 });
+        try {
+          return (await s.run(feeds))[UNET_OUTPUT].data as Float32Array;
+        } finally {
+          await s.release();
+        }
+      };
+      const count = (graph: GraphBuilder, op: string) => graph.nodes.filter((n) => n.opType === op).length;
+      const plain = build([]);
+      const reference = await run(plain);
+      const transformers = weights
+        .names()
+        .filter((n) => /\.attentions\.\d+\.proj_in\.weight$/.test(n)).length;
+      const blocks = weights.names().filter((n) => n.endsWith(".attn1.to_q.weight")).length;
+      assert.ok(transformers > 0 && blocks >= transformers);
+      for (const fusions of [
+        ["token-projections"],
+        ["self-qkv"],
+        ["geglu-halves"],
+        [...INT8_FUSIONS],
+      ] as Int8Fusion[][]) {
+        const fused = build(fusions);
+        const projections = fusions.includes("token-projections");
+        const qkv = fusions.includes("self-qkv");
+        const halves = fusions.includes("geglu-halves");
+        // proj_in loses the float NCHW output and tokens Transposes; proj_out the uint8 NHWC one and
+        // the float NCHW output one (the tokens → image Transpose stays)
+        assert.equal(
+          count(fused, "Transpose"),
+          count(plain, "Transpose") - (projections ? 4 * transformers : 0),
+          `${fusions}: Transposes`,
+        );
+        assert.equal(
+          count(fused, "DynamicQuantizeMatMul"),
+          count(plain, "DynamicQuantizeMatMul") +
+            (projections ? transformers : 0) -
+            (qkv ? 2 * blocks : 0) +
+            (halves ? blocks : 0),
+          `${fusions}: DynamicQuantizeMatMul`,
+        );
+        // q/k/v stacking adds a Split per block, GEGLU halves remove one
+        assert.equal(
+          count(fused, "Split"),
+          count(plain, "Split") + (qkv ? blocks : 0) - (halves ? blocks : 0),
+          `${fusions}: Splits`,
+        );
+        // the same integer products; only float32 rounding of the scaling may differ (measured 0 here)
+        const d = assertClose(await run(fused), reference, 1e-4, `${fusions} vs unfused`);
+        t.diagnostic(`${fusions}: max |diff| vs unfused ${d.maxAbs.toExponential(2)}`);
+      }
+    } finally {
+      weights.close();
+    }
+  });
 
   it("the shallow DeepCache graph takes the same quantization", () => {
     const weights = openUNetFixtureWeights(TINY_UNET);

@@ -13,6 +13,12 @@
  * Whole SD1.5 UNet at 64×64, batch 1, 2 cores with AVX-512 VNNI/AMX (scripts/unet-speed-options.ts):
  * fp32 2.78 s, int8 linears only 2.31 s, int8 linears + convs 1.28 s. On AVX2 without VNNI the
  * integer GEMM's advantage over fp32 is much smaller: re-measure there before relying on it.
+ *
+ * Where a full-size int8 step goes (session 8, docs/benchmarks.md "Where the int8 UNet step goes"):
+ * integer GEMMs about half, fp32 MultiHeadAttention about a third; the conv's layout work (the
+ * im2col's Pad, Slices and Concat, both Transposes, DynamicQuantizeLinear) under 6 %. INT8_FUSIONS
+ * remove layout work between int8 layers without changing an output value, but no whole-step gain
+ * could be measured, so they are opt-in (the UNet's int8Fusions) and the engine builds none.
  */
 import { MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
@@ -31,7 +37,22 @@ export interface Int8Policy {
   conv(key: string): boolean;
   /** 7 ("reduce range") where the CPU's u8s8 GEMM could saturate (x86 without VNNI), else 8. */
   readonly weightBits: 7 | 8;
+  /** Graph forms that skip layout work between int8 layers (INT8_FUSIONS); none when absent. */
+  readonly fusions?: ReadonlySet<Int8Fusion>;
 }
+
+/**
+ * Ways a network builds its int8 layers with less layout work, same numerics; opt-in, the engine
+ * uses none (each cut its layout kernels, none sped a whole step measurably: docs/benchmarks.md
+ * "Where the int8 UNet step goes"):
+ * - "token-projections": a transformer's 1x1 proj_in/proj_out act on its tokens directly (proj_in
+ *   ends channels-last, proj_out is a linear on the tokens), not NCHW → NHWC → NCHW → tokens.
+ * - "self-qkv": a self-attention's q, k and v linears as one product over their stacked weights
+ *   (the input quantized once), split after.
+ * - "geglu-halves": GEGLU's projection as two products (hidden and gate halves), no float32 Split.
+ */
+export const INT8_FUSIONS = ["token-projections", "self-qkv", "geglu-halves"] as const;
+export type Int8Fusion = (typeof INT8_FUSIONS)[number];
 
 /** A Slice end past any axis: windows that reach the padded edge run to the end. */
 const TO_END = Number.MAX_SAFE_INTEGER;
@@ -69,21 +90,55 @@ function quantizedWeight(
   dims: readonly number[],
   layout: (q: Int8Rows) => Int8Array,
 ): { values: string; scales: string } {
+  return stackedQuantizedWeight(ctx, [{ key }], key, dims, layout);
+}
+
+/** Output rows [start, end) of a checkpoint weight; all of them when `rows` is absent. */
+interface WeightRows {
+  readonly key: string;
+  readonly rows?: readonly [number, number];
+}
+
+/**
+ * The weights (or row ranges) of `parts` (same input width) stacked on the output axis and quantized
+ * per output row, as `name`: each row keeps the codes and scale it has alone, so one product over the
+ * stack equals the separate products.
+ */
+function stackedQuantizedWeight(
+  ctx: LayerContext,
+  parts: readonly WeightRows[],
+  name: string,
+  dims: readonly number[],
+  layout: (q: Int8Rows) => Int8Array,
+): { values: string; scales: string } {
   const { b, weights } = ctx;
-  const weightKey = `${key}.weight`;
-  if (!weights.has(weightKey))
-    throw new Error(`graph "${b.name}": weight "${weightKey}" is missing from the checkpoint`);
-  const [rows] = weights.shape(weightKey);
-  const cols = weights.shape(weightKey).reduce((n, d) => n * d, 1) / rows;
+  for (const { key } of parts) {
+    if (!weights.has(`${key}.weight`))
+      throw new Error(`graph "${b.name}": weight "${key}.weight" is missing from the checkpoint`);
+  }
+  const shapes = parts.map(({ key }) => weights.shape(`${key}.weight`));
+  const cols = shapes[0].reduce((n, d) => n * d, 1) / shapes[0][0];
+  const ranges = parts.map((p, i) => p.rows ?? ([0, shapes[i][0]] as const));
+  const rows = ranges.reduce((n, [start, end]) => n + end - start, 0);
   const maxCode = ctx.int8?.weightBits === 7 ? INT7_MAX : INT8_MAX;
   const q = sharedQuantization(() => {
-    const r = quantizeRowsInt8(weights.get(weightKey), rows, cols, maxCode);
-    return { values: layout(r), scales: r.scales };
+    const values = new Int8Array(rows * cols);
+    const scales = new Float32Array(rows);
+    let row = 0;
+    parts.forEach(({ key }, i) => {
+      const [start, end] = ranges[i];
+      const w = weights.get(`${key}.weight`).subarray(start * cols, end * cols);
+      const r = quantizeRowsInt8(w, end - start, cols, maxCode);
+      values.set(r.values, row * cols);
+      scales.set(r.scales, row);
+      row += r.rows;
+    });
+    return { values: layout({ values, scales, rows, cols }), scales };
   });
   return {
-    values: b.initializer({ name: `${weightKey}.int8`, elementType: "int8", dims, data: q.values }),
+    values: b.initializer({ name: `${name}.weight.int8`, elementType: "int8", dims, data: q.values }),
     scales: b.initializer({
-      name: `${weightKey}.scale`,
+      name: `${name}.weight.scale`,
       elementType: "float32",
       dims: [rows],
       data: q.scales,
@@ -106,8 +161,77 @@ export function int8Linear(
   return b.node("DynamicQuantizeMatMul", inputs, {}, { domain: MS_DOMAIN });
 }
 
+/**
+ * Several bias-free nn.Linear of the same input in int8 as one DynamicQuantizeMatMul over their
+ * stacked weights, split after: the input is quantized once (the same codes each would compute) and
+ * one wider GEMM runs instead of several. Returns one output per key, in order.
+ */
+export function int8StackedLinears(
+  ctx: LayerContext,
+  keys: readonly string[],
+  x: string,
+  name: string,
+): string[] {
+  const { b } = ctx;
+  const outs = keys.map((key) => ctx.weights.shape(`${key}.weight`)[0]);
+  const [, inp] = ctx.weights.shape(`${keys[0]}.weight`);
+  const total = outs.reduce((n, o) => n + o, 0);
+  const w = stackedQuantizedWeight(
+    ctx,
+    keys.map((key) => ({ key })),
+    name,
+    [inp, total],
+    (q) => transposeInt8(q.values, total, inp),
+  );
+  const y = b.node("DynamicQuantizeMatMul", [x, w.values, w.scales], {}, { domain: MS_DOMAIN });
+  return b.nodeOutputs("Split", [y, b.constInt64(outs)], { axis: -1 }, { outputCount: keys.length });
+}
+
+/**
+ * Output rows [start, end) of an nn.Linear (with its bias) in int8: a product of its own, so a layer
+ * whose output would be split (GEGLU's hidden and gate halves) needs no float32 Split. The input is
+ * quantized once per product, to the same codes.
+ */
+export function int8LinearRows(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  start: number,
+  end: number,
+): string {
+  const { b } = ctx;
+  const [, inp] = ctx.weights.shape(`${key}.weight`);
+  const w = stackedQuantizedWeight(
+    ctx,
+    [{ key, rows: [start, end] }],
+    `${key}.rows${start}-${end}`,
+    [inp, end - start],
+    (q) => transposeInt8(q.values, end - start, inp),
+  );
+  // a Slice of an initializer: folded when the session is created
+  const bias = b.node("Slice", [
+    b.weight(ctx.weights, `${key}.bias`),
+    b.constInt64([start]),
+    b.constInt64([end]),
+  ]);
+  return b.node("DynamicQuantizeMatMul", [x, w.values, w.scales, "", bias], {}, { domain: MS_DOMAIN });
+}
+
 /** nn.Conv2d (NCHW in and out, symmetric padding) in int8 through an NHWC uint8 im2col. */
 export function int8Conv2d(
+  ctx: LayerContext,
+  key: string,
+  x: string,
+  options: { stride?: number; padding?: number } = {},
+): string {
+  return ctx.b.node("Transpose", [int8Conv2dToNhwc(ctx, key, x, options)], { perm: [0, 3, 1, 2] });
+}
+
+/**
+ * int8Conv2d without the final Transpose: NCHW in, NHWC float32 out ([N, Ho, Wo, M]), for a caller
+ * that wants channels last anyway (a transformer's proj_in, whose output becomes tokens).
+ */
+export function int8Conv2dToNhwc(
   ctx: LayerContext,
   key: string,
   x: string,
@@ -145,8 +269,7 @@ export function int8Conv2d(
   }
   const inputs = [columns, w.values, xScale, w.scales, xZero];
   if (ctx.weights.has(`${key}.bias`)) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
-  const y = b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
-  return b.node("Transpose", [y], { perm: [0, 3, 1, 2] });
+  return b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
 }
 
 /**

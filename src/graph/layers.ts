@@ -10,7 +10,7 @@
 import type { WeightSource } from "../weights/weight-source.js";
 import { type ConvAlgorithm, winogradTileFor } from "./conv-algorithm.js";
 import { float, type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
-import { type Int8Policy, int8Attention, int8Conv2d, int8Linear } from "./int8-layers.js";
+import { type Int8Policy, int8Attention, int8Conv2d, int8Linear, int8LinearRows } from "./int8-layers.js";
 import { winogradConv3x3 } from "./winograd-conv.js";
 
 /** "matmul": MatMul→Softmax→MatMul, runs anywhere; "mha": com.microsoft MultiHeadAttention. */
@@ -217,8 +217,12 @@ export function geglu(ctx: LayerContext, key: string, x: string): string {
     const product = linear(ctx, `${key}.proj`, x, { bias: false });
     return b.node("BiasSplitGelu", [product, weightOf(ctx, `${key}.proj.bias`)], {}, { domain: MS_DOMAIN });
   }
-  const projected = linear(ctx, `${key}.proj`, x);
   const inner = ctx.weights.shape(`${key}.proj.weight`)[0] / 2;
+  if (ctx.int8?.linear(`${key}.proj`) && ctx.int8.fusions?.has("geglu-halves")) {
+    const hidden = int8LinearRows(ctx, `${key}.proj`, x, 0, inner);
+    return b.node("Mul", [hidden, gelu(b, int8LinearRows(ctx, `${key}.proj`, x, inner, 2 * inner))]);
+  }
+  const projected = linear(ctx, `${key}.proj`, x);
   const [hidden, gate] = b.nodeOutputs(
     "Split",
     [projected, b.constInt64([inner, inner])],

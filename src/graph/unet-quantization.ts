@@ -7,7 +7,7 @@
  *   directly and cost little.
  * The time-embedding linears stay float32: they act on one row per image, so int8 saves nothing there.
  */
-import type { Int8Policy } from "./int8-layers.js";
+import type { Int8Fusion, Int8Policy } from "./int8-layers.js";
 
 /** The attention products (q·k^T, probabilities·v) in int8, with matmul attention: "none" or "int8". */
 export const ATTENTION_QUANTIZATIONS = ["none", "int8"] as const;
@@ -25,14 +25,16 @@ const FLOAT_CONVS = new Set(["conv_in", "conv_out"]);
 export function unetInt8Policy(
   quantization: UNetQuantization = "none",
   weightBits: 7 | 8 = 8,
+  fusions: readonly Int8Fusion[] = [],
 ): Int8Policy | undefined {
+  const fuse = new Set(fusions);
   switch (quantization) {
     case "none":
       return undefined;
     case "int8-linear":
-      return { linear: isTransformerLinear, conv: () => false, weightBits };
+      return { linear: isTransformerLinear, conv: () => false, weightBits, fusions: fuse };
     case "int8":
-      return { linear: isTransformerLinear, conv: (key) => !FLOAT_CONVS.has(key), weightBits };
+      return { linear: isTransformerLinear, conv: (key) => !FLOAT_CONVS.has(key), weightBits, fusions: fuse };
     default:
       throw new Error(
         `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,

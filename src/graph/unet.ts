@@ -18,6 +18,7 @@ import type { WeightSource } from "../weights/weight-source.js";
 import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
+import { type Int8Fusion, int8Conv2dToNhwc, int8Linear, int8StackedLinears } from "./int8-layers.js";
 import {
   type AttentionKind,
   attention,
@@ -43,6 +44,8 @@ export interface UNetGraphOptions {
   readonly quantization?: UNetQuantization;
   /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
   readonly int8WeightBits?: 7 | 8;
+  /** int8 graph forms with less layout work (int8-layers.ts INT8_FUSIONS); none when absent. */
+  readonly int8Fusions?: readonly Int8Fusion[];
   /** "int8": matmul attention's two products in int8 (int8-layers.ts int8Attention); default "none". */
   readonly attentionQuantization?: AttentionQuantization;
   /**
@@ -105,7 +108,7 @@ export interface UNetContext extends LayerContext {
 export function unetLayerOptions(options: UNetGraphOptions): Omit<LayerContext, "b" | "weights"> {
   return {
     attention: options.attention ?? "matmul",
-    int8: unetInt8Policy(options.quantization, options.int8WeightBits),
+    int8: unetInt8Policy(options.quantization, options.int8WeightBits, options.int8Fusions),
     fused: new Set(options.fusedOps ?? []),
     convAlgorithm: options.convAlgorithm,
     ...(options.attentionQuantization === "int8" ? { int8Attention: true } : {}),
@@ -154,9 +157,14 @@ function transformerBlock(
   // each sub-block's output projection, its residual add and the next LayerNorm: plain ops, or
   // SkipLayerNormalization / BiasAdd where the variant fuses them (layers.ts)
   const attended = (name: string, h: string, kv: string, headsPerSlice?: number) => {
-    const q = linear(ctx, `${key}.${name}.to_q`, h, { bias: false });
-    const k = linear(ctx, `${key}.${name}.to_k`, kv, { bias: false });
-    const v = linear(ctx, `${key}.${name}.to_v`, kv, { bias: false });
+    const keys = ["to_q", "to_k", "to_v"].map((p) => `${key}.${name}.${p}`);
+    if (h === kv && ctx.int8?.fusions?.has("self-qkv") && keys.every((k) => ctx.int8?.linear(k))) {
+      const [q, k, v] = int8StackedLinears(ctx, keys, h, `${key}.${name}.to_qkv`);
+      return attention(ctx, q, k, v, { heads, channels, headsPerSlice });
+    }
+    const q = linear(ctx, keys[0], h, { bias: false });
+    const k = linear(ctx, keys[1], kv, { bias: false });
+    const v = linear(ctx, keys[2], kv, { bias: false });
     return attention(ctx, q, k, v, { heads, channels, headsPerSlice });
   };
   const eps = TRANSFORMER_LAYER_NORM_EPS;
@@ -205,8 +213,19 @@ export function spatialTransformer(
     const sizes = b.node("Gather", [shape, b.constInt64([0, 2, 3, 1])]);
     const toImage = (v: string) =>
       b.node("Transpose", [b.node("Reshape", [v, sizes])], { perm: [0, 3, 1, 2] });
+    // 1x1 int8 projections straight to/from tokens: the NHWC product needs no NCHW round trip
+    const tokenProjection = (k: string) =>
+      !config.useLinearProjection &&
+      ctx.int8?.fusions?.has("token-projections") === true &&
+      ctx.int8.conv(k) &&
+      ctx.weights
+        .shape(`${k}.weight`)
+        .slice(2)
+        .every((d) => d === 1);
     if (config.useLinearProjection) {
       h = linear(ctx, `${key}.proj_in`, toTokens(h));
+    } else if (tokenProjection(`${key}.proj_in`)) {
+      h = b.node("Reshape", [int8Conv2dToNhwc(ctx, `${key}.proj_in`, h), b.constInt64([0, -1, channels])]);
     } else {
       h = toTokens(conv2d(ctx, `${key}.proj_in`, h));
     }
@@ -222,7 +241,9 @@ export function spatialTransformer(
     }
     h = config.useLinearProjection
       ? toImage(linear(ctx, `${key}.proj_out`, h))
-      : conv2d(ctx, `${key}.proj_out`, toImage(h));
+      : tokenProjection(`${key}.proj_out`)
+        ? toImage(int8Linear(ctx, `${key}.proj_out`, h))
+        : conv2d(ctx, `${key}.proj_out`, toImage(h));
     return b.node("Add", [h, x]);
   });
 }
