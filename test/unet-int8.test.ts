@@ -217,16 +217,10 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
   }
 
   it("int8 fusions (token projections, stacked self-attention q/k/v, GEGLU halves): fewer layout ops, the same outputs", async (t) => {
-    const weights = SafetensorsWeightSource.open(`${tinyUNet}/diffusion_pytorch_model.safetensors`);
-    const config = tinyConfig();
-    const g = golden("unet");
-    const c = cases.find((u) => u.model === "models/tiny-sd15/unet" && u.shape[0] === 1)!;
-    const context = g.readF32(c.encoder_hidden_states);
-    const feeds = {
-      [UNET_INPUTS.sample]: { dims: c.shape, data: g.readF32(c.sample) },
-      [UNET_INPUTS.timestep]: { dims: [1], data: g.readF32(c.timestep) },
-      [UNET_INPUTS.encoderHiddenStates]: { dims: [1, 77, context.length / 77], data: context },
-    };
+    const weights = openUNetFixtureWeights(TINY_UNET);
+    const config = unetFixtureConfig(TINY_UNET);
+    const c = unetCases(TINY_UNET).find((u) => u.shape[0] === 1)!;
+    const feeds = unetCaseFeeds(c);
     try {
       const build = (int8Fusions: readonly Int8Fusion[]) =>
         buildUNetGraph(weights, config, { attention: "mha", quantization: "int8", int8Fusions });
