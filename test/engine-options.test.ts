@@ -50,6 +50,7 @@ describe("EngineOptions fields", () => {
       "deviceResidentFeeds",
       "executionProviders",
       "threads",
+      "unetBackend",
     ]);
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
     assert.deepEqual(byRecord("speed"), [
@@ -104,7 +105,7 @@ describe("the bench's option sets follow the type", () => {
       "precision",
     ])
       assert.ok(KNOWN_ENGINE_OPTIONS.includes(name), `${name} is settable`);
-    for (const name of ["cache", "backend", "taesd", "loras", "overrides"])
+    for (const name of ["cache", "backend", "unetBackend", "taesd", "loras", "overrides"])
       assert.ok(!KNOWN_ENGINE_OPTIONS.includes(name), `${name} is the bench's own`);
   });
 

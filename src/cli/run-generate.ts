@@ -11,6 +11,7 @@ import type { GenerationJob } from "../pipeline/generation-job.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { RecordingRuntime } from "../runtime/recording-runtime.js";
+import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
 import { cpuAfterFailure, describeDevice, deviceDoc } from "./device-choice.js";
@@ -79,11 +80,17 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     reporter.phase(`loading ${built.resolved.name}`);
     // records each session's creation and runs for --json's start-up breakdown
     const runtime = new RecordingRuntime(onnxruntimeNode());
+    // the UNet loads in a worker thread while this one encodes the prompt (SDLITE_UNET_WORKER=0: here, after it)
+    const unetRuntime =
+      process.env.SDLITE_UNET_WORKER === "0"
+        ? undefined
+        : runtime.alongside(new WorkerThreadRuntime(onnxruntimeNode()));
     const run = (job: GenerationJob) =>
       runGenerationJob(job, {
         signal: abort.signal,
         local: {
           runtime,
+          unetRuntime,
           graphCache: new GraphCache(undefined, { onRepair: (r) => reporter.note(describeRepair(r)) }),
         },
         onOpened: ({ warnings }) => {

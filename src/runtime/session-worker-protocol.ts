@@ -32,7 +32,12 @@ export interface WorkerError {
 export type SessionWorkerReply =
   | { readonly type: "created"; readonly inputNames: string[]; readonly outputNames: string[] }
   | { readonly type: "create-failed"; readonly error: WorkerError }
-  | { readonly id: number; readonly type: "ok"; readonly outputs?: Record<string, TensorData>; readonly trace?: string }
+  | {
+      readonly id: number;
+      readonly type: "ok";
+      readonly outputs?: Record<string, TensorData>;
+      readonly trace?: string;
+    }
   | { readonly id: number; readonly type: "failed"; readonly error: WorkerError };
 
 export function toWorkerError(err: unknown): WorkerError {
@@ -44,6 +49,7 @@ export function toWorkerError(err: unknown): WorkerError {
 export function fromWorkerError(e: WorkerError): Error {
   const err = new Error(e.message);
   err.name = e.name;
-  if (e.stack) err.stack = `${e.name}: ${e.message}\n    (in the session worker)\n${e.stack.split("\n").slice(1).join("\n")}`;
+  if (e.stack)
+    err.stack = `${e.name}: ${e.message}\n    (in the session worker)\n${e.stack.split("\n").slice(1).join("\n")}`;
   return err;
 }

@@ -13,14 +13,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type {
-  ModelSource,
-  Runtime,
-  Session,
-  SessionFeed,
-  SessionOptions,
-  TensorData,
-} from "./runtime.js";
+import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions, TensorData } from "./runtime.js";
 import { isDeviceTensor } from "./runtime.js";
 import {
   fromWorkerError,
@@ -103,7 +96,8 @@ class WorkerSession implements Session {
   ): Promise<Record<string, TensorData>> {
     const plain: Record<string, TensorData> = {};
     for (const [name, feed] of Object.entries(feeds)) {
-      if (isDeviceTensor(feed)) throw new Error(`input "${name}": a worker-thread session takes no device tensors`);
+      if (isDeviceTensor(feed))
+        throw new Error(`input "${name}": a worker-thread session takes no device tensors`);
       plain[name] = { dims: [...feed.dims], data: feed.data };
     }
     const reply = await this.request({ type: "run", feeds: plain, ...(outputNames ? { outputNames } : {}) });
@@ -128,6 +122,7 @@ class WorkerSession implements Session {
 
 export class WorkerThreadRuntime implements Runtime {
   readonly name: string;
+  private workers = 0;
   readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
   readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
 
@@ -146,6 +141,11 @@ export class WorkerThreadRuntime implements Runtime {
     }
   }
 
+  /** Worker threads started and not yet exited (a session never released shows here). */
+  liveWorkers(): number {
+    return this.workers;
+  }
+
   availableProviders(): string[] {
     return this.host.availableProviders();
   }
@@ -159,12 +159,16 @@ export class WorkerThreadRuntime implements Runtime {
     const start = workerStart();
     if (!existsSync(start.file)) throw new Error(`the session worker is missing: ${start.file}`);
     const data: SessionWorkerData = {
-      model: "path" in model ? { path: model.path } : { bytes: model.bytes, externalData: model.externalData },
+      model:
+        "path" in model ? { path: model.path } : { bytes: model.bytes, externalData: model.externalData },
       ...(options ? { options } : {}),
     };
     const worker = new Worker(start.entry, { workerData: data, eval: start.eval });
+    this.workers++;
+    worker.once("exit", () => this.workers--);
     const created = await new Promise<SessionWorkerReply>((resolve, reject) => {
-      const onExit = (code: number) => reject(new Error(`the session worker exited (code ${code}) before its session was created`));
+      const onExit = (code: number) =>
+        reject(new Error(`the session worker exited (code ${code}) before its session was created`));
       worker.once("error", (err) => reject(new Error(`the session worker failed: ${err.message}`)));
       worker.once("exit", onExit);
       worker.once("message", (reply: SessionWorkerReply) => {
@@ -174,7 +178,9 @@ export class WorkerThreadRuntime implements Runtime {
     });
     if (created.type !== "created") {
       await worker.terminate();
-      throw created.type === "create-failed" ? fromWorkerError(created.error) : new Error("the session worker answered out of turn");
+      throw created.type === "create-failed"
+        ? fromWorkerError(created.error)
+        : new Error("the session worker answered out of turn");
     }
     return new WorkerSession(worker, created.inputNames, created.outputNames);
   }
