@@ -239,3 +239,33 @@ describe("generate with the UNet in a worker thread", () => {
     assert.equal(worker.workers.liveWorkers(), 0);
   });
 });
+
+describe("worker-thread runtime: a worker that dies", () => {
+  /** A worker that creates its "session" and exits with code 3 on the first request. */
+  const dying = () => ({
+    entry: `const { parentPort } = require("node:worker_threads");
+parentPort.on("message", () => process.exit(3));
+parentPort.postMessage({ type: "created", inputNames: ["x"], outputNames: ["y"] });`,
+    eval: true,
+  });
+
+  it("rejects the pending run and every later call with a clear error, and does not hang", async () => {
+    const workers = new WorkerThreadRuntime(inThread, dying);
+    const session = await workers.createSession({ path: "unused.onnx" });
+    assert.deepEqual(session.inputNames, ["x"]);
+    const x = { dims: [1], data: Float32Array.of(1) };
+    await assert.rejects(session.run({ x }), /the session worker exited \(code 3\)/);
+    await assert.rejects(session.run({ x }), /the session worker exited \(code 3\)/);
+    await session.release(); // nothing left to release: no error, no wait
+    assert.equal(workers.liveWorkers(), 0);
+  });
+
+  it("rejects a creation whose worker exits before answering", async () => {
+    const workers = new WorkerThreadRuntime(inThread, () => ({ entry: "process.exit(4)", eval: true }));
+    await assert.rejects(
+      workers.createSession({ path: "unused.onnx" }),
+      /exited \(code 4\) before its session was created/,
+    );
+    await waitFor(() => workers.liveWorkers() === 0);
+  });
+});

@@ -28,7 +28,15 @@ import {
  * `--import tsx` in its execArgv reach its entry file), so a small bootstrap registers tsx in the
  * worker first and then imports session-worker.ts.
  */
-function workerStart(): { entry: URL | string; eval: boolean; file: string } {
+export interface WorkerStart {
+  /** The entry file, or code to evaluate. */
+  readonly entry: URL | string;
+  readonly eval: boolean;
+  /** The file that must exist (a clear error when the installation lacks it). */
+  readonly file?: string;
+}
+
+function workerStart(): WorkerStart {
   const here = import.meta.url;
   if (!here.endsWith(".ts")) {
     const entry = new URL("./session-worker.js", here);
@@ -130,7 +138,11 @@ export class WorkerThreadRuntime implements Runtime {
    * `host`: the same engine in this thread (onnxruntime-node), which answers what needs no session
    * (providers, the optimised model's fingerprint and load options) exactly as the worker's would.
    */
-  constructor(private readonly host: Runtime) {
+  constructor(
+    private readonly host: Runtime,
+    /** Another worker that speaks session-worker-protocol.ts (tests: one that dies). Default session-worker. */
+    private readonly start: () => WorkerStart = workerStart,
+  ) {
     this.name = `${host.name} (worker thread)`;
     if (host.optimizedModelFingerprint) {
       this.optimizedModelFingerprint = (o) => host.optimizedModelFingerprint?.(o);
@@ -156,8 +168,9 @@ export class WorkerThreadRuntime implements Runtime {
 
   async createSession(model: ModelSource, options?: SessionOptions): Promise<Session> {
     if (options?.deviceOutputs?.length) throw new Error("a worker-thread session has no device outputs");
-    const start = workerStart();
-    if (!existsSync(start.file)) throw new Error(`the session worker is missing: ${start.file}`);
+    const start = this.start();
+    if (start.file && !existsSync(start.file))
+      throw new Error(`the session worker is missing: ${start.file}`);
     const data: SessionWorkerData = {
       model:
         "path" in model ? { path: model.path } : { bytes: model.bytes, externalData: model.externalData },
