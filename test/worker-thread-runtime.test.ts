@@ -181,7 +181,7 @@ describe("generate with the UNet in a worker thread", () => {
   };
 
   /** One image from a fresh pipeline over `cacheDir`, low-memory, the UNet in a worker or here. */
-  async function image(cacheDir: string, unetInWorker: boolean) {
+  async function image(cacheDir: string, unetInWorker: boolean, batchCount = 1) {
     const recorder = new RecordingRuntime(inThread);
     const workers = new WorkerThreadRuntime(inThread);
     const pipeline = await openPipeline(fixturePath("models/tiny-sd15"), {
@@ -194,8 +194,13 @@ describe("generate with the UNet in a worker thread", () => {
       memory: { lowMemory: true },
     });
     try {
-      const [made] = await generate(pipeline.models, request);
-      return { data: made.image.data, sessions: [...recorder.sessions()], workers };
+      const made = await generate(pipeline.models, { ...request, batchCount });
+      return {
+        data: made[0].image.data,
+        all: made.map((m) => m.image.data),
+        sessions: [...recorder.sessions()],
+        workers,
+      };
     } finally {
       await pipeline.close();
     }
@@ -227,6 +232,19 @@ describe("generate with the UNet in a worker thread", () => {
     const textEncoderHere = byNetwork(here.sessions, "text_encoder");
     assert.ok(textEncoderHere.firstRunAt !== undefined && unetHere.createdAt > textEncoderHere.firstRunAt);
     assert.equal(worker.workers.liveWorkers(), 0, "the UNet's worker ended with the pipeline");
+  });
+
+  it("in a low-memory batch: the same images, the same sessions as in this thread", async () => {
+    const cache = join(dir, "warm"); // stored by the test above
+    const here = await image(cache, false, 2);
+    const worker = await image(cache, true, 2);
+    assert.deepEqual(worker.all, here.all);
+    const networks = (sessions: readonly SessionActivity[]) =>
+      sessions.map((s) => cacheEntryKind(s.model)).sort();
+    assert.deepEqual(networks(worker.sessions), networks(here.sessions));
+    const unet = byNetwork(worker.sessions, "unet");
+    assert.ok(unet.createdAt < byNetwork(worker.sessions, "text_encoder").createdAt);
+    assert.equal(worker.workers.liveWorkers(), 0);
   });
 
   it("with a cold cache keeps the old order (the graph is built here first) and the same image", async () => {
