@@ -37,9 +37,9 @@ function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: Recordin
     runtime: {
       ...options.runtime,
       ...(recorder ? { backend: recorder } : {}),
-      // the image stage runs as `sdlite generate` does: the UNet loads in a worker thread while the
-      // prompt is encoded (SDLITE_UNET_WORKER=0: in this thread, after it)
-      ...(recorder && job.stage === "image" && process.env.SDLITE_UNET_WORKER !== "0"
+      // as `sdlite generate` with SDLITE_UNET_WORKER=1: the image stage's UNet loads in a worker
+      // thread while the prompt is encoded
+      ...(recorder && job.stage === "image" && process.env.SDLITE_UNET_WORKER === "1"
         ? { unetBackend: recorder.alongside(new WorkerThreadRuntime(onnxruntimeNode())) }
         : {}),
       cache: new GraphCache(job.cacheDir),

@@ -80,11 +80,13 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     reporter.phase(`loading ${built.resolved.name}`);
     // records each session's creation and runs for --json's start-up breakdown
     const runtime = new RecordingRuntime(onnxruntimeNode());
-    // the UNet loads in a worker thread while this one encodes the prompt (SDLITE_UNET_WORKER=0: here, after it)
+    // SDLITE_UNET_WORKER=1: the UNet loads in a worker thread while this one encodes the prompt.
+    // Opt-in: on the shared 2-core machine it moved the first step 0.14 s earlier (median) but cost
+    // the whole process 0.4 s and 0.65 s of CPU (docs/benchmarks.md, "The UNet in a worker thread")
     const unetRuntime =
-      process.env.SDLITE_UNET_WORKER === "0"
-        ? undefined
-        : runtime.alongside(new WorkerThreadRuntime(onnxruntimeNode()));
+      process.env.SDLITE_UNET_WORKER === "1"
+        ? runtime.alongside(new WorkerThreadRuntime(onnxruntimeNode()))
+        : undefined;
     const run = (job: GenerationJob) =>
       runGenerationJob(job, {
         signal: abort.signal,
