@@ -3,7 +3,8 @@
  * onnxruntime-node). onnxruntime-node's session creation and runs are synchronous native calls on
  * the calling thread, so in one thread the UNet's creation (1.7 s of CPU from a saved optimised
  * model) cannot overlap the text encoder's; from a worker it can. createSession, run, endProfiling
- * and release are messages; tensors cross as copies (the UNet's feeds are small); a model given by
+ * and release are messages; tensors cross as copies (the UNet's feeds are small: each feed's view is
+ * copied and the copy moved, outputs are cloned back); a model given by
  * path crosses as the path, bytes as a copy. CPU only: no DeviceTensors.
  *
  * An error in the worker comes back as a rejected promise with the original name and message; a
@@ -85,6 +86,7 @@ class WorkerSession implements Session {
 
   private async request(
     message: Unnumbered<SessionWorkerRequest>,
+    transfer: ArrayBuffer[] = [],
   ): Promise<SessionWorkerReply & { id: number }> {
     if (this.ended) throw this.ended;
     const id = this.nextId++;
@@ -92,7 +94,7 @@ class WorkerSession implements Session {
       this.pending.set(id, { resolve, reject });
       // a pending reply keeps the process alive, as an in-thread run would
       this.worker.ref();
-      this.worker.postMessage({ ...message, id });
+      this.worker.postMessage({ ...message, id }, transfer);
     });
     if (reply.type === "failed") throw fromWorkerError(reply.error);
     return reply as SessionWorkerReply & { id: number };
@@ -106,9 +108,14 @@ class WorkerSession implements Session {
     for (const [name, feed] of Object.entries(feeds)) {
       if (isDeviceTensor(feed))
         throw new Error(`input "${name}": a worker-thread session takes no device tensors`);
-      plain[name] = { dims: [...feed.dims], data: feed.data };
+      // a copy of just the view (a structured clone of a view copies its whole buffer), moved across
+      plain[name] = { dims: [...feed.dims], data: feed.data.slice() };
     }
-    const reply = await this.request({ type: "run", feeds: plain, ...(outputNames ? { outputNames } : {}) });
+    const moved = Object.values(plain).map((t) => t.data.buffer as ArrayBuffer);
+    const reply = await this.request(
+      { type: "run", feeds: plain, ...(outputNames ? { outputNames } : {}) },
+      moved,
+    );
     return reply.type === "ok" && reply.outputs ? reply.outputs : {};
   }
 
