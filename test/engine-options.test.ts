@@ -51,6 +51,7 @@ describe("EngineOptions fields", () => {
       "deviceResidentFeeds",
       "executionProviders",
       "threads",
+      "unetBackend",
       "webgpuLayout",
     ]);
     assert.deepEqual(byRecord("memory"), ["lowMemory", "tileLatentSize", "weightStorage"]);
@@ -107,7 +108,7 @@ describe("the bench's option sets follow the type", () => {
       "precision",
     ])
       assert.ok(KNOWN_ENGINE_OPTIONS.includes(name), `${name} is settable`);
-    for (const name of ["cache", "backend", "taesd", "loras", "overrides"])
+    for (const name of ["cache", "backend", "unetBackend", "taesd", "loras", "overrides"])
       assert.ok(!KNOWN_ENGINE_OPTIONS.includes(name), `${name} is the bench's own`);
   });
 

@@ -15,6 +15,7 @@ import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { TorchCpuGenerator } from "../rng/index.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { RecordingRuntime } from "../runtime/recording-runtime.js";
+import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
 import { NetworkClock } from "./network-clock.js";
 import { engineOptionsFromSet } from "./option-set.js";
 import type { RunTiming, StageJob, StageOutcome, StageProgress, StartupTiming } from "./stage-job.js";
@@ -36,6 +37,11 @@ function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: Recordin
     runtime: {
       ...options.runtime,
       ...(recorder ? { backend: recorder } : {}),
+      // as `sdlite generate` with SDLITE_UNET_WORKER=1: the image stage's UNet loads in a worker
+      // thread while the prompt is encoded
+      ...(recorder && job.stage === "image" && process.env.SDLITE_UNET_WORKER === "1"
+        ? { unetBackend: recorder.alongside(new WorkerThreadRuntime(onnxruntimeNode())) }
+        : {}),
       cache: new GraphCache(job.cacheDir),
       ...(job.threads !== undefined ? { threads: job.threads } : {}),
     },

@@ -168,9 +168,16 @@ export function assemblePipeline(
   const unet = buildNetwork(
     NETWORK_FACTORIES.unet,
     merged ? { kind: "weights", weights: merged.unet } : { kind: "onnx", onnx: onnxPart(model, "unet") },
-    ctx,
+    ctx.unetTarget ? { ...ctx, target: ctx.unetTarget } : ctx,
     unetOptions,
   );
+  if (ctx.unetTarget?.offThread) {
+    // the UNet's session loads in its worker while this thread creates and runs the text encoder
+    // (when its graph is stored: a build stays where it was); the first step awaits it. Low-memory
+    // mode holds both for that while: its peak grows by the text encoder's size at most.
+    const [first] = unet.sessions;
+    for (const s of textEncoder.sessions) s.whenCreating(() => first?.startEarly());
+  }
   const vae = openVae(model, ctx, {
     decoder: options.speed?.decoder ?? "vae",
     tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,

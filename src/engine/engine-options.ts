@@ -40,6 +40,13 @@ export interface ModelOptions {
 export interface RuntimeOptions {
   /** The inference engine; default onnxruntime-node. */
   backend?: Runtime;
+  /**
+   * CPU only: a runtime whose sessions live in worker threads (runtime/worker-thread-runtime.ts)
+   * for the UNet's sessions. The UNet's session then starts loading (from a stored graph) as soon
+   * as the text encoder's does, so its creation overlaps the prompt's encoding. Default: `backend`,
+   * in this thread, the UNet created when the first step needs it.
+   */
+  unetBackend?: Runtime;
   /** Execution providers by name ("cpu" default, "webgpu", "cuda", …). */
   executionProviders?: string[];
   /** Threads per operator; default: physical cores. */
@@ -145,6 +152,7 @@ export const ENGINE_OPTION_FIELDS: {
   model: { loras: "object", overrides: "object", vae: "string", taesd: "string", variant: "string" },
   runtime: {
     backend: "object",
+    unetBackend: "object",
     executionProviders: "strings",
     threads: "number",
     cache: "object",

@@ -23,6 +23,24 @@ export interface GraphSessionOptions {
   readonly saveOptimized?: boolean;
 }
 
+/**
+ * Whether createGraphSession with these options would find its graph stored (the runtime's
+ * optimised model where one is kept, else the built graph), so creating the session builds
+ * nothing in this thread. Reports nothing: a damaged entry is reported when the session is created.
+ */
+export function graphSessionStored(runtime: Runtime, options: GraphSessionOptions): boolean {
+  if (!options.cache) return false;
+  const { cache, key } = options.cache;
+  const saveOptimized = options.saveOptimized ?? process.env.SDLITE_OPTIMIZED_MODELS !== "0";
+  const fingerprint = saveOptimized ? runtime.optimizedModelFingerprint?.(options.session) : undefined;
+  if (fingerprint !== undefined && runtime.optimizedModelLoadOptions) {
+    const optimized = new OptimizedModelCache(dirname(cache.dir));
+    if (optimized.check(optimizedModelKey(key, fingerprint)).state === "ok") return true;
+    // no optimised model yet: the session would optimise and save one, which a worker may do too
+  }
+  return cache.check(key).state === "ok";
+}
+
 export async function createGraphSession(
   runtime: Runtime,
   build: () => GraphBuilder,

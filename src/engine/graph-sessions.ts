@@ -21,4 +21,9 @@ export interface GraphRequest {
 
 export interface GraphSessions {
   create(request: GraphRequest, runtime: Runtime, options: SessionOptions): Promise<Session>;
+  /**
+   * Whether `create` would find this graph already built (nothing to build in the calling
+   * thread). Absent: unknown, taken as no.
+   */
+  stored?(request: GraphRequest, runtime: Runtime, options: SessionOptions): boolean;
 }

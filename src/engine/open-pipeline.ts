@@ -82,7 +82,7 @@ function networkContext(
   options: EngineOptions,
   device: DeviceFeatures | undefined,
 ): NetworkContext {
-  const { backend, executionProviders, threads, cache } = options.runtime ?? {};
+  const { backend, unetBackend, executionProviders, threads, cache } = options.runtime ?? {};
   const runtime = backend ?? onnxruntimeNode();
   // sessions are created lazily: an unknown provider would otherwise surface only mid-generation
   const available = runtime.availableProviders();
@@ -111,6 +111,10 @@ function networkContext(
     int8WeightBits: int8WeightBitsForThisCpu,
     modelPath: model.path,
     residentFeeds: resident,
+    // a worker-thread runtime takes CPU tensors only: not where inputs stay in device memory
+    ...(unetBackend && (executionProviders ?? ["cpu"]).every((p) => p === "cpu")
+      ? { unetTarget: { runtime: unetBackend, session, offThread: true } }
+      : {}),
   };
 }
 

@@ -154,6 +154,8 @@ export function validateJobEngine(value: unknown): JobEngine {
 export interface LocalEngine {
   /** The inference engine; default onnxruntime-node. */
   readonly runtime?: Runtime;
+  /** The UNet's runtime where it differs (EngineOptions' runtime.unetBackend: a worker thread's). */
+  readonly unetRuntime?: Runtime;
   /** The graph cache to use (unless the job says cache: false); default one under $SDLITE_CACHE. */
   readonly graphCache?: GraphCache;
 }
@@ -173,6 +175,7 @@ export function engineOptionsForJob(spec: PipelineSpec, local: LocalEngine = {})
     runtime: {
       ...runtime,
       ...(local.runtime ? { backend: local.runtime } : {}),
+      ...(local.unetRuntime ? { unetBackend: local.unetRuntime } : {}),
       ...(cache === false ? { cache: false } : local.graphCache ? { cache: local.graphCache } : {}),
     },
     ...(spec.engine.memory ? { memory: spec.engine.memory } : {}),

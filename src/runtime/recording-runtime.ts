@@ -2,7 +2,9 @@
  * A Runtime that records what its sessions cost: for each session, when it was created, how long
  * creation took (wall and process CPU time, which stays meaningful on a busy machine), and its runs.
  * `sdlite generate --json` reports it as the start-up breakdown (where a fresh process spends its
- * time before the first step). It wraps another Runtime and changes nothing it does.
+ * time before the first step). It wraps another Runtime and changes nothing it does. A session
+ * created in a worker thread (worker-thread-runtime.ts) counts the process's CPU time during its
+ * creation, so it includes whatever this thread did meanwhile.
  */
 import type {
   DeviceTensor,
@@ -103,7 +105,6 @@ class RecordingSession implements Session {
 
 export class RecordingRuntime implements Runtime {
   readonly name: string;
-  private readonly recorded: SessionActivity[] = [];
   readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
   readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
   readonly deviceTensors?: Runtime["deviceTensors"];
@@ -112,6 +113,8 @@ export class RecordingRuntime implements Runtime {
   constructor(
     private readonly inner: Runtime,
     private readonly clock: RecorderClock = processClock,
+    /** Shared with the recorder this one was made `alongside`. */
+    private readonly recorded: SessionActivity[] = [],
   ) {
     this.name = inner.name;
     // optional capabilities stay absent where the wrapped runtime lacks them
@@ -147,7 +150,15 @@ export class RecordingRuntime implements Runtime {
     return new RecordingSession(session, activity, this.clock);
   }
 
-  /** Every session created so far, in creation order. */
+  /**
+   * A recorder of another runtime (the UNet's worker-thread one) into this one's list, on the same
+   * clock: `sessions()` of either lists both runtimes' sessions.
+   */
+  alongside(other: Runtime): RecordingRuntime {
+    return new RecordingRuntime(other, this.clock, this.recorded);
+  }
+
+  /** Every session created so far, in creation order (creation ended). */
   sessions(): readonly SessionActivity[] {
     return this.recorded;
   }

@@ -23,6 +23,11 @@ export interface ExecutionTarget {
   readonly runtime: Runtime;
   /** Providers and threads, as every session of the pipeline gets them. */
   readonly session: SessionOptions;
+  /**
+   * Sessions are created in another thread (runtime/worker-thread-runtime.ts): a session over a
+   * stored graph may then start loading early, while this thread works on another network.
+   */
+  readonly offThread?: boolean;
 }
 
 export interface NetworkContext {
@@ -39,6 +44,11 @@ export interface NetworkContext {
    * steps. Undefined on the CPU, where every input is fed as it is.
    */
   readonly residentFeeds?: DeviceResidentFeeds;
+  /**
+   * Where the UNet's sessions run when not at `target`: a worker thread (`offThread`), so that the
+   * UNet's session creation overlaps the text encoder's creation and run (assemble-pipeline.ts).
+   */
+  readonly unetTarget?: ExecutionTarget;
 }
 
 /** A network's weights as a factory takes them. */
@@ -127,9 +137,12 @@ export function builtGraphSession(
     options: keyOptions,
     build,
   };
-  const { runtime } = ctx.target;
+  const { runtime, offThread } = ctx.target;
   const session = { ...ctx.target.session, ...memory };
-  return new LazySession(() => ctx.graphs.create(request, runtime, session));
+  const stored = ctx.graphs.stored?.bind(ctx.graphs);
+  return new LazySession(() => ctx.graphs.create(request, runtime, session), {
+    ...(offThread && stored ? { createsOffThread: () => stored(request, runtime, session) } : {}),
+  });
 }
 
 /** A session over an ONNX folder's model, run as it is. */

@@ -1,0 +1,207 @@
+/**
+ * A Runtime whose sessions each live in a worker thread of their own (session-worker.ts, which uses
+ * onnxruntime-node). onnxruntime-node's session creation and runs are synchronous native calls on
+ * the calling thread, so in one thread the UNet's creation (1.7 s of CPU from a saved optimised
+ * model) cannot overlap the text encoder's; from a worker it can. createSession, run, endProfiling
+ * and release are messages; tensors cross as copies (the UNet's feeds are small: each feed's view is
+ * copied and the copy moved, outputs are cloned back); a model given by
+ * path crosses as the path, bytes as a copy. CPU only: no DeviceTensors.
+ *
+ * An error in the worker comes back as a rejected promise with the original name and message; a
+ * worker that dies (a crash, an exit) rejects whatever is pending and every later call, so no call
+ * waits forever. An idle worker does not keep the process alive; release() ends it.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions, TensorData } from "./runtime.js";
+import { isDeviceTensor } from "./runtime.js";
+import {
+  fromWorkerError,
+  type SessionWorkerData,
+  type SessionWorkerReply,
+  type SessionWorkerRequest,
+} from "./session-worker-protocol.js";
+
+/**
+ * How to start the worker: session-worker.js beside this file once compiled. Under tsx (tests) this
+ * file is the .ts source, and a worker does not inherit the main thread's module hooks (nor does
+ * `--import tsx` in its execArgv reach its entry file), so a small bootstrap registers tsx in the
+ * worker first and then imports session-worker.ts.
+ */
+export interface WorkerStart {
+  /** The entry file, or code to evaluate. */
+  readonly entry: URL | string;
+  readonly eval: boolean;
+  /** The file that must exist (a clear error when the installation lacks it). */
+  readonly file?: string;
+}
+
+function workerStart(): WorkerStart {
+  const here = import.meta.url;
+  if (!here.endsWith(".ts")) {
+    const entry = new URL("./session-worker.js", here);
+    return { entry, eval: false, file: fileURLToPath(entry) };
+  }
+  const entry = new URL("./session-worker.ts", here);
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return { entry: bootstrap, eval: true, file: fileURLToPath(entry) };
+}
+
+/** A request before it gets its id. */
+type Unnumbered<R> = R extends unknown ? Omit<R, "id"> : never;
+
+type Pending = { resolve: (reply: SessionWorkerReply) => void; reject: (err: Error) => void };
+
+class WorkerSession implements Session {
+  private nextId = 0;
+  private readonly pending = new Map<number, Pending>();
+  /** Set once the worker is gone (released, crashed, exited): every later call fails with it. */
+  private ended: Error | undefined;
+
+  constructor(
+    private readonly worker: Worker,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {
+    worker.on("message", (reply: SessionWorkerReply) => {
+      if (!("id" in reply)) return;
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      p.resolve(reply);
+    });
+    worker.on("error", (err) => this.end(new Error(`the session worker failed: ${err.message}`)));
+    worker.on("exit", (code) => this.end(new Error(`the session worker exited (code ${code})`)));
+    worker.unref();
+  }
+
+  private end(err: Error): void {
+    this.ended ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  private async request(
+    message: Unnumbered<SessionWorkerRequest>,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<SessionWorkerReply & { id: number }> {
+    if (this.ended) throw this.ended;
+    const id = this.nextId++;
+    const reply = await new Promise<SessionWorkerReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // a pending reply keeps the process alive, as an in-thread run would
+      this.worker.ref();
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+    if (reply.type === "failed") throw fromWorkerError(reply.error);
+    return reply as SessionWorkerReply & { id: number };
+  }
+
+  async run(
+    feeds: Readonly<Record<string, SessionFeed>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, TensorData>> {
+    const plain: Record<string, TensorData> = {};
+    for (const [name, feed] of Object.entries(feeds)) {
+      if (isDeviceTensor(feed))
+        throw new Error(`input "${name}": a worker-thread session takes no device tensors`);
+      // a copy of just the view (a structured clone of a view copies its whole buffer), moved across
+      plain[name] = { dims: [...feed.dims], data: feed.data.slice() };
+    }
+    const moved = Object.values(plain).map((t) => t.data.buffer as ArrayBuffer);
+    const reply = await this.request(
+      { type: "run", feeds: plain, ...(outputNames ? { outputNames } : {}) },
+      moved,
+    );
+    return reply.type === "ok" && reply.outputs ? reply.outputs : {};
+  }
+
+  async endProfiling(): Promise<string | undefined> {
+    const reply = await this.request({ type: "endProfiling" });
+    return reply.type === "ok" ? reply.trace : undefined;
+  }
+
+  async release(): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.request({ type: "release" });
+    } finally {
+      this.ended ??= new Error("the session was released");
+      await this.worker.terminate();
+    }
+  }
+}
+
+export class WorkerThreadRuntime implements Runtime {
+  readonly name: string;
+  private workers = 0;
+  readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
+  readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
+
+  /**
+   * `host`: the same engine in this thread (onnxruntime-node), which answers what needs no session
+   * (providers, the optimised model's fingerprint and load options) exactly as the worker's would.
+   */
+  constructor(
+    private readonly host: Runtime,
+    /** Another worker that speaks session-worker-protocol.ts (tests: one that dies). Default session-worker. */
+    private readonly start: () => WorkerStart = workerStart,
+  ) {
+    this.name = `${host.name} (worker thread)`;
+    if (host.optimizedModelFingerprint) {
+      this.optimizedModelFingerprint = (o) => host.optimizedModelFingerprint?.(o);
+    }
+    if (host.optimizedModelLoadOptions) {
+      const load = host.optimizedModelLoadOptions.bind(host);
+      this.optimizedModelLoadOptions = (o) => load(o);
+    }
+  }
+
+  /** Worker threads started and not yet exited (a session never released shows here). */
+  liveWorkers(): number {
+    return this.workers;
+  }
+
+  availableProviders(): string[] {
+    return this.host.availableProviders();
+  }
+
+  deviceTensors(): boolean {
+    return false;
+  }
+
+  async createSession(model: ModelSource, options?: SessionOptions): Promise<Session> {
+    if (options?.deviceOutputs?.length) throw new Error("a worker-thread session has no device outputs");
+    const start = this.start();
+    if (start.file && !existsSync(start.file))
+      throw new Error(`the session worker is missing: ${start.file}`);
+    const data: SessionWorkerData = {
+      model:
+        "path" in model ? { path: model.path } : { bytes: model.bytes, externalData: model.externalData },
+      ...(options ? { options } : {}),
+    };
+    const worker = new Worker(start.entry, { workerData: data, eval: start.eval });
+    this.workers++;
+    worker.once("exit", () => this.workers--);
+    const created = await new Promise<SessionWorkerReply>((resolve, reject) => {
+      const onExit = (code: number) =>
+        reject(new Error(`the session worker exited (code ${code}) before its session was created`));
+      worker.once("error", (err) => reject(new Error(`the session worker failed: ${err.message}`)));
+      worker.once("exit", onExit);
+      worker.once("message", (reply: SessionWorkerReply) => {
+        worker.off("exit", onExit);
+        resolve(reply);
+      });
+    });
+    if (created.type !== "created") {
+      await worker.terminate();
+      throw created.type === "create-failed"
+        ? fromWorkerError(created.error)
+        : new Error("the session worker answered out of turn");
+    }
+    return new WorkerSession(worker, created.inputNames, created.outputNames);
+  }
+}
