@@ -443,12 +443,13 @@ describe("baselines: names and paths", () => {
     assert.throws(() => parseBaseline("sdcpp="), /the path is empty/);
   });
 
-  it("ort-plain is fp32 MatMul attention with none of sdlite's speed options", () => {
+  it("ort-plain is fp32 MatMul attention and plain convs with none of sdlite's speed options", () => {
     assert.deepEqual(ORT_PLAIN_OPTIONS, {
       attention: "matmul",
       unetQuantization: "none",
       deepCacheInterval: 1,
       weightStorage: "fp32",
+      convAlgorithm: "direct",
     });
   });
 

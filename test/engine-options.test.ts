@@ -114,7 +114,7 @@ describe("the bench's option sets follow the type", () => {
 
   it("turns a set into grouped EngineOptions (lists joined with +)", () => {
     assert.deepEqual(engineOptionsFromSet(ORT_PLAIN_OPTIONS), {
-      speed: { attention: "matmul", unetQuantization: "none", deepCacheInterval: 1 },
+      speed: { attention: "matmul", unetQuantization: "none", deepCacheInterval: 1, convAlgorithm: "direct" },
       memory: { weightStorage: "fp32" },
     });
     assert.deepEqual(engineOptionsFromSet({ executionProviders: "webgpu+cpu", threads: 1 }), {

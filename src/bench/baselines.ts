@@ -23,8 +23,9 @@ export interface BaselineSpec {
  * What a plain torch.onnx export (opset 17, fp32) of diffusers' UNet and VAE gives once onnxruntime
  * has optimised it at level "all": attention as MatMul→Softmax→MatMul (torch's export of
  * scaled_dot_product_attention), GroupNorm as Reshape→InstanceNormalization→Reshape→Mul→Add, GELU
- * through Erf, LayerNormalization, fp32 weights, and none of sdlite's own speed options (no int8,
- * no DeepCache). sdlite's builder already emits those ops in that form; the rest of a real export
+ * through Erf, LayerNormalization, fp32 weights, plain Conv for every convolution (no Winograd,
+ * which the exact default takes on a machine with the RAM: engine/conv-algorithm-choice.ts), and
+ * none of sdlite's own speed options (no int8, no DeepCache). sdlite's builder already emits those ops in that form; the rest of a real export
  * (pre-transposed Linear weights, Shape/Gather chains for dynamic shapes) folds away in ORT's
  * optimiser.
  */
@@ -33,6 +34,7 @@ export const ORT_PLAIN_OPTIONS: OptionSet = {
   unetQuantization: "none",
   deepCacheInterval: 1,
   weightStorage: "fp32",
+  convAlgorithm: "direct",
 };
 
 /** The stages a baseline can be compared on: the UNet step at batch 1 and 2, and the VAE decode. */
