@@ -151,6 +151,9 @@ const result: Record<string, unknown> = {
   loadAverageStart: loadavg(),
   events,
 };
+/** The events started and not yet finished, outermost first. */
+const running: { event: string; what: string; startS: number }[] = [];
+result.running = running;
 const save = () => writeFileSync(join(outDir, `${label}.json`), `${JSON.stringify(result, null, 1)}\n`);
 
 /** Runs `work` as one event: its own peak resident memory (VmHWM reset before) and time. */
@@ -162,12 +165,15 @@ async function measured<T>(event: string, what: string, work: () => Promise<T>):
   const start = seconds();
   const firstInner = events.length;
   // a run stopped by `timeout` keeps what was under way (the timeline has its memory)
-  result.running = { event, what, startS: start };
+  const under = { event, what, startS: start };
+  running.push(under);
   save();
   console.log(`[${start}s] ${event} ${what}: start (rss ${before.rssGB} GB)`);
   try {
     return await work();
   } finally {
+    // the sampler's figure is up to 200 ms old: let it see the event's end
+    await new Promise((r) => setTimeout(r, 450));
     const after = memory();
     // events inside this one reset the high-water mark: their peaks count as this one's too
     const inner = events.slice(firstInner).map((x) => x.peakGB ?? 0);
@@ -185,7 +191,7 @@ async function measured<T>(event: string, what: string, work: () => Promise<T>):
       deviceAfterGB: deviceGB(),
     };
     events.push(e);
-    result.running = undefined;
+    running.splice(running.indexOf(under), 1);
     console.log(
       `[${seconds()}s] ${event} ${what}: ${e.seconds} s, peak rss ${e.peakGB} GB, rss after ${e.rssAfterGB} GB, ` +
         `device peak ${e.devicePeakGB} GB, after ${e.deviceAfterGB} GB`,
