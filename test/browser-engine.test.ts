@@ -115,14 +115,17 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
   });
 
   // matmul attention on WebGPU (src/engine/graph-variant.ts); the networks agree to 3e-5 (browser-runtime.test.ts)
-  test("WebGPU: same infotext, pixels within 2 levels", async () => {
+  test("WebGPU: same infotext, pixels within 2 levels; float32, since SwiftShader runs no f16 shaders", async () => {
     const result = await runInPage(page, "webgpu", TINY_REQUEST);
     check(result, 2, "webgpu");
+    // precision unset: the engine's fp16 probe (engine/webgpu-shader-f16.ts) fails on SwiftShader
+    assert.equal(result.precision, "fp32");
   });
 
   test("wasm: same infotext, pixels within 1 level; reopened, graphs come from the graph store", async () => {
     const [first, second] = await runInPageRepeated(page, "wasm", TINY_REQUEST, 2);
     check(first, 1, "wasm");
+    assert.equal(first.precision, "fp32", "wasm computes float32 unless fp16 is asked for");
     assert.ok(
       first.statuses.some((s) => s.startsWith("building the UNet")),
       first.statuses.join("; "),
@@ -141,6 +144,7 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     const fp16 = await nodeRun({}, [], { speed: { precision: "fp16" } });
     const result = await runInPage(page, "wasm", TINY_REQUEST, "fp16");
     check(result, 1, "wasm fp16", fp16);
+    assert.equal(result.precision, "fp16");
     assert.ok(
       result.statuses.some((s) => s.startsWith("building the UNet")),
       result.statuses.join("; "),

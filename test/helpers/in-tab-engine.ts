@@ -45,6 +45,8 @@ export interface PageResult {
   infotext: string;
   seed: number;
   statuses: string[];
+  /** The engine's compute precision (LocalEngine.precision). */
+  precision: "fp32" | "fp16";
 }
 
 export interface EnginePage {

@@ -79,6 +79,7 @@ async function openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Pro
   const engine: LocalEngine = {
     backend: options.backend,
     loading: { sequential: options.sequentialLoading ?? false, reason: "test double" },
+    precision: options.precision ?? "fp32",
     previews: taesd.length > 0,
     async generate(request, onStep, signal, previews) {
       return (await engine.generateImages(request, onStep, signal, previews))[0];

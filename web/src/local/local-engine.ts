@@ -33,10 +33,15 @@ import {
   type OpenedPipeline,
 } from "../../../src/engine/assemble-pipeline.js";
 import type { DecoderKind, EngineOptions } from "../../../src/engine/engine-options.js";
-import { graphVariantFor, variantSessionOptions } from "../../../src/engine/graph-variant.js";
+import {
+  type DeviceFeatures,
+  graphVariantFor,
+  variantSessionOptions,
+} from "../../../src/engine/graph-variant.js";
 import { type LoadedLora, mergeLoadedLoras } from "../../../src/engine/lora-merged-weights.js";
 import type { NetworkContext } from "../../../src/engine/networks/network-factory.js";
 import { chooseSequentialLoading, type LoadingChoice } from "../../../src/engine/sequential-loading.js";
+import { webGpuRunsF16 } from "../../../src/engine/webgpu-shader-f16.js";
 import type { ComputePrecision } from "../../../src/graph/float16-compute.js";
 import type { GenerationRecord } from "../../../src/image/generation-record.js";
 import { formatInfotext } from "../../../src/image/infotext.js";
@@ -99,11 +104,14 @@ export interface LocalLoadOptions {
   /** The final decoder: "vae" (default) or "taesd" (fast, needs `taesd`; infotext `VAE Decoder: TAESD`). */
   decoder?: DecoderKind;
   /**
-   * The networks' compute precision, as `sdlite generate --precision`: "fp32" (default) or "fp16"
-   * (fp16 weights and activations, the float32 islands of src/graph/float16-compute.ts; on WebGPU
-   * it needs the adapter's shader-f16, which webgpuSupport() reports). Opt-in here, unlike Node's
-   * WebGPU, which picks fp16 itself: onnxruntime-web's fp16 WebGPU kernels have not run on an f16
-   * adapter in our tests (headless Chromium offers only SwiftShader, without f16).
+   * The networks' compute precision, as `sdlite generate --precision`: "fp32" or "fp16" (fp16
+   * weights and activations, the float32 islands of src/graph/float16-compute.ts). Unset: as Node's
+   * WebGPU, fp16 where the adapter runs f16 shaders (a tiny fp16 graph run once, engine/
+   * webgpu-shader-f16.ts) and fp32 everywhere else (wasm, SwiftShader). onnxruntime-web 1.30's
+   * WebGPU build is the same native provider as onnxruntime-node's, whose fp16 kernels are tested
+   * on lavapipe (test/webgpu-fp16-lavapipe.test.ts); headless Chromium itself offers only SwiftShader,
+   * without f16, so no browser test runs them. fp16 halves the weights: SD1.5 at 512x512 needed
+   * 2.93 GB of device memory on lavapipe (docs/benchmarks.md), fp32 more than 4 GB.
    */
   precision?: ComputePrecision;
   /**
@@ -191,6 +199,8 @@ export interface LocalEngine {
   readonly previews: boolean;
   /** Whether networks load one at a time, and why (LocalLoadOptions.sequentialLoading). */
   readonly loading: LoadingChoice;
+  /** The networks' compute precision (LocalLoadOptions.precision, or the adapter's choice). */
+  readonly precision: ComputePrecision;
   /** The request's first image (all of a batch are made; generateImages returns them all). */
   generate(
     request: LocalGenerateRequest,
@@ -354,8 +364,9 @@ function networkContext(
   name: string,
   computePrecision: ComputePrecision | undefined,
   attentionSlicing: boolean | undefined,
+  device: DeviceFeatures | undefined,
 ): NetworkContext {
-  const variant = graphVariantFor([backend], { computePrecision, attentionSlicing });
+  const variant = graphVariantFor([backend], { computePrecision, attentionSlicing }, device);
   return {
     target: { runtime, session: { executionProviders: [backend], ...variantSessionOptions(variant) } },
     variant,
@@ -412,6 +423,11 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
     onStatus?.("reading the TAESD weights");
     taesd = await readTaesdBlobs(options.taesd, signal);
   }
+  // unset on WebGPU: fp16 where the adapter runs f16 shaders, as open-pipeline.ts does in Node
+  const device: DeviceFeatures | undefined =
+    backend === "webgpu" && computePrecision === undefined
+      ? { shaderF16: await webGpuRunsF16(runtime) }
+      : undefined;
   // the page cannot read the adapter's video memory: WebGPU counts it as unknown
   const loading = chooseSequentialLoading(options.sequentialLoading, [backend], () => ({ api: "unknown" }));
   onStatus?.("reading the checkpoint header");
@@ -449,7 +465,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
       onStatus,
       signal,
     });
-    ctx = networkContext(runtime, backend, graphs, name, computePrecision, options.attentionSlicing);
+    ctx = networkContext(runtime, backend, graphs, name, computePrecision, options.attentionSlicing, device);
     // the model's own weights: no LoRA (its fingerprint as Node's, for the same keys)
     const pipeline = assemblePipeline(
       shared,
@@ -562,6 +578,7 @@ export async function openLocalEngine(checkpoint: Blob, options: LocalLoadOption
   return {
     backend,
     loading,
+    precision: ctx.variant.computePrecision,
     previews: taesd !== undefined,
     async generate(request, onStep, runSignal, previews) {
       return (await queued(request, onStep, runSignal, previews))[0];
