@@ -452,7 +452,9 @@ describe("web UI 'This device' mode (in-tab engine replaced by a test double)", 
     await page.waitForSelector("#local-taesd:has-text('TAESD: taesd_decoder.safetensors')");
     assert.equal(await page.isVisible("#taesd-download"), false);
     // the TAESD file is not a checkpoint to choose (the list fills in after the TAESD line)
-    await page.waitForSelector("#local-model option:has-text('model.safetensors (from disk')");
+    await page.waitForSelector("#local-model option:has-text('model.safetensors (from disk')", {
+      state: "attached",
+    });
     assert.deepEqual(await page.locator("#local-model option").allTextContents(), [
       "model.safetensors (from disk, this visit)",
     ]);
