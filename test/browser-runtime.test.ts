@@ -188,6 +188,10 @@ describe("onnxruntime-web in Chromium: the tiny SD1.5 networks match onnxruntime
       replay(vaeDecoder, "webgpu", "nhwc" as PageRun["webgpuLayout"]),
       /page\.evaluate: \d+/,
     );
+    // onnxruntime-web 1.30 stays "creating" after that failed creation (every later WebGPU session:
+    // "another WebGPU EP inference session is being created"), so the next tests get a fresh page
+    await page.reload();
+    await page.waitForFunction(() => "sdliteRunGraph" in globalThis);
   });
 
   // The text encoder, UNet and VAE decoder with fp16-stored weights run in browser-engine.test.ts's
