@@ -7,29 +7,32 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openPipeline } from "../src/engine/open-pipeline.js";
-import { onnxruntimeNode, ortExecutionProviders } from "../src/runtime/onnxruntime-node.js";
+import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import { OnnxruntimeWeb, type OrtWebModule } from "../src/runtime/onnxruntime-web.js";
 import {
-  OnnxruntimeWeb,
-  type OrtWebModule,
-  ortWebExecutionProviders,
-} from "../src/runtime/onnxruntime-web.js";
-import type { ModelSource, Runtime, Session, SessionOptions, WebGpuLayout } from "../src/runtime/runtime.js";
+  executionProviderConfigs,
+  type ModelSource,
+  type Runtime,
+  type Session,
+  type SessionOptions,
+  type WebGpuLayout,
+} from "../src/runtime/runtime.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const MODEL = fixturePath("models", "tiny-sd15");
 const ids = Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 6 ? 320 + i * 17 : 49407));
 
 describe("the Runtime seam hands webgpuLayout to onnxruntime as preferredLayout", () => {
-  it("onnxruntime-node: on the webgpu provider only; absent, the provider keeps its default", () => {
-    assert.deepEqual(ortExecutionProviders(["webgpu", "cpu"], "NCHW"), [
+  it("executionProviderConfigs (onnxruntime-node and -web): on the webgpu provider only; absent, the provider keeps its default", () => {
+    assert.deepEqual(executionProviderConfigs(["webgpu", "cpu"], "NCHW"), [
       { name: "webgpu", preferredLayout: "NCHW" },
       "cpu",
     ]);
-    assert.deepEqual(ortExecutionProviders(["webgpu"], "NHWC"), [
+    assert.deepEqual(executionProviderConfigs(["webgpu"], "NHWC"), [
       { name: "webgpu", preferredLayout: "NHWC" },
     ]);
-    assert.deepEqual(ortExecutionProviders(["webgpu", "cpu"]), ["webgpu", "cpu"]);
-    assert.deepEqual(ortExecutionProviders(["cpu"], "NCHW"), ["cpu"]);
+    assert.deepEqual(executionProviderConfigs(["webgpu", "cpu"]), ["webgpu", "cpu"]);
+    assert.deepEqual(executionProviderConfigs(["cpu"], "NCHW"), ["cpu"]);
   });
 
   it("onnxruntime-web: the session options InferenceSession.create gets", async () => {
@@ -56,9 +59,6 @@ describe("the Runtime seam hands webgpuLayout to onnxruntime as preferredLayout"
       [{ name: "webgpu", preferredLayout: "NHWC" }, "wasm"],
       ["webgpu", "wasm"],
       ["wasm"],
-    ]);
-    assert.deepEqual(ortWebExecutionProviders(["webgpu"], "NHWC"), [
-      { name: "webgpu", preferredLayout: "NHWC" },
     ]);
   });
 });

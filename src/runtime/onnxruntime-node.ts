@@ -12,6 +12,7 @@ import * as ort from "onnxruntime-node";
 import {
   type DeviceTensor,
   ExecutionProviderError,
+  executionProviderConfigs,
   isDeviceTensor,
   type ModelSource,
   type Runtime,
@@ -20,7 +21,6 @@ import {
   type SessionOptions,
   type TensorData,
   type TensorValues,
-  type WebGpuLayout,
 } from "./runtime.js";
 
 /** Physical cores: hyper-threads share one core's SIMD units, so more threads than cores only adds contention. */
@@ -174,19 +174,6 @@ class OrtSession implements Session {
 
 const DEFAULT_PROFILE_PREFIX = "onnxruntime_profile";
 
-/**
- * Provider names as onnxruntime-node takes them: "webgpu" with its `preferredLayout` where a
- * layout is asked for (absent, the provider keeps its own default), the others by name.
- */
-export function ortExecutionProviders(
-  providers: readonly string[],
-  webgpuLayout?: WebGpuLayout,
-): ort.InferenceSession.ExecutionProviderConfig[] {
-  return providers.map((p) =>
-    p === "webgpu" && webgpuLayout !== undefined ? { name: "webgpu", preferredLayout: webgpuLayout } : p,
-  );
-}
-
 export class OnnxruntimeNode implements Runtime {
   readonly name = "onnxruntime-node";
 
@@ -243,7 +230,7 @@ export class OnnxruntimeNode implements Runtime {
       ? resolve(options.profileFilePrefix ?? DEFAULT_PROFILE_PREFIX)
       : undefined;
     const ortOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: ortExecutionProviders(providers, options.webgpuLayout),
+      executionProviders: executionProviderConfigs(providers, options.webgpuLayout),
       intraOpNumThreads: options.intraOpNumThreads ?? physicalCoreCount(),
       interOpNumThreads: 1,
       executionMode: "sequential",

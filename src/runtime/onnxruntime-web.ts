@@ -11,13 +11,13 @@
 import type * as OrtWeb from "onnxruntime-web";
 import {
   ExecutionProviderError,
+  executionProviderConfigs,
   type ModelSource,
   type Runtime,
   type Session,
   type SessionOptions,
   type TensorData,
   type TensorValues,
-  type WebGpuLayout,
 } from "./runtime.js";
 
 /** What of onnxruntime-web's module this runtime uses (`import("/ort/ort.webgpu.min.mjs")`). */
@@ -52,19 +52,6 @@ function fromOrtTensor(name: string, t: OrtWeb.Tensor): TensorData {
     return { dims: [...t.dims], data: data as TensorValues };
   }
   throw new Error(`output "${name}" has type ${t.type}, which sdlite does not handle`);
-}
-
-/**
- * Provider names as onnxruntime-web takes them: "webgpu" with its `preferredLayout` where a layout
- * is asked for (absent, the provider keeps its own default), the others by name.
- */
-export function ortWebExecutionProviders(
-  providers: readonly string[],
-  webgpuLayout?: WebGpuLayout,
-): OrtWeb.InferenceSession.ExecutionProviderConfig[] {
-  return providers.map((p) =>
-    p === "webgpu" && webgpuLayout !== undefined ? { name: "webgpu", preferredLayout: webgpuLayout } : p,
-  );
 }
 
 /** One call at a time through onnxruntime-web (sessions share its device and heap). */
@@ -143,7 +130,7 @@ export class OnnxruntimeWeb implements Runtime {
       if (!available.includes(p)) return Promise.reject(new ExecutionProviderError(p, available));
     }
     const ortOptions: OrtWeb.InferenceSession.SessionOptions = {
-      executionProviders: ortWebExecutionProviders(providers, options.webgpuLayout),
+      executionProviders: executionProviderConfigs(providers, options.webgpuLayout),
       graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
       logSeverityLevel: options.logSeverityLevel ?? 3,
       externalData: model.externalData?.map((f) => ({ path: f.path, data: f.data })),

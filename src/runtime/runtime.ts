@@ -52,6 +52,24 @@ export type WebGpuLayout = "NCHW" | "NHWC";
 
 export const WEBGPU_LAYOUTS: readonly WebGpuLayout[] = ["NCHW", "NHWC"];
 
+/** An execution provider as onnxruntime (node and web alike) takes it: by name, or "webgpu" with a layout. */
+export type ExecutionProviderConfig =
+  | string
+  | { readonly name: "webgpu"; readonly preferredLayout: WebGpuLayout };
+
+/**
+ * Provider names as onnxruntime takes them: "webgpu" with its `preferredLayout` where a layout is
+ * asked for (absent, the provider keeps its own default), the others by name.
+ */
+export function executionProviderConfigs(
+  providers: readonly string[],
+  webgpuLayout?: WebGpuLayout,
+): ExecutionProviderConfig[] {
+  return providers.map((p) =>
+    p === "webgpu" && webgpuLayout !== undefined ? { name: "webgpu", preferredLayout: webgpuLayout } : p,
+  );
+}
+
 export interface SessionOptions {
   /**
    * Execution providers by name, in order of preference: "cpu" (default), "webgpu", "cuda", "dml",
