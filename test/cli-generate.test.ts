@@ -220,10 +220,30 @@ describe("sdlite generate reproduces the pipeline fixtures", () => {
     );
   });
 
-  test("txt2img DPM++ 2M Karras 8 steps", async () => {
+  test("txt2img DPM++ 2M Karras 8 steps; with the graphs stored, the UNet loads in a worker thread (SDLITE_UNET_WORKER=0: here) and the image is the same", async () => {
     const c = pipelineCase("txt2img_dpmpp_2m_karras_8");
-    const { doc } = await generateJson(["-m", TINY, ...caseArgs(c)], workspace());
-    checkAgainstFixture(doc.files[0], c, {});
+    const ws = workspace();
+    const inThread = { ...ws, env: { ...ws.env, SDLITE_UNET_WORKER: "0" } };
+    const byDefault = { ...ws, env: { ...ws.env, SDLITE_UNET_WORKER: undefined } };
+    const cold = await generateJson(["-m", TINY, ...caseArgs(c)], byDefault);
+    checkAgainstFixture(cold.doc.files[0], c, {});
+    type Startup = { sessions: { network: string; thread: string; createdAtMs: number }[] };
+    const unetOf = (doc: JsonResult) => {
+      const sessions = (doc.timings.startup as Startup).sessions;
+      const unet = sessions.find((s) => s.network === "unet");
+      const textEncoder = sessions.find((s) => s.network === "text_encoder");
+      assert.ok(unet && textEncoder, JSON.stringify(sessions));
+      return { thread: unet.thread, beforeTextEncoder: unet.createdAtMs < textEncoder.createdAtMs };
+    };
+    // a cold cache builds the UNet's graph after the prompt is encoded, then loads it in the worker
+    assert.deepEqual(unetOf(cold.doc), { thread: "worker", beforeTextEncoder: false });
+    const warm = await generateJson(["-m", TINY, ...caseArgs(c)], byDefault);
+    assert.deepEqual(unetOf(warm.doc), { thread: "worker", beforeTextEncoder: true });
+    const here = await generateJson(["-m", TINY, ...caseArgs(c)], inThread);
+    assert.deepEqual(unetOf(here.doc), { thread: "main", beforeTextEncoder: false });
+    const pixels = (file: string) => readPng(file).image.data;
+    assert.deepEqual(pixels(warm.doc.files[0]), pixels(cold.doc.files[0]));
+    assert.deepEqual(pixels(here.doc.files[0]), pixels(cold.doc.files[0]));
   });
 
   test("--scheduler apart from the sampler: DPM++ 2M + Karras (or --schedule-type) is the DPM++ 2M Karras fixture; Euler a + Exponential is written as A1111 does", async () => {

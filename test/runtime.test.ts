@@ -1,21 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GraphBuilder } from "../src/graph/graph-builder.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
 import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
 import { ExecutionProviderError } from "../src/runtime/runtime.js";
-
-/** y = float(ids) * 2 + x, z = ids64 + 1: one float, one int32 and one int64 path through the runtime. */
-function mixedTypesModel() {
-  const b = new GraphBuilder("mixed");
-  const ids = b.input("ids", "int32", ["n"]);
-  const x = b.input("x", "float32", ["n"]);
-  const ids64 = b.input("ids64", "int64", ["n"]);
-  const y = b.node("Add", [b.node("Mul", [b.node("Cast", [ids], { to: 1 }), b.constScalar(2)]), x]);
-  b.output(y, "y", "float32", ["n"]);
-  b.output(b.node("Add", [ids64, b.constInt64([1], [])]), "z", "int64", ["n"]);
-  return serializeModel(b);
-}
+import { mixedTypesModel } from "./helpers/mixed-types-model.js";
 
 describe("onnxruntime-node runtime", () => {
   const runtime = onnxruntimeNode();

@@ -1,6 +1,7 @@
 /**
  * --json's start-up breakdown: sessions named by their cache entry's network, where they came
- * from, and the time before the first step taken from the UNet's first run (not another network's).
+ * from, the thread each lives in, and the time before the first step taken from the UNet's first run
+ * (not another network's).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -38,7 +39,8 @@ describe("start-up breakdown", () => {
       path: "/c/optimized/text_encoder-0123456789abcdef0123456789abcdef/model.onnx",
     });
     await te.run({});
-    const unet = await runtime.createSession({
+    // the UNet's session in a worker thread: recorded alongside, into the same list
+    const unet = await runtime.alongside(fakeRuntime(clock)).createSession({
       path: "/c/graphs/unet-fedcba9876543210fedcba9876543210/model.onnx",
     });
     await unet.run({});
@@ -57,6 +59,7 @@ describe("start-up breakdown", () => {
       {
         network: "text_encoder",
         from: "optimized",
+        thread: "main",
         createdAtMs: 500,
         createMs: 100,
         createCpuMs: 80,
@@ -66,13 +69,22 @@ describe("start-up breakdown", () => {
       {
         network: "unet",
         from: "graph",
+        thread: "worker",
         createdAtMs: 1600,
         createMs: 100,
         createCpuMs: 80,
         firstRunMs: 1000,
         runs: 2,
       },
-      { network: "vae_decoder", from: "file", createdAtMs: 3700, createMs: 100, createCpuMs: 80, runs: 0 },
+      {
+        network: "vae_decoder",
+        from: "file",
+        thread: "main",
+        createdAtMs: 3700,
+        createMs: 100,
+        createCpuMs: 80,
+        runs: 0,
+      },
     ]);
     assert.equal(b.beforeFirstStepMs, 1700, "the UNet's first run began after its creation (1600 + 100)");
     assert.equal(b.importMs, 260);

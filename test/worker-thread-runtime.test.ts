@@ -12,8 +12,6 @@ import { after, describe, it } from "node:test";
 import { GraphCache } from "../src/cache/graph-cache.js";
 import { cacheEntryKind } from "../src/cache/graph-key.js";
 import { openPipeline } from "../src/engine/open-pipeline.js";
-import { GraphBuilder } from "../src/graph/graph-builder.js";
-import { serializeModel } from "../src/graph/onnx-model.js";
 import { generate } from "../src/pipeline/generate.js";
 import type { GenerationRequest } from "../src/pipeline/request.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
@@ -21,19 +19,7 @@ import { RecordingRuntime, type SessionActivity } from "../src/runtime/recording
 import type { Session, TensorData } from "../src/runtime/runtime.js";
 import { WorkerThreadRuntime } from "../src/runtime/worker-thread-runtime.js";
 import { fixturePath } from "./helpers/fixtures.js";
-
-/** y = float(ids) * 2 + x, z = ids64 + 1, w = softmax(x): float, int32 and int64 through the session. */
-function mixedTypesModel() {
-  const b = new GraphBuilder("mixed");
-  const ids = b.input("ids", "int32", ["n"]);
-  const x = b.input("x", "float32", ["n"]);
-  const ids64 = b.input("ids64", "int64", ["n"]);
-  const y = b.node("Add", [b.node("Mul", [b.node("Cast", [ids], { to: 1 }), b.constScalar(2)]), x]);
-  b.output(y, "y", "float32", ["n"]);
-  b.output(b.node("Add", [ids64, b.constInt64([1], [])]), "z", "int64", ["n"]);
-  b.output(b.node("Softmax", [x], { axis: 0 }), "w", "float32", ["n"]);
-  return serializeModel(b);
-}
+import { mixedTypesModel } from "./helpers/mixed-types-model.js";
 
 function mixedFeeds(n: number): Record<string, TensorData> {
   const ids = new Int32Array(n);
@@ -52,7 +38,7 @@ const inThread = onnxruntimeNode();
 describe("worker-thread runtime", () => {
   it("gives the in-thread runtime's outputs bit for bit, and leaves the caller's feeds usable", async () => {
     const workers = new WorkerThreadRuntime(inThread);
-    const model = mixedTypesModel();
+    const model = mixedTypesModel({ softmax: true });
     const here = await inThread.createSession(model, { intraOpNumThreads: 1 });
     const there = await workers.createSession(model, { intraOpNumThreads: 1 });
     try {
@@ -91,7 +77,7 @@ describe("worker-thread runtime", () => {
     const dir = mkdtempSync(join(tmpdir(), "sdlite-worker-rt-"));
     try {
       const path = join(dir, "mixed.onnx");
-      writeFileSync(path, mixedTypesModel().bytes); // no external data: every initializer is small
+      writeFileSync(path, mixedTypesModel({ softmax: true }).bytes); // no external data: every initializer is small
       const workers = new WorkerThreadRuntime(inThread);
       const session = await workers.createSession({ path }, { intraOpNumThreads: 1 });
       const feeds = mixedFeeds(5);
@@ -119,7 +105,7 @@ describe("worker-thread runtime", () => {
 
   it("rejects a failed run with its message, and the session still runs after it", async () => {
     const workers = new WorkerThreadRuntime(inThread);
-    const session = await workers.createSession(mixedTypesModel(), { intraOpNumThreads: 1 });
+    const session = await workers.createSession(mixedTypesModel({ softmax: true }), { intraOpNumThreads: 1 });
     try {
       await assert.rejects(
         session.run({ ...mixedFeeds(2), ids: { dims: [2], data: Int32Array.of(1) } }),
@@ -133,7 +119,7 @@ describe("worker-thread runtime", () => {
 
   it("release ends the worker; a run after it is an error, not a wait", async () => {
     const workers = new WorkerThreadRuntime(inThread);
-    const session = await workers.createSession(mixedTypesModel(), { intraOpNumThreads: 1 });
+    const session = await workers.createSession(mixedTypesModel({ softmax: true }), { intraOpNumThreads: 1 });
     assert.equal(workers.liveWorkers(), 1);
     await session.release();
     assert.equal(workers.liveWorkers(), 0);
@@ -145,7 +131,7 @@ describe("worker-thread runtime", () => {
     const workers = new WorkerThreadRuntime(inThread);
     assert.equal(workers.deviceTensors(), false);
     await assert.rejects(
-      workers.createSession(mixedTypesModel(), { deviceOutputs: ["y"] }),
+      workers.createSession(mixedTypesModel({ softmax: true }), { deviceOutputs: ["y"] }),
       /no device outputs/,
     );
     assert.equal(workers.liveWorkers(), 0);

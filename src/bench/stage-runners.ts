@@ -15,6 +15,7 @@ import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { TorchCpuGenerator } from "../rng/index.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { RecordingRuntime } from "../runtime/recording-runtime.js";
+import { unetWorkerWanted } from "../runtime/unet-worker-setting.js";
 import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
 import { NetworkClock } from "./network-clock.js";
 import { engineOptionsFromSet } from "./option-set.js";
@@ -37,9 +38,9 @@ function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: Recordin
     runtime: {
       ...options.runtime,
       ...(recorder ? { backend: recorder } : {}),
-      // as `sdlite generate` with SDLITE_UNET_WORKER=1: the image stage's UNet loads in a worker
-      // thread while the prompt is encoded
-      ...(recorder && job.stage === "image" && process.env.SDLITE_UNET_WORKER === "1"
+      // as `sdlite generate`: the image stage's UNet loads in a worker thread while the prompt is
+      // encoded (SDLITE_UNET_WORKER=0: in this thread)
+      ...(recorder && job.stage === "image" && unetWorkerWanted()
         ? { unetBackend: recorder.alongside(new WorkerThreadRuntime(onnxruntimeNode())) }
         : {}),
       cache: new GraphCache(job.cacheDir),

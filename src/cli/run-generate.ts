@@ -11,6 +11,7 @@ import type { GenerationJob } from "../pipeline/generation-job.js";
 import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { RecordingRuntime } from "../runtime/recording-runtime.js";
+import { unetWorkerWanted } from "../runtime/unet-worker-setting.js";
 import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
 import { ModelLoadError } from "../weights/model-load-error.js";
 import type { GenerateOptions } from "./commands/generate.js";
@@ -80,13 +81,10 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     reporter.phase(`loading ${built.resolved.name}`);
     // records each session's creation and runs for --json's start-up breakdown
     const runtime = new RecordingRuntime(onnxruntimeNode());
-    // SDLITE_UNET_WORKER=1: the UNet loads in a worker thread while this one encodes the prompt.
-    // Opt-in: on the shared 2-core machine it moved the first step 0.14 s earlier (median) but cost
-    // the whole process 0.4 s and 0.65 s of CPU (docs/benchmarks.md, "The UNet in a worker thread")
-    const unetRuntime =
-      process.env.SDLITE_UNET_WORKER === "1"
-        ? runtime.alongside(new WorkerThreadRuntime(onnxruntimeNode()))
-        : undefined;
+    // the UNet loads in a worker thread while this one encodes the prompt (SDLITE_UNET_WORKER=0: here)
+    const unetRuntime = unetWorkerWanted()
+      ? runtime.alongside(new WorkerThreadRuntime(onnxruntimeNode()))
+      : undefined;
     const run = (job: GenerationJob) =>
       runGenerationJob(job, {
         signal: abort.signal,

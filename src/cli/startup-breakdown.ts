@@ -14,6 +14,8 @@ export interface SessionStartup {
   readonly network: string;
   /** "optimized": a saved optimised model; "graph": a cached built graph; "file": a model file as it is. */
   readonly from: "optimized" | "graph" | "file" | "memory";
+  /** "worker": created and run in a worker thread (the UNet, SDLITE_UNET_WORKER). */
+  readonly thread: "main" | "worker";
   readonly createdAtMs: number;
   readonly createMs: number;
   readonly createCpuMs: number;
@@ -52,6 +54,7 @@ export function sessionStartup(a: SessionActivity): SessionStartup {
   return {
     network: networkOf(a.model),
     from: sourceOf(a.model),
+    thread: a.thread,
     createdAtMs: round(a.createdAt),
     createMs: round(a.createMs),
     createCpuMs: round(a.createCpuMs),

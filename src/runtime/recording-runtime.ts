@@ -19,6 +19,8 @@ import type {
 export interface SessionActivity {
   /** The model file, or "in-memory" for a model given as bytes. */
   readonly model: string;
+  /** Where the session lives: this thread, or a worker thread (the runtime recorded `alongside`). */
+  readonly thread: RecordedThread;
   /** When creation began, in ms since the recorder's clock origin (process start by default). */
   readonly createdAt: number;
   readonly createMs: number;
@@ -31,6 +33,8 @@ export interface SessionActivity {
   runMs: number;
   released: boolean;
 }
+
+export type RecordedThread = "main" | "worker";
 
 export interface RecorderClock {
   now(): number;
@@ -115,6 +119,7 @@ export class RecordingRuntime implements Runtime {
     private readonly clock: RecorderClock = processClock,
     /** Shared with the recorder this one was made `alongside`. */
     private readonly recorded: SessionActivity[] = [],
+    private readonly thread: RecordedThread = "main",
   ) {
     this.name = inner.name;
     // optional capabilities stay absent where the wrapped runtime lacks them
@@ -139,6 +144,7 @@ export class RecordingRuntime implements Runtime {
     const session = await this.inner.createSession(model, options);
     const activity: SessionActivity = {
       model: "path" in model ? model.path : "in-memory",
+      thread: this.thread,
       createdAt,
       createMs: this.clock.now() - createdAt,
       createCpuMs: this.clock.cpu() - cpu,
@@ -152,10 +158,10 @@ export class RecordingRuntime implements Runtime {
 
   /**
    * A recorder of another runtime (the UNet's worker-thread one) into this one's list, on the same
-   * clock: `sessions()` of either lists both runtimes' sessions.
+   * clock: `sessions()` of either lists both runtimes' sessions, the other's marked `thread`.
    */
-  alongside(other: Runtime): RecordingRuntime {
-    return new RecordingRuntime(other, this.clock, this.recorded);
+  alongside(other: Runtime, thread: RecordedThread = "worker"): RecordingRuntime {
+    return new RecordingRuntime(other, this.clock, this.recorded, thread);
   }
 
   /** Every session created so far, in creation order (creation ended). */
