@@ -10,9 +10,11 @@
  *   "reload": a failed creation again, then the page reloaded and the session created and run there;
  *   "plain": a WebGPU session created and run with no failure before it (the reference).
  * Wall ms from Node around each page call, and the CPU seconds of Chromium's processes over it.
- * Also checks once whether onnxruntime-web's WebGPU backend runs in a dedicated Web Worker.
+ * Then `failures` failed creations in a row on one page, after which the session must still be made
+ * and right (a leak or a broken wasm stack would show there). Also checks once whether onnxruntime-web's
+ * WebGPU backend runs in a dedicated Web Worker.
  *
- *   npx tsx scripts/webgpu-recovery-bench.ts [--rounds 7] [--out FILE.json]
+ *   npx tsx scripts/webgpu-recovery-bench.ts [--rounds 7] [--failures 50] [--out FILE.json]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -28,9 +30,14 @@ import { startIsolatedServer } from "../test/helpers/isolated-server.js";
 import { builtWebDir } from "../test/helpers/web-build.js";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "7" }, out: { type: "string" } },
+  options: {
+    rounds: { type: "string", default: "7" },
+    failures: { type: "string", default: "50" },
+    out: { type: "string" },
+  },
 });
 const rounds = Number(values.rounds);
+const failures = Number(values.failures);
 
 const N = 64;
 function probeModel(): Uint8Array {
@@ -173,6 +180,7 @@ const samples: Record<"recovered" | "reload" | "plain" | "failed", { ms: number;
   failed: [],
 };
 let worker: unknown;
+let afterStreak: object | undefined;
 try {
   const page = await browser.context.newPage();
   await page.goto(`${server.origin}/test/page.html`);
@@ -194,6 +202,13 @@ try {
       `round ${round + 1}: failed ${samples.failed[round].ms.toFixed(0)} ms, recovered ${samples.recovered[round].ms.toFixed(0)} ms, reload ${samples.reload[round].ms.toFixed(0)} ms, plain ${samples.plain[round].ms.toFixed(0)} ms`,
     );
   }
+  // many failed creations on one page, then the session still made and right
+  const streak = await measured(async () => {
+    for (let i = 0; i < failures; i++) await failedCreation(page);
+  });
+  check(await runGraph(page, run), `after ${failures} failed creations`);
+  afterStreak = { failures, ...streak, msPerFailure: streak.ms / failures };
+  console.log(`${failures} failed creations in a row, then a WebGPU run: ${JSON.stringify(afterStreak)}`);
   // a string, as this file is type-checked without the DOM's types
   worker = await page.evaluate(`new Promise((resolve) => {
     const w = new Worker("/test/ort-worker.js", { type: "module" });
@@ -230,6 +245,6 @@ const machine = {
 if (values.out) {
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), rounds, machine, summary, worker: { ...(worker as object), y: undefined } }, null, 1)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), rounds, machine, summary, afterStreak, worker: { ...(worker as object), y: undefined } }, null, 1)}\n`,
   );
 }
