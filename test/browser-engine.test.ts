@@ -6,7 +6,8 @@
  * stated number of 8-bit levels. The wasm run goes twice through one graph store: the second load
  * takes its graphs from the store and makes the same image. On wasm also: a txt2img with a LoRA file
  * (as `sdlite generate --lora FILE:WEIGHT`) and an A1111 inpainting (mask blur, masked content
- * "fill", paste-back), each against the job run of the same request.
+ * "fill", paste-back), each against the job run of the same request. The WebGPU image is made again
+ * after a failed WebGPU session creation on the same page (no reload).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";

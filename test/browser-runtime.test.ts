@@ -6,7 +6,9 @@
  * fp32 weights (the diffusers folder) and fp16-stored weights (the fp16 single file; the graph casts
  * them to float32, so SwiftShader's missing shader-f16 does not matter). Inputs are the smallest the
  * model takes. Tolerances: text encoder and UNet 1e-4, VAE 1e-3 (measured: 1.0e-6, 3.1e-5, 5.1e-6,
- * 1.2e-6 for the four networks).
+ * 1.2e-6 for the four networks). After a failed WebGPU creation (one through the runtime, one straight on
+ * onnxruntime-web, which then refuses every WebGPU session), the same page, not reloaded, still creates
+ * and runs WebGPU sessions through the runtime.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
