@@ -6,13 +6,16 @@
  * stated number of 8-bit levels. The wasm run goes twice through one graph store: the second load
  * takes its graphs from the store and makes the same image. On wasm also: a txt2img with a LoRA file
  * (as `sdlite generate --lora FILE:WEIGHT`) and an A1111 inpainting (mask blur, masked content
- * "fill", paste-back), each against the job run of the same request.
+ * "fill", paste-back), each against the job run of the same request. The WebGPU image is made again
+ * after a failed WebGPU session creation on the same page (no reload).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { GraphBuilder } from "../src/graph/graph-builder.js";
+import { serializeModel } from "../src/graph/onnx-model.js";
 import type { InpaintSettings } from "../src/pipeline/a1111-inpainting.js";
 import type { JobLora, JobRequest } from "../src/pipeline/generation-job.js";
 import type { JobEngine } from "../src/pipeline/job-engine.js";
@@ -120,6 +123,24 @@ describe("the in-tab engine makes the Node CPU's image (tiny SD1.5 single file, 
     check(result, 2, "webgpu");
     // precision unset: the engine's fp16 probe (engine/webgpu-shader-f16.ts) fails on SwiftShader
     assert.equal(result.precision, "fp32");
+  });
+
+  // onnxruntime-web 1.30 refuses every WebGPU session after one failed creation ("another WebGPU EP
+  // inference session is being created") until the page reloads; the engine's runtime clears that
+  // (src/runtime/onnxruntime-web.ts). The failure is made straight on the page's onnxruntime-web.
+  test("WebGPU after a failed WebGPU session creation on the same page (no reload): the same image", async () => {
+    const probe = new GraphBuilder("failed_creation_probe");
+    probe.output(probe.node("Relu", [probe.input("x", "float32", [4])]), "y", "float32", [4]);
+    engine.server.put("/test/probe.onnx", serializeModel(probe).bytes);
+    const outcomes = await page.evaluate(() =>
+      (
+        globalThis as unknown as { sdliteCreateOutsideEngine(url: string): Promise<string[]> }
+      ).sdliteCreateOutsideEngine("/test/probe.onnx"),
+    );
+    assert.match(outcomes[0], /^\d+$/, "the refused layout: a C++ exception's number");
+    assert.match(outcomes[1], /another WebGPU EP inference session is being created/, "the fault");
+    const result = await runInPage(page, "webgpu", TINY_REQUEST);
+    check(result, 2, "webgpu after a failed creation");
   });
 
   test("wasm: same infotext, pixels within 1 level; reopened, graphs come from the graph store", async () => {

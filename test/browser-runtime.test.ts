@@ -6,7 +6,9 @@
  * fp32 weights (the diffusers folder) and fp16-stored weights (the fp16 single file; the graph casts
  * them to float32, so SwiftShader's missing shader-f16 does not matter). Inputs are the smallest the
  * model takes. Tolerances: text encoder and UNet 1e-4, VAE 1e-3 (measured: 1.0e-6, 3.1e-5, 5.1e-6,
- * 1.2e-6 for the four networks).
+ * 1.2e-6 for the four networks). After a failed WebGPU creation (one through the runtime, one straight on
+ * onnxruntime-web, which then refuses every WebGPU session), the same page, not reloaded, still creates
+ * and runs WebGPU sessions through the runtime.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -113,21 +115,30 @@ describe("onnxruntime-web in Chromium: the tiny SD1.5 networks match onnxruntime
     rmSync(bundleDir, { recursive: true, force: true });
   });
 
-  async function replay(
+  /** The recorded session's model and first run, served to the page. */
+  function serve(
     session: RecordedSession,
     provider: PageRun["provider"],
     webgpuLayout?: PageRun["webgpuLayout"],
-  ) {
+  ): PageRun {
     const id = served++;
     server.put(`/graphs/${id}/model.onnx`, session.bytes);
     const external = session.externalData.map((f) => {
       server.put(`/graphs/${id}/${f.path}`, f.data);
       return { path: f.path, url: `/graphs/${id}/${f.path}` };
     });
-    const [run] = session.runs;
     const feeds: Record<string, PageFeed> = {};
-    for (const [name, t] of Object.entries(run.feeds)) feeds[name] = pageFeed(t);
-    const request: PageRun = { model: `/graphs/${id}/model.onnx`, external, feeds, provider, webgpuLayout };
+    for (const [name, t] of Object.entries(session.runs[0].feeds)) feeds[name] = pageFeed(t);
+    return { model: `/graphs/${id}/model.onnx`, external, feeds, provider, webgpuLayout };
+  }
+
+  async function replay(
+    session: RecordedSession,
+    provider: PageRun["provider"],
+    webgpuLayout?: PageRun["webgpuLayout"],
+  ) {
+    const [run] = session.runs;
+    const request = serve(session, provider, webgpuLayout);
     const got = await page.evaluate(
       (r) =>
         (
@@ -183,15 +194,41 @@ describe("onnxruntime-web in Chromium: the tiny SD1.5 networks match onnxruntime
     }
     // onnxruntime-web's JS hands any string on unchecked (ort.webgpu.mjs appendEpOption), so the
     // refusal is the native provider's parser ("Invalid preferred layout"): the value reached the
-    // session options. Its wasm build reports the C++ exception as a bare number.
+    // session options. Its wasm build reports the C++ exception as a bare number, which the runtime
+    // says in one line.
     await assert.rejects(
       replay(vaeDecoder, "webgpu", "nhwc" as PageRun["webgpuLayout"]),
-      /page\.evaluate: \d+/,
+      /onnxruntime-web failed inside its wasm module \(C\+\+ exception \d+;/,
     );
-    // onnxruntime-web 1.30 stays "creating" after that failed creation (every later WebGPU session:
-    // "another WebGPU EP inference session is being created"), so the next tests get a fresh page
-    await page.reload();
-    await page.waitForFunction(() => "sdliteRunGraph" in globalThis);
+    // onnxruntime-web 1.30 stays "creating" after that failed creation (any later WebGPU session
+    // straight on it: "another WebGPU EP inference session is being created"); the runtime clears
+    // that, so the same page (no reload) still creates and runs WebGPU sessions
+    const diffs = await replay(vaeDecoder, "webgpu", "NHWC");
+    console.log(`after the refused layout, NHWC vaeDecoder: ${JSON.stringify(diffs)}`);
+    for (const [output, d] of Object.entries(diffs)) {
+      assert.ok(d <= TOLERANCE.vaeDecoder, `after the refusal, VAE decoder output ${output} differs by ${d}`);
+    }
+  });
+
+  // The same fault left by a caller outside sdlite's runtime (straight on onnxruntime-web's module, the
+  // page's one instance): onnxruntime-web itself then refuses every WebGPU session, and the runtime
+  // still creates and runs one.
+  test("WebGPU after a failed creation outside the runtime: onnxruntime-web refuses the next session, the runtime recovers", async () => {
+    const { vaeDecoder } = await recordOnce(fixturePath("models", "tiny-sd15"));
+    const outcomes = await page.evaluate(
+      (r) =>
+        (
+          globalThis as unknown as { sdliteCreateOutsideRuntime(r: unknown): Promise<string[]> }
+        ).sdliteCreateOutsideRuntime(r),
+      serve(vaeDecoder, "webgpu"),
+    );
+    assert.match(outcomes[0], /^\d+$/, "the refused layout: a C++ exception's number");
+    assert.match(outcomes[1], /another WebGPU EP inference session is being created/, "the fault");
+    const diffs = await replay(vaeDecoder, "webgpu");
+    console.log(`after the outside failure, vaeDecoder: ${JSON.stringify(diffs)}`);
+    for (const [output, d] of Object.entries(diffs)) {
+      assert.ok(d <= TOLERANCE.vaeDecoder, `VAE decoder output ${output} differs by ${d}`);
+    }
   });
 
   // The text encoder, UNet and VAE decoder with fp16-stored weights run in browser-engine.test.ts's

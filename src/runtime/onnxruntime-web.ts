@@ -54,6 +54,48 @@ function fromOrtTensor(name: string, t: OrtWeb.Tensor): TensorData {
   throw new Error(`output "${name}" has type ${t.type}, which sdlite does not handle`);
 }
 
+/**
+ * onnxruntime-web 1.30 marks "a WebGPU session is being created" in its wasm module's JS glue
+ * (post-webgpu.js: `webgpuRegisterDevice` sets it while the session options are prepared,
+ * `webgpuOnCreateSession` clears it once `_OrtCreateSession` returns). A creation that throws in
+ * between (an exception out of the native code, which arrives as a bare number, as for a
+ * `preferredLayout` the provider refuses; or a JS error while the options or external data are
+ * prepared) never reaches the clearing call, and every later WebGPU creation on the page is refused
+ * with this message until the page reloads.
+ */
+const STALE_WEBGPU_CREATION = "another WebGPU EP inference session is being created";
+
+function isStaleWebGpuCreation(err: unknown): boolean {
+  return err instanceof Error && err.message.includes(STALE_WEBGPU_CREATION);
+}
+
+/** Not an ONNX model: onnxruntime cannot parse it, so creating a session from it fails cleanly. */
+const NOT_A_MODEL = Uint8Array.of(0xff);
+
+/**
+ * Clears that mark through the public API: a wasm-only creation registers no WebGPU device, and
+ * onnxruntime-web calls `webgpuOnCreateSession` after every `_OrtCreateSession` that returns, failed
+ * ones included (handle 0: the mark is cleared and nothing else is touched). A model that does not
+ * parse returns there with an error, so no session is made; the error is the expected outcome.
+ */
+async function clearWebGpuCreation(ort: OrtWebModule): Promise<void> {
+  await ort.InferenceSession.create(NOT_A_MODEL, { executionProviders: ["wasm"] }).then(
+    (session) => session.release(),
+    () => undefined,
+  );
+}
+
+/**
+ * onnxruntime-web rejects with an Error, except for a C++ exception out of its wasm module, which
+ * arrives as the exception's address (a bare number): that becomes one line that says so.
+ */
+function ortError(err: unknown): unknown {
+  if (typeof err !== "number") return err;
+  return new Error(
+    `onnxruntime-web failed inside its wasm module (C++ exception ${err}; its message is not readable from JavaScript)`,
+  );
+}
+
 /** One call at a time through onnxruntime-web (sessions share its device and heap). */
 class CallQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -138,8 +180,23 @@ export class OnnxruntimeWeb implements Runtime {
     if (options.intraOpNumThreads !== undefined) ortOptions.intraOpNumThreads = options.intraOpNumThreads;
     // onnxruntime-web flattens `extra` into dotted config keys: "session.x" stays "session.x"
     if (options.configEntries) ortOptions.extra = { ...options.configEntries };
+    const webgpu = providers.includes("webgpu");
+    const create = () => this.ort.InferenceSession.create(model.bytes, ortOptions);
     return this.queue.run(async () => {
-      const session = await this.ort.InferenceSession.create(model.bytes, ortOptions);
+      let session: OrtWeb.InferenceSession;
+      try {
+        session = await create();
+      } catch (err) {
+        if (!webgpu) throw ortError(err);
+        await clearWebGpuCreation(this.ort);
+        // refused for the mark an earlier failure left (another caller's): this model was never
+        // tried, so it is tried once more
+        if (!isStaleWebGpuCreation(err)) throw ortError(err);
+        session = await create().catch(async (again: unknown) => {
+          await clearWebGpuCreation(this.ort);
+          throw ortError(again);
+        });
+      }
       return new OrtWebSession(this.ort, session, this.queue);
     });
   }

@@ -4,7 +4,7 @@
  * plain arrays. Bundled by the test with esbuild (platform browser); ORT comes from dist/web/ort/.
  */
 import { OnnxruntimeWeb, type OrtWebModule } from "../../src/runtime/onnxruntime-web.js";
-import type { TensorData, WebGpuLayout } from "../../src/runtime/runtime.js";
+import type { ExternalDataFile, TensorData, WebGpuLayout } from "../../src/runtime/runtime.js";
 
 export interface PageFeed {
   readonly dims: number[];
@@ -23,12 +23,14 @@ export interface PageRun {
 
 let runtime: OnnxruntimeWeb | undefined;
 
+/** onnxruntime-web's module: one per page (the same URL is the same module instance). */
+function ortModule(): Promise<OrtWebModule> {
+  const url = "/ort/ort.webgpu.min.mjs";
+  return import(/* @vite-ignore */ url) as Promise<OrtWebModule>;
+}
+
 async function ortRuntime(): Promise<OnnxruntimeWeb> {
-  if (!runtime) {
-    const url = "/ort/ort.webgpu.min.mjs";
-    const ort = (await import(/* @vite-ignore */ url)) as OrtWebModule;
-    runtime = new OnnxruntimeWeb(ort, { wasmPaths: "/ort/" });
-  }
+  runtime ??= new OnnxruntimeWeb(await ortModule(), { wasmPaths: "/ort/" });
   return runtime;
 }
 
@@ -44,15 +46,19 @@ function tensor(feed: PageFeed): TensorData {
   return { dims: feed.dims, data: BigInt64Array.from(feed.values, (v) => BigInt(v)) };
 }
 
-async function runGraph(run: PageRun): Promise<Record<string, number[]>> {
-  const rt = await ortRuntime();
+async function modelOf(run: PageRun): Promise<{ bytes: Uint8Array; externalData: ExternalDataFile[] }> {
   const externalData = await Promise.all(
     run.external.map(async (f) => ({ path: f.path, data: await bytesOf(f.url) })),
   );
-  const session = await rt.createSession(
-    { bytes: await bytesOf(run.model), externalData },
-    { executionProviders: [run.provider], webgpuLayout: run.webgpuLayout },
-  );
+  return { bytes: await bytesOf(run.model), externalData };
+}
+
+async function runGraph(run: PageRun): Promise<Record<string, number[]>> {
+  const rt = await ortRuntime();
+  const session = await rt.createSession(await modelOf(run), {
+    executionProviders: [run.provider],
+    webgpuLayout: run.webgpuLayout,
+  });
   try {
     const feeds: Record<string, TensorData> = {};
     for (const [name, f] of Object.entries(run.feeds)) feeds[name] = tensor(f);
@@ -65,4 +71,30 @@ async function runGraph(run: PageRun): Promise<Record<string, number[]>> {
   }
 }
 
-(globalThis as { sdliteRunGraph?: typeof runGraph }).sdliteRunGraph = runGraph;
+/**
+ * Two WebGPU creations of `run`'s model straight on onnxruntime-web, outside sdlite's runtime: with
+ * a layout its provider refuses, then with a valid one. What each gave ("created", or the error: a
+ * bare number is a C++ exception out of the wasm module); the first leaves onnxruntime-web 1.30's
+ * "being created" mark (src/runtime/onnxruntime-web.ts), which refuses the second.
+ */
+async function createOutsideRuntime(run: PageRun): Promise<string[]> {
+  const ort = await ortModule();
+  await ortRuntime(); // its wasmPaths
+  const { bytes, externalData } = await modelOf(run);
+  const outcomes: string[] = [];
+  for (const preferredLayout of ["nhwc", "NHWC"]) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [{ name: "webgpu", preferredLayout: preferredLayout as WebGpuLayout }],
+        externalData,
+      });
+      await session.release();
+      outcomes.push("created");
+    } catch (err) {
+      outcomes.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  return outcomes;
+}
+
+Object.assign(globalThis, { sdliteRunGraph: runGraph, sdliteCreateOutsideRuntime: createOutsideRuntime });
