@@ -51,7 +51,7 @@ import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { OnnxruntimeWeb } from "../src/runtime/onnxruntime-web.js";
 import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions } from "../src/runtime/runtime.js";
-import { importOrtWebGpu } from "../test/helpers/dawn-node-webgpu.js";
+import { importOrtWebGpu, releaseDawnNodeGpu } from "../test/helpers/dawn-node-webgpu.js";
 import { LAVAPIPE_ICD } from "../test/helpers/webgpu-adapter.js";
 
 const { values } = parseArgs({
@@ -365,6 +365,8 @@ try {
 } finally {
   await measured("close", "pipeline", () => pipeline.close());
   await sampler.terminate();
+  // dawn.node's event-loop timer (--runtime web) would keep the process alive
+  releaseDawnNodeGpu();
   result.end = memory();
   result.totalSeconds = seconds();
   result.loadAverageEnd = loadavg();

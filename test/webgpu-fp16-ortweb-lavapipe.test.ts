@@ -24,7 +24,7 @@ import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
 import { decodePngRgb } from "../src/image/png.js";
 import { OnnxruntimeWeb } from "../src/runtime/onnxruntime-web.js";
 import type { LocalEngine, LocalLoadOptions } from "../web/src/local/local-engine.js";
-import { importOrtWebGpu, installDawnNodeGpu } from "./helpers/dawn-node-webgpu.js";
+import { importOrtWebGpu, installDawnNodeGpu, releaseDawnNodeGpu } from "./helpers/dawn-node-webgpu.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import {
   assertBelow,
@@ -58,6 +58,9 @@ const IMAGE_LEVELS = 8;
 const FP16_FLOOR = 4.9e-4;
 /** The in-tab engine's image against the CPU's fp16 one (TINY_REQUEST: 64x64, Euler a, 3 steps). */
 const ENGINE_LEVELS = 8;
+
+// the helper's event-loop timer keeps the process alive until released
+after(releaseDawnNodeGpu);
 
 describe("fp16 through onnxruntime-web's WebGPU on lavapipe (dawn.node in Node, tiny SD1.5)", () => {
   let runtime: OnnxruntimeWeb;

@@ -9,9 +9,11 @@
  * - `GPUQueue.writeBuffer` given a view of a SharedArrayBuffer (onnxruntime-web's wasm memory is
  *   shared, even at one thread) fails ("Invalid argument") or crashes the process; Chromium accepts
  *   it (WebIDL [AllowShared]). Such views are copied into an ArrayBuffer first.
- * - Dawn's callbacks (mapAsync, createComputePipelineAsync) are delivered only when Node's event loop
- *   wakes; with nothing else scheduled it sleeps and onnxruntime-web's first run waits forever. A 1 ms
- *   interval timer, unreferenced so it never keeps the process alive, wakes it while the GPU is in use.
+ * - Dawn's callbacks (mapAsync, createComputePipelineAsync, …) are delivered only when Node's event
+ *   loop keeps turning; with nothing else scheduled, onnxruntime-web's first run waited minutes (138 s
+ *   for one Add, RSS growing by 1.3 GB) or forever. A referenced 1 ms interval timer, from installation
+ *   until releaseDawnNodeGpu(), keeps it turning (0.8 s for that Add). An unreferenced one, or one
+ *   referenced only while a dawn.node promise is pending, did not help (not understood further).
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -50,14 +52,19 @@ export function installDawnNodeGpu(): GPU {
     }
     return write.call(this, buffer, offset, data, dataOffset, size);
   };
+  // referenced: it keeps the process alive until releaseDawnNodeGpu()
+  const pump = setInterval(() => {}, 1);
   const gpu = create([]) as GPU;
   // Node 21+ defines a navigator without gpu (a getter): define our own in its place
   const navigator = { ...(globalThis as { navigator?: object }).navigator, gpu };
   Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true });
-  const pump = setInterval(() => {}, 1);
-  pump.unref();
   installed = { gpu, pump };
   return gpu;
+}
+
+/** Stops the timer installDawnNodeGpu started, so the process can exit (navigator.gpu stays). */
+export function releaseDawnNodeGpu(): void {
+  if (installed) clearInterval(installed.pump);
 }
 
 /** onnxruntime-web's package folder, where its module and wasm files are. */
