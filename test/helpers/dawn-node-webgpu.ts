@@ -35,14 +35,18 @@ function unsharedBytes(data: ArrayBufferView, dataOffset: number, size: number |
   return new Uint8Array(data.buffer, data.byteOffset + dataOffset * unit, elements * unit).slice();
 }
 
-let installed: { gpu: GPU; pump: NodeJS.Timeout } | undefined;
+let installed: { gpu: GPU; pump?: NodeJS.Timeout } | undefined;
 
 /**
  * Sets `globalThis.navigator.gpu` to a dawn.node GPU (once per process: Dawn reads VK_ICD_FILENAMES
  * once, so set it before the first call) and returns it.
  */
 export function installDawnNodeGpu(): GPU {
-  if (installed) return installed.gpu;
+  if (installed) {
+    // referenced: it keeps the process alive until releaseDawnNodeGpu()
+    installed.pump ??= setInterval(() => {}, 1);
+    return installed.gpu;
+  }
   Object.assign(globalThis, globals);
   const queue = (globals as { GPUQueue: { prototype: { writeBuffer: WriteBuffer } } }).GPUQueue.prototype;
   const write = queue.writeBuffer;
@@ -62,9 +66,11 @@ export function installDawnNodeGpu(): GPU {
   return gpu;
 }
 
-/** Stops the timer installDawnNodeGpu started, so the process can exit (navigator.gpu stays). */
+/** Stops the timer installDawnNodeGpu started, so the process can exit (navigator.gpu stays; installing again restarts it). */
 export function releaseDawnNodeGpu(): void {
-  if (installed) clearInterval(installed.pump);
+  if (!installed?.pump) return;
+  clearInterval(installed.pump);
+  installed.pump = undefined;
 }
 
 /** onnxruntime-web's package folder, where its module and wasm files are. */
