@@ -26,7 +26,7 @@ import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.j
 import { webGpuRunsF16 } from "../src/engine/webgpu-shader-f16.js";
 import { decodePngRgb } from "../src/image/png.js";
 import { OnnxruntimeWeb } from "../src/runtime/onnxruntime-web.js";
-import type { LocalEngine, LocalLoadOptions } from "../web/src/local/local-engine.js";
+import type { LocalEngine, LocalLoadOptions, WebGpuSupport } from "../web/src/local/local-engine.js";
 import { importOrtWebGpu, installDawnNodeGpu, releaseDawnNodeGpu } from "./helpers/dawn-node-webgpu.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import {
@@ -126,6 +126,7 @@ function fetchingFiles(): () => void {
 
 type EngineModule = {
   openLocalEngine(checkpoint: Blob, options: LocalLoadOptions): Promise<LocalEngine>;
+  webgpuSupport(): Promise<WebGpuSupport>;
 };
 
 describe("the in-tab engine on onnxruntime-web's WebGPU on lavapipe (dawn.node in Node, tiny SD1.5 single file)", () => {
@@ -153,6 +154,13 @@ describe("the in-tab engine on onnxruntime-web's WebGPU on lavapipe (dawn.node i
   after(() => {
     restoreFetch?.();
     rmSync(work, { recursive: true, force: true });
+  });
+
+  test("webgpuSupport (the page's capability check): usable, with shader-f16", async () => {
+    const support = await engineModule.webgpuSupport();
+    assert.deepEqual(support.missing, []);
+    assert.equal(support.ok, true);
+    assert.equal(support.shaderF16, true);
   });
 
   test(`txt2img 64x64 (Euler a, 3 steps): fp16 by the shader-f16 probe, the CPU's fp16 image within ${ENGINE_LEVELS} levels, same infotext`, async (t) => {
