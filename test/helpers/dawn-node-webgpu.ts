@@ -15,7 +15,8 @@
  *   until releaseDawnNodeGpu(), keeps it turning (0.8 s for that Add). An unreferenced one, or one
  *   referenced only while a dawn.node promise is pending, did not help (not understood further).
  */
-import { resolve } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { create, globals } from "webgpu";
 import type { OrtWebModule } from "../../src/runtime/onnxruntime-web.js";
@@ -73,15 +74,8 @@ export function releaseDawnNodeGpu(): void {
   installed.pump = undefined;
 }
 
-/** onnxruntime-web's package folder, where its module and wasm files are. */
-export const ORT_WEB_DIST = resolve(
-  import.meta.dirname,
-  "..",
-  "..",
-  "node_modules",
-  "onnxruntime-web",
-  "dist",
-);
+/** onnxruntime-web's dist/ folder, where its module and wasm files are (its "main" lies there). */
+export const ORT_WEB_DIST = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
 
 /**
  * onnxruntime-web's WebGPU build, the file the in-tab engine loads (scripts/build-web.ts
