@@ -51,7 +51,6 @@ import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import { OnnxruntimeWeb } from "../src/runtime/onnxruntime-web.js";
 import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions } from "../src/runtime/runtime.js";
-import { importOrtWebGpu, releaseDawnNodeGpu } from "../test/helpers/dawn-node-webgpu.js";
 import { LAVAPIPE_ICD } from "../test/helpers/webgpu-adapter.js";
 
 const { values } = parseArgs({
@@ -309,8 +308,11 @@ function floatStats(v: Float32Array) {
 result.start = memory();
 console.log(`${label}: VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}, rss at start ${memory().rssGB} GB`);
 // Dawn reads VK_ICD_FILENAMES (set above) when navigator.gpu is made: importOrtWebGpu makes it
-const inner =
-  runtimeName === "web" ? new OnnxruntimeWeb(await importOrtWebGpu(), { numThreads: 1 }) : onnxruntimeNode();
+// (imported only for it: dawn.node is a second Dawn beside onnxruntime-node's)
+const dawnNode = runtimeName === "web" ? await import("../test/helpers/dawn-node-webgpu.js") : undefined;
+const inner = dawnNode
+  ? new OnnxruntimeWeb(await dawnNode.importOrtWebGpu(), { numThreads: 1 })
+  : onnxruntimeNode();
 result.runtime = inner.name;
 const pipeline = await measured("open-pipeline", "load weights, no sessions", () =>
   openPipeline(values.checkpoint as string, {
@@ -366,7 +368,7 @@ try {
   await measured("close", "pipeline", () => pipeline.close());
   await sampler.terminate();
   // dawn.node's event-loop timer (--runtime web) would keep the process alive
-  releaseDawnNodeGpu();
+  dawnNode?.releaseDawnNodeGpu();
   result.end = memory();
   result.totalSeconds = seconds();
   result.loadAverageEnd = loadavg();
