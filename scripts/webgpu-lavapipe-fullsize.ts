@@ -19,8 +19,14 @@
  * upper bound.
  *
  *   VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.json npx tsx scripts/webgpu-lavapipe-fullsize.ts \
- *       [--only unet|image] [--precision fp16|fp32] [--size 512] [--steps 1] [--cfg 1] [--sampler LCM]
+ *       [--runtime node|web] [--only unet|image] [--precision fp16|fp32] [--size 512] [--steps 1] [--cfg 1] [--sampler LCM]
  *       [--decoder taesd|vae] [--checkpoint FILE] [--taesd DIR] [--cache DIR] [--out DIR] [--label NAME]
+ *
+ * `--runtime web` runs onnxruntime-web (the in-tab engine's runtime, its WebGPU build: the same native
+ * provider compiled to wasm) instead of onnxruntime-node, in Node, not in a browser: on `navigator.gpu`
+ * from Dawn's Node bindings (dawn.node, test/helpers/dawn-node-webgpu.ts) over the same lavapipe; its
+ * graphs are built in memory (onnxruntime-web takes bytes, never a cache path), and Dawn runs in this
+ * process as onnxruntime-node's does, so the same "allocation fd" sum is its device memory.
  *
  * `--only unet` opens the pipeline and runs the UNet once on random latents and context (batch 2
  * when --cfg > 1): session creation and one call, to learn the speed first. `--only image` (default)
@@ -43,11 +49,13 @@ import { VAE_DECODER_INPUT } from "../src/graph/vae.js";
 import { encodePng } from "../src/image/png.js";
 import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import { OnnxruntimeWeb } from "../src/runtime/onnxruntime-web.js";
 import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions } from "../src/runtime/runtime.js";
 import { LAVAPIPE_ICD } from "../test/helpers/webgpu-adapter.js";
 
 const { values } = parseArgs({
   options: {
+    runtime: { type: "string", default: "node" },
     only: { type: "string", default: "image" },
     precision: { type: "string", default: "fp16" },
     size: { type: "string", default: "512" },
@@ -65,12 +73,17 @@ const { values } = parseArgs({
 });
 const only = values.only as "unet" | "image";
 if (only !== "unet" && only !== "image") throw new Error(`--only must be unet or image, got ${only}`);
+const runtimeName = values.runtime as "node" | "web";
+if (runtimeName !== "node" && runtimeName !== "web")
+  throw new Error(`--runtime must be node or web, got ${runtimeName}`);
 const precision = values.precision as ComputePrecision;
 const size = Number(values.size);
 const cfg = Number(values.cfg);
 const steps = Number(values.steps);
 const decoder = values.decoder as "taesd" | "vae";
-const label = values.label ?? `${only}-${precision}-${size}-cfg${cfg}-${decoder}`;
+const label =
+  values.label ??
+  `${runtimeName === "web" ? "ortweb-" : ""}${only}-${precision}-${size}-cfg${cfg}-${decoder}`;
 const outDir = resolve(values.out as string);
 mkdirSync(outDir, { recursive: true });
 // Dawn reads the driver list once, when the first WebGPU session is made: set before any session
@@ -294,13 +307,20 @@ function floatStats(v: Float32Array) {
 
 result.start = memory();
 console.log(`${label}: VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}, rss at start ${memory().rssGB} GB`);
+// Dawn reads VK_ICD_FILENAMES (set above) when navigator.gpu is made: importOrtWebGpu makes it
+// (imported only for it: dawn.node is a second Dawn beside onnxruntime-node's)
+const dawnNode = runtimeName === "web" ? await import("../test/helpers/dawn-node-webgpu.js") : undefined;
+const inner = dawnNode
+  ? new OnnxruntimeWeb(await dawnNode.importOrtWebGpu(), { numThreads: 1 })
+  : onnxruntimeNode();
+result.runtime = inner.name;
 const pipeline = await measured("open-pipeline", "load weights, no sessions", () =>
   openPipeline(values.checkpoint as string, {
     taesd: values.taesd,
     runtime: {
-      backend: measuredRuntime(onnxruntimeNode()),
+      backend: measuredRuntime(inner),
       executionProviders: ["webgpu"],
-      cache: new GraphCache(resolve(values.cache as string)),
+      cache: runtimeName === "web" ? false : new GraphCache(resolve(values.cache as string)),
     },
     memory: { lowMemory: true },
     speed: { precision, decoder },
@@ -347,6 +367,8 @@ try {
 } finally {
   await measured("close", "pipeline", () => pipeline.close());
   await sampler.terminate();
+  // dawn.node's event-loop timer (--runtime web) would keep the process alive
+  dawnNode?.releaseDawnNodeGpu();
   result.end = memory();
   result.totalSeconds = seconds();
   result.loadAverageEnd = loadavg();

@@ -56,8 +56,10 @@ describe("engines", () => {
     assert.deepEqual(
       withScripts.sort(),
       // msgpackr-extract (BullMQ's msgpackr, optional): its prebuilt binaries need no script; denied.
-      // protobufjs (onnxruntime-web's): its postinstall only checks its CLI's dependencies; denied
-      ["esbuild", "msgpackr-extract", "onnxruntime-node", "protobufjs"],
+      // protobufjs (onnxruntime-web's): its postinstall only checks its CLI's dependencies; denied.
+      // webgpu (dawn.node, the tests' navigator.gpu): its postinstall only clears macOS's quarantine
+      // attribute on the shipped binary; denied
+      ["esbuild", "msgpackr-extract", "onnxruntime-node", "protobufjs", "webgpu"],
       "the packages with install scripts",
     );
     const unreviewed = withScripts.filter((name) => typeof pkg.allowScripts?.[name] !== "boolean");
