@@ -11,6 +11,7 @@ import {
 import { latentDistributionFromMoments, sampleScaledLatents } from "../src/pipeline/latent-distribution.js";
 import { createRandomSource } from "../src/rng/index.js";
 import type { Session } from "../src/runtime/runtime.js";
+import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { golden } from "./helpers/fixtures.js";
 import {
@@ -25,13 +26,22 @@ import {
   type VaeCase,
 } from "./helpers/vae-fixtures.js";
 
-for (const attentionKind of ["matmul", "mha"] as const) {
-  describe(`VAE graphs (${attentionKind} attention) vs diffusers goldens`, () => {
+// the Winograd convs (graph/winograd-conv.ts) are held to the same tolerance as the direct ones
+const GRAPH_FORMS = [
+  { attentionKind: "matmul", convAlgorithm: "direct" },
+  { attentionKind: "mha", convAlgorithm: "direct" },
+  { attentionKind: "matmul", convAlgorithm: "winograd-f2" },
+  { attentionKind: "matmul", convAlgorithm: "winograd-f4" },
+] as const;
+
+for (const { attentionKind, convAlgorithm } of GRAPH_FORMS) {
+  const form = convAlgorithm === "direct" ? "" : `, ${convAlgorithm} convs`;
+  describe(`VAE graphs (${attentionKind} attention${form}) vs diffusers goldens`, () => {
     let decoder: Session;
     let encoder: Session;
 
     before(async () => {
-      const options = { attention: attentionKind };
+      const options = { attention: attentionKind, convAlgorithm };
       ({ decoder, encoder } = await codecSessions(modelDir, {
         decoder: (weights) => buildVaeDecoderGraph(weights, config, options),
         encoder: (weights) => buildVaeEncoderGraph(weights, config, options),
@@ -118,6 +128,43 @@ for (const attentionKind of ["matmul", "mha"] as const) {
     }
   });
 }
+
+it("the VAE's Winograd graphs transform every stride-1 3x3 conv, F(4x4) under winograd-f4, and no other", () => {
+  const weights = SafetensorsWeightSource.open(`${modelDir}/diffusion_pytorch_model.safetensors`);
+  try {
+    const kernels3x3 = (prefix: string, exclude: RegExp) =>
+      weights
+        .names()
+        .filter((n) => n.startsWith(prefix) && n.endsWith(".weight") && weights.shape(n)[2] === 3)
+        .filter((n) => !exclude.test(n))
+        .sort();
+    const transformed = (g: { initializers: { name: string }[] }, tile: number) =>
+      g.initializers
+        .map((i) => i.name)
+        .filter((n) => n.includes(":winograd"))
+        .map((n) => {
+          assert.ok(n.endsWith(`:winograd${tile}`), n);
+          return n.replace(/:winograd\d$/, "");
+        })
+        .sort();
+    for (const [tile, convAlgorithm] of [
+      [2, "winograd-f2"],
+      [4, "winograd-f4"],
+      [4, "winograd-f4-shallow"],
+    ] as const) {
+      const decoder = buildVaeDecoderGraph(weights, config, { convAlgorithm });
+      const encoder = buildVaeEncoderGraph(weights, config, { convAlgorithm });
+      assert.deepEqual(transformed(decoder, tile), kernels3x3("decoder.", /^$/), `${convAlgorithm} decoder`);
+      // the downsamplers' stride-2 convs stay direct
+      const encoderKernels = kernels3x3("encoder.", /downsamplers/);
+      assert.deepEqual(transformed(encoder, tile), encoderKernels, `${convAlgorithm} encoder`);
+      assert.ok(encoderKernels.length > 0);
+    }
+    assert.equal(transformed(buildVaeDecoderGraph(weights, config), 0).length, 0, "direct");
+  } finally {
+    weights.close();
+  }
+});
 
 it("sampleScaledLatents from the golden mean/std reproduces diffusers' float32 sample exactly up to randn ulps", () => {
   const g = golden("vae");

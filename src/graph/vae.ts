@@ -16,6 +16,7 @@
  */
 import type { VaeConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
@@ -41,6 +42,9 @@ export interface VaeGraphOptions {
   readonly quantization?: VaeQuantization;
   /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
   readonly int8WeightBits?: 7 | 8;
+  /** How the stride-1 3x3 float convs compute (conv-algorithm.ts); default "direct". SD's VAE kernels (at
+   * most 512→512) all take F(4×4, 3×3) under the F4 forms; no level is marked deepest. int8 convs stay int8. */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export const VAE_DECODER_INPUT = "latent_sample";
@@ -126,7 +130,14 @@ function context(
   options: VaeGraphOptions,
   int8?: LayerContext["int8"],
 ): VaeContext {
-  return { b, weights, config, attention: options.attention ?? "matmul", int8 };
+  return {
+    b,
+    weights,
+    config,
+    attention: options.attention ?? "matmul",
+    int8,
+    convAlgorithm: options.convAlgorithm,
+  };
 }
 
 export function buildVaeDecoderGraph(
