@@ -2,7 +2,7 @@
  * The image decoders' 3x3 convs direct vs Winograd (graph/conv-algorithm.ts): TAESD's decoder and the
  * full VAE's decoder at one size (512x512 by default, batch 1). Not part of `npm test`.
  *
- *   npx tsx scripts/decoder-winograd-bench.ts [--taesd DIR] [--checkpoint FILE] [--networks taesd,vae]
+ *   npx tsx scripts/decoder-winograd-bench.ts [--taesd DIR] [--checkpoint FILE] [--networks taesd,vae,vae-encoder]
  *     [--algorithms direct,winograd-f2,winograd-f4] [--runs 5] [--latent 64] [--work DIR] [--rss-rounds 1]
  *
  * Per network: (1) time — one process, every algorithm's session open side by side, the decodes
@@ -22,7 +22,14 @@ import { parseArgs } from "node:util";
 import { readProcMemory } from "../src/bench/proc-status.js";
 import type { ConvAlgorithm } from "../src/graph/conv-algorithm.js";
 import { buildTaesdDecoderGraph, TAESD_DECODER_INPUT, TAESD_DECODER_OUTPUT } from "../src/graph/taesd.js";
-import { buildVaeDecoderGraph, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from "../src/graph/vae.js";
+import {
+  buildVaeDecoderGraph,
+  buildVaeEncoderGraph,
+  VAE_DECODER_INPUT,
+  VAE_DECODER_OUTPUT,
+  VAE_ENCODER_INPUT,
+  VAE_ENCODER_OUTPUTS,
+} from "../src/graph/vae.js";
 import { writeModel } from "../src/graph/write-model.js";
 import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
 import type { Session, SessionOptions } from "../src/runtime/runtime.js";
@@ -42,7 +49,8 @@ const { values } = parseArgs({
     child: { type: "string" },
   },
 });
-type Network = "taesd" | "vae";
+/** TAESD's decoder, the full VAE's decoder, the full VAE's encoder (an image of the same size in). */
+type Network = "taesd" | "vae" | "vae-encoder";
 const algorithms = values.algorithms.split(",") as ConvAlgorithm[];
 const latent = Number(values.latent);
 const threads = physicalCoreCount();
@@ -50,6 +58,7 @@ const threads = physicalCoreCount();
 const io = {
   taesd: { input: TAESD_DECODER_INPUT, output: TAESD_DECODER_OUTPUT, cpuMemArena: false },
   vae: { input: VAE_DECODER_INPUT, output: VAE_DECODER_OUTPUT, cpuMemArena: true },
+  "vae-encoder": { input: VAE_ENCODER_INPUT, output: VAE_ENCODER_OUTPUTS.moments, cpuMemArena: true },
 };
 
 /** The written graph of `network` under `algorithm` (built on the first call). */
@@ -65,17 +74,19 @@ function graphPath(network: Network, algorithm: ConvAlgorithm): string {
   } else {
     const model = loadModel(values.checkpoint);
     if (!model.vae) throw new Error(`${values.checkpoint}: no VAE`);
-    writeModel(buildVaeDecoderGraph(model.vae.weights, model.vae.config, options), dir);
+    const build = network === "vae" ? buildVaeDecoderGraph : buildVaeEncoderGraph;
+    writeModel(build(model.vae.weights, model.vae.config, options), dir);
     model.close();
   }
   return modelPath;
 }
 
-/** Smooth latents of unit size: the decoders' cost does not depend on the content. */
-function latents(): Float32Array {
-  const z = new Float32Array(4 * latent * latent);
+/** Smooth latents (or an image) of unit size: the networks' cost does not depend on the content. */
+function input(network: Network): { dims: number[]; data: Float32Array } {
+  const dims = network === "vae-encoder" ? [1, 3, 8 * latent, 8 * latent] : [1, 4, latent, latent];
+  const z = new Float32Array(dims.reduce((a, b) => a * b));
   for (let i = 0; i < z.length; i++) z[i] = Math.sin(i / 37) + 0.5 * Math.cos(i / 501);
-  return z;
+  return { dims, data: z };
 }
 
 async function open(network: Network, algorithm: ConvAlgorithm): Promise<Session> {
@@ -84,7 +95,7 @@ async function open(network: Network, algorithm: ConvAlgorithm): Promise<Session
 }
 
 async function decode(network: Network, session: Session): Promise<Float32Array> {
-  const out = await session.run({ [io[network].input]: { dims: [1, 4, latent, latent], data: latents() } });
+  const out = await session.run({ [io[network].input]: input(network) });
   return out[io[network].output].data as Float32Array;
 }
 
@@ -177,7 +188,7 @@ if (values.child) {
       }
     }
     const times = await timing(network);
-    console.log(`\n${network} decoder`);
+    console.log(`\n${network === "vae-encoder" ? "VAE encoder" : `${network} decoder`}`);
     console.log(
       "| algorithm | decode (median) | range | CPU s / decode | max abs vs direct | RSS after session | peak RSS (fresh process, 1 decode) |",
     );
