@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { WIDE_MIN_CHANNELS } from "../src/graph/conv-algorithm.js";
 import {
   buildVaeDecoderGraph,
   buildVaeEncoderGraph,
@@ -11,7 +12,10 @@ import {
 import { latentDistributionFromMoments, sampleScaledLatents } from "../src/pipeline/latent-distribution.js";
 import { createRandomSource } from "../src/rng/index.js";
 import type { Session } from "../src/runtime/runtime.js";
+import { SD15_VAE } from "../src/weights/architecture/model-config.js";
+import { vaeTensorMap } from "../src/weights/key-maps/vae-key-map.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
+import { syntheticWeightSource } from "../src/weights/synthetic-weight-source.js";
 import { assertClose } from "./helpers/assert-close.js";
 import { golden } from "./helpers/fixtures.js";
 import {
@@ -164,6 +168,47 @@ it("the VAE's Winograd graphs transform every stride-1 3x3 conv, F(4x4) under wi
   } finally {
     weights.close();
   }
+});
+
+it("winograd-f4-wide on SD's full-size VAE: F(4x4) on the 256/512-channel convs below the image's size, the rest direct", () => {
+  const weights = syntheticWeightSource(vaeTensorMap(SD15_VAE));
+  const transformed = (g: { initializers: { name: string }[] }) =>
+    g.initializers
+      .map((i) => i.name)
+      .filter((n) => n.includes(":winograd"))
+      .map((n) => {
+        assert.ok(n.endsWith(":winograd4"), n);
+        return n.replace(/:winograd\d$/, "");
+      })
+      .sort();
+  const wide = (prefix: string, fullSize: RegExp) =>
+    weights
+      .names()
+      .filter((n) => n.startsWith(prefix) && n.endsWith(".weight"))
+      .filter((n) => {
+        const [k, c, kh] = weights.shape(n);
+        return kh === 3 && Math.min(k, c) >= WIDE_MIN_CHANNELS && !fullSize.test(n);
+      })
+      .sort();
+  const options = { convAlgorithm: "winograd-f4-wide" as const };
+  // the decoder's last up block (128 channels) and the upsampler conv before it run at 512x512
+  const decoder = transformed(buildVaeDecoderGraph(weights, SD15_VAE, options));
+  const decoderWide = wide("decoder.", /^decoder\.up_blocks\.2\.upsamplers\./);
+  assert.deepEqual(decoder, decoderWide);
+  assert.ok(decoder.includes("decoder.mid_block.resnets.0.conv1.weight"));
+  assert.ok(decoder.includes("decoder.up_blocks.2.resnets.2.conv2.weight"), "256 channels at 256x256");
+  assert.ok(!decoder.includes("decoder.up_blocks.2.upsamplers.0.conv.weight"), "256 channels at 512x512");
+  assert.ok(!decoder.some((n) => n.startsWith("decoder.up_blocks.3.")));
+  // mid block 4, up_blocks.0 and .1 6 + their upsampler each, up_blocks.2 6 (its upsampler at 512x512)
+  assert.equal(decoder.length, 4 + 7 + 7 + 6);
+  // the encoder's first down block runs at 512x512 (128 channels: narrow anyway); downsamplers are stride 2
+  const encoder = transformed(buildVaeEncoderGraph(weights, SD15_VAE, options));
+  assert.deepEqual(encoder, wide("encoder.", /downsamplers/));
+  assert.ok(encoder.length > 0);
+  // winograd-f4 takes every stride-1 3x3 conv, full resolution included
+  const all = transformed(buildVaeDecoderGraph(weights, SD15_VAE, { convAlgorithm: "winograd-f4" }));
+  assert.ok(all.includes("decoder.up_blocks.2.upsamplers.0.conv.weight"));
+  assert.ok(all.includes("decoder.up_blocks.3.resnets.0.conv2.weight"));
 });
 
 it("sampleScaledLatents from the golden mean/std reproduces diffusers' float32 sample exactly up to randn ulps", () => {

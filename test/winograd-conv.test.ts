@@ -133,5 +133,9 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
     assert.equal(winogradTileFor("winograd-f4-wide", [512, WIDE_MIN_CHANNELS - 1, 3, 3], 1, 1), undefined);
     assert.equal(winogradTileFor("winograd-f4-wide", [64, 64, 3, 3], 1, 1), undefined);
     assert.equal(winogradTileFor("winograd-f4-wide", [512, 512, 3, 3], 2, 1), undefined);
+    // and never at the image's full resolution; the other forms ignore that mark
+    assert.equal(winogradTileFor("winograd-f4-wide", [512, 512, 3, 3], 1, 1, false, true), undefined);
+    assert.equal(winogradTileFor("winograd-f4", [512, 512, 3, 3], 1, 1, false, true), 4);
+    assert.equal(winogradTileFor("winograd-f4-shallow", [512, 512, 3, 3], 1, 1, false, true), 4);
   });
 });

@@ -151,18 +151,22 @@ export function buildVaeDecoderGraph(
   const blocks = config.blockOutChannels;
   const z = b.input(VAE_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
 
+  // the last up block, the upsampler conv before it and conv_out run at the image's size
+  const full: VaeContext = { ...ctx, fullResolution: true };
+  const last = blocks.length - 1;
   let h = conv2d(ctx, "post_quant_conv", z);
   h = conv2d(ctx, "decoder.conv_in", h);
   h = midBlock(ctx, "decoder.mid_block", h, blocks[blocks.length - 1]);
   for (let i = 0; i < blocks.length; i++) {
     for (let j = 0; j < config.layersPerBlock + 1; j++)
-      h = resnet(ctx, `decoder.up_blocks.${i}.resnets.${j}`, h);
-    if (i < blocks.length - 1) {
+      h = resnet(i === last ? full : ctx, `decoder.up_blocks.${i}.resnets.${j}`, h);
+    if (i < last) {
       const key = `decoder.up_blocks.${i}.upsamplers.0`;
-      h = b.scope(key, () => conv2d(ctx, `${key}.conv`, upsampleNearest(b, h, 2)));
+      const at = i === last - 1 ? full : ctx;
+      h = b.scope(key, () => conv2d(at, `${key}.conv`, upsampleNearest(b, h, 2)));
     }
   }
-  h = conv2d(ctx, "decoder.conv_out", silu(b, norm(ctx, "decoder.conv_norm_out", h)));
+  h = conv2d(full, "decoder.conv_out", silu(b, norm(ctx, "decoder.conv_norm_out", h)));
   const factor = 2 ** (blocks.length - 1);
   b.output(h, VAE_DECODER_OUTPUT, "float32", [
     "batch",
@@ -184,10 +188,12 @@ export function buildVaeEncoderGraph(
   const latent = config.latentChannels;
   const x = b.input(VAE_ENCODER_INPUT, "float32", ["batch", config.inChannels, "height", "width"]);
 
-  let h = conv2d(ctx, "encoder.conv_in", x);
+  // conv_in and the first down block's resnets run at the image's size
+  const full: VaeContext = { ...ctx, fullResolution: true };
+  let h = conv2d(full, "encoder.conv_in", x);
   for (let i = 0; i < blocks.length; i++) {
     for (let j = 0; j < config.layersPerBlock; j++)
-      h = resnet(ctx, `encoder.down_blocks.${i}.resnets.${j}`, h);
+      h = resnet(i === 0 ? full : ctx, `encoder.down_blocks.${i}.resnets.${j}`, h);
     if (i < blocks.length - 1) h = downsample(ctx, `encoder.down_blocks.${i}.downsamplers.0`, h);
   }
   h = midBlock(ctx, "encoder.mid_block", h, blocks[blocks.length - 1]);
