@@ -88,7 +88,7 @@ export interface DecoderConvContext extends ConvAlgorithmContext {
 export const CODEC_DEFAULTS: Readonly<
   Record<Exclude<ConvNetwork, "unet">, { algorithm: ConvAlgorithm; measured: string }>
 > = {
-  // F4 on the 256- and 512-channel convs, the 128-channel full-resolution level direct
+  // F4 on the 256- and 512-channel convs below the image's size; the full-resolution layers direct
   vaeDecoder: { algorithm: "winograd-f4-wide", measured: "measured to pay on its 256/512-channel convs" },
   vaeEncoder: { algorithm: "direct", measured: "Winograd unmeasured on the whole encoder" },
   // 64-channel convs: slower and 4x the decode's peak memory under Winograd (1.41x the time, 1371 vs 338 MB)
