@@ -35,35 +35,76 @@ import {
   type VaeCase,
 } from "./helpers/vae-fixtures.js";
 
-describe("TAESD graphs vs diffusers AutoencoderTiny goldens", () => {
-  let decoder: Session;
-  let encoder: Session;
+// the Winograd convs (graph/winograd-conv.ts) are held to the same tolerance as the direct ones
+for (const convAlgorithm of ["direct", "winograd-f2", "winograd-f4"] as const) {
+  describe(`TAESD graphs (${convAlgorithm} convs) vs diffusers AutoencoderTiny goldens`, () => {
+    let decoder: Session;
+    let encoder: Session;
 
-  before(async () => {
-    ({ decoder, encoder } = await codecSessions(modelDir, {
-      decoder: (weights) => buildTaesdDecoderGraph(weights, config),
-      encoder: (weights) => buildTaesdEncoderGraph(weights, config),
-    }));
-  });
-  after(async () => {
-    await decoder?.release();
-    await encoder?.release();
-  });
-
-  for (const c of cases.filter((c) => c.kind === "decode")) {
-    it(`${c.id}: taesd_decode within ${tolerance}`, async (t) => {
-      const out = await decoder.run({ [TAESD_DECODER_INPUT]: goldenFeed(c.latents) });
-      const diff = assertVaeGolden(out[TAESD_DECODER_OUTPUT], c.taesd_decode, `${c.id} taesd_decode`);
-      t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
+    before(async () => {
+      const options = { convAlgorithm };
+      ({ decoder, encoder } = await codecSessions(modelDir, {
+        decoder: (weights) => buildTaesdDecoderGraph(weights, config, options),
+        encoder: (weights) => buildTaesdEncoderGraph(weights, config, options),
+      }));
     });
-  }
-
-  for (const c of cases.filter((c) => c.kind === "encode")) {
-    it(`${c.id}: taesd_encode within ${tolerance}`, async (t) => {
-      const out = await encoder.run({ [TAESD_ENCODER_INPUT]: goldenFeed(c.image) });
-      const diff = assertVaeGolden(out[TAESD_ENCODER_OUTPUT], c.taesd_encode, `${c.id} taesd_encode`);
-      t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
+    after(async () => {
+      await decoder?.release();
+      await encoder?.release();
     });
+
+    for (const c of cases.filter((c) => c.kind === "decode")) {
+      it(`${c.id}: taesd_decode within ${tolerance}`, async (t) => {
+        const out = await decoder.run({ [TAESD_DECODER_INPUT]: goldenFeed(c.latents) });
+        const diff = assertVaeGolden(out[TAESD_DECODER_OUTPUT], c.taesd_decode, `${c.id} taesd_decode`);
+        t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
+      });
+    }
+
+    for (const c of cases.filter((c) => c.kind === "encode")) {
+      it(`${c.id}: taesd_encode within ${tolerance}`, async (t) => {
+        const out = await encoder.run({ [TAESD_ENCODER_INPUT]: goldenFeed(c.image) });
+        const diff = assertVaeGolden(out[TAESD_ENCODER_OUTPUT], c.taesd_encode, `${c.id} taesd_encode`);
+        t.diagnostic(`max |diff| ${diff.maxAbs.toExponential(2)}`);
+      });
+    }
+  });
+}
+
+it("TAESD's Winograd graphs transform every stride-1 3x3 conv (F(4x4) under winograd-f4) and keep the rest direct", () => {
+  const weights = SafetensorsWeightSource.open(`${modelDir}/diffusion_pytorch_model.safetensors`);
+  try {
+    const kernels3x3 = (prefix: string) =>
+      weights
+        .names()
+        .filter((n) => n.startsWith(prefix) && n.endsWith(".weight") && weights.shape(n)[2] === 3)
+        .sort();
+    // each encoder level after the first starts with a stride-2 conv, which stays direct
+    const strideTwo = config.numEncoderBlocks.length - 1;
+    for (const [tile, algorithm] of [
+      [2, "winograd-f2"],
+      [4, "winograd-f4"],
+    ] as const) {
+      const transformed = (g: { initializers: { name: string }[] }) =>
+        g.initializers
+          .map((i) => i.name)
+          .filter((n) => n.includes(":winograd"))
+          .map((n) => {
+            assert.ok(n.endsWith(`:winograd${tile}`), `${algorithm}: ${n}`);
+            return n.replace(/:winograd\d$/, "");
+          })
+          .sort();
+      const decoder = transformed(buildTaesdDecoderGraph(weights, config, { convAlgorithm: algorithm }));
+      const encoder = transformed(buildTaesdEncoderGraph(weights, config, { convAlgorithm: algorithm }));
+      assert.deepEqual(decoder, kernels3x3("decoder."), `${algorithm} decoder`);
+      const encoderKernels = kernels3x3("encoder.");
+      assert.ok(encoder.every((n) => encoderKernels.includes(n)));
+      assert.equal(encoder.length, encoderKernels.length - strideTwo, `${algorithm} encoder`);
+    }
+    const direct = buildTaesdDecoderGraph(weights, config).initializers;
+    assert.equal(direct.filter((i) => i.name.includes(":winograd")).length, 0, "direct");
+  } finally {
+    weights.close();
   }
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type ConvAlgorithm, winogradTileFor } from "../src/graph/conv-algorithm.js";
+import { type ConvAlgorithm, WIDE_MIN_CHANNELS, winogradTileFor } from "../src/graph/conv-algorithm.js";
 import { GraphBuilder } from "../src/graph/graph-builder.js";
 import { conv2d, type LayerContext } from "../src/graph/layers.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
@@ -125,5 +125,17 @@ describe("Winograd F(m×m, 3×3) convolution", () => {
     assert.equal(winogradTileFor("winograd-f4-shallow", [1280, 1280, 3, 3], 1, 1), 2);
     assert.equal(winogradTileFor("winograd-f4-shallow", [1280, 1280, 3, 3], 1, 1, true), undefined);
     assert.equal(winogradTileFor("winograd-f4", [1280, 1280, 3, 3], 1, 1, true), 2);
+    // wide: winograd-f4's tiles where both sides have WIDE_MIN_CHANNELS or more, else direct
+    assert.equal(winogradTileFor("winograd-f4-wide", [512, 512, 3, 3], 1, 1), 4);
+    assert.equal(winogradTileFor("winograd-f4-wide", [1280, 1280, 3, 3], 1, 1), 2);
+    assert.equal(winogradTileFor("winograd-f4-wide", [WIDE_MIN_CHANNELS, 512, 3, 3], 1, 1), 4);
+    assert.equal(winogradTileFor("winograd-f4-wide", [WIDE_MIN_CHANNELS - 1, 512, 3, 3], 1, 1), undefined);
+    assert.equal(winogradTileFor("winograd-f4-wide", [512, WIDE_MIN_CHANNELS - 1, 3, 3], 1, 1), undefined);
+    assert.equal(winogradTileFor("winograd-f4-wide", [64, 64, 3, 3], 1, 1), undefined);
+    assert.equal(winogradTileFor("winograd-f4-wide", [512, 512, 3, 3], 2, 1), undefined);
+    // and never at the image's full resolution; the other forms ignore that mark
+    assert.equal(winogradTileFor("winograd-f4-wide", [512, 512, 3, 3], 1, 1, false, true), undefined);
+    assert.equal(winogradTileFor("winograd-f4", [512, 512, 3, 3], 1, 1, false, true), 4);
+    assert.equal(winogradTileFor("winograd-f4-shallow", [512, 512, 3, 3], 1, 1, false, true), 4);
   });
 });

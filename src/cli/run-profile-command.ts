@@ -5,7 +5,7 @@
  */
 import { totalmem } from "node:os";
 import { resolve } from "node:path";
-import { chooseConvAlgorithm } from "../engine/conv-algorithm-choice.js";
+import { chooseConvAlgorithms } from "../engine/conv-algorithm-choice.js";
 import { graphVariantFor } from "../engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../engine/int8-weight-bits.js";
 import { DEFAULT_TILE_LATENT_SIZE } from "../engine/open-pipeline.js";
@@ -83,6 +83,14 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
   });
   // the graph form the engine would build for this provider (attention kind, weight storage)
   const variant = graphVariantFor(providers, { attention: o.attention, weightStorage: o.weightStorage });
+  const convAlgorithms = chooseConvAlgorithms(undefined, {
+    executionProviders: providers,
+    unetQuantization: speed.unetQuantization ?? "none",
+    attentionQuantization: "none",
+    vaeQuantization: "none",
+    precision: undefined,
+    totalMemoryBytes: totalmem(),
+  });
   const settings: ProfileSettings = {
     width: o.width ?? o.size,
     height: o.height ?? o.size,
@@ -90,13 +98,8 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
     guidance: o.cfg ?? defaults.cfg,
     attention: variant.attention,
     unetQuantization: speed.unetQuantization ?? "none",
-    convAlgorithm: chooseConvAlgorithm(undefined, {
-      executionProviders: providers,
-      unetQuantization: speed.unetQuantization ?? "none",
-      attentionQuantization: "none",
-      precision: undefined,
-      totalMemoryBytes: totalmem(),
-    }).algorithm,
+    convAlgorithm: convAlgorithms.unet.algorithm,
+    vaeDecoderConvAlgorithm: convAlgorithms.vaeDecoder.algorithm,
     int8WeightBits: int8WeightBitsForThisCpu(),
     deepCacheInterval: speed.deepCacheInterval ?? 1,
     decoder: speed.decoder ?? "vae",

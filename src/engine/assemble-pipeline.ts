@@ -18,7 +18,11 @@ import type { PipelineModels } from "../pipeline/generate.js";
 import { parseSchedulerConfig } from "../schedulers/scheduler-config.js";
 import type { ClipTokenizer } from "../tokenizer/clip-tokenizer.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
-import type { ConvAlgorithmChoice } from "./conv-algorithm-choice.js";
+import type {
+  CodecConvAlgorithms,
+  ConvAlgorithmChoice,
+  ConvAlgorithmChoices,
+} from "./conv-algorithm-choice.js";
 import type { DeviceFeedStats } from "./device-resident-feeds.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { LazySession } from "./lazy-session.js";
@@ -55,6 +59,8 @@ export interface OpenedPipeline {
    * absent where the caller passed `speed.convAlgorithm` as it is (the browser engine: direct unless set).
    */
   readonly convAlgorithm?: ConvAlgorithmChoice;
+  /** Every network's conv algorithm and why (the UNet's is `convAlgorithm`), where openPipeline chose them. */
+  readonly convAlgorithms?: ConvAlgorithmChoices;
   /**
    * On a provider with device memory (WebGPU): how often the UNet's text embeddings were uploaded
    * and how often an upload was reused by a later step. Undefined where every input crosses.
@@ -112,6 +118,15 @@ export function checkedPrecision(options: EngineOptions): ComputePrecision | und
   return "fp32";
 }
 
+function checkedCodecAlgorithms(algorithms: CodecConvAlgorithms): CodecConvAlgorithms {
+  for (const a of Object.values(algorithms)) {
+    if (a !== undefined && !CONV_ALGORITHMS.includes(a)) {
+      throw new Error(`unknown conv algorithm "${a}" (expected ${CONV_ALGORITHMS.join(", ")})`);
+    }
+  }
+  return algorithms;
+}
+
 /** A quantization setting checked against its choices: a clear error names the network. */
 function checkedQuantization<T extends string>(
   value: T | undefined,
@@ -128,6 +143,8 @@ function checkedQuantization<T extends string>(
  * The four networks (and TAESD previews) of a loaded model wired into the pipeline's seams, for
  * the given network context, tokenizer and LoRA-merged weights (undefined for an ONNX folder).
  * No file system: openPipeline (Node) and the browser engine (web/src/local/) both call it.
+ * `codecConvAlgorithms`: how the VAE's and TAESD's 3x3 convs compute (openPipeline's choice; the
+ * browser engine passes none: direct); the UNet's is `options.speed.convAlgorithm`.
  */
 export function assemblePipeline(
   model: LoadedModel,
@@ -139,6 +156,7 @@ export function assemblePipeline(
     sequential: options.memory?.lowMemory ?? false,
     reason: options.memory?.lowMemory === undefined ? "default" : "asked for",
   },
+  codecConvAlgorithms: CodecConvAlgorithms = {},
 ): OpenedPipeline {
   const unetOptions = unetSettings(model, options);
   checkedPrecision(options);
@@ -182,6 +200,7 @@ export function assemblePipeline(
     decoder: options.speed?.decoder ?? "vae",
     tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
     quantization: vaeQuantization,
+    convAlgorithms: checkedCodecAlgorithms(codecConvAlgorithms),
   });
 
   const lowMemory = loading.sequential;

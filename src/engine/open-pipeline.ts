@@ -17,7 +17,7 @@ import { loadModel } from "../weights/load-model.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import { applyLoras, refuseLorasOnOnnx } from "./apply-loras.js";
 import { assemblePipeline, checkedPrecision, type OpenedPipeline } from "./assemble-pipeline.js";
-import { chooseConvAlgorithm } from "./conv-algorithm-choice.js";
+import { chooseConvAlgorithms } from "./conv-algorithm-choice.js";
 import { DeviceResidentFeeds } from "./device-resident-feeds.js";
 import { diskGraphSessions } from "./disk-graph-sessions.js";
 import type { EngineOptions } from "./engine-options.js";
@@ -132,16 +132,21 @@ async function assemble(model: LoadedModel, options: EngineOptions): Promise<Ope
     options.runtime?.executionProviders,
     gpuAdapterInfo,
   );
-  const convAlgorithm = chooseConvAlgorithm(options.speed?.convAlgorithm, {
+  const convAlgorithms = chooseConvAlgorithms(options.speed?.convAlgorithm, {
     executionProviders: options.runtime?.executionProviders,
     unetQuantization: options.speed?.unetQuantization ?? "none",
     attentionQuantization: options.speed?.attentionQuantization ?? "none",
+    vaeQuantization: options.speed?.vaeQuantization ?? "none",
     precision: checkedPrecision(options),
     totalMemoryBytes: totalmem(),
   });
-  const speed = { ...options.speed, convAlgorithm: convAlgorithm.algorithm };
-  const opened = assemblePipeline(model, ctx, tokenizer, merged, { ...options, speed }, loading);
-  return { ...opened, convAlgorithm };
+  const speed = { ...options.speed, convAlgorithm: convAlgorithms.unet.algorithm };
+  const opened = assemblePipeline(model, ctx, tokenizer, merged, { ...options, speed }, loading, {
+    vaeDecoder: convAlgorithms.vaeDecoder.algorithm,
+    vaeEncoder: convAlgorithms.vaeEncoder.algorithm,
+    taesdDecoder: convAlgorithms.taesdDecoder.algorithm,
+  });
+  return { ...opened, convAlgorithm: convAlgorithms.unet, convAlgorithms };
 }
 
 let sharedCache: GraphCache | undefined;

@@ -6,6 +6,7 @@
 
 import type { VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
+import type { CodecConvAlgorithms } from "./conv-algorithm-choice.js";
 import type { DecoderKind } from "./engine-options.js";
 import type { LazySession } from "./lazy-session.js";
 import type { NetworkContext } from "./networks/network-factory.js";
@@ -20,6 +21,8 @@ export interface VaeSetup {
   tileLatentSize: number;
   /** int8 convs in the full VAE's decoder (validated by the caller). */
   quantization: VaeQuantization;
+  /** The VAE's and TAESD's 3x3 conv algorithms (conv-algorithm-choice.ts); absent: direct. */
+  convAlgorithms?: CodecConvAlgorithms;
 }
 
 export interface OpenedVae {
@@ -46,14 +49,19 @@ function vaeParts(model: LoadedModel, ctx: NetworkContext, settings: VaeSettings
 }
 
 export function openVae(model: LoadedModel, ctx: NetworkContext, setup: VaeSetup): OpenedVae {
-  const vae = vaeParts(model, ctx, { quantization: setup.quantization });
+  const algorithms = setup.convAlgorithms ?? {};
+  const vae = vaeParts(model, ctx, {
+    quantization: setup.quantization,
+    decoderConvAlgorithm: algorithms.vaeDecoder,
+    encoderConvAlgorithm: algorithms.vaeEncoder,
+  });
   const taesd: DecoderPart | undefined =
     model.taesd &&
     buildNetwork(
       NETWORK_FACTORIES.taesd,
       { kind: "weights", weights: { component: model.taesd, weights: model.taesd.weights } },
       ctx,
-      {},
+      { convAlgorithm: algorithms.taesdDecoder },
     );
   let decoder = vae.decoder;
   if (setup.decoder === "taesd") {

@@ -40,6 +40,8 @@ export interface LayerContext {
   readonly convAlgorithm?: ConvAlgorithm;
   /** The layers run at the network's lowest resolution (the UNet's deepest level); conv-algorithm.ts. */
   readonly deepestLevel?: boolean;
+  /** The layers run at the image's own resolution (the VAE's outermost level); conv-algorithm.ts. */
+  readonly fullResolution?: boolean;
   /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
   readonly int8Attention?: boolean;
 }
@@ -79,7 +81,7 @@ export function conv2d(
   const pad = options.padding ?? Math.floor(kh / 2);
   const stride = options.stride ?? 1;
   const hasBias = ctx.weights.has(`${key}.bias`);
-  const tile = winogradTileFor(ctx.convAlgorithm, dims, stride, pad, ctx.deepestLevel);
+  const tile = winogradTileFor(ctx.convAlgorithm, dims, stride, pad, ctx.deepestLevel, ctx.fullResolution);
   if (tile) {
     return winogradConv3x3(ctx.b, {
       x,

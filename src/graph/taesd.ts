@@ -14,6 +14,7 @@
  */
 import type { TaesdConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { conv2d, type LayerContext, upsampleNearest } from "./layers.js";
@@ -41,6 +42,9 @@ export interface TaesdGraphOptions {
   readonly weightStorage?: WeightStorage;
   /** "fp16": fp16 weights and activations, float32 where unsafe (float16-compute.ts); default "fp32". */
   readonly computePrecision?: ComputePrecision;
+  /** How the stride-1 3x3 convs compute (conv-algorithm.ts); default "direct". All of TAESD's are 64→64
+   * (or 3/4-channel) kernels, small enough for F(4×4, 3×3) under every Winograd form. */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export function buildTaesdEncoderGraph(
@@ -49,7 +53,7 @@ export function buildTaesdEncoderGraph(
   options: TaesdGraphOptions = {},
 ): GraphBuilder {
   const b = new GraphBuilder("taesd_encoder", { weightStorage: options.weightStorage });
-  const ctx: LayerContext = { b, weights, attention: "matmul" };
+  const ctx: LayerContext = { b, weights, attention: "matmul", convAlgorithm: options.convAlgorithm };
   const x = b.input(TAESD_ENCODER_INPUT, "float32", ["batch", 3, "height", "width"]);
 
   // [−1, 1] → [0, 1], as x.add(1).div(2)
@@ -76,7 +80,7 @@ export function buildTaesdDecoderGraph(
   options: TaesdGraphOptions = {},
 ): GraphBuilder {
   const b = new GraphBuilder("taesd_decoder", { weightStorage: options.weightStorage });
-  const ctx: LayerContext = { b, weights, attention: "matmul" };
+  const ctx: LayerContext = { b, weights, attention: "matmul", convAlgorithm: options.convAlgorithm };
   const z = b.input(TAESD_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
 
   // soft clamp to (−3, 3): torch.tanh(x / 3) * 3

@@ -16,6 +16,7 @@
  */
 import type { VaeConfig } from "../weights/architecture/model-config.js";
 import type { WeightSource } from "../weights/weight-source.js";
+import type { ConvAlgorithm } from "./conv-algorithm.js";
 import { type ComputePrecision, withPrecision } from "./float16-compute.js";
 import { GraphBuilder } from "./graph-builder.js";
 import {
@@ -41,6 +42,9 @@ export interface VaeGraphOptions {
   readonly quantization?: VaeQuantization;
   /** Width of the int8 weight codes: 8 (default) or 7 for CPUs without VNNI (see quantize.ts). */
   readonly int8WeightBits?: 7 | 8;
+  /** How the stride-1 3x3 float convs compute (conv-algorithm.ts); default "direct". SD's VAE kernels (at
+   * most 512→512) all take F(4×4, 3×3) under the F4 forms; no level is marked deepest. int8 convs stay int8. */
+  readonly convAlgorithm?: ConvAlgorithm;
 }
 
 export const VAE_DECODER_INPUT = "latent_sample";
@@ -126,7 +130,14 @@ function context(
   options: VaeGraphOptions,
   int8?: LayerContext["int8"],
 ): VaeContext {
-  return { b, weights, config, attention: options.attention ?? "matmul", int8 };
+  return {
+    b,
+    weights,
+    config,
+    attention: options.attention ?? "matmul",
+    int8,
+    convAlgorithm: options.convAlgorithm,
+  };
 }
 
 export function buildVaeDecoderGraph(
@@ -140,18 +151,22 @@ export function buildVaeDecoderGraph(
   const blocks = config.blockOutChannels;
   const z = b.input(VAE_DECODER_INPUT, "float32", ["batch", config.latentChannels, "height", "width"]);
 
+  // the last up block, the upsampler conv before it and conv_out run at the image's size
+  const full: VaeContext = { ...ctx, fullResolution: true };
+  const last = blocks.length - 1;
   let h = conv2d(ctx, "post_quant_conv", z);
   h = conv2d(ctx, "decoder.conv_in", h);
   h = midBlock(ctx, "decoder.mid_block", h, blocks[blocks.length - 1]);
   for (let i = 0; i < blocks.length; i++) {
     for (let j = 0; j < config.layersPerBlock + 1; j++)
-      h = resnet(ctx, `decoder.up_blocks.${i}.resnets.${j}`, h);
-    if (i < blocks.length - 1) {
+      h = resnet(i === last ? full : ctx, `decoder.up_blocks.${i}.resnets.${j}`, h);
+    if (i < last) {
       const key = `decoder.up_blocks.${i}.upsamplers.0`;
-      h = b.scope(key, () => conv2d(ctx, `${key}.conv`, upsampleNearest(b, h, 2)));
+      const at = i === last - 1 ? full : ctx;
+      h = b.scope(key, () => conv2d(at, `${key}.conv`, upsampleNearest(b, h, 2)));
     }
   }
-  h = conv2d(ctx, "decoder.conv_out", silu(b, norm(ctx, "decoder.conv_norm_out", h)));
+  h = conv2d(full, "decoder.conv_out", silu(b, norm(ctx, "decoder.conv_norm_out", h)));
   const factor = 2 ** (blocks.length - 1);
   b.output(h, VAE_DECODER_OUTPUT, "float32", [
     "batch",
@@ -173,10 +188,12 @@ export function buildVaeEncoderGraph(
   const latent = config.latentChannels;
   const x = b.input(VAE_ENCODER_INPUT, "float32", ["batch", config.inChannels, "height", "width"]);
 
-  let h = conv2d(ctx, "encoder.conv_in", x);
+  // conv_in and the first down block's resnets run at the image's size
+  const full: VaeContext = { ...ctx, fullResolution: true };
+  let h = conv2d(full, "encoder.conv_in", x);
   for (let i = 0; i < blocks.length; i++) {
     for (let j = 0; j < config.layersPerBlock; j++)
-      h = resnet(ctx, `encoder.down_blocks.${i}.resnets.${j}`, h);
+      h = resnet(i === 0 ? full : ctx, `encoder.down_blocks.${i}.resnets.${j}`, h);
     if (i < blocks.length - 1) h = downsample(ctx, `encoder.down_blocks.${i}.downsamplers.0`, h);
   }
   h = midBlock(ctx, "encoder.mid_block", h, blocks[blocks.length - 1]);

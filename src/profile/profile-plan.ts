@@ -70,6 +70,8 @@ export interface ProfileSettings {
   readonly int8WeightBits: 7 | 8;
   /** The UNet's 3x3 convs, as the engine would choose them (engine/conv-algorithm-choice.ts). */
   readonly convAlgorithm: ConvAlgorithm;
+  /** The full VAE decoder's 3x3 convs, as the engine would choose them; unset: direct (TAESD's always are). */
+  readonly vaeDecoderConvAlgorithm?: ConvAlgorithm;
   /** 1 = off. */
   readonly deepCacheInterval: number;
   readonly decoder: "vae" | "taesd";
@@ -200,6 +202,7 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
         buildVaeDecoderGraph(arch.vae.weights, arch.vae.config, {
           attention: attentionFor(s, "vae"),
           weightStorage: arch.vae.weightStorage,
+          convAlgorithm: s.vaeDecoderConvAlgorithm,
         });
   const tiles = decoderTiles(h, w, s.tileLatentSize);
   for (const tile of tiles) {

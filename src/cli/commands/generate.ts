@@ -259,7 +259,7 @@ export function registerGenerateCommand(program: Command): void {
     .addOption(
       new Option(
         "--conv-algorithm <kind>",
-        "the UNet's 3x3 convs: direct (onnxruntime's Conv) or Winograd in the graph (more memory; docs/benchmarks.md has the speed, memory and error). Default: winograd-f4-shallow for a float UNet on the CPU with 16 GiB of RAM or more, else direct",
+        "3x3 convs of the UNet, VAE and TAESD: direct (onnxruntime's Conv) or Winograd in the graph (more memory; docs/benchmarks.md has the speed, memory and error). Default, per network: winograd-f4-shallow for a float UNet and winograd-f4-wide for the VAE decoder on the CPU with 16 GiB of RAM or more, else direct; TAESD direct",
       ).choices([...CONV_ALGORITHMS]),
     )
     .option(

@@ -6,6 +6,7 @@
  * kept (graph-sessions.ts: the disk cache in Node, the page's store in the browser), so a new
  * backend or variant reaches every network without a branch in openPipeline.
  */
+import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
 import type { AttentionKind, FusedOp } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
@@ -114,6 +115,14 @@ export function variantGraphOptions(
       ? { attentionHeadsPerSlice: ctx.variant.unetAttentionHeadsPerSlice }
       : {}),
   };
+}
+
+/**
+ * A conv algorithm as a graph option and cache-key part: none for "direct" (or unset), so a direct
+ * graph keeps the key it had before the option existed and every Winograd form gets its own.
+ */
+export function convAlgorithmOption(algorithm: ConvAlgorithm | undefined): { convAlgorithm?: ConvAlgorithm } {
+  return algorithm && algorithm !== "direct" ? { convAlgorithm: algorithm } : {};
 }
 
 /**

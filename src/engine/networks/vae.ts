@@ -2,6 +2,8 @@
  * The full VAE (AutoencoderKL): decoder and encoder built from weights, or an ONNX folder's
  * vae_decoder and vae_encoder. Its parts are put together with TAESD and tiling in open-vae.ts.
  */
+
+import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import {
   buildVaeDecoderGraph,
   buildVaeEncoderGraph,
@@ -17,6 +19,7 @@ import type { LazySession } from "../lazy-session.js";
 import type { VaeDecoderIo, VaeEncoderIo } from "../session-networks.js";
 import {
   builtGraphSession,
+  convAlgorithmOption,
   type NetworkFactory,
   onnxFolderSession,
   variantGraphOptions,
@@ -48,18 +51,25 @@ const SD1_SCALING_FACTOR = 0.18215;
 export interface VaeSettings {
   /** int8 decoder convs (validated by the caller); the encoder stays float32. */
   readonly quantization: VaeQuantization;
+  /** The decoder's and encoder's stride-1 3x3 convs (graph/conv-algorithm.ts); absent: direct. */
+  readonly decoderConvAlgorithm?: ConvAlgorithm;
+  readonly encoderConvAlgorithm?: ConvAlgorithm;
 }
 
 export type VaeFactory = NetworkFactory<VaeConfig, OnnxVae, VaeSettings, VaeParts>;
 
 export const AUTOENCODER_KL: VaeFactory = {
   name: "vae",
-  fromWeights(source, ctx, { quantization }) {
+  fromWeights(source, ctx, { quantization, decoderConvAlgorithm, encoderConvAlgorithm }) {
     const { config } = source.component;
-    const options = variantGraphOptions(ctx, source, "vae");
-    // "none" stays out of the key, so the float decoder keeps its cache entry (as for the UNet)
-    const decoderOptions =
-      quantization === "none" ? options : { ...options, quantization, int8WeightBits: ctx.int8WeightBits() };
+    const variant = variantGraphOptions(ctx, source, "vae");
+    // "none" and "direct" stay out of the key, so the float direct graphs keep their cache entries
+    const decoderOptions = {
+      ...variant,
+      ...(quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() }),
+      ...convAlgorithmOption(decoderConvAlgorithm),
+    };
+    const options = { ...variant, ...convAlgorithmOption(encoderConvAlgorithm) };
     const decoder = builtGraphSession(ctx, source, "vae_decoder", decoderOptions, () =>
       buildVaeDecoderGraph(source.weights, config, decoderOptions),
     );
@@ -84,6 +94,7 @@ export const AUTOENCODER_KL: VaeFactory = {
       scalingFactor: config.scalingFactor,
     };
   },
+  // an ONNX folder's graphs run as they are: their convs stay as exported, whatever the choice
   fromOnnx({ decoder, encoder }, ctx, { quantization }) {
     if (quantization !== "none") {
       throw new Error(
