@@ -127,7 +127,7 @@ export function builtGraphSession(
   kind: string,
   keyOptions: object,
   build: () => GraphBuilder,
-  memory: Pick<SessionOptions, "cpuMemArena"> = {},
+  memory: Pick<SessionOptions, "cpuMemArena" | "memPattern"> = {},
 ): LazySession {
   const { component, lora } = source;
   const request = {

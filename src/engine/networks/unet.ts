@@ -34,6 +34,13 @@ export interface UNetSettings {
   readonly convAlgorithm?: ConvAlgorithm;
 }
 
+/**
+ * The UNet's sessions (the full graph and DeepCache's shallow branch) keep onnxruntime's memory pool
+ * but plan no memory pattern: with one, the pool holds the first run's tensors and then the planned
+ * block beside them. MEASURED: docs/benchmarks.md "The server's peak memory (session 9)".
+ */
+const UNET_SESSION_MEMORY = { memPattern: false } as const;
+
 export type UNetFactory = NetworkFactory<UNetConfig, OnnxComponent, UNetSettings, BuiltNetwork<UNetNetwork>>;
 
 export const SD_UNET: UNetFactory = {
@@ -54,8 +61,13 @@ export const SD_UNET: UNetFactory = {
         : {}),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
-    const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>
-      buildUNetGraph(source.weights, config, { ...options, deepFeature }),
+    const full = builtGraphSession(
+      ctx,
+      source,
+      "unet",
+      { ...options, deepFeature },
+      () => buildUNetGraph(source.weights, config, { ...options, deepFeature }),
+      UNET_SESSION_MEMORY,
     );
     const io = {
       sample: UNET_INPUTS.sample,
@@ -75,8 +87,13 @@ export const SD_UNET: UNetFactory = {
       );
       return { network, sessions: [full] };
     }
-    const shallow = builtGraphSession(ctx, source, "unet_shallow", options, () =>
-      buildShallowUNetGraph(source.weights, config, options),
+    const shallow = builtGraphSession(
+      ctx,
+      source,
+      "unet_shallow",
+      options,
+      () => buildShallowUNetGraph(source.weights, config, options),
+      UNET_SESSION_MEMORY,
     );
     const halves = new SessionDeepCacheUNet(
       full,
