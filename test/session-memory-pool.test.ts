@@ -78,9 +78,9 @@ describe("memory pools", () => {
     assert.deepEqual(images[1], images[0]);
   });
 
-  it("the UNet's sessions (full and DeepCache's shallow branch) plan no memory pattern; the same image as with it", async () => {
+  it("the UNet's sessions plan no memory pattern and DeepCache's shallow branch is freed after each image's UNet stage; the same images", async () => {
     const fast = { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" } as const;
-    const run = async (runtime: OptionsRuntime) => {
+    const run = async (runtime: OptionsRuntime, seeds = [3, 4]) => {
       const pipeline = await openPipeline(fixturePath("models", "tiny-sd15"), {
         taesd: fixturePath("models", "tiny-taesd"),
         speed: fast,
@@ -89,7 +89,7 @@ describe("memory pools", () => {
       try {
         // 4 steps: full, shallow, shallow, full; two images, as a server makes them
         const images: Uint8Array[] = [];
-        for (const seed of [3, 4]) {
+        for (const seed of seeds) {
           const [out] = await generate(pipeline.models, {
             prompt: "a red ball",
             sampler: "Euler",
@@ -114,6 +114,13 @@ describe("memory pools", () => {
       { text_encoder: undefined, unet: false, unet_shallow: false, taesd_decoder: undefined },
       "memPattern per session",
     );
+    // DeepCache's shallow branch is freed after each image's UNet stage and created again for the next
+    const kinds = engine.created.map((c) => c.kind);
+    assert.equal(kinds.filter((k) => k === "unet").length, 1, "the full UNet's session stays");
+    assert.equal(kinds.filter((k) => k === "unet_shallow").length, 2, "the shallow branch's, once per image");
+    // the second image, made after that release, is the one a fresh pipeline makes first
+    const [fresh] = await run(new OptionsRuntime(), [4]);
+    assert.deepEqual(planned[1], fresh, "the second image after the shallow branch came back");
     // every session with onnxruntime's memory pattern, as before
     const withPattern = await run(new OptionsRuntime({ memPattern: true }));
     assert.equal(planned.length, 2);

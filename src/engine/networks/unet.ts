@@ -102,7 +102,13 @@ export const SD_UNET: UNetFactory = {
       { ...io, feature: UNET_DEEP_FEATURE },
       ctx.residentFeeds,
     );
-    return { network: new DeepCacheUNet(halves, deepCacheInterval), sessions: [full, shallow] };
+    return {
+      network: new DeepCacheUNet(halves, deepCacheInterval),
+      sessions: [full, shallow],
+      // its pool (~0.2 GB at 512x512) would stay beside the full UNet's while TAESD decodes, the
+      // moment the server's peak was (docs/benchmarks.md "The server's peak memory (session 9)")
+      releasedAfterStage: [shallow],
+    };
   },
   fromOnnx(component, ctx, settings) {
     if (
