@@ -15,6 +15,7 @@ import { SessionUNet } from "../session-networks.js";
 import {
   type BuiltNetwork,
   builtGraphSession,
+  type NetworkContext,
   type NetworkFactory,
   onnxFolderSession,
   variantGraphOptions,
@@ -40,6 +41,10 @@ export interface UNetSettings {
  * block beside them. MEASURED: docs/benchmarks.md "The server's peak memory (session 9)".
  */
 const UNET_SESSION_MEMORY = { memPattern: false } as const;
+
+function onCpuOnly(ctx: NetworkContext): boolean {
+  return (ctx.target.session.executionProviders ?? ["cpu"]).every((p) => p === "cpu");
+}
 
 export type UNetFactory = NetworkFactory<UNetConfig, OnnxComponent, UNetSettings, BuiltNetwork<UNetNetwork>>;
 
@@ -105,9 +110,10 @@ export const SD_UNET: UNetFactory = {
     return {
       network: new DeepCacheUNet(halves, deepCacheInterval),
       sessions: [full, shallow],
-      // its pool (~0.2 GB at 512x512) would stay beside the full UNet's while TAESD decodes, the
-      // moment the server's peak was (docs/benchmarks.md "The server's peak memory (session 9)")
-      releasedAfterStage: [shallow],
+      // on the CPU its pool (~0.2 GB at 512x512) would stay beside the full UNet's while TAESD
+      // decodes, the moment the server's peak was (docs/benchmarks.md "The server's peak memory
+      // (session 9)"); a GPU session is dearer to create again and holds no process memory
+      ...(onCpuOnly(ctx) ? { releasedAfterStage: [shallow] } : {}),
     };
   },
   fromOnnx(component, ctx, settings) {
