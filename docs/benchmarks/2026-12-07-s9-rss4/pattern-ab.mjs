@@ -22,7 +22,8 @@ for (const [name, pattern] of [["pattern", true], ["nopattern", false]]) {
 }
 const a = sessions.pattern;
 const meta = Object.fromEntries(a.inputMetadata.map((m) => [m.name, m.shape]));
-const dims = { sample: [1, 4, 64, 64], timestep: [1], encoder_hidden_states: [1, 77, 768] };
+// the shallow branch's deep feature as the full 512x512 UNet gives it (640 channels at 64x64)
+const dims = { sample: [1, 4, 64, 64], timestep: [1], encoder_hidden_states: [1, 77, 768], deep_feature: [1, 640, 64, 64] };
 const feeds = Object.fromEntries(a.inputNames.map((n, i) => [n, f32(dims[n] ?? meta[n].map((d) => (typeof d === "number" ? d : 1)), i)]));
 console.log(`feeds ${Object.entries(feeds).map(([k, v]) => `${k} ${v.dims.join("x")}`).join(", ")}`);
 const times = { pattern: [], nopattern: [] };

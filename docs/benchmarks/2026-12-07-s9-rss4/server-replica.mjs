@@ -35,7 +35,7 @@ for (let i = 0; i < Number(images); i++) {
   for (let step = 0; step < 4; step++) {
     if (step % 3 === 0) {
       const out = await timed(`unet run ${i}.${step}`, () => unet.run(unetFeeds(step)));
-      feature = out[unet.outputNames.find((n) => n !== unet.outputNames[0])];
+      feature = out[featureName];
     } else await timed(`shallow run ${i}.${step}`, () => shallow.run({ ...unetFeeds(step), [featureName]: feature }));
   }
   await timed(`taesd run ${i}`, () => taesd.run({ [taesd.inputNames[0]]: f32([1, 4, 64, 64], i) }));
