@@ -10,5 +10,9 @@ for side in branch main; do
   cp /work/bench/rss4/j3s2-$side.json /work/wt/rss4/docs/benchmarks/2026-12-07-s9-rss4/ 2>/dev/null
 done
 date -u; uptime
-cd /work/wt/rss4 && node docs/benchmarks/2026-12-07-s9-rss4/memory-trace.mjs /work/wt/rss4 /work/bench/rss4/cache 4 2 unetQuantization=int8,decoder=taesd,deepCacheInterval=3 > docs/benchmarks/2026-12-07-s9-rss4/trace-branch.tsv 2>docs/benchmarks/2026-12-07-s9-rss4/trace-branch.err
+cd /work/wt/rss4
+for v in base unet-nopattern+shallow-nopattern unet-nopattern+shallow-nopattern+taesd-nopattern; do
+  node docs/benchmarks/2026-12-07-s9-rss4/server-replica.mjs /work/wt/rss4 /work/bench/rss4/cache $v 2 >> docs/benchmarks/2026-12-07-s9-rss4/replica.txt 2>&1
+done
+node docs/benchmarks/2026-12-07-s9-rss4/memory-trace.mjs /work/wt/rss4 /work/bench/rss4/cache 4 2 unetQuantization=int8,decoder=taesd,deepCacheInterval=3 > docs/benchmarks/2026-12-07-s9-rss4/trace-branch.tsv 2>docs/benchmarks/2026-12-07-s9-rss4/trace-branch.err
 date -u; uptime
