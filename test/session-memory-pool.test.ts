@@ -15,11 +15,16 @@ import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { ModelSource, Runtime, Session, SessionOptions } from "../src/runtime/runtime.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
-/** onnxruntime-node, keeping each session's options by its cache entry's kind. */
+/**
+ * onnxruntime-node, keeping each session's options by its cache entry's kind; `override`, when
+ * given, replaces some of them (a session as main created it, for the same-image check).
+ */
 class OptionsRuntime implements Runtime {
   readonly name = "options";
   private readonly inner = onnxruntimeNode();
   readonly created: { kind: string; options: SessionOptions }[] = [];
+
+  constructor(private readonly override: Partial<SessionOptions> = {}) {}
   readonly optimizedModelFingerprint = (o?: SessionOptions) => this.inner.optimizedModelFingerprint?.(o);
   readonly optimizedModelLoadOptions = (o?: SessionOptions) =>
     this.inner.optimizedModelLoadOptions?.(o) ?? o ?? {};
@@ -31,7 +36,7 @@ class OptionsRuntime implements Runtime {
   createSession(model: ModelSource, options: SessionOptions = {}): Promise<Session> {
     const kind = "path" in model ? basename(dirname(model.path)).replace(/-[0-9a-f]{32}$/, "") : "in-memory";
     this.created.push({ kind, options });
-    return this.inner.createSession(model, options);
+    return this.inner.createSession(model, { ...options, ...this.override });
   }
 }
 
@@ -71,5 +76,55 @@ describe("memory pools", () => {
       );
     }
     assert.deepEqual(images[1], images[0]);
+  });
+
+  it("the UNet's sessions plan no memory pattern and DeepCache's shallow branch is freed after each image's UNet stage; the same images", async () => {
+    const fast = { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" } as const;
+    const run = async (runtime: OptionsRuntime, seeds = [3, 4]) => {
+      const pipeline = await openPipeline(fixturePath("models", "tiny-sd15"), {
+        taesd: fixturePath("models", "tiny-taesd"),
+        speed: fast,
+        runtime: { backend: runtime, threads: 1, cache: new GraphCache(root) },
+      });
+      try {
+        // 4 steps: full, shallow, shallow, full; two images, as a server makes them
+        const images: Uint8Array[] = [];
+        for (const seed of seeds) {
+          const [out] = await generate(pipeline.models, {
+            prompt: "a red ball",
+            sampler: "Euler",
+            steps: 4,
+            guidance: 1,
+            seed,
+            width: 64,
+            height: 64,
+          });
+          images.push(out.image.data);
+        }
+        return images;
+      } finally {
+        await pipeline.close();
+      }
+    };
+    const engine = new OptionsRuntime();
+    const planned = await run(engine);
+    const byKind = Object.fromEntries(engine.created.map((c) => [c.kind, c.options.memPattern]));
+    assert.deepEqual(
+      byKind,
+      { text_encoder: undefined, unet: false, unet_shallow: false, taesd_decoder: undefined },
+      "memPattern per session",
+    );
+    // DeepCache's shallow branch is freed after each image's UNet stage and created again for the next
+    const kinds = engine.created.map((c) => c.kind);
+    assert.equal(kinds.filter((k) => k === "unet").length, 1, "the full UNet's session stays");
+    assert.equal(kinds.filter((k) => k === "unet_shallow").length, 2, "the shallow branch's, once per image");
+    // the second image, made after that release, is the one a fresh pipeline makes first
+    const [fresh] = await run(new OptionsRuntime(), [4]);
+    assert.deepEqual(planned[1], fresh, "the second image after the shallow branch came back");
+    // every session with onnxruntime's memory pattern, as before
+    const withPattern = await run(new OptionsRuntime({ memPattern: true }));
+    assert.equal(planned.length, 2);
+    for (const [i, image] of planned.entries()) assert.deepEqual(image, withPattern[i], `image ${i}`);
+    assert.notDeepEqual(planned[0], planned[1], "two seeds, two images");
   });
 });

@@ -236,7 +236,7 @@ export class OnnxruntimeNode implements Runtime {
       executionMode: "sequential",
       graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
       enableCpuMemArena: options.cpuMemArena ?? true,
-      enableMemPattern: true,
+      enableMemPattern: options.memPattern ?? true,
       logSeverityLevel: options.logSeverityLevel ?? 3,
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
       ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),

@@ -83,6 +83,13 @@ export interface SessionOptions {
    * back after each run: less memory held between runs, for a little more time allocating.
    */
   readonly cpuMemArena?: boolean;
+  /**
+   * Plan each run's intermediate tensors as one block, laid out from the first run's allocations
+   * (onnxruntime's memory pattern; default true). false allocates them one by one from the pool (or
+   * the system without one): a pool then holds the most the run had live at once rather than the
+   * first run's allocations plus the planned block. Either way the same numbers.
+   */
+  readonly memPattern?: boolean;
   /** Default "all" (includes the NCHWc conv layout on x86). */
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
   /**

@@ -68,6 +68,12 @@ export interface NetworkWeights<C> {
 export interface BuiltNetwork<N> {
   readonly network: N;
   readonly sessions: readonly LazySession[];
+  /**
+   * Those of `sessions` that the network's stage frees when it ends even while networks stay
+   * loaded (a server): DeepCache's shallow branch, whose memory pool would otherwise sit beside
+   * the full UNet's through the decode. Created again on the next image's first use.
+   */
+  readonly releasedAfterStage?: readonly LazySession[];
 }
 
 /**
@@ -136,7 +142,7 @@ export function builtGraphSession(
   kind: string,
   keyOptions: object,
   build: () => GraphBuilder,
-  memory: Pick<SessionOptions, "cpuMemArena"> = {},
+  memory: Pick<SessionOptions, "cpuMemArena" | "memPattern"> = {},
 ): LazySession {
   const { component, lora } = source;
   const request = {

@@ -15,6 +15,7 @@ import { SessionUNet } from "../session-networks.js";
 import {
   type BuiltNetwork,
   builtGraphSession,
+  type NetworkContext,
   type NetworkFactory,
   onnxFolderSession,
   variantGraphOptions,
@@ -32,6 +33,17 @@ export interface UNetSettings {
   readonly inpainting: boolean;
   /** Stride-1 3x3 convs (graph/conv-algorithm.ts); "direct" stays out of the cache key. */
   readonly convAlgorithm?: ConvAlgorithm;
+}
+
+/**
+ * The UNet's sessions (the full graph and DeepCache's shallow branch) keep onnxruntime's memory pool
+ * but plan no memory pattern: with one, the pool holds the first run's tensors and then the planned
+ * block beside them. MEASURED: docs/benchmarks.md "The server's peak memory (session 9)".
+ */
+const UNET_SESSION_MEMORY = { memPattern: false } as const;
+
+function onCpuOnly(ctx: NetworkContext): boolean {
+  return (ctx.target.session.executionProviders ?? ["cpu"]).every((p) => p === "cpu");
 }
 
 export type UNetFactory = NetworkFactory<UNetConfig, OnnxComponent, UNetSettings, BuiltNetwork<UNetNetwork>>;
@@ -54,8 +66,13 @@ export const SD_UNET: UNetFactory = {
         : {}),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
-    const full = builtGraphSession(ctx, source, "unet", { ...options, deepFeature }, () =>
-      buildUNetGraph(source.weights, config, { ...options, deepFeature }),
+    const full = builtGraphSession(
+      ctx,
+      source,
+      "unet",
+      { ...options, deepFeature },
+      () => buildUNetGraph(source.weights, config, { ...options, deepFeature }),
+      UNET_SESSION_MEMORY,
     );
     const io = {
       sample: UNET_INPUTS.sample,
@@ -75,8 +92,13 @@ export const SD_UNET: UNetFactory = {
       );
       return { network, sessions: [full] };
     }
-    const shallow = builtGraphSession(ctx, source, "unet_shallow", options, () =>
-      buildShallowUNetGraph(source.weights, config, options),
+    const shallow = builtGraphSession(
+      ctx,
+      source,
+      "unet_shallow",
+      options,
+      () => buildShallowUNetGraph(source.weights, config, options),
+      UNET_SESSION_MEMORY,
     );
     const halves = new SessionDeepCacheUNet(
       full,
@@ -85,7 +107,14 @@ export const SD_UNET: UNetFactory = {
       { ...io, feature: UNET_DEEP_FEATURE },
       ctx.residentFeeds,
     );
-    return { network: new DeepCacheUNet(halves, deepCacheInterval), sessions: [full, shallow] };
+    return {
+      network: new DeepCacheUNet(halves, deepCacheInterval),
+      sessions: [full, shallow],
+      // on the CPU its pool (~0.2 GB at 512x512) would stay beside the full UNet's while TAESD
+      // decodes, the moment the server's peak was (docs/benchmarks.md "The server's peak memory
+      // (session 9)"); a GPU session is dearer to create again and holds no process memory
+      ...(onCpuOnly(ctx) ? { releasedAfterStage: [shallow] } : {}),
+    };
   },
   fromOnnx(component, ctx, settings) {
     if (
