@@ -197,6 +197,8 @@ export class OnnxruntimeNode implements Runtime {
       cpu: cpuFeatureFingerprint(),
       level: options.graphOptimizationLevel ?? "all",
       config,
+      // an entry with prepacked weights is another file layout: never read as one without, nor back
+      ...(options.savePrepackedWeights ? { prepackedWeights: true } : {}),
     });
   }
 
@@ -254,6 +256,9 @@ export class OnnxruntimeNode implements Runtime {
       config["session.optimized_model_external_initializers_file_name"] ??=
         `${basename(options.optimizedModelFilePath)}.data`;
       config["session.optimized_model_external_initializers_min_size_in_bytes"] ??= "1024";
+      // the packed weights go to the same file; a session over the saved model maps them (no packing)
+      if (options.savePrepackedWeights)
+        config["session.save_external_prepacked_constant_initializers"] ??= "1";
     }
     // the Node binding turns `extra`'s keys into session config entries (dotted names pass as they are)
     if (Object.keys(config).length > 0) ortOptions.extra = config;
