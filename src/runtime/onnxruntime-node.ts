@@ -3,12 +3,13 @@
  * to ORT execution providers, turns ORT tensors into plain typed arrays and back.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 // must run before onnxruntime-node loads: see the module
 import "./onnxruntime-telemetry.js";
 import * as ort from "onnxruntime-node";
+import { misalignedPrepackedBlobs } from "./prepacked-blob-offsets.js";
 import {
   type DeviceTensor,
   ExecutionProviderError,
@@ -270,6 +271,16 @@ export class OnnxruntimeNode implements Runtime {
               ...ortOptions,
               externalData: model.externalData?.map((f) => ({ path: f.path, data: f.data })),
             });
+      const saved = options.optimizedModelFilePath;
+      if (saved && options.savePrepackedWeights && misalignedPrepackedBlobs(readFileSync(saved)) > 0) {
+        // a blob a later session would map misaligned crashes it (prepacked-blob-offsets.ts): this
+        // model is saved again without them (its session then packs at load, as without the option)
+        await session.release();
+        const dataFile = config["session.optimized_model_external_initializers_file_name"];
+        rmSync(saved, { force: true });
+        if (dataFile) rmSync(join(dirname(saved), dataFile), { force: true });
+        return await this.createSession(model, { ...options, savePrepackedWeights: false });
+      }
       return new OrtSession(session, profilePrefix, deviceOutputs);
     } catch (err) {
       const gpu = providers.filter((p) => p !== "cpu");

@@ -54,8 +54,9 @@ export const SD_UNET: UNetFactory = {
         : {}),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
-    // packing the int8 weights was most of a warm start's UNet session creation: its saved optimised
-    // model keeps them packed (+0.94 GB of disk at SD1.5 size; the fp32 UNet gained nothing from it)
+    // the int8 UNet's saved optimised model keeps its weights packed: a warm start maps them instead
+    // of packing (SD1.5: 1.69 -> 1.34 s of CPU, +0.94 GB of disk; docs/benchmarks.md, same numbers);
+    // the fp32 UNet gained nothing from it
     const saved = quantization === "none" ? {} : { savePrepackedWeights: true };
     const full = builtGraphSession(
       ctx,
