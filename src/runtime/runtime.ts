@@ -95,6 +95,8 @@ export interface SessionOptions {
    * `session.save_external_prepacked_constant_initializers`), so a session over the saved model maps
    * them instead of packing them again. Same kernels on the same bytes, so the same numbers; more
    * disk. Worth it where packing is much of the creation (the int8 UNet), not for the fp32 UNet.
+   * A runtime that finds the saved blobs unusable (onnxruntime: one a mapping would misalign) saves
+   * the model again without them.
    */
   readonly savePrepackedWeights?: boolean;
   /**
