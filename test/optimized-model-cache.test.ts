@@ -11,6 +11,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -25,6 +26,7 @@ import {
   optimizedModelKey,
 } from "../src/cache/optimized-model-cache.js";
 import { createGraphSession } from "../src/engine/graph-session.js";
+import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT } from "../src/graph/unet.js";
 import { createRandomSource } from "../src/rng/index.js";
 import { cpuFeatureFingerprint, onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
@@ -255,6 +257,55 @@ describe("saved optimised models", () => {
   });
 });
 
+describe("saved optimised models with prepacked weights (the tiny int8 UNet)", () => {
+  const root = mkdtempSync(join(tmpdir(), "sdlite-prepacked-"));
+  const weights = SafetensorsWeightSource.open(weightsFile);
+  after(() => {
+    weights.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const graphs = new GraphCache(root);
+  const optimized = new OptimizedModelCache(root);
+  const int8 = { quantization: "int8" as const, int8WeightBits: int8WeightBitsForThisCpu() };
+  const key = graphCacheKey({ kind: "unet", weights: [fileIdentity(weightsFile)], config, options: int8 });
+  const build = () => buildUNetGraph(weights, config, { attention: "mha", ...int8 });
+  const open = (runtime: Runtime, session: SessionOptions, saveOptimized?: boolean) =>
+    createGraphSession(runtime, build, { cache: { cache: graphs, key }, session, saveOptimized });
+  const plainOptions: SessionOptions = { intraOpNumThreads: 1 };
+  const prepackedOptions: SessionOptions = { intraOpNumThreads: 1, savePrepackedWeights: true };
+  const entryDir = (options: SessionOptions) =>
+    join(optimized.dir, optimizedModelKey(key, onnxruntimeNode().optimizedModelFingerprint!(options)!));
+  const dataSize = (options: SessionOptions) =>
+    statSync(join(entryDir(options), `${OPTIMIZED_MODEL_FILE}.data`)).size;
+
+  it("keeps the packed weights in their own entry, and a session over it gives the plain session's numbers bit for bit", async () => {
+    const runtime = new RecordingRuntime();
+    const plain = await output(await open(runtime, plainOptions, false));
+    // saved without and with the packed weights, then each loaded by a later session
+    const savedPlain = await output(await open(runtime, plainOptions));
+    const savedPrepacked = await output(await open(runtime, prepackedOptions));
+    assert.equal(
+      runtime.created[2].options?.savePrepackedWeights,
+      true,
+      "the saving session was asked for the packed weights",
+    );
+    assert.ok(runtime.created[2].options?.optimizedModelFilePath);
+    assert.notEqual(entryDir(prepackedOptions), entryDir(plainOptions), "an entry of its own");
+    // the packed copies go to the weights file beside the original int8 weights (the int8 MatMuls' B)
+    assert.ok(
+      dataSize(prepackedOptions) > dataSize(plainOptions),
+      `prepacked ${dataSize(prepackedOptions)} B > plain ${dataSize(plainOptions)} B`,
+    );
+    const loadedPlain = await output(await open(runtime, plainOptions));
+    const loadedPrepacked = await output(await open(runtime, prepackedOptions));
+    assert.equal(runtime.created[3].path, join(entryDir(plainOptions), OPTIMIZED_MODEL_FILE));
+    assert.equal(runtime.created[4].path, join(entryDir(prepackedOptions), OPTIMIZED_MODEL_FILE));
+    assert.equal(runtime.created[4].options?.graphOptimizationLevel, "disabled");
+    for (const [name, out] of Object.entries({ savedPlain, savedPrepacked, loadedPlain, loadedPrepacked }))
+      assert.deepEqual(out, plain, `${name}: bit-identical to the plain session`);
+  });
+});
+
 describe("onnxruntime-node's optimised-model fingerprint", () => {
   const runtime = onnxruntimeNode();
   const ortVersion = JSON.parse(
@@ -277,6 +328,15 @@ describe("onnxruntime-node's optimised-model fingerprint", () => {
       runtime.optimizedModelFingerprint!({ intraOpNumThreads: 1 }),
       runtime.optimizedModelFingerprint!({ intraOpNumThreads: 2 }),
       "threads do not change the optimised graph",
+    );
+    assert.equal(
+      runtime.optimizedModelFingerprint!({ savePrepackedWeights: false }),
+      runtime.optimizedModelFingerprint!(),
+    );
+    assert.notEqual(
+      runtime.optimizedModelFingerprint!({ savePrepackedWeights: true }),
+      runtime.optimizedModelFingerprint!(),
+      "an entry with prepacked weights is never read as one without, nor the other way",
     );
   });
 

@@ -3,12 +3,13 @@
  * to ORT execution providers, turns ORT tensors into plain typed arrays and back.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 // must run before onnxruntime-node loads: see the module
 import "./onnxruntime-telemetry.js";
 import * as ort from "onnxruntime-node";
+import { misalignedPrepackedBlobs } from "./prepacked-blob-offsets.js";
 import {
   type DeviceTensor,
   ExecutionProviderError,
@@ -197,6 +198,8 @@ export class OnnxruntimeNode implements Runtime {
       cpu: cpuFeatureFingerprint(),
       level: options.graphOptimizationLevel ?? "all",
       config,
+      // an entry with prepacked weights is another file layout: never read as one without, nor back
+      ...(options.savePrepackedWeights ? { prepackedWeights: true } : {}),
     });
   }
 
@@ -254,6 +257,9 @@ export class OnnxruntimeNode implements Runtime {
       config["session.optimized_model_external_initializers_file_name"] ??=
         `${basename(options.optimizedModelFilePath)}.data`;
       config["session.optimized_model_external_initializers_min_size_in_bytes"] ??= "1024";
+      // the packed weights go to the same file; a session over the saved model maps them (no packing)
+      if (options.savePrepackedWeights)
+        config["session.save_external_prepacked_constant_initializers"] ??= "1";
     }
     // the Node binding turns `extra`'s keys into session config entries (dotted names pass as they are)
     if (Object.keys(config).length > 0) ortOptions.extra = config;
@@ -265,6 +271,16 @@ export class OnnxruntimeNode implements Runtime {
               ...ortOptions,
               externalData: model.externalData?.map((f) => ({ path: f.path, data: f.data })),
             });
+      const saved = options.optimizedModelFilePath;
+      if (saved && options.savePrepackedWeights && misalignedPrepackedBlobs(readFileSync(saved)) > 0) {
+        // a blob a later session would map misaligned crashes it (prepacked-blob-offsets.ts): this
+        // model is saved again without them (its session then packs at load, as without the option)
+        await session.release();
+        const dataFile = config["session.optimized_model_external_initializers_file_name"];
+        rmSync(saved, { force: true });
+        if (dataFile) rmSync(join(dirname(saved), dataFile), { force: true });
+        return await this.createSession(model, { ...options, savePrepackedWeights: false });
+      }
       return new OrtSession(session, profilePrefix, deviceOutputs);
     } catch (err) {
       const gpu = providers.filter((p) => p !== "cpu");

@@ -98,6 +98,15 @@ export interface SessionOptions {
    */
   readonly optimizedModelFilePath?: string;
   /**
+   * With `optimizedModelFilePath`: also save the engine's prepacked weights (onnxruntime:
+   * `session.save_external_prepacked_constant_initializers`), so a session over the saved model maps
+   * them instead of packing them again. Same kernels on the same bytes, so the same numbers; more
+   * disk. Worth it where packing is much of the creation (the int8 UNet), not for the fp32 UNet.
+   * A runtime that finds the saved blobs unusable (onnxruntime: one a mapping would misalign) saves
+   * the model again without them.
+   */
+  readonly savePrepackedWeights?: boolean;
+  /**
    * Engine-specific settings by name (onnxruntime: session config entries such as
    * "session.disable_prepacking": "1"). Unknown names are ignored by the engine.
    */

@@ -134,7 +134,8 @@ export function convAlgorithmOption(algorithm: ConvAlgorithm | undefined): { con
 /**
  * A session over a graph built from `source`, through the graph cache. `kind` and `keyOptions`
  * (everything the build depends on besides the weights and config) make the cache key. `memory`:
- * this network's memory settings over the pipeline's session options (they shape no graph).
+ * this network's memory and saved-model settings over the pipeline's session options (they shape no
+ * graph).
  */
 export function builtGraphSession(
   ctx: NetworkContext,
@@ -142,7 +143,7 @@ export function builtGraphSession(
   kind: string,
   keyOptions: object,
   build: () => GraphBuilder,
-  memory: Pick<SessionOptions, "cpuMemArena" | "memPattern"> = {},
+  memory: Pick<SessionOptions, "cpuMemArena" | "memPattern" | "savePrepackedWeights"> = {},
 ): LazySession {
   const { component, lora } = source;
   const request = {

@@ -44,8 +44,15 @@ export const CLIP_TEXT_ENCODER: TextEncoderFactory = {
     // "none" stays out of the key, so the float graph keeps its cache entry (as for the UNet)
     const int8 = quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() };
     const options = { ...variantGraphOptions(ctx, source, "textEncoder"), ...extras, ...int8 };
-    const session = builtGraphSession(ctx, source, "text_encoder", options, () =>
-      buildTextEncoderGraph(source.weights, config, options),
+    // its saved optimised model keeps the packed MatMul weights: a warm start maps them instead of
+    // packing (SD1.5: 0.41 -> 0.23 s of CPU, +0.34 GB of disk; docs/benchmarks.md, same numbers)
+    const session = builtGraphSession(
+      ctx,
+      source,
+      "text_encoder",
+      options,
+      () => buildTextEncoderGraph(source.weights, config, options),
+      { savePrepackedWeights: true },
     );
     const network = new SessionTextEncoder(session, config.hiddenSize, {
       input: TEXT_ENCODER_INPUT,
