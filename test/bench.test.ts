@@ -718,23 +718,28 @@ describe("sdlite bench on the tiny fixture model", () => {
       "--stages",
       "image",
       "--set",
-      "decoder=taesd",
+      "decoder=taesd,lowMemory=true",
       "--compare-quality",
     );
     assert.ok(stdout.includes("### Quality"), stdout);
-    assert.match(stdout, /\| decoder=taesd +\| default \| +\d+\.\d\d dB \|/);
+    assert.match(stdout, /\| decoder=taesd,lowMemory=true +\| default \| +\d+\.\d\d dB \|/);
     assert.deepEqual(
       result.stages.map((s: StageRow) => [s.set, s.stage, s.variant]),
       [
         ["default", "image", "timed"],
-        ["decoder=taesd", "image", "timed"],
+        ["decoder=taesd,lowMemory=true", "image", "timed"],
         ["default, seed 43", "image", "quality"],
       ],
+    );
+    // a low-memory set runs as `generate --fast` (the UNet in a worker thread), the others as the server
+    assert.deepEqual(
+      result.stages.map((s: StageRow & { outcome: { unetThread?: string } }) => s.outcome.unetThread),
+      ["main", "worker", "main"],
     );
     assert.deepEqual(
       result.quality.map((q: { set: string; versus: string }) => [q.set, q.versus]),
       [
-        ["decoder=taesd", "default"],
+        ["decoder=taesd,lowMemory=true", "default"],
         ["default, seed 43", "default"],
       ],
     );

@@ -1,4 +1,6 @@
 /** What the bench asks one stage process to run, and what it reports back (plain JSON both ways). */
+
+import type { RecordedThread } from "../runtime/recording-runtime.js";
 import type { OptionSet } from "./option-set.js";
 
 /** The stages a user can pick, in the order they run. */
@@ -76,6 +78,8 @@ export interface StageOutcome {
    * folder's UNet, which is not a cache entry.
    */
   readonly firstUnetRunAtMs?: number;
+  /** The thread the UNet's session ran in (a low-memory set's image stage: a worker, as `generate`). */
+  readonly unetThread?: RecordedThread;
   /** The warm-up run: includes loading (or building) the graphs it needs. */
   readonly first: RunTiming;
   readonly runs: readonly RunTiming[];

@@ -38,9 +38,11 @@ function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: Recordin
     runtime: {
       ...options.runtime,
       ...(recorder ? { backend: recorder } : {}),
-      // as `sdlite generate`: the image stage's UNet loads in a worker thread while the prompt is
-      // encoded (SDLITE_UNET_WORKER=0: in this thread)
-      ...(recorder && job.stage === "image" && unetWorkerWanted()
+      // a low-memory set runs as `sdlite generate --fast` does: the UNet loads in a worker thread while
+      // the prompt is encoded (SDLITE_UNET_WORKER=0: in this thread); any other set as `sdlite serve`
+      // does, in one thread (a worker's second onnxruntime environment adds ~0.1 GB to the server
+      // set's peak: docs/benchmarks.md "Issue 15's targets after session 9's work")
+      ...(recorder && job.stage === "image" && options.memory?.lowMemory && unetWorkerWanted()
         ? { unetBackend: recorder.alongside(new WorkerThreadRuntime(onnxruntimeNode())) }
         : {}),
       cache: new GraphCache(job.cacheDir),
@@ -225,15 +227,17 @@ export async function runStage(
       runs.push(run);
       onProgress({ run: i, runs: job.runs, ms: run.ms });
     }
+    const unetSession = recorder
+      ?.sessions()
+      .find((s) => cacheEntryKind(s.model) === "unet" && s.firstRunAt !== undefined);
     const image = work.lastPng?.();
     if (image && job.imageOut) writeFileSync(job.imageOut, image);
     return {
       openStartMs: opened,
       openMs,
       firstUnetEndMs: clock.firstEndMs("unet"),
-      firstUnetRunAtMs: recorder
-        ?.sessions()
-        .find((s) => cacheEntryKind(s.model) === "unet" && s.firstRunAt !== undefined)?.firstRunAt,
+      firstUnetRunAtMs: unetSession?.firstRunAt,
+      unetThread: unetSession?.thread,
       first,
       runs,
       builtGraphs: countCacheEntries(job.cacheDir) - entriesBefore,
