@@ -221,8 +221,6 @@ export function assemblePipeline(
       if (stage === "unet") resident?.dispose();
       await release(byStage[stage]);
       if (stage === "unet" && lowMemory) await vae.preview?.release();
-      // a stage's short-lived sessions go even when the networks stay loaded
-      if (stage === "unet" && !lowMemory) for (const s of unet.releasedAfterStage ?? []) await s.release();
     },
   };
   return {

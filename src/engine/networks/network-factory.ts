@@ -68,12 +68,6 @@ export interface NetworkWeights<C> {
 export interface BuiltNetwork<N> {
   readonly network: N;
   readonly sessions: readonly LazySession[];
-  /**
-   * Those of `sessions` that the network's stage frees when it ends even while networks stay
-   * loaded (a server): DeepCache's shallow branch, whose memory pool would otherwise sit beside
-   * the full UNet's through the decode. Created again on the next image's first use.
-   */
-  readonly releasedAfterStage?: readonly LazySession[];
 }
 
 /**

@@ -15,7 +15,6 @@ import { SessionUNet } from "../session-networks.js";
 import {
   type BuiltNetwork,
   builtGraphSession,
-  type NetworkContext,
   type NetworkFactory,
   onnxFolderSession,
   variantGraphOptions,
@@ -41,10 +40,6 @@ export interface UNetSettings {
  * block beside them. MEASURED: docs/benchmarks.md "The server's peak memory (session 9)".
  */
 const UNET_SESSION_MEMORY = { memPattern: false } as const;
-
-function onCpuOnly(ctx: NetworkContext): boolean {
-  return (ctx.target.session.executionProviders ?? ["cpu"]).every((p) => p === "cpu");
-}
 
 export type UNetFactory = NetworkFactory<UNetConfig, OnnxComponent, UNetSettings, BuiltNetwork<UNetNetwork>>;
 
@@ -112,14 +107,10 @@ export const SD_UNET: UNetFactory = {
       { ...io, feature: UNET_DEEP_FEATURE },
       ctx.residentFeeds,
     );
-    return {
-      network: new DeepCacheUNet(halves, deepCacheInterval),
-      sessions: [full, shallow],
-      // on the CPU its pool (~0.2 GB at 512x512) would stay beside the full UNet's while TAESD
-      // decodes, the moment the server's peak was (docs/benchmarks.md "The server's peak memory
-      // (session 9)"); a GPU session is dearer to create again and holds no process memory
-      ...(onCpuOnly(ctx) ? { releasedAfterStage: [shallow] } : {}),
-    };
+    // the shallow session stays loaded with the full one: freeing it after each image's UNet stage
+    // took ~0.15 GB off the server's peak but ~1 s onto each 4-step image (docs/benchmarks.md "The
+    // server's peak memory (session 9)")
+    return { network: new DeepCacheUNet(halves, deepCacheInterval), sessions: [full, shallow] };
   },
   fromOnnx(component, ctx, settings) {
     if (
