@@ -161,6 +161,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions, preload?: 
             resolveModelMs: built.resolvedAt,
             openPipelineMs: timings.loadMs,
             sessions: runtime.sessions(),
+            preloads: workerRuntime?.preloaded(),
           }),
         },
       };

@@ -17,6 +17,10 @@
  * canonical JSON) takes it over, so what runs is exactly what was asked for; one that asks for another
  * ends the preloaded ones (they were guesses, and wrong), and close() ends any nobody took. A preload
  * that failed is tried again by the createSession that asks for it, so its error is that caller's.
+ * A worker is never terminated while onnxruntime-node creates its session: the creation's completion
+ * would then call into a torn-down thread and abort the process ("terminate called after throwing an
+ * instance of 'Napi::Error'"), so a preload is ended once its creation has answered, and close()
+ * waits for that (at most one creation's time).
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -79,12 +83,25 @@ export interface PathSessionRequest {
   readonly options?: SessionOptions;
 }
 
+/** What became of a preload (`preloads()`), for the start-up breakdown; times are performance.now(). */
+export interface PreloadRecord {
+  readonly path: string;
+  readonly startedAt: number;
+  /** When its worker answered (session created or failed); undefined before. */
+  readyAt?: number;
+  /** Whether its session was created. */
+  created?: boolean;
+  /** Whether a createSession took it over. */
+  taken: boolean;
+}
+
 /** A worker started with its session before anyone asked for it (WorkerThreadRuntime.preload). */
 interface Preload {
   readonly key: string;
   readonly worker: Worker;
   /** The worker's first reply, or why none came (never rejects: nobody may be waiting). */
   readonly created: Promise<SessionWorkerReply | Error>;
+  readonly record: PreloadRecord;
 }
 
 /** A request before it gets its id. */
@@ -177,7 +194,10 @@ export class WorkerThreadRuntime implements Runtime {
   readonly name: string;
   private workers = 0;
   private readonly preloads: Preload[] = [];
+  /** Preloads being ended (each once its creation has answered); close() waits for them. */
+  private readonly ending: Promise<void>[] = [];
   private readonly requested: PathSessionRequest[] = [];
+  private readonly preloadRecords: PreloadRecord[] = [];
   readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
   readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
 
@@ -220,9 +240,21 @@ export class WorkerThreadRuntime implements Runtime {
   preload(request: PathSessionRequest): void {
     const key = sessionRequestKey(request, request.options);
     if (this.preloads.some((p) => p.key === key)) return;
+    const record: PreloadRecord = { path: request.path, startedAt: performance.now(), taken: false };
     const worker = this.spawn({ path: request.path }, request.options);
     worker.unref();
-    this.preloads.push({ key, worker, created: this.firstReply(worker) });
+    const created = this.firstReply(worker).then((reply) => {
+      record.readyAt = performance.now();
+      record.created = !(reply instanceof Error) && reply.type === "created";
+      return reply;
+    });
+    this.preloadRecords.push(record);
+    this.preloads.push({ key, worker, created, record });
+  }
+
+  /** Every preload so far and what became of it. */
+  preloaded(): readonly PreloadRecord[] {
+    return this.preloadRecords;
   }
 
   /** Preloaded sessions not taken over (yet), whose workers are still to be ended. */
@@ -241,13 +273,15 @@ export class WorkerThreadRuntime implements Runtime {
     const key = "path" in model ? sessionRequestKey(model, options) : undefined;
     const preloaded = this.preloads.find((p) => p.key === key);
     // the preloads were guesses at this request: the others were wrong and would only cost CPU now
-    for (const p of this.preloads.splice(0)) if (p !== preloaded) void p.worker.terminate();
+    for (const p of this.preloads.splice(0)) if (p !== preloaded) this.end(p);
     if (preloaded) {
       // awaited now, so (as a worker started for this call) it keeps the process alive meanwhile
       preloaded.worker.ref();
       const created = await preloaded.created;
-      if (!(created instanceof Error) && created.type === "created")
+      if (!(created instanceof Error) && created.type === "created") {
+        preloaded.record.taken = true;
         return new WorkerSession(preloaded.worker, created.inputNames, created.outputNames);
+      }
       // it failed before anyone asked (its file went away, …): tried again below, for this caller
       await preloaded.worker.terminate();
     }
@@ -265,7 +299,13 @@ export class WorkerThreadRuntime implements Runtime {
 
   /** Ends every preloaded session nobody took over (a run that failed before it asked). */
   async close(): Promise<void> {
-    await Promise.all(this.preloads.splice(0).map((p) => p.worker.terminate()));
+    for (const p of this.preloads.splice(0)) this.end(p);
+    await Promise.all(this.ending.splice(0));
+  }
+
+  /** Ends a preload's worker once its creation has answered (see the file's comment). */
+  private end(p: Preload): void {
+    this.ending.push(p.created.then(async () => void (await p.worker.terminate())));
   }
 
   /** A worker that creates this session now. */
