@@ -241,7 +241,12 @@ export class WorkerThreadRuntime implements Runtime {
     const key = sessionRequestKey(request, request.options);
     if (this.preloads.some((p) => p.key === key)) return;
     const record: PreloadRecord = { path: request.path, startedAt: performance.now(), taken: false };
-    const worker = this.spawn({ path: request.path }, request.options);
+    let worker: Worker;
+    try {
+      worker = this.spawn({ path: request.path }, request.options);
+    } catch {
+      return; // no worker to start (a broken installation): the request, if it comes, says why
+    }
     worker.unref();
     const created = this.firstReply(worker).then((reply) => {
       record.readyAt = performance.now();
