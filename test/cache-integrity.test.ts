@@ -4,7 +4,7 @@
  * no engine runs here.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -20,6 +20,7 @@ import {
 import { cacheInventory, checkCacheEntry, clearCache } from "../src/cache/cache-inventory.js";
 import { fileStamp, sampleOffsets } from "../src/cache/entry-digest.js";
 import { GraphCache } from "../src/cache/graph-cache.js";
+import { SessionHints } from "../src/cache/session-hints.js";
 
 const root = mkdtempSync(join(tmpdir(), "sdlite-cache-integrity-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -199,11 +200,16 @@ describe("cache entry content checks", () => {
     assert.equal(checkCacheEntry(cacheRoot, inventory.entries[0]).state, "ok");
     assert.equal(inventory.temporary.length, 1);
     assert.ok(inventory.hashFile);
+    const hints = new SessionHints(cacheRoot);
+    hints.write(SessionHints.key("a command line"), {
+      path: join(cacheRoot, "optimized", "unet-2", "model.onnx"),
+    });
     const cleared = clearCache(cacheRoot);
     assert.equal(cleared.entries, 2);
     assert.equal(cleared.keptTemporary, 1);
     const after = cacheInventory(cacheRoot);
     assert.deepEqual([after.entries, after.hashFile], [[], undefined]);
+    assert.equal(existsSync(hints.dir), false, "the start-up hints named entries that are gone");
     assert.equal(
       readFileSync(join(cacheRoot, "unrelated.txt"), "utf-8"),
       "not sdlite's",

@@ -1,7 +1,7 @@
 /**
  * --json's start-up breakdown: sessions named by their cache entry's network, where they came
  * from, the thread each lives in, and the time before the first step taken from the UNet's first run
- * (not another network's).
+ * (not another network's), and the sessions preloaded before they were asked for.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -90,5 +90,36 @@ describe("start-up breakdown", () => {
     assert.equal(b.importMs, 260);
     assert.equal(b.nodeBootstrapMs, 40);
     assert.equal(b.processMs, 3800);
+    assert.equal(b.preloads, undefined, "none without a preload");
+  });
+
+  it("lists the preloads by network: when each started, was ready, and whether it was taken", () => {
+    const b = startupBreakdown({
+      runStartedAt: 90,
+      resolveModelMs: 5,
+      openPipelineMs: 20,
+      sessions: [],
+      preloads: [
+        {
+          path: "/c/optimized/unet-0123456789abcdef0123456789abcdef/model.onnx",
+          startedAt: 100.04,
+          readyAt: 1300,
+          created: true,
+          taken: true,
+        },
+        {
+          path: "/c/optimized/text_encoder-0123456789abcdef0123456789abcdef/model.onnx",
+          startedAt: 101,
+          taken: false,
+        },
+      ],
+      bootstrapCompleteAt: 40,
+      now: 2000,
+      cpuMs: 1,
+    });
+    assert.deepEqual(b.preloads, [
+      { network: "unet", startedAtMs: 100, readyAtMs: 1300, taken: true },
+      { network: "text_encoder", startedAtMs: 101, taken: false },
+    ]);
   });
 });

@@ -5,6 +5,7 @@
  * things), and leaves a temporary folder younger than a day alone (another process may be filling
  * it).
  */
+
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -17,6 +18,7 @@ import {
 } from "./cache-entries.js";
 import { GRAPH_FORMAT_VERSION } from "./graph-cache.js";
 import { OPTIMIZED_FORMAT_VERSION } from "./optimized-model-cache.js";
+import { SessionHints } from "./session-hints.js";
 import { defaultSha256CachePath } from "./sha256-cache.js";
 
 /** The entry caches under a root, with the manifest format each writes. */
@@ -105,7 +107,7 @@ export interface ClearedCache {
   readonly keptTemporary: number;
 }
 
-/** Removes every entry, dead temporary folder and the model-hash file under `root`. */
+/** Removes every entry, dead temporary folder, the start-up hints and the model-hash file under `root`. */
 export function clearCache(root: string, now = Date.now()): ClearedCache {
   const inventory = cacheInventory(root);
   let bytes = 0;
@@ -126,5 +128,7 @@ export function clearCache(root: string, now = Date.now()): ClearedCache {
     rmSync(inventory.hashFile.path, { force: true });
     bytes += inventory.hashFile.bytes;
   }
+  // the start-up hints (session-hints.ts) name entries that are gone now
+  rmSync(new SessionHints(root).dir, { recursive: true, force: true });
   return { entries: inventory.entries.length, bytes, keptTemporary };
 }

@@ -11,7 +11,6 @@
  */
 import { createHash } from "node:crypto";
 import { rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { GraphBuilder } from "../graph/graph-builder.js";
 import type { SerializeOptions } from "../graph/onnx-model.js";
@@ -26,6 +25,7 @@ import {
   publishEntry,
   temporaryEntryDir,
 } from "./cache-entries.js";
+import { defaultCacheRoot } from "./cache-root.js";
 import {
   type FileIdentity,
   GRAPH_FORMAT_VERSION,
@@ -34,16 +34,9 @@ import {
   graphKeyText,
 } from "./graph-key.js";
 
-export { GRAPH_FORMAT_VERSION } from "./graph-key.js";
-
-/** `$SDLITE_CACHE`, else `$XDG_CACHE_HOME/sdlite`, else `~/.cache/sdlite`. */
-export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SDLITE_CACHE) return resolve(env.SDLITE_CACHE);
-  if (env.XDG_CACHE_HOME) return join(resolve(env.XDG_CACHE_HOME), "sdlite");
-  return join(homedir(), ".cache", "sdlite");
-}
-
+export { defaultCacheRoot } from "./cache-root.js";
 export type { FileIdentity } from "./graph-key.js";
+export { GRAPH_FORMAT_VERSION } from "./graph-key.js";
 
 /** Cheap identity of weight files: replacing or touching a file changes it. */
 export function fileIdentity(path: string): FileIdentity {

@@ -4,6 +4,7 @@
  * image is decoded (complete or not at all), so Ctrl-C or SIGTERM during a long --batch-count keeps
  * every finished image. Progress goes to stderr; stdout gets the files written (or one JSON object).
  */
+
 import { describeRepair } from "../cache/cache-entries.js";
 import { GraphCache } from "../cache/graph-cache.js";
 import { outputTarget, writeOutputImage } from "../image/output-target.js";
@@ -20,6 +21,7 @@ import { formatDuration, formatRate } from "./format.js";
 import { buildCliJob, type CliJob } from "./generate-job.js";
 import { createProgressReporter } from "./progress-reporter.js";
 import { startupBreakdown } from "./startup-breakdown.js";
+import type { UnetPreload } from "./unet-preload.js";
 
 /** The loader names its load option and the sidecar file; on the command line the option is --config. */
 function withConfigHint(err: unknown, o: GenerateOptions): unknown {
@@ -58,7 +60,7 @@ function engineDoc(o: GenerateOptions, { job, taesd }: CliJob) {
   };
 }
 
-export async function runGenerate(prompt: string, o: GenerateOptions): Promise<void> {
+export async function runGenerate(prompt: string, o: GenerateOptions, preload?: UnetPreload): Promise<void> {
   const started = performance.now();
   let stepsPerSecond = 0;
   const reporter = createProgressReporter(process.stderr, () => stepsPerSecond);
@@ -81,10 +83,11 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     reporter.phase(`loading ${built.resolved.name}`);
     // records each session's creation and runs for --json's start-up breakdown
     const runtime = new RecordingRuntime(onnxruntimeNode());
-    // the UNet loads in a worker thread while this one encodes the prompt (SDLITE_UNET_WORKER=0: here)
-    const unetRuntime = unetWorkerWanted()
-      ? runtime.alongside(new WorkerThreadRuntime(onnxruntimeNode()))
-      : undefined;
+    // the UNet loads in a worker thread while this one encodes the prompt (SDLITE_UNET_WORKER=0: here),
+    // or earlier: a preloaded UNet (unet-preload.ts) is taken over when it is the one asked for
+    const workerRuntime =
+      preload?.runtime ?? (unetWorkerWanted() ? new WorkerThreadRuntime(onnxruntimeNode()) : undefined);
+    const unetRuntime = workerRuntime ? runtime.alongside(workerRuntime) : undefined;
     const run = (job: GenerationJob) =>
       runGenerationJob(job, {
         signal: abort.signal,
@@ -128,6 +131,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
     reporter.finish();
     // stopped between two iterations: the job ended early without an error
     if (abort.signal.aborted) throw new Error("interrupted");
+    preload?.remember();
 
     const { timings } = result;
     const ms = (t: number) => Math.round(t * 10) / 10;
@@ -157,6 +161,7 @@ export async function runGenerate(prompt: string, o: GenerateOptions): Promise<v
             resolveModelMs: built.resolvedAt,
             openPipelineMs: timings.loadMs,
             sessions: runtime.sessions(),
+            preloads: workerRuntime?.preloaded(),
           }),
         },
       };

@@ -8,6 +8,7 @@
 import { dirname, sep } from "node:path";
 import { cacheEntryKind } from "../cache/graph-key.js";
 import type { SessionActivity } from "../runtime/recording-runtime.js";
+import type { PreloadRecord } from "../runtime/worker-thread-runtime.js";
 
 export interface SessionStartup {
   /** The network, from its model's folder: "text_encoder", "unet", "taesd_decoder", … */
@@ -23,6 +24,16 @@ export interface SessionStartup {
   readonly runs: number;
 }
 
+/** The UNet's session started before the pipeline asked for it (cli/unet-preload.ts). */
+export interface PreloadStartup {
+  readonly network: string;
+  readonly startedAtMs: number;
+  /** When its worker had created it (or failed to). */
+  readonly readyAtMs?: number;
+  /** Whether the pipeline asked for this very session and took it over. */
+  readonly taken: boolean;
+}
+
 export interface StartupBreakdown {
   /** Node itself, until it was ready to load sdlite's modules. */
   readonly nodeBootstrapMs: number;
@@ -32,6 +43,8 @@ export interface StartupBreakdown {
   /** Opening the model (headers, tokenizer, networks set up; sessions are created later). */
   readonly openPipelineMs: number;
   readonly sessions: readonly SessionStartup[];
+  /** Sessions started before they were asked for (the UNet's hint); absent when none was. */
+  readonly preloads?: readonly PreloadStartup[];
   /** From the process's start until the UNet's first run began (its session created). */
   readonly beforeFirstStepMs?: number;
   /** From the process's start until now. */
@@ -69,6 +82,7 @@ export interface StartupInputs {
   readonly resolveModelMs: number;
   readonly openPipelineMs: number;
   readonly sessions: readonly SessionActivity[];
+  readonly preloads?: readonly PreloadRecord[];
   /** Defaults: this process's clocks. */
   readonly bootstrapCompleteAt?: number;
   readonly now?: number;
@@ -87,6 +101,16 @@ export function startupBreakdown(inputs: StartupInputs): StartupBreakdown {
     resolveModelMs: round(inputs.resolveModelMs),
     openPipelineMs: round(inputs.openPipelineMs),
     sessions: inputs.sessions.map(sessionStartup),
+    ...(inputs.preloads?.length
+      ? {
+          preloads: inputs.preloads.map((p) => ({
+            network: networkOf(p.path),
+            startedAtMs: round(p.startedAt),
+            ...(p.readyAt !== undefined ? { readyAtMs: round(p.readyAt) } : {}),
+            taken: p.taken,
+          })),
+        }
+      : {}),
     ...(firstUnetRun?.firstRunAt !== undefined ? { beforeFirstStepMs: round(firstUnetRun.firstRunAt) } : {}),
     processMs: round(inputs.now ?? performance.now()),
     processCpuMs: round(inputs.cpuMs ?? (cpu.user + cpu.system) / 1000),

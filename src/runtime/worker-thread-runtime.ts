@@ -10,6 +10,17 @@
  * An error in the worker comes back as a rejected promise with the original name and message; a
  * worker that dies (a crash, an exit) rejects whatever is pending and every later call, so no call
  * waits forever. An idle worker does not keep the process alive; release() ends it.
+ *
+ * `preload(model, options)` starts a session before anyone asks for it (a fresh `sdlite generate`
+ * starts the UNet its command line loaded last time while this thread still imports sdlite and opens
+ * the model). The createSession that asks for the same model path with the same options (compared as
+ * canonical JSON) takes it over, so what runs is exactly what was asked for; one that asks for another
+ * ends the preloaded ones (they were guesses, and wrong), and close() ends any nobody took. A preload
+ * that failed is tried again by the createSession that asks for it, so its error is that caller's.
+ * A worker is never terminated while onnxruntime-node creates its session: the creation's completion
+ * would then call into a torn-down thread and abort the process ("terminate called after throwing an
+ * instance of 'Napi::Error'"), so a preload is ended once its creation has answered, and close()
+ * waits for that (at most one creation's time).
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -47,6 +58,50 @@ function workerStart(): WorkerStart {
   const tsx = import.meta.resolve("tsx/esm/api");
   const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
   return { entry: bootstrap, eval: true, file: fileURLToPath(entry) };
+}
+
+/** Canonical JSON (sorted keys, undefined left out): equal requests give equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What makes two session requests the same: the model's path and every option. */
+export function sessionRequestKey(model: { readonly path: string }, options: SessionOptions = {}): string {
+  return canonical({ path: model.path, options });
+}
+
+/** A session request by path, as `preload` takes it (and `requests()` lists them). */
+export interface PathSessionRequest {
+  readonly path: string;
+  readonly options?: SessionOptions;
+}
+
+/** What became of a preload (`preloads()`), for the start-up breakdown; times are performance.now(). */
+export interface PreloadRecord {
+  readonly path: string;
+  readonly startedAt: number;
+  /** When its worker answered (session created or failed); undefined before. */
+  readyAt?: number;
+  /** Whether its session was created. */
+  created?: boolean;
+  /** Whether a createSession took it over. */
+  taken: boolean;
+}
+
+/** A worker started with its session before anyone asked for it (WorkerThreadRuntime.preload). */
+interface Preload {
+  readonly key: string;
+  readonly worker: Worker;
+  /** The worker's first reply, or why none came (never rejects: nobody may be waiting). */
+  readonly created: Promise<SessionWorkerReply | Error>;
+  readonly record: PreloadRecord;
 }
 
 /** A request before it gets its id. */
@@ -138,6 +193,11 @@ class WorkerSession implements Session {
 export class WorkerThreadRuntime implements Runtime {
   readonly name: string;
   private workers = 0;
+  private readonly preloads: Preload[] = [];
+  /** Preloads being ended (each once its creation has answered); close() waits for them. */
+  private readonly ending: Promise<void>[] = [];
+  private readonly requested: PathSessionRequest[] = [];
+  private readonly preloadRecords: PreloadRecord[] = [];
   readonly optimizedModelFingerprint?: Runtime["optimizedModelFingerprint"];
   readonly optimizedModelLoadOptions?: Runtime["optimizedModelLoadOptions"];
 
@@ -173,8 +233,88 @@ export class WorkerThreadRuntime implements Runtime {
     return false;
   }
 
+  /**
+   * Starts creating this session in a worker now, before anyone asks for it (see the file's
+   * comment). Does not keep the process alive while it loads.
+   */
+  preload(request: PathSessionRequest): void {
+    const key = sessionRequestKey(request, request.options);
+    if (this.preloads.some((p) => p.key === key)) return;
+    const record: PreloadRecord = { path: request.path, startedAt: performance.now(), taken: false };
+    let worker: Worker;
+    try {
+      worker = this.spawn({ path: request.path }, request.options);
+    } catch {
+      return; // no worker to start (a broken installation): the request, if it comes, says why
+    }
+    worker.unref();
+    const created = this.firstReply(worker).then((reply) => {
+      record.readyAt = performance.now();
+      record.created = !(reply instanceof Error) && reply.type === "created";
+      return reply;
+    });
+    this.preloadRecords.push(record);
+    this.preloads.push({ key, worker, created, record });
+  }
+
+  /** Every preload so far and what became of it. */
+  preloaded(): readonly PreloadRecord[] {
+    return this.preloadRecords;
+  }
+
+  /** Preloaded sessions not taken over (yet), whose workers are still to be ended. */
+  pendingPreloads(): number {
+    return this.preloads.length;
+  }
+
+  /** Every createSession by path so far, in order (what a later process may preload). */
+  requests(): readonly PathSessionRequest[] {
+    return this.requested;
+  }
+
   async createSession(model: ModelSource, options?: SessionOptions): Promise<Session> {
     if (options?.deviceOutputs?.length) throw new Error("a worker-thread session has no device outputs");
+    if ("path" in model) this.requested.push({ path: model.path, ...(options ? { options } : {}) });
+    const key = "path" in model ? sessionRequestKey(model, options) : undefined;
+    const preloaded = this.preloads.find((p) => p.key === key);
+    // the preloads were guesses at this request: the others were wrong and would only cost CPU now
+    for (const p of this.preloads.splice(0)) if (p !== preloaded) this.end(p);
+    if (preloaded) {
+      // awaited now, so (as a worker started for this call) it keeps the process alive meanwhile
+      preloaded.worker.ref();
+      const created = await preloaded.created;
+      if (!(created instanceof Error) && created.type === "created") {
+        preloaded.record.taken = true;
+        return new WorkerSession(preloaded.worker, created.inputNames, created.outputNames);
+      }
+      // it failed before anyone asked (its file went away, …): tried again below, for this caller
+      await preloaded.worker.terminate();
+    }
+    const worker = this.spawn(model, options);
+    const created = await this.firstReply(worker);
+    if (created instanceof Error) throw created;
+    if (created.type !== "created") {
+      await worker.terminate();
+      throw created.type === "create-failed"
+        ? fromWorkerError(created.error)
+        : new Error("the session worker answered out of turn");
+    }
+    return new WorkerSession(worker, created.inputNames, created.outputNames);
+  }
+
+  /** Ends every preloaded session nobody took over (a run that failed before it asked). */
+  async close(): Promise<void> {
+    for (const p of this.preloads.splice(0)) this.end(p);
+    await Promise.all(this.ending.splice(0));
+  }
+
+  /** Ends a preload's worker once its creation has answered (see the file's comment). */
+  private end(p: Preload): void {
+    this.ending.push(p.created.then(async () => void (await p.worker.terminate())));
+  }
+
+  /** A worker that creates this session now. */
+  private spawn(model: ModelSource, options: SessionOptions | undefined): Worker {
     const start = this.start();
     if (start.file && !existsSync(start.file))
       throw new Error(`the session worker is missing: ${start.file}`);
@@ -186,22 +326,20 @@ export class WorkerThreadRuntime implements Runtime {
     const worker = new Worker(start.entry, { workerData: data, eval: start.eval });
     this.workers++;
     worker.once("exit", () => this.workers--);
-    const created = await new Promise<SessionWorkerReply>((resolve, reject) => {
+    return worker;
+  }
+
+  /** The worker's first message (its session created, or why not), or why none came; never rejects. */
+  private firstReply(worker: Worker): Promise<SessionWorkerReply | Error> {
+    return new Promise((resolve) => {
       const onExit = (code: number) =>
-        reject(new Error(`the session worker exited (code ${code}) before its session was created`));
-      worker.once("error", (err) => reject(new Error(`the session worker failed: ${err.message}`)));
+        resolve(new Error(`the session worker exited (code ${code}) before its session was created`));
+      worker.once("error", (err) => resolve(new Error(`the session worker failed: ${err.message}`)));
       worker.once("exit", onExit);
       worker.once("message", (reply: SessionWorkerReply) => {
         worker.off("exit", onExit);
         resolve(reply);
       });
     });
-    if (created.type !== "created") {
-      await worker.terminate();
-      throw created.type === "create-failed"
-        ? fromWorkerError(created.error)
-        : new Error("the session worker answered out of turn");
-    }
-    return new WorkerSession(worker, created.inputNames, created.outputNames);
   }
 }

@@ -108,7 +108,9 @@ export function registerCacheCommand(program: Command): void {
     .action(runVerify);
   cache
     .command("clear")
-    .description("remove every entry and the model-hash file (models and images are never touched)")
+    .description(
+      "remove every entry, the start-up hints and the model-hash file (models and images are never touched)",
+    )
     .option("--json", "one JSON object on stdout")
     .action(runClear);
 }

@@ -1,4 +1,5 @@
 /** `sdlite generate "prompt"`: txt2img, img2img (--init-image) and inpainting (--mask) into PNG files. */
+
 import { type Command, Option } from "commander";
 import { CONV_ALGORITHMS, type ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import { checkOutputTarget, outputTarget } from "../../image/output-target.js";
@@ -290,7 +291,16 @@ export function registerGenerateCommand(program: Command): void {
     .action(async (prompt: string, options: GenerateOptions) => {
       // before the model is loaded, not after the images are made
       await checkOutputTarget(outputTarget(options.output));
-      const { runGenerate } = await import("../run-generate.js"); // loads onnxruntime only for this command
-      await runGenerate(prompt, options);
+      // the UNet this command line loaded last time starts loading in its worker thread now, while
+      // the rest is imported and resolved (unet-preload.ts); onnxruntime loads only for this command
+      const { startUnetPreload } = await import("../unet-preload.js");
+      const preload = startUnetPreload(options);
+      try {
+        const { runGenerate } = await import("../run-generate.js");
+        await runGenerate(prompt, options, preload);
+      } finally {
+        // a preload nobody took (an error, Ctrl-C, another UNet asked for) ends here
+        await preload?.runtime.close();
+      }
     });
 }

@@ -1,0 +1,12 @@
+import { readFileSync } from "node:fs";
+const tag = process.argv[2];
+const dir = "/work/bench/faststart/trace";
+const lines = readFileSync(`${dir}/${tag}.stderr`, "utf8").split(/[\r\n]/).filter((l) => l.startsWith("T "));
+const ev = lines.map((l) => { const [, th, abs, rel, ...rest] = l.split(" "); return { th, abs: +abs, rel: +rel, label: rest.join(" ") }; });
+const main = ev.find((e) => e.th === "0");
+const origin = main.abs - main.rel;
+for (const e of ev) console.log(`${(e.abs - origin).toFixed(1).padStart(8)}  [${e.th}] ${e.label}`);
+const doc = JSON.parse(readFileSync(`${dir}/${tag}.json`, "utf8"));
+const s = doc.timings.startup;
+console.log(JSON.stringify({ ...s, sessions: undefined }));
+for (const x of s.sessions) console.log(JSON.stringify(x));

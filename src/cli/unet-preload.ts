@@ -1,0 +1,98 @@
+/**
+ * A fresh `sdlite generate` starts loading the UNet before it knows which UNet it needs: the session
+ * its command line loaded last time (a hint in the cache, cache/session-hints.ts) starts in the UNet's
+ * worker thread at once, while this thread imports the pipeline, resolves and opens the model and
+ * creates the text encoder. The pipeline then asks the same runtime for its UNet as always; only when
+ * it asks for exactly the hinted model file and options does it take the preloaded session over
+ * (runtime/worker-thread-runtime.ts), so the images are the same whether the guess was right or not.
+ * After a run, the UNet session it asked for becomes the hint.
+ *
+ * The hint's key is the command line minus what shapes no session (prompt, seed, steps, output, …),
+ * with the model file's identity: a changed checkpoint, or other engine options, find no hint (or a
+ * wrong one only costs the preload's CPU, ended when the pipeline asks for another).
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { type SessionHint, SessionHints } from "../cache/session-hints.js";
+import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
+import type { SessionOptions } from "../runtime/runtime.js";
+import { unetWorkerWanted } from "../runtime/unet-worker-setting.js";
+import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
+import type { GenerateOptions } from "./commands/generate.js";
+
+/** Options that change the images or the output but no session: left out of the hint's key. */
+const NOT_IN_KEY: readonly (keyof GenerateOptions)[] = [
+  "negative",
+  "seed",
+  "steps",
+  "cfg",
+  "batchCount",
+  "output",
+  "json",
+  "hiresPrompt",
+  "hiresNegative",
+];
+
+/** The model as given, with the file's identity when it is one (a changed checkpoint gets no hint). */
+function modelIdentity(model: string | undefined, cwd: string): unknown {
+  if (model === undefined) return null;
+  const path = resolve(cwd, model);
+  if (!existsSync(path)) return model; // a hub id
+  const st = statSync(path);
+  return { path, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+}
+
+/** The hint's key for these options: everything that may shape the UNet's session. */
+export function unetHintKey(o: GenerateOptions, cwd: string = process.cwd()): string {
+  const shaping = Object.fromEntries(
+    Object.entries(o)
+      .filter(([k, v]) => !(NOT_IN_KEY as readonly string[]).includes(k) && k !== "model" && v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+  return SessionHints.key(JSON.stringify({ model: modelIdentity(o.model, cwd), cwd, options: shaping }));
+}
+
+/** The UNet's worker-thread runtime of one `generate`, and what it preloaded. */
+export interface UnetPreload {
+  readonly runtime: WorkerThreadRuntime;
+  /** The hint it started from; undefined when there was none. */
+  readonly hint?: SessionHint;
+  /** Records the UNet's session of this run as the next run's hint (when it changed). */
+  remember(): void;
+}
+
+/**
+ * The UNet's worker-thread runtime (none with SDLITE_UNET_WORKER=0), its hinted session already
+ * loading. The caller ends it with `runtime.close()` whatever happens.
+ */
+export function startUnetPreload(
+  o: GenerateOptions,
+  hints: SessionHints = new SessionHints(),
+): UnetPreload | undefined {
+  if (!unetWorkerWanted()) return undefined;
+  let key: string;
+  try {
+    key = unetHintKey(o);
+  } catch {
+    return { runtime: new WorkerThreadRuntime(onnxruntimeNode()), remember: () => {} };
+  }
+  const hint = hints.read(key);
+  const runtime = new WorkerThreadRuntime(onnxruntimeNode());
+  // a hinted file that is gone is not worth a worker (the cache was cleared)
+  if (hint && existsSync(hint.path))
+    runtime.preload({ path: hint.path, options: hint.options as SessionOptions });
+  return {
+    runtime,
+    ...(hint ? { hint } : {}),
+    remember: () => {
+      const [asked] = runtime.requests();
+      // a session that saved its optimised model (a cold cache) is no hint: the next run loads that
+      if (!asked || asked.options?.optimizedModelFilePath || !existsSync(asked.path)) return;
+      const next: SessionHint = {
+        path: asked.path,
+        ...(asked.options ? { options: asked.options as Record<string, unknown> } : {}),
+      };
+      if (JSON.stringify(next) !== JSON.stringify(hint)) hints.write(key, next);
+    },
+  };
+}
