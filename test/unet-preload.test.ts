@@ -1,6 +1,7 @@
 /**
  * Starting the UNet before it is asked for: a worker-thread runtime's preloaded session is taken
- * over only by the request with the same model path and options (and gives the same outputs), a
+ * over only by the request with the same model path and options over the same files (and gives the
+ * same outputs), a
  * request for another ends it, close() ends one nobody took, a preload that failed is tried again for
  * its caller; the hints that say what to preload; and `sdlite generate` end to end: the second run of
  * a command line preloads the UNet at its start and makes the same image, a wrong hint changes
@@ -12,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   utimesSync,
   writeFileSync,
@@ -90,6 +92,22 @@ describe("worker-thread runtime: preloaded sessions", () => {
       await session.release();
       assert.equal(workers.liveWorkers(), 0);
     }
+  });
+
+  it("are not taken over when the model's files were rewritten meanwhile (a cache repair)", async () => {
+    const entry = mkdtempSync(join(dir, "entry-"));
+    const file = join(entry, "model.onnx");
+    writeFileSync(file, mixedTypesModel({ softmax: true }).bytes);
+    const workers = new WorkerThreadRuntime(inThread);
+    workers.preload({ path: file, options: { intraOpNumThreads: 1 } });
+    // the same bytes written again, as a repair does: another file (inode), the same request
+    writeFileSync(`${file}.new`, mixedTypesModel({ softmax: true }).bytes);
+    renameSync(`${file}.new`, file);
+    const session = await workers.createSession({ path: file }, { intraOpNumThreads: 1 });
+    assert.equal(workers.preloaded()[0].taken, false, "the preload read the old file");
+    assert.ok("w" in (await session.run(feeds)));
+    await session.release();
+    await waitFor(() => workers.liveWorkers() === 0, "no worker left");
   });
 
   it("are ended by close() when nobody asks for them", async () => {

@@ -17,12 +17,16 @@
  * canonical JSON) takes it over, so what runs is exactly what was asked for; one that asks for another
  * ends the preloaded ones (they were guesses, and wrong), and close() ends any nobody took. A preload
  * that failed is tried again by the createSession that asks for it, so its error is that caller's.
+ * The files a preload read (its model's folder: the model and its external data) must be the same
+ * files when it is taken over: a graph cache that repaired an entry meanwhile wrote new ones, and a
+ * session of the old bytes must not stand in for them.
  * A worker is never terminated while onnxruntime-node creates its session: the creation's completion
  * would then call into a torn-down thread and abort the process ("terminate called after throwing an
  * instance of 'Napi::Error'"), so a preload is ended once its creation has answered, and close()
  * waits for that (at most one creation's time).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions, TensorData } from "./runtime.js";
@@ -95,9 +99,30 @@ export interface PreloadRecord {
   taken: boolean;
 }
 
+/**
+ * The identity of the files beside a model (its folder: the model and its external data): name, inode,
+ * size and modification time of each; a rewritten or replaced file changes it.
+ */
+function folderIdentity(path: string): string {
+  try {
+    const folder = dirname(path);
+    return readdirSync(folder)
+      .sort()
+      .map((name) => {
+        const st = statSync(join(folder, name));
+        return `${name}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      })
+      .join("|");
+  } catch {
+    return ""; // gone or unreadable: the creation says why
+  }
+}
+
 /** A worker started with its session before anyone asked for it (WorkerThreadRuntime.preload). */
 interface Preload {
   readonly key: string;
+  /** folderIdentity() of its model when it started. */
+  readonly files: string;
   readonly worker: Worker;
   /** The worker's first reply, or why none came (never rejects: nobody may be waiting). */
   readonly created: Promise<SessionWorkerReply | Error>;
@@ -241,6 +266,7 @@ export class WorkerThreadRuntime implements Runtime {
     const key = sessionRequestKey(request, request.options);
     if (this.preloads.some((p) => p.key === key)) return;
     const record: PreloadRecord = { path: request.path, startedAt: performance.now(), taken: false };
+    const files = folderIdentity(request.path);
     let worker: Worker;
     try {
       worker = this.spawn({ path: request.path }, request.options);
@@ -254,7 +280,7 @@ export class WorkerThreadRuntime implements Runtime {
       return reply;
     });
     this.preloadRecords.push(record);
-    this.preloads.push({ key, worker, created, record });
+    this.preloads.push({ key, files, worker, created, record });
   }
 
   /** Every preload so far and what became of it. */
@@ -276,7 +302,10 @@ export class WorkerThreadRuntime implements Runtime {
     if (options?.deviceOutputs?.length) throw new Error("a worker-thread session has no device outputs");
     if ("path" in model) this.requested.push({ path: model.path, ...(options ? { options } : {}) });
     const key = "path" in model ? sessionRequestKey(model, options) : undefined;
-    const preloaded = this.preloads.find((p) => p.key === key);
+    // the same request, over the same files (not rewritten since the preload read them)
+    const preloaded = this.preloads.find(
+      (p) => p.key === key && "path" in model && p.files === folderIdentity(model.path),
+    );
     // the preloads were guesses at this request: the others were wrong and would only cost CPU now
     for (const p of this.preloads.splice(0)) if (p !== preloaded) this.end(p);
     if (preloaded) {
