@@ -4,6 +4,7 @@
  * images, and TAESD live previews when TAESD weights were given.
  */
 
+import type { TaesdQuantization } from "../graph/taesd-quantization.js";
 import type { VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import type { CodecConvAlgorithms } from "./conv-algorithm-choice.js";
@@ -21,6 +22,8 @@ export interface VaeSetup {
   tileLatentSize: number;
   /** int8 convs in the full VAE's decoder (validated by the caller). */
   quantization: VaeQuantization;
+  /** int8 convs in TAESD's decoder, for decoding and previews alike (validated by the caller); unset: none. */
+  taesdQuantization?: TaesdQuantization;
   /** The VAE's and TAESD's 3x3 conv algorithms (conv-algorithm-choice.ts); absent: direct. */
   convAlgorithms?: CodecConvAlgorithms;
 }
@@ -61,7 +64,7 @@ export function openVae(model: LoadedModel, ctx: NetworkContext, setup: VaeSetup
       NETWORK_FACTORIES.taesd,
       { kind: "weights", weights: { component: model.taesd, weights: model.taesd.weights } },
       ctx,
-      { convAlgorithm: algorithms.taesdDecoder },
+      { convAlgorithm: algorithms.taesdDecoder, quantization: setup.taesdQuantization ?? "none" },
     );
   let decoder = vae.decoder;
   if (setup.decoder === "taesd") {

@@ -14,7 +14,7 @@ export type TaesdQuantization = (typeof TAESD_QUANTIZATIONS)[number];
 
 /** The decoder's convs past the first, except the last (the one with `lastLayer`'s index). */
 function isInnerDecoderConv(key: string, lastLayer: number): boolean {
-  const m = /^decoder\.layers\.(\d+)\./.exec(key);
+  const m = /^decoder\.layers\.(\d+)(\.|$)/.exec(key);
   if (!m) return false;
   const layer = Number(m[1]);
   return layer > 0 && layer < lastLayer;
