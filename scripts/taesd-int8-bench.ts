@@ -4,7 +4,7 @@
  * onnxruntime's memory pool (the engine runs TAESD without it: engine/networks/taesd.ts), at one size
  * (512x512 by default, batch 1). Not part of `npm test`.
  *
- *   npx tsx scripts/taesd-int8-bench.ts [--taesd DIR] [--variants fp32,int8,int8slices,fp32-pool,int8-pool]
+ *   npx tsx scripts/taesd-int8-bench.ts [--taesd DIR] [--variants fp32,int8,int8slices,fp32-pool,int8-nopattern,...]
  *     [--runs 7] [--latent 64] [--work DIR] [--rss-rounds 1]
  *
  * (1) time: one process, every variant's session open side by side, decodes interleaved (round r
@@ -31,7 +31,7 @@ import { openTaesd } from "../src/weights/standalone-vae.js";
 const { values } = parseArgs({
   options: {
     taesd: { type: "string", default: "/work/bench/taesd" },
-    variants: { type: "string", default: "fp32,int8,int8slices,fp32-pool,int8-pool" },
+    variants: { type: "string", default: "fp32,int8,fp32-pool,int8-pool,fp32-nopattern,int8-nopattern" },
     runs: { type: "string", default: "7" },
     latent: { type: "string", default: "64" },
     work: { type: "string", default: "/work/bench/taesdspeed/graphs" },
@@ -43,11 +43,14 @@ const variants = values.variants.split(",");
 const latent = Number(values.latent);
 const threads = physicalCoreCount();
 
-/** "fp32" | "int8" | "int8slices" (the slices im2col), "-pool" for onnxruntime's memory pool. */
-function parse(variant: string): { graph: string; pool: boolean } {
-  const [graph, pool] = variant.split("-");
+/**
+ * "fp32" | "int8" | "int8slices" (the slices im2col), then "-pool" for onnxruntime's memory pool
+ * and/or "-nopattern" for no memory pattern (the engine's TAESD session: no pool, a pattern).
+ */
+function parse(variant: string): { graph: string; pool: boolean; pattern: boolean } {
+  const [graph, ...flags] = variant.split("-");
   if (!["fp32", "int8", "int8slices"].includes(graph)) throw new Error(`unknown variant ${variant}`);
-  return { graph, pool: pool === "pool" };
+  return { graph, pool: flags.includes("pool"), pattern: !flags.includes("nopattern") };
 }
 
 function graphPath(graph: string): string {
@@ -84,10 +87,10 @@ function input(): { dims: number[]; data: Float32Array } {
 const latents = input();
 
 async function open(variant: string): Promise<Session> {
-  const { graph, pool } = parse(variant);
+  const { graph, pool, pattern } = parse(variant);
   return onnxruntimeNode().createSession(
     { path: graphPath(graph) },
-    { intraOpNumThreads: threads, cpuMemArena: pool },
+    { intraOpNumThreads: threads, cpuMemArena: pool, memPattern: pattern },
   );
 }
 
@@ -209,14 +212,14 @@ if (values.child) {
   const { loads, rows } = await timing();
   console.log(`load average (1 min) during the rounds: ${loads.map((l) => l.toFixed(2)).join(" ")}`);
   console.log(
-    "| variant | decode (median) | range | CPU s / decode | vs fp32: max / mean |diff| (8-bit levels), PSNR | RSS after session | peak RSS (fresh process, 2 decodes) |",
+    "| variant | decode (median) | range | CPU s / decode | vs fp32: max / mean |diff| (8-bit levels), PSNR | RSS after session | peak RSS (fresh process, 2 decodes) | first decode of a fresh session (median, all rss rounds) |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const t of rows) {
     const ms = peaks.get(t.variant)!;
     const e = t.error;
     console.log(
-      `| ${t.variant} | ${t.wallS.toFixed(3)} s | ${t.wallRange[0].toFixed(3)}–${t.wallRange[1].toFixed(3)} s | ${t.cpuS.toFixed(2)} | ${e.maxLevels} / ${e.meanLevels.toFixed(3)}, ${e.psnrDb.toFixed(1)} dB | ${median(ms.map((m) => m.loadedMb)).toFixed(0)} MB | ${median(ms.map((m) => m.peakMb)).toFixed(0)} MB |`,
+      `| ${t.variant} | ${t.wallS.toFixed(3)} s | ${t.wallRange[0].toFixed(3)}–${t.wallRange[1].toFixed(3)} s | ${t.cpuS.toFixed(2)} | ${e.maxLevels} / ${e.meanLevels.toFixed(3)}, ${e.psnrDb.toFixed(1)} dB | ${median(ms.map((m) => m.loadedMb)).toFixed(0)} MB | ${median(ms.map((m) => m.peakMb)).toFixed(0)} MB | ${median(ms.map((m) => m.firstS)).toFixed(3)} s (${ms.map((m) => m.firstS.toFixed(2)).join(", ")}) |`,
     );
   }
 }

@@ -208,6 +208,9 @@ export function assemblePipeline(
     tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
     quantization: vaeQuantization,
     taesdQuantization,
+    // a decode 0.08 s faster (its first 0.14 s), for a decode-time peak the UNet's stage is far above
+    // (docs/benchmarks.md "int8 TAESD decoder"); released after the image in low-memory mode
+    taesdMemoryPool: loading.sequential,
     convAlgorithms: checkedCodecAlgorithms(codecConvAlgorithms),
   });
 

@@ -24,6 +24,11 @@ export interface VaeSetup {
   quantization: VaeQuantization;
   /** int8 convs in TAESD's decoder, for decoding and previews alike (validated by the caller); unset: none. */
   taesdQuantization?: TaesdQuantization;
+  /**
+   * TAESD's session with onnxruntime's memory pool: where sessions are released after each stage
+   * (low-memory mode), so the pool's hold ends with the image; a server keeps it off (its peak).
+   */
+  taesdMemoryPool?: boolean;
   /** The VAE's and TAESD's 3x3 conv algorithms (conv-algorithm-choice.ts); absent: direct. */
   convAlgorithms?: CodecConvAlgorithms;
 }
@@ -64,7 +69,11 @@ export function openVae(model: LoadedModel, ctx: NetworkContext, setup: VaeSetup
       NETWORK_FACTORIES.taesd,
       { kind: "weights", weights: { component: model.taesd, weights: model.taesd.weights } },
       ctx,
-      { convAlgorithm: algorithms.taesdDecoder, quantization: setup.taesdQuantization ?? "none" },
+      {
+        convAlgorithm: algorithms.taesdDecoder,
+        quantization: setup.taesdQuantization ?? "none",
+        memoryPool: setup.taesdMemoryPool ?? false,
+      },
     );
   let decoder = vae.decoder;
   if (setup.decoder === "taesd") {

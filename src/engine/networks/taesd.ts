@@ -16,6 +16,11 @@ export interface TaesdSettings {
   readonly convAlgorithm?: ConvAlgorithm;
   /** int8 decoder convs (graph/taesd-quantization.ts; validated by the caller); absent or "none": float. */
   readonly quantization?: TaesdQuantization;
+  /**
+   * Run with onnxruntime's memory pool (true) or without (absent/false, as a server wants:
+   * below). Low-memory mode releases the session after each image, so the pool's hold ends there.
+   */
+  readonly memoryPool?: boolean;
 }
 
 export type TaesdFactory = NetworkFactory<TaesdConfig, never, TaesdSettings, DecoderPart>;
@@ -33,16 +38,16 @@ export const TAESD_DECODER: TaesdFactory = {
       ...convAlgorithmOption(settings.convAlgorithm),
       ...(quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() }),
     };
-    // no memory pool: a 512x512 decode's activations (64 channels at full size) would stay held
-    // between images, and the pool grows from image to image; without it a server's int8 + TAESD
-    // process peaks at 1.85 GB instead of 2.12 GB after 3 images (docs/benchmarks.md, same image)
+    // no memory pool unless asked for (low-memory mode): a 512x512 decode's activations (64 channels at
+    // full size) would stay held between images, and the pool grows from image to image; without it a
+    // server's int8 + TAESD process peaks at 1.85 GB instead of 2.12 GB after 3 images (docs/benchmarks.md)
     const session = builtGraphSession(
       ctx,
       source,
       "taesd_decoder",
       { attention, ...storage },
       () => buildTaesdDecoderGraph(source.weights, config, storage),
-      { cpuMemArena: false },
+      { cpuMemArena: settings.memoryPool ?? false },
     );
     return {
       session,
