@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { compareImages } from "../src/bench/image-difference.js";
 import { GraphCache } from "../src/cache/graph-cache.js";
+import { buildCliJob } from "../src/cli/generate-job.js";
+import type { ProgressReporter } from "../src/cli/progress-reporter.js";
 import { diskGraphSessions } from "../src/engine/disk-graph-sessions.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
 import type { NetworkContext } from "../src/engine/networks/network-factory.js";
@@ -168,6 +170,22 @@ describe("taesdQuantization as an option", () => {
       taesd: "/t",
       speed: { decoder: "taesd" },
     });
+  });
+
+  it("--quantize-taesd reaches the job's engine settings", async () => {
+    const quiet: ProgressReporter = { phase() {}, download() {}, generation() {}, note() {}, finish() {} };
+    const build = async (quantizeTaesd: "none" | "int8") => {
+      const o = {
+        model: fixturePath("models/tiny-sd15"),
+        lora: [],
+        output: "unused",
+        taesd: modelDir,
+        quantizeTaesd,
+      };
+      return (await buildCliJob("a cat", o, quiet, new AbortController().signal, 0)).job.engine.speed;
+    };
+    assert.equal((await build("int8"))?.taesdQuantization, "int8");
+    assert.equal((await build("none"))?.taesdQuantization, undefined);
   });
 
   it("infotext names it when TAESD made the image, not for previews alone", () => {
