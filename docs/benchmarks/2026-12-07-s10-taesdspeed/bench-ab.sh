@@ -1,6 +1,7 @@
 #!/bin/sh
 # run under: flock /work/bench/heavy.lock sh docs/benchmarks/2026-12-07-s10-taesdspeed/bench-ab.sh
-# TAESD decode stage and the 1-step int8 + TAESD image, fp32 TAESD (A) vs taesdQuantization=int8 (B), A B A B.
+# TAESD decode stage and the 1-step int8 + TAESD image, fp32 TAESD (A) vs taesdQuantization=int8 (B).
+# Asked as A B A B; the bench merges repeated option sets, so it ran A then B once each (bench-ab.txt).
 # The bench dir's graph cache started as a copy of /work/bench/prepack/cache (integ's graphs).
 OUT=docs/benchmarks/2026-12-07-s10-taesdspeed
 date -u; uptime
