@@ -106,6 +106,20 @@ describe("int8 TAESD decoder (tiny-taesd vs the diffusers goldens)", () => {
     assert.equal(count(g, "MatMulIntegerToFloat"), 0);
   });
 
+  it("batch 2 at an odd, non-square size: the gathered windows follow the shape; close to fp32", async () => {
+    const dims = [2, config.latentChannels, 5, 7];
+    const data = new Float32Array(dims.reduce((a, b) => a * b)).map((_, i) => Math.sin(i * 0.37) * 1.5);
+    const run = async (s: Session) =>
+      (await s.run({ [TAESD_DECODER_INPUT]: { dims, data } }))[TAESD_DECODER_OUTPUT];
+    const fp32 = await run(sessions.fp32!);
+    const int8 = await run(sessions.int8!);
+    assert.deepEqual(int8.dims, fp32.dims);
+    const d = maxDifference(int8.data as Float32Array, fp32.data as Float32Array);
+    assert.ok(d.maxAbs > 0 && d.maxAbs < ABS_BOUND, `max |diff| ${d.maxAbs} vs fp32`);
+    const slices = await run(sessions.int8Slices!);
+    assert.equal(maxDifference(slices.data as Float32Array, int8.data as Float32Array).maxAbs, 0);
+  });
+
   for (const c of vaeCases.filter((c) => c.kind === "decode")) {
     it(`${c.id}: int8 decode differs from fp32, within the bounds of the golden; both im2cols agree`, async (t) => {
       const run = async (s: Session) =>
