@@ -1,6 +1,7 @@
 /**
  * TAESD's decoder in fp32 vs int8 convs (graph/taesd-quantization.ts; "int8slices": the int8 graph
- * with the slices im2col instead of the gathered one, graph/taesd.ts int8Im2col), each with and without
+ * with the slices im2col instead of the gathered one, graph/taesd.ts int8Im2col; "int8low": int8 below
+ * the full resolution only, int8FullResolution false), each with and without
  * onnxruntime's memory pool (the engine runs TAESD without it: engine/networks/taesd.ts), at one size
  * (512x512 by default, batch 1). Not part of `npm test`.
  *
@@ -44,12 +45,13 @@ const latent = Number(values.latent);
 const threads = physicalCoreCount();
 
 /**
- * "fp32" | "int8" | "int8slices" (the slices im2col), then "-pool" for onnxruntime's memory pool
+ * "fp32" | "int8" | "int8slices" (the slices im2col) | "int8low" (float at full resolution), then "-pool" for onnxruntime's memory pool
  * and/or "-nopattern" for no memory pattern (the engine's TAESD session: no pool, a pattern).
  */
 function parse(variant: string): { graph: string; pool: boolean; pattern: boolean } {
   const [graph, ...flags] = variant.split("-");
-  if (!["fp32", "int8", "int8slices"].includes(graph)) throw new Error(`unknown variant ${variant}`);
+  if (!["fp32", "int8", "int8slices", "int8low"].includes(graph))
+    throw new Error(`unknown variant ${variant}`);
   return { graph, pool: flags.includes("pool"), pattern: !flags.includes("nopattern") };
 }
 

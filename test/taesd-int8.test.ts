@@ -65,6 +65,7 @@ describe("int8 TAESD decoder (tiny-taesd vs the diffusers goldens)", () => {
     fp32: buildTaesdDecoderGraph(weights, config),
     int8: buildTaesdDecoderGraph(weights, config, { quantization: "int8" }),
     int8Slices: buildTaesdDecoderGraph(weights, config, { quantization: "int8", int8Im2col: "slices" }),
+    int8Low: buildTaesdDecoderGraph(weights, config, { quantization: "int8", int8FullResolution: false }),
   };
   const sessions: Partial<Record<keyof typeof graphs, Session>> = {};
   before(async () => {
@@ -89,6 +90,21 @@ describe("int8 TAESD decoder (tiny-taesd vs the diffusers goldens)", () => {
     assert.equal(count(graphs.int8Slices, "Gather"), 0);
     // channels-last between the int8 convs: one Transpose in, one out
     assert.equal(count(graphs.int8, "Transpose"), 2);
+  });
+
+  it("int8FullResolution false: the last level's convs stay Conv too; close to fp32", async () => {
+    const lastLevelConvs = 1 + 3 * config.numDecoderBlocks.at(-1)!; // the upsample's conv and the blocks'
+    assert.equal(
+      count(graphs.int8Low, "MatMulIntegerToFloat"),
+      count(graphs.int8, "MatMulIntegerToFloat") - lastLevelConvs,
+    );
+    assert.equal(count(graphs.int8Low, "Conv"), 2 + lastLevelConvs);
+    const c = vaeCases.find((c) => c.kind === "decode")!;
+    const run = async (s: Session) =>
+      (await s.run({ [TAESD_DECODER_INPUT]: goldenFeed(c.latents) }))[TAESD_DECODER_OUTPUT]
+        .data as Float32Array;
+    const d = maxDifference(await run(sessions.int8Low!), await run(sessions.fp32!));
+    assert.ok(d.maxAbs > 0 && d.maxAbs < ABS_BOUND, `max |diff| ${d.maxAbs} vs fp32`);
   });
 
   function lastConv(): number {

@@ -62,6 +62,12 @@ export interface TaesdGraphOptions {
    * Only for measuring (scripts/taesd-int8-bench.ts); the engine takes the default.
    */
   readonly int8Im2col?: "gather" | "slices";
+  /**
+   * false: the full-resolution level (the last upsample's conv and the last block) stays float32
+   * too, where int8's im2col makes the decode's peak (about 45 % of the int8 FLOPs). Default true.
+   * Only for measuring (scripts/taesd-int8-bench.ts); the engine takes the default.
+   */
+  readonly int8FullResolution?: boolean;
 }
 
 /** The index of the decoder's last conv: layers.0, a ReLU, then per level its blocks, an upsample (not
@@ -116,7 +122,20 @@ export function buildTaesdDecoderGraph(
   if (int8) {
     // the int8 convs run channels-last between the float first and last convs
     const im2col = options.int8Im2col ?? "gather";
-    h = conv2d(ctx, `decoder.layers.${lastLayer}`, int8DecoderLevels(ctx, config, h, im2col));
+    const int8Levels = levels - (options.int8FullResolution === false ? 1 : 0);
+    const [out, next] = int8DecoderLevels(ctx, config, h, im2col, int8Levels);
+    h = out;
+    let layer = next;
+    // the float rest (int8FullResolution false): the last level as the float graph has it
+    const float: LayerContext = { ...ctx, int8: undefined };
+    for (let level = int8Levels; level < levels; level++) {
+      h = upsampleNearest(b, h, 2);
+      layer++; // nn.Upsample
+      h = conv2d(float, `decoder.layers.${layer++}`, h);
+      for (let k = 0; k < config.numDecoderBlocks[level]; k++)
+        h = block(float, `decoder.layers.${layer++}`, h);
+    }
+    h = conv2d(ctx, `decoder.layers.${lastLayer}`, h);
   } else {
     let layer = 2; // layers.1 is the ReLU
     config.numDecoderBlocks.forEach((blocks, level) => {
@@ -147,7 +166,8 @@ function int8DecoderLevels(
   config: TaesdConfig,
   x: string,
   im2col: "gather" | "slices",
-): string {
+  int8Levels: number,
+): [output: string, nextLayer: number] {
   const { b } = ctx;
   let h = b.node("Transpose", [x], { perm: [0, 2, 3, 1] });
   // the im2col's source indices, made once per resolution
@@ -155,18 +175,19 @@ function int8DecoderLevels(
   let windows = windowsOf(h);
   let layer = 2;
   const levels = config.numDecoderBlocks.length;
-  config.numDecoderBlocks.forEach((blocks, level) => {
+  config.numDecoderBlocks.slice(0, int8Levels).forEach((blocks, level) => {
     for (let k = 0; k < blocks; k++) h = int8Block(ctx, `decoder.layers.${layer++}`, h, windows);
-    if (level === levels - 1) return; // the last conv follows, in float32
+    // the last conv follows, in float32 (and the float levels before it)
+    if (level === levels - 1 || level === int8Levels - 1) return;
     const [codes, scale, zero] = quantizeActivation(ctx, h);
     const up: Uint8Activation = { codes: upsampleNearest(b, codes, 2, "nhwc"), scale, zero };
     layer++; // nn.Upsample
     windows = windowsOf(up.codes);
     h = int8Conv2dNhwc(ctx, `decoder.layers.${layer++}`, up, windows);
   });
-  if (layer !== lastDecoderLayer(config))
+  if (int8Levels === levels && layer !== lastDecoderLayer(config))
     throw new Error(`TAESD decoder: ${layer} layers, not ${lastDecoderLayer(config)}`);
-  return b.node("Transpose", [h], { perm: [0, 3, 1, 2] });
+  return [b.node("Transpose", [h], { perm: [0, 3, 1, 2] }), layer];
 }
 
 /** `block` on NHWC activations with int8 convs (the skip, where there is one, too). */
