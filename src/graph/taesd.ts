@@ -63,9 +63,10 @@ export interface TaesdGraphOptions {
    */
   readonly int8Im2col?: "gather" | "slices";
   /**
-   * false: the full-resolution level (the last upsample's conv and the last block) stays float32
-   * too, where int8's im2col makes the decode's peak (about 45 % of the int8 FLOPs). Default true.
-   * Only for measuring (scripts/taesd-int8-bench.ts); the engine takes the default.
+   * false: the full-resolution level (the last upsample's conv and the last block, about 45 % of the
+   * int8 FLOPs) stays float32 too; it was measured to see whether the 512x512 im2cols make int8's
+   * higher peak (they do not: docs/benchmarks.md "Session 10"). Default true. Only for measuring
+   * (scripts/taesd-int8-bench.ts); the engine takes the default.
    */
   readonly int8FullResolution?: boolean;
 }
