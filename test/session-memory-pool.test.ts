@@ -1,6 +1,7 @@
 /**
  * TAESD's decoder runs without onnxruntime's memory pool (its full-size activations are not held
- * between images); the other networks keep theirs. Seen through the options each session is
+ * between images), except in low-memory mode, which releases it after each image; the other
+ * networks keep theirs. Seen through the options each session is
  * created with; the image is the same either way.
  */
 import assert from "node:assert/strict";
@@ -74,6 +75,38 @@ describe("memory pools", () => {
         { text_encoder: undefined, unet: undefined, taesd_decoder: false },
         `${round}: cpuMemArena per session`,
       );
+    }
+    assert.deepEqual(images[1], images[0]);
+  });
+
+  it("low-memory mode gives TAESD's decoder the memory pool (released after each image); the same image", async () => {
+    const images: Uint8Array[] = [];
+    for (const lowMemory of [false, true]) {
+      const runtime = new OptionsRuntime();
+      const pipeline = await openPipeline(fixturePath("models", "tiny-sd15"), {
+        taesd: fixturePath("models", "tiny-taesd"),
+        speed: { decoder: "taesd" },
+        memory: { lowMemory },
+        runtime: { backend: runtime, threads: 1, cache: new GraphCache(root) },
+      });
+      try {
+        const request = {
+          prompt: "a cat",
+          sampler: "Euler",
+          steps: 1,
+          guidance: 1,
+          seed: 2,
+          width: 64,
+          height: 64,
+        };
+        images.push((await generate(pipeline.models, request))[0].image.data);
+      } finally {
+        await pipeline.close();
+      }
+      const taesd = runtime.created
+        .filter((c) => c.kind === "taesd_decoder")
+        .map((c) => c.options.cpuMemArena);
+      assert.deepEqual(taesd, [lowMemory], `lowMemory ${lowMemory}: TAESD's cpuMemArena`);
     }
     assert.deepEqual(images[1], images[0]);
   });

@@ -379,6 +379,7 @@ export async function buildCliJob(
           unetQuantization: o.quantize,
           vaeQuantization: o.quantizeVae,
           textEncoderQuantization: o.quantizeTextEncoder,
+          taesdQuantization: o.quantizeTaesd,
           precision: o.precision,
           attentionQuantization: o.quantizeAttention,
           tomeRatio: tomeRatioFor(o, request, reporter),

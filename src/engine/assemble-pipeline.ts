@@ -6,6 +6,7 @@
  */
 import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
 import { COMPUTE_PRECISIONS, type ComputePrecision } from "../graph/float16-compute.js";
+import { TAESD_QUANTIZATIONS, type TaesdQuantization } from "../graph/taesd-quantization.js";
 import {
   TEXT_ENCODER_QUANTIZATIONS,
   type TextEncoderQuantization,
@@ -106,11 +107,12 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
  * error. openPipeline reads it for the graph variant; assemblePipeline checks it for every caller.
  */
 export function checkedPrecision(options: EngineOptions): ComputePrecision | undefined {
-  const { precision, unetQuantization, vaeQuantization, textEncoderQuantization } = options.speed ?? {};
+  const { precision, unetQuantization, vaeQuantization, textEncoderQuantization, taesdQuantization } =
+    options.speed ?? {};
   if (precision !== undefined && !COMPUTE_PRECISIONS.includes(precision)) {
     throw new Error(`unknown precision "${precision}" (expected ${COMPUTE_PRECISIONS.join(", ")})`);
   }
-  const quantized = [unetQuantization, vaeQuantization, textEncoderQuantization].some(
+  const quantized = [unetQuantization, vaeQuantization, textEncoderQuantization, taesdQuantization].some(
     (q) => q !== undefined && q !== "none",
   );
   if (!quantized) return precision;
@@ -170,6 +172,11 @@ export function assemblePipeline(
     VAE_QUANTIZATIONS,
     "VAE",
   );
+  const taesdQuantization: TaesdQuantization = checkedQuantization(
+    options.speed?.taesdQuantization,
+    TAESD_QUANTIZATIONS,
+    "TAESD",
+  );
   const schedulerConfig = parseSchedulerConfig(
     model.scheduler.kind === "file" ? model.scheduler.config : model.scheduler.fallback,
   );
@@ -200,6 +207,10 @@ export function assemblePipeline(
     decoder: options.speed?.decoder ?? "vae",
     tileLatentSize: options.memory?.tileLatentSize ?? DEFAULT_TILE_LATENT_SIZE,
     quantization: vaeQuantization,
+    taesdQuantization,
+    // a decode 0.08 s faster (its first 0.14 s), for a decode-time peak the UNet's stage is far above
+    // (docs/benchmarks.md "int8 TAESD decoder"); released after the image in low-memory mode
+    taesdMemoryPool: loading.sequential,
     convAlgorithms: checkedCodecAlgorithms(codecConvAlgorithms),
   });
 

@@ -10,6 +10,7 @@ import type { GraphCache } from "../cache/graph-cache.js";
 import type { ConvAlgorithm } from "../graph/conv-algorithm.js";
 import type { ComputePrecision } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
+import type { TaesdQuantization } from "../graph/taesd-quantization.js";
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import type { AttentionQuantization, UNetQuantization } from "../graph/unet-quantization.js";
 import type { VaeQuantization } from "../graph/vae-quantization.js";
@@ -107,6 +108,11 @@ export interface SpeedOptions {
   vaeQuantization?: VaeQuantization;
   /** int8 text encoder transformer linears: "none" (default) or "int8". */
   textEncoderQuantization?: TextEncoderQuantization;
+  /**
+   * int8 convs in TAESD's decoder (its 64→64 convs; the first and last stay float32): "none"
+   * (default) or "int8". Applies to TAESD's session, so to live previews too.
+   */
+  taesdQuantization?: TaesdQuantization;
   /** "vae" (quality default) or "taesd" (fast). */
   decoder?: DecoderKind;
   /**
@@ -168,6 +174,7 @@ export const ENGINE_OPTION_FIELDS: {
     tomeRatio: "number",
     vaeQuantization: "string",
     textEncoderQuantization: "string",
+    taesdQuantization: "string",
     decoder: "string",
     precision: "string",
     convAlgorithm: "string",

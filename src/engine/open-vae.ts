@@ -4,6 +4,7 @@
  * images, and TAESD live previews when TAESD weights were given.
  */
 
+import type { TaesdQuantization } from "../graph/taesd-quantization.js";
 import type { VaeQuantization } from "../graph/vae-quantization.js";
 import type { LoadedModel } from "../weights/loaded-model.js";
 import type { CodecConvAlgorithms } from "./conv-algorithm-choice.js";
@@ -21,6 +22,13 @@ export interface VaeSetup {
   tileLatentSize: number;
   /** int8 convs in the full VAE's decoder (validated by the caller). */
   quantization: VaeQuantization;
+  /** int8 convs in TAESD's decoder, for decoding and previews alike (validated by the caller); unset: none. */
+  taesdQuantization?: TaesdQuantization;
+  /**
+   * TAESD's session with onnxruntime's memory pool: where sessions are released after each stage
+   * (low-memory mode), so the pool's hold ends with the image; a server keeps it off (its peak).
+   */
+  taesdMemoryPool?: boolean;
   /** The VAE's and TAESD's 3x3 conv algorithms (conv-algorithm-choice.ts); absent: direct. */
   convAlgorithms?: CodecConvAlgorithms;
 }
@@ -61,7 +69,11 @@ export function openVae(model: LoadedModel, ctx: NetworkContext, setup: VaeSetup
       NETWORK_FACTORIES.taesd,
       { kind: "weights", weights: { component: model.taesd, weights: model.taesd.weights } },
       ctx,
-      { convAlgorithm: algorithms.taesdDecoder },
+      {
+        convAlgorithm: algorithms.taesdDecoder,
+        quantization: setup.taesdQuantization ?? "none",
+        memoryPool: setup.taesdMemoryPool ?? false,
+      },
     );
   let decoder = vae.decoder;
   if (setup.decoder === "taesd") {

@@ -20,7 +20,7 @@
  * remove layout work between int8 layers without changing an output value, but no whole-step gain
  * could be measured, so they are opt-in (the UNet's int8Fusions) and the engine builds none.
  */
-import { MS_DOMAIN } from "./graph-builder.js";
+import { type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
 import {
   convWeightToColumns,
@@ -237,16 +237,67 @@ export function int8Conv2dToNhwc(
   x: string,
   options: { stride?: number; padding?: number } = {},
 ): string {
+  return int8ConvOfCodes(ctx, key, options, () => {
+    const [xq, scale, zero] = quantizeActivation(ctx, x);
+    return { codes: ctx.b.node("Transpose", [xq], { perm: [0, 2, 3, 1] }), scale, zero };
+  });
+}
+
+/** An activation quantized per tensor to uint8 when the graph runs: codes, scale and zero point. */
+export interface Uint8Activation {
+  readonly codes: string;
+  readonly scale: string;
+  readonly zero: string;
+}
+
+/** DynamicQuantizeLinear of `x`: [codes, scale, zero point]. */
+export function quantizeActivation(ctx: LayerContext, x: string): [string, string, string] {
+  return ctx.b.nodeOutputs("DynamicQuantizeLinear", [x], {}, { outputCount: 3 }) as [string, string, string];
+}
+
+/**
+ * nn.Conv2d in int8 on a channels-last network: NHWC float32 in (or its uint8 codes, quantized per
+ * tensor, when the caller has them: a nearest upsample of the codes is the codes of the upsample),
+ * NHWC float32 out. Chained, these convs need no Transpose between them.
+ */
+export function int8Conv2dNhwc(
+  ctx: LayerContext,
+  key: string,
+  x: string | Uint8Activation,
+  options: { stride?: number; padding?: number; windows?: string } = {},
+): string {
+  return int8ConvOfCodes(ctx, key, options, () => {
+    if (typeof x !== "string") return x;
+    const [codes, scale, zero] = quantizeActivation(ctx, x);
+    return { codes, scale, zero };
+  });
+}
+
+/**
+ * The conv product of NHWC uint8 codes (`activation` adds their nodes, after the weight's): an
+ * im2col (Pad with the zero point, shifted Slices, Concat) into MatMulIntegerToFloat.
+ */
+function int8ConvOfCodes(
+  ctx: LayerContext,
+  key: string,
+  options: { stride?: number; padding?: number; windows?: string },
+  activation: () => Uint8Activation,
+): string {
   const { b } = ctx;
   const [m, c, kh, kw] = ctx.weights.shape(`${key}.weight`);
   const pad = options.padding ?? Math.floor(kh / 2);
   const stride = options.stride ?? 1;
   const w = quantizedWeight(ctx, key, [kh * kw * c, m], (q) => convWeightToColumns(q.values, m, c, kh, kw));
-
-  const [xq, xScale, xZero] = b.nodeOutputs("DynamicQuantizeLinear", [x], {}, { outputCount: 3 });
-  let nhwc = b.node("Transpose", [xq], { perm: [0, 2, 3, 1] });
+  const x = activation();
+  if (options.windows && kh === 3 && kw === 3 && pad === 1 && stride === 1) {
+    const columns = gatheredColumns(b, x, options.windows, c);
+    const inputs = [columns, w.values, x.scale, w.scales, x.zero];
+    if (ctx.weights.has(`${key}.bias`)) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
+    return b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
+  }
+  let nhwc = x.codes;
   // padding with the zero point is padding the float activation with 0
-  if (pad > 0) nhwc = b.node("Pad", [nhwc, b.constInt64([0, pad, pad, 0, 0, pad, pad, 0]), xZero]);
+  if (pad > 0) nhwc = b.node("Pad", [nhwc, b.constInt64([0, pad, pad, 0, 0, pad, pad, 0]), x.zero]);
   let columns = nhwc;
   if (kh * kw > 1 || stride > 1) {
     const windows: string[] = [];
@@ -267,9 +318,65 @@ export function int8Conv2dToNhwc(
     }
     columns = windows.length === 1 ? windows[0] : b.node("Concat", windows, { axis: 3 });
   }
-  const inputs = [columns, w.values, xScale, w.scales, xZero];
+  const inputs = [columns, w.values, x.scale, w.scales, x.zero];
   if (ctx.weights.has(`${key}.bias`)) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
   return b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
+}
+
+/**
+ * Where a stride-1 3x3 conv's im2col reads from, for NHWC activations shaped like `like` ([N, H, W, C],
+ * any element type): [H, W, 9] int64 pixel indices into the activation's H·W pixels followed by one
+ * pixel of padding (index H·W), taps in (ky, kx) order. Made once per resolution and shared by
+ * that resolution's convs (int8Conv2dNhwc's `windows`): one Gather then builds the im2col, where
+ * the Pad, nine Slices and a Concat would each copy the activation.
+ */
+export function conv3x3WindowIndices(b: GraphBuilder, like: string): string {
+  const shape = b.node("Shape", [like]);
+  const dim = (i: number) => b.node("Slice", [shape, b.constInt64([i]), b.constInt64([i + 1])]);
+  const h = dim(1);
+  const w = dim(2);
+  const range = (n: string) =>
+    b.node("Range", [
+      b.constInt64([0], []),
+      b.node("Squeeze", [n, b.constInt64([0])]),
+      b.constInt64([1], []),
+    ]);
+  const taps = [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => [dy, dx]));
+  // rows [H, 1, 9] and columns [1, W, 9] of every tap's source pixel
+  const rows = b.node("Add", [
+    b.node("Reshape", [range(h), b.constInt64([-1, 1, 1])]),
+    b.constInt64(
+      taps.map(([dy]) => dy),
+      [1, 1, 9],
+    ),
+  ]);
+  const cols = b.node("Add", [
+    b.node("Reshape", [range(w), b.constInt64([1, -1, 1])]),
+    b.constInt64(
+      taps.map(([, dx]) => dx),
+      [1, 1, 9],
+    ),
+  ]);
+  const zero = b.constInt64([0], []);
+  const inside = (v: string, n: string) =>
+    b.node("And", [
+      b.node("GreaterOrEqual", [v, zero]),
+      b.node("Less", [v, b.node("Squeeze", [n, b.constInt64([0])])]),
+    ]);
+  const valid = b.node("And", [inside(rows, h), inside(cols, w)]);
+  const flat = b.node("Add", [b.node("Mul", [rows, b.node("Squeeze", [w, b.constInt64([0])])]), cols]);
+  const padding = b.node("Squeeze", [b.node("Mul", [h, w]), b.constInt64([0])]);
+  return b.node("Where", [valid, flat, padding]);
+}
+
+/** The [N, H, W, 9·C] im2col of NHWC codes through `windows` (conv3x3WindowIndices). */
+function gatheredColumns(b: GraphBuilder, x: Uint8Activation, windows: string, channels: number): string {
+  const pixels = b.node("Reshape", [x.codes, b.constInt64([0, -1, channels])]);
+  // one pixel of the zero point after the last: where the windows reach past an edge
+  const padded = b.node("Pad", [pixels, b.constInt64([0, 0, 0, 0, 1, 0]), x.zero]);
+  const gathered = b.node("Gather", [padded, windows], { axis: 1 }); // [N, H, W, 9, C]
+  const batch = b.node("Slice", [b.node("Shape", [x.codes]), b.constInt64([0]), b.constInt64([3])]);
+  return b.node("Reshape", [gathered, b.node("Concat", [batch, b.constInt64([9 * channels])], { axis: 0 })]);
 }
 
 /**

@@ -326,9 +326,15 @@ const NEAREST_LIKE_TORCH = {
   nearest_mode: "floor",
 } as const;
 
-/** torch interpolate(x, scale_factor=factor, mode="nearest") on NCHW. */
-export function upsampleNearest(b: GraphBuilder, x: string, factor: number): string {
-  return b.node("Resize", [x, "", b.constFloat([1, 1, factor, factor])], NEAREST_LIKE_TORCH);
+/** torch interpolate(x, scale_factor=factor, mode="nearest") on NCHW (or on NHWC, any element type). */
+export function upsampleNearest(
+  b: GraphBuilder,
+  x: string,
+  factor: number,
+  layout: "nchw" | "nhwc" = "nchw",
+): string {
+  const scales = layout === "nchw" ? [1, 1, factor, factor] : [1, factor, factor, 1];
+  return b.node("Resize", [x, "", b.constFloat(scales)], NEAREST_LIKE_TORCH);
 }
 
 /** torch interpolate(x, size=like.shape[2:], mode="nearest") on NCHW: resize to another tensor's H, W. */

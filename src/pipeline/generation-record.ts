@@ -85,6 +85,10 @@ export function speedEntries(speed: RecordContext["speed"] = {}): Record<string,
     ...((speed.textEncoderQuantization ?? "none") !== "none"
       ? { "Text encoder quantization": speed.textEncoderQuantization! }
       : {}),
+    // the image's decoder only: TAESD previews alone leave the image as the full VAE made it
+    ...((speed.taesdQuantization ?? "none") !== "none" && speed.decoder === "taesd"
+      ? { "TAESD quantization": speed.taesdQuantization! }
+      : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { WEIGHT_STORAGE_CHOICES } from "../engine/weight-storage-choice.js";
 import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
 import { COMPUTE_PRECISIONS } from "../graph/float16-compute.js";
 import type { AttentionKind } from "../graph/layers.js";
+import { TAESD_QUANTIZATIONS } from "../graph/taesd-quantization.js";
 import { TEXT_ENCODER_QUANTIZATIONS } from "../graph/text-encoder-quantization.js";
 import { ATTENTION_QUANTIZATIONS, UNET_QUANTIZATIONS } from "../graph/unet-quantization.js";
 import { VAE_QUANTIZATIONS } from "../graph/vae-quantization.js";
@@ -69,6 +70,7 @@ export const JOB_ENGINE_FIELDS: {
     tomeRatio: "fraction",
     vaeQuantization: VAE_QUANTIZATIONS,
     textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
+    taesdQuantization: TAESD_QUANTIZATIONS,
     decoder: ["vae", "taesd"] satisfies DecoderKind[],
     precision: COMPUTE_PRECISIONS,
     convAlgorithm: CONV_ALGORITHMS,
@@ -213,6 +215,7 @@ export function speedSettings(
     | "unetQuantization"
     | "vaeQuantization"
     | "textEncoderQuantization"
+    | "taesdQuantization"
     | "precision"
     | "attentionQuantization"
     | "tomeRatio"
@@ -241,6 +244,10 @@ export function speedSettings(
         : {}),
       ...(explicit.textEncoderQuantization && explicit.textEncoderQuantization !== "none"
         ? { textEncoderQuantization: explicit.textEncoderQuantization }
+        : {}),
+      // TAESD's own: set only with TAESD weights at hand (decoding or previews)
+      ...(taesd && explicit.taesdQuantization && explicit.taesdQuantization !== "none"
+        ? { taesdQuantization: explicit.taesdQuantization }
         : {}),
       ...(taesd ? { decoder: speed.decoder ?? "taesd" } : {}),
       // unset: the provider's choice (fp16 on WebGPU with f16 shaders)

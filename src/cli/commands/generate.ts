@@ -45,6 +45,7 @@ export interface GenerateOptions extends InpaintCliOptions {
   quantize?: "none" | "int8-linear" | "int8";
   quantizeVae?: "none" | "int8";
   quantizeTextEncoder?: "none" | "int8";
+  quantizeTaesd?: "none" | "int8";
   quantizeAttention?: "none" | "int8";
   tome?: number;
   convAlgorithm?: ConvAlgorithm;
@@ -249,6 +250,12 @@ export function registerGenerateCommand(program: Command): void {
       new Option(
         "--quantize-text-encoder <kind>",
         "int8 text encoder transformer linears: none or int8 (not in --fast; docs/benchmarks.md has the error)",
+      ).choices(["none", "int8"]),
+    )
+    .addOption(
+      new Option(
+        "--quantize-taesd <kind>",
+        "int8 convs in TAESD's decoder (decodes and previews): none or int8 (not in --fast; docs/benchmarks.md has the error)",
       ).choices(["none", "int8"]),
     )
     .addOption(
