@@ -196,6 +196,36 @@ describe("sdlite generate --taesd org/name and --fast", () => {
     assert.ok(diff > 16, `VAE and TAESD images differ (max ${diff} levels)`);
   });
 
+  test("--quantize-taesd int8: named in --json's engine and the infotext, a near but not equal image", async () => {
+    const ws = workspace();
+    const { doc } = await generate(
+      [
+        "--quantize",
+        "int8",
+        "--deep-cache",
+        "3",
+        "--taesd",
+        TINY_TAESD,
+        "--quantize-taesd",
+        "int8",
+        "-o",
+        ws.out,
+      ],
+      ws.env,
+    );
+    assert.deepEqual(doc.engine, { ...FAST_ENGINE, taesd: { path: TINY_TAESD }, taesdQuantization: "int8" });
+    assert.equal(infotextExtra(doc)["TAESD quantization"], "int8");
+    const [a, b] = [image(doc.files[0]), image(reference.files[0])];
+    let sum = 0;
+    for (let i = 0; i < a.data.length; i++) sum += Math.abs(a.data[i] - b.data[i]);
+    const mean = sum / a.data.length;
+    // int8 products, not another decoder: every pixel near the float one (the fallback test's VAE is
+    // > 16 levels away), on average well under one level (taesd-int8.test.ts: 0.48 on the fixtures)
+    const diff = maxLevelDiff(a, b);
+    assert.ok(diff > 0 && diff <= 16, `int8 TAESD's image is at most ${diff} levels from the float one`);
+    assert.ok(mean < 1, `mean difference ${mean.toFixed(3)} levels`);
+  });
+
   test("explicit options win over --fast, and --decoder vae fetches no TAESD", async () => {
     const ws = workspace();
     hub.resetLog();

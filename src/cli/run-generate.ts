@@ -57,6 +57,7 @@ function engineDoc(o: GenerateOptions, { job, taesd }: CliJob) {
     ...(job.engine.speed?.textEncoderQuantization
       ? { textEncoderQuantization: job.engine.speed.textEncoderQuantization }
       : {}),
+    ...(job.engine.speed?.taesdQuantization ? { taesdQuantization: job.engine.speed.taesdQuantization } : {}),
   };
 }
 
