@@ -4,7 +4,7 @@
  * pipeline's network seams, with low-memory release per stage. open-pipeline.ts loads the model,
  * tokenizer and LoRAs from disk for Node; the browser engine does the same from a Blob.
  */
-import { CONV_ALGORITHMS } from "../graph/conv-algorithm.js";
+import { CONV_ALGORITHMS, type ConvAlgorithm } from "../graph/conv-algorithm.js";
 import { COMPUTE_PRECISIONS, type ComputePrecision } from "../graph/float16-compute.js";
 import { TAESD_QUANTIZATIONS, type TaesdQuantization } from "../graph/taesd-quantization.js";
 import {
@@ -78,10 +78,7 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
       `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,
     );
   }
-  const convAlgorithm = options.speed?.convAlgorithm ?? "direct";
-  if (!CONV_ALGORITHMS.includes(convAlgorithm)) {
-    throw new Error(`unknown conv algorithm "${convAlgorithm}" (expected ${CONV_ALGORITHMS.join(", ")})`);
-  }
+  const convAlgorithm = checkedConvAlgorithm(options.speed?.convAlgorithm ?? "direct");
   const attentionQuantization = checkedQuantization(
     options.speed?.attentionQuantization,
     ATTENTION_QUANTIZATIONS,
@@ -120,12 +117,16 @@ export function checkedPrecision(options: EngineOptions): ComputePrecision | und
   return "fp32";
 }
 
-function checkedCodecAlgorithms(algorithms: CodecConvAlgorithms): CodecConvAlgorithms {
-  for (const a of Object.values(algorithms)) {
-    if (a !== undefined && !CONV_ALGORITHMS.includes(a)) {
-      throw new Error(`unknown conv algorithm "${a}" (expected ${CONV_ALGORITHMS.join(", ")})`);
-    }
+/** A conv algorithm checked against its choices (the UNet's, and each image codec's). */
+function checkedConvAlgorithm<T extends ConvAlgorithm | undefined>(algorithm: T): T {
+  if (algorithm !== undefined && !CONV_ALGORITHMS.includes(algorithm)) {
+    throw new Error(`unknown conv algorithm "${algorithm}" (expected ${CONV_ALGORITHMS.join(", ")})`);
   }
+  return algorithm;
+}
+
+function checkedCodecAlgorithms(algorithms: CodecConvAlgorithms): CodecConvAlgorithms {
+  for (const a of Object.values(algorithms)) checkedConvAlgorithm(a);
   return algorithms;
 }
 

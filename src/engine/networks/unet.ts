@@ -15,6 +15,7 @@ import { SessionUNet } from "../session-networks.js";
 import {
   type BuiltNetwork,
   builtGraphSession,
+  convAlgorithmOption,
   type NetworkFactory,
   onnxFolderSession,
   variantGraphOptions,
@@ -56,9 +57,7 @@ export const SD_UNET: UNetFactory = {
       // the fused attention op is float only: int8 products need the matmul formulation
       ...(attentionQuantization === "none" ? {} : { attention: "matmul" as const, attentionQuantization }),
       ...(tomeRatio > 0 ? { tomeRatio } : {}),
-      ...(settings.convAlgorithm && settings.convAlgorithm !== "direct"
-        ? { convAlgorithm: settings.convAlgorithm }
-        : {}),
+      ...convAlgorithmOption(settings.convAlgorithm),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     // the int8 UNet's saved optimised model keeps its weights packed: a warm start maps them instead
