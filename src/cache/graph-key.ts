@@ -5,6 +5,8 @@
  * graph store key graphs alike.
  */
 
+import { canonicalJson } from "../runtime/canonical-json.js";
+
 /** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
 export const GRAPH_FORMAT_VERSION = 1;
 
@@ -12,18 +14,6 @@ export interface FileIdentity {
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
-}
-
-/** Canonical JSON (sorted object keys) so equal descriptions hash equally. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export interface GraphKeyParts {
@@ -39,7 +29,7 @@ export interface GraphKeyParts {
 
 /** What a graph's key hashes: the parts as canonical JSON, with GRAPH_FORMAT_VERSION. */
 export function graphKeyText(parts: GraphKeyParts): string {
-  return canonical({ formatVersion: GRAPH_FORMAT_VERSION, ...parts });
+  return canonicalJson({ formatVersion: GRAPH_FORMAT_VERSION, ...parts });
 }
 
 /** The key from the kind and the SHA-256 (hex) of graphKeyText: `<kind>-<32 hex digits>`. */

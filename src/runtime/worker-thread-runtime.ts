@@ -29,6 +29,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { canonicalJson } from "./canonical-json.js";
 import type { ModelSource, Runtime, Session, SessionFeed, SessionOptions, TensorData } from "./runtime.js";
 import { isDeviceTensor } from "./runtime.js";
 import {
@@ -64,21 +65,9 @@ function workerStart(): WorkerStart {
   return { entry: bootstrap, eval: true, file: fileURLToPath(entry) };
 }
 
-/** Canonical JSON (sorted keys, undefined left out): equal requests give equal text. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** What makes two session requests the same: the model's path and every option. */
 export function sessionRequestKey(model: { readonly path: string }, options: SessionOptions = {}): string {
-  return canonical({ path: model.path, options });
+  return canonicalJson({ path: model.path, options });
 }
 
 /** A session request by path, as `preload` takes it (and `requests()` lists them). */
