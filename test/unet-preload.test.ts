@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { SessionHints } from "../src/cache/session-hints.js";
 import type { GenerateOptions } from "../src/cli/commands/generate.js";
-import { unetHintKey } from "../src/cli/unet-preload.js";
+import { runBesideUnetPreload, unetHintKey } from "../src/cli/unet-preload.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { TensorData } from "../src/runtime/runtime.js";
 import { WorkerThreadRuntime } from "../src/runtime/worker-thread-runtime.js";
@@ -267,5 +267,48 @@ describe("sdlite generate: the UNet preloaded from the last run's hint", () => {
     });
     assert.equal(stopped.status, 130, describeRun(stopped));
     assert.match(stopped.stderr, /interrupted/);
+  });
+});
+
+describe("a command's work beside its UNet preload", () => {
+  /** A preload whose close() answers only when the test lets it (a creation still running). */
+  function slowPreload() {
+    let finish = () => {};
+    let closed = false;
+    const closing = new Promise<void>((resolve) => {
+      finish = () => {
+        closed = true;
+        resolve();
+      };
+    });
+    const runtime = { close: () => closing } as unknown as WorkerThreadRuntime;
+    return { preload: { runtime }, finish, isClosed: () => closed };
+  }
+
+  it("hands on an error without waiting for the preload to end, and still ends it", async () => {
+    const { preload, finish, isClosed } = slowPreload();
+    await assert.rejects(
+      runBesideUnetPreload(preload, async () => {
+        throw new Error("steps must be an integer from 1 to 1000, got 0");
+      }),
+      /steps must be/,
+    );
+    assert.equal(isClosed(), false, "the error came before the preload ended");
+    finish();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(isClosed(), true);
+  });
+
+  it("waits for the preload to end after work that succeeded", async () => {
+    const { preload, finish, isClosed } = slowPreload();
+    let settled = false;
+    const done = runBesideUnetPreload(preload, async () => {}).then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, "success waits for close()");
+    finish();
+    await done;
+    assert.equal(isClosed(), true);
   });
 });

@@ -96,3 +96,22 @@ export function startUnetPreload(
     },
   };
 }
+
+/**
+ * Runs a command's work beside its UNet preload, then ends the preload. On an error the error goes
+ * out at once: ending a preload still being created waits for its creation (about a second), and a
+ * user whose command line was wrong should not wait for that; the process exits once it has ended.
+ */
+export async function runBesideUnetPreload(
+  preload: Pick<UnetPreload, "runtime"> | undefined,
+  work: () => Promise<void>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    // a preload nobody took (an error, Ctrl-C, another UNet asked for) ends in the background
+    preload?.runtime.close().catch(() => {});
+    throw err;
+  }
+  await preload?.runtime.close();
+}

@@ -300,14 +300,11 @@ export function registerGenerateCommand(program: Command): void {
       await checkOutputTarget(outputTarget(options.output));
       // the UNet this command line loaded last time starts loading in its worker thread now, while
       // the rest is imported and resolved (unet-preload.ts); onnxruntime loads only for this command
-      const { startUnetPreload } = await import("../unet-preload.js");
+      const { runBesideUnetPreload, startUnetPreload } = await import("../unet-preload.js");
       const preload = startUnetPreload(options);
-      try {
+      await runBesideUnetPreload(preload, async () => {
         const { runGenerate } = await import("../run-generate.js");
         await runGenerate(prompt, options, preload);
-      } finally {
-        // a preload nobody took (an error, Ctrl-C, another UNet asked for) ends here
-        await preload?.runtime.close();
-      }
+      });
     });
 }
