@@ -752,6 +752,26 @@ describe("sdlite bench on the tiny fixture model", () => {
     }
     assert.ok(result.quality[1].image.includes("default-64px-seed43"), result.quality[1].image);
   });
+  it("a low-memory set's image stage preloads the UNet its last stage asked for, as a second `generate` does", () => {
+    const lowMemory = "decoder=taesd,lowMemory=true";
+    const runs = [1, 2, 3].map((i) => {
+      const { result } = sdliteBench(join(dir, `preload-${i}.json`), "--stages", "image", "--set", lowMemory);
+      const rows = result.stages.map(
+        (s: StageRow & { outcome: { unetPreloaded?: boolean; imagePath?: string } }) => s,
+      );
+      const set = rows.find((s: StageRow) => s.set === lowMemory);
+      const server = rows.find((s: StageRow) => s.set === "default");
+      return { set, server, png: readFileSync(set.outcome.imagePath) };
+    });
+    // the first run may build graphs (a cold cache leaves no hint) and the second writes the hint
+    const last = runs[2];
+    assert.equal(last.set.outcome.unetThread, "worker");
+    assert.equal(last.set.outcome.unetPreloaded, true, "the third stage process took the preloaded UNet");
+    assert.equal(last.set.outcome.builtGraphs, 0);
+    assert.equal(last.server.outcome.unetPreloaded, undefined, "a server set has no worker and no preload");
+    assert.ok(existsSync(join(dir, "bench", "cache", "hints")), "the hints live in the bench's cache");
+    assert.ok(last.png.equals(runs[1].png), "the preloaded UNet gives the same image");
+  });
   it("--baseline ort-plain and an unavailable sdcpp: baseline rows in the stage table, speed-ups from them, and why sdcpp did not run", () => {
     const broken = join(dir, "sdcpp-e2e");
     const addonDir = join(broken, "package", "prebuilds", "node-stable-diffusion-cpp-linux-x64");

@@ -80,6 +80,8 @@ export interface StageOutcome {
   readonly firstUnetRunAtMs?: number;
   /** The thread the UNet's session ran in (a low-memory set's image stage: a worker, as `generate`). */
   readonly unetThread?: RecordedThread;
+  /** Whether the UNet's session was the one preloaded from the last stage's hint (stage-unet-preload.ts). */
+  readonly unetPreloaded?: boolean;
   /** The warm-up run: includes loading (or building) the graphs it needs. */
   readonly first: RunTiming;
   readonly runs: readonly RunTiming[];

@@ -6,7 +6,7 @@
 import { processCpuMs } from "./cpu-share.js";
 import { readProcMemory } from "./proc-status.js";
 import type { StageJob, StageMessage } from "./stage-job.js";
-import { runStage } from "./stage-runners.js";
+import { startStageUnetPreload } from "./stage-unet-preload.js";
 
 function send(message: StageMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -21,20 +21,29 @@ if (!process.send) {
 }
 
 process.once("message", (job: StageJob) => {
-  runStage(job, (progress) => void send({ type: "progress", progress })).then(
-    async (outcome) => {
-      await send({
-        type: "done",
-        outcome: { ...outcome, hwmBytes: readProcMemory("self")?.hwmBytes, cpuMs: processCpuMs() },
-      });
-      process.exit(0);
-    },
-    async (err: unknown) => {
-      await send({
-        type: "failed",
-        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      });
-      process.exit(1);
-    },
-  );
+  // the hinted UNet starts loading before the pipeline's modules are imported, as in `generate`
+  const unetWorker = startStageUnetPreload(job);
+  import("./stage-runners.js")
+    .then(({ runStage }) =>
+      runStage(job, (progress) => void send({ type: "progress", progress }), unetWorker),
+    )
+    .then(
+      async (outcome) => {
+        // a preload still being created must answer before the process ends (worker-thread-runtime.ts)
+        await unetWorker?.runtime.close();
+        await send({
+          type: "done",
+          outcome: { ...outcome, hwmBytes: readProcMemory("self")?.hwmBytes, cpuMs: processCpuMs() },
+        });
+        process.exit(0);
+      },
+      async (err: unknown) => {
+        await unetWorker?.runtime.close().catch(() => {});
+        await send({
+          type: "failed",
+          message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        });
+        process.exit(1);
+      },
+    );
 });

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { GraphCache } from "../cache/graph-cache.js";
 import { cacheEntryKind } from "../cache/graph-key.js";
 import type { DecoderKind, EngineOptions } from "../engine/engine-options.js";
+import type { HintedUnetRuntime } from "../engine/hinted-unet-runtime.js";
 import { type OpenedPipeline, openPipeline } from "../engine/open-pipeline.js";
 import type { PipelineModels } from "../pipeline/generate.js";
 import { GENERATION_JOB_VERSION, type GenerationJob } from "../pipeline/generation-job.js";
@@ -15,8 +16,6 @@ import { runGenerationJob } from "../pipeline/run-generation-job.js";
 import { TorchCpuGenerator } from "../rng/index.js";
 import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
 import { RecordingRuntime } from "../runtime/recording-runtime.js";
-import { unetWorkerWanted } from "../runtime/unet-worker-setting.js";
-import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
 import { NetworkClock } from "./network-clock.js";
 import { engineOptionsFromSet } from "./option-set.js";
 import type { RunTiming, StageJob, StageOutcome, StageProgress, StartupTiming } from "./stage-job.js";
@@ -28,7 +27,12 @@ export function countCacheEntries(cacheDir: string): number {
   return readdirSync(dir).filter((name) => !name.includes(".tmp-")).length;
 }
 
-function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: RecordingRuntime): EngineOptions {
+function engineOptions(
+  job: StageJob,
+  decoder?: DecoderKind,
+  recorder?: RecordingRuntime,
+  unetWorker?: HintedUnetRuntime,
+): EngineOptions {
   const options = engineOptionsFromSet(job.options);
   // the decoder stages time one decoder each, whatever the option set's decoder
   const stageDecoder = job.stage === "vae" ? "vae" : job.stage === "taesd" ? "taesd" : undefined;
@@ -38,13 +42,11 @@ function engineOptions(job: StageJob, decoder?: DecoderKind, recorder?: Recordin
     runtime: {
       ...options.runtime,
       ...(recorder ? { backend: recorder } : {}),
-      // a low-memory set runs as `sdlite generate --fast` does: the UNet loads in a worker thread while
-      // the prompt is encoded (SDLITE_UNET_WORKER=0: in this thread); any other set as `sdlite serve`
-      // does, in one thread (a worker's second onnxruntime environment adds ~0.1 GB to the server
-      // set's peak: docs/benchmarks.md "Issue 15's targets after session 9's work")
-      ...(recorder && job.stage === "image" && options.memory?.lowMemory && unetWorkerWanted()
-        ? { unetBackend: recorder.alongside(new WorkerThreadRuntime(onnxruntimeNode())) }
-        : {}),
+      // a low-memory set runs as `sdlite generate --fast` does: the UNet loads (or was preloaded) in a
+      // worker thread while the prompt is encoded (stage-unet-preload.ts); any other set as `sdlite
+      // serve` does, in one thread (a worker's second onnxruntime environment adds ~0.1 GB to the
+      // server set's peak: docs/benchmarks.md "Issue 15's targets after session 9's work")
+      ...(recorder && unetWorker ? { unetBackend: recorder.alongside(unetWorker.runtime) } : {}),
       cache: new GraphCache(job.cacheDir),
       ...(job.threads !== undefined ? { threads: job.threads } : {}),
     },
@@ -179,13 +181,18 @@ async function runStartup(
 export async function runStage(
   job: StageJob,
   onProgress: (progress: StageProgress) => void = () => {},
+  /** The image stage's UNet worker (stage-unet-preload.ts), its hinted session perhaps loading. */
+  unetWorker?: HintedUnetRuntime,
 ): Promise<StageOutcome> {
   const entriesBefore = countCacheEntries(job.cacheDir);
   // performance.now() counts from this process's start, so this is Node's start-up and imports
   const opened = performance.now();
   // records when each session was created and first ran: the UNet's first run is the first step
   const recorder = job.stage === "startup" ? undefined : new RecordingRuntime(onnxruntimeNode());
-  const pipeline: OpenedPipeline = await openPipeline(job.modelPath, engineOptions(job, undefined, recorder));
+  const pipeline: OpenedPipeline = await openPipeline(
+    job.modelPath,
+    engineOptions(job, undefined, recorder, recorder ? unetWorker : undefined),
+  );
   const openMs = performance.now() - opened;
   try {
     if (job.stage === "startup") {
@@ -230,6 +237,7 @@ export async function runStage(
     const unetSession = recorder
       ?.sessions()
       .find((s) => cacheEntryKind(s.model) === "unet" && s.firstRunAt !== undefined);
+    unetWorker?.remember();
     const image = work.lastPng?.();
     if (image && job.imageOut) writeFileSync(job.imageOut, image);
     return {
@@ -238,6 +246,7 @@ export async function runStage(
       firstUnetEndMs: clock.firstEndMs("unet"),
       firstUnetRunAtMs: unetSession?.firstRunAt,
       unetThread: unetSession?.thread,
+      ...(unetWorker ? { unetPreloaded: unetWorker.runtime.preloaded().some((p) => p.taken) } : {}),
       first,
       runs,
       builtGraphs: countCacheEntries(job.cacheDir) - entriesBefore,

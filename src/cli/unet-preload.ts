@@ -13,11 +13,9 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type SessionHint, SessionHints } from "../cache/session-hints.js";
-import { onnxruntimeNode } from "../runtime/onnxruntime-node.js";
-import type { SessionOptions } from "../runtime/runtime.js";
+import { SessionHints } from "../cache/session-hints.js";
+import { type HintedUnetRuntime, startHintedUnetRuntime } from "../engine/hinted-unet-runtime.js";
 import { unetWorkerWanted } from "../runtime/unet-worker-setting.js";
-import { WorkerThreadRuntime } from "../runtime/worker-thread-runtime.js";
 import type { GenerateOptions } from "./commands/generate.js";
 
 /** Options that change the images or the output but no session: left out of the hint's key. */
@@ -53,13 +51,7 @@ export function unetHintKey(o: GenerateOptions, cwd: string = process.cwd()): st
 }
 
 /** The UNet's worker-thread runtime of one `generate`, and what it preloaded. */
-export interface UnetPreload {
-  readonly runtime: WorkerThreadRuntime;
-  /** The hint it started from; undefined when there was none. */
-  readonly hint?: SessionHint;
-  /** Records the UNet's session of this run as the next run's hint (when it changed). */
-  remember(): void;
-}
+export type UnetPreload = HintedUnetRuntime;
 
 /**
  * The UNet's worker-thread runtime (none with SDLITE_UNET_WORKER=0), its hinted session already
@@ -70,31 +62,13 @@ export function startUnetPreload(
   hints: SessionHints = new SessionHints(),
 ): UnetPreload | undefined {
   if (!unetWorkerWanted()) return undefined;
-  let key: string;
+  let key: string | undefined;
   try {
     key = unetHintKey(o);
   } catch {
-    return { runtime: new WorkerThreadRuntime(onnxruntimeNode()), remember: () => {} };
+    key = undefined; // the model's identity could not be read: no hint, the error comes later
   }
-  const hint = hints.read(key);
-  const runtime = new WorkerThreadRuntime(onnxruntimeNode());
-  // a hinted file that is gone is not worth a worker (the cache was cleared)
-  if (hint && existsSync(hint.path))
-    runtime.preload({ path: hint.path, options: hint.options as SessionOptions });
-  return {
-    runtime,
-    ...(hint ? { hint } : {}),
-    remember: () => {
-      const [asked] = runtime.requests();
-      // a session that saved its optimised model (a cold cache) is no hint: the next run loads that
-      if (!asked || asked.options?.optimizedModelFilePath || !existsSync(asked.path)) return;
-      const next: SessionHint = {
-        path: asked.path,
-        ...(asked.options ? { options: asked.options as Record<string, unknown> } : {}),
-      };
-      if (JSON.stringify(next) !== JSON.stringify(hint)) hints.write(key, next);
-    },
-  };
+  return startHintedUnetRuntime(key, hints);
 }
 
 /**
