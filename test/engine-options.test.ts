@@ -233,6 +233,8 @@ describe("a variant's attention per network reaches each network's graph", () =>
         quantization: "none",
         attentionQuantization: "none",
         tomeRatio: 0,
+        todoFactor: 1,
+        todoMaxDepth: 1,
         inpainting: false,
       },
     );
