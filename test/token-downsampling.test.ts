@@ -259,6 +259,19 @@ function psnr(a: Uint8Array | Uint8ClampedArray, b: Uint8Array | Uint8ClampedArr
   return squares === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / (squares / a.length));
 }
 
+describe("ToDo with the WebGPU variant's graph forms (run on the CPU)", () => {
+  it("fp16 compute and head-sliced matmul attention: finite, the same with and without slicing", async () => {
+    const base = { attention: "matmul", computePrecision: "fp16", todoFactor: 2 } as const;
+    const whole = await runCases(base);
+    const sliced = await runCases({ ...base, attentionHeadsPerSlice: 1 });
+    for (let i = 0; i < whole.length; i++) {
+      assert.ok(whole[i].out.every(Number.isFinite), whole[i].id);
+      // slicing computes the same heads one at a time
+      assert.ok(maxDifference(sliced[i].out, whole[i].out).maxAbs < 1e-3, whole[i].id);
+    }
+  });
+});
+
 describe("through the pipeline (tiny-sd15, fixture txt2img cases)", () => {
   it("todoFactor 2: images near the exact ones (PSNR reported)", async (t) => {
     const open = (speed: SpeedOptions) =>
