@@ -12,7 +12,8 @@
  * "-wf2"/"-wf4"/"-wf4l"/"-wf4s" add Winograd 3x3 convs (conv-algorithm.ts: f2, f4, f4-light, f4-shallow). ~4-5 GB of RAM per variant.
  * "int8" is --fast's int8 UNet (8-bit weights); "int8-proj", "-qkv", "-geglu" add one int8 fusion each
  * (int8-layers.ts INT8_FUSIONS), "-fused" proj + qkv, "-pg" proj + geglu, "-all" all three; "int8-7bit"
- * has the 7-bit weights of CPUs without VNNI.
+ * has the 7-bit weights of CPUs without VNNI. "-todo2" adds ToDo token downsampling by 2 at full resolution
+ * ("-todo2-d2": also at half resolution).
  * With --profile the ops are also summed as data movement, integer GEMMs and the rest.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -73,6 +74,10 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   "int8-geglu": { ...INT8, int8Fusions: ["geglu-halves"] },
   "int8-pg": { ...INT8, int8Fusions: ["token-projections", "geglu-halves"] },
   "int8-all": { ...INT8, int8Fusions: ["token-projections", "self-qkv", "geglu-halves"] },
+  // ToDo token downsampling (token-downsampling.ts): factor 2 at full resolution, or down to depth 2
+  "int8-todo2": { ...INT8, todoFactor: 2 },
+  "int8-todo2-d2": { ...INT8, todoFactor: 2, todoMaxDepth: 2 },
+  "default-todo2": { attention: "mha", weightStorage: "fp16", todoFactor: 2 },
 };
 
 /** Ops that only move, pad or requantize bytes (the int8 im2col and layout changes). */

@@ -383,6 +383,8 @@ export async function buildCliJob(
           precision: o.precision,
           attentionQuantization: o.quantizeAttention,
           tomeRatio: tomeRatioFor(o, request, reporter),
+          todoFactor: o.todo,
+          todoMaxDepth: o.todoMaxDepth ? Number(o.todoMaxDepth) : undefined,
           convAlgorithm: o.convAlgorithm,
         },
         taesd?.path,

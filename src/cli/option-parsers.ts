@@ -20,6 +20,13 @@ export function parseTomeRatio(value: string): number {
   return n;
 }
 
+/** A ToDo downsampling factor: a number >= 1 (1 = off). */
+export function parseTodoFactor(value: string): number {
+  const n = parseNumber(value);
+  if (!(n >= 1)) throw new InvalidArgumentError("not a factor >= 1 (1 = off; the reference recommends 2).");
+  return n;
+}
+
 /** For repeatable options: each occurrence is appended. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -54,6 +54,9 @@ function engineDoc(o: GenerateOptions, { job, taesd }: CliJob) {
       ? { attentionQuantization: job.engine.speed.attentionQuantization }
       : {}),
     ...(job.engine.speed?.tomeRatio ? { tomeRatio: job.engine.speed.tomeRatio } : {}),
+    ...(job.engine.speed?.todoFactor
+      ? { todoFactor: job.engine.speed.todoFactor, todoMaxDepth: job.engine.speed.todoMaxDepth ?? 1 }
+      : {}),
     ...(job.engine.speed?.textEncoderQuantization
       ? { textEncoderQuantization: job.engine.speed.textEncoderQuantization }
       : {}),

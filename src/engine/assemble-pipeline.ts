@@ -88,11 +88,23 @@ function unetSettings(model: LoadedModel, options: EngineOptions): UNetSettings 
   if (typeof tomeRatio !== "number" || !(tomeRatio >= 0 && tomeRatio < 1)) {
     throw new Error(`token merging ratio ${tomeRatio} is not in [0, 1) (tomesd's default is 0.5)`);
   }
+  const todoFactor = options.speed?.todoFactor ?? 1;
+  if (typeof todoFactor !== "number" || !(todoFactor >= 1 && Number.isFinite(todoFactor))) {
+    throw new Error(`ToDo factor ${todoFactor} is not a number >= 1 (1 = off; the reference recommends 2)`);
+  }
+  const todoMaxDepth = options.speed?.todoMaxDepth ?? 1;
+  if (todoMaxDepth !== 1 && todoMaxDepth !== 2)
+    throw new Error(`ToDo max depth ${todoMaxDepth} is not 1 or 2`);
+  if (todoFactor > 1 && tomeRatio > 0) {
+    throw new Error("ToDo (todoFactor) and ToMe (tomeRatio) both reshape the self-attention: choose one");
+  }
   return {
     deepCacheInterval,
     quantization,
     attentionQuantization,
     tomeRatio,
+    todoFactor,
+    todoMaxDepth,
     inpainting: model.inpainting,
     convAlgorithm,
   };

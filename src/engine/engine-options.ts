@@ -104,6 +104,14 @@ export interface SpeedOptions {
    * (0 = off, default; tomesd's default 0.5). Meant for images above 512 px; in [0, 1).
    */
   tomeRatio?: number;
+  /**
+   * ToDo token downsampling: the self-attentions down to `todoMaxDepth` take their keys and
+   * values from their tokens downsampled by this factor (nearest-exact; 1 = off, default; the
+   * reference's recommendation 2). A number >= 1; not with tomeRatio.
+   */
+  todoFactor?: number;
+  /** ToDo's depth: 1 (default) = full-resolution blocks only, 2 = also the half-resolution ones. */
+  todoMaxDepth?: number;
   /** int8 convs in the full VAE's decoder blocks: "none" (default) or "int8". */
   vaeQuantization?: VaeQuantization;
   /** int8 text encoder transformer linears: "none" (default) or "int8". */
@@ -172,6 +180,8 @@ export const ENGINE_OPTION_FIELDS: {
     unetQuantization: "string",
     attentionQuantization: "string",
     tomeRatio: "number",
+    todoFactor: "number",
+    todoMaxDepth: "number",
     vaeQuantization: "string",
     textEncoderQuantization: "string",
     taesdQuantization: "string",

@@ -22,6 +22,7 @@ import {
   spatialTransformer,
   timeEmbedding,
   timestepCondInput,
+  todoFactorAt,
   tomeRatioAt,
   UNET_DEEP_FEATURE,
   UNET_INPUTS,
@@ -89,6 +90,7 @@ export function buildShallowUNetGraph(
         heads,
         tomeRatioAt(options, 0),
         headsPerSliceAt(options, 0),
+        todoFactorAt(options, 0),
       );
     }
     skips.push(h);
@@ -111,6 +113,7 @@ export function buildShallowUNetGraph(
         heads,
         tomeRatioAt(options, 0),
         headsPerSliceAt(options, 0),
+        todoFactorAt(options, 0),
       );
     }
   }

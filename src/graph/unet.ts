@@ -34,6 +34,7 @@ import {
   resizeNearestLike,
   silu,
 } from "./layers.js";
+import { downsampleTokens } from "./token-downsampling.js";
 import { tokenMerging } from "./token-merging.js";
 import { type AttentionQuantization, type UNetQuantization, unetInt8Policy } from "./unet-quantization.js";
 import type { WeightStorage } from "./weight-storage.js";
@@ -53,6 +54,14 @@ export interface UNetGraphOptions {
    * the full-resolution transformer blocks (tomesd's max_downsample 1); 0 or absent = off.
    */
   readonly tomeRatio?: number;
+  /**
+   * ToDo (token-downsampling.ts): the self-attention of the transformer blocks down to
+   * `todoMaxDepth` takes its keys and values from its normed tokens downsampled by this factor
+   * (nearest-exact, floor(h/f) x floor(w/f)); 1 or absent = off. Not with `tomeRatio`.
+   */
+  readonly todoFactor?: number;
+  /** 1 (default): full resolution only (down_blocks.0, up_blocks.3 in SD1.5); 2: also the half-resolution level. */
+  readonly todoMaxDepth?: 1 | 2;
   /**
    * Matmul attention slicing (layers.ts AttentionOptions.headsPerSlice) in the self-attention of
    * the full-resolution transformer blocks, the only ones whose scores are large (at 512x512 with
@@ -125,6 +134,17 @@ export function tomeRatioAt(options: UNetGraphOptions, level: number): number | 
   return level === 0 && (options.tomeRatio ?? 0) > 0 ? options.tomeRatio : undefined;
 }
 
+/** ToDo's downsampling factor for a transformer at this resolution level (0 = full resolution), if it downsamples. */
+export function todoFactorAt(options: UNetGraphOptions, level: number): number | undefined {
+  const factor = options.todoFactor ?? 1;
+  if (factor === 1) return undefined;
+  if (!(factor > 1 && Number.isFinite(factor))) throw new Error(`ToDo factor ${factor} is not a number ≥ 1`);
+  if ((options.tomeRatio ?? 0) > 0) throw new Error("ToDo and ToMe both reshape self-attention: choose one");
+  const maxDepth = options.todoMaxDepth ?? 1;
+  if (maxDepth !== 1 && maxDepth !== 2) throw new Error(`ToDo max depth ${maxDepth} is not 1 or 2`);
+  return level < maxDepth ? factor : undefined;
+}
+
 export function resnet(ctx: UNetContext, key: string, x: string): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
@@ -143,7 +163,8 @@ export function resnet(ctx: UNetContext, key: string, x: string): string {
 
 /**
  * BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-LayerNorm + residual.
- * With `tome`, the self-attention runs on merged tokens (tomesd's default: merge_attn only).
+ * With `tome`, the self-attention runs on merged tokens (tomesd's default: merge_attn only); with
+ * `todo`, its keys and values come from the normed tokens downsampled (token-downsampling.ts).
  */
 function transformerBlock(
   ctx: UNetContext,
@@ -153,13 +174,21 @@ function transformerBlock(
   heads: number,
   tome?: { ratio: number; height: string; width: string },
   headsPerSlice?: number,
+  todo?: { factor: number; height: string; width: string },
 ): string {
   // each sub-block's output projection, its residual add and the next LayerNorm: plain ops, or
   // SkipLayerNormalization / BiasAdd where the variant fuses them (layers.ts)
   const attended = (name: string, h: string, kv: string, headsPerSlice?: number) => {
     const keys = ["to_q", "to_k", "to_v"].map((p) => `${key}.${name}.${p}`);
-    if (h === kv && ctx.int8?.fusions?.has("self-qkv") && keys.every((k) => ctx.int8?.linear(k))) {
+    const stacked = ctx.int8?.fusions?.has("self-qkv") && keys.every((k) => ctx.int8?.linear(k));
+    if (stacked && h === kv) {
       const [q, k, v] = int8StackedLinears(ctx, keys, h, `${key}.${name}.to_qkv`);
+      return attention(ctx, q, k, v, { heads, channels, headsPerSlice });
+    }
+    if (stacked && name === "attn1") {
+      // ToDo's self-attention: k and v still share their (downsampled) input
+      const q = int8Linear(ctx, keys[0], h, { bias: false });
+      const [k, v] = int8StackedLinears(ctx, keys.slice(1), kv, `${key}.${name}.to_kv`);
       return attention(ctx, q, k, v, { heads, channels, headsPerSlice });
     }
     const q = linear(ctx, keys[0], h, { bias: false });
@@ -175,6 +204,9 @@ function transformerBlock(
     const merged = plan.merge(n1);
     // unmerging copies tokens back, so it commutes with the per-token output projection that follows
     selfAttended = plan.unmerge(attended("attn1", merged, merged, headsPerSlice));
+  } else if (todo) {
+    const kv = downsampleTokens(ctx.b, n1, todo.height, todo.width, todo.factor);
+    selfAttended = attended("attn1", n1, kv, headsPerSlice);
   } else {
     selfAttended = attended("attn1", n1, n1, headsPerSlice);
   }
@@ -202,6 +234,7 @@ export function spatialTransformer(
   heads: number,
   tomeRatio?: number,
   headsPerSlice?: number,
+  todoFactor?: number,
 ): string {
   const { b, config } = ctx;
   return b.scope(key, () => {
@@ -229,15 +262,15 @@ export function spatialTransformer(
     } else {
       h = toTokens(conv2d(ctx, `${key}.proj_in`, h));
     }
-    const tome = tomeRatio
-      ? {
-          ratio: tomeRatio,
-          height: b.node("Slice", [shape, b.constInt64([2]), b.constInt64([3])]),
-          width: b.node("Slice", [shape, b.constInt64([3]), b.constInt64([4])]),
-        }
-      : undefined;
+    const grid = () => ({
+      height: b.node("Slice", [shape, b.constInt64([2]), b.constInt64([3])]),
+      width: b.node("Slice", [shape, b.constInt64([3]), b.constInt64([4])]),
+    });
+    const tome = tomeRatio ? { ratio: tomeRatio, ...grid() } : undefined;
+    const todo = todoFactor ? { factor: todoFactor, ...grid() } : undefined;
     for (let i = 0; ctx.weights.has(`${key}.transformer_blocks.${i}.norm1.weight`); i++) {
-      h = transformerBlock(ctx, `${key}.transformer_blocks.${i}`, h, channels, heads, tome, headsPerSlice);
+      const block = `${key}.transformer_blocks.${i}`;
+      h = transformerBlock(ctx, block, h, channels, heads, tome, headsPerSlice, todo);
     }
     h = config.useLinearProjection
       ? toImage(linear(ctx, `${key}.proj_out`, h))
@@ -333,6 +366,7 @@ export function buildUNetGraph(
           heads[i],
           tomeRatioAt(options, i),
           headsPerSliceAt(options, i),
+          todoFactorAt(options, i),
         );
       }
       skips.push(h);
@@ -376,6 +410,7 @@ export function buildUNetGraph(
           reversedHeads[i],
           tomeRatioAt(options, level),
           headsPerSliceAt(options, level),
+          todoFactorAt(options, level),
         );
       }
     }

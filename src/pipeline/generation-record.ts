@@ -78,6 +78,10 @@ export function speedEntries(speed: RecordContext["speed"] = {}): Record<string,
       ? { "Attention quantization": speed.attentionQuantization! }
       : {}),
     ...((speed.tomeRatio ?? 0) > 0 ? { "ToMe ratio": speed.tomeRatio! } : {}),
+    // the A1111 extension's keys (sd-webui-token-downsampling)
+    ...((speed.todoFactor ?? 1) > 1
+      ? { "ToDo factor": speed.todoFactor!, "ToDo max depth": speed.todoMaxDepth ?? 1 }
+      : {}),
     // the full VAE's decoder only: with TAESD decoding, the int8 decoder never ran
     ...((speed.vaeQuantization ?? "none") !== "none" && speed.decoder !== "taesd"
       ? { "VAE quantization": speed.vaeQuantization! }

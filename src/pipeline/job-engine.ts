@@ -50,8 +50,9 @@ type FieldCheck =
   | "positive-int"
   | "non-negative-int"
   | "fraction"
+  | "at-least-one"
   | "boolean"
-  | readonly string[];
+  | readonly (string | number)[];
 type Checks<T> = { readonly [K in keyof Required<T>]: FieldCheck };
 
 /** Every field of every record; typed against the records, so a new engine option must be listed here. */
@@ -68,6 +69,8 @@ export const JOB_ENGINE_FIELDS: {
     unetQuantization: UNET_QUANTIZATIONS,
     attentionQuantization: ATTENTION_QUANTIZATIONS,
     tomeRatio: "fraction",
+    todoFactor: "at-least-one",
+    todoMaxDepth: [1, 2],
     vaeQuantization: VAE_QUANTIZATIONS,
     textEncoderQuantization: TEXT_ENCODER_QUANTIZATIONS,
     taesdQuantization: TAESD_QUANTIZATIONS,
@@ -88,6 +91,8 @@ function fits(check: FieldCheck, v: unknown): boolean {
       return Number.isSafeInteger(v) && (v as number) >= 0;
     case "fraction":
       return typeof v === "number" && v >= 0 && v < 1;
+    case "at-least-one":
+      return typeof v === "number" && Number.isFinite(v) && v >= 1;
     default:
       return typeof v === "boolean";
   }
@@ -100,6 +105,7 @@ function describeCheck(check: FieldCheck): string {
     "positive-int": "an integer >= 1",
     "non-negative-int": "an integer >= 0",
     fraction: "a number in [0, 1)",
+    "at-least-one": "a number >= 1",
     boolean: "true or false",
   };
   return words[check as string];
@@ -219,6 +225,8 @@ export function speedSettings(
     | "precision"
     | "attentionQuantization"
     | "tomeRatio"
+    | "todoFactor"
+    | "todoMaxDepth"
     | "convAlgorithm"
   >,
   taesd: string | undefined,
@@ -238,6 +246,15 @@ export function speedSettings(
         ? { attentionQuantization: explicit.attentionQuantization }
         : {}),
       ...(explicit.tomeRatio ? { tomeRatio: explicit.tomeRatio } : {}),
+      // factor 1 is off and stays unset; the depth only means something with a factor
+      ...(explicit.todoFactor && explicit.todoFactor > 1
+        ? {
+            todoFactor: explicit.todoFactor,
+            ...(explicit.todoMaxDepth && explicit.todoMaxDepth !== 1
+              ? { todoMaxDepth: explicit.todoMaxDepth }
+              : {}),
+          }
+        : {}),
       ...(explicit.convAlgorithm ? { convAlgorithm: explicit.convAlgorithm } : {}),
       ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
         ? { vaeQuantization: explicit.vaeQuantization }

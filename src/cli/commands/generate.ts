@@ -8,7 +8,7 @@ import { RECIPES } from "../../pipeline/recipes.js";
 import { scheduleLabels } from "../../schedulers/sigma-schedules.js";
 import { DEVICE_NAMES, type DeviceName } from "../device-names.js";
 import type { InpaintCliOptions } from "../inpaint-options.js";
-import { collect, parseInteger, parseNumber, parseTomeRatio } from "../option-parsers.js";
+import { collect, parseInteger, parseNumber, parseTodoFactor, parseTomeRatio } from "../option-parsers.js";
 
 export interface GenerateOptions extends InpaintCliOptions {
   model?: string;
@@ -48,6 +48,8 @@ export interface GenerateOptions extends InpaintCliOptions {
   quantizeTaesd?: "none" | "int8";
   quantizeAttention?: "none" | "int8";
   tome?: number;
+  todo?: number;
+  todoMaxDepth?: string;
   convAlgorithm?: ConvAlgorithm;
   weightStorage?: "auto" | "fp32" | "fp16";
   precision?: "fp32" | "fp16";
@@ -274,6 +276,17 @@ export function registerGenerateCommand(program: Command): void {
       "--tome <ratio>",
       "ToMe token merging: merge this fraction of the full-resolution tokens before self-attention (e.g. 0.5); only for images above 512 px, ignored with a note otherwise",
       parseTomeRatio,
+    )
+    .option(
+      "--todo <factor>",
+      "ToDo token downsampling: full-resolution self-attention takes its keys and values from its tokens downsampled by this factor (e.g. 2; 1 = off); not with --tome",
+      parseTodoFactor,
+    )
+    .addOption(
+      new Option(
+        "--todo-max-depth <depth>",
+        "with --todo: 1 = full-resolution blocks only (default), 2 = also the half-resolution ones",
+      ).choices(["1", "2"]),
     )
     .addOption(
       new Option(

@@ -29,6 +29,10 @@ export interface UNetSettings {
   readonly attentionQuantization: AttentionQuantization;
   /** ToMe's merge ratio at full resolution; 0 = off (validated by the caller). */
   readonly tomeRatio: number;
+  /** ToDo's downsampling factor; 1 = off (validated by the caller). */
+  readonly todoFactor: number;
+  /** ToDo's deepest level, 1 or 2 (validated by the caller); only read with todoFactor > 1. */
+  readonly todoMaxDepth: 1 | 2;
   /** 9-channel inpainting UNet; read from the config for weights, needed for ONNX folders. */
   readonly inpainting: boolean;
   /** Stride-1 3x3 convs (graph/conv-algorithm.ts); "direct" stays out of the cache key. */
@@ -48,7 +52,8 @@ export const SD_UNET: UNetFactory = {
   name: "unet",
   fromWeights(source, ctx, settings) {
     const { config } = source.component;
-    const { deepCacheInterval, quantization, attentionQuantization, tomeRatio } = settings;
+    const { deepCacheInterval, quantization, attentionQuantization, tomeRatio, todoFactor, todoMaxDepth } =
+      settings;
     // "none", 0 and "direct" stay out of the key, so the float graph keeps its cache entry; the
     // weight width depends on the CPU, so a cache shared between machines keeps one graph per width
     const options = {
@@ -57,6 +62,8 @@ export const SD_UNET: UNetFactory = {
       // the fused attention op is float only: int8 products need the matmul formulation
       ...(attentionQuantization === "none" ? {} : { attention: "matmul" as const, attentionQuantization }),
       ...(tomeRatio > 0 ? { tomeRatio } : {}),
+      // factor 1 (off) stays out of the key; depth 1 (the default) too, so `todoFactor: 2` alone keys once
+      ...(todoFactor > 1 ? { todoFactor, ...(todoMaxDepth !== 1 ? { todoMaxDepth } : {}) } : {}),
       ...convAlgorithmOption(settings.convAlgorithm),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
@@ -116,10 +123,11 @@ export const SD_UNET: UNetFactory = {
       settings.deepCacheInterval > 1 ||
       settings.quantization !== "none" ||
       settings.attentionQuantization !== "none" ||
-      settings.tomeRatio > 0
+      settings.tomeRatio > 0 ||
+      settings.todoFactor > 1
     ) {
       throw new Error(
-        `${ctx.modelPath}: DeepCache, UNet quantization and token merging rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
+        `${ctx.modelPath}: DeepCache, UNet quantization, token merging and token downsampling rebuild the UNet graph, which an ONNX pipeline folder does not allow; use the checkpoint or diffusers folder instead`,
       );
     }
     const session = onnxFolderSession(ctx, component);
