@@ -8,13 +8,15 @@ import { Command } from "commander";
 import { registerGenerateCommand } from "../src/cli/commands/generate.js";
 import { serveEngineOptions } from "../src/cli/commands/serve.js";
 import { FAST_PRESET, oneShotLowMemory, withSpeedPreset } from "../src/engine/speed-preset.js";
+import { speedSettings } from "../src/pipeline/job-engine.js";
 
 describe("speed preset", () => {
-  it("fast: int8 UNet, DeepCache every 3rd call, TAESD decoder", () => {
+  it("fast: int8 UNet, DeepCache every 3rd call, TAESD decoder, ToDo factor 2", () => {
     assert.deepEqual(withSpeedPreset("fast", {}), {
       unetQuantization: "int8",
       deepCacheInterval: 3,
       decoder: "taesd",
+      todoFactor: 2,
     });
     assert.deepEqual(withSpeedPreset("fast", {}), { ...FAST_PRESET });
   });
@@ -29,21 +31,25 @@ describe("speed preset", () => {
       unetQuantization: "int8",
       deepCacheInterval: 1,
       decoder: "taesd",
+      todoFactor: 2,
     });
     assert.deepEqual(withSpeedPreset("fast", { decoder: "vae" }), {
       unetQuantization: "int8",
       deepCacheInterval: 3,
       decoder: "vae",
+      todoFactor: 2,
     });
     assert.deepEqual(withSpeedPreset("fast", { unetQuantization: "none" }), {
       unetQuantization: "none",
       deepCacheInterval: 3,
       decoder: "taesd",
+      todoFactor: 2,
     });
     assert.deepEqual(withSpeedPreset("fast", { unetQuantization: "int8-linear", deepCacheInterval: 2 }), {
       unetQuantization: "int8-linear",
       deepCacheInterval: 2,
       decoder: "taesd",
+      todoFactor: 2,
     });
   });
 
@@ -60,7 +66,13 @@ describe("speed preset", () => {
 
   it("never changes the preset itself", () => {
     withSpeedPreset("fast", { deepCacheInterval: 1, decoder: "vae", unetQuantization: "none" });
-    assert.deepEqual(FAST_PRESET, { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" });
+    withSpeedPreset("fast", { todoFactor: 1 });
+    assert.deepEqual(FAST_PRESET, {
+      unetQuantization: "int8",
+      deepCacheInterval: 3,
+      decoder: "taesd",
+      todoFactor: 2,
+    });
   });
 });
 
@@ -90,12 +102,38 @@ describe("generate --fast and low memory", () => {
   });
 });
 
+describe("--fast's ToDo beside other choices (speedSettings)", () => {
+  it("--todo 1 turns it off; another factor or depth wins", () => {
+    assert.equal(speedSettings("fast", { todoFactor: 1 }, "t").speed?.todoFactor, undefined);
+    assert.equal(speedSettings("fast", { todoFactor: 3 }, "t").speed?.todoFactor, 3);
+    assert.deepEqual(pick(speedSettings("fast", { todoMaxDepth: 2 }, "t").speed ?? {}), {
+      todoFactor: 2,
+      todoMaxDepth: 2,
+    });
+  });
+
+  it("an explicit ToMe turns the preset's ToDo off (both reshape the self-attention); explicit both stay", () => {
+    assert.equal(speedSettings("fast", { tomeRatio: 0.5 }, "t").speed?.todoFactor, undefined);
+    assert.equal(speedSettings("fast", { tomeRatio: 0.5 }, "t").speed?.tomeRatio, 0.5);
+    assert.equal(speedSettings("fast", { tomeRatio: 0.5, todoFactor: 2 }, "t").speed?.todoFactor, 2);
+  });
+
+  it("without the preset ToDo is only what was asked for", () => {
+    assert.equal(speedSettings(undefined, {}, "t").speed?.todoFactor, undefined);
+    assert.equal(speedSettings(undefined, { todoFactor: 2 }, "t").speed?.todoFactor, 2);
+  });
+});
+
+function pick(speed: { todoFactor?: number; todoMaxDepth?: number }) {
+  return { todoFactor: speed.todoFactor, todoMaxDepth: speed.todoMaxDepth };
+}
+
 describe("serve --fast engine options", () => {
-  it("with TAESD weights: int8, DeepCache 3, TAESD decoder", () => {
+  it("with TAESD weights: int8, DeepCache 3, TAESD decoder, ToDo 2", () => {
     assert.deepEqual(serveEngineOptions({ fast: true, taesd: "t" }), {
       runtime: { threads: undefined },
       memory: { lowMemory: undefined },
-      speed: { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd" },
+      speed: { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd", todoFactor: 2 },
       taesd: "t",
     });
   });
@@ -117,6 +155,7 @@ describe("serve --fast engine options", () => {
 
   it("without --fast nothing of the preset", () => {
     const e = serveEngineOptions({ taesd: "t" });
+    assert.equal(e.speed?.todoFactor, undefined);
     assert.equal(e.speed?.unetQuantization, undefined);
     assert.equal(e.speed?.deepCacheInterval, undefined);
     assert.equal(e.speed?.decoder, "taesd");

@@ -102,6 +102,7 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
     vaeDecoderConvAlgorithm: convAlgorithms.vaeDecoder.algorithm,
     int8WeightBits: int8WeightBitsForThisCpu(),
     deepCacheInterval: speed.deepCacheInterval ?? 1,
+    todoFactor: speed.todoFactor ?? 1,
     decoder: speed.decoder ?? "vae",
     tileLatentSize: o.tile ?? DEFAULT_TILE_LATENT_SIZE,
   };

@@ -9,7 +9,10 @@
 import type { SpeedOptions } from "./engine-options.js";
 
 /** The speed options (EngineOptions.speed) a preset may set. */
-export type PresetOptions = Pick<SpeedOptions, "unetQuantization" | "deepCacheInterval" | "decoder">;
+export type PresetOptions = Pick<
+  SpeedOptions,
+  "unetQuantization" | "deepCacheInterval" | "decoder" | "todoFactor"
+>;
 
 export type SpeedPresetName = "fast";
 
@@ -21,6 +24,11 @@ export const FAST_PRESET: Readonly<Required<PresetOptions>> = {
   deepCacheInterval: 3,
   // TAESD instead of the full VAE decoder: 0.62 s a 512x512 decode instead of 11.7 s
   decoder: "taesd",
+  // ToDo: the five full-resolution self-attentions take keys and values from tokens downsampled 2x
+  // (the A1111 extension's recommended factor, depth 1): int8 UNet step 2.21 -> 1.72 s at 512, and
+  // DeepCache's shallow calls are mostly those attentions; the image moves about as far as int8 moves
+  // it (docs/benchmarks.md "Session 11: ToDo token downsampling"). An explicit --tome turns it off.
+  todoFactor: 2,
 };
 
 export const SPEED_PRESETS: Readonly<Record<SpeedPresetName, Readonly<Required<PresetOptions>>>> = {
@@ -35,6 +43,7 @@ export function withSpeedPreset(preset: SpeedPresetName | undefined, explicit: P
     unetQuantization: explicit.unetQuantization ?? base.unetQuantization,
     deepCacheInterval: explicit.deepCacheInterval ?? base.deepCacheInterval,
     decoder: explicit.decoder ?? base.decoder,
+    todoFactor: explicit.todoFactor ?? base.todoFactor,
   };
 }
 

@@ -235,21 +235,23 @@ export function speedSettings(
     unetQuantization: explicit.unetQuantization,
     deepCacheInterval: explicit.deepCacheInterval,
     decoder: explicit.decoder ?? (taesd ? "taesd" : undefined),
+    // ToMe and ToDo both reshape the self-attention: an explicit ToMe turns the preset's ToDo off
+    todoFactor: explicit.todoFactor ?? (explicit.tomeRatio ? 1 : undefined),
   });
   return {
     ...(taesd ? { taesd } : {}),
     speed: {
       ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
       ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
-      // no preset sets these: only asked for explicitly, and "none" stays unset like a default
+      // no preset sets these (but ToDo): only asked for explicitly, and "none" stays unset like a default
       ...(explicit.attentionQuantization && explicit.attentionQuantization !== "none"
         ? { attentionQuantization: explicit.attentionQuantization }
         : {}),
       ...(explicit.tomeRatio ? { tomeRatio: explicit.tomeRatio } : {}),
       // factor 1 is off and stays unset; the depth only means something with a factor
-      ...(explicit.todoFactor && explicit.todoFactor > 1
+      ...(speed.todoFactor && speed.todoFactor > 1
         ? {
-            todoFactor: explicit.todoFactor,
+            todoFactor: speed.todoFactor,
             ...(explicit.todoMaxDepth && explicit.todoMaxDepth !== 1
               ? { todoMaxDepth: explicit.todoMaxDepth }
               : {}),

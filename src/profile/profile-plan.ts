@@ -74,6 +74,9 @@ export interface ProfileSettings {
   readonly vaeDecoderConvAlgorithm?: ConvAlgorithm;
   /** 1 = off. */
   readonly deepCacheInterval: number;
+  /** ToDo's key/value downsampling factor in the UNet's self-attentions (1 = off) and deepest level. */
+  readonly todoFactor?: number;
+  readonly todoMaxDepth?: 1 | 2;
   readonly decoder: "vae" | "taesd";
   /** Decode in tiles above this many latents per side; 0 never tiles. */
   readonly tileLatentSize: number;
@@ -166,6 +169,7 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
     int8WeightBits: s.int8WeightBits,
     weightStorage: arch.unet.weightStorage,
     convAlgorithm: s.convAlgorithm,
+    ...((s.todoFactor ?? 1) > 1 ? { todoFactor: s.todoFactor, todoMaxDepth: s.todoMaxDepth ?? 1 } : {}),
   };
   const deepCache = s.deepCacheInterval > 1;
   const full = deepCache ? fullCalls(s.steps, s.deepCacheInterval) : s.steps;
