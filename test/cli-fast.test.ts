@@ -98,16 +98,22 @@ function infotextExtra(doc: RunDoc): Record<string, string | number | boolean> {
   return { ...recordFromInfotext(parseInfotext(doc.infotexts[0])).extra };
 }
 
-const FAST_ENGINE = { decoder: "taesd", deepCacheInterval: 3, unetQuantization: "int8" };
+const FAST_ENGINE = {
+  decoder: "taesd",
+  deepCacheInterval: 3,
+  unetQuantization: "int8",
+  todoFactor: 2,
+  todoMaxDepth: 1,
+};
 
 describe("sdlite generate --taesd org/name and --fast", () => {
-  /** int8 + DeepCache 3 + the fixture TAESD given as a path: what both hub runs must reproduce. */
+  /** int8 + DeepCache 3 + ToDo 2 + the fixture TAESD given as a path: what both hub runs must reproduce. */
   let reference: RunDoc;
 
   before(async () => {
     const ws = workspace();
     ({ doc: reference } = await generate(
-      ["--quantize", "int8", "--deep-cache", "3", "--taesd", TINY_TAESD, "-o", ws.out],
+      ["--quantize", "int8", "--deep-cache", "3", "--todo", "2", "--taesd", TINY_TAESD, "-o", ws.out],
       ws.env,
     ));
     assert.deepEqual(reference.engine, { ...FAST_ENGINE, taesd: { path: TINY_TAESD } });
@@ -117,7 +123,7 @@ describe("sdlite generate --taesd org/name and --fast", () => {
     const ws = workspace();
     hub.resetLog();
     const { run, doc } = await generate(
-      ["--quantize", "int8", "--deep-cache", "3", "--taesd", TAESD_REPO, "-o", ws.out],
+      ["--quantize", "int8", "--deep-cache", "3", "--todo", "2", "--taesd", TAESD_REPO, "-o", ws.out],
       ws.env,
     );
     assert.match(run.stderr, /^TAESD sdlite-test\/taesd from the Hugging Face hub \(cache first\)/m);
@@ -163,6 +169,7 @@ describe("sdlite generate --taesd org/name and --fast", () => {
     assert.equal(extra["VAE Decoder"], "TAESD");
     assert.equal(extra["DeepCache interval"], 3);
     assert.equal(extra["UNet quantization"], "int8");
+    assert.equal(extra["ToDo factor"], 2);
 
     hub.resetLog();
     const offline = await generate(["--fast", "-o", ws.out], { ...ws.env, HF_HUB_OFFLINE: "1" });
@@ -187,6 +194,8 @@ describe("sdlite generate --taesd org/name and --fast", () => {
       decoder: "vae",
       deepCacheInterval: 3,
       unetQuantization: "int8",
+      todoFactor: 2,
+      todoMaxDepth: 1,
     });
     const extra = infotextExtra(doc);
     assert.equal(extra["VAE Decoder"], undefined);
@@ -204,6 +213,8 @@ describe("sdlite generate --taesd org/name and --fast", () => {
         "int8",
         "--deep-cache",
         "3",
+        "--todo",
+        "2",
         "--taesd",
         TINY_TAESD,
         "--quantize-taesd",
@@ -226,11 +237,11 @@ describe("sdlite generate --taesd org/name and --fast", () => {
     assert.ok(mean < 1, `mean difference ${mean.toFixed(3)} levels`);
   });
 
-  test("explicit options win over --fast, and --decoder vae fetches no TAESD", async () => {
+  test("explicit options win over --fast (--todo 1 turns ToDo off), and --decoder vae fetches no TAESD", async () => {
     const ws = workspace();
     hub.resetLog();
     const { run, doc } = await generate(
-      ["--fast", "--deep-cache", "1", "--decoder", "vae", "-o", ws.out],
+      ["--fast", "--deep-cache", "1", "--decoder", "vae", "--todo", "1", "-o", ws.out],
       ws.env,
     );
     assert.deepEqual(hub.requests, [], "no TAESD lookup");

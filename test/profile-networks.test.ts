@@ -174,6 +174,37 @@ describe("op counts of the tiny fixture networks, worked out from their tensor l
     );
   });
 
+  it("UNet with ToDo (factor 2): the full-resolution self-attentions and their k/v linears on a quarter of the tokens", () => {
+    const w = unet.weights;
+    const c = unet.config;
+    const r0 = 16;
+    const inputs = {
+      sample: [1, c.inChannels, r0, r0],
+      timestep: [1],
+      encoder_hidden_states: [1, TOKENS, c.crossAttentionDim],
+    };
+    const plain = countGraph(buildUNetGraph(w, c, { attention: "mha" }), inputs).byKind;
+    const todo = countGraph(buildUNetGraph(w, c, { attention: "mha", todoFactor: 2 }), inputs).byKind;
+    // depth 1: the transformers of down_blocks.0 and of the last up block, at r0 x r0
+    const last = c.blockOutChannels.length - 1;
+    const fullRes = w
+      .names()
+      .filter((n) => n.endsWith(".proj_in.weight"))
+      .filter((n) => n.startsWith("down_blocks.0.") || n.startsWith(`up_blocks.${last}.`));
+    assert.ok(fullRes.length > 0);
+    const channels = c.blockOutChannels[0];
+    const queries = r0 * r0;
+    const keysLost = r0 * r0 - (r0 / 2) * (r0 / 2);
+    const n = fullRes.length;
+    assert.equal(
+      plain.attention.macs - todo.attention.macs,
+      n * 2 * queries * keysLost * channels,
+      "attention",
+    );
+    assert.equal(plain.matmul.macs - todo.matmul.macs, n * 2 * keysLost * channels * channels, "to_k, to_v");
+    assert.ok(todo.resample.readBytes > plain.resample.readBytes, "the downsampling is a Resize");
+  });
+
   it("text encoder (77 tokens, fused attention with the causal mask): linear, attention, norm, elementwise", () => {
     const w = textEncoder.weights;
     const c = textEncoder.config;

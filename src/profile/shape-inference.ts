@@ -98,7 +98,7 @@ function sliceRange(start: number, end: number, step: number, dim: number): numb
   return idx;
 }
 
-function binary(op: string, x: number, y: number): number {
+function binary(op: string, x: number, y: number, float: boolean): number {
   switch (op) {
     case "Add":
       return x + y;
@@ -106,10 +106,15 @@ function binary(op: string, x: number, y: number): number {
       return x - y;
     case "Mul":
       return x * y;
+    case "Max":
+      return Math.max(x, y);
     default:
-      return Math.trunc(x / y);
+      // integer Div truncates (ONNX); a float one does not (ToDo's int(side / factor) floors after it)
+      return float ? x / y : Math.trunc(x / y);
   }
 }
+
+const FLOAT_TYPES: ReadonlySet<ElementType> = new Set(["float32", "float16", "float64"]);
 
 type Infer = (node: NodeProto, inputs: (ValueInfo | undefined)[]) => ValueInfo[];
 
@@ -139,6 +144,7 @@ const arithmetic: Infer = (node, [a, b]) => {
         node.opType,
         x.values![x.values!.length === 1 ? 0 : i],
         y.values![y.values!.length === 1 ? 0 : i],
+        FLOAT_TYPES.has(x.elementType),
       ),
     );
   }
@@ -162,6 +168,10 @@ const INFER: Record<string, Infer> = {
   Sub: arithmetic,
   Mul: arithmetic,
   Div: arithmetic,
+  Max: arithmetic,
+  Floor: (_n, [x]) => [
+    { dims: req(x).dims, elementType: req(x).elementType, values: req(x).values?.map(Math.floor) },
+  ],
   GreaterOrEqual: (_n, [a, b]) => [{ dims: broadcastDims(req(a).dims, req(b).dims), elementType: "bool" }],
   Where: (_n, [c, x, y]) => [
     {
