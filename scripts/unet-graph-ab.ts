@@ -13,6 +13,8 @@
  * "int8" is --fast's int8 UNet (8-bit weights); "int8-proj", "-qkv", "-geglu" add one int8 fusion each
  * (int8-layers.ts INT8_FUSIONS), "-fused" proj + qkv, "-pg" proj + geglu, "-all" all three; "int8-7bit"
  * has the 7-bit weights of CPUs without VNNI.
+ * "-erfmul" after any variant (e.g. "int8-erfmul") emulates the GELU form built before graph format 2
+ * (x / sqrt(2) written as Mul by 1/sqrt(2), which onnxruntime's GeluFusion does not match: Erf, Mul, Add stay).
  * With --profile the ops are also summed as data movement, integer GEMMs and the rest.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,6 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
+import type { GraphBuilder } from "../src/graph/graph-builder.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
 import { parseOrtTrace } from "../src/profile/ort-trace.js";
 import { createRandomSource } from "../src/rng/index.js";
@@ -100,7 +103,23 @@ const size = Number(values.size);
 const runs = Number(values.runs);
 const threads = values.threads ? Number(values.threads) : physicalCoreCount();
 const names = (values.variants as string).split(",");
-for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant ${n} (${Object.keys(VARIANTS)})`);
+const ERF_MUL = "-erfmul";
+const baseName = (n: string) => (n.endsWith(ERF_MUL) ? n.slice(0, -ERF_MUL.length) : n);
+for (const n of names)
+  if (!VARIANTS[baseName(n)])
+    throw new Error(`unknown variant ${n} (${Object.keys(VARIANTS)}, each also ${ERF_MUL})`);
+
+/** The GELU's x / sqrt(2) as x * (1/sqrt(2)), the form before graph format 2 (see the header). */
+function erfMulGelu(b: GraphBuilder): GraphBuilder {
+  const sqrt2 = b.constScalar(Math.SQRT2);
+  const inverse = b.constScalar(Math.SQRT1_2);
+  for (let i = 0; i < b.nodes.length; i++) {
+    const n = b.nodes[i];
+    if (n.opType === "Div" && n.inputs[1] === sqrt2)
+      b.nodes[i] = { ...n, opType: "Mul", inputs: [n.inputs[0], inverse] };
+  }
+  return b;
+}
 
 const model = loadModel(checkpoint);
 if (model.format === "onnx") throw new Error("needs a checkpoint, not an ONNX folder");
@@ -146,15 +165,19 @@ let reference: Float32Array | undefined = values.reference
 const referenceName = values.reference ? (values.reference as string) : names[0];
 try {
   for (const name of names) {
-    const options = VARIANTS[name];
+    const options = VARIANTS[baseName(name)];
+    const erfMul = name.endsWith(ERF_MUL);
     const key = graphCacheKey({
       kind: "unet-ab",
       weights: unet.files.map((f) => fileIdentity(f)),
       config: { config: c, loras: "" },
-      options,
+      options: erfMul ? { ...options, gelu: "erf-mul" } : options,
     });
     let t = performance.now();
-    const { modelPath, hit } = cache.getOrBuild(key, () => buildUNetGraph(unet.weights, c, options));
+    const { modelPath, hit } = cache.getOrBuild(key, () => {
+      const built = buildUNetGraph(unet.weights, c, options);
+      return erfMul ? erfMulGelu(built) : built;
+    });
     const buildS = (performance.now() - t) / 1000;
     t = performance.now();
     const profileDir = join(cacheDir, "profiles");

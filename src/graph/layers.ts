@@ -205,9 +205,13 @@ export function fusedQuickGelu(b: GraphBuilder, x: string): string {
   return b.node("QuickGelu", [x], { alpha: float(QUICK_GELU_ALPHA) }, { domain: MS_DOMAIN });
 }
 
-/** Exact (erf) GELU as torch computes it: x * 0.5 * (1 + erf(x / sqrt(2))). ORT fuses it to Gelu. */
+/**
+ * Exact (erf) GELU as torch computes it: x * 0.5 * (1 + erf(x / sqrt(2))). Written with `Div` by sqrt(2),
+ * the form onnxruntime's GeluFusion matches: it becomes one com.microsoft Gelu (BiasGelu after a bias Add)
+ * on the CPU; the same form with `Mul` by 1/sqrt(2) stays five elementwise passes (Erf among them).
+ */
 export function gelu(b: GraphBuilder, x: string): string {
-  const erf = b.node("Erf", [b.node("Mul", [x, b.constScalar(Math.SQRT1_2)])]);
+  const erf = b.node("Erf", [b.node("Div", [x, b.constScalar(Math.SQRT2)])]);
   return b.node("Mul", [b.node("Mul", [x, b.constScalar(0.5)]), b.node("Add", [erf, b.constScalar(1)])]);
 }
 
