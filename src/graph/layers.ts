@@ -28,6 +28,13 @@ export const FUSED_OPS: readonly FusedOp[] = ["quickGelu", "biasSplitGelu", "ski
 /** The channel counts onnxruntime's BiasAdd kernels accept. */
 export const BIAS_ADD_CHANNELS: readonly number[] = [320, 640, 1280];
 
+/**
+ * How GroupNorm applies its per-channel gamma/beta after the normalization: "mul-add" (Mul then Add,
+ * two passes over the tensor) or "batch-normalization": one BatchNormalization with mean 0, variance
+ * 1 and epsilon 0, i.e. x * gamma + beta in one pass (onnxruntime's CPU kernel).
+ */
+export type NormAffine = "mul-add" | "batch-normalization";
+
 export interface LayerContext {
   readonly b: GraphBuilder;
   readonly weights: WeightSource;
@@ -44,6 +51,8 @@ export interface LayerContext {
   readonly fullResolution?: boolean;
   /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
   readonly int8Attention?: boolean;
+  /** GroupNorm's affine (NormAffine); "mul-add" when absent. */
+  readonly normAffine?: NormAffine;
 }
 
 export function fuses(ctx: LayerContext, op: FusedOp): boolean {
@@ -104,6 +113,21 @@ export function conv2d(
 /** Per-channel affine [C] applied to NCHW: gamma/beta unsqueezed to [C,1,1] (folded by ORT). */
 function channelAffine(ctx: LayerContext, key: string, x: string): string {
   const { b } = ctx;
+  if (ctx.normAffine === "batch-normalization") {
+    // (x - 0) / sqrt(1 + 0) * gamma + beta: the scale is exactly gamma, the shift exactly beta
+    const channels = ctx.weights.shape(`${key}.weight`)[0];
+    return b.node(
+      "BatchNormalization",
+      [
+        x,
+        weightOf(ctx, `${key}.weight`),
+        weightOf(ctx, `${key}.bias`),
+        b.constFloat(zeros(channels)),
+        b.constFloat(ones(channels)),
+      ],
+      { epsilon: float(0) },
+    );
+  }
   const axes = b.constInt64([1, 2]);
   const gamma = b.node("Unsqueeze", [weightOf(ctx, `${key}.weight`), axes]);
   const beta = b.node("Unsqueeze", [weightOf(ctx, `${key}.bias`), axes]);
@@ -156,7 +180,8 @@ export function linearResidualLayerNorm(
   eps: number,
 ): { sum: string; normed: string } {
   const { b } = ctx;
-  if (fuses(ctx, "skipLayerNorm") && !ctx.int8?.linear(key)) {
+  if (fuses(ctx, "skipLayerNorm")) {
+    // an int8 linear's product too (its DynamicQuantizeMatMul without the bias, added here instead)
     const product = linear(ctx, key, x, { bias: false });
     const [normed, sum] = b
       .nodeOutputs(
