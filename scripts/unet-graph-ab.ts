@@ -70,17 +70,9 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   int8: INT8,
   // com.microsoft SkipLayerNormalization for the transformer's residual adds + LayerNorms (layers.ts)
   "default-sln": { attention: "mha", weightStorage: "fp16", fusedOps: ["skipLayerNorm"] },
-  "int8-sln": { ...INT8, fusedOps: ["skipLayerNorm"] },
   // GroupNorm's affine as one BatchNormalization (layers.ts NormAffine)
   "default-bn": { attention: "mha", weightStorage: "fp16", normAffine: "batch-normalization" },
   "int8-bn": { ...INT8, normAffine: "batch-normalization" },
-  "default-slnbn": {
-    attention: "mha",
-    weightStorage: "fp16",
-    fusedOps: ["skipLayerNorm"],
-    normAffine: "batch-normalization",
-  },
-  "int8-slnbn": { ...INT8, fusedOps: ["skipLayerNorm"], normAffine: "batch-normalization" },
   "int8-7bit": { attention: "mha", weightStorage: "fp16", quantization: "int8", int8WeightBits: 7 },
   // int8 with graph forms that skip layout work (int8-layers.ts INT8_FUSIONS)
   "int8-proj": { ...INT8, int8Fusions: ["token-projections"] },

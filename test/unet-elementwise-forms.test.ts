@@ -2,8 +2,11 @@
  * The UNet's elementwise graph forms that onnxruntime's CPU optimiser runs as fewer passes
  * (graph/layers.ts): the exact GELU written as GeluFusion matches it (one com.microsoft Gelu), the
  * transformer's residual adds + LayerNorms as SkipLayerNormalization (`fusedOps: ["skipLayerNorm"]`,
- * float and int8 linears) and GroupNorm's affine as one BatchNormalization (`normAffine`). Each:
- * the optimised model holds the ops it promises, and the outputs are the plain form's.
+ * the WebGPU variant's) and GroupNorm's affine as one BatchNormalization (`normAffine`). Each:
+ * the optimised model holds the ops it promises, and the outputs are the plain form's. onnxruntime
+ * does not fuse Add + LayerNormalization into SkipLayerNormalization itself (the sum feeds the next
+ * residual too), and on the CPU its SkipLayerNormalization is slower than the two ops
+ * (docs/benchmarks.md): the CPU variant keeps them apart.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -75,16 +78,20 @@ for (const [name, base] of [
       assert.equal(count(ops, "Erf"), 0);
     });
 
-    it("skipLayerNorm: norm2 and norm3 of each block are SkipLayerNormalization, same outputs within 1e-5", async () => {
-      const { ops, outs } = await plainForm();
-      const fused = await optimised({ ...base, fusedOps: ["skipLayerNorm"] });
-      const blocks = count(ops, "com.microsoft::MultiHeadAttention") / 2;
-      assert.equal(count(fused.ops, "com.microsoft::SkipLayerNormalization"), 2 * blocks);
-      assert.equal(count(fused.ops, "LayerNormalization"), blocks);
-      assert.equal(count(ops, "LayerNormalization"), 3 * blocks);
-      assert.ok(count(fused.ops, "Add") < count(ops, "Add"));
-      assert.ok(worstDifference(fused.outs, outs) <= 1e-5, `max |diff| ${worstDifference(fused.outs, outs)}`);
-    });
+    if (name === "float")
+      it("skipLayerNorm (float linears only): norm2 and norm3 of each block are SkipLayerNormalization, same outputs within 1e-5", async () => {
+        const { ops, outs } = await plainForm();
+        const fused = await optimised({ ...base, fusedOps: ["skipLayerNorm"] });
+        const blocks = count(ops, "com.microsoft::MultiHeadAttention") / 2;
+        assert.equal(count(fused.ops, "com.microsoft::SkipLayerNormalization"), 2 * blocks);
+        assert.equal(count(fused.ops, "LayerNormalization"), blocks);
+        assert.equal(count(ops, "LayerNormalization"), 3 * blocks);
+        assert.ok(count(fused.ops, "Add") < count(ops, "Add"));
+        assert.ok(
+          worstDifference(fused.outs, outs) <= 1e-5,
+          `max |diff| ${worstDifference(fused.outs, outs)}`,
+        );
+      });
 
     it("normAffine batch-normalization: one BatchNormalization per GroupNorm, same outputs within 1e-6", async () => {
       const { ops, outs } = await plainForm();

@@ -123,7 +123,9 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
       computePrecision: requested.computePrecision ?? "fp32",
-      // BiasSplitGelu and BiasAdd have no CPU kernel; the others ORT fuses itself on the CPU
+      // BiasSplitGelu and BiasAdd have no CPU kernel; ORT fuses SiLU into QuickGelu itself; its CPU
+      // SkipLayerNormalization is 3x slower than LayerNormalization + Add (docs/benchmarks.md,
+      // "Elementwise passes of the UNet step"), and ORT leaves the two apart as it should
       fusedOps: [],
     }),
   },

@@ -180,8 +180,7 @@ export function linearResidualLayerNorm(
   eps: number,
 ): { sum: string; normed: string } {
   const { b } = ctx;
-  if (fuses(ctx, "skipLayerNorm")) {
-    // an int8 linear's product too (its DynamicQuantizeMatMul without the bias, added here instead)
+  if (fuses(ctx, "skipLayerNorm") && !ctx.int8?.linear(key)) {
     const product = linear(ctx, key, x, { bias: false });
     const [normed, sum] = b
       .nodeOutputs(
