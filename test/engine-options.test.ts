@@ -23,11 +23,10 @@ import {
   WEBGPU_UNET_HEADS_PER_SLICE,
 } from "../src/engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
-import {
-  type NetworkContext,
-  type NetworkFactory,
-  type NetworkWeights,
-  variantGraphOptions,
+import type {
+  NetworkContext,
+  NetworkFactory,
+  NetworkWeights,
 } from "../src/engine/networks/network-factory.js";
 import { buildNetwork, NETWORK_FACTORIES } from "../src/engine/networks/registry.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
@@ -141,13 +140,12 @@ describe("the bench's option sets follow the type", () => {
 });
 
 describe("graph variant per execution provider", () => {
-  it("CPU (and a provider without an entry) gets fused attention, automatic weight storage and the one-pass GroupNorm affine", () => {
+  it("CPU (and a provider without an entry) gets fused attention and automatic weight storage", () => {
     const expected = {
       attention: { textEncoder: DEFAULT_ATTENTION, unet: DEFAULT_ATTENTION, vae: DEFAULT_ATTENTION },
       weightStorage: "auto",
       computePrecision: "fp32",
       fusedOps: [],
-      unetNormAffine: "batch-normalization",
     };
     assert.deepEqual(graphVariantFor(undefined, {}), expected);
     assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
@@ -192,22 +190,8 @@ describe("graph variant per execution provider", () => {
       weightStorage: "fp16",
       computePrecision: "fp32",
       fusedOps: [],
-      unetNormAffine: "batch-normalization",
     });
   });
-});
-
-it("the variant's GroupNorm affine reaches the UNet's build options (and key) only", () => {
-  const variant = graphVariantFor(["cpu"], {});
-  const ctx = { variant } as NetworkContext;
-  const source = { component: { storedDtypes: ["F32"] } } as unknown as Parameters<
-    typeof variantGraphOptions
-  >[1];
-  assert.equal(variantGraphOptions(ctx, source, "unet").normAffine, "batch-normalization");
-  assert.equal(variantGraphOptions(ctx, source, "vae").normAffine, undefined);
-  assert.equal(variantGraphOptions(ctx, source, "textEncoder").normAffine, undefined);
-  const webgpu = { variant: graphVariantFor(["webgpu"], {}) } as NetworkContext;
-  assert.equal(variantGraphOptions(webgpu, source, "unet").normAffine, undefined);
 });
 
 describe("a variant's attention per network reaches each network's graph", () => {

@@ -9,7 +9,7 @@
  * entries keep their keys.
  */
 import type { ComputePrecision } from "../graph/float16-compute.js";
-import type { AttentionKind, FusedOp, NormAffine } from "../graph/layers.js";
+import type { AttentionKind, FusedOp } from "../graph/layers.js";
 import type { WebGpuLayout } from "../runtime/runtime.js";
 import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
 
@@ -35,12 +35,6 @@ export interface GraphVariant {
   readonly computePrecision: ComputePrecision;
   /** com.microsoft fused ops the text encoder and UNet are built with (layers.ts); none on the CPU. */
   readonly fusedOps: readonly FusedOp[];
-  /**
-   * The UNet's GroupNorm affine (layers.ts NormAffine): "batch-normalization" on the CPU, one pass
-   * instead of Mul + Add with the same numbers (docs/benchmarks.md, "Elementwise passes of the UNet
-   * step"); absent = Mul + Add (the WebGPU and wasm variants, where it is unmeasured).
-   */
-  readonly unetNormAffine?: NormAffine;
   /**
    * Matmul attention slicing in the UNet's full-resolution self-attention: heads per slice
    * (graph/unet.ts attentionHeadsPerSlice); absent = unsliced. Only where the UNet's attention is
@@ -133,7 +127,6 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       // SkipLayerNormalization is 3x slower than LayerNormalization + Add (docs/benchmarks.md,
       // "Elementwise passes of the UNet step"), and ORT leaves the two apart as it should
       fusedOps: [],
-      unetNormAffine: "batch-normalization",
     }),
   },
   {

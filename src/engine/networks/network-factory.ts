@@ -8,7 +8,7 @@
  */
 import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
-import type { AttentionKind, FusedOp, NormAffine } from "../../graph/layers.js";
+import type { AttentionKind, FusedOp } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
@@ -99,7 +99,6 @@ export function variantGraphOptions(
   computePrecision?: "fp16";
   fusedOps?: readonly FusedOp[];
   attentionHeadsPerSlice?: number;
-  normAffine?: NormAffine;
 } {
   const storage = resolveWeightStorage(ctx.variant.weightStorage, {
     storedDtypes: source.component.storedDtypes,
@@ -115,8 +114,6 @@ export function variantGraphOptions(
     ...(network === "unet" && ctx.variant.unetAttentionHeadsPerSlice
       ? { attentionHeadsPerSlice: ctx.variant.unetAttentionHeadsPerSlice }
       : {}),
-    // the UNet's GroupNorm affine as the variant builds it; Mul + Add (the default) stays out
-    ...(network === "unet" && ctx.variant.unetNormAffine ? { normAffine: ctx.variant.unetNormAffine } : {}),
   };
 }
 
