@@ -2,7 +2,8 @@
  * The UNet's elementwise graph forms that onnxruntime's CPU optimiser runs as fewer passes
  * (graph/layers.ts): the exact GELU written as GeluFusion matches it (one com.microsoft Gelu), the
  * transformer's residual adds + LayerNorms as SkipLayerNormalization (`fusedOps: ["skipLayerNorm"]`,
- * the WebGPU variant's) and GroupNorm's affine as one BatchNormalization (`normAffine`). Each:
+ * the WebGPU variant's) and GroupNorm's affine as one BatchNormalization (`normAffine`, also the VAE
+ * decoder's). Each:
  * the optimised model holds the ops it promises, and the outputs are the plain form's. onnxruntime
  * does not fuse Add + LayerNormalization into SkipLayerNormalization itself (the sum feeds the next
  * residual too), and on the CPU its SkipLayerNormalization is slower than the two ops
@@ -15,10 +16,13 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
+import { buildVaeDecoderGraph, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from "../src/graph/vae.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { maxDifference } from "./helpers/assert-close.js";
 import { onnxOpTypeCounts } from "./helpers/onnx-op-types.js";
 import { TINY_UNET, unetCaseFeeds, unetCases, withUNetFixture } from "./helpers/unet-goldens.js";
+import { goldenFeed, vaeCases, vaeConfig, vaeModelDir } from "./helpers/vae-fixtures.js";
 
 const FLOAT: UNetGraphOptions = { attention: "mha", weightStorage: "fp16" };
 const INT8: UNetGraphOptions = { ...FLOAT, quantization: "int8", int8WeightBits: 8 };
@@ -104,3 +108,42 @@ for (const [name, base] of [
     });
   });
 }
+
+it("tiny VAE decoder: normAffine batch-normalization has one BatchNormalization per GroupNorm, same outputs within 1e-6", async () => {
+  const decodeCases = vaeCases.filter((c) => c.kind === "decode");
+  assert.ok(decodeCases.length > 0);
+  const run = async (normAffine?: "batch-normalization") => {
+    const weights = SafetensorsWeightSource.open(`${vaeModelDir}/diffusion_pytorch_model.safetensors`);
+    const model = (() => {
+      try {
+        return serializeModel(buildVaeDecoderGraph(weights, vaeConfig, normAffine ? { normAffine } : {}));
+      } finally {
+        weights.close();
+      }
+    })();
+    const path = join(dir, `optimised-${saved++}.onnx`);
+    const session = await onnxruntimeNode().createSession(model, {
+      intraOpNumThreads: 1,
+      optimizedModelFilePath: path,
+    });
+    const outs: Float32Array[] = [];
+    try {
+      for (const c of decodeCases) {
+        const out = await session.run({ [VAE_DECODER_INPUT]: goldenFeed(c.latents) });
+        outs.push(out[VAE_DECODER_OUTPUT].data as Float32Array);
+      }
+    } finally {
+      await session.release();
+    }
+    return { ops: onnxOpTypeCounts(path), outs };
+  };
+  const plain = await run();
+  const bn = await run("batch-normalization");
+  const groupNorms = count(plain.ops, "InstanceNormalization");
+  assert.ok(groupNorms > 0);
+  assert.equal(count(bn.ops, "BatchNormalization"), groupNorms);
+  assert.ok(
+    worstDifference(bn.outs, plain.outs) <= 1e-6,
+    `max |diff| ${worstDifference(bn.outs, plain.outs)}`,
+  );
+});
