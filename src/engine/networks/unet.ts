@@ -17,6 +17,7 @@ import {
   builtGraphSession,
   convAlgorithmOption,
   type NetworkFactory,
+  normAffineOption,
   onnxFolderSession,
   variantGraphOptions,
 } from "./network-factory.js";
@@ -58,6 +59,7 @@ export const SD_UNET: UNetFactory = {
       ...(attentionQuantization === "none" ? {} : { attention: "matmul" as const, attentionQuantization }),
       ...(tomeRatio > 0 ? { tomeRatio } : {}),
       ...convAlgorithmOption(settings.convAlgorithm),
+      ...normAffineOption(ctx),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     // the int8 UNet's saved optimised model keeps its weights packed: a warm start maps them instead
