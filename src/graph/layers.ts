@@ -32,8 +32,7 @@ export const BIAS_ADD_CHANNELS: readonly number[] = [320, 640, 1280];
  * How GroupNorm applies its per-channel gamma/beta after the normalization: "mul-add" (Mul then Add,
  * two passes over the tensor) or "batch-normalization": one BatchNormalization with mean 0, variance
  * 1 and epsilon 0, i.e. x * gamma + beta in one pass (onnxruntime's CPU kernel), bit-identical on the
- * full-size UNet but no faster within noise (docs/benchmarks.md "Elementwise passes of the UNet step"),
- * so no engine variant asks for it.
+ * full-size UNet and VAE; the CPU variant's (docs/benchmarks.md "Session 11: elementwise passes of the UNet step").
  */
 export type NormAffine = "mul-add" | "batch-normalization";
 
