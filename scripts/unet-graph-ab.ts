@@ -5,7 +5,7 @@
  * profiler gives each variant's kernel time per op type and the nodes that differ most.
  *
  *   npx tsx scripts/unet-graph-ab.ts [--checkpoint PATH] [--cache DIR] [--batch 2] [--size 64]
- *       [--runs 5] [--variants default,plain,default-wf2] [--profile]
+ *       [--runs 5] [--variants default,plain,default-wf2] [--profile] [--in-memory]
  *
  * Variants: "default" is what the engine builds on CPU for an F16 checkpoint (MultiHeadAttention,
  * fp16 weight storage); "plain" is the bench's ort-plain baseline (MatMul attention, fp32 weights);
@@ -14,6 +14,8 @@
  * (int8-layers.ts INT8_FUSIONS), "-fused" proj + qkv, "-pg" proj + geglu, "-all" all three; "int8-7bit"
  * has the 7-bit weights of CPUs without VNNI. "-todo2" adds ToDo token downsampling by 2 at full resolution
  * ("-todo2-d2": also at half resolution).
+ * "-erfmul" after any variant (e.g. "int8-erfmul") emulates the GELU form built before graph format 2
+ * (x / sqrt(2) written as Mul by 1/sqrt(2), which onnxruntime's GeluFusion does not match: Erf, Mul, Add stay).
  * With --profile the ops are also summed as data movement, integer GEMMs and the rest.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,6 +24,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fileIdentity, GraphCache, graphCacheKey } from "../src/cache/graph-cache.js";
+import type { GraphBuilder } from "../src/graph/graph-builder.js";
+import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, UNET_INPUTS, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
 import { parseOrtTrace } from "../src/profile/ort-trace.js";
 import { createRandomSource } from "../src/rng/index.js";
@@ -44,6 +48,8 @@ const { values } = parseArgs({
     save: { type: "string" },
     /** Compare every output with this saved one instead of the first variant's. */
     reference: { type: "string" },
+    /** Build each graph in memory instead of through the cache (no disk; ~1.7 GB more RAM while a session starts). */
+    "in-memory": { type: "boolean", default: false },
   },
 });
 
@@ -66,6 +72,11 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   "matmul-fp16": { attention: "matmul", weightStorage: "fp16" },
   "mha-fp32": { attention: "mha", weightStorage: "fp32" },
   int8: INT8,
+  // com.microsoft SkipLayerNormalization for the transformer's residual adds + LayerNorms (layers.ts)
+  "default-sln": { attention: "mha", weightStorage: "fp16", fusedOps: ["skipLayerNorm"] },
+  // GroupNorm's affine as one BatchNormalization (layers.ts NormAffine)
+  "default-bn": { attention: "mha", weightStorage: "fp16", normAffine: "batch-normalization" },
+  "int8-bn": { ...INT8, normAffine: "batch-normalization" },
   "int8-7bit": { attention: "mha", weightStorage: "fp16", quantization: "int8", int8WeightBits: 7 },
   // int8 with graph forms that skip layout work (int8-layers.ts INT8_FUSIONS)
   "int8-proj": { ...INT8, int8Fusions: ["token-projections"] },
@@ -105,7 +116,23 @@ const size = Number(values.size);
 const runs = Number(values.runs);
 const threads = values.threads ? Number(values.threads) : physicalCoreCount();
 const names = (values.variants as string).split(",");
-for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant ${n} (${Object.keys(VARIANTS)})`);
+const ERF_MUL = "-erfmul";
+const baseName = (n: string) => (n.endsWith(ERF_MUL) ? n.slice(0, -ERF_MUL.length) : n);
+for (const n of names)
+  if (!VARIANTS[baseName(n)])
+    throw new Error(`unknown variant ${n} (${Object.keys(VARIANTS)}, each also ${ERF_MUL})`);
+
+/** The GELU's x / sqrt(2) as x * (1/sqrt(2)), the form before graph format 2 (see the header). */
+function erfMulGelu(b: GraphBuilder): GraphBuilder {
+  const sqrt2 = b.constScalar(Math.SQRT2);
+  const inverse = b.constScalar(Math.SQRT1_2);
+  for (let i = 0; i < b.nodes.length; i++) {
+    const n = b.nodes[i];
+    if (n.opType === "Div" && n.inputs[1] === sqrt2)
+      b.nodes[i] = { ...n, opType: "Mul", inputs: [n.inputs[0], inverse] };
+  }
+  return b;
+}
 
 const model = loadModel(checkpoint);
 if (model.format === "onnx") throw new Error("needs a checkpoint, not an ONNX folder");
@@ -127,6 +154,7 @@ const feeds: Record<string, TensorData> = {
   },
 };
 
+const inMemoryText = (inMemory: boolean) => (inMemory ? "built in memory" : "built");
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -151,26 +179,31 @@ let reference: Float32Array | undefined = values.reference
 const referenceName = values.reference ? (values.reference as string) : names[0];
 try {
   for (const name of names) {
-    const options = VARIANTS[name];
+    const options = VARIANTS[baseName(name)];
+    const erfMul = name.endsWith(ERF_MUL);
     const key = graphCacheKey({
       kind: "unet-ab",
       weights: unet.files.map((f) => fileIdentity(f)),
       config: { config: c, loras: "" },
-      options,
+      options: erfMul ? { ...options, gelu: "erf-mul" } : options,
     });
     let t = performance.now();
-    const { modelPath, hit } = cache.getOrBuild(key, () => buildUNetGraph(unet.weights, c, options));
+    const build = () => {
+      const built = buildUNetGraph(unet.weights, c, options);
+      return erfMul ? erfMulGelu(built) : built;
+    };
+    const inMemory = values["in-memory"] as boolean;
+    const { model: source, hit } = inMemory
+      ? { model: serializeModel(build()), hit: false }
+      : (({ modelPath, hit }) => ({ model: { path: modelPath }, hit }))(cache.getOrBuild(key, build));
     const buildS = (performance.now() - t) / 1000;
     t = performance.now();
     const profileDir = join(cacheDir, "profiles");
     mkdirSync(profileDir, { recursive: true });
-    const session = await runtime.createSession(
-      { path: modelPath },
-      {
-        intraOpNumThreads: threads,
-        ...(values.profile ? { enableProfiling: true, profileFilePrefix: join(profileDir, name) } : {}),
-      },
-    );
+    const session = await runtime.createSession(source, {
+      intraOpNumThreads: threads,
+      ...(values.profile ? { enableProfiling: true, profileFilePrefix: join(profileDir, name) } : {}),
+    });
     const sessionS = (performance.now() - t) / 1000;
     t = performance.now();
     const out = (await session.run(feeds, [UNET_OUTPUT]))[UNET_OUTPUT].data as Float32Array;
@@ -197,7 +230,7 @@ try {
       errText = ` | vs ${referenceName}: max |diff| ${maxAbs.toExponential(2)}, rel RMS ${Math.sqrt(err / ref).toExponential(2)} (ref RMS ${Math.sqrt(ref / out.length).toFixed(3)})`;
     }
     console.log(
-      `${name.padEnd(14)} graph ${hit ? "cached" : "built"} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s, first call ${firstS.toFixed(2)} s${errText}`,
+      `${name.padEnd(14)} graph ${hit ? "cached" : inMemoryText(values["in-memory"] as boolean)} ${buildS.toFixed(1)} s, session ${sessionS.toFixed(1)} s, first call ${firstS.toFixed(2)} s${errText}`,
     );
     prepared.push({ name, session, times: [] });
   }

@@ -19,7 +19,7 @@ import {
 } from "../src/cache/cache-entries.js";
 import { cacheInventory, checkCacheEntry, clearCache } from "../src/cache/cache-inventory.js";
 import { fileStamp, sampleOffsets } from "../src/cache/entry-digest.js";
-import { GraphCache } from "../src/cache/graph-cache.js";
+import { GRAPH_FORMAT_VERSION, GraphCache } from "../src/cache/graph-cache.js";
 import { SessionHints } from "../src/cache/session-hints.js";
 
 const root = mkdtempSync(join(tmpdir(), "sdlite-cache-integrity-"));
@@ -156,7 +156,7 @@ describe("cache entry content checks", () => {
   it("the graph cache rebuilds a damaged entry with one repair report, an outdated one without", () => {
     const repairs: CacheRepair[] = [];
     const cache = new GraphCache(join(root, "graph-root"), { onRepair: (r) => repairs.push(r) });
-    makeEntry(cache.dir, "k");
+    makeEntry(cache.dir, "k", GRAPH_FORMAT_VERSION);
     flipByte(join(cache.dir, "k", "weights.bin"), 12345);
     let built = 0;
     const build = () => {
@@ -176,7 +176,7 @@ describe("cache entry content checks", () => {
 
   it("inventory lists entries and temporaries; clear removes them and hashes.json, keeping a young temporary", () => {
     const cacheRoot = join(root, "inventory");
-    makeEntry(join(cacheRoot, "graphs"), "unet-1");
+    makeEntry(join(cacheRoot, "graphs"), "unet-1", GRAPH_FORMAT_VERSION);
     makeEntry(join(cacheRoot, "optimized"), "unet-2");
     mkdirSync(join(cacheRoot, "graphs", "vae-3.tmp-1-x"));
     writeFileSync(join(cacheRoot, "hashes.json"), "{}");

@@ -23,10 +23,11 @@ import {
   WEBGPU_UNET_HEADS_PER_SLICE,
 } from "../src/engine/graph-variant.js";
 import { int8WeightBitsForThisCpu } from "../src/engine/int8-weight-bits.js";
-import type {
-  NetworkContext,
-  NetworkFactory,
-  NetworkWeights,
+import {
+  type NetworkContext,
+  type NetworkFactory,
+  type NetworkWeights,
+  normAffineOption,
 } from "../src/engine/networks/network-factory.js";
 import { buildNetwork, NETWORK_FACTORIES } from "../src/engine/networks/registry.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
@@ -144,12 +145,13 @@ describe("the bench's option sets follow the type", () => {
 });
 
 describe("graph variant per execution provider", () => {
-  it("CPU (and a provider without an entry) gets fused attention and automatic weight storage", () => {
+  it("CPU (and a provider without an entry) gets fused attention, automatic weight storage and the one-pass GroupNorm affine", () => {
     const expected = {
       attention: { textEncoder: DEFAULT_ATTENTION, unet: DEFAULT_ATTENTION, vae: DEFAULT_ATTENTION },
       weightStorage: "auto",
       computePrecision: "fp32",
       fusedOps: [],
+      normAffine: "batch-normalization",
     };
     assert.deepEqual(graphVariantFor(undefined, {}), expected);
     assert.deepEqual(graphVariantFor(["cpu"], {}), expected);
@@ -194,7 +196,20 @@ describe("graph variant per execution provider", () => {
       weightStorage: "fp16",
       computePrecision: "fp32",
       fusedOps: [],
+      normAffine: "batch-normalization",
     });
+  });
+
+  it("the CPU's one-pass GroupNorm affine is a UNet and VAE option (and key part) only where the variant has it", () => {
+    const cpu = { variant: graphVariantFor(["cpu"], {}) } as NetworkContext;
+    assert.deepEqual(normAffineOption(cpu), { normAffine: "batch-normalization" });
+    for (const provider of ["webgpu", "wasm"]) {
+      assert.deepEqual(
+        normAffineOption({ variant: graphVariantFor([provider], {}) } as NetworkContext),
+        {},
+        provider,
+      );
+    }
   });
 });
 

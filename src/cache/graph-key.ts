@@ -7,8 +7,11 @@
 
 import { canonicalJson } from "../runtime/canonical-json.js";
 
-/** Bump when the builders' output changes, so stale graphs are rebuilt rather than reused. */
-export const GRAPH_FORMAT_VERSION = 1;
+/**
+ * Bump when the builders' output changes, so stale graphs are rebuilt rather than reused.
+ * 2: the exact GELU written as onnxruntime's GeluFusion matches it (layers.ts `gelu`).
+ */
+export const GRAPH_FORMAT_VERSION = 2;
 
 export interface FileIdentity {
   readonly path: string;

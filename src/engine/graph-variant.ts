@@ -9,7 +9,7 @@
  * entries keep their keys.
  */
 import type { ComputePrecision } from "../graph/float16-compute.js";
-import type { AttentionKind, FusedOp } from "../graph/layers.js";
+import type { AttentionKind, FusedOp, NormAffine } from "../graph/layers.js";
 import type { WebGpuLayout } from "../runtime/runtime.js";
 import { DEFAULT_WEIGHT_STORAGE, type WeightStorageChoice } from "./weight-storage-choice.js";
 
@@ -35,6 +35,13 @@ export interface GraphVariant {
   readonly computePrecision: ComputePrecision;
   /** com.microsoft fused ops the text encoder and UNet are built with (layers.ts); none on the CPU. */
   readonly fusedOps: readonly FusedOp[];
+  /**
+   * GroupNorm's affine in the UNet and the VAE (layers.ts NormAffine): "batch-normalization" on the CPU,
+   * one pass instead of Mul + Add with the same numbers (a 512x512 VAE decode 1.9 % faster; the UNet
+   * step within noise: docs/benchmarks.md "Session 11: elementwise passes of the UNet step"); absent =
+   * Mul + Add (WebGPU and wasm, where it is unmeasured).
+   */
+  readonly normAffine?: NormAffine;
   /**
    * Matmul attention slicing in the UNet's full-resolution self-attention: heads per slice
    * (graph/unet.ts attentionHeadsPerSlice); absent = unsliced. Only where the UNet's attention is
@@ -123,8 +130,11 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderEntry[] = [
       attention: attentionEverywhere(requested.attention ?? DEFAULT_ATTENTION),
       weightStorage: requested.weightStorage ?? DEFAULT_WEIGHT_STORAGE,
       computePrecision: requested.computePrecision ?? "fp32",
-      // BiasSplitGelu and BiasAdd have no CPU kernel; the others ORT fuses itself on the CPU
+      // BiasSplitGelu and BiasAdd have no CPU kernel; ORT fuses SiLU into QuickGelu itself; its CPU
+      // SkipLayerNormalization is 3x slower than LayerNormalization + Add (docs/benchmarks.md,
+      // "Session 11: elementwise passes of the UNet step"), and ORT leaves the two apart as it should
       fusedOps: [],
+      normAffine: "batch-normalization",
     }),
   },
   {

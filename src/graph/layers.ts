@@ -28,6 +28,14 @@ export const FUSED_OPS: readonly FusedOp[] = ["quickGelu", "biasSplitGelu", "ski
 /** The channel counts onnxruntime's BiasAdd kernels accept. */
 export const BIAS_ADD_CHANNELS: readonly number[] = [320, 640, 1280];
 
+/**
+ * How GroupNorm applies its per-channel gamma/beta after the normalization: "mul-add" (Mul then Add,
+ * two passes over the tensor) or "batch-normalization": one BatchNormalization with mean 0, variance
+ * 1 and epsilon 0, i.e. x * gamma + beta in one pass (onnxruntime's CPU kernel), bit-identical on the
+ * full-size UNet and VAE; the CPU variant's (docs/benchmarks.md "Session 11: elementwise passes of the UNet step").
+ */
+export type NormAffine = "mul-add" | "batch-normalization";
+
 export interface LayerContext {
   readonly b: GraphBuilder;
   readonly weights: WeightSource;
@@ -44,6 +52,8 @@ export interface LayerContext {
   readonly fullResolution?: boolean;
   /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
   readonly int8Attention?: boolean;
+  /** GroupNorm's affine (NormAffine); "mul-add" when absent. */
+  readonly normAffine?: NormAffine;
 }
 
 export function fuses(ctx: LayerContext, op: FusedOp): boolean {
@@ -104,6 +114,21 @@ export function conv2d(
 /** Per-channel affine [C] applied to NCHW: gamma/beta unsqueezed to [C,1,1] (folded by ORT). */
 function channelAffine(ctx: LayerContext, key: string, x: string): string {
   const { b } = ctx;
+  if (ctx.normAffine === "batch-normalization") {
+    // (x - 0) / sqrt(1 + 0) * gamma + beta: the scale is exactly gamma, the shift exactly beta
+    const channels = ctx.weights.shape(`${key}.weight`)[0];
+    return b.node(
+      "BatchNormalization",
+      [
+        x,
+        weightOf(ctx, `${key}.weight`),
+        weightOf(ctx, `${key}.bias`),
+        b.constFloat(zeros(channels)),
+        b.constFloat(ones(channels)),
+      ],
+      { epsilon: float(0) },
+    );
+  }
   const axes = b.constInt64([1, 2]);
   const gamma = b.node("Unsqueeze", [weightOf(ctx, `${key}.weight`), axes]);
   const beta = b.node("Unsqueeze", [weightOf(ctx, `${key}.bias`), axes]);
@@ -205,9 +230,13 @@ export function fusedQuickGelu(b: GraphBuilder, x: string): string {
   return b.node("QuickGelu", [x], { alpha: float(QUICK_GELU_ALPHA) }, { domain: MS_DOMAIN });
 }
 
-/** Exact (erf) GELU as torch computes it: x * 0.5 * (1 + erf(x / sqrt(2))). ORT fuses it to Gelu. */
+/**
+ * Exact (erf) GELU as torch computes it: x * 0.5 * (1 + erf(x / sqrt(2))). Written with `Div` by sqrt(2),
+ * the form onnxruntime's GeluFusion matches: it becomes one com.microsoft Gelu (BiasGelu after a bias Add)
+ * on the CPU; the same form with `Mul` by 1/sqrt(2) stays five elementwise passes (Erf among them).
+ */
 export function gelu(b: GraphBuilder, x: string): string {
-  const erf = b.node("Erf", [b.node("Mul", [x, b.constScalar(Math.SQRT1_2)])]);
+  const erf = b.node("Erf", [b.node("Div", [x, b.constScalar(Math.SQRT2)])]);
   return b.node("Mul", [b.node("Mul", [x, b.constScalar(0.5)]), b.node("Add", [erf, b.constScalar(1)])]);
 }
 

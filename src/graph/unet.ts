@@ -31,6 +31,7 @@ import {
   linear,
   linearPlusResidual,
   linearResidualLayerNorm,
+  type NormAffine,
   resizeNearestLike,
   silu,
 } from "./layers.js";
@@ -78,6 +79,8 @@ export interface UNetGraphOptions {
   readonly computePrecision?: ComputePrecision;
   /** Stride-1 3x3 convs: "direct" (default, onnxruntime's Conv) or Winograd (conv-algorithm.ts). */
   readonly convAlgorithm?: ConvAlgorithm;
+  /** GroupNorm's affine (layers.ts NormAffine); "mul-add" when absent. */
+  readonly normAffine?: NormAffine;
 }
 
 export const UNET_INPUTS = {
@@ -120,6 +123,7 @@ export function unetLayerOptions(options: UNetGraphOptions): Omit<LayerContext, 
     int8: unetInt8Policy(options.quantization, options.int8WeightBits, options.int8Fusions),
     fused: new Set(options.fusedOps ?? []),
     convAlgorithm: options.convAlgorithm,
+    ...(options.normAffine ? { normAffine: options.normAffine } : {}),
     ...(options.attentionQuantization === "int8" ? { int8Attention: true } : {}),
   };
 }

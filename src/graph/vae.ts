@@ -26,6 +26,7 @@ import {
   groupNorm,
   type LayerContext,
   linear,
+  type NormAffine,
   silu,
   upsampleNearest,
 } from "./layers.js";
@@ -45,6 +46,8 @@ export interface VaeGraphOptions {
   /** How the stride-1 3x3 float convs compute (conv-algorithm.ts); default "direct". SD's VAE kernels (at
    * most 512→512) all take F(4×4, 3×3) under the F4 forms; no level is marked deepest. int8 convs stay int8. */
   readonly convAlgorithm?: ConvAlgorithm;
+  /** GroupNorm's affine (layers.ts NormAffine); "mul-add" when absent. */
+  readonly normAffine?: NormAffine;
 }
 
 export const VAE_DECODER_INPUT = "latent_sample";
@@ -137,6 +140,7 @@ function context(
     attention: options.attention ?? "matmul",
     int8,
     convAlgorithm: options.convAlgorithm,
+    ...(options.normAffine ? { normAffine: options.normAffine } : {}),
   };
 }
 

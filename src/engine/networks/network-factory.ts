@@ -8,7 +8,7 @@
  */
 import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import type { GraphBuilder } from "../../graph/graph-builder.js";
-import type { AttentionKind, FusedOp } from "../../graph/layers.js";
+import type { AttentionKind, FusedOp, NormAffine } from "../../graph/layers.js";
 import type { Runtime, SessionOptions } from "../../runtime/runtime.js";
 import type { OnnxComponent, WeightsComponent } from "../../weights/loaded-model.js";
 import type { WeightSource } from "../../weights/weight-source.js";
@@ -115,6 +115,16 @@ export function variantGraphOptions(
       ? { attentionHeadsPerSlice: ctx.variant.unetAttentionHeadsPerSlice }
       : {}),
   };
+}
+
+/**
+ * The variant's GroupNorm affine as a UNet or VAE graph option and cache-key part: none for Mul + Add
+ * (the default, and TAESD, which has no GroupNorm), so those graphs keep their keys.
+ */
+export function normAffineOption(ctx: NetworkContext): { normAffine?: NormAffine } {
+  return ctx.variant.normAffine && ctx.variant.normAffine !== "mul-add"
+    ? { normAffine: ctx.variant.normAffine }
+    : {};
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   builtGraphSession,
   convAlgorithmOption,
   type NetworkFactory,
+  normAffineOption,
   onnxFolderSession,
   variantGraphOptions,
 } from "./network-factory.js";
@@ -65,6 +66,7 @@ export const SD_UNET: UNetFactory = {
       // factor 1 (off) stays out of the key; depth 1 (the default) too, so `todoFactor: 2` alone keys once
       ...(todoFactor > 1 ? { todoFactor, ...(todoMaxDepth !== 1 ? { todoMaxDepth } : {}) } : {}),
       ...convAlgorithmOption(settings.convAlgorithm),
+      ...normAffineOption(ctx),
     };
     const deepFeature = deepCacheInterval > 1 ? true : undefined;
     // the int8 UNet's saved optimised model keeps its weights packed: a warm start maps them instead

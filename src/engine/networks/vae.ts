@@ -21,6 +21,7 @@ import {
   builtGraphSession,
   convAlgorithmOption,
   type NetworkFactory,
+  normAffineOption,
   onnxFolderSession,
   variantGraphOptions,
 } from "./network-factory.js";
@@ -62,7 +63,7 @@ export const AUTOENCODER_KL: VaeFactory = {
   name: "vae",
   fromWeights(source, ctx, { quantization, decoderConvAlgorithm, encoderConvAlgorithm }) {
     const { config } = source.component;
-    const variant = variantGraphOptions(ctx, source, "vae");
+    const variant = { ...variantGraphOptions(ctx, source, "vae"), ...normAffineOption(ctx) };
     // "none" and "direct" stay out of the key, so the float direct graphs keep their cache entries
     const decoderOptions = {
       ...variant,
