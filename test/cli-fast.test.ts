@@ -98,12 +98,25 @@ function infotextExtra(doc: RunDoc): Record<string, string | number | boolean> {
   return { ...recordFromInfotext(parseInfotext(doc.infotexts[0])).extra };
 }
 
+/** --fast's options one by one (without its TAESD lookup and low memory). */
+const FAST_FLAGS = [
+  "--quantize",
+  "int8",
+  "--deep-cache",
+  "3",
+  "--todo",
+  "2",
+  "--quantize-text-encoder",
+  "int8",
+];
+
 const FAST_ENGINE = {
   decoder: "taesd",
   deepCacheInterval: 3,
   unetQuantization: "int8",
   todoFactor: 2,
   todoMaxDepth: 1,
+  textEncoderQuantization: "int8",
 };
 
 describe("sdlite generate --taesd org/name and --fast", () => {
@@ -112,20 +125,14 @@ describe("sdlite generate --taesd org/name and --fast", () => {
 
   before(async () => {
     const ws = workspace();
-    ({ doc: reference } = await generate(
-      ["--quantize", "int8", "--deep-cache", "3", "--todo", "2", "--taesd", TINY_TAESD, "-o", ws.out],
-      ws.env,
-    ));
+    ({ doc: reference } = await generate([...FAST_FLAGS, "--taesd", TINY_TAESD, "-o", ws.out], ws.env));
     assert.deepEqual(reference.engine, { ...FAST_ENGINE, taesd: { path: TINY_TAESD } });
   });
 
   test("--taesd org/name: fetched once into the HF cache (its diffusers files only), decodes as the local folder", async () => {
     const ws = workspace();
     hub.resetLog();
-    const { run, doc } = await generate(
-      ["--quantize", "int8", "--deep-cache", "3", "--todo", "2", "--taesd", TAESD_REPO, "-o", ws.out],
-      ws.env,
-    );
+    const { run, doc } = await generate([...FAST_FLAGS, "--taesd", TAESD_REPO, "-o", ws.out], ws.env);
     assert.match(run.stderr, /^TAESD sdlite-test\/taesd from the Hugging Face hub \(cache first\)/m);
     const snapshots = join(ws.hfCache, "models--sdlite-test--taesd", "snapshots");
     assert.equal(doc.engine.taesd?.repo, TAESD_REPO);
@@ -196,6 +203,7 @@ describe("sdlite generate --taesd org/name and --fast", () => {
       unetQuantization: "int8",
       todoFactor: 2,
       todoMaxDepth: 1,
+      textEncoderQuantization: "int8",
     });
     const extra = infotextExtra(doc);
     assert.equal(extra["VAE Decoder"], undefined);
@@ -208,20 +216,7 @@ describe("sdlite generate --taesd org/name and --fast", () => {
   test("--quantize-taesd int8: named in --json's engine and the infotext, a near but not equal image", async () => {
     const ws = workspace();
     const { doc } = await generate(
-      [
-        "--quantize",
-        "int8",
-        "--deep-cache",
-        "3",
-        "--todo",
-        "2",
-        "--taesd",
-        TINY_TAESD,
-        "--quantize-taesd",
-        "int8",
-        "-o",
-        ws.out,
-      ],
+      [...FAST_FLAGS, "--taesd", TINY_TAESD, "--quantize-taesd", "int8", "-o", ws.out],
       ws.env,
     );
     assert.deepEqual(doc.engine, { ...FAST_ENGINE, taesd: { path: TINY_TAESD }, taesdQuantization: "int8" });
@@ -241,7 +236,19 @@ describe("sdlite generate --taesd org/name and --fast", () => {
     const ws = workspace();
     hub.resetLog();
     const { run, doc } = await generate(
-      ["--fast", "--deep-cache", "1", "--decoder", "vae", "--todo", "1", "-o", ws.out],
+      [
+        "--fast",
+        "--deep-cache",
+        "1",
+        "--decoder",
+        "vae",
+        "--todo",
+        "1",
+        "--quantize-text-encoder",
+        "none",
+        "-o",
+        ws.out,
+      ],
       ws.env,
     );
     assert.deepEqual(hub.requests, [], "no TAESD lookup");

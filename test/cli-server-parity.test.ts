@@ -356,7 +356,7 @@ describe("the CLI and the server make identical PNGs for the same request", () =
     );
   });
 
-  test("--fast: int8 UNet, DeepCache 3, TAESD, ToDo 2; the speed entries in both infotexts", async () => {
+  test("--fast: int8 UNet, DeepCache 3, TAESD, ToDo 2, int8 text encoder; the speed entries in both infotexts", async () => {
     const fast = await server(serveEngineOptions({ fast: true, taesd: TINY_TAESD, threads: 1 }));
     const args = [
       "a red ball",
@@ -384,7 +384,7 @@ describe("the CLI and the server make identical PNGs for the same request", () =
     assertSame(cli, served, "--fast");
     assert.match(
       served[0].parameters,
-      /, VAE Decoder: TAESD, DeepCache interval: 3, UNet quantization: int8, ToDo factor: 2, ToDo max depth: 1, Version: sdlite /,
+      /, VAE Decoder: TAESD, DeepCache interval: 3, UNet quantization: int8, ToDo factor: 2, ToDo max depth: 1, Text encoder quantization: int8, Version: sdlite /,
     );
   });
 });

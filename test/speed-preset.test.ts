@@ -11,12 +11,13 @@ import { FAST_PRESET, oneShotLowMemory, withSpeedPreset } from "../src/engine/sp
 import { speedSettings } from "../src/pipeline/job-engine.js";
 
 describe("speed preset", () => {
-  it("fast: int8 UNet, DeepCache every 3rd call, TAESD decoder, ToDo factor 2", () => {
+  it("fast: int8 UNet, DeepCache every 3rd call, TAESD decoder, ToDo factor 2, int8 text encoder", () => {
     assert.deepEqual(withSpeedPreset("fast", {}), {
       unetQuantization: "int8",
       deepCacheInterval: 3,
       decoder: "taesd",
       todoFactor: 2,
+      textEncoderQuantization: "int8",
     });
     assert.deepEqual(withSpeedPreset("fast", {}), { ...FAST_PRESET });
   });
@@ -32,24 +33,28 @@ describe("speed preset", () => {
       deepCacheInterval: 1,
       decoder: "taesd",
       todoFactor: 2,
+      textEncoderQuantization: "int8",
     });
     assert.deepEqual(withSpeedPreset("fast", { decoder: "vae" }), {
       unetQuantization: "int8",
       deepCacheInterval: 3,
       decoder: "vae",
       todoFactor: 2,
+      textEncoderQuantization: "int8",
     });
     assert.deepEqual(withSpeedPreset("fast", { unetQuantization: "none" }), {
       unetQuantization: "none",
       deepCacheInterval: 3,
       decoder: "taesd",
       todoFactor: 2,
+      textEncoderQuantization: "int8",
     });
     assert.deepEqual(withSpeedPreset("fast", { unetQuantization: "int8-linear", deepCacheInterval: 2 }), {
       unetQuantization: "int8-linear",
       deepCacheInterval: 2,
       decoder: "taesd",
       todoFactor: 2,
+      textEncoderQuantization: "int8",
     });
   });
 
@@ -72,6 +77,7 @@ describe("speed preset", () => {
       deepCacheInterval: 3,
       decoder: "taesd",
       todoFactor: 2,
+      textEncoderQuantization: "int8",
     });
   });
 });
@@ -118,6 +124,15 @@ describe("--fast's ToDo beside other choices (speedSettings)", () => {
     assert.equal(speedSettings("fast", { tomeRatio: 0.5, todoFactor: 2 }, "t").speed?.todoFactor, 2);
   });
 
+  it("--quantize-text-encoder none keeps the float text encoder", () => {
+    assert.equal(speedSettings("fast", {}, "t").speed?.textEncoderQuantization, "int8");
+    assert.equal(
+      speedSettings("fast", { textEncoderQuantization: "none" }, "t").speed?.textEncoderQuantization,
+      undefined,
+    );
+    assert.equal(speedSettings(undefined, {}, "t").speed?.textEncoderQuantization, undefined);
+  });
+
   it("without the preset ToDo is only what was asked for", () => {
     assert.equal(speedSettings(undefined, {}, "t").speed?.todoFactor, undefined);
     assert.equal(speedSettings(undefined, { todoFactor: 2 }, "t").speed?.todoFactor, 2);
@@ -133,7 +148,13 @@ describe("serve --fast engine options", () => {
     assert.deepEqual(serveEngineOptions({ fast: true, taesd: "t" }), {
       runtime: { threads: undefined },
       memory: { lowMemory: undefined },
-      speed: { unetQuantization: "int8", deepCacheInterval: 3, decoder: "taesd", todoFactor: 2 },
+      speed: {
+        unetQuantization: "int8",
+        deepCacheInterval: 3,
+        decoder: "taesd",
+        todoFactor: 2,
+        textEncoderQuantization: "int8",
+      },
       taesd: "t",
     });
   });

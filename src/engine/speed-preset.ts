@@ -11,7 +11,7 @@ import type { SpeedOptions } from "./engine-options.js";
 /** The speed options (EngineOptions.speed) a preset may set. */
 export type PresetOptions = Pick<
   SpeedOptions,
-  "unetQuantization" | "deepCacheInterval" | "decoder" | "todoFactor"
+  "unetQuantization" | "deepCacheInterval" | "decoder" | "todoFactor" | "textEncoderQuantization"
 >;
 
 export type SpeedPresetName = "fast";
@@ -29,6 +29,10 @@ export const FAST_PRESET: Readonly<Required<PresetOptions>> = {
   // DeepCache's shallow calls are mostly those attentions; the image moves about as far as int8 moves
   // it (docs/benchmarks.md "Session 11: ToDo token downsampling"). An explicit --tome turns it off.
   todoFactor: 2,
+  // int8 text encoder linears: the server's 4-step peak 2.11 -> 1.86 GB, the encode 75 -> 30 ms, a fresh
+  // low-memory start's first step no later (1.36 -> 1.27 s); the image within 1 level (59.7 dB,
+  // docs/benchmarks.md "Issue 15's targets after session 11")
+  textEncoderQuantization: "int8",
 };
 
 export const SPEED_PRESETS: Readonly<Record<SpeedPresetName, Readonly<Required<PresetOptions>>>> = {
@@ -44,6 +48,7 @@ export function withSpeedPreset(preset: SpeedPresetName | undefined, explicit: P
     deepCacheInterval: explicit.deepCacheInterval ?? base.deepCacheInterval,
     decoder: explicit.decoder ?? base.decoder,
     todoFactor: explicit.todoFactor ?? base.todoFactor,
+    textEncoderQuantization: explicit.textEncoderQuantization ?? base.textEncoderQuantization,
   };
 }
 

@@ -237,13 +237,14 @@ export function speedSettings(
     decoder: explicit.decoder ?? (taesd ? "taesd" : undefined),
     // ToMe and ToDo both reshape the self-attention: an explicit ToMe turns the preset's ToDo off
     todoFactor: explicit.todoFactor ?? (explicit.tomeRatio ? 1 : undefined),
+    textEncoderQuantization: explicit.textEncoderQuantization,
   });
   return {
     ...(taesd ? { taesd } : {}),
     speed: {
       ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
       ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
-      // no preset sets these (but ToDo): only asked for explicitly, and "none" stays unset like a default
+      // no preset sets these (but ToDo and the text encoder's int8): only asked for explicitly, and "none" stays unset like a default
       ...(explicit.attentionQuantization && explicit.attentionQuantization !== "none"
         ? { attentionQuantization: explicit.attentionQuantization }
         : {}),
@@ -261,8 +262,8 @@ export function speedSettings(
       ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
         ? { vaeQuantization: explicit.vaeQuantization }
         : {}),
-      ...(explicit.textEncoderQuantization && explicit.textEncoderQuantization !== "none"
-        ? { textEncoderQuantization: explicit.textEncoderQuantization }
+      ...(speed.textEncoderQuantization && speed.textEncoderQuantization !== "none"
+        ? { textEncoderQuantization: speed.textEncoderQuantization }
         : {}),
       // TAESD's own: set only with TAESD weights at hand (decoding or previews)
       ...(taesd && explicit.taesdQuantization && explicit.taesdQuantization !== "none"
