@@ -25,7 +25,7 @@ export const FAST_PRESET: Readonly<Required<PresetOptions>> = {
   // TAESD instead of the full VAE decoder: 0.62 s a 512x512 decode instead of 11.7 s
   decoder: "taesd",
   // ToDo: the five full-resolution self-attentions take keys and values from tokens downsampled 2x
-  // (the A1111 extension's recommended factor, depth 1): int8 UNet step 2.21 -> 1.72 s at 512, and
+  // (the A1111 extension's recommended factor, depth 1): int8 UNet step 1.89 -> 1.39 s at 512, and
   // DeepCache's shallow calls are mostly those attentions; the image moves about as far as int8 moves
   // it (docs/benchmarks.md "Session 11: ToDo token downsampling"). An explicit --tome turns it off.
   todoFactor: 2,
