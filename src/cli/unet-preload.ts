@@ -15,6 +15,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { SessionHints } from "../cache/session-hints.js";
 import { type HintedUnetRuntime, startHintedUnetRuntime } from "../engine/hinted-unet-runtime.js";
+import { canonicalJson } from "../runtime/canonical-json.js";
 import { unetWorkerWanted } from "../runtime/unet-worker-setting.js";
 import type { GenerateOptions } from "./commands/generate.js";
 
@@ -43,11 +44,10 @@ function modelIdentity(model: string | undefined, cwd: string): unknown {
 /** The hint's key for these options: everything that may shape the UNet's session. */
 export function unetHintKey(o: GenerateOptions, cwd: string = process.cwd()): string {
   const shaping = Object.fromEntries(
-    Object.entries(o)
-      .filter(([k, v]) => !(NOT_IN_KEY as readonly string[]).includes(k) && k !== "model" && v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    Object.entries(o).filter(([k]) => !(NOT_IN_KEY as readonly string[]).includes(k) && k !== "model"),
   );
-  return SessionHints.key(JSON.stringify({ model: modelIdentity(o.model, cwd), cwd, options: shaping }));
+  // canonical: the options in any order, undefined ones left out, give one key
+  return SessionHints.key(canonicalJson({ model: modelIdentity(o.model, cwd), cwd, options: shaping }));
 }
 
 /** The UNet's worker-thread runtime of one `generate`, and what it preloaded. */

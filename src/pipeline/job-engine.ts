@@ -244,12 +244,13 @@ export function speedSettings(
     speed: {
       ...(speed.unetQuantization ? { unetQuantization: speed.unetQuantization } : {}),
       ...(speed.deepCacheInterval ? { deepCacheInterval: speed.deepCacheInterval } : {}),
-      // no preset sets these (but ToDo and the text encoder's int8): only asked for explicitly, and "none" stays unset like a default
+      // no preset sets these: only asked for explicitly, and "none" stays unset like a default
       ...(explicit.attentionQuantization && explicit.attentionQuantization !== "none"
         ? { attentionQuantization: explicit.attentionQuantization }
         : {}),
       ...(explicit.tomeRatio ? { tomeRatio: explicit.tomeRatio } : {}),
-      // factor 1 is off and stays unset; the depth only means something with a factor
+      // the preset's or the explicit factor; 1 is off and stays unset, and the depth only means
+      // something with a factor
       ...(speed.todoFactor && speed.todoFactor > 1
         ? {
             todoFactor: speed.todoFactor,
@@ -262,6 +263,7 @@ export function speedSettings(
       ...(explicit.vaeQuantization && explicit.vaeQuantization !== "none"
         ? { vaeQuantization: explicit.vaeQuantization }
         : {}),
+      // the preset's or the explicit one; "none" stays unset
       ...(speed.textEncoderQuantization && speed.textEncoderQuantization !== "none"
         ? { textEncoderQuantization: speed.textEncoderQuantization }
         : {}),
