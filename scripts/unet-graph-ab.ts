@@ -89,6 +89,10 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   "int8-todo2": { ...INT8, todoFactor: 2 },
   "int8-todo2-d2": { ...INT8, todoFactor: 2, todoMaxDepth: 2 },
   "default-todo2": { attention: "mha", weightStorage: "fp16", todoFactor: 2 },
+  // --fast's UNet (int8 + ToDo 2) with the attention products in int8 or as float MatMuls (the int8
+  // products need the MatMul form, as the engine builds them: MultiHeadAttention is float only)
+  "int8-todo2-aq8": { ...INT8, attention: "matmul", todoFactor: 2, attentionQuantization: "int8" },
+  "int8-todo2-mm": { ...INT8, attention: "matmul", todoFactor: 2 },
 };
 
 /** Ops that only move, pad or requantize bytes (the int8 im2col and layout changes). */
