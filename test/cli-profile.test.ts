@@ -77,7 +77,7 @@ describe("sdlite profile", () => {
     assert.ok(existsSync(join(dir, "cache", "profile", "last-roofline.svg")));
   });
 
-  it("--count-only --fast: the int8 UNet, its DeepCache shallow branch and TAESD, without timing", async () => {
+  it("--count-only --fast: the int8 UNet and text encoder, ToDo, its DeepCache shallow branch and TAESD, without timing", async () => {
     const json = join(dir, "fast.json");
     const run = await runSdlite(
       [
@@ -109,6 +109,9 @@ describe("sdlite profile", () => {
       ],
     );
     assert.equal(report.settings.unetQuantization, "int8");
+    // the preset's int8 text encoder and ToDo are profiled as generate and serve build them
+    assert.equal(report.settings.textEncoderQuantization, "int8");
+    assert.equal(report.settings.todoFactor, 2);
     assert.equal(report.optionsLabel, "--fast");
     assert.equal(report.machine, undefined);
     assert.ok(report.networks.every((n) => n.timing === undefined));

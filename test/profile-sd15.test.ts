@@ -101,6 +101,17 @@ describe("full-size SD1.5 counted from its graph structure", () => {
     assert.ok(int8.byKind.layout.writeBytes > 2 * unet.byKind.layout.writeBytes);
   });
 
+  it("int8 text encoder (--fast): the same MACs, about a quarter of the linear weight bytes", () => {
+    const float = base.get("text_encoder") as NetworkCount;
+    const withInt8 = counted({ textEncoderQuantization: "int8" });
+    const int8 = withInt8.get("text_encoder") as NetworkCount;
+    assert.equal(int8.total.macs, float.total.macs);
+    const ratio = int8.byKind.matmul.weightBytes / float.byKind.matmul.weightBytes;
+    assert.ok(ratio > 0.25 && ratio < 0.3, `int8/float32 linear weight bytes ${ratio}`);
+    // the UNet is built as before: the option is the text encoder's alone
+    assert.equal(withInt8.get("unet")?.total.macs, unet.total.macs);
+  });
+
   it("Winograd (the exact default with 16 GiB of RAM): fewer multiply-adds, larger float32 weights", () => {
     const wino = counted({ convAlgorithm: "winograd-f4-shallow" }).get("unet") as NetworkCount;
     // F(4,3) does a quarter of the direct 3x3 MACs on the 320/640-channel convs, F(2,3) 1/2.25 at 16x16

@@ -46,6 +46,7 @@ function optionsLabel(o: ProfileOptions): string {
   const parts: string[] = [];
   if (o.fast) parts.push("--fast");
   if (o.quantize) parts.push(`--quantize ${o.quantize}`);
+  if (o.quantizeTextEncoder) parts.push(`--quantize-text-encoder ${o.quantizeTextEncoder}`);
   if (o.deepCache !== undefined) parts.push(`--deep-cache ${o.deepCache}`);
   if (o.decoder) parts.push(`--decoder ${o.decoder}`);
   if (o.attention) parts.push(`--attention ${o.attention}`);
@@ -78,6 +79,7 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
   const defaults = model?.defaults ?? GENERIC_DEFAULTS;
   const speed = withSpeedPreset(o.fast ? "fast" : undefined, {
     unetQuantization: o.quantize,
+    textEncoderQuantization: o.quantizeTextEncoder,
     deepCacheInterval: o.deepCache,
     decoder: o.decoder ?? (o.taesd ? "taesd" : undefined),
   });
@@ -98,6 +100,7 @@ export async function runProfileCommand(o: ProfileOptions): Promise<void> {
     guidance: o.cfg ?? defaults.cfg,
     attention: variant.attention,
     unetQuantization: speed.unetQuantization ?? "none",
+    textEncoderQuantization: speed.textEncoderQuantization ?? "none",
     convAlgorithm: convAlgorithms.unet.algorithm,
     vaeDecoderConvAlgorithm: convAlgorithms.vaeDecoder.algorithm,
     int8WeightBits: int8WeightBitsForThisCpu(),

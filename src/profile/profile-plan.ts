@@ -18,6 +18,7 @@ import {
   TEXT_ENCODER_INPUT,
   textEncoderGraphExtras,
 } from "../graph/text-encoder.js";
+import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import { buildUNetGraph, UNET_INPUTS } from "../graph/unet.js";
 import { buildShallowUNetGraph, deepFeatureChannels, SHALLOW_UNET_INPUTS } from "../graph/unet-deepcache.js";
 import type { UNetQuantization } from "../graph/unet-quantization.js";
@@ -67,6 +68,9 @@ export interface ProfileSettings {
   /** One kind for every network, or the engine's per-network choice (its graph variant). */
   readonly attention: AttentionKind | GraphVariant["attention"];
   readonly unetQuantization: UNetQuantization;
+  /** The text encoder's transformer linears; unset: float ("none"). */
+  readonly textEncoderQuantization?: TextEncoderQuantization;
+  /** Width of the int8 weight codes (UNet and text encoder). */
   readonly int8WeightBits: 7 | 8;
   /** The UNet's 3x3 convs, as the engine would choose them (engine/conv-algorithm-choice.ts). */
   readonly convAlgorithm: ConvAlgorithm;
@@ -146,6 +150,8 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
         buildTextEncoderGraph(te.weights, te.config, {
           attention: attentionFor(s, "textEncoder"),
           weightStorage: te.weightStorage,
+          quantization: s.textEncoderQuantization ?? "none",
+          int8WeightBits: s.int8WeightBits,
           ...textEncoderGraphExtras(te.config),
         }),
       inputs: {

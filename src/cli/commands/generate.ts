@@ -219,7 +219,7 @@ export function registerGenerateCommand(program: Command): void {
     .option("--no-low-memory", "keep every network loaded (with --fast)")
     .option(
       "--fast",
-      "speed preset: --quantize int8 --deep-cache 3 --decoder taesd --low-memory (options given explicitly win); TAESD from madebyollin/taesd unless --taesd, the full VAE if that cannot be had",
+      "speed preset: --quantize int8 --deep-cache 3 --decoder taesd --todo 2 --quantize-text-encoder int8 --low-memory (options given explicitly win); TAESD from madebyollin/taesd unless --taesd, the full VAE if that cannot be had",
     )
     .option(
       "--taesd <path|repo>",
@@ -251,7 +251,7 @@ export function registerGenerateCommand(program: Command): void {
     .addOption(
       new Option(
         "--quantize-text-encoder <kind>",
-        "int8 text encoder transformer linears: none or int8 (not in --fast; docs/benchmarks.md has the error)",
+        "int8 text encoder transformer linears: none or int8 (int8 with --fast; docs/benchmarks.md has the error)",
       ).choices(["none", "int8"]),
     )
     .addOption(

@@ -13,6 +13,7 @@ export interface ProfileOptions {
   threads?: number;
   fast?: boolean;
   quantize?: "none" | "int8-linear" | "int8";
+  quantizeTextEncoder?: "none" | "int8";
   deepCache?: number;
   decoder?: "vae" | "taesd";
   taesd?: string;
@@ -69,9 +70,15 @@ export function registerProfileCommand(program: Command): void {
     .option("--threads <n>", "threads per operator (default: physical cores)", parseInteger)
     .option(
       "--fast",
-      "the speed preset: --quantize int8 --deep-cache 3 --decoder taesd (explicit options win)",
+      "the speed preset: --quantize int8 --deep-cache 3 --decoder taesd --quantize-text-encoder int8 and ToDo 2 (explicit options win)",
     )
     .addOption(new Option("--quantize <kind>", "int8 UNet layers").choices(["none", "int8-linear", "int8"]))
+    .addOption(
+      new Option("--quantize-text-encoder <kind>", "int8 text encoder linears: none or int8").choices([
+        "none",
+        "int8",
+      ]),
+    )
     .option("--deep-cache <n>", "DeepCache interval (1 = off)", parseInteger)
     .addOption(new Option("--decoder <kind>", "decoder: vae or taesd").choices(["vae", "taesd"]))
     .option(

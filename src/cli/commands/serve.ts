@@ -261,7 +261,7 @@ export function registerServeCommand(program: Command): void {
     .option("--low-memory", "load each network only while it runs; keep one model open")
     .option(
       "--fast",
-      "speed preset: int8 UNet, DeepCache every 3rd step, TAESD decoder (madebyollin/taesd unless --taesd; the full VAE if it cannot be had)",
+      "speed preset: int8 UNet and text encoder, DeepCache every 3rd step, ToDo token downsampling 2, TAESD decoder (madebyollin/taesd unless --taesd; the full VAE if it cannot be had)",
     )
     .option(
       "--taesd <path|repo>",
