@@ -9,15 +9,23 @@
  *
  *   npx tsx scripts/todo-op-bench.ts [--threads N] [--runs N] [--latents 64,96] [--factors 2,3] [--json FILE]
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { machineInfo } from "../src/bench/machine-info.js";
 import { float, GraphBuilder, MS_DOMAIN } from "../src/graph/graph-builder.js";
 import { serializeModel } from "../src/graph/onnx-model.js";
 import { downsampleTokens } from "../src/graph/token-downsampling.js";
 import { onnxruntimeNode, physicalCoreCount } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
+import {
+  CHANNELS,
+  HEADS,
+  lcg,
+  load,
+  median,
+  relativeRms,
+  runInterleaved,
+  smoothTokens,
+  writeBenchJson,
+} from "./lib/token-attention-bench.js";
 
 const { values } = parseArgs({
   options: {
@@ -31,35 +39,6 @@ const { values } = parseArgs({
 const threads = values.threads ? Number(values.threads) : physicalCoreCount();
 const runs = Number(values.runs);
 const runtime = onnxruntimeNode();
-const CHANNELS = 320;
-const HEADS = 8;
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ");
-
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-
-/** Smooth random tokens [side², C]: sums of low-frequency waves per channel plus a little noise. */
-function tokens(side: number, seed: number): Float32Array {
-  const u = lcg(seed);
-  const base = Float32Array.from({ length: CHANNELS * 4 }, u);
-  const out = new Float32Array(side * side * CHANNELS);
-  for (let y = 0; y < side; y++)
-    for (let x = 0; x < side; x++)
-      for (let c = 0; c < CHANNELS; c++) {
-        const fy = Math.sin((y / side) * 6.3 + base[c]) * base[CHANNELS + c];
-        const fx = Math.cos((x / side) * 6.3 + base[2 * CHANNELS + c]) * base[3 * CHANNELS + c];
-        out[(y * side + x) * CHANNELS + c] = fy + fx + 0.1 * u();
-      }
-  return out;
-}
 
 function graph(side: number, factor: number): GraphBuilder {
   const b = new GraphBuilder("todo_attention");
@@ -85,40 +64,20 @@ function graph(side: number, factor: number): GraphBuilder {
   return b;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[xs.length >> 1];
 const results: object[] = [];
 console.log(`${threads} threads, ${runs} interleaved rounds, load ${load()}`);
 for (const side of (values.latents as string).split(",").map(Number)) {
   const factors = [1, ...(values.factors as string).split(",").map(Number)];
-  const x = { dims: [1, side * side, CHANNELS], data: tokens(side, side) };
+  const x = { dims: [1, side * side, CHANNELS], data: smoothTokens(side, side) };
   const sessions: Session[] = [];
   for (const f of factors)
     sessions.push(
       await runtime.createSession(serializeModel(graph(side, f)), { intraOpNumThreads: threads }),
     );
-  const times: number[][] = factors.map(() => []);
-  const cpu: number[][] = factors.map(() => []);
-  const outs: Float32Array[] = [];
-  for (let round = 0; round <= runs; round++) {
-    for (let i = 0; i < factors.length; i++) {
-      const c0 = process.cpuUsage();
-      const t = performance.now();
-      outs[i] = (await sessions[i].run({ x })).y.data as Float32Array;
-      const ms = performance.now() - t;
-      const c = process.cpuUsage(c0);
-      if (round > 0) {
-        times[i].push(ms);
-        cpu[i].push((c.user + c.system) / 1000);
-      }
-    }
-  }
+  const { times, cpu, outputs } = await runInterleaved(sessions, x, runs);
   for (const s of sessions) await s.release();
-  const ref = outs[0];
-  const refRms = Math.sqrt(ref.reduce((a, v) => a + v * v, 0) / ref.length);
   factors.forEach((f, i) => {
-    let se = 0;
-    for (let k = 0; k < ref.length; k++) se += (outs[i][k] - ref[k]) ** 2;
-    const relRms = Math.sqrt(se / ref.length) / refRms;
+    const relRms = relativeRms(outputs[i], outputs[0]);
     const row = {
       image: side * 8,
       latents: side,
@@ -139,18 +98,4 @@ for (const side of (values.latents as string).split(",").map(Number)) {
   });
 }
 console.log(`done, load ${load()}`);
-if (values.json) {
-  const flags = (/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf-8"))?.[1] ?? "")
-    .trim()
-    .split(/\s+/);
-  const doc = {
-    command: `npx tsx scripts/todo-op-bench.ts ${process.argv.slice(2).join(" ")}`,
-    startedAt: new Date().toISOString(),
-    machine: machineInfo(),
-    cpuinfoFlags: flags,
-    threads,
-    loadAfter: load(),
-    results,
-  };
-  writeFileSync(values.json, `${JSON.stringify(doc, null, 2)}\n`);
-}
+if (values.json) writeBenchJson(values.json, "scripts/todo-op-bench.ts", threads, results);
