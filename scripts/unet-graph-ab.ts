@@ -93,6 +93,19 @@ const VARIANTS: Record<string, UNetGraphOptions> = {
   // products need the MatMul form, as the engine builds them: MultiHeadAttention is float only)
   "int8-todo2-aq8": { ...INT8, attention: "matmul", todoFactor: 2, attentionQuantization: "int8" },
   "int8-todo2-mm": { ...INT8, attention: "matmul", todoFactor: 2 },
+  // the int8 fusions with ToDo (what --fast builds, plus each), for CPUs whose integer GEMMs are fast (AMX)
+  "int8-todo2-all": {
+    ...INT8,
+    todoFactor: 2,
+    int8Fusions: ["token-projections", "self-qkv", "geglu-halves"],
+  },
+  "int8-todo2-gather": { ...INT8, todoFactor: 2, int8Fusions: ["gather-im2col"] },
+  "int8-todo2-pg": { ...INT8, todoFactor: 2, int8Fusions: ["token-projections", "geglu-halves"] },
+  "int8-todo2-pgg": {
+    ...INT8,
+    todoFactor: 2,
+    int8Fusions: ["token-projections", "geglu-halves", "gather-im2col"],
+  },
 };
 
 /** Ops that only move, pad or requantize bytes (the int8 im2col and layout changes). */

@@ -216,7 +216,7 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
     });
   }
 
-  it("int8 fusions (token projections, stacked self-attention q/k/v, GEGLU halves): fewer layout ops, the same outputs", async (t) => {
+  it("int8 fusions (token projections, stacked self-attention q/k/v, GEGLU halves, gathered im2col): fewer layout ops, the same outputs", async (t) => {
     const weights = openUNetFixtureWeights(TINY_UNET);
     const config = unetFixtureConfig(TINY_UNET);
     const c = unetCases(TINY_UNET).find((u) => u.shape[0] === 1)!;
@@ -240,16 +240,37 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
         .filter((n) => /\.attentions\.\d+\.proj_in\.weight$/.test(n)).length;
       const blocks = weights.names().filter((n) => n.endsWith(".attn1.to_q.weight")).length;
       assert.ok(transformers > 0 && blocks >= transformers);
+      // the stride-1 3x3 int8 convs: every resnet's two and each upsampler's (conv_in/out stay float,
+      // the downsamplers have stride 2)
+      const convs3x3 = weights
+        .names()
+        .filter((n) => /\.(resnets\.\d+\.conv[12]|upsamplers\.0\.conv)\.weight$/.test(n)).length;
+      assert.ok(convs3x3 > 0);
       for (const fusions of [
         ["token-projections"],
         ["self-qkv"],
         ["geglu-halves"],
+        ["gather-im2col"],
         [...INT8_FUSIONS],
       ] as Int8Fusion[][]) {
         const fused = build(fusions);
         const projections = fusions.includes("token-projections");
         const qkv = fusions.includes("self-qkv");
         const halves = fusions.includes("geglu-halves");
+        const gathered = fusions.includes("gather-im2col");
+        // each such conv's nine window Slices and their Concat become one Gather
+        assert.equal(
+          count(fused, "Gather"),
+          count(plain, "Gather") + (gathered ? convs3x3 : 0),
+          `${fusions}: Gathers`,
+        );
+        // gathered: nine window Slices out, three shape Slices in (the indices' H and W, the batch);
+        // GEGLU halves slice the bias initializer in two
+        assert.equal(
+          count(fused, "Slice"),
+          count(plain, "Slice") - (gathered ? 6 * convs3x3 : 0) + (halves ? 2 * blocks : 0),
+          `${fusions}: Slices`,
+        );
         // proj_in loses the float NCHW output and tokens Transposes; proj_out the uint8 NHWC one and
         // the float NCHW output one (the tokens → image Transpose stays)
         assert.equal(

@@ -50,8 +50,10 @@ export interface Int8Policy {
  * - "self-qkv": a self-attention's q, k and v linears as one product over their stacked weights
  *   (the input quantized once), split after.
  * - "geglu-halves": GEGLU's projection as two products (hidden and gate halves), no float32 Split.
+ * - "gather-im2col": a stride-1 3x3 conv's im2col as one Gather through pixel indices
+ *   (conv3x3WindowIndices, made from the conv's own input), not a Pad, nine Slices and a Concat.
  */
-export const INT8_FUSIONS = ["token-projections", "self-qkv", "geglu-halves"] as const;
+export const INT8_FUSIONS = ["token-projections", "self-qkv", "geglu-halves", "gather-im2col"] as const;
 export type Int8Fusion = (typeof INT8_FUSIONS)[number];
 
 /** A Slice end past any axis: windows that reach the padded edge run to the end. */
@@ -289,8 +291,15 @@ function int8ConvOfCodes(
   const stride = options.stride ?? 1;
   const w = quantizedWeight(ctx, key, [kh * kw * c, m], (q) => convWeightToColumns(q.values, m, c, kh, kw));
   const x = activation();
-  if (options.windows && kh === 3 && kw === 3 && pad === 1 && stride === 1) {
-    const columns = gatheredColumns(b, x, options.windows, c);
+  if (
+    kh === 3 &&
+    kw === 3 &&
+    pad === 1 &&
+    stride === 1 &&
+    (options.windows || ctx.int8?.fusions?.has("gather-im2col"))
+  ) {
+    const windows = options.windows ?? conv3x3WindowIndices(b, x.codes);
+    const columns = gatheredColumns(b, x, windows, c);
     const inputs = [columns, w.values, x.scale, w.scales, x.zero];
     if (ctx.weights.has(`${key}.bias`)) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
     return b.node("MatMulIntegerToFloat", inputs, {}, { domain: MS_DOMAIN });
