@@ -264,12 +264,19 @@ describe("int8 tiny UNet vs the fp32 diffusers goldens", () => {
           count(plain, "Gather") + (gathered ? convs3x3 : 0),
           `${fusions}: Gathers`,
         );
-        // gathered: nine window Slices out, three shape Slices in (the indices' H and W, the batch);
-        // GEGLU halves slice the bias initializer in two
+        // gathered: nine window Slices out per conv and one in (the batch), plus the H and W of each
+        // level's pixel indices, made once per level (one Where each); GEGLU halves slice the bias
+        // initializer in two
+        const levels = config.blockOutChannels.length;
         assert.equal(
           count(fused, "Slice"),
-          count(plain, "Slice") - (gathered ? 6 * convs3x3 : 0) + (halves ? 2 * blocks : 0),
+          count(plain, "Slice") - (gathered ? 8 * convs3x3 - 2 * levels : 0) + (halves ? 2 * blocks : 0),
           `${fusions}: Slices`,
+        );
+        assert.equal(
+          count(fused, "Where"),
+          count(plain, "Where") + (gathered ? levels : 0),
+          `${fusions}: Wheres`,
         );
         // proj_in loses the float NCHW output and tokens Transposes; proj_out the uint8 NHWC one and
         // the float NCHW output one (the tokens → image Transpose stays)

@@ -17,8 +17,10 @@
  * Where a full-size int8 step goes (session 8, docs/benchmarks.md "Where the int8 UNet step goes"):
  * integer GEMMs about half, fp32 MultiHeadAttention about a third; the conv's layout work (the
  * im2col's Pad, Slices and Concat, both Transposes, DynamicQuantizeLinear) under 6 %. INT8_FUSIONS
- * remove layout work between int8 layers without changing an output value, but no whole-step gain
- * could be measured, so they are opt-in (the UNet's int8Fusions) and the engine builds none.
+ * remove layout work between int8 layers without changing an output value. Session 8 measured no
+ * whole-step gain on the AMD EPYC; session 12, on an Intel Xeon, 1.05x (AVX-512 VNNI) to 1.11x (AMX)
+ * the step for token-projections + geglu-halves + gather-im2col, but a fresh process's UNet session
+ * creation ~0.1 s slower, so they stay opt-in (the UNet's int8Fusions) and the engine builds none.
  */
 import { type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
@@ -39,12 +41,13 @@ export interface Int8Policy {
   readonly weightBits: 7 | 8;
   /** Graph forms that skip layout work between int8 layers (INT8_FUSIONS); none when absent. */
   readonly fusions?: ReadonlySet<Int8Fusion>;
+  /** "gather-im2col": one graph's pixel indices per resolution level (LayerContext.resolutionLevel). */
+  readonly im2colWindows?: Map<number, string>;
 }
 
 /**
  * Ways a network builds its int8 layers with less layout work, same numerics; opt-in, the engine
- * uses none (each cut its layout kernels, none sped a whole step measurably: docs/benchmarks.md
- * "Where the int8 UNet step goes"):
+ * uses none (docs/benchmarks.md "Where the int8 UNet step goes", "Session 12: the int8 layout fusions"):
  * - "token-projections": a transformer's 1x1 proj_in/proj_out act on its tokens directly (proj_in
  *   ends channels-last, proj_out is a linear on the tokens), not NCHW → NHWC → NCHW → tokens.
  * - "self-qkv": a self-attention's q, k and v linears as one product over their stacked weights
@@ -298,7 +301,7 @@ function int8ConvOfCodes(
     stride === 1 &&
     (options.windows || ctx.int8?.fusions?.has("gather-im2col"))
   ) {
-    const windows = options.windows ?? conv3x3WindowIndices(b, x.codes);
+    const windows = options.windows ?? levelWindows(ctx, x.codes);
     const columns = gatheredColumns(b, x, windows, c);
     const inputs = [columns, w.values, x.scale, w.scales, x.zero];
     if (ctx.weights.has(`${key}.bias`)) inputs.push("", b.weight(ctx.weights, `${key}.bias`));
@@ -376,6 +379,22 @@ export function conv3x3WindowIndices(b: GraphBuilder, like: string): string {
   const flat = b.node("Add", [b.node("Mul", [rows, b.node("Squeeze", [w, b.constInt64([0])])]), cols]);
   const padding = b.node("Squeeze", [b.node("Mul", [h, w]), b.constInt64([0])]);
   return b.node("Where", [valid, flat, padding]);
+}
+
+/**
+ * The pixel indices for a conv's NHWC input: made once per resolution level where the builder says
+ * the level (every conv there has the same H and W), else for this conv alone.
+ */
+function levelWindows(ctx: LayerContext, like: string): string {
+  const level = ctx.resolutionLevel;
+  const memo = ctx.int8?.im2colWindows;
+  if (level === undefined || !memo) return conv3x3WindowIndices(ctx.b, like);
+  let windows = memo.get(level);
+  if (windows === undefined) {
+    windows = conv3x3WindowIndices(ctx.b, like);
+    memo.set(level, windows);
+  }
+  return windows;
 }
 
 /** The [N, H, W, 9·C] im2col of NHWC codes through `windows` (conv3x3WindowIndices). */

@@ -52,6 +52,11 @@ export interface LayerContext {
   readonly fullResolution?: boolean;
   /** Matmul attention's q·k^T and probs·v in int8 (int8-layers.ts int8Attention); ignored by "mha". */
   readonly int8Attention?: boolean;
+  /**
+   * Which resolution level the layers run at (0 = the network's input size), where the builder knows
+   * it: layers at one level share shape-derived tensors (the gathered im2col's pixel indices).
+   */
+  readonly resolutionLevel?: number;
   /** GroupNorm's affine (NormAffine); "mul-add" when absent. */
   readonly normAffine?: NormAffine;
 }

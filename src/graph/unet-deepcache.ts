@@ -71,7 +71,8 @@ export function buildShallowUNetGraph(
     "width",
   ]);
   const temb = timeEmbedding(base, config, timestep, sample, timestepCondInput(b, config));
-  const ctx: UNetContext = { ...base, config, temb, context };
+  // every layer here runs at the full resolution (level 0)
+  const ctx: UNetContext = { ...base, config, temb, context, resolutionLevel: 0 };
   const channels = config.blockOutChannels[0];
   const heads = attentionHeadsAt(config, 0);
   const hasAttention = (type: string) => type.startsWith("CrossAttn");

@@ -28,13 +28,21 @@ export function unetInt8Policy(
   fusions: readonly Int8Fusion[] = [],
 ): Int8Policy | undefined {
   const fuse = new Set(fusions);
+  // one per graph build: the gathered im2col's indices, per resolution level
+  const im2colWindows = new Map<number, string>();
   switch (quantization) {
     case "none":
       return undefined;
     case "int8-linear":
-      return { linear: isTransformerLinear, conv: () => false, weightBits, fusions: fuse };
+      return { linear: isTransformerLinear, conv: () => false, weightBits, fusions: fuse, im2colWindows };
     case "int8":
-      return { linear: isTransformerLinear, conv: (key) => !FLOAT_CONVS.has(key), weightBits, fusions: fuse };
+      return {
+        linear: isTransformerLinear,
+        conv: (key) => !FLOAT_CONVS.has(key),
+        weightBits,
+        fusions: fuse,
+        im2colWindows,
+      };
     default:
       throw new Error(
         `unknown UNet quantization "${quantization}" (expected ${UNET_QUANTIZATIONS.join(", ")})`,

@@ -358,9 +358,11 @@ export function buildUNetGraph(
   // resolution (their upsampler's conv runs after the upsampling)
   const deepest: UNetContext = { ...ctx, deepestLevel: true };
   const deepestIndex = blocks.length - 1;
+  // the convs of one level share its im2col indices (int8 "gather-im2col")
+  const atLevel = (c: UNetContext, level: number): UNetContext => ({ ...c, resolutionLevel: level });
   config.downBlockTypes.forEach((type, i) => {
     for (let j = 0; j < config.layersPerBlock; j++) {
-      h = resnet(i === deepestIndex ? deepest : ctx, `down_blocks.${i}.resnets.${j}`, h);
+      h = resnet(atLevel(i === deepestIndex ? deepest : ctx, i), `down_blocks.${i}.resnets.${j}`, h);
       if (hasAttention(type)) {
         h = spatialTransformer(
           ctx,
@@ -383,7 +385,7 @@ export function buildUNetGraph(
     }
   });
 
-  h = resnet(deepest, "mid_block.resnets.0", h);
+  h = resnet(atLevel(deepest, deepestIndex), "mid_block.resnets.0", h);
   h = spatialTransformer(
     ctx,
     "mid_block.attentions.0",
@@ -391,7 +393,7 @@ export function buildUNetGraph(
     blocks[blocks.length - 1],
     heads[heads.length - 1],
   );
-  h = resnet(deepest, "mid_block.resnets.1", h);
+  h = resnet(atLevel(deepest, deepestIndex), "mid_block.resnets.1", h);
 
   const reversed = [...blocks].reverse();
   const reversedHeads = [...heads].reverse();
@@ -403,7 +405,7 @@ export function buildUNetGraph(
       const skip = skips.pop();
       if (!skip) throw new Error("UNet: more up-block resnets than skip connections; check layers_per_block");
       h = b.node("Concat", [h, skip], { axis: 1 });
-      h = resnet(i === 0 ? deepest : ctx, `up_blocks.${i}.resnets.${j}`, h);
+      h = resnet(atLevel(i === 0 ? deepest : ctx, deepestIndex - i), `up_blocks.${i}.resnets.${j}`, h);
       if (hasAttention(type)) {
         const level = blocks.length - 1 - i;
         h = spatialTransformer(
@@ -418,7 +420,14 @@ export function buildUNetGraph(
         );
       }
     }
-    if (i < blocks.length - 1) h = upsample(ctx, `up_blocks.${i}.upsamplers.0`, h, skips[skips.length - 1]);
+    // the upsampler's conv runs one level up, after the upsampling
+    if (i < blocks.length - 1)
+      h = upsample(
+        atLevel(ctx, deepestIndex - i - 1),
+        `up_blocks.${i}.upsamplers.0`,
+        h,
+        skips[skips.length - 1],
+      );
   });
 
   h = b.scope("conv_out", () => {
