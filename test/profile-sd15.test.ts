@@ -97,8 +97,10 @@ describe("full-size SD1.5 counted from its graph structure", () => {
     const weights = (c: NetworkCount) => c.byKind.conv.weightBytes + c.byKind.matmul.weightBytes;
     const ratio = weights(int8) / weights(unet);
     assert.ok(ratio > 0.25 && ratio < 0.3, `int8/float32 weight bytes ${ratio}`);
-    // the price: im2col copies of the quantized activations
-    assert.ok(int8.byKind.layout.writeBytes > 2 * unet.byKind.layout.writeBytes);
+    // the price: im2col copies of the quantized activations, one gathered 9x copy per 3x3 conv (the
+    // engine's gather-im2col; Slices then a Concat wrote it twice, more than 2x the float graph's)
+    const layout = int8.byKind.layout.writeBytes / unet.byKind.layout.writeBytes;
+    assert.ok(layout > 1.25 && layout < 1.5, `int8/float32 layout bytes written ${layout}`);
   });
 
   it("int8 text encoder (--fast): the same MACs, about a quarter of the linear weight bytes", () => {

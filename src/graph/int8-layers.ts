@@ -19,8 +19,8 @@
  * im2col's Pad, Slices and Concat, both Transposes, DynamicQuantizeLinear) under 6 %. INT8_FUSIONS
  * remove layout work between int8 layers without changing an output value. Session 8 measured no
  * whole-step gain on the AMD EPYC; session 12, on an Intel Xeon, 1.05x (AVX-512 VNNI) to 1.11x (AMX)
- * the step for token-projections + geglu-halves + gather-im2col, but a fresh process's UNet session
- * creation ~0.1 s slower, so they stay opt-in (the UNet's int8Fusions) and the engine builds none.
+ * the step and a faster fresh start for token-projections + geglu-halves + gather-im2col, which the
+ * engine's int8 UNet builds since (unet-quantization.ts UNET_INT8_FUSIONS).
  */
 import { type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import type { LayerContext } from "./layers.js";
@@ -46,8 +46,9 @@ export interface Int8Policy {
 }
 
 /**
- * Ways a network builds its int8 layers with less layout work, same numerics; opt-in, the engine
- * uses none (docs/benchmarks.md "Where the int8 UNet step goes", "Session 12: the int8 layout fusions"):
+ * Ways a network builds its int8 layers with less layout work, same numerics (docs/benchmarks.md "Where
+ * the int8 UNet step goes", "Session 12: the int8 layout fusions"); the engine's int8 UNet takes
+ * UNET_INT8_FUSIONS:
  * - "token-projections": a transformer's 1x1 proj_in/proj_out act on its tokens directly (proj_in
  *   ends channels-last, proj_out is a linear on the tokens), not NCHW → NHWC → NCHW → tokens.
  * - "self-qkv": a self-attention's q, k and v linears as one product over their stacked weights

@@ -21,7 +21,7 @@ import {
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import { buildUNetGraph, UNET_INPUTS } from "../graph/unet.js";
 import { buildShallowUNetGraph, deepFeatureChannels, SHALLOW_UNET_INPUTS } from "../graph/unet-deepcache.js";
-import type { UNetQuantization } from "../graph/unet-quantization.js";
+import { UNET_INT8_FUSIONS, type UNetQuantization } from "../graph/unet-quantization.js";
 import { buildVaeDecoderGraph, VAE_DECODER_INPUT } from "../graph/vae.js";
 import type { WeightStorage } from "../graph/weight-storage.js";
 import type {
@@ -173,6 +173,8 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
     attention: attentionFor(s, "unet"),
     quantization: s.unetQuantization,
     int8WeightBits: s.int8WeightBits,
+    // as the engine builds an int8 UNet
+    ...(s.unetQuantization === "int8" ? { int8Fusions: UNET_INT8_FUSIONS } : {}),
     weightStorage: arch.unet.weightStorage,
     convAlgorithm: s.convAlgorithm,
     ...((s.todoFactor ?? 1) > 1 ? { todoFactor: s.todoFactor, todoMaxDepth: s.todoMaxDepth ?? 1 } : {}),

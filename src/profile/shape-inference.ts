@@ -136,8 +136,11 @@ const arithmetic: Infer = (node, [a, b]) => {
   const y = req(b);
   const dims = broadcastDims(x.dims, y.dims);
   let values: number[] | undefined;
-  if (x.values && y.values && elementCount(dims) <= MAX_TRACKED_VALUES) {
-    const n = elementCount(dims);
+  const n = elementCount(dims);
+  // tracked where each side is a scalar or as long as the result (what shape arithmetic does); a
+  // true broadcast (the gathered im2col's [H, 1, 9] pixel indices) is left untracked
+  const fits = (v: readonly number[]) => v.length === 1 || v.length === n;
+  if (x.values && y.values && n <= MAX_TRACKED_VALUES && fits(x.values) && fits(y.values)) {
     // shape arithmetic only ever combines a vector with a scalar or an equal vector
     values = Array.from({ length: n }, (_, i) =>
       binary(
@@ -173,6 +176,16 @@ const INFER: Record<string, Infer> = {
     { dims: req(x).dims, elementType: req(x).elementType, values: req(x).values?.map(Math.floor) },
   ],
   GreaterOrEqual: (_n, [a, b]) => [{ dims: broadcastDims(req(a).dims, req(b).dims), elementType: "bool" }],
+  Less: (_n, [a, b]) => [{ dims: broadcastDims(req(a).dims, req(b).dims), elementType: "bool" }],
+  And: (_n, [a, b]) => [{ dims: broadcastDims(req(a).dims, req(b).dims), elementType: "bool" }],
+  Range: (_n, [start, limit, delta]) => {
+    const [s] = known(start, "Range start");
+    const [l] = known(limit, "Range limit");
+    const [d] = known(delta, "Range delta");
+    const n = Math.max(Math.ceil((l - s) / d), 0);
+    const values = n <= MAX_TRACKED_VALUES ? Array.from({ length: n }, (_, i) => s + i * d) : undefined;
+    return [{ dims: [n], elementType: req(start).elementType, values }];
+  },
   Where: (_n, [c, x, y]) => [
     {
       dims: broadcastDims(req(c).dims, broadcastDims(req(x).dims, req(y).dims)),
@@ -204,6 +217,19 @@ const INFER: Record<string, Infer> = {
       throw new Error(`Reshape of [${input.dims}] to [${target}]: element counts differ`);
     }
     return [{ dims, elementType: input.elementType, values: input.values }];
+  },
+  Squeeze: (_n, [x, axesInput]) => {
+    const input = req(x);
+    const axes = axesInput
+      ? known(axesInput, "Squeeze axes").map((a) => normAxis(a, input.dims.length))
+      : input.dims.flatMap((d, i) => (d === 1 ? [i] : []));
+    return [
+      {
+        dims: input.dims.filter((_, i) => !axes.includes(i)),
+        elementType: input.elementType,
+        values: input.values,
+      },
+    ];
   },
   Unsqueeze: (_n, [x, axesInput]) => {
     const input = req(x);

@@ -5,7 +5,11 @@
 import type { ConvAlgorithm } from "../../graph/conv-algorithm.js";
 import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../../graph/unet.js";
 import { buildShallowUNetGraph } from "../../graph/unet-deepcache.js";
-import type { AttentionQuantization, UNetQuantization } from "../../graph/unet-quantization.js";
+import {
+  type AttentionQuantization,
+  UNET_INT8_FUSIONS,
+  type UNetQuantization,
+} from "../../graph/unet-quantization.js";
 import { DeepCacheUNet } from "../../pipeline/deep-cache.js";
 import type { UNetNetwork } from "../../pipeline/networks.js";
 import type { UNetConfig } from "../../weights/architecture/model-config.js";
@@ -60,6 +64,7 @@ export const SD_UNET: UNetFactory = {
     const options = {
       ...variantGraphOptions(ctx, source, "unet"),
       ...(quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() }),
+      ...(quantization === "int8" ? { int8Fusions: UNET_INT8_FUSIONS } : {}),
       // the fused attention op is float only: int8 products need the matmul formulation
       ...(attentionQuantization === "none" ? {} : { attention: "matmul" as const, attentionQuantization }),
       ...(tomeRatio > 0 ? { tomeRatio } : {}),
