@@ -26,7 +26,7 @@ const FLOAT_CONVS = new Set(["conv_in", "conv_out"]);
  * The layout fusions an "int8" UNet is built with (int8-layers.ts INT8_FUSIONS; the same outputs, bit
  * for bit): proj_in/proj_out on the tokens, GEGLU as two products without the float Split, each 3x3
  * conv's im2col as one Gather. With ToDo, full size, 2 cores: 1.11x the step with AMX, 1.05x on
- * AVX-512 VNNI; whole server images 4–9 % faster, and a fresh `generate --fast` reaches its first
+ * AVX-512 VNNI; whole server images 4–7 % faster, and a fresh `generate --fast` reaches its first
  * step 0.2–0.3 s sooner (fewer nodes: its session is created faster). docs/benchmarks.md "Session 12:
  * the int8 layout fusions". "self-qkv" stays out: its float Split costs about what it saves.
  */
