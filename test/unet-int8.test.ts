@@ -4,7 +4,11 @@
  * others, and the tiny UNet and pipeline stay within measured tolerances of the fp32 goldens.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { GraphCache } from "../src/cache/graph-cache.js";
 import { type OpenedPipeline, openPipeline } from "../src/engine/open-pipeline.js";
 import { GraphBuilder } from "../src/graph/graph-builder.js";
 import { INT8_FUSIONS, type Int8Fusion, int8Conv2d } from "../src/graph/int8-layers.js";
@@ -12,12 +16,13 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import { quantizeRowsInt8 } from "../src/graph/quantize.js";
 import { buildUNetGraph, UNET_OUTPUT } from "../src/graph/unet.js";
 import { buildShallowUNetGraph } from "../src/graph/unet-deepcache.js";
-import { type UNetQuantization, unetInt8Policy } from "../src/graph/unet-quantization.js";
+import { UNET_INT8_FUSIONS, type UNetQuantization, unetInt8Policy } from "../src/graph/unet-quantization.js";
 import { generate } from "../src/pipeline/generate.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
 import type { Session } from "../src/runtime/runtime.js";
 import { assertClose, maxDifference } from "./helpers/assert-close.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { onnxOpTypeCounts } from "./helpers/onnx-op-types.js";
 import { caseRequest, pipelineCases } from "./helpers/pipeline-cases.js";
 import { lcgValues, memoryWeights } from "./helpers/test-values.js";
 import {
@@ -330,6 +335,44 @@ describe("int8 through the pipeline (tiny-sd15, fixture txt2img cases)", () => {
   const opened: OpenedPipeline[] = [];
   after(async () => {
     for (const p of opened) await p.close();
+  });
+
+  it("the engine builds its int8 UNet with UNET_INT8_FUSIONS (gathered im2col, GEGLU halves)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sdlite-int8-fusions-"));
+    try {
+      const p = await openPipeline(fixturePath("models/tiny-sd15"), {
+        runtime: { cache: new GraphCache(root), threads: 1 },
+        speed: { unetQuantization: "int8" },
+      });
+      try {
+        await generate(p.models, { ...caseRequest(pipelineCases("txt2img")[0]), steps: 1 });
+      } finally {
+        await p.close();
+      }
+      const unets = readdirSync(join(root, "graphs")).filter((d) => d.startsWith("unet-"));
+      assert.equal(unets.length, 1, `cached UNet graphs: ${unets}`);
+      const built = onnxOpTypeCounts(join(root, "graphs", unets[0], "model.onnx"));
+      // the same op counts as the builder's graph with the fusions, unlike the one without
+      const weights = openUNetFixtureWeights(TINY_UNET);
+      const config = unetFixtureConfig(TINY_UNET);
+      try {
+        const countOf = (int8Fusions: readonly Int8Fusion[], op: string) =>
+          buildUNetGraph(weights, config, {
+            attention: "mha",
+            quantization: "int8",
+            int8Fusions,
+          }).nodes.filter((n) => n.opType === op).length;
+        for (const op of ["Gather", "Split", "Where"]) {
+          const fused = countOf(UNET_INT8_FUSIONS, op);
+          assert.notEqual(fused, countOf([], op), `${op}: the fusions change its count`);
+          assert.equal(built.get(op) ?? 0, fused, `${op} in the engine's UNet`);
+        }
+      } finally {
+        weights.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("engine option unetQuantization: images near the fp32 reference (latents max |diff| and PSNR reported)", async (t) => {

@@ -55,7 +55,8 @@ export interface Int8Policy {
  *   (the input quantized once), split after.
  * - "geglu-halves": GEGLU's projection as two products (hidden and gate halves), no float32 Split.
  * - "gather-im2col": a stride-1 3x3 conv's im2col as one Gather through pixel indices
- *   (conv3x3WindowIndices, made from the conv's own input), not a Pad, nine Slices and a Concat.
+ *   (conv3x3WindowIndices, once per resolution level where the builder sets
+ *   LayerContext.resolutionLevel, else per conv), not a Pad, nine Slices and a Concat.
  */
 export const INT8_FUSIONS = ["token-projections", "self-qkv", "geglu-halves", "gather-im2col"] as const;
 export type Int8Fusion = (typeof INT8_FUSIONS)[number];

@@ -36,6 +36,15 @@ export const UNET_INT8_FUSIONS: readonly Int8Fusion[] = [
   "gather-im2col",
 ];
 
+/**
+ * The UNet graph options (and cache-key part) that pick the layout fusions for this quantization:
+ * UNET_INT8_FUSIONS for "int8", none otherwise (so other graphs keep their keys). The engine and the
+ * profiler both build from this, so the profile counts the graph that runs.
+ */
+export function int8FusionOptions(quantization: UNetQuantization): { int8Fusions?: readonly Int8Fusion[] } {
+  return quantization === "int8" ? { int8Fusions: UNET_INT8_FUSIONS } : {};
+}
+
 export function unetInt8Policy(
   quantization: UNetQuantization = "none",
   weightBits: 7 | 8 = 8,

@@ -21,7 +21,7 @@ import {
 import type { TextEncoderQuantization } from "../graph/text-encoder-quantization.js";
 import { buildUNetGraph, UNET_INPUTS } from "../graph/unet.js";
 import { buildShallowUNetGraph, deepFeatureChannels, SHALLOW_UNET_INPUTS } from "../graph/unet-deepcache.js";
-import { UNET_INT8_FUSIONS, type UNetQuantization } from "../graph/unet-quantization.js";
+import { int8FusionOptions, type UNetQuantization } from "../graph/unet-quantization.js";
 import { buildVaeDecoderGraph, VAE_DECODER_INPUT } from "../graph/vae.js";
 import type { WeightStorage } from "../graph/weight-storage.js";
 import type {
@@ -174,7 +174,7 @@ export function planNetworks(arch: ProfileArchitecture, s: ProfileSettings): Net
     quantization: s.unetQuantization,
     int8WeightBits: s.int8WeightBits,
     // as the engine builds an int8 UNet
-    ...(s.unetQuantization === "int8" ? { int8Fusions: UNET_INT8_FUSIONS } : {}),
+    ...int8FusionOptions(s.unetQuantization),
     weightStorage: arch.unet.weightStorage,
     convAlgorithm: s.convAlgorithm,
     ...((s.todoFactor ?? 1) > 1 ? { todoFactor: s.todoFactor, todoMaxDepth: s.todoMaxDepth ?? 1 } : {}),

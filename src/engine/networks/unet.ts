@@ -7,7 +7,7 @@ import { buildUNetGraph, UNET_DEEP_FEATURE, UNET_INPUTS, UNET_OUTPUT } from "../
 import { buildShallowUNetGraph } from "../../graph/unet-deepcache.js";
 import {
   type AttentionQuantization,
-  UNET_INT8_FUSIONS,
+  int8FusionOptions,
   type UNetQuantization,
 } from "../../graph/unet-quantization.js";
 import { DeepCacheUNet } from "../../pipeline/deep-cache.js";
@@ -64,7 +64,7 @@ export const SD_UNET: UNetFactory = {
     const options = {
       ...variantGraphOptions(ctx, source, "unet"),
       ...(quantization === "none" ? {} : { quantization, int8WeightBits: ctx.int8WeightBits() }),
-      ...(quantization === "int8" ? { int8Fusions: UNET_INT8_FUSIONS } : {}),
+      ...int8FusionOptions(quantization),
       // the fused attention op is float only: int8 products need the matmul formulation
       ...(attentionQuantization === "none" ? {} : { attention: "matmul" as const, attentionQuantization }),
       ...(tomeRatio > 0 ? { tomeRatio } : {}),
