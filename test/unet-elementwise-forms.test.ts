@@ -18,6 +18,7 @@ import { serializeModel } from "../src/graph/onnx-model.js";
 import { buildUNetGraph, UNET_OUTPUT, type UNetGraphOptions } from "../src/graph/unet.js";
 import { buildVaeDecoderGraph, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from "../src/graph/vae.js";
 import { onnxruntimeNode } from "../src/runtime/onnxruntime-node.js";
+import type { ModelSource, Session } from "../src/runtime/runtime.js";
 import { SafetensorsWeightSource } from "../src/weights/safetensors-weight-source.js";
 import { maxDifference } from "./helpers/assert-close.js";
 import { onnxOpTypeCounts } from "./helpers/onnx-op-types.js";
@@ -31,13 +32,14 @@ const dir = mkdtempSync(join(tmpdir(), "sdlite-elementwise-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let saved = 0;
 
-/** The op counts of onnxruntime's optimised tiny UNet and its outputs on every fixture case. */
-async function optimised(
-  options: UNetGraphOptions,
+type Feeds = Parameters<Session["run"]>[0];
+
+/** The op counts of onnxruntime's optimised `model` and its `output` for each of `feeds`. */
+async function optimisedRun(
+  model: ModelSource,
+  feeds: readonly Feeds[],
+  output: string,
 ): Promise<{ ops: Map<string, number>; outs: Float32Array[] }> {
-  const model = withUNetFixture(TINY_UNET, (weights, config) =>
-    serializeModel(buildUNetGraph(weights, config, options)),
-  );
   const path = join(dir, `optimised-${saved++}.onnx`);
   const session = await onnxruntimeNode().createSession(model, {
     intraOpNumThreads: 1,
@@ -45,13 +47,19 @@ async function optimised(
   });
   const outs: Float32Array[] = [];
   try {
-    for (const c of unetCases(TINY_UNET)) {
-      outs.push((await session.run(unetCaseFeeds(c)))[UNET_OUTPUT].data as Float32Array);
-    }
+    for (const feed of feeds) outs.push((await session.run(feed))[output].data as Float32Array);
   } finally {
     await session.release();
   }
   return { ops: onnxOpTypeCounts(path), outs };
+}
+
+/** The tiny UNet with these options, optimised, on every fixture case. */
+function optimised(options: UNetGraphOptions): ReturnType<typeof optimisedRun> {
+  const model = withUNetFixture(TINY_UNET, (weights, config) =>
+    serializeModel(buildUNetGraph(weights, config, options)),
+  );
+  return optimisedRun(model, unetCases(TINY_UNET).map(unetCaseFeeds), UNET_OUTPUT);
 }
 
 const count = (ops: Map<string, number>, op: string) => ops.get(op) ?? 0;
@@ -121,21 +129,11 @@ it("tiny VAE decoder: normAffine batch-normalization has one BatchNormalization 
         weights.close();
       }
     })();
-    const path = join(dir, `optimised-${saved++}.onnx`);
-    const session = await onnxruntimeNode().createSession(model, {
-      intraOpNumThreads: 1,
-      optimizedModelFilePath: path,
-    });
-    const outs: Float32Array[] = [];
-    try {
-      for (const c of decodeCases) {
-        const out = await session.run({ [VAE_DECODER_INPUT]: goldenFeed(c.latents) });
-        outs.push(out[VAE_DECODER_OUTPUT].data as Float32Array);
-      }
-    } finally {
-      await session.release();
-    }
-    return { ops: onnxOpTypeCounts(path), outs };
+    return optimisedRun(
+      model,
+      decodeCases.map((c) => ({ [VAE_DECODER_INPUT]: goldenFeed(c.latents) })),
+      VAE_DECODER_OUTPUT,
+    );
   };
   const plain = await run();
   const bn = await run("batch-normalization");
